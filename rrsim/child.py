@@ -1,0 +1,119 @@
+"""What every child process (pusher or worker) shares: dying with its parent, the telemetry and
+control sockets, and the socket monitor that reports connections coming and going.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from rrsim import wire
+from rrsim.patterns import load as load_pattern
+
+_PR_SET_PDEATHSIG = 1
+PARENT_CHECK_NS = 200_000_000
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL us when the parent goes; and check it is not gone already."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the periodic parent check still ends us
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+class Child:
+    """The sockets around a child's work socket; ``spec`` is the JSON the supervisor passed."""
+
+    def __init__(self, role: str, spec: dict[str, Any]) -> None:
+        self.role = role
+        self.spec = spec
+        self.name: str = spec["name"]
+        self.life: int = spec["life"]
+        self.parent_pid: int = spec["parent_pid"]
+        die_with_parent(self.parent_pid)
+        self.ctx = zmq.Context()
+        pattern = load_pattern(spec["pattern"])
+        make = pattern.pusher_socket if role == "pusher" else pattern.worker_socket
+        self.sock: zmq.Socket = make(self.ctx, spec)
+        self.monitor = self.sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self.peers = 0  # completed connections on the work socket, either side
+        if spec["bind"]:
+            self.sock.bind(spec["bind"])
+        self.connected: set[str] = set()
+        self.telemetry = self.ctx.socket(zmq.PUSH)
+        self.telemetry.linger = 2000  # an ending child's last report still goes out
+        self.telemetry.connect(spec["telemetry"])
+        self.control = self.ctx.socket(zmq.SUB)
+        self.control.setsockopt(zmq.SUBSCRIBE, wire.control_topic(self.name))
+        self.control.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST)
+        self.control.connect(spec["control"])
+        self.connect_to(spec["connect"])
+        self.next_parent_check = time.monotonic_ns() + PARENT_CHECK_NS
+        self.report(wire.HELLO, pid=os.getpid(), role=role)
+
+    def connect_to(self, endpoints: list[str]) -> None:
+        for endpoint in endpoints:
+            if endpoint not in self.connected:
+                self.sock.connect(endpoint)
+                self.connected.add(endpoint)
+
+    def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
+        header = wire.telemetry(kind, name=self.name, life=self.life, t=time.monotonic_ns(), **fields)
+        self.telemetry.send_multipart([header, *frames])
+
+    def read_control(self) -> dict[str, Any] | None:
+        """The newest control state addressed to us, if any arrived; applies new endpoints."""
+        state = None
+        while True:
+            try:
+                _topic, body = self.control.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            state = json.loads(body)
+        if state is not None:
+            self.connect_to(state.get("connect", []))
+        return state
+
+    def read_monitor(self) -> None:
+        """Count completed connections, and report the ones we made (we know their endpoint)."""
+        while True:
+            try:
+                event = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            up = event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED
+            self.peers = max(0, self.peers + (1 if up else -1))
+            endpoint = event["endpoint"].decode()
+            if endpoint in self.connected:
+                self.report(wire.LINK, endpoint=endpoint, up=up)
+
+    def housekeeping(self, now_ns: int) -> dict[str, Any] | None:
+        """Control, monitor and parent check; returns a new control state if one came."""
+        self.read_monitor()
+        if now_ns >= self.next_parent_check:
+            self.next_parent_check = now_ns + PARENT_CHECK_NS
+            if os.getppid() != self.parent_pid:
+                os._exit(0)  # the engine is gone: nobody will read what we do
+        return self.read_control()
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        self.monitor.close(linger=0)
+        self.control.close(linger=0)
+        self.telemetry.close()
+        self.ctx.term()
+
+
+def spec_from_argv() -> dict[str, Any]:
+    return json.loads(sys.argv[1])

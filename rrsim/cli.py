@@ -1,0 +1,155 @@
+"""The command line: ``rrsim`` opens the TUI, ``rrsim run SCENARIO`` runs one headless.
+
+Every mistake a user can make ends here as one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from rrsim.config import ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, load_scenario
+from rrsim.errors import UserError
+
+# What `rrsim` with no arguments shows: round robin at human speed.
+TUI_DEFAULTS = Setup(pushers=1, workers=3, rate=10.0, messages=0, work_ms=5.0)
+
+EPILOG = f"""\
+headless runs:
+  rrsim run SCENARIO [--json REPORT] [--events EVENTS.jsonl] [setup options]
+      SCENARIO is a TOML file or a built-in name: {', '.join(builtin_scenarios())}
+  rrsim scenarios      list the built-in scenarios
+
+scenario files:
+  [setup] takes the keys of the setup options above (with _ for -), e.g.
+      [setup]
+      bind = "worker"
+      workers = 3
+      messages = 20
+  each [[at]] entry has one trigger, time = SECONDS after the first send or
+  after_sent = N messages in total, and an action:
+      {', '.join(ACTIONS)}
+  kill/stop/pause/resume/revive/set_work name a worker (worker = "w1"); add_worker
+  takes work_ms; set_rate takes rate; set_work takes work_ms.  Entries fire in order.
+
+keys in the TUI: a add worker, k kill, t stop, r revive, p pause/resume, [ ] slower/faster,
+  P add pusher, + - send rate, space hold sending, 1-9 select, ? help, q quit
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UserError(message)
+
+
+def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup) -> None:
+    group = parser.add_argument_group("setup options (the [setup] keys of a scenario)")
+    for key, limit in SETUP_KEYS.items():
+        flag = "--" + key.replace("_", "-")
+        default = getattr(defaults, key)
+        shown = "" if default is None else f" (default: {str(default).lower() if isinstance(default, bool) else default})"
+        if limit.kind is bool:
+            group.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None,
+                               help=limit.help + shown)
+        else:
+            metavar = "|".join(limit.choices) if limit.choices else key.upper()
+            group.add_argument(flag, dest=key, default=None, metavar=metavar, help=limit.help + shown)
+
+
+def _setup_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for key, limit in SETUP_KEYS.items():
+        value = getattr(args, key)
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if limit.kind in (int, float) and isinstance(value, str):
+            try:
+                value = int(value) if limit.kind is int else float(value)
+            except ValueError:
+                kind = "a whole number" if limit.kind is int else "a number"
+                raise UserError(f"option {flag}: must be {kind}, got {value!r}") from None
+        overrides[key] = value
+    return overrides
+
+
+def _apply(scenario: Scenario, overrides: dict[str, Any], need_end: bool) -> Scenario:
+    setup = build_setup({}, "", base=scenario.setup, need_end=False)
+    for key, value in overrides.items():
+        setup = build_setup({key: value}, f"option --{key.replace('_', '-')}", base=setup, need_end=False)
+    if need_end and setup.messages == 0 and setup.duration is None:
+        raise UserError("messages = 0 (unlimited) needs a duration (--duration SECONDS)")
+    return Scenario(scenario.name, setup, scenario.timeline)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def run_command(argv: Sequence[str]) -> int:
+    from rich.console import Console
+
+    parser = Parser(prog="rrsim run", description="Run a scenario headless and report where every message went.")
+    parser.add_argument("scenario", help="a scenario TOML file or a built-in name")
+    parser.add_argument("--json", metavar="REPORT", help="write the JSON report here")
+    parser.add_argument("--events", metavar="EVENTS", help="write every engine event here, one JSON line each")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
+    _add_setup_options(parser, Setup())
+    args = parser.parse_args(argv)
+    scenario = _apply(load_scenario(args.scenario), _setup_overrides(args), need_end=True)
+    from rrsim.headless import run_headless
+
+    return run_headless(scenario, _path(args.json), _path(args.events), Console(), _path(args.keep_logs))
+
+
+def tui_command(argv: Sequence[str]) -> int:
+    parser = Parser(
+        prog="rrsim",
+        description="Watch ZeroMQ distribute work over real processes; kill, pause and revive workers live.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scenario", metavar="FILE|NAME", help="play a scenario's setup and timeline in the TUI")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
+    _add_setup_options(parser, TUI_DEFAULTS)
+    args = parser.parse_args(argv)
+    base = load_scenario(args.scenario) if args.scenario else Scenario("interactive", TUI_DEFAULTS)
+    scenario = _apply(base, _setup_overrides(args), need_end=False)
+    from rrsim.tui.app import run_tui
+
+    return run_tui(scenario, _path(args.keep_logs))
+
+
+def scenarios_command(argv: Sequence[str]) -> int:
+    if argv:
+        raise UserError(f"rrsim scenarios takes no arguments, got {' '.join(argv)!r}")
+    for name in builtin_scenarios():
+        scenario = load_scenario(name)
+        s = scenario.setup
+        print(f"{name:14} {s.workers} workers, {s.pushers} pusher(s), bind={s.bind}, {len(scenario.timeline)} actions")
+    return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    # Unwind through every finally, so the engine ends its children and removes its run directory.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
+    try:
+        if argv and argv[0] == "run":
+            return run_command(argv[1:])
+        if argv and argv[0] == "scenarios":
+            return scenarios_command(argv[1:])
+        return tui_command(argv)
+    except UserError as error:
+        print(f"rrsim: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,301 @@
+"""Setup and scenario: validated, frozen descriptions of a run, read from TOML or options.
+
+Every check that a user can fail raises ``UserError`` with one line naming the
+file, the key (and its line where it can be found) and what was wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rrsim.errors import UserError
+from rrsim.wire import HEADER_SIZE
+
+PATTERNS = ("push-pull",)
+TRANSPORTS = ("ipc", "tcp")
+BINDERS = ("pusher", "worker")
+MAX_PUSHERS = 16
+MAX_WORKERS = 128
+
+
+@dataclass(frozen=True)
+class Limit:
+    """How one setup key is checked: its type and its allowed range."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+# One table drives the TOML checks, the CLI options and the --help text.
+SETUP_KEYS: dict[str, Limit] = {
+    "pattern": Limit(str, choices=PATTERNS, help="how sockets are wired and messages routed"),
+    "transport": Limit(str, choices=TRANSPORTS, help="ipc (private socket files) or tcp (127.0.0.1)"),
+    "bind": Limit(str, choices=BINDERS, help="who binds: pusher (workers connect, as in the seed post) or worker"),
+    "pushers": Limit(int, 1, MAX_PUSHERS, help="number of pusher processes"),
+    "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start"),
+    "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),
+    "messages": Limit(int, 0, 10**11, help="messages per pusher, 0 = unlimited"),
+    "size": Limit(int, HEADER_SIZE, 10_000_000, help=f"bytes per message (at least the {HEADER_SIZE}-byte header)"),
+    "work_ms": Limit(float, 0, 600_000, help="simulated work per message in each worker, in ms"),
+    "sndhwm": Limit(int, 0, 10_000_000, help="ZMQ_SNDHWM of the pushers' sockets (0 = no limit)"),
+    "rcvhwm": Limit(int, 0, 10_000_000, help="ZMQ_RCVHWM of the workers' sockets (0 = no limit)"),
+    "immediate": Limit(bool, help="ZMQ_IMMEDIATE on the connecting side: queue only to completed connections"),
+    "wait_ready": Limit(bool, help="pushers start only once every worker is connected (exact even split)"),
+    "duration": Limit(float, 0.001, 7 * 86400, help="hard cap on the run in seconds"),
+    "interface": Limit(str, help="tcp only: the address to bind (default 127.0.0.1)"),
+    "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
+    "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything that shapes a run; the defaults are the headless defaults."""
+
+    pattern: str = "push-pull"
+    transport: str = "ipc"
+    bind: str = "pusher"
+    pushers: int = 1
+    workers: int = 2
+    rate: float = 10.0
+    messages: int = 100
+    size: int = 64
+    work_ms: float = 0.0
+    sndhwm: int = 1000
+    rcvhwm: int = 1000
+    immediate: bool = False
+    wait_ready: bool = False
+    duration: float | None = None
+    interface: str = "127.0.0.1"
+    drain_s: float = 1.0
+    lost_after_s: float = 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    # action -> the keys it takes besides its trigger
+    "kill": ("worker",),
+    "stop": ("worker",),
+    "pause": ("worker",),
+    "resume": ("worker",),
+    "revive": ("worker",),
+    "add_worker": ("work_ms",),
+    "add_pusher": (),
+    "set_rate": ("rate",),
+    "set_work": ("worker", "work_ms"),
+}
+NEEDS_WORKER = {"kill", "stop", "pause", "resume", "revive", "set_work"}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One timeline entry: fire ``action`` once its trigger is met and every earlier entry has fired."""
+
+    action: str
+    time: float | None = None
+    after_sent: int | None = None
+    worker: str | None = None
+    work_ms: float | None = None
+    rate: float | None = None
+
+    def describe(self) -> str:
+        trigger = f"at {self.time:g} s" if self.time is not None else f"after {self.after_sent} sent"
+        target = f" {self.worker}" if self.worker else ""
+        extra = f" rate={self.rate:g}" if self.rate is not None else ""
+        extra += f" work_ms={self.work_ms:g}" if self.work_ms is not None else ""
+        return f"{trigger}: {self.action}{target}{extra}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    setup: Setup
+    timeline: tuple[Action, ...] = field(default_factory=tuple)
+
+
+def _line_of(text: str, key: str, start: int = 0) -> str:
+    """' (line N)' for the first ``key =`` at or after character ``start``, or '' if not found."""
+    match = re.compile(rf"^\s*{re.escape(key)}\s*=", re.M).search(text, start)
+    return f" (line {text.count(chr(10), 0, match.start()) + 1})" if match else ""
+
+
+def check_value(key: str, value: Any, where: str) -> Any:
+    """Return ``value`` converted for setup key ``key``, or raise UserError naming ``where``."""
+    limit = SETUP_KEYS[key]
+    if limit.kind is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{where}: must be true or false, got {value!r}")
+        return value
+    if limit.kind is str:
+        if not isinstance(value, str):
+            raise UserError(f"{where}: must be a string, got {value!r}")
+        if limit.choices and value not in limit.choices:
+            raise UserError(f"{where}: must be one of {', '.join(limit.choices)}, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{where}: must be a number, got {value!r}")
+    if limit.kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise UserError(f"{where}: must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise UserError(f"{where}: must be a finite number, got {value!r}")
+    if limit.low is not None and value < limit.low:
+        raise UserError(f"{where}: must be at least {limit.low:g}, got {value!r}")
+    if limit.high is not None and value > limit.high:
+        raise UserError(f"{where}: must be at most {limit.high:g}, got {value!r}")
+    return value
+
+
+def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, text: str = "",
+                need_end: bool = True) -> Setup:
+    """Check every key of ``values`` and return ``base`` with them applied."""
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in SETUP_KEYS:
+            known = ", ".join(SETUP_KEYS)
+            raise UserError(f"{where}: unknown key {key!r}{_line_of(text, key)}; known keys: {known}")
+        checked[key] = check_value(key, value, f"{where} key {key!r}{_line_of(text, key)}")
+    setup = dataclasses.replace(base or Setup(), **checked)
+    if need_end and setup.messages == 0 and setup.duration is None:
+        raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
+    return setup
+
+
+def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Action:
+    here = f"{where} [[at]] #{index + 1}"
+    if not isinstance(raw, dict):
+        raise UserError(f"{here}: must be a table")
+    name = raw.get("action")
+    if name not in ACTIONS:
+        raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, got {name!r}")
+    allowed = {"action", "time", "after_sent", *ACTIONS[name]}
+    for key in raw:
+        if key not in allowed:
+            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}; it takes {', '.join(sorted(allowed))}")
+    if ("time" in raw) == ("after_sent" in raw):
+        raise UserError(f"{here}: give exactly one trigger, time or after_sent")
+    fields: dict[str, Any] = {"action": name}
+    for key, kind, low in (("time", float, 0.0), ("after_sent", int, 0), ("work_ms", float, 0.0), ("rate", float, 0.0)):
+        if key in raw:
+            fields[key] = _number(raw[key], kind, low, f"{here} key {key!r}{_line_of(text, key, pos)}")
+    if name in NEEDS_WORKER:
+        worker = raw.get("worker")
+        if not isinstance(worker, str) or not worker:
+            raise UserError(f"{here}: action {name!r} needs worker = \"wN\"")
+        fields["worker"] = worker
+    if name == "set_rate" and "rate" not in raw:
+        raise UserError(f"{here}: action 'set_rate' needs rate")
+    if name == "set_work" and "work_ms" not in raw:
+        raise UserError(f"{here}: action 'set_work' needs work_ms")
+    return Action(**fields)
+
+
+def _number(value: Any, kind: type, low: float, where: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{where}: must be a number, got {value!r}")
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise UserError(f"{where}: must be a whole number, got {value!r}")
+    value = kind(value)
+    if value != value or value in (float("inf"), float("-inf")) or value < low or value > 1e12:
+        raise UserError(f"{where}: must be between {low:g} and 1e12, got {value!r}")
+    return value
+
+
+def check_timeline(setup: Setup, timeline: list[Action], where: str) -> None:
+    """Walk the timeline in order, as the engine will, and reject what cannot happen."""
+    alive = {f"w{i}": "alive" for i in range(1, setup.workers + 1)}
+    last_time = last_sent = 0.0
+    for index, action in enumerate(timeline):
+        here = f"{where} [[at]] #{index + 1} ({action.action})"
+        if action.time is not None:
+            if action.time < last_time:
+                raise UserError(f"{here}: time {action.time:g} goes back in time (an earlier entry is at {last_time:g})")
+            last_time = action.time
+        if action.after_sent is not None:
+            if action.after_sent < last_sent:
+                raise UserError(f"{here}: after_sent {action.after_sent} goes back (an earlier entry is at {last_sent:g})")
+            last_sent = action.after_sent
+        if action.action == "add_worker":
+            alive[f"w{len(alive) + 1}"] = "alive"
+            continue
+        if action.worker is None:
+            continue
+        state = alive.get(action.worker)
+        if state is None:
+            raise UserError(f"{here}: unknown worker {action.worker!r}; known at that point: {', '.join(alive)}")
+        problem = timeline_problem(action.action, state)
+        if problem:
+            raise UserError(f"{here}: {action.worker} {problem}")
+        alive[action.worker] = {"kill": "dead", "stop": "dead", "pause": "paused", "resume": "alive", "revive": "alive"}.get(action.action, state)
+
+
+def timeline_problem(action: str, state: str) -> str:
+    """Why ``action`` cannot apply to a worker in ``state`` ('alive', 'paused' or 'dead'), or ''."""
+    if action == "revive" and state != "dead":
+        return "is still running; only a killed, stopped or crashed worker can be revived"
+    if action in ("kill", "stop", "pause", "set_work") and state == "dead":
+        return "is not running"
+    if action == "pause" and state == "paused":
+        return "is already paused"
+    if action == "resume" and state != "paused":
+        return "is not paused"
+    return ""
+
+
+def builtin_scenarios() -> list[str]:
+    folder = resources.files("rrsim") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """Read a scenario from a file path or a built-in name such as ``seed``."""
+    path = Path(name_or_path)
+    if not path.exists() and "/" not in name_or_path and name_or_path in builtin_scenarios():
+        text = (resources.files("rrsim") / "scenarios" / f"{name_or_path}.toml").read_text()
+        return parse_scenario(text, f"{name_or_path}.toml", name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        known = ", ".join(builtin_scenarios())
+        raise UserError(f"{name_or_path}: no such scenario file or built-in scenario (built-ins: {known})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{name_or_path}: cannot read scenario: {getattr(error, 'strerror', None) or error}") from None
+    return parse_scenario(text, name_or_path, path.stem)
+
+
+def parse_scenario(text: str, where: str, name: str) -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{where}: not valid TOML: {error}") from None
+    for key in data:
+        if key not in ("setup", "at"):
+            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; a scenario has [setup] and [[at]]")
+    raw_setup = data.get("setup", {})
+    if not isinstance(raw_setup, dict):
+        raise UserError(f"{where}: 'setup' must be a table [setup]")
+    # An endless scenario is fine in the TUI; `rrsim run` asks for a duration itself.
+    setup = build_setup(raw_setup, f"{where} [setup]", text=text, need_end=False)
+    raw_timeline = data.get("at", [])
+    if not isinstance(raw_timeline, list):
+        raise UserError(f"{where}: 'at' must be an array of tables [[at]]")
+    starts = [m.start() for m in re.finditer(r"^\s*\[\[at\]\]", text, re.M)]
+    timeline = [
+        _check_action(raw, i, where, text, starts[i] if i < len(starts) else 0) for i, raw in enumerate(raw_timeline)
+    ]
+    check_timeline(setup, timeline, where)
+    return Scenario(name=name, setup=setup, timeline=tuple(timeline))

@@ -1,0 +1,377 @@
+"""The engine: one run's processes, sockets, timeline and model, driven by ``step()``.
+
+Everything that happens becomes an event, applied to the model under ``lock`` and passed to
+subscribers.  Front ends read ``model`` (holding ``lock``) and change the run through the
+command methods, either directly from the thread that steps the engine or with ``request()``
+from any other thread (the TUI does that).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Callable
+
+import zmq
+
+from rrsim import events as ev
+from rrsim import telemetry
+from rrsim.config import Action, Setup, timeline_problem
+from rrsim.errors import UserError
+from rrsim.model import Model, pusher_index
+from rrsim.patterns import load as load_pattern
+from rrsim.supervisor import Supervisor
+from rrsim.wire import control_topic
+
+IPC_PATH_LIMIT = 107
+CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
+TICK_NS = 50_000_000
+MAX_TELEMETRY_PER_STEP = 2000
+
+
+def now_ns() -> int:
+    return time.monotonic_ns()
+
+
+class Engine:
+    def __init__(self, setup: Setup, timeline: tuple[Action, ...] = (), keep_logs: Path | None = None) -> None:
+        self.setup = setup
+        self.timeline = list(timeline)
+        self.keep_logs = keep_logs
+        self.pattern = load_pattern(setup.pattern)
+        self.model = Model(lost_after_s=setup.lost_after_s)
+        self.lock = threading.RLock()
+        self.subscribers: list[Callable[[ev.Event], None]] = []
+        self.roster = telemetry.Roster()
+        self.endpoints: dict[str, str] = {}  # pusher/worker name -> the endpoint it binds or would bind
+        self.work_ms: dict[str, float] = {}
+        self.rate = setup.rate
+        self.held = False
+        self.finished = False
+        self.drain_started_ns: int | None = None
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
+        self._next_control_ns = 0
+        self._next_tick_ns = 0
+        self._started_ns = 0
+        self._deadline_ns: int | None = None
+        self._last_activity_ns = 0
+        self._closed = False
+
+        self.run_dir = Path(tempfile.mkdtemp(prefix="rrsim-"))  # mode 0700: private to this user
+        try:
+            self._check_ipc_path("telemetry")
+            (self.run_dir / "logs").mkdir()
+            self.supervisor = Supervisor(self.run_dir / "logs")
+            self.ctx = zmq.Context()
+            self.telemetry_sock = self.ctx.socket(zmq.PULL)
+            self.telemetry_sock.linger = 0
+            self.telemetry_sock.rcvhwm = 0  # never make a child wait on its reports
+            self.telemetry_endpoint = f"ipc://{self.run_dir}/telemetry"
+            self.telemetry_sock.bind(self.telemetry_endpoint)
+            self.control_sock = self.ctx.socket(zmq.PUB)
+            self.control_sock.linger = 0
+            self.control_endpoint = f"ipc://{self.run_dir}/control"
+            self.control_sock.bind(self.control_endpoint)
+        except BaseException:
+            self._remove_run_dir()
+            raise
+
+    # ------------------------------------------------------------------ setup
+    def _check_ipc_path(self, name: str) -> None:
+        path = f"{self.run_dir}/{name}"
+        if len(path.encode()) > IPC_PATH_LIMIT:
+            raise UserError(
+                f"ipc path {path!r} is {len(path.encode())} bytes, over the {IPC_PATH_LIMIT}-byte limit: "
+                "set TMPDIR to a shorter directory or use --transport tcp"
+            )
+
+    def _endpoint_for(self, name: str) -> str:
+        if self.setup.transport == "ipc":
+            self._check_ipc_path(name)
+            return f"ipc://{self.run_dir}/{name}"
+        return f"tcp://{self.setup.interface}:{_free_port(self.setup.interface)}"
+
+    def subscribe(self, callback: Callable[[ev.Event], None]) -> None:
+        self.subscribers.append(callback)
+
+    def emit(self, event: ev.Event) -> None:
+        with self.lock:
+            self.model.apply(event)
+        for callback in self.subscribers:
+            callback(event)
+
+    def start(self) -> None:
+        setup = self.setup
+        names = [f"w{i}" for i in range(1, setup.workers + 1)] + [f"p{i}" for i in range(1, setup.pushers + 1)]
+        for name in names:
+            self.endpoints[name] = self._endpoint_for(name)
+            self.roster.owners[self.endpoints[name]] = name
+        self._started_ns = now_ns()
+        if setup.duration is not None:
+            self._deadline_ns = self._started_ns + int(setup.duration * 1e9)
+        shown = {"telemetry": self.telemetry_endpoint, **self.endpoints}
+        self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), shown))
+        for name in names[: setup.workers]:
+            self._start_worker(name, setup.work_ms)
+        for name in names[setup.workers :]:
+            self._start_pusher(name, min_peers=setup.workers if setup.wait_ready else 0)
+
+    def _spec(self, role: str, name: str, life: int) -> dict[str, Any]:
+        bind, connect = self.pattern.plan(role, name, self.setup.bind, self.endpoints)
+        return {
+            "name": name, "life": life, "pattern": self.setup.pattern,
+            "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
+            "bind": bind, "connect": connect, "immediate": self.setup.immediate,
+            "sndhwm": self.setup.sndhwm, "rcvhwm": self.setup.rcvhwm,
+        }
+
+    def _start_worker(self, name: str, work_ms: float) -> None:
+        life = self.roster.lives.get(name, 0) + 1
+        self.roster.lives[name], self.roster.roles[name] = life, "worker"
+        self.work_ms[name] = work_ms
+        spec = {**self._spec("worker", name, life), "work_ms": work_ms}
+        pid = self.supervisor.start(name, "worker", life, spec)
+        self.emit(ev.ProcessStarted(now_ns(), name, "worker", life, pid, work_ms))
+        self._next_control_ns = 0
+
+    def _start_pusher(self, name: str, min_peers: int) -> None:
+        self.roster.lives[name], self.roster.roles[name] = 1, "pusher"
+        spec = {
+            **self._spec("pusher", name, 1), "index": pusher_index(name), "size": self.setup.size,
+            "rate": self.rate, "messages": self.setup.messages, "held": self.held, "min_peers": min_peers,
+        }
+        pid = self.supervisor.start(name, "pusher", 1, spec)
+        self.emit(ev.ProcessStarted(now_ns(), name, "pusher", 1, pid))
+        self._next_control_ns = 0
+
+    # ------------------------------------------------------------------ commands
+    def _worker_state(self, name: str) -> str:
+        worker = self.model.workers.get(name)
+        if worker is None:
+            known = ", ".join(self.model.workers) or "none"
+            raise UserError(f"unknown worker {name!r} (workers: {known})")
+        if worker.state in ("stopped", "killed", "crashed") or not self.supervisor.running(name):
+            return "dead"
+        return "paused" if worker.state == "paused" else "alive"
+
+    def _check(self, action: str, name: str) -> None:
+        problem = timeline_problem(action, self._worker_state(name))
+        if problem:
+            raise UserError(f"{name} {problem}")
+
+    def kill(self, name: str) -> None:
+        self._check("kill", name)
+        self.supervisor.kill(name)
+
+    def stop(self, name: str) -> None:
+        self._check("stop", name)
+        self.supervisor.stop(name)
+
+    def pause(self, name: str) -> None:
+        self._check("pause", name)
+        self.supervisor.pause(name)
+        self.emit(ev.WorkerPaused(now_ns(), name))
+
+    def resume(self, name: str) -> None:
+        self._check("resume", name)
+        self.supervisor.resume(name)
+        self.emit(ev.WorkerResumed(now_ns(), name))
+
+    def revive(self, name: str) -> None:
+        self._check("revive", name)
+        self._start_worker(name, self.work_ms[name])
+
+    def add_worker(self, work_ms: float | None = None) -> str:
+        name = self.model.next_worker_name()
+        self.endpoints[name] = self._endpoint_for(name)
+        self.roster.owners[self.endpoints[name]] = name
+        self._start_worker(name, self.setup.work_ms if work_ms is None else work_ms)
+        return name
+
+    def add_pusher(self) -> str:
+        name = self.model.next_pusher_name()
+        self.endpoints[name] = self._endpoint_for(name)
+        self.roster.owners[self.endpoints[name]] = name
+        self._start_pusher(name, min_peers=0)
+        return name
+
+    def set_rate(self, rate: float) -> None:
+        self.rate = rate
+        self.emit(ev.RateSet(now_ns(), rate))
+        self._next_control_ns = 0
+
+    def set_work(self, name: str, work_ms: float) -> None:
+        self._check("set_work", name)
+        self.work_ms[name] = work_ms
+        self.emit(ev.WorkSet(now_ns(), name, work_ms))
+        self._next_control_ns = 0
+
+    def hold_sending(self, held: bool) -> None:
+        self.held = held
+        self.emit(ev.SendingHeld(now_ns(), held))
+        self._next_control_ns = 0
+
+    def request(self, command: str, *args: Any) -> Future:
+        """Run a command on the engine's thread; the future holds its result or its UserError."""
+        future: Future = Future()
+        self._requests.put((lambda: getattr(self, command)(*args), future))
+        return future
+
+    def perform(self, action: Action) -> None:
+        if action.action in ("kill", "stop", "pause", "resume", "revive"):
+            getattr(self, action.action)(action.worker)
+        elif action.action == "add_worker":
+            self.add_worker(action.work_ms)
+        elif action.action == "add_pusher":
+            self.add_pusher()
+        elif action.action == "set_rate":
+            self.set_rate(action.rate)
+        elif action.action == "set_work":
+            self.set_work(action.worker, action.work_ms)
+
+    # ------------------------------------------------------------------ the loop
+    def step(self, timeout_ms: float = 10.0) -> None:
+        """Receive telemetry for up to ``timeout_ms``, then do whatever is due."""
+        if self.finished:
+            return
+        if self.telemetry_sock.poll(timeout_ms, zmq.POLLIN):
+            self._receive_telemetry()
+        now = now_ns()
+        for ended in self.supervisor.reap():
+            self.emit(ev.ProcessEnded(now, ended.name, ended.life, ended.how, ended.exit_code, ended.log_tail))
+            self._last_activity_ns = now
+        self._run_requests()
+        self._run_timeline(now)
+        if now >= self._next_control_ns:
+            self._publish_control()
+            self._next_control_ns = now + CONTROL_REPEAT_NS
+        if now >= self._next_tick_ns:
+            self.emit(ev.Tick(now))
+            self._next_tick_ns = now + TICK_NS
+        self._check_drained(now)
+
+    def _receive_telemetry(self) -> None:
+        for _ in range(MAX_TELEMETRY_PER_STEP):
+            try:
+                frames = self.telemetry_sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            t = now_ns()
+            with self.lock:
+                decoded = telemetry.decode(frames, t, self.roster, self._sent_of)
+            for event in decoded:
+                if isinstance(event, ev.Deliveries):
+                    self._last_activity_ns = t
+                self.emit(event)
+
+    def _sent_of(self, index: int) -> int:
+        return self.model.ledger.pusher(index).sent
+
+    def _run_requests(self) -> None:
+        while True:
+            try:
+                command, future = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                future.set_result(command())
+            except UserError as error:
+                future.set_exception(error)
+
+    def _run_timeline(self, now: int) -> None:
+        model = self.model
+        while self.timeline:
+            action = self.timeline[0]
+            if action.time is not None:
+                if model.first_send_ns is None or now < model.first_send_ns + action.time * 1e9:
+                    return
+            elif model.ledger.sent < action.after_sent:
+                return
+            self.timeline.pop(0)
+            self._last_activity_ns = now
+            try:
+                self.perform(action)
+                self.emit(ev.ActionFired(now_ns(), action.describe()))
+            except UserError as error:
+                self.emit(ev.ActionFired(now_ns(), f"{action.describe()} skipped: {error}"))
+
+    def _publish_control(self) -> None:
+        for name, role in self.roster.roles.items():
+            if not self.supervisor.running(name):
+                continue
+            _bind, connect = self.pattern.plan(role, name, self.setup.bind, self.endpoints)
+            state: dict[str, Any] = {"connect": connect}
+            if role == "pusher":
+                state.update(rate=self.rate, held=self.held)
+            else:
+                state.update(work_ms=self.work_ms[name])
+            self.control_sock.send_multipart([control_topic(name), _json(state)])
+
+    def _check_drained(self, now: int) -> None:
+        model = self.model
+        if self._deadline_ns is not None and now >= self._deadline_ns and not self.held:
+            self.hold_sending(True)  # time is up: stop sending, then let what is in flight land
+        pushers = model.pushers.values()
+        sending_over = self.held or (bool(pushers) and all(p.done for p in pushers))
+        if not sending_over or self.timeline:
+            self.drain_started_ns = None
+            return
+        if self.drain_started_ns is None:
+            self.drain_started_ns = now
+        # Give the pushers' final progress reports time to land before trusting in_flight == 0.
+        settled = now - self.drain_started_ns >= 50_000_000
+        quiet = now - max(self._last_activity_ns, self.drain_started_ns) >= self.setup.drain_s * 1e9
+        if (settled and model.ledger.in_flight == 0) or quiet:
+            self.emit(ev.Drained(now))
+            self.finished = True
+
+    # ------------------------------------------------------------------ the end
+    def close(self) -> None:
+        """End every child, close the sockets, remove the run directory.  Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if hasattr(self, "supervisor"):
+                now = now_ns()
+                for ended in self.supervisor.shutdown():
+                    self.emit(ev.ProcessEnded(now, ended.name, ended.life, ended.how, ended.exit_code, ended.log_tail))
+        finally:
+            if hasattr(self, "ctx"):
+                self.telemetry_sock.close(linger=0)
+                self.control_sock.close(linger=0)
+                self.ctx.term()
+            self._remove_run_dir()
+
+    def _remove_run_dir(self) -> None:
+        if self.keep_logs is not None and (self.run_dir / "logs").exists():
+            self.keep_logs.mkdir(parents=True, exist_ok=True)
+            for log in (self.run_dir / "logs").iterdir():
+                shutil.copy2(log, self.keep_logs / log.name)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json(state: dict[str, Any]) -> bytes:
+    return json.dumps(state).encode()
+
+
+def _free_port(interface: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((interface, 0))
+        except OSError as error:
+            raise UserError(f"interface {interface!r}: cannot bind there: {error.strerror}") from None
+        return probe.getsockname()[1]

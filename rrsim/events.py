@@ -1,0 +1,140 @@
+"""Engine events: everything that happens in a run, as small dataclasses with a JSON form.
+
+The supervisor and the telemetry receiver produce them; the model folds them; the
+recorder writes them as JSON lines.  Times are CLOCK_MONOTONIC nanoseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Event:
+    t_ns: int
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": type(self).__name__}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.tolist() if isinstance(value, np.ndarray) else value
+        return out
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    setup: dict[str, Any]
+    endpoints: dict[str, str]  # owner name -> endpoint it binds ("engine" for telemetry)
+
+
+@dataclass(frozen=True)
+class ProcessStarted(Event):
+    name: str
+    role: str  # "pusher" | "worker"
+    life: int
+    pid: int
+    work_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProcessReady(Event):
+    """The child said hello over telemetry: its sockets are open."""
+
+    name: str
+    life: int
+
+
+@dataclass(frozen=True)
+class ProcessEnded(Event):
+    name: str
+    life: int
+    how: str  # "killed" | "stopped" | "crashed" | "run-end"
+    exit_code: int | None
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkerPaused(Event):
+    name: str
+
+
+@dataclass(frozen=True)
+class WorkerResumed(Event):
+    name: str
+
+
+@dataclass(frozen=True)
+class WorkSet(Event):
+    name: str
+    work_ms: float
+
+
+@dataclass(frozen=True)
+class RateSet(Event):
+    rate: float
+
+
+@dataclass(frozen=True)
+class SendingHeld(Event):
+    held: bool
+
+
+@dataclass(frozen=True)
+class LinkChanged(Event):
+    """A ZeroMQ socket monitor saw the connection between a pusher and a worker come up or go down."""
+
+    pusher: str
+    worker: str
+    up: bool
+
+
+@dataclass(frozen=True)
+class SentProgress(Event):
+    pusher: str
+    sent: int
+    blocked: bool
+    peers: int
+    done: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Deliveries(Event):
+    """A batch of receipts from one worker incarnation; arrays of equal length."""
+
+    worker: str
+    life: int
+    pushers: np.ndarray  # pusher index (1 = p1)
+    seqs: np.ndarray
+    sent_ns: np.ndarray
+    recv_ns: np.ndarray
+
+
+@dataclass(frozen=True)
+class ForeignPayloads(Event):
+    worker: str
+    count: int
+
+
+@dataclass(frozen=True)
+class MalformedTelemetry(Event):
+    reason: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class ActionFired(Event):
+    description: str
+
+
+@dataclass(frozen=True)
+class Tick(Event):
+    """Time passes: lets the model age undelivered messages into 'lost' when nothing else happens."""
+
+
+@dataclass(frozen=True)
+class Drained(Event):
+    """Every pusher is done and nothing more can arrive: what is undelivered now is lost."""

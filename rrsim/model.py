@@ -1,0 +1,429 @@
+"""The run model: a pure fold of engine events into the state front ends show.
+
+No sockets, no clocks, no processes: ``Model.apply(event)`` is the only way in, and "now"
+is the time of the latest event.  The TUI, the headless report and the tests all read this.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rrsim import events as ev
+from rrsim.ledger import Ledger
+
+NS = 1_000_000_000
+WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed")
+RECENT_IDS = 24
+RATE_BUCKET_NS = NS // 2
+RATE_BUCKETS = 120  # one minute of history
+LOG_LENGTH = 1000
+LOST_IDS_IN_LOG = 12
+
+# Latency histogram: 40 bins a decade from 1 us to 1000 s (about 6% wide each).
+_LATENCY_EDGES_NS = np.logspace(3, 12, 9 * 40 + 1)
+
+
+def pusher_name(index: int) -> str:
+    return f"p{index}"
+
+
+def pusher_index(name: str) -> int:
+    return int(name[1:])
+
+
+@dataclass
+class Life:
+    """One incarnation of a worker (or a pusher): one OS process."""
+
+    number: int
+    pid: int
+    started_ns: int
+    ended_ns: int | None = None
+    how_ended: str | None = None
+    exit_code: int | None = None
+    received: int = 0
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass
+class LogEntry:
+    t_ns: int
+    kind: str  # "start" | "end" | "pause" | "link" | "lost" | "action" | "warn" | "info"
+    text: str
+
+
+@dataclass
+class WorkerView:
+    name: str
+    work_ms: float
+    state: str = "starting"
+    lives: list[Life] = field(default_factory=list)
+    received: int = 0
+    late: int = 0
+    duplicates: int = 0
+    foreign: int = 0
+    recent: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
+    latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(_LATENCY_EDGES_NS) + 1, dtype=np.int64))
+    # delivered per half-second bucket: bucket index -> count
+    rate_buckets: dict[int, int] = field(default_factory=dict)
+    alive_ns: int = 0  # time spent running and not paused, closed intervals only
+    alive_since: int | None = None
+
+    @property
+    def life(self) -> Life | None:
+        return self.lives[-1] if self.lives else None
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("starting", "alive", "paused")
+
+    def alive_seconds(self, now_ns: int) -> float:
+        open_ns = now_ns - self.alive_since if self.alive_since is not None else 0
+        return (self.alive_ns + open_ns) / NS
+
+    def latency_ms(self, quantile: float) -> float | None:
+        total = int(self.latency_hist.sum())
+        if total == 0:
+            return None
+        index = int(np.searchsorted(np.cumsum(self.latency_hist), quantile * total))
+        # The bin's upper edge: the true value is at most about 6% lower.
+        edge = _LATENCY_EDGES_NS[min(index, len(_LATENCY_EDGES_NS) - 1)]
+        return float(edge) / 1e6
+
+    def rate(self, now_ns: int) -> float:
+        """Messages per second over the last full second."""
+        current = now_ns // RATE_BUCKET_NS
+        return float(self.rate_buckets.get(current - 1, 0) + self.rate_buckets.get(current - 2, 0))
+
+    def rate_history(self, now_ns: int, points: int) -> list[float]:
+        """Messages per second for each of the last ``points`` half-second buckets, oldest first."""
+        current = now_ns // RATE_BUCKET_NS
+        per_s = NS / RATE_BUCKET_NS
+        return [self.rate_buckets.get(b, 0) * per_s for b in range(current - points, current)]
+
+
+@dataclass
+class PusherView:
+    name: str
+    pid: int = 0
+    sent: int = 0
+    blocked: bool = False
+    peers: int = 0
+    done: bool = False
+    state: str = "starting"
+    # (time, sent) checkpoints, to know which messages are older than the lost horizon
+    checkpoints: deque[tuple[int, int]] = field(default_factory=deque)
+    rate_buckets: dict[int, int] = field(default_factory=dict)
+
+    def rate(self, now_ns: int) -> float:
+        current = now_ns // RATE_BUCKET_NS
+        return float(self.rate_buckets.get(current - 1, 0) + self.rate_buckets.get(current - 2, 0))
+
+
+@dataclass(frozen=True)
+class Totals:
+    sent: int
+    delivered: int
+    in_flight: int
+    lost: int
+    late: int
+    duplicates: int
+    foreign: int
+    malformed: int
+
+
+class Model:
+    """Folds events; answers questions about workers, pushers, totals and the log."""
+
+    def __init__(self, lost_after_s: float = 2.0) -> None:
+        self.lost_after_ns = int(lost_after_s * NS)
+        self.ledger = Ledger()
+        self.setup: dict = {}
+        self.endpoints: dict[str, str] = {}
+        self.workers: dict[str, WorkerView] = {}
+        self.pushers: dict[str, PusherView] = {}
+        self.links: set[tuple[str, str]] = set()
+        self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
+        self.now_ns = 0
+        self.started_ns: int | None = None
+        self.first_send_ns: int | None = None
+        self.last_delivery_ns: int | None = None
+        self.late = 0
+        self.foreign = 0
+        self.malformed = 0
+        self.rate = 0.0
+        self.sending_held = False
+        self.drained = False
+        self.all_linked_once = False
+        self.version = 0  # bumped on every event, so a front end can skip unchanged frames
+
+    # ----------------------------------------------------------------- folding
+    def apply(self, event: ev.Event) -> None:
+        self.now_ns = max(self.now_ns, event.t_ns)
+        self.version += 1
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is not None:
+            handler(event)
+        if not self.drained:
+            self._age_undelivered()
+
+    def _note(self, t_ns: int, kind: str, text: str) -> None:
+        self.log.append(LogEntry(t_ns, kind, text))
+
+    def _on_RunStarted(self, e: ev.RunStarted) -> None:
+        self.setup = dict(e.setup)
+        self.endpoints = dict(e.endpoints)
+        self.started_ns = e.t_ns
+        self.rate = float(e.setup.get("rate", 0.0))
+        self.lost_after_ns = int(float(e.setup.get("lost_after_s", self.lost_after_ns / NS)) * NS)
+        where = ", ".join(f"{k} {v}" for k, v in e.endpoints.items())
+        self._note(e.t_ns, "info", f"run started: {e.setup.get('pattern')} over {e.setup.get('transport')}, {where}")
+
+    def _on_ProcessStarted(self, e: ev.ProcessStarted) -> None:
+        if e.role == "pusher":
+            pusher = self.pushers.setdefault(e.name, PusherView(e.name))
+            pusher.pid, pusher.state = e.pid, "starting"
+            self.ledger.pusher(pusher_index(e.name))
+            self._note(e.t_ns, "start", f"{e.name} started (pid {e.pid})")
+            return
+        worker = self.workers.get(e.name)
+        if worker is None:
+            worker = self.workers[e.name] = WorkerView(e.name, work_ms=e.work_ms)
+        worker.work_ms = e.work_ms
+        worker.lives.append(Life(number=e.life, pid=e.pid, started_ns=e.t_ns))
+        worker.state = "starting"
+        worker.alive_since = e.t_ns
+        verb = "revived" if e.life > 1 else "started"
+        self._note(e.t_ns, "start", f"{e.name} {verb}: life {e.life}, pid {e.pid}")
+        self._update_worker_ready(worker)
+
+    def _on_ProcessReady(self, e: ev.ProcessReady) -> None:
+        pusher = self.pushers.get(e.name)
+        if pusher is not None and pusher.state == "starting":
+            pusher.state = "running"
+
+    def _on_ProcessEnded(self, e: ev.ProcessEnded) -> None:
+        if e.name in self.pushers:
+            self.pushers[e.name].state = "ended" if e.how == "run-end" else e.how
+            if e.how != "run-end":
+                self._note(e.t_ns, "end", f"{e.name} {e.how} (exit code {e.exit_code})")
+            return
+        worker = self.workers.get(e.name)
+        if worker is None or worker.life is None or worker.life.number != e.life:
+            return
+        life = worker.life
+        life.ended_ns, life.how_ended, life.exit_code, life.log_tail = e.t_ns, e.how, e.exit_code, e.log_tail
+        self._close_alive(worker, e.t_ns)
+        for link in [link for link in self.links if link[1] == e.name]:
+            self.links.discard(link)
+        if e.how == "run-end":
+            return  # the state a worker had when the run ended is what the report shows
+        worker.state = e.how
+        text = f"{e.name} {e.how} (life {life.number}, pid {life.pid}, exit code {e.exit_code}, received {life.received})"
+        self._note(e.t_ns, "end", text)
+        for line in e.log_tail:
+            self._note(e.t_ns, "warn", f"  {e.name}: {line}")
+
+    def _on_WorkerPaused(self, e: ev.WorkerPaused) -> None:
+        worker = self.workers[e.name]
+        worker.state = "paused"
+        self._close_alive(worker, e.t_ns)
+        self._note(e.t_ns, "pause", f"{e.name} paused (SIGSTOP)")
+
+    def _on_WorkerResumed(self, e: ev.WorkerResumed) -> None:
+        worker = self.workers[e.name]
+        worker.state = "starting"
+        worker.alive_since = e.t_ns
+        self._update_worker_ready(worker)
+        self._note(e.t_ns, "pause", f"{e.name} resumed (SIGCONT)")
+
+    def _on_WorkSet(self, e: ev.WorkSet) -> None:
+        self.workers[e.name].work_ms = e.work_ms
+        self._note(e.t_ns, "info", f"{e.name} now works {e.work_ms:g} ms per message")
+
+    def _on_RateSet(self, e: ev.RateSet) -> None:
+        self.rate = e.rate
+        self._note(e.t_ns, "info", f"send rate now {e.rate:g}/s per pusher" if e.rate else "send rate now unlimited")
+
+    def _on_SendingHeld(self, e: ev.SendingHeld) -> None:
+        self.sending_held = e.held
+        self._note(e.t_ns, "info", "sending paused" if e.held else "sending resumed")
+
+    def _on_LinkChanged(self, e: ev.LinkChanged) -> None:
+        link = (e.pusher, e.worker)
+        if e.up == (link in self.links):
+            return
+        worker = self.workers.get(e.worker)
+        if e.up:
+            if worker is None or not worker.running:
+                return  # a late report about a process that is already gone
+            self.links.add(link)
+        else:
+            self.links.discard(link)
+        self._note(e.t_ns, "link", f"{e.worker} {'connected to' if e.up else 'disconnected from'} {e.pusher}")
+        if worker is not None:
+            self._update_worker_ready(worker)
+        if e.up and not self.all_linked_once:
+            self._check_slow_joiners(e.t_ns)
+
+    def _on_SentProgress(self, e: ev.SentProgress) -> None:
+        pusher = self.pushers.setdefault(e.pusher, PusherView(e.pusher))
+        if pusher.state == "starting":
+            pusher.state = "running"
+        fresh = e.sent - pusher.sent
+        if fresh > 0:
+            if self.first_send_ns is None:
+                self.first_send_ns = e.t_ns
+            bucket = e.t_ns // RATE_BUCKET_NS
+            pusher.rate_buckets[bucket] = pusher.rate_buckets.get(bucket, 0) + fresh
+            _trim(pusher.rate_buckets, bucket)
+            pusher.checkpoints.append((e.t_ns, e.sent))
+        pusher.sent = max(pusher.sent, e.sent)
+        pusher.blocked, pusher.peers = e.blocked, e.peers
+        if e.done and not pusher.done:
+            self._note(e.t_ns, "info", f"{e.pusher} has sent all {e.sent} messages")
+        pusher.done = e.done
+        self.ledger.pusher(pusher_index(e.pusher)).record_sent(e.sent)
+
+    def _on_Deliveries(self, e: ev.Deliveries) -> None:
+        worker = self.workers.get(e.worker)
+        if worker is None or len(e.seqs) == 0:
+            return
+        life = next((life for life in reversed(worker.lives) if life.number == e.life), None)
+        if life is None:
+            return
+        n = len(e.seqs)
+        late = e.sent_ns < life.started_ns
+        for index in np.unique(e.pushers):
+            mine = e.pushers == index
+            flags = self.ledger.pusher(int(index)).record_deliveries(e.seqs[mine])
+            worker.duplicates += int((~flags.first).sum())
+            recovered = int(flags.was_lost.sum())
+            if recovered:
+                self._note(e.t_ns, "info", f"{recovered} messages of p{index} counted lost arrived after all at {e.worker}")
+            self.late += int((late[mine] & flags.first).sum())
+            worker.late += int((late[mine] & flags.first).sum())
+        worker.received += n
+        life.received += n
+        if self.first_send_ns is None:
+            self.first_send_ns = int(e.sent_ns.min())
+        self.last_delivery_ns = max(self.last_delivery_ns or 0, int(e.recv_ns.max()))
+        latency = np.maximum(e.recv_ns - e.sent_ns, 0)
+        worker.latency_hist += np.bincount(np.searchsorted(_LATENCY_EDGES_NS, latency), minlength=len(worker.latency_hist))
+        buckets = e.recv_ns // RATE_BUCKET_NS
+        low = int(buckets.min())
+        for offset, count in enumerate(np.bincount(buckets - low)):
+            if count:
+                worker.rate_buckets[low + offset] = worker.rate_buckets.get(low + offset, 0) + int(count)
+        _trim(worker.rate_buckets, int(buckets.max()))
+        tail = min(n, RECENT_IDS)
+        worker.recent.extend(zip(e.pushers[-tail:].tolist(), e.seqs[-tail:].tolist()))
+
+    def _on_ForeignPayloads(self, e: ev.ForeignPayloads) -> None:
+        self.foreign += e.count
+        if e.worker in self.workers:
+            self.workers[e.worker].foreign += e.count
+        self._note(e.t_ns, "warn", f"{e.worker} received {e.count} foreign payload(s): counted, not fatal")
+
+    def _on_MalformedTelemetry(self, e: ev.MalformedTelemetry) -> None:
+        self.malformed += e.count
+        self._note(e.t_ns, "warn", f"dropped malformed telemetry: {e.reason}")
+
+    def _on_ActionFired(self, e: ev.ActionFired) -> None:
+        self._note(e.t_ns, "action", f"scenario: {e.description}")
+
+    def _on_Drained(self, e: ev.Drained) -> None:
+        newly = self.ledger.drain()
+        self._note_lost(e.t_ns, newly, "at the end of the run")
+        self.drained = True
+
+    # ----------------------------------------------------------------- helpers
+    def _close_alive(self, worker: WorkerView, t_ns: int) -> None:
+        if worker.alive_since is not None:
+            worker.alive_ns += t_ns - worker.alive_since
+            worker.alive_since = None
+
+    def _update_worker_ready(self, worker: WorkerView) -> None:
+        if worker.state != "starting":
+            return
+        linked = all((p, worker.name) in self.links for p in self.pushers)
+        if linked and self.pushers:
+            worker.state = "alive"
+
+    def _check_slow_joiners(self, t_ns: int) -> None:
+        running = [w for w in self.workers.values() if w.running]
+        if not running or not all((p, w.name) in self.links for p in self.pushers for w in running):
+            return
+        self.all_linked_once = True
+        sent = self.ledger.sent
+        if sent and len(running) > 1:
+            split = ", ".join(f"{w.name} got {w.received}" for w in running)
+            self._note(t_ns, "warn", f"slow joiner: {sent} sent before every worker was connected ({split})")
+
+    def _age_undelivered(self) -> None:
+        horizon = self.now_ns - self.lost_after_ns
+        newly: dict[int, np.ndarray] = {}
+        for pusher in self.pushers.values():
+            boundary = 0
+            while pusher.checkpoints and pusher.checkpoints[0][0] <= horizon:
+                boundary = pusher.checkpoints.popleft()[1]
+            if boundary:
+                newly[pusher_index(pusher.name)] = self.ledger.pusher(pusher_index(pusher.name)).declare_lost_below(boundary)
+        self._note_lost(self.now_ns, newly, f"{self.lost_after_ns / NS:g} s after sending")
+
+    def _note_lost(self, t_ns: int, newly: dict[int, np.ndarray], when: str) -> None:
+        for index, seqs in newly.items():
+            if len(seqs):
+                shown = ", ".join(f"p{index}:{s}" for s in seqs[:LOST_IDS_IN_LOG].tolist())
+                more = f" and {len(seqs) - LOST_IDS_IN_LOG} more" if len(seqs) > LOST_IDS_IN_LOG else ""
+                self._note(t_ns, "lost", f"lost {len(seqs)} undelivered {when}: {shown}{more}")
+
+    # ----------------------------------------------------------------- questions
+    def totals(self) -> Totals:
+        ledger = self.ledger
+        return Totals(
+            sent=ledger.sent,
+            delivered=ledger.delivered_unique,
+            in_flight=ledger.in_flight,
+            lost=ledger.lost,
+            late=self.late,
+            duplicates=ledger.duplicates,
+            foreign=self.foreign,
+            malformed=self.malformed,
+        )
+
+    def share(self, worker: WorkerView) -> float:
+        total = sum(w.received for w in self.workers.values())
+        return worker.received / total if total else 0.0
+
+    def fairness(self) -> float | None:
+        """Jain's index over received per second alive (1.0 = perfectly even)."""
+        rates = [w.received / s for w in self.workers.values() if (s := w.alive_seconds(self.now_ns)) > 0]
+        if not rates or not any(rates):
+            return None
+        return sum(rates) ** 2 / (len(rates) * sum(r * r for r in rates))
+
+    def elapsed_s(self) -> float:
+        return (self.now_ns - self.started_ns) / NS if self.started_ns is not None else 0.0
+
+    def throughput(self) -> float:
+        if self.first_send_ns is None or self.last_delivery_ns is None or self.last_delivery_ns <= self.first_send_ns:
+            return 0.0
+        return self.ledger.delivered_unique / ((self.last_delivery_ns - self.first_send_ns) / NS)
+
+    def send_rate(self) -> float:
+        return sum(p.rate(self.now_ns) for p in self.pushers.values())
+
+    def next_worker_name(self) -> str:
+        return f"w{len(self.workers) + 1}"
+
+    def next_pusher_name(self) -> str:
+        return f"p{len(self.pushers) + 1}"
+
+
+def _trim(buckets: dict[int, int], newest: int) -> None:
+    for old in [b for b in buckets if b <= newest - RATE_BUCKETS]:
+        del buckets[old]

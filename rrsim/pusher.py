@@ -1,0 +1,89 @@
+"""A pusher process: send numbered, timestamped messages at a rate, report progress.
+
+Run by the supervisor as ``python -m rrsim.pusher SPEC_JSON``.  One loop: wait until it may
+send (enough peers when ``wait_ready``, not held), send what is due without blocking, and
+report how far it got at least every 10 ms while anything changes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import zmq
+
+from rrsim import wire
+from rrsim.child import Child, spec_from_argv
+
+REPORT_NS = 10_000_000
+BURST = 256  # messages sent between housekeeping rounds at full speed
+MAX_BACKLOG_NS = 1_000_000_000  # after a stall, catch up at most one second of sends
+
+
+def main() -> None:
+    spec = spec_from_argv()
+    child = Child("pusher", spec)
+    sock, index = child.sock, spec["index"]
+    padding = b"\0" * (spec["size"] - wire.HEADER_SIZE)
+    limit = spec["messages"] or float("inf")
+    rate, held, min_peers = spec["rate"], spec["held"], spec["min_peers"]
+    seq = 0
+    blocked = started = False
+    epoch_ns, epoch_seq = time.monotonic_ns(), 0  # the rate schedule restarts here
+    reported = (-1, False, -1)
+    last_report_ns = 0
+    poller = zmq.Poller()
+    poller.register(child.control, zmq.POLLIN)
+    poller.register(child.monitor, zmq.POLLIN)
+
+    while True:
+        now = time.monotonic_ns()
+        state = child.housekeeping(now)
+        if state is not None:
+            held = state["held"]
+            if state["rate"] != rate:
+                rate, epoch_ns, epoch_seq = state["rate"], now, seq
+        started = started or child.peers >= min_peers
+
+        # Send what is due.
+        sending = started and not held and seq < limit
+        due = seq
+        if sending:
+            if rate > 0:
+                if now - epoch_ns - (seq - epoch_seq) * 1e9 / rate > MAX_BACKLOG_NS:
+                    epoch_ns, epoch_seq = now - MAX_BACKLOG_NS, seq
+                due = min(limit, epoch_seq + int((now - epoch_ns) * rate / 1e9) + 1)
+            else:
+                due = min(limit, seq + BURST)
+            blocked = False
+            while seq < due:
+                try:
+                    sock.send(wire.pack_message(index, seq, time.monotonic_ns(), padding), zmq.NOBLOCK)
+                except zmq.Again:
+                    blocked = True  # every peer's pipe is full (or there is no peer yet)
+                    break
+                seq += 1
+
+        # Report progress: promptly at low rates, every REPORT_NS at high ones.
+        now = time.monotonic_ns()
+        current = (seq, blocked, child.peers)
+        if current != reported and now - last_report_ns >= REPORT_NS:
+            child.report(wire.SENT, sent=seq, blocked=blocked, peers=child.peers, done=seq >= limit)
+            reported, last_report_ns = current, now
+
+        # Sleep until the next send is due, the socket can take more, or something arrives.
+        if sending and rate == 0 and not blocked:
+            continue
+        timeout_ms = 100.0
+        if sending and rate > 0 and not blocked:
+            timeout_ms = max(0.0, (epoch_ns + (seq - epoch_seq) * 1e9 / rate - now) / 1e6)
+        if current != reported:
+            timeout_ms = min(timeout_ms, max(0.0, (last_report_ns + REPORT_NS - now) / 1e6))
+        if blocked:
+            poller.register(sock, zmq.POLLOUT)
+        poller.poll(timeout_ms)
+        if blocked:
+            poller.unregister(sock)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The supervisor: starts child processes, sends them signals, notices how each one ended.
+
+Children get stdin from /dev/null (the TUI owns the terminal) and write stdout and stderr
+to one log file per incarnation in the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STOP_GRACE_S = 5.0  # a stopped worker that has not finished by then is killed
+LOG_TAIL_LINES = 5
+
+
+@dataclass
+class Child:
+    name: str
+    role: str
+    life: int
+    process: subprocess.Popen
+    log_path: Path
+    ending: str | None = None  # "killed" | "stopped" | "run-end" once we asked it to go
+    stop_deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class Ended:
+    name: str
+    life: int
+    how: str
+    exit_code: int | None
+    log_tail: tuple[str, ...]
+
+
+class Supervisor:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.children: dict[str, Child] = {}  # the current incarnation of each name
+
+    def start(self, name: str, role: str, life: int, spec: dict[str, Any]) -> int:
+        log_path = self.log_dir / f"{name}.{life}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"rrsim.{role}", json.dumps({**spec, "parent_pid": os.getpid()})],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+            )
+        self.children[name] = Child(name, role, life, process, log_path)
+        return process.pid
+
+    def running(self, name: str) -> bool:
+        child = self.children.get(name)
+        return child is not None and child.process.poll() is None and child.ending is None
+
+    def kill(self, name: str) -> None:
+        self._signal(name, signal.SIGKILL, "killed")
+
+    def stop(self, name: str) -> None:
+        self._signal(name, signal.SIGTERM, "stopped")
+        self._signal(name, signal.SIGCONT, "stopped")  # a paused worker must run to stop
+        self.children[name].stop_deadline = time.monotonic() + STOP_GRACE_S
+
+    def pause(self, name: str) -> None:
+        self._signal(name, signal.SIGSTOP, None)
+
+    def resume(self, name: str) -> None:
+        self._signal(name, signal.SIGCONT, None)
+
+    def _signal(self, name: str, signum: int, ending: str | None) -> None:
+        child = self.children[name]
+        if ending is not None:
+            child.ending = ending
+        try:
+            child.process.send_signal(signum)
+        except ProcessLookupError:
+            pass  # it ended on its own just now; reap() will say how
+
+    def reap(self) -> list[Ended]:
+        """Every child that has ended since the last call, with how it ended."""
+        ended = []
+        now = time.monotonic()
+        for child in list(self.children.values()):
+            code = child.process.poll()
+            if code is None:
+                if child.stop_deadline is not None and now > child.stop_deadline:
+                    child.process.kill()
+                    child.stop_deadline = None
+                continue
+            how = child.ending or "crashed"
+            tail = self.log_tail(child) if how == "crashed" else ()
+            ended.append(Ended(child.name, child.life, how, code, tail))
+            del self.children[child.name]
+        return ended
+
+    def log_tail(self, child: Child) -> tuple[str, ...]:
+        try:
+            lines = child.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ()
+        return tuple(line for line in lines if line.strip())[-LOG_TAIL_LINES:]
+
+    def shutdown(self, timeout_s: float = 5.0) -> list[Ended]:
+        """End every child (SIGKILL: nothing they do now matters) and wait for them."""
+        for child in self.children.values():
+            if child.process.poll() is None:
+                child.ending = child.ending or "run-end"
+                try:
+                    child.process.kill()
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout_s
+        for child in self.children.values():
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        return self.reap()

@@ -1,0 +1,124 @@
+"""Telemetry in: turn the frames children send into engine events, trusting nothing.
+
+Anything that is not well-formed telemetry from a known child becomes one
+``MalformedTelemetry`` event and changes nothing else.  Receipts that carry the rrsim magic
+but cannot come from our pushers (unknown pusher, a sequence number never sent) are
+counted as foreign payloads of the worker that received them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from rrsim import events as ev
+from rrsim import wire
+
+RECEIPT_DTYPE = np.dtype([("pusher", "<u2"), ("seq", "<u8"), ("sent_ns", "<i8")])
+assert RECEIPT_DTYPE.itemsize == wire.RECEIPT_SIZE
+# A receipt may overtake its pusher's progress report, but not by this many messages.
+SEQ_SLACK = 10_000_000
+
+
+@dataclass
+class Roster:
+    """What the decoder must know about the run: who exists, in which life, and where."""
+
+    lives: dict[str, int] = field(default_factory=dict)  # name -> current life
+    roles: dict[str, str] = field(default_factory=dict)  # name -> "pusher" | "worker"
+    owners: dict[str, str] = field(default_factory=dict)  # endpoint -> name that binds it
+
+
+class MalformedError(ValueError):
+    pass
+
+
+def decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[[int], int]) -> list[ev.Event]:
+    """Events for one telemetry message; ``sent_of(pusher_index)`` is what the ledger has seen sent."""
+    try:
+        return _decode(frames, now_ns, roster, sent_of)
+    except MalformedError as error:
+        return [ev.MalformedTelemetry(now_ns, str(error))]
+
+
+def _decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[[int], int]) -> list[ev.Event]:
+    if not frames or len(frames) > 3:
+        raise MalformedError(f"{len(frames)} frames")
+    try:
+        header = json.loads(frames[0])
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedError("header is not JSON") from None
+    if not isinstance(header, dict):
+        raise MalformedError("header is not an object")
+    kind, name, life = header.get("kind"), header.get("name"), header.get("life")
+    if kind not in wire.TELEMETRY_KINDS:
+        raise MalformedError(f"unknown kind {str(kind)[:40]!r}")
+    if not isinstance(name, str) or name not in roster.lives:
+        raise MalformedError(f"unknown sender {str(name)[:40]!r}")
+    if not isinstance(life, int) or isinstance(life, bool) or not 1 <= life <= roster.lives[name]:
+        raise MalformedError(f"{name}: unknown life {str(life)[:20]!r}")
+    role = roster.roles[name]
+    expected_frames = 3 if kind == wire.RECEIPTS else 1
+    if len(frames) != expected_frames:
+        raise MalformedError(f"{kind} from {name} with {len(frames)} frames")
+
+    if kind == wire.HELLO:
+        return [ev.ProcessReady(now_ns, name, life)]
+    if kind == wire.SENT:
+        if role != "pusher":
+            raise MalformedError(f"progress report from worker {name}")
+        sent, peers = header.get("sent"), header.get("peers")
+        if not _is_count(sent) or not _is_count(peers):
+            raise MalformedError(f"{name}: bad progress counts")
+        return [ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")))]
+    if kind == wire.LINK:
+        endpoint, up = header.get("endpoint"), header.get("up")
+        peer = roster.owners.get(endpoint) if isinstance(endpoint, str) else None
+        if peer is None or not isinstance(up, bool) or roster.roles.get(peer) == role:
+            raise MalformedError(f"{name}: bad link report")
+        pusher, worker = (name, peer) if role == "pusher" else (peer, name)
+        return [ev.LinkChanged(now_ns, pusher, worker, up)]
+    return _receipts(header, frames, now_ns, name, life, role, roster, sent_of)
+
+
+def _receipts(header: dict, frames: list[bytes], now_ns: int, name: str, life: int, role: str,
+              roster: Roster, sent_of: Callable[[int], int]) -> list[ev.Event]:
+    if role != "worker":
+        raise MalformedError(f"receipts from pusher {name}")
+    n, foreign = header.get("n"), header.get("foreign")
+    if not _is_count(n) or not _is_count(foreign):
+        raise MalformedError(f"{name}: bad receipt counts")
+    heads, stamps = frames[1], frames[2]
+    if len(heads) != n * wire.RECEIPT_SIZE or len(stamps) != n * wire.STAMP_SIZE:
+        raise MalformedError(f"{name}: receipt frames do not match n={n}")
+    out: list[ev.Event] = []
+    if n:
+        records = np.frombuffer(heads, dtype=RECEIPT_DTYPE)
+        recv_ns = np.frombuffer(stamps, dtype="<i8")
+        pushers = records["pusher"].astype(np.int64)
+        seqs = records["seq"]
+        known = np.zeros(len(records), dtype=bool)
+        for index in np.unique(pushers):
+            pusher = f"p{index}"
+            if roster.roles.get(pusher) == "pusher":
+                mine = pushers == index
+                known |= mine & (seqs < sent_of(int(index)) + SEQ_SLACK)
+        # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC.
+        known &= (records["sent_ns"] <= recv_ns) & (recv_ns <= now_ns)
+        foreign += int((~known).sum())
+        if known.any():
+            out.append(ev.Deliveries(
+                now_ns, name, life,
+                pushers=pushers[known], seqs=seqs[known].astype(np.int64),
+                sent_ns=records["sent_ns"][known].astype(np.int64), recv_ns=recv_ns[known].astype(np.int64),
+            ))
+    if foreign:
+        out.append(ev.ForeignPayloads(now_ns, name, foreign))
+    return out
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 62

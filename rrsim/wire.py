@@ -1,0 +1,44 @@
+"""Bytes on the wire: the message header pushers send, and the telemetry and control frames.
+
+Imported by the child processes, so it uses nothing heavier than ``struct`` and ``json``.
+
+A work message is ``MAGIC | pusher index (u16) | seq (u64) | send time (CLOCK_MONOTONIC ns, i64)``
+followed by padding up to the configured size.  Telemetry is a multipart message whose first
+frame is a small JSON header; receipts add two binary frames (the 18 bytes after each message's
+magic, and one i64 receive time per message), so a worker never decodes what it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+MAGIC = b"RRS1"
+HEADER = struct.Struct("<4sHQq")
+HEADER_SIZE = HEADER.size  # 22
+RECEIPT_SIZE = HEADER_SIZE - len(MAGIC)  # what a worker keeps of each message
+STAMP_SIZE = 8
+
+# Telemetry header kinds, child -> engine.
+HELLO = "hello"  # a child is up: pid, role
+RECEIPTS = "receipts"  # a worker's batch of received messages (+ count of foreign payloads)
+SENT = "sent"  # a pusher's progress: sent so far, blocked on HWM, connected peers, done
+LINK = "link"  # a socket monitor saw a connection to an endpoint come up or go down
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK)
+
+
+def pack_message(pusher_index: int, seq: int, send_ns: int, padding: bytes) -> bytes:
+    return HEADER.pack(MAGIC, pusher_index, seq, send_ns) + padding
+
+
+def telemetry(kind: str, **fields: Any) -> bytes:
+    return json.dumps({"kind": kind, **fields}, separators=(",", ":")).encode()
+
+
+def control_topic(name: str) -> bytes:
+    """PUB/SUB topic for one child; the NUL stops 'w1' from also matching 'w10'."""
+    return name.encode() + b"\0"
+
+
+BROADCAST = control_topic("*")
