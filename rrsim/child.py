@@ -4,7 +4,6 @@ control sockets, and the socket monitor that reports connections coming and goin
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -16,20 +15,10 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from rrsim import wire
+from rrsim.deathsig import die_with_parent
 from rrsim.patterns import load as load_pattern
 
-_PR_SET_PDEATHSIG = 1
 PARENT_CHECK_NS = 200_000_000
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL us when the parent goes; and check it is not gone already."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the periodic parent check still ends us
-    if os.getppid() != parent_pid:
-        os._exit(0)
 
 
 class Child:

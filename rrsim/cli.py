@@ -81,8 +81,9 @@ def _apply(scenario: Scenario, overrides: dict[str, Any], need_end: bool) -> Sce
     for key, value in overrides.items():
         setup = build_setup({key: value}, f"option --{key.replace('_', '-')}", base=setup, need_end=False)
     if need_end and setup.messages == 0 and setup.duration is None:
-        raise UserError("messages = 0 (unlimited) needs a duration (--duration SECONDS)")
-    return Scenario(scenario.name, setup, scenario.timeline)
+        raise UserError(f"{scenario.source}: messages = 0 (unlimited) needs a duration: "
+                        "set duration in [setup] or pass --duration SECONDS")
+    return Scenario(scenario.name, setup, scenario.timeline, scenario.source)
 
 
 def _path(value: str | None) -> Path | None:

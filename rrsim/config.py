@@ -122,6 +122,7 @@ class Scenario:
     name: str
     setup: Setup
     timeline: tuple[Action, ...] = field(default_factory=tuple)
+    source: str = ""  # the file it came from, for messages
 
 
 def _line_of(text: str, key: str, start: int = 0) -> str:
@@ -298,4 +299,4 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
         _check_action(raw, i, where, text, starts[i] if i < len(starts) else 0) for i, raw in enumerate(raw_timeline)
     ]
     check_timeline(setup, timeline, where)
-    return Scenario(name=name, setup=setup, timeline=tuple(timeline))
+    return Scenario(name=name, setup=setup, timeline=tuple(timeline), source=where)

@@ -9,9 +9,12 @@ from any other thread (the TUI does that).
 from __future__ import annotations
 
 import json
+import os
 import queue
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -65,8 +68,13 @@ class Engine:
         self._closed = False
 
         self.run_dir = Path(tempfile.mkdtemp(prefix="rrsim-"))  # mode 0700: private to this user
+        self.janitor: subprocess.Popen | None = None
         try:
             self._check_ipc_path("telemetry")
+            self.janitor = subprocess.Popen(
+                [sys.executable, "-m", "rrsim.janitor", str(self.run_dir), str(os.getpid())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+            )
             (self.run_dir / "logs").mkdir()
             self.supervisor = Supervisor(self.run_dir / "logs")
             self.ctx = zmq.Context()
@@ -351,11 +359,16 @@ class Engine:
             self._remove_run_dir()
 
     def _remove_run_dir(self) -> None:
-        if self.keep_logs is not None and (self.run_dir / "logs").exists():
-            self.keep_logs.mkdir(parents=True, exist_ok=True)
-            for log in (self.run_dir / "logs").iterdir():
-                shutil.copy2(log, self.keep_logs / log.name)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        try:
+            if self.keep_logs is not None and (self.run_dir / "logs").exists():
+                self.keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in (self.run_dir / "logs").iterdir():
+                    shutil.copy2(log, self.keep_logs / log.name)
+        finally:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            if self.janitor is not None:
+                self.janitor.terminate()
+                self.janitor.wait()
 
     def __enter__(self) -> "Engine":
         return self

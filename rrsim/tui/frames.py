@@ -1,0 +1,147 @@
+"""Frames: immutable copies of what each screen region shows, read from the model in one go.
+
+The screen reads a frame while holding the engine lock, then lets go and hands each widget
+its part.  Frames are frozen dataclasses, so a widget whose part did not change (equal
+value) is not repainted.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from rrsim.model import LogEntry, Model, Totals, WorkerView
+
+RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
+
+
+@dataclass(frozen=True)
+class WorkerFrame:
+    name: str
+    state: str
+    pid: int | None
+    life: int
+    received: int
+    share: float
+    rate: float
+    rates: tuple[float, ...]  # messages/s per half second, oldest first
+    peak: float  # the highest rate any worker had: one scale for every sparkline
+    p50_ms: float | None
+    p99_ms: float | None
+    work_ms: float
+    late: int
+    duplicates: int
+    recent: tuple[tuple[int, int], ...]  # (pusher index, seq), oldest first
+
+
+@dataclass(frozen=True)
+class PusherFrame:
+    name: str
+    state: str
+    pid: int
+    sent: int
+    rate: float
+    blocked: bool
+    peers: int
+    done: bool
+
+
+@dataclass(frozen=True)
+class TopologyFrame:
+    scenario: str
+    pattern: str
+    transport: str
+    bind: str
+    sndhwm: int
+    rcvhwm: int
+    immediate: bool
+    binders: tuple[tuple[str, str], ...]  # (name, endpoint) of every socket that binds
+
+
+@dataclass(frozen=True)
+class StatusFrame:
+    elapsed_s: float
+    rate: float  # per pusher, 0 = as fast as possible
+    held: bool
+    finished: bool
+
+
+@dataclass(frozen=True)
+class TotalsFrame:
+    totals: Totals
+    fairness: float | None  # None until some worker has received something
+
+
+@dataclass(frozen=True)
+class Frame:
+    topology: TopologyFrame
+    status: StatusFrame
+    totals: TotalsFrame
+    workers: tuple[WorkerFrame, ...]
+    pushers: tuple[PusherFrame, ...]
+
+
+def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
+    """Everything the main screen shows; call it holding the engine lock."""
+    now = model.now_ns
+    histories = {name: tuple(w.rate_history(now, RATE_POINTS)) for name, w in model.workers.items()}
+    peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
+    return Frame(
+        topology=read_topology(model, scenario),
+        status=StatusFrame(model.elapsed_s(), model.rate, model.sending_held, finished),
+        totals=TotalsFrame(model.totals(), model.fairness()),
+        workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in model.workers.values()),
+        pushers=tuple(
+            PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done)
+            for p in model.pushers.values()
+        ),
+    )
+
+
+def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float) -> WorkerFrame:
+    life = worker.life
+    return WorkerFrame(
+        name=worker.name,
+        state=worker.state,
+        pid=life.pid if life else None,
+        life=life.number if life else 0,
+        received=worker.received,
+        share=model.share(worker),
+        rate=worker.rate(model.now_ns),
+        rates=rates,
+        peak=peak,
+        p50_ms=worker.latency_ms(0.5),
+        p99_ms=worker.latency_ms(0.99),
+        work_ms=worker.work_ms,
+        late=worker.late,
+        duplicates=worker.duplicates,
+        recent=tuple(worker.recent),
+    )
+
+
+def read_topology(model: Model, scenario: str) -> TopologyFrame:
+    setup = model.setup
+    bind = str(setup.get("bind", "pusher"))
+    owners = model.pushers if bind == "pusher" else model.workers
+    binders = tuple((name, model.endpoints[name]) for name in owners if name in model.endpoints)
+    return TopologyFrame(
+        scenario=scenario,
+        pattern=str(setup.get("pattern", "?")),
+        transport=str(setup.get("transport", "?")),
+        bind=bind,
+        sndhwm=int(setup.get("sndhwm", 0)),
+        rcvhwm=int(setup.get("rcvhwm", 0)),
+        immediate=bool(setup.get("immediate", False)),
+        binders=binders,
+    )
+
+
+def new_log_entries(log: deque[LogEntry], last_seen: LogEntry | None) -> list[LogEntry]:
+    """The entries appended after ``last_seen`` (by identity: equal texts can repeat)."""
+    fresh: list[LogEntry] = []
+    for entry in reversed(log):
+        if entry is last_seen:
+            break
+        fresh.append(entry)
+    fresh.reverse()
+    return fresh

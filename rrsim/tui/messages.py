@@ -1,0 +1,24 @@
+"""Messages the TUI posts to itself: small dataclasses."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from textual.message import Message
+
+
+@dataclass
+class WorkerClicked(Message):
+    """A worker tile was clicked: select that worker."""
+
+    name: str
+
+
+@dataclass
+class CommandDone(Message):
+    """An engine command finished (posted from the engine's thread); ``future`` holds how."""
+
+    command: str
+    args: tuple[object, ...]
+    future: Future

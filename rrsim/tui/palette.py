@@ -1,0 +1,43 @@
+"""Colours with a meaning, in one place: worker states, pushers and event-log kinds.
+
+Plain colour strings work both in Textual content and in Rich text (the event log).
+"""
+
+from __future__ import annotations
+
+from rrsim.model import WORKER_STATES
+
+STATE_COLOURS: dict[str, str] = {
+    "starting": "#d7af5f",
+    "alive": "#5fd75f",
+    "paused": "#5fafff",
+    "stopped": "#a8a8a8",
+    "killed": "#ff5f5f",
+    "crashed": "#ff5fd7",
+}
+assert set(STATE_COLOURS) == set(WORKER_STATES)
+
+# Distinct hues so that ids from different pushers stand apart in a tile.
+PUSHER_COLOURS = ("#5fd7ff", "#ffaf5f", "#d787ff", "#afd75f", "#ff87af", "#5fafaf", "#ffd75f", "#8787ff")
+
+LOG_COLOURS: dict[str, str] = {
+    "start": "#5fd75f",
+    "end": "#ff5f5f",
+    "pause": "#5fafff",
+    "link": "#8a8a8a",
+    "lost": "bold #ff5f5f",
+    "action": "#ffd75f",
+    "warn": "#ffaf5f",
+    "info": "",
+}
+
+WARNING = "bold #ff5f5f"
+MUTED = "#8a8a8a"
+
+
+def state_colour(state: str) -> str:
+    return STATE_COLOURS.get(state, "")
+
+
+def pusher_colour(index: int) -> str:
+    return PUSHER_COLOURS[(index - 1) % len(PUSHER_COLOURS)]

@@ -1,0 +1,90 @@
+"""Where the TUI's model comes from: a live engine on its own thread, or a fixed model.
+
+The app only reads ``model`` (holding ``lock``), ``finished`` and ``failure``, and sends
+commands with ``request``; it never sees a socket or a process.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any, ContextManager, Protocol
+
+from rrsim.engine import Engine
+from rrsim.model import Model
+
+STEP_MS = 10.0
+IDLE_S = 0.05  # once a run has drained, step() has nothing left to do
+
+
+class RunSource(Protocol):
+    model: Model
+    lock: ContextManager[Any]
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def failure(self) -> BaseException | None: ...
+
+    def request(self, command: str, *args: Any) -> Future: ...
+
+
+class LiveRun:
+    """An engine stepped on a thread of its own, the only thread that touches its sockets."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.model = engine.model
+        self.lock = engine.lock
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rrsim-engine", daemon=True)
+
+    @property
+    def finished(self) -> bool:
+        return self.engine.finished
+
+    def begin(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        engine = self.engine
+        try:
+            engine.start()
+            while not self._stop.is_set():
+                if engine.finished:
+                    self._stop.wait(IDLE_S)
+                else:
+                    engine.step(STEP_MS)
+        except BaseException as error:  # the app shows it and exits; run_tui raises it again
+            self.failure = error
+        finally:
+            engine.close()
+
+    def request(self, command: str, *args: Any) -> Future:
+        return self.engine.request(command, *args)
+
+    def close(self) -> None:
+        """Stop stepping, end every child and remove the run directory.  Safe to call twice."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.engine.close()  # covers a thread that never started; a no-op otherwise
+
+
+class StaticRun:
+    """A model fed fixed events and no engine: commands are recorded, not run."""
+
+    def __init__(self, model: Model, finished: bool = False) -> None:
+        self.model = model
+        self.lock = threading.RLock()
+        self.finished = finished
+        self.failure: BaseException | None = None
+        self.requests: list[tuple[str, tuple[Any, ...]]] = []
+
+    def request(self, command: str, *args: Any) -> Future:
+        self.requests.append((command, args))
+        future: Future = Future()
+        future.set_result(None)
+        return future

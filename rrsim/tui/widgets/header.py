@@ -1,0 +1,48 @@
+"""The top of the screen: the topology (who binds what, HWMs) and whether the run goes on."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from rrsim.tui.frames import StatusFrame, TopologyFrame
+from rrsim.tui.palette import MUTED
+
+
+class TopologyBar(Widget):
+    """Pattern, transport, who binds, high-water marks, ZMQ_IMMEDIATE and the bound endpoints."""
+
+    topology: reactive[TopologyFrame | None] = reactive(None)
+
+    def render(self) -> Content:
+        t = self.topology
+        if t is None:
+            return Content("")
+        sep = (" · ", MUTED)
+        first = Content.assemble(
+            ("rrsim", "bold"), sep, (t.scenario, "bold"), sep, f"{t.pattern} over {t.transport}", sep,
+            (f"{t.bind}s bind", "bold"), sep, f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}", sep,
+            f"immediate {'on' if t.immediate else 'off'}",
+        )
+        endpoints: list[str | tuple[str, str]] = [("binds ", MUTED)]
+        for name, endpoint in t.binders:
+            endpoints += [(name, "bold"), f" {endpoint}  "]
+        return Content("\n").join([first, Content.assemble(*endpoints)])
+
+
+class RunStatus(Widget):
+    """Running, sending held, or finished, and for how long."""
+
+    status: reactive[StatusFrame | None] = reactive(None)
+
+    def watch_status(self, status: StatusFrame | None) -> None:
+        self.set_class(status is not None and status.finished, "-finished")
+        self.set_class(status is not None and status.held and not status.finished, "-held")
+
+    def render(self) -> Content:
+        s = self.status
+        if s is None:
+            return Content("")
+        what = "run finished" if s.finished else "sending held" if s.held else "running"
+        return Content.assemble((what, "bold"), f"\n{s.elapsed_s:.1f} s")

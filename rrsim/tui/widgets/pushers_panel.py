@@ -1,0 +1,47 @@
+"""The pushers panel: what each pusher sent, how fast, and whether a full queue blocks it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from rrsim.tui.controls import rate_text
+from rrsim.tui.frames import PusherFrame, StatusFrame
+from rrsim.tui.palette import MUTED, WARNING, pusher_colour
+from rrsim.model import pusher_index
+
+
+class PushersPanel(VerticalScroll, can_focus=False):
+    """One line per pusher; the border title holds the send rate and whether sending is held."""
+
+    pushers: reactive[tuple[PusherFrame, ...]] = reactive(())
+    status: reactive[StatusFrame | None] = reactive(None)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="pusher-lines")
+
+    def watch_status(self, status: StatusFrame | None) -> None:
+        if status is not None:
+            held = " · held" if status.held else ""
+            self.border_title = f"pushers · {rate_text(status.rate)} each{held}"
+
+    def watch_pushers(self, pushers: tuple[PusherFrame, ...]) -> None:
+        self.query_one("#pusher-lines", Static).update(Content("\n").join(pusher_line(p) for p in pushers))
+
+
+def pusher_line(p: PusherFrame) -> Content:
+    if p.blocked:
+        flag = ("blocked", WARNING)  # every peer's queue is at its high-water mark
+    elif p.done:
+        flag = ("done", MUTED)
+    elif p.state != "running":
+        flag = (p.state, MUTED)
+    else:
+        flag = (f"{p.peers} peer{'s' if p.peers != 1 else ''}", MUTED)
+    return Content.assemble(
+        (f"{p.name:<3}", f"bold {pusher_colour(pusher_index(p.name))}"),
+        (" sent ", MUTED), (f"{p.sent:<7}", "bold"), f"{p.rate:>6g}/s ", flag,
+    )

@@ -1,0 +1,36 @@
+"""The totals line: where every message went, and how fair the split was."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from rrsim.tui.frames import TotalsFrame
+from rrsim.tui.palette import MUTED, WARNING
+
+
+class TotalsBar(Widget):
+    """sent, delivered, in flight, lost, late, duplicates, fairness; bad news in red."""
+
+    totals: reactive[TotalsFrame | None] = reactive(None)
+
+    def render(self) -> Content:
+        if self.totals is None:
+            return Content("")
+        t, fairness = self.totals.totals, self.totals.fairness
+        parts: list[str | tuple[str, str]] = []
+
+        def item(label: str, value: str, bad: bool = False) -> None:
+            parts.extend([(f"{label} ", MUTED), (value, WARNING if bad else "bold"), "  "])
+
+        item("sent", str(t.sent))
+        item("delivered", str(t.delivered))
+        item("in flight", str(t.in_flight))
+        item("lost", str(t.lost), bad=t.lost > 0)
+        item("late", str(t.late), bad=t.late > 0)
+        item("dup", str(t.duplicates), bad=t.duplicates > 0)
+        if t.foreign:
+            item("foreign", str(t.foreign), bad=True)
+        item("fairness", "-" if fairness is None else f"{fairness:.3f}")
+        return Content.assemble(*parts)

@@ -1,0 +1,122 @@
+"""The ledger and the model without processes: fixed events in, facts out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rrsim import events as ev
+from rrsim.ledger import Ledger, PusherLedger
+from rrsim.model import NS, Model
+
+
+def arr(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def test_ledger_invariant_through_deliveries_duplicates_and_loss():
+    ledger = PusherLedger()
+    ledger.record_sent(10)
+    flags = ledger.record_deliveries(arr(0, 1, 2, 2, 5))
+    assert flags.first.tolist() == [True, True, True, False, True]
+    assert (ledger.delivered_unique, ledger.duplicates) == (4, 1)
+    assert ledger.sent == ledger.delivered_unique + ledger.in_flight + ledger.lost
+    lost = ledger.declare_lost_below(7)
+    assert lost.tolist() == [3, 4, 6]
+    assert ledger.lost == 3 and ledger.in_flight == 3
+    # A message counted lost that turns up after all moves back to delivered.
+    flags = ledger.record_deliveries(arr(4))
+    assert flags.was_lost.tolist() == [True]
+    assert ledger.lost == 2 and ledger.delivered_unique == 5
+    assert ledger.sent == ledger.delivered_unique + ledger.in_flight + ledger.lost
+
+
+def test_delivery_before_the_send_report_counts_as_sent():
+    ledger = PusherLedger()
+    ledger.record_deliveries(arr(41))
+    assert ledger.sent == 42 and ledger.in_flight == 41
+
+
+def test_ledger_grows_and_costs_about_one_byte_per_message():
+    ledger = Ledger()
+    ledger.pusher(1).record_sent(3_000_000)
+    ledger.pusher(1).record_deliveries(np.arange(0, 3_000_000, 2))
+    assert ledger.memory_bytes() <= 2 * 3_000_000  # growth doubles; one byte a message
+    assert ledger.pusher(1).delivered_unique == 1_500_000
+    newly = ledger.drain()
+    assert len(newly[1]) == 1_500_000 and ledger.in_flight == 0
+    assert ledger.lost_ids(3) == ["p1:1", "p1:3", "p1:5"]
+
+
+def test_duplicate_counts_saturate_instead_of_wrapping_to_undelivered():
+    ledger = PusherLedger()
+    for _ in range(300):
+        ledger.record_deliveries(arr(0))
+    assert ledger.counts[0] == 255 and ledger.delivered_unique == 1 and ledger.duplicates == 299
+
+
+def _model_with_two_workers() -> Model:
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 10.0, "lost_after_s": 2.0, "pattern": "push-pull"}, {}))
+    model.apply(ev.ProcessStarted(1, "w1", "worker", 1, 101))
+    model.apply(ev.ProcessStarted(2, "w2", "worker", 1, 102))
+    model.apply(ev.ProcessStarted(3, "p1", "pusher", 1, 103))
+    model.apply(ev.LinkChanged(10, "p1", "w1", True))
+    model.apply(ev.LinkChanged(11, "p1", "w2", True))
+    return model
+
+
+def deliver(model: Model, t: int, worker: str, life: int, seqs: list[int], sent_ns: int) -> None:
+    n = len(seqs)
+    model.apply(ev.Deliveries(t, worker, life, np.ones(n, dtype=np.int64), arr(*seqs),
+                              np.full(n, sent_ns, dtype=np.int64), np.full(n, t, dtype=np.int64)))
+
+
+def test_model_follows_a_kill_and_a_revive_with_late_messages():
+    model = _model_with_two_workers()
+    assert model.workers["w1"].state == "alive"
+    model.apply(ev.SentProgress(NS, "p1", 4, False, 2, False))
+    deliver(model, NS, "w1", 1, [0, 2], sent_ns=NS - 1000)
+    deliver(model, NS, "w2", 1, [1, 3], sent_ns=NS - 1000)
+    model.apply(ev.ProcessEnded(NS + 1, "w1", 1, "killed", -9))
+    assert model.workers["w1"].state == "killed"
+    model.apply(ev.SentProgress(2 * NS, "p1", 6, False, 1, False))
+    model.apply(ev.ProcessStarted(3 * NS, "w1", "worker", 2, 201))
+    assert model.workers["w1"].state == "starting" and model.workers["w1"].life.pid == 201
+    deliver(model, 3 * NS + 5, "w1", 2, [4], sent_ns=2 * NS)  # queued while dead: late
+    totals = model.totals()
+    assert (totals.sent, totals.delivered, totals.late) == (6, 5, 1)
+    assert [life.received for life in model.workers["w1"].lives] == [2, 1]
+    # Message 5 is now over 2 s overdue: lost in the live view, and the log names it.
+    model.apply(ev.Tick(4 * NS + 1))
+    assert model.totals().lost == 1
+    assert any(e.kind == "lost" and "p1:5" in e.text for e in model.log)
+    model.apply(ev.Drained(5 * NS))
+    totals = model.totals()
+    assert totals.sent == totals.delivered + totals.lost and totals.in_flight == 0
+
+
+def test_fairness_and_share():
+    model = _model_with_two_workers()
+    deliver(model, NS, "w1", 1, list(range(0, 100, 2)), sent_ns=NS - 10)
+    deliver(model, NS, "w2", 1, list(range(1, 100, 2)), sent_ns=NS - 10)
+    assert abs(model.fairness() - 1.0) < 0.01
+    assert model.share(model.workers["w1"]) == 0.5
+    deliver(model, NS, "w1", 1, list(range(100, 400)), sent_ns=NS - 10)
+    assert model.fairness() < 0.8
+
+
+def test_latency_percentiles_come_from_send_to_receipt():
+    model = _model_with_two_workers()
+    deliver(model, 10_000_000, "w1", 1, [0], sent_ns=0)  # 10 ms
+    p50 = model.workers["w1"].latency_ms(0.5)
+    assert 10.0 <= p50 <= 10.0 * 1.06
+
+
+def test_paused_time_does_not_count_as_alive():
+    model = _model_with_two_workers()
+    model.apply(ev.WorkerPaused(NS, "w1"))
+    model.apply(ev.WorkerResumed(3 * NS, "w1"))
+    model.apply(ev.Tick(4 * NS))
+    w1, w2 = model.workers["w1"], model.workers["w2"]
+    assert abs(w1.alive_seconds(model.now_ns) - 2.0) < 0.01
+    assert abs(w2.alive_seconds(model.now_ns) - 4.0) < 0.01
