@@ -90,6 +90,17 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
+def _log_dir(value: str | None) -> Path | None:
+    """The --keep-logs directory, made now so that a bad one fails before anything starts."""
+    if not value:
+        return None
+    try:
+        Path(value).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--keep-logs {value}: cannot make the directory: {error.strerror}") from None
+    return Path(value)
+
+
 def run_command(argv: Sequence[str]) -> int:
     from rich.console import Console
 
@@ -103,7 +114,7 @@ def run_command(argv: Sequence[str]) -> int:
     scenario = _apply(load_scenario(args.scenario), _setup_overrides(args), need_end=True)
     from rrsim.headless import run_headless
 
-    return run_headless(scenario, _path(args.json), _path(args.events), Console(), _path(args.keep_logs))
+    return run_headless(scenario, _path(args.json), _path(args.events), Console(), _log_dir(args.keep_logs))
 
 
 def tui_command(argv: Sequence[str]) -> int:
@@ -121,7 +132,7 @@ def tui_command(argv: Sequence[str]) -> int:
     scenario = _apply(base, _setup_overrides(args), need_end=False)
     from rrsim.tui.app import run_tui
 
-    return run_tui(scenario, _path(args.keep_logs))
+    return run_tui(scenario, _log_dir(args.keep_logs))
 
 
 def scenarios_command(argv: Sequence[str]) -> int:

@@ -52,6 +52,7 @@ SETUP_KEYS: dict[str, Limit] = {
     "wait_ready": Limit(bool, help="pushers start only once every worker is connected (exact even split)"),
     "duration": Limit(float, 0.001, 7 * 86400, help="hard cap on the run in seconds"),
     "interface": Limit(str, help="tcp only: the address to bind (default 127.0.0.1)"),
+    "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
 }
@@ -76,6 +77,7 @@ class Setup:
     wait_ready: bool = False
     duration: float | None = None
     interface: str = "127.0.0.1"
+    port: int = 0
     drain_s: float = 1.0
     lost_after_s: float = 2.0
 

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -104,7 +105,12 @@ class Engine:
         if self.setup.transport == "ipc":
             self._check_ipc_path(name)
             return f"ipc://{self.run_dir}/{name}"
-        return f"tcp://{self.setup.interface}:{_free_port(self.setup.interface)}"
+        if self.setup.port == 0:
+            return f"tcp://{self.setup.interface}:{_free_port(self.setup.interface, 0, name)}"
+        port = self.setup.port + len(self.endpoints)
+        if port > 65535:
+            raise UserError(f"port {port} for {name} is past 65535: choose a lower --port")
+        return f"tcp://{self.setup.interface}:{_free_port(self.setup.interface, port, name)}"
 
     def subscribe(self, callback: Callable[[ev.Event], None]) -> None:
         self.subscribers.append(callback)
@@ -346,6 +352,11 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        # A second ctrl+c or SIGTERM must not cut the clean-up short: hold them until it is done.
+        in_main = threading.current_thread() is threading.main_thread()
+        held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        if in_main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, held)
         try:
             if hasattr(self, "supervisor"):
                 now = now_ns()
@@ -357,6 +368,8 @@ class Engine:
                 self.control_sock.close(linger=0)
                 self.ctx.term()
             self._remove_run_dir()
+            if in_main:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
     def _remove_run_dir(self) -> None:
         try:
@@ -381,10 +394,15 @@ def _json(state: dict[str, Any]) -> bytes:
     return json.dumps(state).encode()
 
 
-def _free_port(interface: str) -> int:
+def _free_port(interface: str, port: int, name: str) -> int:
+    """``port`` (or an ephemeral one for 0) if it can be bound on ``interface`` now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as libzmq does
         try:
-            probe.bind((interface, 0))
+            probe.bind((interface, port))
         except OSError as error:
-            raise UserError(f"interface {interface!r}: cannot bind there: {error.strerror}") from None
+            where = f"port {port} on {interface!r}" if port else f"interface {interface!r}"
+            raise UserError(f"{name}: cannot bind {where}: {error.strerror}") from None
+        except (OverflowError, UnicodeError, ValueError) as error:
+            raise UserError(f"interface {interface!r}: not an address: {error}") from None
         return probe.getsockname()[1]

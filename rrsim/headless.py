@@ -58,6 +58,8 @@ def run_headless(scenario: Scenario, json_path: Path | None, events_path: Path |
             engine.subscribe(EventRecorder(events_stream))
         try:
             engine.start()
+            shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
+            console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
             if console.is_terminal:
                 with Live(Text(_progress(engine)), console=console, refresh_per_second=8, transient=True) as live:
                     while not engine.finished:

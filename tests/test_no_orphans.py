@@ -1,0 +1,140 @@
+"""Every way a headless run can end leaves no child process and no run directory behind.
+
+Each test gives rrsim its own TMPDIR: the run directory is made there and every child's
+command line names it, so "what is left" is the processes whose command line mentions that
+TMPDIR, and the files inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+# w1 is paused (SIGSTOP) early on: a stopped child must not survive its parent either.
+LONG_RUN = """
+[setup]
+workers = 3
+rate = 100.0
+messages = 100000
+duration = 60.0
+
+[[at]]
+after_sent = 20
+action = "pause"
+worker = "w1"
+"""
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if text.encode() in cmdline and "State:\tZ" not in status:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def assert_nothing_left(tmp: Path, within_s: float = 3.0) -> None:
+    wait_for(lambda: not processes_mentioning(str(tmp)), within_s, f"children to end: {processes_mentioning(str(tmp))}")
+    wait_for(lambda: not [p for p in tmp.iterdir() if p.name.startswith("rrsim-")], within_s,
+             f"run directory removal: {list(tmp.iterdir())}")
+
+
+def start_run(tmp: Path, *args: str) -> subprocess.Popen:
+    scenario = tmp / "long.toml"
+    scenario.write_text(LONG_RUN)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rrsim", "run", str(scenario), *args],
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    # Running for real: all three workers and the pusher are up, and w1 has been paused.
+    wait_for(lambda: len(processes_mentioning(str(tmp))) >= 5, 20, "the children to start")
+    wait_for(lambda: any(_stopped(pid) for pid in processes_mentioning(str(tmp))), 20, "w1 to be paused")
+    return process
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        return "State:\tT" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "signum, exit_code",
+    [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP), (signal.SIGINT, 130)],
+)
+def test_a_signal_to_a_headless_run_ends_everything(tmp_path, signum, exit_code):
+    process = start_run(tmp_path)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == exit_code
+    assert b"Traceback" not in stderr
+    assert_nothing_left(tmp_path)
+
+
+def test_sigkill_of_rrsim_children_and_run_directory_go_within_two_seconds(tmp_path):
+    process = start_run(tmp_path)
+    process.kill()
+    process.wait(timeout=10)
+    assert_nothing_left(tmp_path, within_s=2.0)
+
+
+def test_the_end_of_a_headless_run_leaves_nothing(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rrsim", "run", "seed"], env={**os.environ, "TMPDIR": str(tmp_path)},
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert_nothing_left(tmp_path, within_s=0.5)
+
+
+def test_an_exception_inside_the_engine_still_ends_everything(tmp_path):
+    # A programming error in the middle of a run: it may crash loudly, but it must clean up.
+    script = (
+        "import sys, rrsim.telemetry as t\n"
+        "calls = []\n"
+        "real = t.decode\n"
+        "def broken(*a, **k):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) > 20: raise RuntimeError('injected engine bug')\n"
+        "    return real(*a, **k)\n"
+        "t.decode = broken\n"
+        "import rrsim.engine\n"
+        "rrsim.engine.telemetry.decode = broken\n"
+        "from rrsim.cli import main\n"
+        "sys.exit(main(['run', 'seed']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "TMPDIR": str(tmp_path)},
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert result.returncode == 1 and b"injected engine bug" in result.stderr
+    assert_nothing_left(tmp_path)
+
+
+def test_keep_logs_keeps_the_childrens_logs_where_asked(tmp_path):
+    logs = tmp_path / "kept"
+    result = subprocess.run(
+        [sys.executable, "-m", "rrsim", "run", "seed", "--keep-logs", str(logs)],
+        env={**os.environ, "TMPDIR": str(tmp_path)}, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in logs.iterdir()) == ["p1.1.log", "w1.1.log", "w1.2.log", "w2.1.log"]
+    assert_nothing_left(tmp_path)
