@@ -57,7 +57,8 @@ class Engine:
         self.endpoints: dict[str, str] = {}  # pusher/worker name -> the endpoint it binds or would bind
         self.work_ms: dict[str, float] = {}
         self.rate = setup.rate
-        self.held = False
+        self.held = False  # sending paused (by the user, or because time is up)
+        self.time_up = False
         self.finished = False
         self.drain_started_ns: int | None = None
         self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
@@ -330,10 +331,11 @@ class Engine:
 
     def _check_drained(self, now: int) -> None:
         model = self.model
-        if self._deadline_ns is not None and now >= self._deadline_ns and not self.held:
-            self.hold_sending(True)  # time is up: stop sending, then let what is in flight land
+        if self._deadline_ns is not None and now >= self._deadline_ns and not self.time_up:
+            self.time_up = True
+            self.hold_sending(True)  # stop sending, then let what is in flight land
         pushers = model.pushers.values()
-        sending_over = self.held or (bool(pushers) and all(p.done for p in pushers))
+        sending_over = self.time_up or (bool(pushers) and all(p.done for p in pushers))
         if not sending_over or self.timeline:
             self.drain_started_ns = None
             return

@@ -230,3 +230,11 @@ def test_builtin_scenarios_keep_the_ledger_consistent(name):
     result = run(scenario.setup, scenario.timeline)
     assert result.model.totals().sent == scenario.setup.messages * len(result.model.pushers)
     assert_ledger_consistent(result)
+
+
+def test_duration_caps_an_unlimited_run_and_lets_what_is_in_flight_land():
+    result = run(Setup(workers=2, rate=300, messages=0, duration=1.5, wait_ready=True))
+    totals = result.model.totals()
+    assert 300 <= totals.sent <= 600
+    assert totals.lost == 0 and totals.delivered == totals.sent
+    assert_ledger_consistent(result)
