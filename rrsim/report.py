@@ -71,7 +71,9 @@ def build_report(model: Model) -> dict[str, Any]:
 
 
 def _latency(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def summary_table(report: dict[str, Any]) -> Table:

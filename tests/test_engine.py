@@ -238,3 +238,15 @@ def test_duration_caps_an_unlimited_run_and_lets_what_is_in_flight_land():
     assert 300 <= totals.sent <= 600
     assert totals.lost == 0 and totals.delivered == totals.sent
     assert_ledger_consistent(result)
+
+
+def test_a_run_waits_for_a_slow_worker_even_past_the_live_lost_horizon():
+    result = run(
+        Setup(workers=2, rate=400, messages=200, wait_ready=True, lost_after_s=0.2, size=4096, rcvhwm=10, sndhwm=10),
+        [Action("set_work", after_sent=0, worker="w1", work_ms=10.0)],
+    )
+    totals = result.model.totals()
+    assert totals.lost == 0 and totals.delivered == 200
+    # Counted lost while overdue, then delivered after all: the log says so.
+    assert any("arrived after all" in entry.text for entry in result.model.log)
+    assert_ledger_consistent(result)
