@@ -31,6 +31,7 @@ LOG_COLOURS: dict[str, str] = {
     "info": "",
 }
 
+SPARK = "#5fd7af"
 WARNING = "bold #ff5f5f"
 MUTED = "#8a8a8a"
 

@@ -13,10 +13,10 @@ class EventLog(RichLog, can_focus=False):
     """Appends model log entries as they come; time is seconds since the run started."""
 
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=LOG_LENGTH, wrap=True, markup=False, highlight=False)
+        super().__init__(id=id, max_lines=LOG_LENGTH, min_width=20, wrap=True, markup=False, highlight=False)
         self.border_title = "events"
 
     def add(self, entries: list[LogEntry], started_ns: int) -> None:
         for entry in entries:
             seconds = (entry.t_ns - started_ns) / NS
-            self.write(Text.assemble((f"{seconds:6.1f}s ", MUTED), (entry.text, LOG_COLOURS.get(entry.kind, ""))))
+            self.write(Text.assemble((f"{seconds:5.1f} ", MUTED), (entry.text, LOG_COLOURS.get(entry.kind, ""))))

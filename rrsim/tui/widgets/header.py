@@ -20,15 +20,14 @@ class TopologyBar(Widget):
         if t is None:
             return Content("")
         sep = (" · ", MUTED)
-        first = Content.assemble(
-            ("rrsim", "bold"), sep, (t.scenario, "bold"), sep, f"{t.pattern} over {t.transport}", sep,
-            (f"{t.bind}s bind", "bold"), sep, f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}", sep,
+        setup = Content.assemble(
+            (t.scenario, "bold"), sep, f"{t.pattern} over {t.transport}", sep, (f"{t.bind}s bind", "bold"), sep,
             f"immediate {'on' if t.immediate else 'off'}",
         )
-        endpoints: list[str | tuple[str, str]] = [("binds ", MUTED)]
+        sockets: list[str | tuple[str, str]] = [f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}"]
         for name, endpoint in t.binders:
-            endpoints += [(name, "bold"), f" {endpoint}  "]
-        return Content("\n").join([first, Content.assemble(*endpoints)])
+            sockets += [sep, (name, "bold"), f" {endpoint}"]
+        return Content("\n").join([setup, Content.assemble(*sockets)])
 
 
 class RunStatus(Widget):

@@ -8,10 +8,10 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from rrsim.model import pusher_index
 from rrsim.tui.controls import rate_text
 from rrsim.tui.frames import PusherFrame, StatusFrame
 from rrsim.tui.palette import MUTED, WARNING, pusher_colour
-from rrsim.model import pusher_index
 
 
 class PushersPanel(VerticalScroll, can_focus=False):

@@ -9,7 +9,8 @@ from textual.reactive import reactive
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.widgets.worker_tile import WorkerTile
 
-TILE_MIN_WIDTH = 26  # room for "p50 0.36  p99 0.94 ms" and three ids a line
+TILE_MIN_WIDTH = 24  # room for "p50 0.36  p99 0.94 ms" and three ids a line
+GUTTER = 1  # the grid-gutter between columns in app.tcss
 
 
 class WorkerGrid(VerticalScroll, can_focus=False):
@@ -39,7 +40,8 @@ class WorkerGrid(VerticalScroll, can_focus=False):
 
     def _reflow(self) -> None:
         count = len(self.query_children(WorkerTile))
-        self.columns = max(1, min(count, self.scrollable_content_region.width // TILE_MIN_WIDTH))
+        fits = (self.scrollable_content_region.width + GUTTER) // (TILE_MIN_WIDTH + GUTTER)
+        self.columns = max(1, min(count, fits))
 
     def watch_columns(self, columns: int) -> None:
         self.styles.grid_size_columns = columns

@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.messages import WorkerClicked
-from rrsim.tui.palette import MUTED, pusher_colour, state_colour
+from rrsim.tui.palette import MUTED, SPARK, pusher_colour, state_colour
 
 BARS = "▁▂▃▄▅▆▇█"
 DEAD_STATES = ("stopped", "killed", "crashed")
@@ -65,7 +65,7 @@ def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
         if rate <= 0 or peak <= 0:
             parts.append((BARS[0], MUTED))
         else:
-            parts.append((BARS[min(len(BARS) - 1, ceil(rate / peak * (len(BARS) - 1)))], "$accent"))
+            parts.append((BARS[min(len(BARS) - 1, ceil(rate / peak * (len(BARS) - 1)))], SPARK))
     return Content.assemble(*parts)
 
 

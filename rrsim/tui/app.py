@@ -1,0 +1,66 @@
+"""The rrsim Textual app, and ``run_tui``: an engine on its own thread behind a live screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from rrsim.config import Scenario
+from rrsim.engine import Engine
+from rrsim.model import NS
+from rrsim.tui.help_screen import HelpScreen
+from rrsim.tui.run_screen import RUN_BINDINGS, RunScreen
+from rrsim.tui.source import LiveRun, RunSource
+
+
+class RrsimApp(App[None]):
+    """Shows one run from ``source``: a live engine or a fixed model (tests, screenshots)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "rrsim"
+    # help and quit live in RUN_BINDINGS, first in the footer; ctrl+c is the reflex: quit cleanly, not a hint
+    BINDINGS = [Binding("ctrl+c", "quit", show=False, system=True)]
+
+    def __init__(self, source: RunSource, scenario: str = "interactive") -> None:
+        super().__init__()
+        self.source = source
+        self.scenario = scenario
+
+    def get_default_screen(self) -> Screen:
+        return RunScreen(self.source, self.scenario)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            with self.source.lock:
+                lost_after_s = self.source.model.lost_after_ns / NS
+            self.push_screen(HelpScreen(RUN_BINDINGS, lost_after_s))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, RunScreen):
+            for binding in RUN_BINDINGS:
+                if binding.description:  # the alternatives (arrows, 1-9) have none
+                    title = f"{binding.description} ({self.get_key_display(binding)})"
+                    if binding.group is not None:
+                        title = f"{binding.group.description}: {title}"
+                    title = title[0].upper() + title[1:]
+                    yield SystemCommand(title, binding.tooltip, partial(screen.run_action, binding.action))
+
+
+def run_tui(scenario: Scenario, keep_logs: Path | None) -> int:
+    """Run the TUI until q; every child ends and the run directory goes, however the app ends."""
+    run = LiveRun(Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs))
+    try:
+        run.begin()
+        app = RrsimApp(run, scenario.name)
+        app.run()
+    finally:
+        run.close()
+    if run.failure is not None:
+        raise run.failure
+    return app.return_code or 0

@@ -1,0 +1,99 @@
+"""The help screen: every key, what each worker state means, and what the counts count."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from rrsim.tui.palette import MUTED, state_colour
+
+STATE_MEANINGS = {
+    "starting": "the process runs but is not yet connected to every pusher",
+    "alive": "connected to every pusher: it takes its turn in the round robin",
+    "paused": "frozen by SIGSTOP; pushers still queue its turns to it, up to the high-water marks",
+    "stopped": "ended by SIGTERM: it finished the message in hand and left",
+    "killed": "ended by SIGKILL: whatever was queued to it is lost",
+    "crashed": "ended on its own; the event log shows the last lines it wrote",
+}
+
+
+def count_meanings(lost_after_s: float) -> dict[str, str]:
+    return {
+        "sent": "messages the pushers have handed to ZeroMQ",
+        "delivered": "messages some worker received (each id counted once)",
+        "in flight": "sent, not delivered yet, and not yet counted lost",
+        "lost": f"not delivered {lost_after_s:g} s after it was sent (live view); final once a run drains",
+        "late": "delivered to a worker life that started after the message was sent",
+        "dup": "ids delivered more than once",
+        "fairness": "Jain's index of messages per second alive over the workers: 1.000 is a perfectly even split",
+    }
+
+
+TILE_PARTS = {
+    "pid, life": "the worker's OS process and which incarnation of it this is (a revive starts the next)",
+    "recv, %": "messages it received, and its share of everything received",
+    "▁▃▆█ n/s": "messages per second, one bar per half second; every tile uses the same scale",
+    "p50, p99": "median and 99th percentile time from send to receipt",
+    "work": "simulated work per message ([ and ] change it)",
+    "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher",
+}
+
+KEY_COLUMN = 16
+
+
+def key_rows(bindings: Iterable[Binding], key_display: Callable[[Binding], str]) -> list[tuple[str, str]]:
+    """One (keys, explanation) row per binding, or per group of bindings, in order."""
+    rows: dict[object, tuple[list[str], list[str]]] = {}
+    for binding in Binding.make_bindings(bindings):  # "question_mark,f1" becomes two bindings
+        keys, texts = rows.setdefault(binding.group or binding.action, ([], []))
+        if (shown := key_display(binding)) not in keys:
+            keys.append(shown)
+        if binding.tooltip and binding.tooltip not in texts:
+            texts.append(binding.tooltip)
+    return [(" ".join(keys), " ".join(texts)) for keys, texts in rows.values()]
+
+
+class HelpScreen(ModalScreen[None]):
+    """A scrollable page over the run; escape, ? or f1 close it."""
+
+    BINDINGS = [Binding("escape,question_mark,f1", "dismiss", "close help"), Binding("q", "app.quit", "quit")]
+
+    def __init__(self, bindings: list[Binding], lost_after_s: float) -> None:
+        super().__init__()
+        self.bindings = bindings
+        self.lost_after_s = lost_after_s
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help") as page:
+            page.border_title = "rrsim help"
+            page.border_subtitle = "escape, ? or f1 closes"
+            yield Static(self.text())
+
+    def text(self) -> Group:
+        sections = [
+            ("Keys", key_rows(self.bindings, self.app.get_key_display)),
+            ("Worker states", list(STATE_MEANINGS.items())),
+            ("Counts", list(count_meanings(self.lost_after_s).items())),
+            ("In a tile", list(TILE_PARTS.items())),
+        ]
+        parts: list[RenderableType] = [
+            Text.assemble(("rrsim", "bold"), " runs real pusher and worker processes wired with ZeroMQ "
+                          "and shows where every message goes.")
+        ]
+        for title, rows in sections:
+            table = Table.grid(padding=(0, 2))
+            table.add_column(width=KEY_COLUMN)
+            table.add_column(ratio=1)
+            for label, text in rows:
+                table.add_row(Text(label, style=f"bold {state_colour(label)}".strip()), text)
+            parts += [Text(""), Text(title, style="bold underline"), table]
+        parts += [Text(""), Text("The command palette (ctrl+p) lists the same commands.", style=MUTED)]
+        return Group(*parts)

@@ -1,0 +1,245 @@
+"""The main screen: reads a frame from the model at a bounded rate and turns keys into engine commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from rrsim.errors import UserError
+from rrsim.model import LogEntry
+from rrsim.tui import controls
+from rrsim.tui.frames import Frame, WorkerFrame, new_log_entries, read_frame
+from rrsim.tui.messages import CommandDone, WorkerClicked
+from rrsim.tui.source import RunSource
+from rrsim.tui.widgets.event_log import EventLog
+from rrsim.tui.widgets.header import RunStatus, TopologyBar
+from rrsim.tui.widgets.pushers_panel import PushersPanel
+from rrsim.tui.widgets.too_small import TooSmall
+from rrsim.tui.widgets.totals_bar import TotalsBar
+from rrsim.tui.widgets.worker_grid import WorkerGrid
+
+REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
+MIN_WIDTH = 60
+MIN_HEIGHT = 16
+
+WORK = Binding.Group("work", compact=True)
+RATE = Binding.Group("rate", compact=True)
+SELECT = Binding.Group("select")
+
+# Every key of the main screen; the footer, the help screen and the command palette read this.
+RUN_BINDINGS: list[Binding] = [
+    # help and quit first: the footer shows keys in this order and cuts off the last on a narrow terminal
+    Binding("question_mark,f1", "app.help", "help", tooltip="Show this help: every key, every state, every count."),
+    Binding("q", "app.quit", "quit", tooltip="Quit: end every child process and remove the run directory."),
+    Binding("a", "add_worker", "add", tooltip="Start a new worker process; it connects and joins the round robin."),
+    Binding("k", "kill", "kill", tooltip="Kill the selected worker with SIGKILL: what was queued to it is lost."),
+    Binding("t", "stop", "stop", tooltip="Stop the selected worker gracefully with SIGTERM."),
+    Binding("r", "revive", "revive", tooltip="Start a dead worker again: same name, new pid, next life number."),
+    Binding("p", "pause", "pause", tooltip="Pause the selected worker (SIGSTOP), or resume a paused one (SIGCONT)."),
+    Binding("left_square_bracket", "slower", "slower", group=WORK,
+            tooltip="Make the selected worker slower: twice the work per message (from none: 1 ms)."),
+    Binding("right_square_bracket", "faster", "faster", group=WORK,
+            tooltip="Make it faster: half the work per message (under 0.5 ms: none)."),
+    Binding("plus", "rate_up", "faster", group=RATE,
+            tooltip="Send faster: the next step of 1, 2, 5, 10, 20, 50... per second per pusher, then unlimited."),
+    Binding("minus", "rate_down", "slower", group=RATE, tooltip="Send slower: the previous step."),
+    Binding("space", "hold", "hold", tooltip="Pause or resume sending in every pusher."),
+    Binding("P", "add_pusher", "pusher", tooltip="Start another pusher; every worker connects to it too."),
+    Binding("tab", "select_step(1, True)", "next worker", show=False, group=SELECT,
+            tooltip="Select another worker: arrows move in the grid, tab and shift+tab cycle, 1-9 pick wN; "
+                    "a click selects too."),
+    Binding("shift+tab", "select_step(-1, True)", "previous worker", show=False, group=SELECT),
+    Binding("left", "select_step(-1)", show=False, group=SELECT),
+    Binding("right", "select_step(1)", show=False, group=SELECT),
+    Binding("up", "select_row(-1)", show=False, group=SELECT),
+    Binding("down", "select_row(1)", show=False, group=SELECT),
+    *(Binding(str(n), f"select_number({n})", show=False, group=SELECT, key_display="1-9") for n in range(1, 10)),
+]
+
+
+class RunScreen(Screen[None]):
+    """Topology, totals, worker tiles, pushers and the event log of one run."""
+
+    BINDINGS = RUN_BINDINGS
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]
+
+    frame: reactive[Frame | None] = reactive(None)
+    selected: reactive[str | None] = reactive(None)
+
+    def __init__(self, source: RunSource, scenario: str) -> None:
+        super().__init__()
+        self.source = source
+        self.scenario = scenario
+        self._shown: tuple[int, bool] | None = None  # (model version, finished) of the frame on screen
+        self._last_entry: LogEntry | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="body"):
+            with Horizontal(id="header"):
+                yield TopologyBar()
+                yield RunStatus()
+            yield TotalsBar()
+            yield WorkerGrid().data_bind(RunScreen.selected)
+            with Horizontal(id="bottom"):
+                yield PushersPanel()
+                yield EventLog(id="event-log")
+        yield TooSmall(MIN_WIDTH, MIN_HEIGHT, id="too-small")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.read_model()
+        self.set_interval(1 / REFRESH_HZ, self.read_model)
+
+    # ------------------------------------------------------------------ model -> widgets
+    def read_model(self) -> None:
+        """Take a frame of the model if anything happened since the last one."""
+        source = self.source
+        if source.failure is not None:
+            self.app.exit(return_code=1)
+            return
+        with source.lock:
+            model = source.model
+            shown = (model.version, source.finished)
+            if shown == self._shown:
+                return
+            frame = read_frame(model, self.scenario, source.finished)
+            entries = new_log_entries(model.log, self._last_entry)
+            started_ns = model.started_ns or 0
+        self._shown = shown
+        if entries:
+            self._last_entry = entries[-1]
+            self.query_one(EventLog).add(entries, started_ns)
+        self.frame = frame
+
+    def watch_frame(self, old: Frame | None, frame: Frame | None) -> None:
+        if frame is None:
+            return
+        with self.app.batch_update():
+            self.query_one(TopologyBar).topology = frame.topology
+            self.query_one(RunStatus).status = frame.status
+            self.query_one(TotalsBar).totals = frame.totals
+            self.query_one(WorkerGrid).show(frame.workers)
+            panel = self.query_one(PushersPanel)
+            panel.pushers, panel.status = frame.pushers, frame.status
+        if self.selected is None and frame.workers:
+            self.selected = frame.workers[0].name
+        if frame.status.finished and (old is None or not old.status.finished):
+            self.notify("Every message is accounted for; the result stays until you quit (q).", title="Run finished")
+
+    def on_worker_clicked(self, message: WorkerClicked) -> None:
+        self.selected = message.name
+
+    # ------------------------------------------------------------------ keys -> engine
+    def send(self, command: str, *args: Any) -> None:
+        """Ask the engine to run a command; how it went comes back as a ``CommandDone``."""
+        if self.source.finished:
+            self.notify("The run has finished: nothing more can change. q quits.", severity="warning")
+            return
+        future = self.source.request(command, *args)
+        # The engine's thread completes the future; post_message is safe from there.
+        future.add_done_callback(lambda done: self.post_message(CommandDone(command, args, done)))
+
+    def on_command_done(self, message: CommandDone) -> None:
+        error = message.future.exception()
+        if isinstance(error, UserError):
+            self.notify(str(error), severity="warning", timeout=4)
+        elif error is not None:
+            raise error
+        elif message.command in ("add_worker", "add_pusher") and message.future.result():
+            self.notify(f"{message.future.result()} started", timeout=2)
+        self.read_model()  # show what the command did without waiting for the next tick
+
+    def _selected_worker(self) -> WorkerFrame | None:
+        frame = self.frame
+        worker = next((w for w in frame.workers if w.name == self.selected), None) if frame else None
+        if worker is None:
+            self.notify("No worker selected yet.", severity="warning")
+        return worker
+
+    def _on_selected(self, command: str, *args: Any) -> None:
+        if (worker := self._selected_worker()) is not None:
+            self.send(command, worker.name, *args)
+
+    def action_add_worker(self) -> None:
+        self.send("add_worker")
+
+    def action_add_pusher(self) -> None:
+        self.send("add_pusher")
+
+    def action_kill(self) -> None:
+        self._on_selected("kill")
+
+    def action_stop(self) -> None:
+        self._on_selected("stop")
+
+    def action_revive(self) -> None:
+        self._on_selected("revive")
+
+    def action_pause(self) -> None:
+        if (worker := self._selected_worker()) is not None:
+            self.send("resume" if worker.state == "paused" else "pause", worker.name)
+
+    def action_slower(self) -> None:
+        self._change_work(controls.slower_work, "as slow as it can be")
+
+    def action_faster(self) -> None:
+        self._change_work(controls.faster_work, "already doing no work")
+
+    def _change_work(self, step: Any, at_limit: str) -> None:
+        if (worker := self._selected_worker()) is None:
+            return
+        work_ms = step(worker.work_ms)
+        if work_ms is None:
+            self.notify(f"{worker.name} is {at_limit}.", severity="warning")
+        else:
+            self.send("set_work", worker.name, work_ms)
+
+    def action_rate_up(self) -> None:
+        self._change_rate(controls.faster_rate, "Pushers already send as fast as they can.")
+
+    def action_rate_down(self) -> None:
+        self._change_rate(controls.slower_rate, f"{controls.rate_text(controls.RATE_STEPS[0])} is the lowest rate.")
+
+    def _change_rate(self, step: Any, at_limit: str) -> None:
+        if self.frame is None:
+            return
+        rate = step(self.frame.status.rate)
+        if rate is None:
+            self.notify(at_limit, severity="warning")
+        else:
+            self.send("set_rate", rate)
+
+    def action_hold(self) -> None:
+        if self.frame is not None:
+            self.send("hold_sending", not self.frame.status.held)
+
+    # ------------------------------------------------------------------ selection
+    def _names(self) -> list[str]:
+        return [w.name for w in self.frame.workers] if self.frame else []
+
+    def action_select_step(self, step: int, wrap: bool = False) -> None:
+        names = self._names()
+        if not names:
+            return
+        index = names.index(self.selected) + step if self.selected in names else 0
+        if wrap:
+            index %= len(names)
+        if 0 <= index < len(names):
+            self.selected = names[index]
+
+    def action_select_row(self, rows: int) -> None:
+        self.action_select_step(rows * self.query_one(WorkerGrid).columns)
+
+    def action_select_number(self, number: int) -> None:
+        names = self._names()
+        if number <= len(names):
+            self.selected = names[number - 1]
+        else:
+            self.notify(f"There is no worker {number}: {len(names)} so far.", severity="warning")

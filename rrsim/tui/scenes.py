@@ -1,0 +1,253 @@
+"""Pretend runs for snapshot tests and screenshots: fixed events, made-up times and pids, no processes.
+
+``Script`` plays the engine's part: it feeds a ``Model`` the events a real run would produce,
+with pushers dealing messages round robin to the workers they are linked to.  Time moves
+only when a script says so, so every picture is the same on every machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rrsim import events as ev
+from rrsim.cli import TUI_DEFAULTS
+from rrsim.config import Setup, load_scenario
+from rrsim.model import NS, Model, pusher_name
+from rrsim.tui.source import StaticRun
+
+T0_NS = 1_000 * NS
+STEP_NS = NS // 10
+FIRST_PID = 4101
+RUN_DIR = "/tmp/rrsim-demo"
+LATENCY_NS = 300_000  # what the pipe adds to the simulated work
+
+
+@dataclass
+class Target:
+    """A worker as the pushers see it: a pipe that takes messages until its link goes down."""
+
+    name: str
+    life: int
+    work_ms: float
+    state: str = "alive"  # alive | paused | dead
+    unlinked_at_ns: int | None = None  # a killed worker's link goes down a little later
+    queued: list[tuple[int, int, int]] | None = None  # (pusher, seq, sent_ns) held while paused
+
+
+class Script:
+    """Feeds a model what a run of ``setup`` would do; every method moves time forward explicitly."""
+
+    def __init__(self, setup: Setup = TUI_DEFAULTS) -> None:
+        self.setup = setup
+        self.model = Model(lost_after_s=setup.lost_after_s)
+        self.t_ns = T0_NS
+        self.next_pid = FIRST_PID
+        self.targets: dict[str, Target] = {}
+        self.sent: dict[int, int] = {}  # pusher index -> messages sent
+        self.turn: dict[int, int] = {}  # pusher index -> round robin position
+        self.owed: dict[int, float] = {}  # pusher index -> fraction of a message due
+        self.held = False
+        self.rate = setup.rate
+
+    def emit(self, event: ev.Event) -> None:
+        self.model.apply(event)
+
+    def _pid(self) -> int:
+        self.next_pid += 1
+        return self.next_pid - 1
+
+    # ------------------------------------------------------------------ processes
+    def start(self) -> Script:
+        names = [f"w{i}" for i in range(1, self.setup.workers + 1)] + [pusher_name(i) for i in range(1, self.setup.pushers + 1)]
+        endpoints = {"telemetry": f"ipc://{RUN_DIR}/telemetry", **{n: f"ipc://{RUN_DIR}/{n}" for n in names}}
+        self.emit(ev.RunStarted(self.t_ns, self.setup.to_dict(), endpoints))
+        for name in names[: self.setup.workers]:
+            self._start_worker(name, self.setup.work_ms)
+        for index in range(1, self.setup.pushers + 1):
+            self.add_pusher(index)
+        return self
+
+    def _start_worker(self, name: str, work_ms: float) -> None:
+        life = self.targets[name].life + 1 if name in self.targets else 1
+        self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms))
+        self.emit(ev.ProcessReady(self.t_ns, name, life))
+        self.targets[name] = Target(name, life, work_ms)
+        for index in self.sent:
+            self.emit(ev.LinkChanged(self.t_ns, pusher_name(index), name, True))
+
+    def add_worker(self) -> str:
+        name = self.model.next_worker_name()
+        self._start_worker(name, self.setup.work_ms)
+        return name
+
+    def add_pusher(self, index: int | None = None) -> None:
+        index = index or len(self.sent) + 1
+        name = pusher_name(index)
+        self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid()))
+        self.emit(ev.ProcessReady(self.t_ns, name, 1))
+        self.sent[index], self.turn[index], self.owed[index] = 0, 0, 0.0
+        for target in self.targets.values():
+            if target.state != "dead":
+                self.emit(ev.LinkChanged(self.t_ns, name, target.name, True))
+
+    def kill(self, name: str, noticed_after_s: float = 0.25) -> None:
+        """SIGKILL: the pushers keep dealing to the dead pipe until they notice it is gone."""
+        target = self.targets[name]
+        self.emit(ev.ProcessEnded(self.t_ns, name, target.life, "killed", -9))
+        target.state, target.queued = "dead", None
+        target.unlinked_at_ns = self.t_ns + int(noticed_after_s * NS)
+
+    def revive(self, name: str) -> None:
+        self._start_worker(name, self.targets[name].work_ms)
+
+    def pause(self, name: str) -> None:
+        self.emit(ev.WorkerPaused(self.t_ns, name))
+        self.targets[name].state, self.targets[name].queued = "paused", []
+
+    def resume(self, name: str) -> None:
+        target = self.targets[name]
+        self.emit(ev.WorkerResumed(self.t_ns, name))
+        queued, target.state, target.queued = target.queued or [], "alive", None
+        if queued:
+            self._deliver(target, queued)
+
+    def set_work(self, name: str, work_ms: float) -> None:
+        self.targets[name].work_ms = work_ms
+        self.emit(ev.WorkSet(self.t_ns, name, work_ms))
+
+    def hold(self, held: bool) -> None:
+        self.held = held
+        self.emit(ev.SendingHeld(self.t_ns, held))
+
+    # ------------------------------------------------------------------ time
+    def run(self, seconds: float) -> Script:
+        """Send at the setup's rate for ``seconds``, in tenths of a second."""
+        for _ in range(round(seconds * NS / STEP_NS)):
+            self.t_ns += STEP_NS
+            self._unlink_noticed()
+            for index in self.sent:
+                self._send(index)
+            self.emit(ev.Tick(self.t_ns))
+        return self
+
+    def _unlink_noticed(self) -> None:
+        for target in self.targets.values():
+            if target.unlinked_at_ns is not None and target.unlinked_at_ns <= self.t_ns:
+                target.unlinked_at_ns = None
+                for index in self.sent:
+                    self.emit(ev.LinkChanged(self.t_ns, pusher_name(index), target.name, False))
+
+    def _linked(self) -> list[Target]:
+        return [t for t in self.targets.values() if t.state != "dead" or t.unlinked_at_ns is not None]
+
+    def _send(self, index: int) -> None:
+        limit = self.setup.messages or None
+        self.owed[index] += 0 if self.held else self.rate * STEP_NS / NS
+        batches: dict[str, list[tuple[int, int, int]]] = {}
+        linked = self._linked()
+        while self.owed[index] >= 1 and linked and (limit is None or self.sent[index] < limit):
+            self.owed[index] -= 1
+            target = linked[self.turn[index] % len(linked)]
+            self.turn[index] += 1
+            message = (index, self.sent[index], self.t_ns)
+            self.sent[index] += 1
+            if target.state == "paused":
+                assert target.queued is not None
+                target.queued.append(message)
+            elif target.state == "alive":
+                batches.setdefault(target.name, []).append(message)
+            # else: dealt to a dead pipe, never delivered
+        done = limit is not None and self.sent[index] >= limit
+        self.emit(ev.SentProgress(self.t_ns, pusher_name(index), self.sent[index], False, len(linked), done))
+        for name, messages in batches.items():
+            self._deliver(self.targets[name], messages)
+
+    def _deliver(self, target: Target, messages: list[tuple[int, int, int]]) -> None:
+        pushers, seqs, sent_ns = (np.array(column, dtype=np.int64) for column in zip(*messages))
+        recv_ns = np.maximum(sent_ns, self.t_ns) + LATENCY_NS + int(target.work_ms * 1e6)
+        self.emit(ev.Deliveries(self.t_ns, target.name, target.life, pushers, seqs, sent_ns, recv_ns))
+
+    def wait(self, seconds: float) -> Script:
+        """Let time pass with nothing sent (sending held or finished)."""
+        for _ in range(round(seconds * NS / STEP_NS)):
+            self.t_ns += STEP_NS
+            self._unlink_noticed()
+            self.emit(ev.Tick(self.t_ns))
+        return self
+
+    def drain(self) -> Script:
+        self.emit(ev.Drained(self.t_ns))
+        return self
+
+
+# ---------------------------------------------------------------------- the scenes
+@dataclass(frozen=True)
+class Scene:
+    """A named pretend run: what the app is given in a test or a screenshot."""
+
+    scenario: str
+    model: Model
+    finished: bool = False
+
+    def source(self) -> StaticRun:
+        return StaticRun(self.model, self.finished)
+
+
+def start_scene() -> Scene:
+    """`rrsim` a few seconds in: three workers taking turns."""
+    return Scene("interactive", Script().start().run(6.0).model)
+
+
+def kill_scene() -> Scene:
+    """w2 killed; what was dealt to it before the pusher noticed is lost two seconds later."""
+    script = Script().start().run(4.0)
+    script.kill("w2", noticed_after_s=0.35)
+    return Scene("interactive", script.run(4.0).model)
+
+
+def revive_scene() -> Scene:
+    """After the kill, w2 comes back with a new pid and life 2, and takes turns again."""
+    script = Script().start().run(4.0)
+    script.kill("w2", noticed_after_s=0.35)
+    script.run(3.0)
+    script.revive("w2")
+    return Scene("interactive", script.run(3.0).model)
+
+
+def paused_scene() -> Scene:
+    """w3 paused: the pusher still deals it every third message, which wait in flight."""
+    script = Script().start().run(4.0)
+    script.pause("w3")
+    return Scene("interactive", script.run(1.5).model)
+
+
+def drained_scene() -> Scene:
+    """The seed scenario played out: w1 killed mid-run, revived, the run drained with losses."""
+    setup = load_scenario("seed").setup
+    script = Script(setup).start().run(1.4)
+    script.kill("w1", noticed_after_s=0.5)
+    script.run(1.1)
+    script.revive("w1")
+    script.run(2.0).wait(0.3).drain()
+    return Scene("seed", script.model, finished=True)
+
+
+def busy_scene() -> Scene:
+    """Two pushers and eight workers, one of them slowed down and one added later."""
+    script = Script(replace(TUI_DEFAULTS, pushers=2, workers=7, rate=40.0)).start().run(3.0)
+    script.set_work("w3", 40.0)
+    script.add_worker()
+    return Scene("interactive", script.run(3.0).model)
+
+
+SCENES: dict[str, Callable[[], Scene]] = {
+    "start": start_scene,
+    "kill": kill_scene,
+    "revive": revive_scene,
+    "paused": paused_scene,
+    "drained": drained_scene,
+    "busy": busy_scene,
+}
