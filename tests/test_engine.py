@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import numpy as np
@@ -163,27 +164,44 @@ def test_foreign_payloads_are_counted_not_fatal():
         engine.close()
 
 
-def test_a_worker_that_crashes_by_itself_is_reported_with_its_exit_code_and_log():
-    setup = Setup(workers=2, rate=100, messages=300, wait_ready=True)
+def test_a_worker_that_crashes_by_itself_is_reported_and_can_be_revived():
+    setup = Setup(workers=3, rate=100, messages=400, wait_ready=True)
     engine = Engine(setup)
-    events: list[ev.Event] = []
-    engine.subscribe(events.append)
     try:
         engine.start()
         deadline = time.monotonic() + 30
-        crashed = False
+        crashed = revived = False
         while not engine.finished:
             assert time.monotonic() < deadline
             engine.step(10)
-            if not crashed and engine.model.ledger.sent > 50:
-                # Simulate a worker bug: the process dies by a signal nobody on our side sent.
-                os.kill(engine.model.workers["w2"].life.pid, 11)
+            model = engine.model
+            if not crashed and model.ledger.sent > 50:
+                # Two worker bugs: a signal nobody on our side sent, and an exception in its loop.
+                os.kill(model.workers["w2"].life.pid, signal.SIGSEGV)
+                engine.control_sock.send_multipart([b"w3\0", b'{"connect": [], "work_ms": "not a number"}'])
                 crashed = True
-        w2 = engine.model.workers["w2"]
-        assert w2.state == "crashed" and w2.life.how_ended == "crashed" and w2.life.exit_code == -11
-        assert engine.model.workers["w1"].received > 150  # the run went on
+            if crashed and not revived and model.workers["w3"].state == "crashed":
+                engine.revive("w3")
+                revived = True
+        w2, w3 = engine.model.workers["w2"], engine.model.workers["w3"]
+        assert w2.state == "crashed" and w2.lives[0].exit_code == -signal.SIGSEGV
+        assert w3.lives[0].how_ended == "crashed" and w3.lives[0].exit_code == 1
+        assert any("TypeError" in line for line in w3.lives[0].log_tail)
+        assert w3.state == "alive" and w3.lives[1].received > 0  # revived, and back at work
+        assert engine.model.workers["w1"].received > 100  # the run went on
+        assert any("w3 crashed" in e.text for e in engine.model.log)
     finally:
         engine.close()
+
+
+def test_the_run_directory_is_private():
+    engine = Engine(Setup())
+    try:
+        assert engine.run_dir.stat().st_mode & 0o777 == 0o700
+        assert engine.telemetry_endpoint.startswith(f"ipc://{engine.run_dir}/")
+    finally:
+        engine.close()
+    assert not engine.run_dir.exists()
 
 
 def test_stop_finishes_queued_messages_and_exits_cleanly():
