@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 from typing import IO
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
 from rich.text import Text
 
 from rrsim import events as ev
@@ -48,6 +50,24 @@ def _progress(engine: Engine) -> str:
         )
 
 
+def _live_view(engine: Engine) -> RenderableType:
+    """What a terminal shows during the run: a bar of messages sent and a line per worker."""
+    with engine.lock:
+        model = engine.model
+        totals = model.totals()
+        target = engine.setup.messages * len(model.pushers)
+        view = Table.grid(padding=(0, 1))
+        sent = f"{totals.sent}/{target} sent" if target else f"{totals.sent} sent"
+        view.add_row(ProgressBar(total=target or None, completed=totals.sent, width=40),
+                     Text(f"{sent}  {model.elapsed_s():.1f} s"))
+        line = (f"delivered {totals.delivered}  in flight {totals.in_flight}  lost {totals.lost}  "
+                f"late {totals.late}")
+        workers = Table.grid(padding=(0, 2))
+        for worker in model.workers.values():
+            workers.add_row(worker.name, worker.state, str(worker.received), f"{worker.rate(model.now_ns):.0f}/s")
+        return Group(view, Text(line), workers)
+
+
 def run_headless(scenario: Scenario, json_path: Path | None, events_path: Path | None,
                  console: Console, keep_logs: Path | None = None) -> int:
     report_stream = _open_for_writing(json_path, "--json") if json_path else None
@@ -61,10 +81,13 @@ def run_headless(scenario: Scenario, json_path: Path | None, events_path: Path |
             shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
             console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
             if console.is_terminal:
-                with Live(Text(_progress(engine)), console=console, refresh_per_second=8, transient=True) as live:
+                with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
+                    next_view = time.monotonic()
                     while not engine.finished:
                         engine.step(10)
-                        live.update(Text(_progress(engine)))
+                        if time.monotonic() >= next_view:
+                            live.update(_live_view(engine))
+                            next_view += 1 / 8
             else:
                 next_line = time.monotonic()
                 while not engine.finished:
