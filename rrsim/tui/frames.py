@@ -60,7 +60,7 @@ class TopologyFrame:
 
 @dataclass(frozen=True)
 class StatusFrame:
-    elapsed_s: float
+    elapsed_s: float  # to a tenth
     rate: float  # per pusher, 0 = as fast as possible
     held: bool
     finished: bool
@@ -69,7 +69,7 @@ class StatusFrame:
 @dataclass(frozen=True)
 class TotalsFrame:
     totals: Totals
-    fairness: float | None  # None until some worker has received something
+    fairness: float | None  # to three places; None until some worker has received something
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
     peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
     return Frame(
         topology=read_topology(model, scenario),
-        status=StatusFrame(model.elapsed_s(), model.rate, model.sending_held, finished),
-        totals=TotalsFrame(model.totals(), model.fairness()),
+        status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished),
+        totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
         workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in model.workers.values()),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done)
@@ -134,6 +134,11 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         immediate=bool(setup.get("immediate", False)),
         binders=binders,
     )
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    """As shown: a frame that differs only in digits nobody sees is an equal frame, not a repaint."""
+    return None if value is None else round(value, digits)
 
 
 def new_log_entries(log: deque[LogEntry], last_seen: LogEntry | None) -> list[LogEntry]:

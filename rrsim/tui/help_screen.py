@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,7 +17,7 @@ STATE_MEANINGS = {
     "starting": "the process runs but is not yet connected to every pusher",
     "alive": "connected to every pusher: it takes its turn in the round robin",
     "paused": "frozen by SIGSTOP; pushers still queue its turns to it, up to the high-water marks",
-    "stopped": "ended by SIGTERM: it finished the message in hand and left",
+    "stopped": "ended by SIGTERM: it finished what was already queued to it, reported it and left",
     "killed": "ended by SIGKILL: whatever was queued to it is lost",
     "crashed": "ended on its own; the event log shows the last lines it wrote",
 }
@@ -46,8 +44,6 @@ TILE_PARTS = {
     "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher",
 }
 
-KEY_COLUMN = 16
-
 
 def key_rows(bindings: Iterable[Binding], key_display: Callable[[Binding], str]) -> list[tuple[str, str]]:
     """One (keys, explanation) row per binding, or per group of bindings, in order."""
@@ -72,28 +68,22 @@ class HelpScreen(ModalScreen[None]):
         self.lost_after_s = lost_after_s
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help") as page:
-            page.border_title = "rrsim help"
-            page.border_subtitle = "escape, ? or f1 closes"
-            yield Static(self.text())
-
-    def text(self) -> Group:
         sections = [
             ("Keys", key_rows(self.bindings, self.app.get_key_display)),
             ("Worker states", list(STATE_MEANINGS.items())),
             ("Counts", list(count_meanings(self.lost_after_s).items())),
             ("In a tile", list(TILE_PARTS.items())),
         ]
-        parts: list[RenderableType] = [
-            Text.assemble(("rrsim", "bold"), " runs real pusher and worker processes wired with ZeroMQ "
-                          "and shows where every message goes.")
-        ]
-        for title, rows in sections:
-            table = Table.grid(padding=(0, 2))
-            table.add_column(width=KEY_COLUMN)
-            table.add_column(ratio=1)
-            for label, text in rows:
-                table.add_row(Text(label, style=f"bold {state_colour(label)}".strip()), text)
-            parts += [Text(""), Text(title, style="bold underline"), table]
-        parts += [Text(""), Text("The command palette (ctrl+p) lists the same commands.", style=MUTED)]
-        return Group(*parts)
+        with VerticalScroll(id="help") as page:
+            page.border_title = "rrsim help"
+            page.border_subtitle = "escape, ? or f1 closes"
+            yield Static(Content.assemble(("rrsim", "bold"), " runs real pusher and worker processes wired with "
+                                          "ZeroMQ and shows where every message goes."))
+            for title, rows in sections:
+                yield Static(Content.styled(title, "bold underline"), classes="help-title")
+                for label, text in rows:
+                    with Horizontal(classes="help-row"):
+                        yield Static(Content.styled(label, f"bold {state_colour(label)}".strip()), classes="help-key")
+                        yield Static(Content(text), classes="help-text")
+            yield Static(Content.styled("The command palette (ctrl+p) lists the same commands.", MUTED),
+                         classes="help-title")

@@ -32,6 +32,7 @@ LOG_COLOURS: dict[str, str] = {
 }
 
 SPARK = "#5fd7af"
+LATE = "#ffaf5f"
 WARNING = "bold #ff5f5f"
 MUTED = "#8a8a8a"
 

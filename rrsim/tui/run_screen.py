@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -16,6 +17,7 @@ from rrsim.model import LogEntry
 from rrsim.tui import controls
 from rrsim.tui.frames import Frame, WorkerFrame, new_log_entries, read_frame
 from rrsim.tui.messages import CommandDone, WorkerClicked
+from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
 from rrsim.tui.widgets.header import RunStatus, TopologyBar
@@ -25,6 +27,8 @@ from rrsim.tui.widgets.totals_bar import TotalsBar
 from rrsim.tui.widgets.worker_grid import WorkerGrid
 
 REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
+UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
+EAGER_S = 0.5  # after a command, every frame: what a key did shows at once, whatever the load
 MIN_WIDTH = 60
 MIN_HEIGHT = 16
 
@@ -70,8 +74,8 @@ class RunScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]
 
-    frame: reactive[Frame | None] = reactive(None)
-    selected: reactive[str | None] = reactive(None)
+    frame: var[Frame | None] = var(None)
+    selected: var[str | None] = var(None)
 
     def __init__(self, source: RunSource, scenario: str) -> None:
         super().__init__()
@@ -79,6 +83,7 @@ class RunScreen(Screen[None]):
         self.scenario = scenario
         self._shown: tuple[int, bool] | None = None  # (model version, finished) of the frame on screen
         self._last_entry: LogEntry | None = None
+        self._eager_until = 0.0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="body"):
@@ -95,7 +100,12 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.read_model()
-        self.set_interval(1 / REFRESH_HZ, self.read_model)
+        self._pacer = Pacer(UI_CPU_SHARE)
+        self.set_interval(1 / REFRESH_HZ, self._tick)
+
+    def _tick(self) -> None:
+        if time.monotonic() < self._eager_until or self._pacer.ready():
+            self.read_model()
 
     # ------------------------------------------------------------------ model -> widgets
     def read_model(self) -> None:
@@ -127,7 +137,7 @@ class RunScreen(Screen[None]):
             self.query_one(TotalsBar).totals = frame.totals
             self.query_one(WorkerGrid).show(frame.workers)
             panel = self.query_one(PushersPanel)
-            panel.pushers, panel.status = frame.pushers, frame.status
+            panel.pushers, panel.rate, panel.held = frame.pushers, frame.status.rate, frame.status.held
         if self.selected is None and frame.workers:
             self.selected = frame.workers[0].name
         if frame.status.finished and (old is None or not old.status.finished):
@@ -143,6 +153,7 @@ class RunScreen(Screen[None]):
             self.notify("The run has finished: nothing more can change. q quits.", severity="warning")
             return
         future = self.source.request(command, *args)
+        self._eager_until = time.monotonic() + EAGER_S
         # The engine's thread completes the future; post_message is safe from there.
         future.add_done_callback(lambda done: self.post_message(CommandDone(command, args, done)))
 

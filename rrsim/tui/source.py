@@ -15,6 +15,7 @@ from rrsim.model import Model
 
 STEP_MS = 10.0
 IDLE_S = 0.05  # once a run has drained, step() has nothing left to do
+JOIN_S = 5.0  # a step takes milliseconds; past this the engine is stuck and is closed regardless
 
 
 class RunSource(Protocol):
@@ -59,18 +60,18 @@ class LiveRun:
                     engine.step(STEP_MS)
         except BaseException as error:  # the app shows it and exits; run_tui raises it again
             self.failure = error
-        finally:
-            engine.close()
 
     def request(self, command: str, *args: Any) -> Future:
         return self.engine.request(command, *args)
 
     def close(self) -> None:
-        """Stop stepping, end every child and remove the run directory.  Safe to call twice."""
+        """Stop stepping, then end every child and remove the run directory.  Safe to call twice."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join()
-        self.engine.close()  # covers a thread that never started; a no-op otherwise
+            self._thread.join(JOIN_S)
+        # The stepping thread is done with the sockets (join is the hand-over); closing from the
+        # caller, the main thread, lets the engine hold off a second ctrl+c while it cleans up.
+        self.engine.close()
 
 
 class StaticRun:

@@ -10,26 +10,33 @@ from textual.widgets import Static
 
 from rrsim.model import pusher_index
 from rrsim.tui.controls import rate_text
-from rrsim.tui.frames import PusherFrame, StatusFrame
+from rrsim.tui.frames import PusherFrame
 from rrsim.tui.palette import MUTED, WARNING, pusher_colour
 
 
 class PushersPanel(VerticalScroll, can_focus=False):
     """One line per pusher; the border title holds the send rate and whether sending is held."""
 
-    pushers: reactive[tuple[PusherFrame, ...]] = reactive(())
-    status: reactive[StatusFrame | None] = reactive(None)
+    pushers: reactive[tuple[PusherFrame, ...]] = reactive((), repaint=False)
+    rate: reactive[float] = reactive(0.0, repaint=False)
+    held: reactive[bool] = reactive(False, repaint=False)
 
     def compose(self) -> ComposeResult:
         yield Static(id="pusher-lines")
 
-    def watch_status(self, status: StatusFrame | None) -> None:
-        if status is not None:
-            held = " · held" if status.held else ""
-            self.border_title = f"pushers · {rate_text(status.rate)} each{held}"
+    def watch_rate(self) -> None:
+        self._show_sending()
 
-    def watch_pushers(self, pushers: tuple[PusherFrame, ...]) -> None:
-        self.query_one("#pusher-lines", Static).update(Content("\n").join(pusher_line(p) for p in pushers))
+    def watch_held(self) -> None:
+        self._show_sending()
+
+    def _show_sending(self) -> None:
+        self.border_title = f"pushers · {rate_text(self.rate)} each{' · held' if self.held else ''}"
+
+    def watch_pushers(self, old: tuple[PusherFrame, ...], pushers: tuple[PusherFrame, ...]) -> None:
+        lines = Content("\n").join(pusher_line(p) for p in pushers)
+        # Only a new pusher changes the height: skip the costly layout pass otherwise.
+        self.query_one("#pusher-lines", Static).update(lines, layout=len(old) != len(pushers))
 
 
 def pusher_line(p: PusherFrame) -> Content:

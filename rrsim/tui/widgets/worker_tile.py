@@ -2,57 +2,118 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import ceil
+from typing import Any
 
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.content import Content
 from textual.events import Click
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.messages import WorkerClicked
-from rrsim.tui.palette import MUTED, SPARK, pusher_colour, state_colour
+from rrsim.tui.palette import LATE, MUTED, SPARK, pusher_colour, state_colour
 
 BARS = "▁▂▃▄▅▆▇█"
 DEAD_STATES = ("stopped", "killed", "crashed")
-FIXED_LINES = 5  # process, counts, sparkline, latency, work; the rest of the tile holds ids
+
+Draw = Callable[[Any, Size], Content]
 
 
-class WorkerTile(Widget):
+class TilePart(Widget):
+    """A few lines of a tile that repaint only when their own slice of the frame changes.
+
+    A busy worker changes its counts and ids many times a second while its pid and latency
+    stay put: repainting the parts that changed keeps the terminal traffic small.
+    """
+
+    value: reactive[Any] = reactive(None)
+
+    def __init__(self, draw: Draw, classes: str) -> None:
+        super().__init__(classes=classes)
+        self.draw = draw
+
+    def render(self) -> Content:
+        return Content("") if self.value is None else self.draw(self.value, self.size)
+
+
+class WorkerTile(Vertical):
     """Renders one ``WorkerFrame``; a click selects the worker."""
 
-    frame: reactive[WorkerFrame | None] = reactive(None)
+    frame: reactive[WorkerFrame | None] = reactive(None, repaint=False)
 
     def __init__(self, name: str) -> None:
         super().__init__(id=f"tile-{name}")
         self.worker = name
+        self.parts = {
+            "process": TilePart(_draw_process, "process"),
+            "counts": TilePart(_draw_counts, "counts"),
+            "rates": TilePart(_draw_rates, "rates"),
+            "latency": TilePart(_draw_latency, "latency"),
+            "work": TilePart(_draw_work, "work"),
+            "recent": TilePart(_draw_recent, "recent"),
+        }
 
-    def watch_frame(self, frame: WorkerFrame | None) -> None:
+    def compose(self) -> ComposeResult:
+        yield from self.parts.values()
+
+    def watch_frame(self, old: WorkerFrame | None, frame: WorkerFrame | None) -> None:
         if frame is None:
             return
-        self.border_title = Content.assemble((frame.name, "bold"), "  ", (frame.state, f"bold {state_colour(frame.state)}"))
-        for state in ("paused", *DEAD_STATES):
-            self.set_class(frame.state == state, f"-{state}")
-        self.set_class(frame.state in DEAD_STATES, "-dead")
+        parts = self.parts
+        parts["process"].value = (frame.pid, frame.life)
+        parts["counts"].value = (frame.received, round(frame.share, 3))
+        parts["rates"].value = (frame.rates, frame.peak, frame.rate)
+        parts["latency"].value = (frame.p50_ms, frame.p99_ms)
+        parts["work"].value = (frame.work_ms, frame.late, frame.duplicates)
+        parts["recent"].value = frame.recent
+        if old is None or old.state != frame.state:
+            self.border_title = Content.assemble((frame.name, "bold"), "  ", (frame.state, f"bold {state_colour(frame.state)}"))
+            for state in ("paused", *DEAD_STATES):
+                self.set_class(frame.state == state, f"-{state}")
+            self.set_class(frame.state in DEAD_STATES, "-dead")
 
     def on_click(self, event: Click) -> None:
         self.post_message(WorkerClicked(self.worker))
 
-    def render(self) -> Content:
-        frame = self.frame
-        if frame is None:
-            return Content("")
-        width = self.size.width
-        rate = f" {frame.rate:g}/s"
-        lines = [
-            Content(f"pid {frame.pid}  life {frame.life}" if frame.pid else "not started"),
-            Content.assemble(f"recv {frame.received}  ", (f"{frame.share:.1%}", "bold")),
-            sparkline(frame.rates, frame.peak, max(width - len(rate), 0)).append(rate),
-            Content(f"p50 {_ms(frame.p50_ms)}  p99 {_ms(frame.p99_ms)} ms"),
-            _work_line(frame),
-        ]
-        lines += recent_id_lines(frame.recent, width, max(self.size.height - FIXED_LINES, 0))
-        return Content("\n").join(lines)
+
+def _draw_process(value: tuple[int | None, int], size: Size) -> Content:
+    pid, life = value
+    return Content(f"pid {pid}  life {life}" if pid else "not started")
+
+
+def _draw_counts(value: tuple[int, float], size: Size) -> Content:
+    received, share = value
+    return Content.assemble(f"recv {received}  ", (f"{share:.1%}", "bold"))
+
+
+def _draw_rates(value: tuple[tuple[float, ...], float, float], size: Size) -> Content:
+    rates, peak, rate = value
+    label = f" {rate:g}/s"
+    return sparkline(rates, peak, max(size.width - len(label), 0)).append(label)
+
+
+def _draw_latency(value: tuple[float | None, float | None], size: Size) -> Content:
+    p50, p99 = value
+    return Content(f"p50 {_ms(p50)}  p99 {_ms(p99)} ms")
+
+
+def _draw_work(value: tuple[float, int, int], size: Size) -> Content:
+    work_ms, late, duplicates = value
+    parts: list[str | tuple[str, str]] = [f"work {work_ms:g} ms"]
+    if late:
+        parts.append((f"  late {late}", LATE))
+    if duplicates:
+        parts.append((f"  dup {duplicates}", LATE))
+    return Content.assemble(*parts)
+
+
+def _draw_recent(value: tuple[tuple[int, int], ...], size: Size) -> Content:
+    return Content("\n").join(recent_id_lines(value, size.width, size.height))
 
 
 def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
@@ -86,15 +147,6 @@ def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) 
         lines[-1].append((token, pusher_colour(index)))
         used += len(token)
     return [Content.assemble(*line) for line in lines[-rows:] if line]
-
-
-def _work_line(frame: WorkerFrame) -> Content:
-    parts: list[str | tuple[str, str]] = [f"work {frame.work_ms:g} ms"]
-    if frame.late:
-        parts.append((f"  late {frame.late}", "#ffaf5f"))
-    if frame.duplicates:
-        parts.append((f"  dup {frame.duplicates}", "#ffaf5f"))
-    return Content.assemble(*parts)
 
 
 def _ms(value: float | None) -> str:

@@ -1,0 +1,224 @@
+"""The TUI over real processes: keys reach the engine, and the tiles show what the processes did.
+
+Every wait is for a condition with a deadline (the machine may be loaded), never a bare sleep.
+The last tests start the real ``rrsim`` command in a pseudo-terminal and quit it with q and
+with ctrl+c: nothing may be left behind, neither a child process nor the run directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import os
+import select
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from rrsim.cli import TUI_DEFAULTS
+from rrsim.engine import Engine
+from rrsim.tui.app import RrsimApp
+from rrsim.tui.frames import WorkerFrame
+from rrsim.tui.source import LiveRun
+from rrsim.tui.widgets.worker_tile import WorkerTile
+from test_no_orphans import assert_nothing_left, processes_mentioning, wait_for
+
+DEADLINE_S = 10.0
+# Faster than the interactive default so that every worker gets messages within a second.
+LIVE = dataclasses.replace(TUI_DEFAULTS, rate=40.0, work_ms=0.0)
+
+
+@dataclasses.dataclass
+class Session:
+    app: RrsimApp
+    pilot: Pilot
+    run: LiveRun
+
+    async def press(self, *keys: str) -> None:
+        # Not pilot.press: it waits for the whole process to go idle after each key, and with
+        # an engine thread and busy workers that takes seconds.  A key event is all a user sends.
+        for key in keys:
+            self.app.simulate_key(key)
+            await self.pilot.pause(0.05)
+
+    def tile(self, name: str) -> WorkerFrame | None:
+        """What the worker's tile shows now (None until the tile exists)."""
+        tiles = self.app.screen.query(f"#tile-{name}")
+        return tiles.first(WorkerTile).frame if tiles else None
+
+    async def until(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out after {DEADLINE_S} s waiting for {what}"
+            await self.pilot.pause(0.05)
+
+    async def until_tile(self, name: str, condition: Callable[[WorkerFrame], bool], what: str) -> WorkerFrame:
+        await self.until(lambda: (frame := self.tile(name)) is not None and condition(frame), f"{name}: {what}")
+        frame = self.tile(name)
+        assert frame is not None
+        return frame
+
+    async def receiving(self, name: str, more: int = 5) -> WorkerFrame:
+        """Wait until the tile shows ``more`` messages beyond what it shows now."""
+        frame = self.tile(name)
+        start = frame.received if frame else 0
+        return await self.until_tile(name, lambda f: f.received >= start + more, f"{more} more messages")
+
+
+@contextlib.asynccontextmanager
+async def session(setup=LIVE) -> AsyncIterator[Session]:
+    run = LiveRun(Engine(setup))
+    run.begin()
+    try:
+        app = RrsimApp(run)
+        async with app.run_test(size=(120, 36)) as pilot:
+            live = Session(app, pilot, run)
+            for n in range(1, setup.workers + 1):
+                await live.until_tile(f"w{n}", lambda f: f.state == "alive" and f.received > 0, "alive and receiving")
+            yield live
+    finally:
+        run.close()
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "State:\tZ" not in status.read()
+    except FileNotFoundError:
+        return False
+
+
+def test_a_adds_a_worker_that_receives_messages() -> None:
+    async def scenario() -> None:
+        async with session() as live:
+            await live.press("a")
+            frame = await live.until_tile("w4", lambda f: f.state == "alive", "started and connected")
+            assert frame.pid and alive(frame.pid)
+            await live.receiving("w4")
+
+    asyncio.run(scenario())
+
+
+def test_k_kills_the_selected_worker_and_r_starts_a_new_process_that_receives() -> None:
+    async def scenario() -> None:
+        async with session() as live:
+            await live.press("2")
+            before = live.tile("w2")
+            assert before is not None and before.pid is not None
+            await live.press("k")
+            await live.until_tile("w2", lambda f: f.state == "killed", "says killed")
+            assert not alive(before.pid)
+            # Its last report may land just after its end; after that, nothing more for w2.
+            await live.receiving("w1", 5)
+            dead = live.tile("w2").received
+            await live.receiving("w1", 10)
+            assert live.tile("w2").received == dead
+
+            await live.press("r")
+            after = await live.until_tile("w2", lambda f: f.life == 2 and f.state == "alive", "life 2, alive")
+            assert after.pid != before.pid and after.pid is not None and alive(after.pid)
+            await live.receiving("w2")
+
+    asyncio.run(scenario())
+
+
+def test_p_stops_delivery_to_the_selected_worker_until_p_again() -> None:
+    async def scenario() -> None:
+        async with session() as live:
+            await live.press("3", "p")
+            await live.until_tile("w3", lambda f: f.state == "paused", "says paused")
+            # What was on its way when it froze may still land in the next report; then nothing.
+            await live.receiving("w1", 5)
+            frozen = live.tile("w3").received
+            await live.receiving("w1", 10)
+            assert live.tile("w3").received == frozen
+
+            await live.press("p")
+            await live.until_tile("w3", lambda f: f.state == "alive", "alive again")
+            await live.receiving("w3")
+
+    asyncio.run(scenario())
+
+
+def test_a_key_that_does_not_apply_is_a_notification_not_an_error() -> None:
+    async def scenario() -> None:
+        async with session() as live:
+            await live.press("r")  # w1 is alive: nothing to revive
+            await live.until(lambda: any("still running" in n.message for n in live.app._notifications),
+                             "a notification")
+            assert live.tile("w1").state == "alive"
+
+    asyncio.run(scenario())
+
+
+def test_sixteen_workers_flat_out_still_answer_keys() -> None:
+    async def scenario() -> None:
+        async with session(dataclasses.replace(TUI_DEFAULTS, workers=16, rate=0.0)) as live:
+            await live.press("6", "k")
+            await live.until_tile("w6", lambda f: f.state == "killed", "says killed")
+            await live.press("r")
+            await live.receiving("w6")
+            assert live.tile("w6").life == 2
+
+    asyncio.run(scenario())
+
+
+# ---------------------------------------------------------------------- the real command, in a terminal
+class Terminal:
+    """``rrsim`` in a pseudo-terminal of its own; its output is read (and dropped) all along."""
+
+    def __init__(self, tmp: Path, args: list[str]) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        env = {**os.environ, "TMPDIR": str(tmp), "TERM": "xterm-256color"}
+        self.process = subprocess.Popen([sys.executable, "-m", "rrsim", *args], stdin=slave, stdout=slave,
+                                        stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        # A full pty would block the app on its next write: keep draining until it closes.
+        while True:
+            try:
+                if select.select([self.master], [], [], 0.1)[0]:
+                    data = os.read(self.master, 65536)
+                    if not data:
+                        return
+                    self.output += data
+            except OSError:
+                return
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+
+
+@pytest.mark.parametrize("key", [b"q", b"\x03"], ids=["q", "ctrl+c"])
+def test_quitting_leaves_no_child_and_no_run_directory(tmp_path: Path, key: bytes) -> None:
+    terminal = Terminal(tmp_path, [])
+    try:
+        # Three workers, the pusher and the engine's janitor all name the run directory.
+        wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 5, DEADLINE_S, "the children to start")
+        wait_for(lambda: b"alive" in terminal.output, DEADLINE_S, "the screen to show live workers")
+        terminal.press(key)
+        assert terminal.process.wait(DEADLINE_S) == 0
+        assert_nothing_left(tmp_path)
+    finally:
+        terminal.close()

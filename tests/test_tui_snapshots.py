@@ -1,0 +1,121 @@
+"""The TUI over pretend runs: fixed events, made-up pids, no processes and no clocks.
+
+Snapshots are SVGs in tests/__snapshots__/; after a deliberate change to the screen,
+regenerate them with ``pytest tests/test_tui_snapshots.py --snapshot-update`` and look at them.
+The tests after the snapshots check what keys ask of the engine, with no engine at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+from rrsim.errors import UserError
+from rrsim.tui.app import RrsimApp
+from rrsim.tui.run_screen import RunScreen
+from rrsim.tui.scenes import SCENES, paused_scene, start_scene
+from rrsim.tui.source import StaticRun
+
+NARROW = (80, 24)
+WIDE = (160, 50)
+
+
+def app_for(scene_name: str) -> RrsimApp:
+    scene = SCENES[scene_name]()
+    return RrsimApp(scene.source(), scene.scenario)
+
+
+@pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained"])
+def test_scene_at_80x24(snap_compare, scene_name: str) -> None:
+    assert snap_compare(app_for(scene_name), terminal_size=NARROW)
+
+
+@pytest.mark.parametrize("scene_name", ["start", "busy"])
+def test_scene_on_a_wide_terminal(snap_compare, scene_name: str) -> None:
+    assert snap_compare(app_for(scene_name), terminal_size=WIDE)
+
+
+def test_help_screen(snap_compare) -> None:
+    assert snap_compare(app_for("start"), press=["question_mark"], terminal_size=(100, 40))
+
+
+def test_too_small_terminal_says_so(snap_compare) -> None:
+    assert snap_compare(app_for("start"), terminal_size=(50, 14))
+
+
+def test_selection_follows_number_keys_and_arrows(snap_compare) -> None:
+    # 8 selects w8, in the second row of six tiles; up moves to w2 above it.
+    assert snap_compare(app_for("busy"), press=["8", "up"], terminal_size=WIDE)
+
+
+class RefusingRun(StaticRun):
+    """A static run whose engine says no, as the real one does to a command that does not apply."""
+
+    def request(self, command: str, *args: Any) -> Future:
+        super().request(command, *args)
+        future: Future = Future()
+        future.set_exception(UserError(f"{args[0]} is still running; only a killed, stopped or crashed worker can be revived"))
+        return future
+
+
+def test_a_key_that_does_not_apply_shows_a_notification(snap_compare) -> None:
+    scene = start_scene()
+    assert snap_compare(RrsimApp(RefusingRun(scene.model), scene.scenario), press=["r"], terminal_size=NARROW)
+
+
+# ---------------------------------------------------------------------- keys -> commands
+def requests_after(keys: list[str], source: StaticRun) -> list[tuple[str, tuple[Any, ...]]]:
+    async def press() -> None:
+        app = RrsimApp(source)
+        async with app.run_test(size=NARROW) as pilot:
+            await pilot.pause()
+            await pilot.press(*keys)
+            await pilot.pause()
+
+    asyncio.run(press())
+    return source.requests
+
+
+def test_worker_keys_act_on_the_selected_worker() -> None:
+    assert requests_after(["k", "2", "t", "right", "r", "tab", "tab", "p"], start_scene().source()) == [
+        ("kill", ("w1",)), ("stop", ("w2",)), ("revive", ("w3",)), ("pause", ("w2",)),
+    ]
+
+
+def test_p_resumes_a_paused_worker() -> None:
+    assert requests_after(["3", "p"], paused_scene().source()) == [("resume", ("w3",))]
+
+
+def test_work_keys_double_and_halve_the_work_per_message() -> None:
+    # The start scene's workers do 5 ms of work per message.
+    assert requests_after(["left_square_bracket", "right_square_bracket"], start_scene().source()) == [
+        ("set_work", ("w1", 10.0)), ("set_work", ("w1", 2.5)),
+    ]
+
+
+def test_run_keys_add_processes_and_change_sending() -> None:
+    # The start scene sends 10 messages a second per pusher.
+    assert requests_after(["a", "P", "plus", "minus", "space"], start_scene().source()) == [
+        ("add_worker", ()), ("add_pusher", ()), ("set_rate", (20.0,)), ("set_rate", (5.0,)), ("hold_sending", (True,)),
+    ]
+
+
+def test_no_command_reaches_a_finished_run() -> None:
+    assert requests_after(["k", "a", "plus"], SCENES["drained"]().source()) == []
+
+
+def test_every_main_screen_key_is_in_the_command_palette() -> None:
+    async def titles() -> list[str]:
+        app = RrsimApp(start_scene().source())
+        async with app.run_test(size=NARROW) as pilot:
+            await pilot.pause()
+            return [command.title for command in app.get_system_commands(app.screen)]
+
+    shown = asyncio.run(titles())
+    described = [binding for binding in RunScreen.BINDINGS if binding.description]
+    assert len(described) >= 14
+    for binding in described:
+        assert any(binding.description in title.lower() for title in shown), binding
