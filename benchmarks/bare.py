@@ -1,0 +1,152 @@
+"""The bare pyzmq baseline: one PUSH process sending prebuilt payloads, PULL processes that count.
+
+No rrsim code on the message path: ``python -m benchmarks.bare push ENDPOINT MESSAGES SIZE PEERS``
+binds, waits until ``PEERS`` PULLs have completed their handshake, sends as fast as one
+``send`` loop can, and prints when it sent the first and last message.
+``python -m benchmarks.bare pull ENDPOINT`` connects, counts, and prints how many it received
+and when the last one came, once nothing has come for ``END_IDLE_MS``.  Times are
+CLOCK_MONOTONIC nanoseconds, the clock rrsim's pushers and workers stamp with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+
+from rrsim.deathsig import die_with_parent
+
+END_IDLE_MS = 300  # a PULL that has received nothing for this long has received everything
+FIRST_MESSAGE_MS = 30_000
+RUN_TIMEOUT_S = 120.0
+
+
+def push(endpoint: str, messages: int, size: int, peers: int) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    sock.bind(endpoint)
+    _say({"endpoint": sock.last_endpoint.decode()})
+    connected = 0
+    while connected < peers:  # synchronized start, as rrsim's wait_ready
+        monitor.recv_multipart()
+        connected += 1
+    payload = b"\0" * size
+    send = sock.send
+    first_send_ns = time.monotonic_ns()
+    for _ in range(messages):
+        send(payload)
+    last_send_ns = time.monotonic_ns()
+    _say({"first_send_ns": first_send_ns, "last_send_ns": last_send_ns})
+    sys.stdin.read()  # stay (and keep the queues) until the driver is done with us
+
+
+def pull(endpoint: str) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.connect(endpoint)
+    recv, clock = sock.recv, time.monotonic_ns
+    sock.rcvtimeo = FIRST_MESSAGE_MS
+    recv()
+    count, last_recv_ns = 1, clock()
+    sock.rcvtimeo = END_IDLE_MS
+    try:
+        while True:
+            recv()
+            count += 1
+            last_recv_ns = clock()
+    except zmq.Again:
+        pass
+    _say({"count": count, "last_recv_ns": last_recv_ns})
+
+
+def _say(fields: dict) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+@dataclass(frozen=True)
+class BareResult:
+    messages: int
+    received: int
+    window_s: float  # first send to last receipt
+
+    @property
+    def msgs_per_s(self) -> float:
+        return self.received / self.window_s
+
+
+def run_bare(transport: str, workers: int, messages: int, size: int = 64) -> BareResult:
+    """One bare run on loopback; every process is gone and the ipc directory removed on return."""
+    run_dir = tempfile.mkdtemp(prefix="rrsim-bench-")
+    endpoint = f"ipc://{run_dir}/push" if transport == "ipc" else "tcp://127.0.0.1:*"
+    children: list[subprocess.Popen] = []
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    try:
+        pusher = _Child(children, "push", endpoint, str(messages), str(size), str(workers))
+        endpoint = pusher.read(deadline)["endpoint"]
+        pulls = [_Child(children, "pull", endpoint) for _ in range(workers)]
+        sent = pusher.read(deadline)
+        counts = [p.read(deadline) for p in pulls]
+    finally:
+        for child in children:
+            child.kill()
+        for child in children:
+            child.communicate()
+        _remove(Path(run_dir))
+    received = sum(c["count"] for c in counts)
+    last_recv_ns = max(c["last_recv_ns"] for c in counts)
+    return BareResult(messages, received, (last_recv_ns - sent["first_send_ns"]) / 1e9)
+
+
+class _Child:
+    """A baseline process and the JSON lines it prints."""
+
+    def __init__(self, children: list[subprocess.Popen], *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bare", *args, str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
+        )
+        children.append(self.process)
+        self.buffer = b""
+
+    def read(self, deadline: float) -> dict:
+        """The next line it prints, waiting at most until ``deadline`` (time.monotonic)."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("bare baseline: a child did not answer in time")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RuntimeError("bare baseline: a child ended without answering")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+
+def _remove(run_dir: Path) -> None:
+    for entry in run_dir.iterdir():
+        entry.unlink()
+    run_dir.rmdir()
+
+
+def main(argv: list[str]) -> None:
+    role, *args, parent_pid = argv
+    die_with_parent(int(parent_pid))
+    if role == "push":
+        push(args[0], int(args[1]), int(args[2]), int(args[3]))
+    else:
+        pull(args[0])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

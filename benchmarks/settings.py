@@ -1,0 +1,57 @@
+"""How big each benchmark is: the full suite (under 3 minutes on 2 cores), --quick, and --tiny."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    reps: int  # repetitions behind every median
+    # 1. throughput: messages per run (both sides), and the (transport, workers) cases
+    messages: int
+    throughput_cases: tuple[tuple[str, int], ...]
+    # 2. reactions: kill/revive cycles, and the worker counts timed from start to all connected
+    kill_cycles: int
+    start_workers: tuple[int, ...]
+    # 3. UI under load: workers at rate 0, seconds of timer sampling, kill key presses
+    ui_workers: int
+    ui_seconds: float
+    ui_kills: int
+    # 4. scale: workers, pushers, and the measured window after every worker is connected
+    scale_workers: int
+    scale_pushers: int
+    scale_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FULL = Settings(
+    name="full", reps=5,
+    messages=500_000, throughput_cases=(("ipc", 4), ("ipc", 16), ("tcp", 4)),
+    kill_cycles=10, start_workers=(4, 64),
+    ui_workers=16, ui_seconds=8.0, ui_kills=10,
+    scale_workers=64, scale_pushers=4, scale_seconds=30.0,
+)
+
+QUICK = Settings(
+    name="quick", reps=5,
+    messages=100_000, throughput_cases=(("ipc", 4),),
+    kill_cycles=5, start_workers=(4,),
+    ui_workers=16, ui_seconds=2.0, ui_kills=5,
+    scale_workers=64, scale_pushers=4, scale_seconds=3.0,
+)
+
+# A smoke test of the machinery (tests/test_benchmarks.py): the figures mean little.
+TINY = Settings(
+    name="tiny", reps=2,
+    messages=5_000, throughput_cases=(("ipc", 2),),
+    kill_cycles=2, start_workers=(2,),
+    ui_workers=2, ui_seconds=0.5, ui_kills=2,
+    scale_workers=4, scale_pushers=2, scale_seconds=0.5,
+)
+
+BY_NAME = {s.name: s for s in (FULL, QUICK, TINY)}

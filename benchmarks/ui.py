@@ -1,0 +1,111 @@
+"""3. UI responsiveness under load: the Textual app, headless, over a live engine at rate 0.
+
+The app runs with ``App.run_test()`` (no terminal) over a ``LiveRun``, the engine on its own
+thread as in ``rrsim`` itself.  Once every worker is connected and messages flow:
+
+- timer lag: a 50 ms interval timer in the app's event loop; each tick's lag is how much
+  later than 50 ms after the previous tick it ran;
+- kill: from the moment the ``k`` key press is sent (the worker selected with its number key
+  beforehand) until that worker's tile shows ``killed``; then ``r`` revives it, untimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from benchmarks.settings import Settings
+from benchmarks.stats import summary
+from rrsim.config import Setup
+from rrsim.engine import Engine
+
+TIMER_S = 0.05
+TARGET_TIMER_LAG_P99_MS = 50.0
+TARGET_KILL_P95_MS = 100.0
+SCREEN = (160, 50)
+CONNECT_TIMEOUT_S = 60.0
+TILE_TIMEOUT_S = 10.0
+POLL_S = 0.002  # how often the benchmark looks at the tile after a key press
+BETWEEN_KILLS_S = 0.3
+
+
+class TimerLag:
+    """Lags of an interval timer's ticks, in milliseconds."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+        self.lags_ms: list[float] = []
+        self.recording = False
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.last is not None and self.recording:
+            self.lags_ms.append(max(0.0, (now - self.last - TIMER_S) * 1000))
+        self.last = now
+
+
+async def _measure(settings: Settings) -> dict[str, Any]:
+    from rrsim.tui.app import RrsimApp  # the TUI is optional for the other benchmarks
+    from rrsim.tui.source import LiveRun
+    from rrsim.tui.widgets.worker_tile import WorkerTile
+
+    setup = Setup(workers=settings.ui_workers, rate=0.0, messages=0, wait_ready=True)
+    run = LiveRun(Engine(setup))
+    kills_ms: list[float] = []
+    lag = TimerLag()
+    try:
+        run.begin()
+        app = RrsimApp(run, "benchmark")
+        async with app.run_test(size=SCREEN) as pilot:
+            await _wait(lambda: _delivering(run), CONNECT_TIMEOUT_S, "workers connecting")
+            app.set_interval(TIMER_S, lag.tick)
+            lag.recording = True
+            await asyncio.sleep(settings.ui_seconds)
+            for cycle in range(settings.ui_kills):
+                number = cycle % min(9, settings.ui_workers) + 1  # keys 1-9 select w1-w9
+                tile = app.screen.query_one(f"#tile-w{number}", WorkerTile)
+                await pilot.press(str(number))
+                pressed = time.monotonic()
+                await pilot.press("k")
+                await _wait(lambda: tile.frame is not None and tile.frame.state == "killed", TILE_TIMEOUT_S,
+                            f"w{number} shown killed")
+                kills_ms.append((time.monotonic() - pressed) * 1000)
+                await pilot.press("r")
+                await _wait(lambda: tile.frame is not None and tile.frame.state == "alive", TILE_TIMEOUT_S,
+                            f"w{number} shown alive again")
+                await asyncio.sleep(BETWEEN_KILLS_S)
+            lag.recording = False
+            await pilot.press("q")
+    finally:
+        run.close()
+    if run.failure is not None:
+        raise run.failure
+    timer = summary(lag.lags_ms, 2)
+    kill = summary(kills_ms, 2)
+    return {
+        "setup": f"ipc, {settings.ui_workers} workers, 1 pusher at rate 0; app headless at {SCREEN[0]}x{SCREEN[1]}",
+        "timer_lag_ms": {**timer, "target": f"p99 <= {TARGET_TIMER_LAG_P99_MS:g}",
+                         "met": bool(lag.lags_ms) and timer["p99"] <= TARGET_TIMER_LAG_P99_MS},
+        "kill_key_to_tile_ms": {**kill, "target": f"p95 <= {TARGET_KILL_P95_MS:g}",
+                                "met": bool(kills_ms) and kill["p95"] <= TARGET_KILL_P95_MS},
+    }
+
+
+def _delivering(run: Any) -> bool:
+    with run.lock:
+        model = run.model
+        workers = list(model.workers.values())
+        return bool(workers) and all(w.state == "alive" for w in workers) and model.ledger.delivered_unique > 0
+
+
+async def _wait(done: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"UI benchmark: {what}: not within {timeout_s:g} s")
+        await asyncio.sleep(POLL_S)
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    return asyncio.run(_measure(settings))
