@@ -42,14 +42,16 @@ class RrsimApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if isinstance(screen, RunScreen):
-            for binding in RUN_BINDINGS:
-                if binding.description:  # the alternatives (arrows, 1-9) have none
-                    title = f"{binding.description} ({self.get_key_display(binding)})"
-                    if binding.group is not None:
-                        title = f"{binding.group.description}: {title}"
-                    title = title[0].upper() + title[1:]
-                    yield SystemCommand(title, binding.tooltip, partial(screen.run_action, binding.action))
+        if not isinstance(screen, RunScreen):
+            return
+        for binding in RUN_BINDINGS:
+            # The alternatives (arrows, 1-9) have no description; Textual lists Quit already.
+            if not binding.description or binding.action == "app.quit":
+                continue
+            keys = " or ".join(self.get_key_display(one) for one in Binding.make_bindings([binding]))
+            title = f"{binding.group.description}: " if binding.group else ""
+            title = f"{title}{binding.description} ({keys})"
+            yield SystemCommand(title[0].upper() + title[1:], binding.tooltip, partial(screen.run_action, binding.action))
 
 
 def run_tui(scenario: Scenario, keep_logs: Path | None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -30,7 +31,7 @@ REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
 EAGER_S = 0.5  # after a command, every frame: what a key did shows at once, whatever the load
 MIN_WIDTH = 60
-MIN_HEIGHT = 16
+MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
 
 WORK = Binding.Group("work", compact=True)
 RATE = Binding.Group("rate", compact=True)
@@ -84,6 +85,7 @@ class RunScreen(Screen[None]):
         self._shown: tuple[int, bool] | None = None  # (model version, finished) of the frame on screen
         self._last_entry: LogEntry | None = None
         self._eager_until = 0.0
+        self._pacer = Pacer(UI_CPU_SHARE)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="body"):
@@ -100,7 +102,6 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.read_model()
-        self._pacer = Pacer(UI_CPU_SHARE)
         self.set_interval(1 / REFRESH_HZ, self._tick)
 
     def _tick(self) -> None:
@@ -160,7 +161,7 @@ class RunScreen(Screen[None]):
     def on_command_done(self, message: CommandDone) -> None:
         error = message.future.exception()
         if isinstance(error, UserError):
-            self.notify(str(error), severity="warning", timeout=4)
+            self.notify(str(error), severity="warning", timeout=4, markup=False)  # the engine's words, verbatim
         elif error is not None:
             raise error
         elif message.command in ("add_worker", "add_pusher") and message.future.result():
@@ -203,7 +204,7 @@ class RunScreen(Screen[None]):
     def action_faster(self) -> None:
         self._change_work(controls.faster_work, "already doing no work")
 
-    def _change_work(self, step: Any, at_limit: str) -> None:
+    def _change_work(self, step: Callable[[float], float | None], at_limit: str) -> None:
         if (worker := self._selected_worker()) is None:
             return
         work_ms = step(worker.work_ms)
@@ -218,7 +219,7 @@ class RunScreen(Screen[None]):
     def action_rate_down(self) -> None:
         self._change_rate(controls.slower_rate, f"{controls.rate_text(controls.RATE_STEPS[0])} is the lowest rate.")
 
-    def _change_rate(self, step: Any, at_limit: str) -> None:
+    def _change_rate(self, step: Callable[[float], float | None], at_limit: str) -> None:
         if self.frame is None:
             return
         rate = step(self.frame.status.rate)

@@ -23,6 +23,7 @@ STEP_NS = NS // 10
 FIRST_PID = 4101
 RUN_DIR = "/tmp/rrsim-demo"
 LATENCY_NS = 300_000  # what the pipe adds to the simulated work
+KILL_NOTICED_S = 1.0  # how long a pusher deals to a killed worker's pipe: a few messages lost
 
 
 @dataclass
@@ -204,14 +205,14 @@ def start_scene() -> Scene:
 def kill_scene() -> Scene:
     """w2 killed; what was dealt to it before the pusher noticed is lost two seconds later."""
     script = Script().start().run(4.0)
-    script.kill("w2", noticed_after_s=0.35)
+    script.kill("w2", noticed_after_s=KILL_NOTICED_S)
     return Scene("interactive", script.run(4.0).model)
 
 
 def revive_scene() -> Scene:
     """After the kill, w2 comes back with a new pid and life 2, and takes turns again."""
     script = Script().start().run(4.0)
-    script.kill("w2", noticed_after_s=0.35)
+    script.kill("w2", noticed_after_s=KILL_NOTICED_S)
     script.run(3.0)
     script.revive("w2")
     return Scene("interactive", script.run(3.0).model)

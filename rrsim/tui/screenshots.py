@@ -1,0 +1,56 @@
+"""Write the SVG screenshots in screenshots/ from pretend runs: no processes, same picture every time.
+
+Run from the repository root:
+
+    python -m rrsim.tui.screenshots            # writes screenshots/*.svg
+    python -m rrsim.tui.screenshots OUT_DIR    # or somewhere else
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rrsim.tui.app import RrsimApp
+from rrsim.tui.scenes import SCENES
+
+
+@dataclass(frozen=True)
+class Shot:
+    file: str
+    scene: str
+    size: tuple[int, int]
+    keys: tuple[str, ...] = ()
+
+
+SHOTS = (
+    Shot("start.svg", "start", (100, 30)),
+    Shot("kill-and-lost.svg", "kill", (100, 30)),
+    Shot("revive.svg", "revive", (100, 30)),
+    Shot("help.svg", "start", (100, 40), ("question_mark",)),
+    Shot("two-pushers.svg", "busy", (160, 45)),
+)
+
+
+async def take(shot: Shot) -> str:
+    scene = SCENES[shot.scene]()
+    app = RrsimApp(scene.source(), scene.scenario)
+    async with app.run_test(size=shot.size) as pilot:
+        await pilot.press(*shot.keys)
+        await pilot.pause()
+        return app.export_screenshot(title=f"rrsim · {shot.file.removesuffix('.svg')}")
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0]) if argv else Path("screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    for shot in SHOTS:
+        (out / shot.file).write_text(asyncio.run(take(shot)), encoding="utf-8")
+        print(out / shot.file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
