@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +28,6 @@ from rrsim.tui.widgets.worker_grid import WorkerGrid
 
 REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
-EAGER_S = 0.5  # after a command, every frame: what a key did shows at once, whatever the load
 MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
 
@@ -84,7 +82,6 @@ class RunScreen(Screen[None]):
         self.scenario = scenario
         self._shown: tuple[int, bool] | None = None  # (model version, finished) of the frame on screen
         self._last_entry: LogEntry | None = None
-        self._eager_until = 0.0
         self._pacer = Pacer(UI_CPU_SHARE)
 
     def compose(self) -> ComposeResult:
@@ -105,7 +102,7 @@ class RunScreen(Screen[None]):
         self.set_interval(1 / REFRESH_HZ, self._tick)
 
     def _tick(self) -> None:
-        if time.monotonic() < self._eager_until or self._pacer.ready():
+        if self._pacer.ready():
             self.read_model()
 
     # ------------------------------------------------------------------ model -> widgets
@@ -154,7 +151,6 @@ class RunScreen(Screen[None]):
             self.notify("The run has finished: nothing more can change. q quits.", severity="warning")
             return
         future = self.source.request(command, *args)
-        self._eager_until = time.monotonic() + EAGER_S
         # The engine's thread completes the future; post_message is safe from there.
         future.add_done_callback(lambda done: self.post_message(CommandDone(command, args, done)))
 

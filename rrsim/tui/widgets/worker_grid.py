@@ -19,39 +19,36 @@ class WorkerGrid(VerticalScroll, can_focus=False):
     columns: reactive[int] = reactive(1)
     selected: reactive[str | None] = reactive(None)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.tiles: dict[str, WorkerTile] = {}
+
     def show(self, workers: tuple[WorkerFrame, ...]) -> None:
         """Give each tile its frame, mounting tiles for workers seen for the first time."""
-        tiles = {tile.worker: tile for tile in self.query_children(WorkerTile)}
-        fresh = [WorkerTile(frame.name) for frame in workers if frame.name not in tiles]
+        fresh = [WorkerTile(frame.name) for frame in workers if frame.name not in self.tiles]
         if fresh:
+            self.tiles.update((tile.worker, tile) for tile in fresh)
             self.mount_all(fresh)
-            tiles.update((tile.worker, tile) for tile in fresh)
             self._reflow()
             self._mark_selected()
         for frame in workers:
-            tiles[frame.name].frame = frame
-
-    @property
-    def names(self) -> list[str]:
-        return [tile.worker for tile in self.query_children(WorkerTile)]
+            self.tiles[frame.name].frame = frame
 
     def on_resize(self, event: Resize) -> None:
         self._reflow()
 
     def _reflow(self) -> None:
-        count = len(self.query_children(WorkerTile))
         fits = (self.scrollable_content_region.width + GUTTER) // (TILE_MIN_WIDTH + GUTTER)
-        self.columns = max(1, min(count, fits))
+        self.columns = max(1, min(len(self.tiles), fits))
 
     def watch_columns(self, columns: int) -> None:
         self.styles.grid_size_columns = columns
 
     def watch_selected(self, selected: str | None) -> None:
         self._mark_selected()
-        for tile in self.query_children(WorkerTile):
-            if tile.worker == selected:
-                self.scroll_to_widget(tile, animate=False)
+        if selected in self.tiles:
+            self.scroll_to_widget(self.tiles[selected], animate=False)
 
     def _mark_selected(self) -> None:
-        for tile in self.query_children(WorkerTile):
-            tile.set_class(tile.worker == self.selected, "-selected")
+        for name, tile in self.tiles.items():
+            tile.set_class(name == self.selected, "-selected")
