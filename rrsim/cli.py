@@ -161,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return scenarios_command(argv[1:])
         return tui_command(argv)
     except UserError as error:
-        print(f"rrsim: error: {error}", file=sys.stderr)
+        # One line, whatever the user typed into the names it quotes.
+        message = str(error).replace("\r", "\\r").replace("\n", "\\n")
+        print(f"rrsim: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

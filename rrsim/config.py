@@ -133,6 +133,11 @@ def _line_of(text: str, key: str, start: int = 0) -> str:
     return f" (line {text.count(chr(10), 0, match.start()) + 1})" if match else ""
 
 
+def _table_start(text: str, table: str) -> int:
+    match = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]", re.M).search(text)
+    return match.start() if match else 0
+
+
 def check_value(key: str, value: Any, where: str) -> Any:
     """Return ``value`` converted for setup key ``key``, or raise UserError naming ``where``."""
     limit = SETUP_KEYS[key]
@@ -145,6 +150,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
             raise UserError(f"{where}: must be a string, got {value!r}")
         if limit.choices and value not in limit.choices:
             raise UserError(f"{where}: must be one of {', '.join(limit.choices)}, got {value!r}")
+        if not value.strip() or value != value.strip():
+            raise UserError(f"{where}: must not be empty or padded with spaces, got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"{where}: must be a number, got {value!r}")
@@ -164,14 +171,18 @@ def check_value(key: str, value: Any, where: str) -> Any:
 
 
 def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, text: str = "",
-                need_end: bool = True) -> Setup:
-    """Check every key of ``values`` and return ``base`` with them applied."""
+                need_end: bool = True, text_start: int = 0) -> Setup:
+    """Check every key of ``values`` and return ``base`` with them applied.
+
+    ``text`` (from ``text_start``) is the TOML they came from, to name the line of a bad key.
+    """
     checked: dict[str, Any] = {}
     for key, value in values.items():
+        line = _line_of(text, key, text_start)
         if key not in SETUP_KEYS:
             known = ", ".join(SETUP_KEYS)
-            raise UserError(f"{where}: unknown key {key!r}{_line_of(text, key)}; known keys: {known}")
-        checked[key] = check_value(key, value, f"{where} key {key!r}{_line_of(text, key)}")
+            raise UserError(f"{where}: unknown key {key!r}{line}; known keys: {known}")
+        checked[key] = check_value(key, value, f"{where} key {key!r}{line}")
     setup = dataclasses.replace(base or Setup(), **checked)
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
@@ -183,7 +194,7 @@ def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Acti
     if not isinstance(raw, dict):
         raise UserError(f"{here}: must be a table")
     name = raw.get("action")
-    if name not in ACTIONS:
+    if not isinstance(name, str) or name not in ACTIONS:
         raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, got {name!r}")
     allowed = {"action", "time", "after_sent", *ACTIONS[name]}
     for key in raw:
@@ -285,6 +296,8 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{where}: not valid TOML: {error}") from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        raise UserError(f"{where}: cannot read a value: {error}") from None
     for key in data:
         if key not in ("setup", "at"):
             raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; a scenario has [setup] and [[at]]")
@@ -292,7 +305,7 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
     if not isinstance(raw_setup, dict):
         raise UserError(f"{where}: 'setup' must be a table [setup]")
     # An endless scenario is fine in the TUI; `rrsim run` asks for a duration itself.
-    setup = build_setup(raw_setup, f"{where} [setup]", text=text, need_end=False)
+    setup = build_setup(raw_setup, f"{where} [setup]", text=text, need_end=False, text_start=_table_start(text, "setup"))
     raw_timeline = data.get("at", [])
     if not isinstance(raw_timeline, list):
         raise UserError(f"{where}: 'at' must be an array of tables [[at]]")

@@ -304,6 +304,13 @@ class Engine:
         model = self.model
         while self.timeline:
             action = self.timeline[0]
+            sending_done = bool(model.pushers) and all(p.done for p in model.pushers.values())
+            if self.time_up or (action.after_sent is not None and model.ledger.sent < action.after_sent and sending_done):
+                # Its trigger can never be met now: say so rather than wait for ever.
+                self.timeline.pop(0)
+                why = "time is up" if self.time_up else f"only {model.ledger.sent} messages were sent"
+                self.emit(ev.ActionFired(now, f"{action.describe()} skipped: {why}"))
+                continue
             if action.time is not None:
                 if model.first_send_ns is None or now < model.first_send_ns + action.time * 1e9:
                     return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import IO
@@ -32,11 +34,30 @@ class EventRecorder:
         self.stream.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
 
 
-def _open_for_writing(path: Path, what: str) -> IO[str]:
-    try:
-        return open(path, "w", encoding="utf-8")
-    except OSError as error:
-        raise UserError(f"{what} {path}: cannot write: {error.strerror}") from None
+class OutputFile:
+    """A file written beside its final path and moved there by ``keep()``, so that a run that
+    fails to start never clobbers the report or events of an earlier one."""
+
+    def __init__(self, path: Path, option: str) -> None:
+        self.path = path
+        if path.is_dir():
+            raise UserError(f"{option} {path}: is a directory")
+        try:
+            fd, self.part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        except OSError as error:
+            raise UserError(f"{option} {path}: cannot write there: {error.strerror}") from None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
+        self.stream: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
+
+    def keep(self) -> None:
+        self.stream.close()
+        os.replace(self.part, self.path)
+
+    def discard(self) -> None:
+        self.stream.close()
+        Path(self.part).unlink(missing_ok=True)
 
 
 def _progress(engine: Engine) -> str:
@@ -68,44 +89,57 @@ def _live_view(engine: Engine) -> RenderableType:
         return Group(view, Text(line), workers)
 
 
+def _play(engine: Engine, console: Console) -> None:
+    """Step the engine to the end, showing progress: live on a terminal, a line a second otherwise."""
+    shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
+    console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
+    if console.is_terminal:
+        with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
+            next_view = time.monotonic()
+            while not engine.finished:
+                engine.step(10)
+                if time.monotonic() >= next_view:
+                    live.update(_live_view(engine))
+                    next_view += 1 / 8
+    else:
+        next_line = time.monotonic()
+        while not engine.finished:
+            engine.step(10)
+            if time.monotonic() >= next_line:
+                console.print(_progress(engine), highlight=False, soft_wrap=True)
+                next_line += PROGRESS_EVERY_S
+
+
 def run_headless(scenario: Scenario, json_path: Path | None, events_path: Path | None,
                  console: Console, keep_logs: Path | None = None) -> int:
-    report_stream = _open_for_writing(json_path, "--json") if json_path else None
-    events_stream = _open_for_writing(events_path, "--events") if events_path else None
+    outputs: list[OutputFile] = []
     try:
+        report_file = OutputFile(json_path, "--json") if json_path else None
+        outputs += [report_file] if report_file else []
+        events_file = OutputFile(events_path, "--events") if events_path else None
+        outputs += [events_file] if events_file else []
         engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
-        if events_stream:
-            engine.subscribe(EventRecorder(events_stream))
+        if events_file:
+            engine.subscribe(EventRecorder(events_file.stream))
         try:
             engine.start()
-            shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
-            console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
-            if console.is_terminal:
-                with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
-                    next_view = time.monotonic()
-                    while not engine.finished:
-                        engine.step(10)
-                        if time.monotonic() >= next_view:
-                            live.update(_live_view(engine))
-                            next_view += 1 / 8
-            else:
-                next_line = time.monotonic()
-                while not engine.finished:
-                    engine.step(10)
-                    if time.monotonic() >= next_line:
-                        console.print(_progress(engine), highlight=False, soft_wrap=True)
-                        next_line += PROGRESS_EVERY_S
+            if events_file:
+                outputs.remove(events_file)  # what happens from here on is worth keeping, even a crash
+            _play(engine, console)
         finally:
             engine.close()
+            if events_file and events_file not in outputs:
+                events_file.keep()
         report = build_report(engine.model)
         report["scenario"] = scenario.name
-        if report_stream:
-            json.dump(report, report_stream, indent=2)
-            report_stream.write("\n")
+        if report_file:
+            json.dump(report, report_file.stream, indent=2)
+            report_file.stream.write("\n")
+            outputs.remove(report_file)
+            report_file.keep()
     finally:
-        for stream in (report_stream, events_stream):
-            if stream:
-                stream.close()
+        for output in outputs:
+            output.discard()
     console.print(f"scenario {scenario.name}: {scenario.setup.pattern}, {scenario.setup.transport}, "
                   f"bind={scenario.setup.bind}", highlight=False)
     console.print(summary_table(report))

@@ -76,6 +76,9 @@ class WorkerView:
     def life(self) -> Life | None:
         return self.lives[-1] if self.lives else None
 
+    def life_numbered(self, number: int) -> Life | None:
+        return next((life for life in reversed(self.lives) if life.number == number), None)
+
     @property
     def running(self) -> bool:
         return self.state in ("starting", "alive", "paused")
@@ -212,10 +215,14 @@ class Model:
                 self._note(e.t_ns, "end", f"{e.name} {e.how} (exit code {e.exit_code})")
             return
         worker = self.workers.get(e.name)
-        if worker is None or worker.life is None or worker.life.number != e.life:
+        life = worker.life_numbered(e.life) if worker else None
+        if worker is None or life is None:
             return
-        life = worker.life
         life.ended_ns, life.how_ended, life.exit_code, life.log_tail = e.t_ns, e.how, e.exit_code, e.log_tail
+        if life is not worker.life:
+            # An earlier incarnation reaped after its successor started (kill and revive at once).
+            self._note(e.t_ns, "end", f"{e.name} life {life.number} {e.how} (pid {life.pid}, exit code {e.exit_code})")
+            return
         self._close_alive(worker, e.t_ns)
         for link in [link for link in self.links if link[1] == e.name]:
             self.links.discard(link)
@@ -292,7 +299,7 @@ class Model:
         worker = self.workers.get(e.worker)
         if worker is None or len(e.seqs) == 0:
             return
-        life = next((life for life in reversed(worker.lives) if life.number == e.life), None)
+        life = worker.life_numbered(e.life)
         if life is None:
             return
         n = len(e.seqs)

@@ -44,6 +44,7 @@ class Supervisor:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.children: dict[str, Child] = {}  # the current incarnation of each name
+        self.retiring: list[Child] = []  # earlier incarnations told to go but not yet reaped
 
     def start(self, name: str, role: str, life: int, spec: dict[str, Any]) -> int:
         log_path = self.log_dir / f"{name}.{life}.log"
@@ -55,6 +56,8 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 close_fds=True,
             )
+        if name in self.children:
+            self.retiring.append(self.children[name])  # killed, not reaped yet: reap() will say how it ended
         self.children[name] = Child(name, role, life, process, log_path)
         return process.pid
 
@@ -89,7 +92,7 @@ class Supervisor:
         """Every child that has ended since the last call, with how it ended."""
         ended = []
         now = time.monotonic()
-        for child in list(self.children.values()):
+        for child in [*self.retiring, *self.children.values()]:
             code = child.process.poll()
             if code is None:
                 if child.stop_deadline is not None and now > child.stop_deadline:
@@ -99,7 +102,10 @@ class Supervisor:
             how = child.ending or "crashed"
             tail = self.log_tail(child) if how == "crashed" else ()
             ended.append(Ended(child.name, child.life, how, code, tail))
-            del self.children[child.name]
+            if child in self.retiring:
+                self.retiring.remove(child)
+            else:
+                del self.children[child.name]
         return ended
 
     def log_tail(self, child: Child) -> tuple[str, ...]:
@@ -111,7 +117,8 @@ class Supervisor:
 
     def shutdown(self, timeout_s: float = 5.0) -> list[Ended]:
         """End every child (SIGKILL: nothing they do now matters) and wait for them."""
-        for child in self.children.values():
+        everyone = [*self.retiring, *self.children.values()]
+        for child in everyone:
             if child.process.poll() is None:
                 child.ending = child.ending or "run-end"
                 try:
@@ -119,7 +126,7 @@ class Supervisor:
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + timeout_s
-        for child in self.children.values():
+        for child in everyone:
             try:
                 child.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

@@ -160,7 +160,8 @@ def valid_value(key: str) -> st.SearchStrategy:
     if limit.kind is bool:
         return st.booleans()
     if limit.kind is str:
-        return st.sampled_from(limit.choices) if limit.choices else TEXT
+        # A free-text key (the tcp interface) must be neither empty nor padded with spaces.
+        return st.sampled_from(limit.choices) if limit.choices else TEXT.filter(lambda s: s.strip() and s == s.strip())
     low, high = limit.low, limit.high
     if limit.kind is int:
         ints = st.integers(int(low), int(high))
@@ -174,7 +175,9 @@ def invalid_value(key: str) -> st.SearchStrategy:
         return st.one_of(st.integers(), TEXT, st.floats(allow_nan=False), WRONG_TYPES)
     if limit.kind is str:
         wrong = st.one_of(st.integers(), st.booleans(), st.floats(allow_nan=False), WRONG_TYPES)
-        return st.one_of(wrong, TEXT.filter(lambda s: s not in limit.choices)) if limit.choices else wrong
+        if not limit.choices:
+            return st.one_of(wrong, st.sampled_from(["", " ", " 127.0.0.1", "127.0.0.1 "]))
+        return st.one_of(wrong, TEXT.filter(lambda s: s not in limit.choices))
     low, high = limit.low, limit.high
     options = [TEXT, st.booleans(), WRONG_TYPES, NON_FINITE, HUGE.filter(lambda v: isinstance(v, BigInt) or v > high),
                st.integers(max_value=math.ceil(low) - 1), st.floats(max_value=low, exclude_max=True, allow_nan=False),
