@@ -7,6 +7,7 @@ report how far it got at least every 10 ms while anything changes.
 
 from __future__ import annotations
 
+import math
 import time
 
 import zmq
@@ -84,7 +85,8 @@ def main() -> None:
             timeout_ms = min(timeout_ms, max(0.0, (last_report_ns + REPORT_NS - now) / 1e6))
         if blocked:
             poller.register(sock, zmq.POLLOUT)
-        poller.poll(timeout_ms)
+        # zmq_poll takes whole milliseconds and pyzmq truncates: round up, or a wait under 1 ms spins.
+        poller.poll(math.ceil(timeout_ms))
         if blocked:
             poller.unregister(sock)
 

@@ -16,6 +16,7 @@ SIGTERM stops it gracefully: it finishes what is already queued, reports it, and
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from array import array
@@ -133,9 +134,11 @@ def main() -> None:
     child.close()
 
 
-def _idle_timeout_ms(receipts: Receipts, now_ns: int) -> float:
-    """How long an idle worker may sleep: until its receipts are due, else 100 ms."""
-    return max(0.0, (receipts.deadline_ns() - now_ns) / 1e6) if receipts.pending() else 100.0
+def _idle_timeout_ms(receipts: Receipts, now_ns: int) -> int:
+    """How long an idle worker may sleep: until its receipts are due, else 100 ms.
+
+    Whole milliseconds, rounded up: pyzmq would truncate, and a poll of 0 ms spins."""
+    return max(0, math.ceil((receipts.deadline_ns() - now_ns) / 1e6)) if receipts.pending() else 100
 
 
 if __name__ == "__main__":
