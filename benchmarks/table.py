@@ -51,8 +51,9 @@ def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                              f"(lag {part['accounting_lag_at_window_end_s']:.1f} s)"))
             rows.append(_row(f"scale, {where}: engine CPU", f"{part['engine_cpu_share_of_one_core']:.0%} of a core"))
             rows.append(_row(f"scale, {where}: engine resident memory, peak", f"{part['engine_rss_mb']['peak']:.0f} MB"))
-            rows.append(_row(f"scale, {where}: ledger bytes per message", f"{part['ledger_bytes_per_message']:.2f}",
-                             "<= 1", part["ledger_met"]))
+            rows.append(_row(f"scale, {where}: ledger bytes per message, resident",
+                             f"{part['ledger_bytes_per_message']:.2f} (allocated "
+                             f"{part['ledger_allocated_bytes_per_message']:.2f})", "<= 1", part["ledger_met"]))
     if "ui" in results:
         part = results["ui"]
         if "error" in part:
