@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from rrsim.errors import UserError
+from rrsim.tui import controls
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.run_screen import RunScreen
 from rrsim.tui.scenes import SCENES, paused_scene, start_scene
@@ -94,6 +95,14 @@ def test_work_keys_double_and_halve_the_work_per_message() -> None:
     assert requests_after(["left_square_bracket", "right_square_bracket"], start_scene().source()) == [
         ("set_work", ("w1", 10.0)), ("set_work", ("w1", 2.5)),
     ]
+
+
+def test_work_and_rate_steps_have_sensible_ends() -> None:
+    assert controls.slower_work(0.0) == 1.0  # [ on a worker that does no work
+    assert controls.faster_work(0.6) == 0.0 and controls.faster_work(0.0) is None
+    assert controls.faster_rate(100_000.0) == 0.0  # past the top step: as fast as possible
+    assert controls.faster_rate(0.0) is None and controls.slower_rate(0.0) == 100_000.0
+    assert controls.slower_rate(0.5) is None and controls.faster_rate(7.0) == 10.0
 
 
 def test_run_keys_add_processes_and_change_sending() -> None:

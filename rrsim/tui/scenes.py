@@ -39,7 +39,7 @@ class Target:
 
 
 class Script:
-    """Feeds a model what a run of ``setup`` would do; every method moves time forward explicitly."""
+    """Feeds a model what a run of ``setup`` would do; time moves only in ``run`` and ``wait``."""
 
     def __init__(self, setup: Setup = TUI_DEFAULTS) -> None:
         self.setup = setup
@@ -50,8 +50,6 @@ class Script:
         self.sent: dict[int, int] = {}  # pusher index -> messages sent
         self.turn: dict[int, int] = {}  # pusher index -> round robin position
         self.owed: dict[int, float] = {}  # pusher index -> fraction of a message due
-        self.held = False
-        self.rate = setup.rate
 
     def emit(self, event: ev.Event) -> None:
         self.model.apply(event)
@@ -119,18 +117,22 @@ class Script:
         self.targets[name].work_ms = work_ms
         self.emit(ev.WorkSet(self.t_ns, name, work_ms))
 
-    def hold(self, held: bool) -> None:
-        self.held = held
-        self.emit(ev.SendingHeld(self.t_ns, held))
-
     # ------------------------------------------------------------------ time
     def run(self, seconds: float) -> Script:
-        """Send at the setup's rate for ``seconds``, in tenths of a second."""
+        """Send at the setup's rate for ``seconds``, a tenth of a second at a time."""
+        return self._advance(seconds, sending=True)
+
+    def wait(self, seconds: float) -> Script:
+        """Let time pass with nothing sent, as after the last message."""
+        return self._advance(seconds, sending=False)
+
+    def _advance(self, seconds: float, sending: bool) -> Script:
         for _ in range(round(seconds * NS / STEP_NS)):
             self.t_ns += STEP_NS
             self._unlink_noticed()
-            for index in self.sent:
-                self._send(index)
+            if sending:
+                for index in self.sent:
+                    self._send(index)
             self.emit(ev.Tick(self.t_ns))
         return self
 
@@ -146,7 +148,7 @@ class Script:
 
     def _send(self, index: int) -> None:
         limit = self.setup.messages or None
-        self.owed[index] += 0 if self.held else self.rate * STEP_NS / NS
+        self.owed[index] += self.setup.rate * STEP_NS / NS
         batches: dict[str, list[tuple[int, int, int]]] = {}
         linked = self._linked()
         while self.owed[index] >= 1 and linked and (limit is None or self.sent[index] < limit):
@@ -170,14 +172,6 @@ class Script:
         pushers, seqs, sent_ns = (np.array(column, dtype=np.int64) for column in zip(*messages))
         recv_ns = np.maximum(sent_ns, self.t_ns) + LATENCY_NS + int(target.work_ms * 1e6)
         self.emit(ev.Deliveries(self.t_ns, target.name, target.life, pushers, seqs, sent_ns, recv_ns))
-
-    def wait(self, seconds: float) -> Script:
-        """Let time pass with nothing sent (sending held or finished)."""
-        for _ in range(round(seconds * NS / STEP_NS)):
-            self.t_ns += STEP_NS
-            self._unlink_noticed()
-            self.emit(ev.Tick(self.t_ns))
-        return self
 
     def drain(self) -> Script:
         self.emit(ev.Drained(self.t_ns))
