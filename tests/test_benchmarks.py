@@ -97,7 +97,7 @@ def test_scale_reports_rates_cpu_and_memory(tiny_results):
                 "ledger_bytes_per_message", "children_cpu_cores"):
         assert positive(part[key]), key
     assert all(positive(mb) for mb in part["engine_rss_mb"].values())
-    assert part["sent"] == part["delivered"] and part["lost"] == 0
+    assert part["lost"] == 0 and (part["sent"] == part["delivered"] or not part["caught_up"])
     assert isinstance(part["ledger_met"], bool)
 
 
