@@ -1,8 +1,8 @@
 """The TUI over real processes: keys reach the engine, and the tiles show what the processes did.
 
 Every wait is for a condition with a deadline (the machine may be loaded), never a bare sleep.
-The last tests start the real ``rrsim`` command in a pseudo-terminal and quit it with q and
-with ctrl+c: nothing may be left behind, neither a child process nor the run directory.
+The last tests start the real ``rrsim`` command in a pseudo-terminal and end it with q, ctrl+c
+and SIGTERM: nothing may be left behind, neither a child process nor the run directory.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -210,15 +211,19 @@ class Terminal:
         os.close(self.master)
 
 
-@pytest.mark.parametrize("key", [b"q", b"\x03"], ids=["q", "ctrl+c"])
-def test_quitting_leaves_no_child_and_no_run_directory(tmp_path: Path, key: bytes) -> None:
+@pytest.mark.parametrize(("how", "exit_code"), [("q", 0), ("ctrl+c", 0), ("SIGTERM", 143)])
+def test_quitting_leaves_no_child_and_no_run_directory(tmp_path: Path, how: str, exit_code: int) -> None:
     terminal = Terminal(tmp_path, [])
     try:
         # Three workers, the pusher and the engine's janitor all name the run directory.
         wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 5, DEADLINE_S, "the children to start")
         wait_for(lambda: b"alive" in terminal.output, DEADLINE_S, "the screen to show live workers")
-        terminal.press(key)
-        assert terminal.process.wait(DEADLINE_S) == 0
+        if how == "SIGTERM":
+            terminal.process.send_signal(signal.SIGTERM)
+        else:
+            terminal.press({"q": b"q", "ctrl+c": b"\x03"}[how])
+        assert terminal.process.wait(DEADLINE_S) == exit_code
+        assert b"Traceback" not in terminal.output
         assert_nothing_left(tmp_path)
     finally:
         terminal.close()

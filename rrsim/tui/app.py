@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -26,10 +28,19 @@ class RrsimApp(App[None]):
     # help and quit live in RUN_BINDINGS, first in the footer; ctrl+c is the reflex: quit cleanly, not a hint
     BINDINGS = [Binding("ctrl+c", "quit", show=False, system=True)]
 
-    def __init__(self, source: RunSource, scenario: str = "interactive") -> None:
+    def __init__(self, source: RunSource, scenario: str = "interactive", quit_on_signals: bool = False) -> None:
         super().__init__()
         self.source = source
         self.scenario = scenario
+        self.quit_on_signals = quit_on_signals
+
+    def on_mount(self) -> None:
+        if self.quit_on_signals:
+            # SIGTERM or SIGHUP (the terminal went away) quits like q: the event loop leaves app.run()
+            # and run_tui cleans up, rather than an exception unwinding through Textual's insides.
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, partial(self.exit, return_code=128 + signum))
 
     def get_default_screen(self) -> Screen:
         return RunScreen(self.source, self.scenario)
@@ -59,7 +70,7 @@ def run_tui(scenario: Scenario, keep_logs: Path | None) -> int:
     run = LiveRun(Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs))
     try:
         run.begin()
-        app = RrsimApp(run, scenario.name)
+        app = RrsimApp(run, scenario.name, quit_on_signals=True)
         app.run()
     finally:
         run.close()
