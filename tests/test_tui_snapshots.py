@@ -86,6 +86,21 @@ def test_worker_keys_act_on_the_selected_worker() -> None:
     ]
 
 
+def test_a_click_selects_a_worker() -> None:
+    source = start_scene().source()
+
+    async def click_then_kill() -> None:
+        app = RrsimApp(source)
+        async with app.run_test(size=NARROW) as pilot:
+            await pilot.pause()
+            await pilot.click("#tile-w3")
+            await pilot.press("k")
+            await pilot.pause()
+
+    asyncio.run(click_then_kill())
+    assert source.requests == [("kill", ("w3",))]
+
+
 def test_p_resumes_a_paused_worker() -> None:
     assert requests_after(["3", "p"], paused_scene().source()) == [("resume", ("w3",))]
 
