@@ -26,7 +26,12 @@ WIDE = (160, 50)
 
 def app_for(scene_name: str) -> RrsimApp:
     scene = SCENES[scene_name]()
-    return RrsimApp(scene.source(), scene.scenario)
+    return steady(RrsimApp(scene.source(), scene.scenario))
+
+
+def steady(app: RrsimApp) -> RrsimApp:
+    app.NOTIFICATION_TIMEOUT = 600  # a slow machine must not see a toast gone before the picture
+    return app
 
 
 @pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained"])
@@ -64,7 +69,7 @@ class RefusingRun(StaticRun):
 
 def test_a_key_that_does_not_apply_shows_a_notification(snap_compare) -> None:
     scene = start_scene()
-    assert snap_compare(RrsimApp(RefusingRun(scene.model), scene.scenario), press=["r"], terminal_size=NARROW)
+    assert snap_compare(steady(RrsimApp(RefusingRun(scene.model), scene.scenario)), press=["r"], terminal_size=NARROW)
 
 
 # ---------------------------------------------------------------------- keys -> commands

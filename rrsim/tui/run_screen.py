@@ -157,11 +157,11 @@ class RunScreen(Screen[None]):
     def on_command_done(self, message: CommandDone) -> None:
         error = message.future.exception()
         if isinstance(error, UserError):
-            self.notify(str(error), severity="warning", timeout=4, markup=False)  # the engine's words, verbatim
+            self.notify(str(error), severity="warning", markup=False)  # the engine's words, verbatim
         elif error is not None:
             raise error
         elif message.command in ("add_worker", "add_pusher") and message.future.result():
-            self.notify(f"{message.future.result()} started", timeout=2)
+            self.notify(f"{message.future.result()} started")
         self.read_model()  # show what the command did without waiting for the next tick
 
     def _selected_worker(self) -> WorkerFrame | None:
