@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
@@ -69,7 +69,7 @@ RUN_BINDINGS: list[Binding] = [
 class RunScreen(Screen[None]):
     """Topology, totals, worker tiles, pushers and the event log of one run."""
 
-    BINDINGS = RUN_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]
 

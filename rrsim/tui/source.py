@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from typing import Any, ContextManager, Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from rrsim.engine import Engine
 from rrsim.model import Model
 
 STEP_MS = 10.0
 IDLE_S = 0.05  # once a run has drained, step() has nothing left to do
-JOIN_S = 5.0  # a step takes milliseconds; past this the engine is stuck and is closed regardless
+JOIN_S = 15.0  # a step takes milliseconds (seconds when overloaded); past this, close regardless
 
 
 class RunSource(Protocol):
-    model: Model
-    lock: ContextManager[Any]
+    """What the app reads and asks of a run."""
+
+    @property
+    def model(self) -> Model: ...
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]: ...
 
     @property
     def finished(self) -> bool: ...
