@@ -132,6 +132,22 @@ def test_run_keys_add_processes_and_change_sending() -> None:
     ]
 
 
+class SlowRun(StaticRun):
+    """A static run whose engine has not got round to any command yet."""
+
+    def request(self, command: str, *args: Any) -> Future:
+        self.requests.append((command, args))
+        return Future()
+
+
+def test_keys_pressed_faster_than_the_engine_answers_still_add_up() -> None:
+    assert requests_after(["p", "p", "left_square_bracket", "left_square_bracket", "plus", "plus"],
+                          SlowRun(start_scene().model)) == [
+        ("pause", ("w1",)), ("resume", ("w1",)), ("set_work", ("w1", 10.0)), ("set_work", ("w1", 20.0)),
+        ("set_rate", (20.0,)), ("set_rate", (50.0,)),
+    ]
+
+
 def test_no_command_reaches_a_finished_run() -> None:
     assert requests_after(["k", "a", "plus"], SCENES["drained"]().source()) == []
 

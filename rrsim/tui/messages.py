@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -15,6 +16,14 @@ class WorkerClicked(Message):
     name: str
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What a command will set: ``key`` names it, such as ("work_ms", "w1") or ("rate", "")."""
+
+    key: tuple[str, str]
+    value: Any
+
+
 @dataclass
 class CommandDone(Message):
     """An engine command finished (posted from the engine's thread); ``future`` holds how."""
@@ -22,3 +31,4 @@ class CommandDone(Message):
     command: str
     args: tuple[object, ...]
     future: Future
+    setting: Setting | None = None

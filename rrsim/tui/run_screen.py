@@ -16,7 +16,7 @@ from rrsim.errors import UserError
 from rrsim.model import LogEntry
 from rrsim.tui import controls
 from rrsim.tui.frames import Frame, WorkerFrame, new_log_entries, read_frame
-from rrsim.tui.messages import CommandDone, WorkerClicked
+from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
 from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
@@ -32,8 +32,9 @@ MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
 
 WORK = Binding.Group("work", compact=True)
-RATE = Binding.Group("rate", compact=True)
+SPEED = Binding.Group("rate", compact=True)
 SELECT = Binding.Group("select")
+RATE, HELD = ("rate", ""), ("held", "")  # keys of run-wide settings in RunScreen._asked
 
 # Every key of the main screen; the footer, the help screen and the command palette read this.
 RUN_BINDINGS: list[Binding] = [
@@ -49,9 +50,9 @@ RUN_BINDINGS: list[Binding] = [
             tooltip="Make the selected worker slower: twice the work per message (from none: 1 ms)."),
     Binding("right_square_bracket", "faster", "faster", group=WORK,
             tooltip="Make it faster: half the work per message (under 0.5 ms: none)."),
-    Binding("plus", "rate_up", "faster", group=RATE,
+    Binding("plus", "rate_up", "faster", group=SPEED,
             tooltip="Send faster: the next step of 1, 2, 5, 10, 20, 50... per second per pusher, then unlimited."),
-    Binding("minus", "rate_down", "slower", group=RATE, tooltip="Send slower: the previous step."),
+    Binding("minus", "rate_down", "slower", group=SPEED, tooltip="Send slower: the previous step."),
     Binding("space", "hold", "hold", tooltip="Pause or resume sending in every pusher."),
     Binding("P", "add_pusher", "pusher", tooltip="Start another pusher; every worker connects to it too."),
     Binding("tab", "select_step(1, True)", "next worker", show=False, group=SELECT,
@@ -82,6 +83,7 @@ class RunScreen(Screen[None]):
         self.scenario = scenario
         self._shown: tuple[int, bool] | None = None  # (model version, finished) of the frame on screen
         self._last_entry: LogEntry | None = None
+        self._asked: dict[tuple[str, str], Any] = {}  # settings asked for and not yet shown
         self._pacer = Pacer(UI_CPU_SHARE)
 
     def compose(self) -> ComposeResult:
@@ -145,16 +147,26 @@ class RunScreen(Screen[None]):
         self.selected = message.name
 
     # ------------------------------------------------------------------ keys -> engine
-    def send(self, command: str, *args: Any) -> None:
-        """Ask the engine to run a command; how it went comes back as a ``CommandDone``."""
+    def send(self, command: str, *args: Any, setting: Setting | None = None) -> None:
+        """Ask the engine to run a command; how it went comes back as a ``CommandDone``.
+
+        ``setting`` is the value the command will give (say, w1's work per message): until it is
+        done, the next key steps from it rather than from a frame that cannot show it yet, so
+        that ``[ [`` pressed quickly doubles twice and ``p p`` pauses and resumes.
+        """
         if self.source.finished:
             self.notify("The run has finished: nothing more can change. q quits.", severity="warning")
             return
+        if setting is not None:
+            self._asked[setting.key] = setting.value
         future = self.source.request(command, *args)
         # The engine's thread completes the future; post_message is safe from there.
-        future.add_done_callback(lambda done: self.post_message(CommandDone(command, args, done)))
+        future.add_done_callback(lambda done: self.post_message(CommandDone(command, args, done, setting)))
 
     def on_command_done(self, message: CommandDone) -> None:
+        self.read_model()  # show what the command did without waiting for the next tick
+        if (setting := message.setting) is not None and self._asked.get(setting.key) == setting.value:
+            del self._asked[setting.key]  # the frame just read shows it (or it was refused)
         error = message.future.exception()
         if isinstance(error, UserError):
             self.notify(str(error), severity="warning", markup=False)  # the engine's words, verbatim
@@ -162,7 +174,10 @@ class RunScreen(Screen[None]):
             raise error
         elif message.command in ("add_worker", "add_pusher") and message.future.result():
             self.notify(f"{message.future.result()} started")
-        self.read_model()  # show what the command did without waiting for the next tick
+
+    def _current(self, key: tuple[str, str], shown: Any) -> Any:
+        """A setting as it will be once the commands already sent are done."""
+        return self._asked.get(key, shown)
 
     def _selected_worker(self) -> WorkerFrame | None:
         frame = self.frame
@@ -171,9 +186,9 @@ class RunScreen(Screen[None]):
             self.notify("No worker selected yet.", severity="warning")
         return worker
 
-    def _on_selected(self, command: str, *args: Any) -> None:
+    def _on_selected(self, command: str) -> None:
         if (worker := self._selected_worker()) is not None:
-            self.send(command, worker.name, *args)
+            self.send(command, worker.name)
 
     def action_add_worker(self) -> None:
         self.send("add_worker")
@@ -191,8 +206,11 @@ class RunScreen(Screen[None]):
         self._on_selected("revive")
 
     def action_pause(self) -> None:
-        if (worker := self._selected_worker()) is not None:
-            self.send("resume" if worker.state == "paused" else "pause", worker.name)
+        if (worker := self._selected_worker()) is None:
+            return
+        key = ("paused", worker.name)
+        paused = self._current(key, worker.state == "paused")
+        self.send("resume" if paused else "pause", worker.name, setting=Setting(key, not paused))
 
     def action_slower(self) -> None:
         self._change_work(controls.slower_work, "as slow as it can be")
@@ -203,11 +221,12 @@ class RunScreen(Screen[None]):
     def _change_work(self, step: Callable[[float], float | None], at_limit: str) -> None:
         if (worker := self._selected_worker()) is None:
             return
-        work_ms = step(worker.work_ms)
+        key = ("work_ms", worker.name)
+        work_ms = step(self._current(key, worker.work_ms))
         if work_ms is None:
             self.notify(f"{worker.name} is {at_limit}.", severity="warning")
         else:
-            self.send("set_work", worker.name, work_ms)
+            self.send("set_work", worker.name, work_ms, setting=Setting(key, work_ms))
 
     def action_rate_up(self) -> None:
         self._change_rate(controls.faster_rate, "Pushers already send as fast as they can.")
@@ -218,15 +237,16 @@ class RunScreen(Screen[None]):
     def _change_rate(self, step: Callable[[float], float | None], at_limit: str) -> None:
         if self.frame is None:
             return
-        rate = step(self.frame.status.rate)
+        rate = step(self._current(RATE, self.frame.status.rate))
         if rate is None:
             self.notify(at_limit, severity="warning")
         else:
-            self.send("set_rate", rate)
+            self.send("set_rate", rate, setting=Setting(RATE, rate))
 
     def action_hold(self) -> None:
         if self.frame is not None:
-            self.send("hold_sending", not self.frame.status.held)
+            held = not self._current(HELD, self.frame.status.held)
+            self.send("hold_sending", held, setting=Setting(HELD, held))
 
     # ------------------------------------------------------------------ selection
     def _names(self) -> list[str]:
