@@ -715,7 +715,7 @@ SMALL_OVERRIDES = {
     "--sndhwm": (["0", "5"], ["-1"]), "--rcvhwm": (["0", "5"], ["1e99"]), "--drain-s": (["0.2"], ["0"]),
     "--lost-after-s": (["0.2", "5"], ["inf"]),
     # Accepted by the socket module; whether libzmq can bind them is for the run to show.
-    "--interface": (["127.0.0.1", "localhost", "0.0.0.0", ""], ["::1", "lo", "203.0.113.7"]),
+    "--interface": (["127.0.0.1", "localhost", "0.0.0.0"], ["", " 127.0.0.1", "::1", "lo", "203.0.113.7"]),
     "--port": (["0"], ["65535", "70000"]), "--duration": (["1"], ["0", "-1", "x"]),
 }
 
