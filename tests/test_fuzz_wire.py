@@ -14,7 +14,6 @@ import struct
 import time
 from typing import Any
 
-import numpy as np
 import zmq
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
