@@ -31,8 +31,8 @@ CHAOS_S = 60.0  # from the first message sent
 TICK_S = 0.2
 QUIET_S = 3.0  # once sending is held: the end, when nothing has been delivered for this long
 # A pusher may go on routing messages to a dead worker until its I/O thread sees the connection drop: allow
-# this long after the process was gone (measured: under 100 ms, with the machine's load average at 30).
-AFTER_NS = NS // 2
+# this long after the process was gone (measured: about 100 ms at a load average of 30, 260 ms at 73).
+AFTER_NS = NS
 
 
 @dataclass
@@ -315,8 +315,9 @@ def test_chaos_soak(capsys):
     assert not processes_mentioning(run_dir), processes_mentioning(run_dir)
     assert not Path(run_dir).exists()
     assert len(fds_after) <= len(fds_before), (fds_before, fds_after)
-    # Memory: one byte per message in the ledger (twice that while an array doubles), and a bounded engine.
-    assert memory_per_message <= 2.5
+    # Memory: one byte per message in the ledger (up to twice that while an array doubles, 64 KiB at least),
+    # and a bounded engine.
+    assert model.ledger.memory_bytes() <= sum(max(2 * p.sent, 1 << 16) for p in model.ledger.pushers.values())
     assert rss_end - rss_before < 200 * 1024, (rss_before, rss_end)
 
 
