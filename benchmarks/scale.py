@@ -32,7 +32,6 @@ from rrsim.deathsig import die_with_parent
 from rrsim.engine import Engine, now_ns
 
 CONNECT_TIMEOUT_S = 120.0
-CATCH_UP_TIMEOUT_S = 10.0
 SETTLE_S = 0.1  # pushers report progress every 10 ms
 TARGET_LEDGER_BYTES_PER_MESSAGE = 1.0
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -40,25 +39,35 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class DeliveryClock:
-    """Engine subscriber: deliveries counted by the second the worker received them in."""
+    """Engine subscriber: deliveries counted by when the worker received them, in 10 ms bins."""
+
+    BIN_NS = 10_000_000
 
     def __init__(self) -> None:
         self.window_start_ns: int | None = None
-        self.by_second = np.zeros(0, dtype=np.int64)
+        self.bins = np.zeros(0, dtype=np.int64)
 
     def __call__(self, event: ev.Event) -> None:
         if self.window_start_ns is None or not isinstance(event, ev.Deliveries):
             return
         offsets = event.recv_ns - self.window_start_ns
-        seconds = offsets[offsets >= 0] // 1_000_000_000
-        if len(seconds):
-            counts = np.bincount(seconds)
-            if len(counts) > len(self.by_second):
-                self.by_second = np.concatenate([self.by_second, np.zeros(len(counts) - len(self.by_second), np.int64)])
-            self.by_second[: len(counts)] += counts
+        bins = offsets[offsets >= 0] // self.BIN_NS
+        if len(bins):
+            counts = np.bincount(bins)
+            if len(counts) > len(self.bins):
+                self.bins = np.concatenate([self.bins, np.zeros(len(counts) - len(self.bins), np.int64)])
+            self.bins[: len(counts)] += counts
+
+    def delivered(self, seconds: float) -> int:
+        """Messages received in the first ``seconds`` of the window (that the ledger has seen)."""
+        return int(self.bins[: int(seconds * 1e9 // self.BIN_NS)].sum())
+
+    def per_second(self, seconds: float) -> list[int]:
+        per_bin = int(1e9 // self.BIN_NS)
+        return [int(self.bins[i * per_bin:(i + 1) * per_bin].sum()) for i in range(int(seconds))]
 
 
-def measure(workers: int, pushers: int, seconds: float) -> dict[str, Any]:
+def measure(workers: int, pushers: int, seconds: float, catch_up_s: float) -> dict[str, Any]:
     """Runs in the benchmark's child process: one engine, one window, then the catch-up."""
     setup = Setup(workers=workers, pushers=pushers, rate=0.0, messages=0, wait_ready=True, drain_s=5.0)
     started = time.monotonic()
@@ -85,21 +94,20 @@ def measure(workers: int, pushers: int, seconds: float) -> dict[str, Any]:
         # Stop sending and let the ledger catch up with what the workers received in the window.
         engine.hold_sending(True)
         held = time.monotonic()
-        while not (caught_up := _caught_up(engine, held)) and time.monotonic() - held < CATCH_UP_TIMEOUT_S:
+        while not (caught_up := _caught_up(engine, held)) and time.monotonic() - held < catch_up_s:
             engine.step(10)
-        catch_up_s = time.monotonic() - held
-        full_seconds = clock.by_second[: int(wall)]
+        catching_up_s = time.monotonic() - held
         resident = sum(resident_bytes(p.counts) for p in ledger.pushers.values())
         totals = model.totals()
         result = {
             "workers": workers, "pushers": pushers, "window_s": round(wall, 2),
             "start_to_sending_s": round(ready_s, 2),
             "model_saw_every_link_by_then": linked,
-            "delivered_msgs_per_s": round(int(full_seconds.sum()) / max(1, len(full_seconds))),
-            "delivered_msgs_per_s_by_second": summary(full_seconds.tolist(), 0),
+            "delivered_msgs_per_s": round(clock.delivered(wall) / wall),
+            "delivered_msgs_per_s_by_second": summary(clock.per_second(wall), 0),
             "accounted_msgs_per_s": round(accounted / wall),
             "accounting_lag_at_window_end_s": round(lag_s, 2),
-            "catch_up_after_window_s": round(catch_up_s, 2),
+            "catch_up_after_window_s": round(catching_up_s, 2),
             "caught_up": caught_up,  # if not, the delivered figures count only what the ledger had by then
             "engine_cpu_share_of_one_core": round(cpu / wall, 3),
             "engine_cpu_share_of_all_cpu_used": round(cpu / (cpu + children), 3) if cpu + children else None,
@@ -156,8 +164,9 @@ def _mb(kb: int) -> float:
 
 def run(settings: Settings) -> dict[str, Any]:
     """The measurement in a child process; killed (and so its engine's children) if it overruns."""
-    args = [str(settings.scale_workers), str(settings.scale_pushers), str(settings.scale_seconds), str(os.getpid())]
-    timeout_s = CONNECT_TIMEOUT_S + settings.scale_seconds + CATCH_UP_TIMEOUT_S + 30
+    args = [str(settings.scale_workers), str(settings.scale_pushers), str(settings.scale_seconds),
+            str(settings.scale_catch_up_s), str(os.getpid())]
+    timeout_s = CONNECT_TIMEOUT_S + settings.scale_seconds + settings.scale_catch_up_s + 30
     done = subprocess.run([sys.executable, "-m", "benchmarks.scale", *args], capture_output=True, text=True,
                           timeout=timeout_s, cwd=Path(__file__).resolve().parent.parent)
     if done.returncode != 0:
@@ -169,9 +178,10 @@ def run(settings: Settings) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    workers, pushers, seconds, parent_pid = int(argv[0]), int(argv[1]), float(argv[2]), int(argv[3])
+    workers, pushers, parent_pid = int(argv[0]), int(argv[1]), int(argv[4])
+    seconds, catch_up_s = float(argv[2]), float(argv[3])
     die_with_parent(parent_pid)
-    print(json.dumps(measure(workers, pushers, seconds)), flush=True)
+    print(json.dumps(measure(workers, pushers, seconds, catch_up_s)), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ class Settings:
     ui_workers: int
     ui_seconds: float
     ui_kills: int
-    # 4. scale: workers, pushers, and the measured window after every worker is connected
+    # 4. scale: workers, pushers, the measured window once every pusher sends, and how long the
+    #    ledger may take to catch up afterwards
     scale_workers: int
     scale_pushers: int
     scale_seconds: float
+    scale_catch_up_s: float
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,15 +36,15 @@ FULL = Settings(
     messages=500_000, throughput_cases=(("ipc", 4), ("ipc", 16), ("tcp", 4)),
     kill_cycles=10, start_workers=(4, 64),
     ui_workers=16, ui_seconds=8.0, ui_kills=10,
-    scale_workers=64, scale_pushers=4, scale_seconds=30.0,
+    scale_workers=64, scale_pushers=4, scale_seconds=30.0, scale_catch_up_s=10.0,
 )
 
 QUICK = Settings(
     name="quick", reps=5,
     messages=100_000, throughput_cases=(("ipc", 4),),
     kill_cycles=5, start_workers=(4,),
-    ui_workers=16, ui_seconds=2.0, ui_kills=5,
-    scale_workers=64, scale_pushers=4, scale_seconds=3.0,
+    ui_workers=16, ui_seconds=2.0, ui_kills=3,
+    scale_workers=16, scale_pushers=2, scale_seconds=3.0, scale_catch_up_s=3.0,
 )
 
 # A smoke test of the machinery (tests/test_benchmarks.py): the figures mean little.
@@ -51,7 +53,7 @@ TINY = Settings(
     messages=5_000, throughput_cases=(("ipc", 2),),
     kill_cycles=2, start_workers=(2,),
     ui_workers=2, ui_seconds=0.5, ui_kills=2,
-    scale_workers=4, scale_pushers=2, scale_seconds=0.5,
+    scale_workers=4, scale_pushers=2, scale_seconds=0.5, scale_catch_up_s=3.0,
 )
 
 BY_NAME = {s.name: s for s in (FULL, QUICK, TINY)}

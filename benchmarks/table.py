@@ -45,7 +45,8 @@ def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             rows += _failed("scale", results)
         else:
             where = f"{part['workers']} workers, {part['pushers']} pushers"
-            rows.append(_row(f"scale, {where}: delivered", f"{part['delivered_msgs_per_s'] / 1e3:.0f}k msgs/s"))
+            behind = "" if part["caught_up"] else " (lower bound: the ledger had not caught up)"
+            rows.append(_row(f"scale, {where}: delivered", f"{part['delivered_msgs_per_s'] / 1e3:.0f}k msgs/s{behind}"))
             rows.append(_row(f"scale, {where}: accounted by the ledger in the window",
                              f"{part['accounted_msgs_per_s'] / 1e3:.0f}k msgs/s "
                              f"(lag {part['accounting_lag_at_window_end_s']:.1f} s)"))
