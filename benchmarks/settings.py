@@ -16,7 +16,7 @@ class Settings:
     # 2. reactions: kill/revive cycles, and the worker counts timed from start to all connected
     kill_cycles: int
     start_workers: tuple[int, ...]
-    # 3. UI under load: workers at rate 0, seconds of timer sampling, kill key presses
+    # 3. UI under load: workers at rate 0, seconds of timer sampling, kill key presses (at most 9)
     ui_workers: int
     ui_seconds: float
     ui_kills: int
@@ -35,16 +35,16 @@ FULL = Settings(
     name="full", reps=5,
     messages=500_000, throughput_cases=(("ipc", 4), ("ipc", 16), ("tcp", 4)),
     kill_cycles=10, start_workers=(4, 64),
-    ui_workers=16, ui_seconds=8.0, ui_kills=10,
-    scale_workers=64, scale_pushers=4, scale_seconds=30.0, scale_catch_up_s=10.0,
+    ui_workers=16, ui_seconds=5.0, ui_kills=8,
+    scale_workers=64, scale_pushers=4, scale_seconds=30.0, scale_catch_up_s=5.0,
 )
 
 QUICK = Settings(
     name="quick", reps=5,
     messages=100_000, throughput_cases=(("ipc", 4),),
     kill_cycles=5, start_workers=(4,),
-    ui_workers=16, ui_seconds=2.0, ui_kills=3,
-    scale_workers=16, scale_pushers=2, scale_seconds=3.0, scale_catch_up_s=3.0,
+    ui_workers=16, ui_seconds=1.5, ui_kills=2,
+    scale_workers=8, scale_pushers=2, scale_seconds=2.0, scale_catch_up_s=2.0,
 )
 
 # A smoke test of the machinery (tests/test_benchmarks.py): the figures mean little.
