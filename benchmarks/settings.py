@@ -35,8 +35,8 @@ FULL = Settings(
     name="full", reps=5,
     messages=500_000, throughput_cases=(("ipc", 4), ("ipc", 16), ("tcp", 4)),
     kill_cycles=10, start_workers=(4, 64),
-    ui_workers=16, ui_seconds=5.0, ui_kills=8,
-    scale_workers=64, scale_pushers=4, scale_seconds=30.0, scale_catch_up_s=5.0,
+    ui_workers=16, ui_seconds=4.0, ui_kills=6,
+    scale_workers=64, scale_pushers=4, scale_seconds=30.0, scale_catch_up_s=3.0,
 )
 
 QUICK = Settings(
