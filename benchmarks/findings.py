@@ -83,15 +83,16 @@ FINDINGS: list[dict[str, str]] = [
         "change": "proposed: children lower their priority at start (os.nice(10)): the observer wins CPU "
                   "contention against what it observes; nothing changes between the children themselves.",
         "effect": "scale 64 x 4, 10 s: accounting lag 25-47 s -> 9-10 s and engine peak RSS 600-800 -> "
-                  "430-490 MB on its own; UI timer lag p99 over a second -> 140-280 ms with P1 and P2.",
+                  "430-490 MB on its own. UI (16 workers, 3 runs each): timer lag p99 748-3457 ms with P1 "
+                  "and P2, 142-973 ms with P3 as well.",
     },
     {
         "area": "engine step and commands (proposal P2: rrsim/engine.py)",
         "found": "Engine.step reads up to 2000 telemetry messages before running requests; behind a backlog "
                  "a step took up to 8 s, so a kill from the TUI waited that long.",
         "change": "proposed: run requests first in step(), and stop reading telemetry after ~20 ms per step.",
-        "effect": "UI kill key -> tile: never within 10 s (3 of 3 runs) -> p95 0.75-2.3 s with P1 and "
-                  "0.3-0.9 s with P1 and P3 as well (16 workers, rate 0, machine shared).",
+        "effect": "UI kill key -> tile (16 workers, rate 0, 3 runs each): never within 10 s without "
+                  "proposals; p95 0.75-2.3 s with P1 and P2; 0.37-0.92 s with P3 as well.",
     },
     {
         "area": "child start-up (proposal P4: rrsim/child.py)",
