@@ -129,6 +129,7 @@ class Engine:
             self.endpoints[name] = self._endpoint_for(name)
             self.roster.owners[self.endpoints[name]] = name
         self._started_ns = now_ns()
+        self.roster.messages, self.roster.started_ns = setup.messages, self._started_ns
         if setup.duration is not None:
             self._deadline_ns = self._started_ns + int(setup.duration * 1e9)
         shown = {"telemetry": self.telemetry_endpoint, **self.endpoints}
@@ -342,7 +343,9 @@ class Engine:
             self.time_up = True
             self.hold_sending(True)  # stop sending, then let what is in flight land
         pushers = model.pushers.values()
-        sending_over = self.time_up or (bool(pushers) and all(p.done for p in pushers))
+        # A pusher that died (killed or crashed from outside) will send no more either.
+        finished_sending = [p.done or p.state not in ("starting", "running") for p in pushers]
+        sending_over = self.time_up or (bool(pushers) and all(finished_sending))
         if not sending_over or self.timeline:
             self.drain_started_ns = None
             return

@@ -30,6 +30,8 @@ class Roster:
     lives: dict[str, int] = field(default_factory=dict)  # name -> current life
     roles: dict[str, str] = field(default_factory=dict)  # name -> "pusher" | "worker"
     owners: dict[str, str] = field(default_factory=dict)  # endpoint -> name that binds it
+    messages: int = 0  # what each pusher will send at most, 0 = no limit
+    started_ns: int = 0  # when the run started: every real clock stamp is later
 
 
 class MalformedError(ValueError):
@@ -49,7 +51,7 @@ def _decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[
         raise MalformedError(f"{len(frames)} frames")
     try:
         header = json.loads(frames[0])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedError("header is not JSON") from None
     if not isinstance(header, dict):
         raise MalformedError("header is not an object")
@@ -71,7 +73,7 @@ def _decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[
         if role != "pusher":
             raise MalformedError(f"progress report from worker {name}")
         sent, peers = header.get("sent"), header.get("peers")
-        if not _is_count(sent) or not _is_count(peers):
+        if not _is_count(sent) or not _is_count(peers) or (roster.messages and sent > roster.messages):
             raise MalformedError(f"{name}: bad progress counts")
         return [ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")))]
     if kind == wire.LINK:
@@ -102,14 +104,17 @@ def _receipts(header: dict, frames: list[bytes], now_ns: int, name: str, life: i
         seqs = records["seq"].astype(np.int64)  # below 2**63: larger values fail the sent check
         sent_ns = records["sent_ns"].astype(np.int64)
         # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC.
-        known = (sent_ns <= recv_ns) & (recv_ns <= now_ns)
+        known = (roster.started_ns <= sent_ns) & (sent_ns <= recv_ns) & (recv_ns <= now_ns)
         lowest, highest = int(pushers.min()), int(pushers.max())
         # One pusher is the usual batch: skip np.unique, the costliest step of a batch.
         indexes = [lowest] if lowest == highest else np.unique(pushers).tolist()
         sent_ok = np.zeros(n, dtype=bool)
         for index in indexes:
             if roster.roles.get(f"p{index}") == "pusher":
-                below = (seqs >= 0) & (seqs < sent_of(index) + SEQ_SLACK)
+                limit = sent_of(index) + SEQ_SLACK
+                if roster.messages:
+                    limit = min(limit, roster.messages)
+                below = (seqs >= 0) & (seqs < limit)
                 sent_ok |= below if lowest == highest else below & (pushers == index)
         known &= sent_ok
         accepted = int(np.count_nonzero(known))
