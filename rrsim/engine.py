@@ -27,7 +27,7 @@ import zmq
 
 from rrsim import events as ev
 from rrsim import telemetry
-from rrsim.config import Action, Setup, timeline_problem
+from rrsim.config import MAX_PUSHERS, MAX_WORKERS, Action, Setup, timeline_problem
 from rrsim.errors import UserError
 from rrsim.model import Model, pusher_index
 from rrsim.patterns import load as load_pattern
@@ -37,7 +37,7 @@ from rrsim.wire import control_topic
 IPC_PATH_LIMIT = 107
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000
-MAX_TELEMETRY_PER_STEP = 2000
+TELEMETRY_BUDGET_NS = 20_000_000  # per step, so commands are never far behind
 
 
 def now_ns() -> int:
@@ -205,6 +205,8 @@ class Engine:
         self._start_worker(name, self.work_ms[name])
 
     def add_worker(self, work_ms: float | None = None) -> str:
+        if len(self.model.workers) >= MAX_WORKERS:
+            raise UserError(f"already {MAX_WORKERS} workers, the most a run can have")
         name = self.model.next_worker_name()
         self.endpoints[name] = self._endpoint_for(name)
         self.roster.owners[self.endpoints[name]] = name
@@ -212,6 +214,8 @@ class Engine:
         return name
 
     def add_pusher(self) -> str:
+        if len(self.model.pushers) >= MAX_PUSHERS:
+            raise UserError(f"already {MAX_PUSHERS} pushers, the most a run can have")
         name = self.model.next_pusher_name()
         self.endpoints[name] = self._endpoint_for(name)
         self.roster.owners[self.endpoints[name]] = name
@@ -254,11 +258,11 @@ class Engine:
 
     # ------------------------------------------------------------------ the loop
     def step(self, timeout_ms: float = 10.0) -> None:
-        """Receive telemetry for up to ``timeout_ms``, then do whatever is due."""
+        """Do whatever is due, then receive telemetry for up to ``timeout_ms``."""
         if self.finished:
+            self._refuse_requests()
             return
-        if self.telemetry_sock.poll(timeout_ms, zmq.POLLIN):
-            self._receive_telemetry()
+        # Commands and deaths first: a key press must not wait behind a backlog of telemetry.
         now = now_ns()
         for ended in self.supervisor.reap():
             self.emit(ev.ProcessEnded(now, ended.name, ended.life, ended.how, ended.exit_code, ended.log_tail))
@@ -268,13 +272,17 @@ class Engine:
         if now >= self._next_control_ns:
             self._publish_control()
             self._next_control_ns = now + CONTROL_REPEAT_NS
+        if self.telemetry_sock.poll(timeout_ms, zmq.POLLIN):
+            self._receive_telemetry()
+        now = now_ns()
         if now >= self._next_tick_ns:
             self.emit(ev.Tick(now))
             self._next_tick_ns = now + TICK_NS
         self._check_drained(now)
 
     def _receive_telemetry(self) -> None:
-        for _ in range(MAX_TELEMETRY_PER_STEP):
+        deadline = now_ns() + TELEMETRY_BUDGET_NS
+        while True:
             try:
                 frames = self.telemetry_sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -286,6 +294,8 @@ class Engine:
                 if isinstance(event, ev.Deliveries):
                     self._last_activity_ns = t
                 self.emit(event)
+            if t >= deadline:
+                return  # the rest waits for the next step, after commands and reaping
 
     def _sent_of(self, index: int) -> int:
         return self.model.ledger.pusher(index).sent
@@ -300,6 +310,14 @@ class Engine:
                 future.set_result(command())
             except UserError as error:
                 future.set_exception(error)
+
+    def _refuse_requests(self) -> None:
+        while True:
+            try:
+                _command, future = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            future.set_exception(UserError("the run has finished"))
 
     def _run_timeline(self, now: int) -> None:
         model = self.model

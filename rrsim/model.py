@@ -160,6 +160,10 @@ class Model:
         self.rate = 0.0
         self.sending_held = False
         self.drained = False
+        # Messages counted lost that arrived after all, not yet in the log: (pusher, worker) -> count.
+        # Logged at most once a second, so a slow worker's backlog does not flood the log.
+        self._recovered: dict[tuple[int, str], int] = {}
+        self._recovered_noted_ns = 0
         self.all_linked_once = False
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
 
@@ -172,6 +176,8 @@ class Model:
             handler(event)
         if not self.drained:
             self._age_undelivered()
+        if self._recovered and (self.now_ns - self._recovered_noted_ns >= NS or isinstance(event, ev.Drained)):
+            self._note_recovered()
 
     def _note(self, t_ns: int, kind: str, text: str) -> None:
         self.log.append(LogEntry(t_ns, kind, text))
@@ -310,7 +316,8 @@ class Model:
             worker.duplicates += int((~flags.first).sum())
             recovered = int(flags.was_lost.sum())
             if recovered:
-                self._note(e.t_ns, "info", f"{recovered} messages of p{index} counted lost arrived after all at {e.worker}")
+                key = (int(index), e.worker)
+                self._recovered[key] = self._recovered.get(key, 0) + recovered
             self.late += int((late[mine] & flags.first).sum())
             worker.late += int((late[mine] & flags.first).sum())
         worker.received += n
@@ -380,6 +387,13 @@ class Model:
             if boundary:
                 newly[pusher_index(pusher.name)] = self.ledger.pusher(pusher_index(pusher.name)).declare_lost_below(boundary)
         self._note_lost(self.now_ns, newly, f"{self.lost_after_ns / NS:g} s after sending")
+
+    def _note_recovered(self) -> None:
+        for (index, worker), count in self._recovered.items():
+            noun = "message" if count == 1 else "messages"
+            self._note(self.now_ns, "info", f"{count} {noun} of p{index} counted lost arrived after all at {worker}")
+        self._recovered.clear()
+        self._recovered_noted_ns = self.now_ns
 
     def _note_lost(self, t_ns: int, newly: dict[int, np.ndarray], when: str) -> None:
         for index, seqs in newly.items():

@@ -13,6 +13,7 @@ import zmq
 from rrsim import events as ev
 from rrsim.config import Action, Setup, builtin_scenarios, load_scenario
 from rrsim.engine import Engine
+from rrsim.errors import UserError
 from runs import assert_ledger_consistent, run
 
 NS = 1_000_000_000
@@ -268,3 +269,19 @@ def test_a_run_waits_for_a_slow_worker_even_past_the_live_lost_horizon():
     # Counted lost while overdue, then delivered after all: the log says so.
     assert any("arrived after all" in entry.text for entry in result.model.log)
     assert_ledger_consistent(result)
+
+
+def test_a_command_after_the_run_has_finished_is_answered_not_left_hanging():
+    engine = Engine(Setup(workers=1, rate=0, messages=100, wait_ready=True))
+    try:
+        engine.start()
+        deadline = time.monotonic() + 30
+        while not engine.finished:
+            assert time.monotonic() < deadline
+            engine.step(10)
+        future = engine.request("kill", "w1")
+        engine.step(10)
+        with pytest.raises(UserError, match="finished"):
+            future.result(timeout=1)
+    finally:
+        engine.close()
