@@ -53,7 +53,10 @@ class PusherLedger:
         self.record_sent(int(seqs.max()) + 1)
         before = self.counts[seqs]
         first = before == 0
-        if first.any():
+        # A worker receives each pusher's messages in order: then no id repeats in the batch,
+        # and plain fancy indexing does what np.unique and np.add.at would, at a third of the cost.
+        increasing = len(seqs) < 2 or bool((seqs[1:] > seqs[:-1]).all())
+        if not increasing and first.any():
             # The same id twice in one batch: only its first occurrence is the first delivery.
             _, first_index = np.unique(seqs, return_index=True)
             if len(first_index) != len(seqs):
@@ -61,8 +64,10 @@ class PusherLedger:
                 unique_first[first_index] = True
                 first &= unique_first
         was_lost = first & (seqs < self.lost_scan)
-        not_saturated = seqs[before < 255]
-        np.add.at(self.counts, not_saturated, 1)
+        if increasing:
+            self.counts[seqs] = before + (before < 255)
+        else:
+            np.add.at(self.counts, seqs[before < 255], 1)
         new = int(first.sum())
         self.delivered_unique += new
         self.duplicates += len(seqs) - new

@@ -310,16 +310,18 @@ class Model:
             return
         n = len(e.seqs)
         late = e.sent_ns < life.started_ns
-        for index in np.unique(e.pushers):
-            mine = e.pushers == index
+        single = e.pushers[0] == e.pushers[-1] and bool((e.pushers == e.pushers[0]).all())
+        for index in [e.pushers[0]] if single else np.unique(e.pushers):
+            mine = slice(None) if single else e.pushers == index
             flags = self.ledger.pusher(int(index)).record_deliveries(e.seqs[mine])
             worker.duplicates += int((~flags.first).sum())
             recovered = int(flags.was_lost.sum())
             if recovered:
                 key = (int(index), e.worker)
                 self._recovered[key] = self._recovered.get(key, 0) + recovered
-            self.late += int((late[mine] & flags.first).sum())
-            worker.late += int((late[mine] & flags.first).sum())
+            late_first = int((late[mine] & flags.first).sum())
+            self.late += late_first
+            worker.late += late_first
         worker.received += n
         life.received += n
         if self.first_send_ns is None:
