@@ -14,7 +14,6 @@ import subprocess
 import sys
 import termios
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -110,7 +109,7 @@ def test_quitting_by_key_leaves_nothing(tmp_path, terminal, keys):
 def test_a_signal_ends_the_tui_cleanly(tmp_path, terminal, signum):
     term = terminal()
     term.process.send_signal(signum)
-    term.wait_exit()
+    assert term.wait_exit() == 128 + signum
     assert LEAVE_ALT_SCREEN in term.output
     assert b"Traceback" not in term.output
     assert_nothing_left(tmp_path)

@@ -10,20 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
-import os
-import select
-import signal
-import struct
-import subprocess
-import sys
-import termios
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 
 from rrsim.cli import TUI_DEFAULTS
@@ -32,7 +21,6 @@ from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.source import LiveRun
 from rrsim.tui.widgets.worker_tile import WorkerTile
-from test_no_orphans import assert_nothing_left, processes_mentioning, wait_for
 
 DEADLINE_S = 30.0  # generous: a condition usually holds within a second, but the machine may be busy
 # Faster than the interactive default so that every worker gets messages within a second.
@@ -174,56 +162,4 @@ def test_sixteen_workers_flat_out_still_answer_keys() -> None:
     asyncio.run(scenario())
 
 
-# ---------------------------------------------------------------------- the real command, in a terminal
-class Terminal:
-    """``rrsim`` in a pseudo-terminal of its own; its output is read (and dropped) all along."""
-
-    def __init__(self, tmp: Path, args: list[str]) -> None:
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        env = {**os.environ, "TMPDIR": str(tmp), "TERM": "xterm-256color"}
-        self.process = subprocess.Popen([sys.executable, "-m", "rrsim", *args], stdin=slave, stdout=slave,
-                                        stderr=slave, env=env, start_new_session=True)
-        os.close(slave)
-        self.output = bytearray()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        # A full pty would block the app on its next write: keep draining until it closes.
-        while True:
-            try:
-                if select.select([self.master], [], [], 0.1)[0]:
-                    data = os.read(self.master, 65536)
-                    if not data:
-                        return
-                    self.output += data
-            except OSError:
-                return
-
-    def press(self, keys: bytes) -> None:
-        os.write(self.master, keys)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        os.close(self.master)
-
-
-@pytest.mark.parametrize(("how", "exit_code"), [("q", 0), ("ctrl+c", 0), ("SIGTERM", 143)])
-def test_quitting_leaves_no_child_and_no_run_directory(tmp_path: Path, how: str, exit_code: int) -> None:
-    terminal = Terminal(tmp_path, [])
-    try:
-        # Three workers, the pusher and the engine's janitor all name the run directory.
-        wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 5, DEADLINE_S, "the children to start")
-        wait_for(lambda: b"alive" in terminal.output, DEADLINE_S, "the screen to show live workers")
-        if how == "SIGTERM":
-            terminal.process.send_signal(signal.SIGTERM)
-        else:
-            terminal.press({"q": b"q", "ctrl+c": b"\x03"}[how])
-        assert terminal.process.wait(DEADLINE_S) == exit_code
-        assert b"Traceback" not in terminal.output
-        assert_nothing_left(tmp_path)
-    finally:
-        terminal.close()
+# The real command in a terminal (q, ctrl+c, signals, SIGKILL, a UI bug): tests/test_tui_exits.py.
