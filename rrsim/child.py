@@ -18,6 +18,7 @@ from rrsim.deathsig import die_with_parent
 from rrsim.patterns import load as load_pattern
 
 PARENT_CHECK_NS = 200_000_000
+CHILD_NICENESS = 5
 
 
 class Child:
@@ -30,6 +31,9 @@ class Child:
         self.life: int = spec["life"]
         self.parent_pid: int = spec["parent_pid"]
         die_with_parent(self.parent_pid)
+        # The engine accounts for what we do: when the cores are short, it must not be the one
+        # that starves, or its numbers fall behind the run they describe.
+        os.nice(CHILD_NICENESS)
         self.ctx = zmq.Context()
         pattern = load_pattern(spec["pattern"])
         make = pattern.pusher_socket if role == "pusher" else pattern.worker_socket
