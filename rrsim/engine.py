@@ -260,7 +260,7 @@ class Engine:
     def step(self, timeout_ms: float = 10.0) -> None:
         """Do whatever is due, then receive telemetry for up to ``timeout_ms``."""
         if self.finished:
-            self._refuse_requests()
+            self._run_requests()  # answered, not run: a command queued just before the end must not hang
             return
         # Commands and deaths first: a key press must not wait behind a backlog of telemetry.
         now = now_ns()
@@ -306,18 +306,13 @@ class Engine:
                 command, future = self._requests.get_nowait()
             except queue.Empty:
                 return
+            if self.finished:
+                future.set_exception(UserError("the run has finished"))
+                continue
             try:
                 future.set_result(command())
             except UserError as error:
                 future.set_exception(error)
-
-    def _refuse_requests(self) -> None:
-        while True:
-            try:
-                _command, future = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            future.set_exception(UserError("the run has finished"))
 
     def _run_timeline(self, now: int) -> None:
         model = self.model
