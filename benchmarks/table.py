@@ -15,54 +15,60 @@ def _failed(part: str, results: dict[str, Any]) -> list[dict[str, Any]]:
     return [_row(f"{part}: did not run", results[part]["error"][:120])]
 
 
+def _throughput_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for case in part["cases"]:
+        ratio = case["ratio"]
+        value = (f"{ratio['median']:.2f}x  (bare {case['bare_msgs_per_s']['median'] / 1e6:.2f}M/s, "
+                 f"rrsim {case['rrsim_msgs_per_s']['median'] / 1e6:.2f}M/s)")
+        rows.append(_row(f"throughput, {case['case']}: rrsim / bare", value, "0.9x", case["met"]))
+    return rows
+
+
+def _reaction_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    kill, revive = part["kill_to_killed_ms"], part["revive_to_first_delivery_ms"]
+    rows = [
+        _row("kill -> killed in the model, p95", f"{kill['p95']:.0f} ms", "<= 100 ms", kill["met"]),
+        _row("revive -> first delivery to the new life, p95", f"{revive['p95']:.0f} ms", "<= 300 ms", revive["met"]),
+    ]
+    for workers, start in part["start_to_all_connected_s"].items():
+        target = start.get("target", "").replace("median <= ", "<= ")
+        rows.append(_row(f"start -> all {workers} workers connected, median", f"{start['median']:.2f} s",
+                         f"{target} s" if target else "", start.get("met")))
+    return rows
+
+
+def _scale_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    where = f"{part['workers']} workers, {part['pushers']} pushers"
+    behind = "" if part["caught_up"] else " (lower bound: the ledger had not caught up)"
+    return [
+        _row(f"scale, {where}: delivered", f"{part['delivered_msgs_per_s'] / 1e3:.0f}k msgs/s{behind}"),
+        _row(f"scale, {where}: accounted by the ledger in the window",
+             f"{part['accounted_msgs_per_s'] / 1e3:.0f}k msgs/s (lag {part['accounting_lag_at_window_end_s']:.1f} s)"),
+        _row(f"scale, {where}: engine CPU", f"{part['engine_cpu_share_of_one_core']:.0%} of a core"),
+        _row(f"scale, {where}: engine resident memory, peak", f"{part['engine_rss_mb']['peak']:.0f} MB"),
+        _row(f"scale, {where}: ledger bytes per message, resident",
+             f"{part['ledger_bytes_per_message']:.2f} (allocated {part['ledger_allocated_bytes_per_message']:.2f})",
+             "<= 1", part["ledger_met"]),
+    ]
+
+
+def _ui_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    timer, kill = part["timer_lag_ms"], part["kill_key_to_tile_ms"]
+    return [
+        _row("UI: 50 ms timer lag, p99", f"{timer['p99']:.0f} ms", "<= 50 ms", timer["met"]),
+        _row("UI: kill key -> tile shows killed, p95", f"{kill['p95']:.0f} ms", "<= 100 ms", kill["met"]),
+    ]
+
+
+PART_ROWS = {"throughput": _throughput_rows, "reaction": _reaction_rows, "scale": _scale_rows, "ui": _ui_rows}
+
+
 def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    if "throughput" in results:
-        if "error" in results["throughput"]:
-            rows += _failed("throughput", results)
-        else:
-            for case in results["throughput"]["cases"]:
-                ratio = case["ratio"]
-                value = (f"{ratio['median']:.2f}x  (bare {case['bare_msgs_per_s']['median'] / 1e6:.2f}M/s, "
-                         f"rrsim {case['rrsim_msgs_per_s']['median'] / 1e6:.2f}M/s)")
-                rows.append(_row(f"throughput, {case['case']}: rrsim / bare", value, "0.9x", case["met"]))
-    if "reaction" in results:
-        part = results["reaction"]
-        if "error" in part:
-            rows += _failed("reaction", results)
-        else:
-            kill, revive = part["kill_to_killed_ms"], part["revive_to_first_delivery_ms"]
-            rows.append(_row("kill -> killed in the model, p95", f"{kill['p95']:.0f} ms", "<= 100 ms", kill["met"]))
-            rows.append(_row("revive -> first delivery to the new life, p95", f"{revive['p95']:.0f} ms",
-                             "<= 300 ms", revive["met"]))
-            for workers, start in part["start_to_all_connected_s"].items():
-                target = start.get("target", "").replace("median <= ", "<= ")
-                rows.append(_row(f"start -> all {workers} workers connected, median", f"{start['median']:.2f} s",
-                                 f"{target} s" if target else "", start.get("met")))
-    if "scale" in results:
-        part = results["scale"]
-        if "error" in part:
-            rows += _failed("scale", results)
-        else:
-            where = f"{part['workers']} workers, {part['pushers']} pushers"
-            behind = "" if part["caught_up"] else " (lower bound: the ledger had not caught up)"
-            rows.append(_row(f"scale, {where}: delivered", f"{part['delivered_msgs_per_s'] / 1e3:.0f}k msgs/s{behind}"))
-            rows.append(_row(f"scale, {where}: accounted by the ledger in the window",
-                             f"{part['accounted_msgs_per_s'] / 1e3:.0f}k msgs/s "
-                             f"(lag {part['accounting_lag_at_window_end_s']:.1f} s)"))
-            rows.append(_row(f"scale, {where}: engine CPU", f"{part['engine_cpu_share_of_one_core']:.0%} of a core"))
-            rows.append(_row(f"scale, {where}: engine resident memory, peak", f"{part['engine_rss_mb']['peak']:.0f} MB"))
-            rows.append(_row(f"scale, {where}: ledger bytes per message, resident",
-                             f"{part['ledger_bytes_per_message']:.2f} (allocated "
-                             f"{part['ledger_allocated_bytes_per_message']:.2f})", "<= 1", part["ledger_met"]))
-    if "ui" in results:
-        part = results["ui"]
-        if "error" in part:
-            rows += _failed("ui", results)
-        else:
-            timer, kill = part["timer_lag_ms"], part["kill_key_to_tile_ms"]
-            rows.append(_row("UI: 50 ms timer lag, p99", f"{timer['p99']:.0f} ms", "<= 50 ms", timer["met"]))
-            rows.append(_row("UI: kill key -> tile shows killed, p95", f"{kill['p95']:.0f} ms", "<= 100 ms", kill["met"]))
+    for part, build in PART_ROWS.items():
+        if part in results:
+            rows += _failed(part, results) if "error" in results[part] else build(results[part])
     return rows
 
 

@@ -56,8 +56,9 @@ class OutputFile:
         os.replace(self.part, self.path)
 
     def discard(self) -> None:
-        self.stream.close()
-        Path(self.part).unlink(missing_ok=True)
+        if not self.stream.closed:  # kept already: nothing to discard
+            self.stream.close()
+            Path(self.part).unlink(missing_ok=True)
 
 
 def _progress(engine: Engine) -> str:
@@ -112,34 +113,33 @@ def _play(engine: Engine, console: Console) -> None:
 
 def run_headless(scenario: Scenario, json_path: Path | None, events_path: Path | None,
                  console: Console, keep_logs: Path | None = None) -> int:
-    outputs: list[OutputFile] = []
+    report_file = events_file = None
+    started = False
     try:
         report_file = OutputFile(json_path, "--json") if json_path else None
-        outputs += [report_file] if report_file else []
         events_file = OutputFile(events_path, "--events") if events_path else None
-        outputs += [events_file] if events_file else []
         engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
         if events_file:
             engine.subscribe(EventRecorder(events_file.stream))
         try:
             engine.start()
-            if events_file:
-                outputs.remove(events_file)  # what happens from here on is worth keeping, even a crash
+            started = True
             _play(engine, console)
         finally:
             engine.close()
-            if events_file and events_file not in outputs:
-                events_file.keep()
         report = build_report(engine.model)
         report["scenario"] = scenario.name
         if report_file:
             json.dump(report, report_file.stream, indent=2)
             report_file.stream.write("\n")
-            outputs.remove(report_file)
             report_file.keep()
     finally:
-        for output in outputs:
-            output.discard()
+        # The events of a run that started are worth keeping, even after a crash.
+        if events_file and started:
+            events_file.keep()
+        for output in (report_file, events_file):
+            if output:
+                output.discard()  # a no-op for one already kept
     console.print(f"scenario {scenario.name}: {scenario.setup.pattern}, {scenario.setup.transport}, "
                   f"bind={scenario.setup.bind}", highlight=False)
     console.print(summary_table(report))
