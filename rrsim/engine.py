@@ -38,6 +38,7 @@ IPC_PATH_LIMIT = 107
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000
 TELEMETRY_BUDGET_NS = 20_000_000  # per step, so commands are never far behind
+TELEMETRY_BATCH = 1024  # messages read before decoding: each worker's receipts in them are merged
 
 
 def now_ns() -> int:
@@ -283,18 +284,22 @@ class Engine:
     def _receive_telemetry(self) -> None:
         deadline = now_ns() + TELEMETRY_BUDGET_NS
         while True:
+            batch = []
             try:
-                frames = self.telemetry_sock.recv_multipart(zmq.NOBLOCK)
+                while len(batch) < TELEMETRY_BATCH:
+                    batch.append(self.telemetry_sock.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
+                pass
+            if not batch:
                 return
             t = now_ns()
             with self.lock:
-                decoded = telemetry.decode(frames, t, self.roster, self._sent_of)
+                decoded = telemetry.decode_batch(batch, t, self.roster, self._sent_of)
             for event in decoded:
                 if isinstance(event, ev.Deliveries):
                     self._last_activity_ns = t
                 self.emit(event)
-            if t >= deadline:
+            if len(batch) < TELEMETRY_BATCH or now_ns() >= deadline:
                 return  # the rest waits for the next step, after commands and reaping
 
     def _sent_of(self, index: int) -> int:

@@ -38,15 +38,48 @@ class MalformedError(ValueError):
     pass
 
 
+@dataclass
+class ReceiptFrames:
+    """The receipts of one worker life, gathered from one or more telemetry messages."""
+
+    name: str
+    life: int
+    foreign: int = 0
+    heads: list[bytes] = field(default_factory=list)
+    stamps: list[bytes] = field(default_factory=list)
+
+
 def decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[[int], int]) -> list[ev.Event]:
     """Events for one telemetry message; ``sent_of(pusher_index)`` is what the ledger has seen sent."""
-    try:
-        return _decode(frames, now_ns, roster, sent_of)
-    except MalformedError as error:
-        return [ev.MalformedTelemetry(now_ns, str(error))]
+    return decode_batch([frames], now_ns, roster, sent_of)
 
 
-def _decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[[int], int]) -> list[ev.Event]:
+def decode_batch(batch: list[list[bytes]], now_ns: int, roster: Roster,
+                 sent_of: Callable[[int], int]) -> list[ev.Event]:
+    """Events for telemetry messages read together, in order, except that each worker life's
+    receipts become one ``Deliveries`` at the end: with many workers the engine's cost is per
+    batch, not per message, and merging is what lets it catch up when it falls behind."""
+    out: list[ev.Event] = []
+    gathered: dict[tuple[str, int], ReceiptFrames] = {}
+    for frames in batch:
+        try:
+            parsed = _parse(frames, now_ns, roster)
+        except MalformedError as error:
+            out.append(ev.MalformedTelemetry(now_ns, str(error)))
+            continue
+        if isinstance(parsed, ReceiptFrames):
+            receipts = gathered.setdefault((parsed.name, parsed.life), ReceiptFrames(parsed.name, parsed.life))
+            receipts.foreign += parsed.foreign
+            receipts.heads += parsed.heads
+            receipts.stamps += parsed.stamps
+        else:
+            out.append(parsed)
+    for receipts in gathered.values():
+        out.extend(_deliveries(receipts, now_ns, roster, sent_of))
+    return out
+
+
+def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | ReceiptFrames:
     if not frames or len(frames) > 3:
         raise MalformedError(f"{len(frames)} frames")
     try:
@@ -68,26 +101,21 @@ def _decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[
         raise MalformedError(f"{kind} from {name} with {len(frames)} frames")
 
     if kind == wire.HELLO:
-        return [ev.ProcessReady(now_ns, name, life)]
+        return ev.ProcessReady(now_ns, name, life)
     if kind == wire.SENT:
         if role != "pusher":
             raise MalformedError(f"progress report from worker {name}")
         sent, peers = header.get("sent"), header.get("peers")
         if not _is_count(sent) or not _is_count(peers) or (roster.messages and sent > roster.messages):
             raise MalformedError(f"{name}: bad progress counts")
-        return [ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")))]
+        return ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")))
     if kind == wire.LINK:
         endpoint, up = header.get("endpoint"), header.get("up")
         peer = roster.owners.get(endpoint) if isinstance(endpoint, str) else None
         if peer is None or not isinstance(up, bool) or roster.roles.get(peer) == role:
             raise MalformedError(f"{name}: bad link report")
         pusher, worker = (name, peer) if role == "pusher" else (peer, name)
-        return [ev.LinkChanged(now_ns, pusher, worker, up)]
-    return _receipts(header, frames, now_ns, name, life, role, roster, sent_of)
-
-
-def _receipts(header: dict, frames: list[bytes], now_ns: int, name: str, life: int, role: str,
-              roster: Roster, sent_of: Callable[[int], int]) -> list[ev.Event]:
+        return ev.LinkChanged(now_ns, pusher, worker, up)
     if role != "worker":
         raise MalformedError(f"receipts from pusher {name}")
     n, foreign = header.get("n"), header.get("foreign")
@@ -96,6 +124,14 @@ def _receipts(header: dict, frames: list[bytes], now_ns: int, name: str, life: i
     heads, stamps = frames[1], frames[2]
     if len(heads) != n * wire.RECEIPT_SIZE or len(stamps) != n * wire.STAMP_SIZE:
         raise MalformedError(f"{name}: receipt frames do not match n={n}")
+    return ReceiptFrames(name, life, foreign, [heads], [stamps])
+
+
+def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
+                sent_of: Callable[[int], int]) -> list[ev.Event]:
+    name, life, foreign = receipts.name, receipts.life, receipts.foreign
+    heads, stamps = b"".join(receipts.heads), b"".join(receipts.stamps)
+    n = len(stamps) // wire.STAMP_SIZE
     out: list[ev.Event] = []
     if n:
         records = np.frombuffer(heads, dtype=RECEIPT_DTYPE)

@@ -112,14 +112,14 @@ def test_an_exception_inside_the_engine_still_ends_everything(tmp_path):
     script = (
         "import sys, rrsim.telemetry as t\n"
         "calls = []\n"
-        "real = t.decode\n"
+        "real = t.decode_batch\n"
         "def broken(*a, **k):\n"
         "    calls.append(1)\n"
         "    if len(calls) > 20: raise RuntimeError('injected engine bug')\n"
         "    return real(*a, **k)\n"
-        "t.decode = broken\n"
+        "t.decode_batch = broken\n"
         "import rrsim.engine\n"
-        "rrsim.engine.telemetry.decode = broken\n"
+        "rrsim.engine.telemetry.decode_batch = broken\n"
         "from rrsim.cli import main\n"
         "sys.exit(main(['run', 'seed']))\n"
     )
