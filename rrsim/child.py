@@ -21,7 +21,7 @@ PARENT_CHECK_NS = 200_000_000
 # A socket monitor event: u16 event id, u32 value, then a frame with the endpoint (zmq_socket_monitor).
 # Parsed here rather than with zmq.utils.monitor, whose asyncio import is half a child's start-up time.
 MONITOR_EVENT = struct.Struct("=HI")
-CHILD_NICENESS = 5
+CHILD_NICENESS = 10
 
 
 class Child:
@@ -34,8 +34,10 @@ class Child:
         self.life: int = spec["life"]
         self.parent_pid: int = spec["parent_pid"]
         die_with_parent(self.parent_pid)
-        # The engine accounts for what we do: when the cores are short, it must not be the one
-        # that starves, or its numbers fall behind the run they describe.
+        # The engine accounts for what we do, and the TUI shares its process: when the cores are
+        # short, they must not be the ones that starve, or the numbers fall behind the run and
+        # keys go unanswered.  At niceness 10 (weight 110 against 1024) sixteen busy children
+        # still leave the TUI's process about a core; at 5 (weight 335) they left it half of one.
         os.nice(CHILD_NICENESS)
         self.ctx = zmq.Context()
         pattern = load_pattern(spec["pattern"])

@@ -186,6 +186,7 @@ class Engine:
     def kill(self, name: str) -> None:
         self._check("kill", name)
         self.supervisor.kill(name)
+        self._reap(now_ns())  # the model says "killed" as soon as the command returns
 
     def stop(self, name: str) -> None:
         self._check("stop", name)
@@ -265,9 +266,7 @@ class Engine:
             return
         # Commands and deaths first: a key press must not wait behind a backlog of telemetry.
         now = now_ns()
-        for ended in self.supervisor.reap():
-            self.emit(ev.ProcessEnded(now, ended.name, ended.life, ended.how, ended.exit_code, ended.log_tail))
-            self._last_activity_ns = now
+        self._reap(now)
         self._run_requests()
         self._run_timeline(now)
         if now >= self._next_control_ns:
@@ -280,6 +279,11 @@ class Engine:
             self.emit(ev.Tick(now))
             self._next_tick_ns = now + TICK_NS
         self._check_drained(now)
+
+    def _reap(self, now: int) -> None:
+        for ended in self.supervisor.reap():
+            self.emit(ev.ProcessEnded(now, ended.name, ended.life, ended.how, ended.exit_code, ended.log_tail))
+            self._last_activity_ns = now
 
     def _receive_telemetry(self) -> None:
         deadline = now_ns() + TELEMETRY_BUDGET_NS

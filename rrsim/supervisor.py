@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 STOP_GRACE_S = 5.0  # a stopped worker that has not finished by then is killed
+KILL_WAIT_S = 0.05  # a SIGKILLed child is normally gone within a few ms: wait so the kill shows at once
 LOG_TAIL_LINES = 5
 
 
@@ -66,7 +67,12 @@ class Supervisor:
         return child is not None and child.process.poll() is None and child.ending is None
 
     def kill(self, name: str) -> None:
+        """SIGKILL, then wait briefly for the end, so that the next ``reap()`` reports it."""
         self._signal(name, signal.SIGKILL, "killed")
+        try:
+            self.children[name].process.wait(KILL_WAIT_S)
+        except subprocess.TimeoutExpired:
+            pass  # a later reap() will see it
 
     def stop(self, name: str) -> None:
         self._signal(name, signal.SIGTERM, "stopped")

@@ -104,8 +104,15 @@ class RunScreen(Screen[None]):
         self.set_interval(1 / REFRESH_HZ, self._tick)
 
     def _tick(self) -> None:
-        if self._pacer.ready():
+        # Something worth a log line (a worker killed, started, paused...) is shown at once;
+        # counts and sparklines wait for the pacer.
+        if self._log_moved() or self._pacer.ready():
             self.read_model()
+
+    def _log_moved(self) -> bool:
+        with self.source.lock:
+            log = self.source.model.log
+            return bool(log) and log[-1] is not self._last_entry
 
     # ------------------------------------------------------------------ model -> widgets
     def read_model(self) -> None:
