@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from rrsim.cli import TUI_DEFAULTS
 from rrsim.errors import UserError
 from rrsim.tui import controls
 from rrsim.tui.app import RrsimApp
+from rrsim.tui.frames import read_frame
 from rrsim.tui.run_screen import RunScreen
-from rrsim.tui.scenes import SCENES, paused_scene, start_scene
+from rrsim.tui.scenes import SCENES, Script, paused_scene, start_scene
 from rrsim.tui.source import StaticRun
+from rrsim.tui.widgets.worker_grid import TILES_PER_FRAME, WorkerGrid
 
 NARROW = (80, 24)
 WIDE = (160, 50)
@@ -164,3 +168,29 @@ def test_every_main_screen_key_is_in_the_command_palette() -> None:
     assert len(described) >= 14
     for binding in described:
         assert any(binding.description in title.lower() for title in shown), binding
+
+
+def test_a_frame_redraws_a_few_busy_tiles_but_a_killed_one_at_once() -> None:
+    # Sixteen busy workers: drawing every tile in one frame would hold keys up for tens of ms.
+    script = Script(replace(TUI_DEFAULTS, workers=16, rate=400.0)).start().run(2.0)
+    source = StaticRun(script.model)
+
+    async def watch() -> None:
+        app = RrsimApp(source)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, RunScreen)
+            tiles = screen.query_one(WorkerGrid).tiles
+            script.run(1.0)
+            script.kill("w16")
+            latest = {w.name: w for w in read_frame(script.model, "x", False).workers}
+            assert all(tiles[name].frame != frame for name, frame in latest.items())  # every tile is behind
+            screen.read_model()  # no await: no timer tick can slip in between
+            assert tiles["w16"].frame == latest["w16"] and tiles["w16"].frame.state == "killed"
+            assert sum(tiles[name].frame == frame for name, frame in latest.items()) == 1 + TILES_PER_FRAME
+            for _ in range(-(-15 // TILES_PER_FRAME) - 1):
+                screen.read_model()  # the model has not changed: the waiting tiles catch up
+            assert all(tiles[name].frame == frame for name, frame in latest.items())
+
+    asyncio.run(watch())

@@ -125,6 +125,7 @@ class RunScreen(Screen[None]):
             model = source.model
             shown = (model.version, source.finished)
             if shown == self._shown:
+                self.query_one(WorkerGrid).catch_up()  # tiles still waiting for their turn
                 return
             frame = read_frame(model, self.scenario, source.finished)
             entries = new_log_entries(model.log, self._last_entry)

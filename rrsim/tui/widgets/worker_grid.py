@@ -11,6 +11,11 @@ from rrsim.tui.widgets.worker_tile import WorkerTile
 
 TILE_MIN_WIDTH = 24  # room for "p50 0.36  p99 0.94 ms" and three ids a line
 GUTTER = 1  # the grid-gutter between columns in app.tcss
+# A busy tile costs Textual 1-2 ms a frame to draw; with many busy workers, drawing all of
+# them in one frame holds the event loop (and every key) for tens of milliseconds.  So a
+# frame redraws at most this many tiles whose figures changed, the longest-waiting first;
+# a tile whose state changed (killed, paused, a new life) is always drawn at once.
+TILES_PER_FRAME = 6
 
 
 class WorkerGrid(VerticalScroll, can_focus=False):
@@ -22,9 +27,10 @@ class WorkerGrid(VerticalScroll, can_focus=False):
     def __init__(self) -> None:
         super().__init__()
         self.tiles: dict[str, WorkerTile] = {}
+        self.waiting: dict[str, WorkerFrame] = {}  # newer frames not drawn yet, longest-waiting first
 
     def show(self, workers: tuple[WorkerFrame, ...]) -> None:
-        """Give each tile its frame, mounting tiles for workers seen for the first time."""
+        """Give tiles their frames (see ``TILES_PER_FRAME``), mounting tiles for new workers."""
         fresh = [WorkerTile(frame.name) for frame in workers if frame.name not in self.tiles]
         if fresh:
             self.tiles.update((tile.worker, tile) for tile in fresh)
@@ -32,7 +38,19 @@ class WorkerGrid(VerticalScroll, can_focus=False):
             self._reflow()
             self._mark_selected()
         for frame in workers:
-            self.tiles[frame.name].frame = frame
+            tile = self.tiles[frame.name]
+            shown = tile.frame
+            if shown is None or (shown.state, shown.life) != (frame.state, frame.life):
+                tile.frame = frame
+                self.waiting.pop(frame.name, None)
+            elif shown != frame:
+                self.waiting[frame.name] = frame  # a waiting tile keeps its place in the queue
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Draw the next few waiting tiles."""
+        for name in list(self.waiting)[:TILES_PER_FRAME]:
+            self.tiles[name].frame = self.waiting.pop(name)
 
     def on_resize(self, event: Resize) -> None:
         self._reflow()

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from math import ceil
-from typing import Any
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.content import Content
 from textual.events import Click
-from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -20,100 +15,82 @@ from rrsim.tui.palette import LATE, MUTED, SPARK, pusher_colour, state_colour
 
 BARS = "▁▂▃▄▅▆▇█"
 DEAD_STATES = ("stopped", "killed", "crashed")
+FIXED_LINES = 5  # process, counts, rates, latency, work; the latest ids fill the rest
 
-Draw = Callable[[Any, Size], Content]
 
+class WorkerTile(Widget):
+    """Renders one ``WorkerFrame``; a click selects the worker.
 
-class TilePart(Widget):
-    """A few lines of a tile that repaint only when their own slice of the frame changes.
-
-    A busy worker changes its counts and ids many times a second while its pid and latency
-    stay put: repainting the parts that changed keeps the terminal traffic small.
+    One widget, not one per line: with many busy workers every tile changes every frame, and
+    Textual's cost is per widget composed, so fewer widgets is what keeps a frame cheap.
+    A frame that changes nothing visible (same figures after rounding) repaints nothing.
     """
-
-    value: reactive[Any] = reactive(None)
-
-    def __init__(self, draw: Draw, classes: str) -> None:
-        super().__init__(classes=classes)
-        self.draw = draw
-
-    def render(self) -> Content:
-        return Content("") if self.value is None else self.draw(self.value, self.size)
-
-
-class WorkerTile(Vertical):
-    """Renders one ``WorkerFrame``; a click selects the worker."""
 
     frame: reactive[WorkerFrame | None] = reactive(None, repaint=False)
 
     def __init__(self, name: str) -> None:
         super().__init__(id=f"tile-{name}")
         self.worker = name
-        self.parts = {
-            "process": TilePart(_draw_process, "process"),
-            "counts": TilePart(_draw_counts, "counts"),
-            "rates": TilePart(_draw_rates, "rates"),
-            "latency": TilePart(_draw_latency, "latency"),
-            "work": TilePart(_draw_work, "work"),
-            "recent": TilePart(_draw_recent, "recent"),
-        }
-
-    def compose(self) -> ComposeResult:
-        yield from self.parts.values()
+        self._drawn: tuple | None = None  # what the lines on screen show
 
     def watch_frame(self, old: WorkerFrame | None, frame: WorkerFrame | None) -> None:
         if frame is None:
             return
-        parts = self.parts
-        parts["process"].value = (frame.pid, frame.life)
-        parts["counts"].value = (frame.received, round(frame.share, 3))
-        parts["rates"].value = (frame.rates, frame.peak, frame.rate)
-        parts["latency"].value = (frame.p50_ms, frame.p99_ms)
-        parts["work"].value = (frame.work_ms, frame.late, frame.duplicates)
-        parts["recent"].value = frame.recent
+        drawn = _visible(frame)
+        if drawn != self._drawn:
+            self._drawn = drawn
+            self.refresh()
         if old is None or old.state != frame.state:
             self.border_title = Content.assemble((frame.name, "bold"), "  ", (frame.state, f"bold {state_colour(frame.state)}"))
             for state in ("paused", *DEAD_STATES):
                 self.set_class(frame.state == state, f"-{state}")
             self.set_class(frame.state in DEAD_STATES, "-dead")
 
+    def render(self) -> Content:
+        frame = self.frame
+        if frame is None:
+            return Content("")
+        width, height = self.size
+        lines = [
+            _draw_process(frame), _draw_counts(frame), _draw_rates(frame, width), _draw_latency(frame),
+            _draw_work(frame), *recent_id_lines(frame.recent, width, height - FIXED_LINES),
+        ]
+        return Content("\n").join(lines[:height])
+
     def on_click(self, event: Click) -> None:
         self.post_message(WorkerClicked(self.worker))
 
 
-def _draw_process(value: tuple[int | None, int], size: Size) -> Content:
-    pid, life = value
-    return Content(f"pid {pid}  life {life}" if pid else "not started")
+def _visible(frame: WorkerFrame) -> tuple:
+    """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
+    return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
+            frame.p50_ms, frame.p99_ms, frame.work_ms, frame.late, frame.duplicates, frame.recent)
 
 
-def _draw_counts(value: tuple[int, float], size: Size) -> Content:
-    received, share = value
-    return Content.assemble(f"recv {received}  ", (f"{share:.1%}", "bold"))
+def _draw_process(frame: WorkerFrame) -> Content:
+    return Content(f"pid {frame.pid}  life {frame.life}" if frame.pid else "not started")
 
 
-def _draw_rates(value: tuple[tuple[float, ...], float, float], size: Size) -> Content:
-    rates, peak, rate = value
-    label = f" {rate:g}/s"
-    return sparkline(rates, peak, max(size.width - len(label), 0)).append(label)
+def _draw_counts(frame: WorkerFrame) -> Content:
+    return Content.assemble(f"recv {frame.received}  ", (f"{frame.share:.1%}", "bold"))
 
 
-def _draw_latency(value: tuple[float | None, float | None], size: Size) -> Content:
-    p50, p99 = value
-    return Content(f"p50 {_ms(p50)}  p99 {_ms(p99)} ms")
+def _draw_rates(frame: WorkerFrame, width: int) -> Content:
+    label = f" {frame.rate:g}/s"
+    return sparkline(frame.rates, frame.peak, max(width - len(label), 0)).append(label)
 
 
-def _draw_work(value: tuple[float, int, int], size: Size) -> Content:
-    work_ms, late, duplicates = value
-    parts: list[str | tuple[str, str]] = [f"work {work_ms:g} ms"]
-    if late:
-        parts.append((f"  late {late}", LATE))
-    if duplicates:
-        parts.append((f"  dup {duplicates}", LATE))
+def _draw_latency(frame: WorkerFrame) -> Content:
+    return Content(f"p50 {_ms(frame.p50_ms)}  p99 {_ms(frame.p99_ms)} ms")
+
+
+def _draw_work(frame: WorkerFrame) -> Content:
+    parts: list[str | tuple[str, str]] = [f"work {frame.work_ms:g} ms"]
+    if frame.late:
+        parts.append((f"  late {frame.late}", LATE))
+    if frame.duplicates:
+        parts.append((f"  dup {frame.duplicates}", LATE))
     return Content.assemble(*parts)
-
-
-def _draw_recent(value: tuple[tuple[int, int], ...], size: Size) -> Content:
-    return Content("\n").join(recent_id_lines(value, size.width, size.height))
 
 
 def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
@@ -127,7 +104,7 @@ def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
             parts.append((BARS[0], MUTED))
         else:
             parts.append((BARS[min(len(BARS) - 1, ceil(rate / peak * (len(BARS) - 1)))], SPARK))
-    return Content.assemble(*parts)
+    return _assemble_runs(parts)
 
 
 def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) -> list[Content]:
@@ -141,12 +118,25 @@ def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) 
         if used and used + 1 + len(token) > width:
             lines.append([])
             used = 0
+        colour = pusher_colour(index)
         if used:
-            lines[-1].append((" ", ""))
+            lines[-1].append((" ", colour))  # a space looks the same in any colour, and joins the run
             used += 1
-        lines[-1].append((token, pusher_colour(index)))
+        lines[-1].append((token, colour))
         used += len(token)
-    return [Content.assemble(*line) for line in lines[-rows:] if line]
+    return [_assemble_runs(line) for line in lines[-rows:] if line]
+
+
+def _assemble_runs(parts: list[tuple[str, str]]) -> Content:
+    """Content from (text, style) parts, neighbours of one style joined: every span costs Textual
+    time on every frame, and a busy tile is a sparkline and a line of ids in one or two styles."""
+    runs: list[tuple[str, str]] = []
+    for text, style in parts:
+        if runs and runs[-1][1] == style:
+            runs[-1] = (runs[-1][0] + text, style)
+        else:
+            runs.append((text, style))
+    return Content.assemble(*runs)
 
 
 def _ms(value: float | None) -> str:
