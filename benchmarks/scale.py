@@ -98,7 +98,7 @@ def measure(workers: int, pushers: int, seconds: float, catch_up_s: float) -> di
         while not (caught_up := _caught_up(engine, held)) and time.monotonic() - held < catch_up_s:
             engine.step(10)
         catching_up_s = time.monotonic() - held
-        resident = sum(resident_bytes(p.counts) for p in ledger.pushers.values())
+        resident = sum(resident_bytes(p.delivered) for p in ledger.pushers.values())
         totals = model.totals()
         result = {
             "workers": workers, "pushers": pushers, "window_s": round(wall, 2),

@@ -1,8 +1,8 @@
-"""The message ledger: every message by identity (pusher, seq), one byte each, no I/O.
+"""The message ledger: every message by identity (pusher, seq), one bit each, no I/O.
 
-For each pusher it keeps an array of delivery counts indexed by sequence number (0 means not
-delivered yet, 255 saturates) and a scan pointer below which undelivered messages count as lost.
-Invariant at every moment, per pusher and in total:
+For each pusher it keeps a bit per sequence number (set once the message has been delivered)
+and a scan pointer below which undelivered messages count as lost; deliveries of a message
+already delivered are counted as duplicates.  Invariant at every moment, per pusher and in total:
 
     sent == delivered_unique + in_flight + lost
 """
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_INITIAL = 1 << 16
+_INITIAL = 1 << 16  # messages
+_SCAN_CHUNK = 1 << 24  # messages unpacked at a time when looking for undelivered ones (16 MB)
+_BIT = np.array([1 << i for i in range(8)], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class DeliveryFlags:
 
 class PusherLedger:
     def __init__(self) -> None:
-        self.counts = np.zeros(_INITIAL, dtype=np.uint8)
+        self.delivered = np.zeros(_INITIAL // 8, dtype=np.uint8)  # bit i % 8 of byte i // 8: seq i arrived
         self.sent = 0
         self.delivered_unique = 0
         self.duplicates = 0
@@ -37,11 +39,12 @@ class PusherLedger:
     def in_flight(self) -> int:
         return self.sent - self.delivered_unique - self.lost
 
-    def _reserve(self, size: int) -> None:
-        if size > len(self.counts):
-            grown = np.zeros(max(size, 2 * len(self.counts)), dtype=np.uint8)
-            grown[: len(self.counts)] = self.counts
-            self.counts = grown
+    def _reserve(self, messages: int) -> None:
+        size = (messages + 7) // 8
+        if size > len(self.delivered):
+            grown = np.zeros(max(size, 2 * len(self.delivered)), dtype=np.uint8)
+            grown[: len(self.delivered)] = self.delivered
+            self.delivered = grown
 
     def record_sent(self, sent: int) -> None:
         if sent > self.sent:
@@ -51,44 +54,62 @@ class PusherLedger:
     def record_deliveries(self, seqs: np.ndarray) -> DeliveryFlags:
         # A delivery proves the send: receipts can overtake the pusher's own progress report.
         self.record_sent(int(seqs.max()) + 1)
-        before = self.counts[seqs]
-        first = before == 0
-        # A worker receives each pusher's messages in order: then no id repeats in the batch,
-        # and plain fancy indexing does what np.unique and np.add.at would, at a third of the cost.
+        # A worker receives each pusher's messages in order: then the batch is sorted with no
+        # id twice, and np.unique (the costliest step) is not needed.
         increasing = len(seqs) < 2 or bool((seqs[1:] > seqs[:-1]).all())
-        if not increasing and first.any():
-            # The same id twice in one batch: only its first occurrence is the first delivery.
-            _, first_index = np.unique(seqs, return_index=True)
-            if len(first_index) != len(seqs):
-                unique_first = np.zeros(len(seqs), dtype=bool)
-                unique_first[first_index] = True
-                first &= unique_first
+        unique, first_index = (seqs, None) if increasing else np.unique(seqs, return_index=True)
+        byte = unique >> 3
+        bit = _BIT[unique & 7]
+        fresh = (self.delivered[byte] & bit) == 0
+        next_byte = byte[1:] != byte[:-1]
+        if next_byte.all():
+            self.delivered[byte] |= bit
+        else:  # one OR per byte: ``unique`` is sorted, so the ids sharing a byte are neighbours
+            starts = np.flatnonzero(np.concatenate(([True], next_byte)))
+            self.delivered[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
+        if first_index is None:
+            first = fresh
+        else:  # the same id twice in one batch: only its first occurrence is the first delivery
+            first = np.zeros(len(seqs), dtype=bool)
+            first[first_index[fresh]] = True
         was_lost = first & (seqs < self.lost_scan)
-        if increasing:
-            self.counts[seqs] = before + (before < 255)
-        else:
-            np.add.at(self.counts, seqs[before < 255], 1)
-        new = int(first.sum())
+        new = int(np.count_nonzero(first))
         self.delivered_unique += new
         self.duplicates += len(seqs) - new
-        self.lost -= int(was_lost.sum())
+        self.lost -= int(np.count_nonzero(was_lost))
         return DeliveryFlags(first=first, was_lost=was_lost)
+
+    def _undelivered(self, low: int, high: int, cap: int | None = None) -> np.ndarray:
+        """Seqs in [low, high) not delivered (the first ``cap`` of them), a chunk at a time."""
+        found: list[np.ndarray] = []
+        count = 0
+        for start in range(low, high, _SCAN_CHUNK):
+            end = min(high, start + _SCAN_CHUNK)
+            first_byte = start >> 3
+            bits = np.unpackbits(self.delivered[first_byte : (end + 7) >> 3], bitorder="little")
+            seqs = np.flatnonzero(bits[start - first_byte * 8 : end - first_byte * 8] == 0) + start
+            found.append(seqs)
+            count += len(seqs)
+            if cap is not None and count >= cap:
+                break
+        result = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+        return result if cap is None else result[:cap]
 
     def declare_lost_below(self, boundary: int) -> np.ndarray:
         """Count every undelivered message below ``boundary`` as lost; return the newly lost seqs."""
         boundary = min(boundary, self.sent)
         if boundary <= self.lost_scan:
             return np.empty(0, dtype=np.int64)
-        newly = np.flatnonzero(self.counts[self.lost_scan : boundary] == 0) + self.lost_scan
+        newly = self._undelivered(self.lost_scan, boundary)
         self.lost += len(newly)
         self.lost_scan = boundary
         return newly
 
     def lost_seqs(self, cap: int) -> np.ndarray:
-        return np.flatnonzero(self.counts[: self.lost_scan] == 0)[:cap]
+        return self._undelivered(0, self.lost_scan, cap)
 
     def memory_bytes(self) -> int:
-        return self.counts.nbytes
+        return self.delivered.nbytes
 
 
 class Ledger:

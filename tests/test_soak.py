@@ -315,9 +315,9 @@ def test_chaos_soak(capsys):
     assert not processes_mentioning(run_dir), processes_mentioning(run_dir)
     assert not Path(run_dir).exists()
     assert len(fds_after) <= len(fds_before), (fds_before, fds_after)
-    # Memory: one byte per message in the ledger (up to twice that while an array doubles, 64 KiB at least),
+    # Memory: one bit per message in the ledger (up to twice that while an array doubles, 8 KiB at least),
     # and a bounded engine.
-    assert model.ledger.memory_bytes() <= sum(max(2 * p.sent, 1 << 16) for p in model.ledger.pushers.values())
+    assert model.ledger.memory_bytes() <= sum(max(2 * p.sent // 8 + 1, 1 << 13) for p in model.ledger.pushers.values())
     assert rss_end - rss_before < 200 * 1024, (rss_before, rss_end)
 
 
