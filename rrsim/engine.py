@@ -240,6 +240,11 @@ class Engine:
         self.emit(ev.SendingHeld(now_ns(), held))
         self._next_control_ns = 0
 
+    def end_sending(self) -> None:
+        """Stop sending for good: the run ends once what is in flight has landed, as at its duration."""
+        self.time_up = True
+        self.hold_sending(True)
+
     def request(self, command: str, *args: Any) -> Future:
         """Run a command on the engine's thread; the future holds its result or its UserError."""
         future: Future = Future()
@@ -362,8 +367,7 @@ class Engine:
     def _check_drained(self, now: int) -> None:
         model = self.model
         if self._deadline_ns is not None and now >= self._deadline_ns and not self.time_up:
-            self.time_up = True
-            self.hold_sending(True)  # stop sending, then let what is in flight land
+            self.end_sending()
         pushers = model.pushers.values()
         # A pusher that died (killed or crashed from outside) will send no more either.
         finished_sending = [p.done or p.state not in ("starting", "running") for p in pushers]

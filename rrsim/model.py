@@ -46,6 +46,7 @@ class Life:
     exit_code: int | None = None
     received: int = 0
     log_tail: tuple[str, ...] = ()
+    highest_seq: dict[int, int] = field(default_factory=dict)  # pusher index -> highest seq received
 
 
 @dataclass
@@ -119,6 +120,7 @@ class PusherView:
     state: str = "starting"
     # (time, sent) checkpoints, to know which messages are older than the lost horizon
     checkpoints: deque[tuple[int, int]] = field(default_factory=deque)
+    overdue: int = 0  # the messages below this seq were sent at least lost_after_s ago
     rate_buckets: dict[int, int] = field(default_factory=dict)
 
     def rate(self, now_ns: int) -> float:
@@ -313,7 +315,9 @@ class Model:
         single = e.pushers[0] == e.pushers[-1] and bool((e.pushers == e.pushers[0]).all())
         for index in [e.pushers[0]] if single else np.unique(e.pushers):
             mine = slice(None) if single else e.pushers == index
-            flags = self.ledger.pusher(int(index)).record_deliveries(e.seqs[mine])
+            seqs = e.seqs[mine]
+            flags = self.ledger.pusher(int(index)).record_deliveries(seqs)
+            life.highest_seq[int(index)] = max(life.highest_seq.get(int(index), -1), int(seqs.max()))
             worker.duplicates += int((~flags.first).sum())
             recovered = int(flags.was_lost.sum())
             if recovered:
@@ -353,7 +357,7 @@ class Model:
 
     def _on_Drained(self, e: ev.Drained) -> None:
         newly = self.ledger.drain()
-        self._note_lost(e.t_ns, newly, "at the end of the run")
+        self._note_lost(e.t_ns, newly, "undelivered at the end of the run")
         self.drained = True
 
     # ----------------------------------------------------------------- helpers
@@ -380,15 +384,31 @@ class Model:
             self._note(t_ns, "warn", f"slow joiner: {sent} sent before every worker was connected ({split})")
 
     def _age_undelivered(self) -> None:
+        """Live view: an undelivered message is lost once it is lost_after_s old and every running
+        worker its pusher deals to has received a later message from that pusher.  A pipe is
+        first in, first out, so it was dealt to none of them: it went to a worker that died (or
+        was dropped).  A message waiting behind a slow or paused worker's queue is in flight,
+        however old."""
         horizon = self.now_ns - self.lost_after_ns
         newly: dict[int, np.ndarray] = {}
         for pusher in self.pushers.values():
-            boundary = 0
             while pusher.checkpoints and pusher.checkpoints[0][0] <= horizon:
-                boundary = pusher.checkpoints.popleft()[1]
-            if boundary:
-                newly[pusher_index(pusher.name)] = self.ledger.pusher(pusher_index(pusher.name)).declare_lost_below(boundary)
-        self._note_lost(self.now_ns, newly, f"{self.lost_after_ns / NS:g} s after sending")
+                pusher.overdue = pusher.checkpoints.popleft()[1]
+            index = pusher_index(pusher.name)
+            ledger = self.ledger.pusher(index)
+            if pusher.overdue <= ledger.lost_scan:
+                continue
+            boundary = min(pusher.overdue, self._passed_by_every_worker(pusher.name))
+            if boundary > ledger.lost_scan:
+                newly[index] = ledger.declare_lost_below(boundary)
+        self._note_lost(self.now_ns, newly, "(later ones reached every running worker)")
+
+    def _passed_by_every_worker(self, pusher: str) -> float:
+        """The lowest seq of ``pusher`` that some running worker linked to it may still deliver."""
+        index = pusher_index(pusher)
+        passed = [w.lives[-1].highest_seq.get(index, -1) + 1 for w in self.workers.values()
+                  if w.running and w.lives and (pusher, w.name) in self.links]
+        return min(passed, default=float("inf"))
 
     def _note_recovered(self) -> None:
         for (index, worker), count in self._recovered.items():
@@ -397,12 +417,12 @@ class Model:
         self._recovered.clear()
         self._recovered_noted_ns = self.now_ns
 
-    def _note_lost(self, t_ns: int, newly: dict[int, np.ndarray], when: str) -> None:
+    def _note_lost(self, t_ns: int, newly: dict[int, np.ndarray], why: str) -> None:
         for index, seqs in newly.items():
             if len(seqs):
                 shown = ", ".join(f"p{index}:{s}" for s in seqs[:LOST_IDS_IN_LOG].tolist())
                 more = f" and {len(seqs) - LOST_IDS_IN_LOG} more" if len(seqs) > LOST_IDS_IN_LOG else ""
-                self._note(t_ns, "lost", f"lost {len(seqs)} undelivered {when}: {shown}{more}")
+                self._note(t_ns, "lost", f"lost {len(seqs)} {why}: {shown}{more}")
 
     # ----------------------------------------------------------------- questions
     def totals(self) -> Totals:

@@ -107,20 +107,37 @@ def test_model_follows_a_kill_and_a_revive_with_late_messages():
     deliver(model, NS, "w2", 1, [1, 3], sent_ns=NS - 1000)
     model.apply(ev.ProcessEnded(NS + 1, "w1", 1, "killed", -9))
     assert model.workers["w1"].state == "killed"
-    model.apply(ev.SentProgress(2 * NS, "p1", 6, False, 1, False))
+    model.apply(ev.SentProgress(2 * NS, "p1", 8, False, 1, False))
     model.apply(ev.ProcessStarted(3 * NS, "w1", "worker", 2, 201))
     assert model.workers["w1"].state == "starting" and model.workers["w1"].life.pid == 201
     deliver(model, 3 * NS + 5, "w1", 2, [4], sent_ns=2 * NS)  # queued while dead: late
+    deliver(model, 3 * NS + 6, "w1", 2, [6], sent_ns=3 * NS + 2)
+    deliver(model, 3 * NS + 7, "w2", 1, [7], sent_ns=3 * NS + 3)
     totals = model.totals()
-    assert (totals.sent, totals.delivered, totals.late) == (6, 5, 1)
-    assert [life.received for life in model.workers["w1"].lives] == [2, 1]
-    # Message 5 is now over 2 s overdue: lost in the live view, and the log names it.
+    assert (totals.sent, totals.delivered, totals.late) == (8, 7, 1)
+    assert [life.received for life in model.workers["w1"].lives] == [2, 2]
+    # Message 5 is over 2 s overdue and both workers have had later ones: lost in the live view.
     model.apply(ev.Tick(4 * NS + 1))
     assert model.totals().lost == 1
     assert any(e.kind == "lost" and "p1:5" in e.text for e in model.log)
     model.apply(ev.Drained(5 * NS))
     totals = model.totals()
     assert totals.sent == totals.delivered + totals.lost and totals.in_flight == 0
+
+
+def test_an_old_message_behind_a_slow_worker_is_in_flight_until_that_worker_dies():
+    model = _model_with_two_workers()
+    model.apply(ev.SentProgress(NS, "p1", 10, False, 2, False))
+    deliver(model, NS, "w1", 1, [0, 2, 4, 6, 8], sent_ns=NS - 1000)
+    deliver(model, NS, "w2", 1, [1, 3], sent_ns=NS - 1000)  # 5, 7, 9 still queued at w2
+    model.apply(ev.Tick(10 * NS))
+    assert (model.totals().lost, model.totals().in_flight) == (0, 3)
+    model.apply(ev.ProcessEnded(10 * NS + 1, "w2", 1, "killed", -9))
+    # 5 and 7 are older than anything w1 has had since: lost.  9 is newer than all w1 has had,
+    # so for all the model knows it is on its way to w1.
+    assert (model.totals().lost, model.totals().in_flight) == (2, 1)
+    model.apply(ev.Drained(10 * NS + 2))
+    assert (model.totals().lost, model.totals().in_flight) == (3, 0)
 
 
 def test_fairness_and_share():
