@@ -146,7 +146,7 @@ class Engine:
             "name": name, "life": life, "pattern": self.setup.pattern,
             "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
             "bind": bind, "connect": connect, "immediate": self.setup.immediate,
-            "sndhwm": self.setup.sndhwm, "rcvhwm": self.setup.rcvhwm,
+            "sndhwm": self.setup.sndhwm, "rcvhwm": self.setup.rcvhwm, "size": self.setup.size,
         }
 
     def _start_worker(self, name: str, work_ms: float) -> None:
@@ -161,7 +161,7 @@ class Engine:
     def _start_pusher(self, name: str, min_peers: int) -> None:
         self.roster.lives[name], self.roster.roles[name] = 1, "pusher"
         spec = {
-            **self._spec("pusher", name, 1), "index": pusher_index(name), "size": self.setup.size,
+            **self._spec("pusher", name, 1), "index": pusher_index(name),
             "rate": self.rate, "messages": self.setup.messages, "held": self.held, "min_peers": min_peers,
         }
         pid = self.supervisor.start(name, "pusher", 1, spec)

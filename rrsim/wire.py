@@ -17,6 +17,8 @@ from typing import Any
 MAGIC = b"RRS1"
 HEADER = struct.Struct("<4sHQq")
 HEADER_SIZE = HEADER.size  # 22
+SEQ_AND_TIME = struct.Struct("<Qq")  # the part of the header that changes from message to message
+SEQ_OFFSET = HEADER_SIZE - SEQ_AND_TIME.size
 RECEIPT_SIZE = HEADER_SIZE - len(MAGIC)  # what a worker keeps of each message
 STAMP_SIZE = 8
 
@@ -26,10 +28,6 @@ RECEIPTS = "receipts"  # a worker's batch of received messages (+ count of forei
 SENT = "sent"  # a pusher's progress: sent so far, blocked on HWM, connected peers, done
 LINK = "link"  # a socket monitor saw a connection to an endpoint come up or go down
 TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK)
-
-
-def pack_message(pusher_index: int, seq: int, send_ns: int, padding: bytes) -> bytes:
-    return HEADER.pack(MAGIC, pusher_index, seq, send_ns) + padding
 
 
 def telemetry(kind: str, **fields: Any) -> bytes:

@@ -143,8 +143,12 @@ FORGED = st.builds(
     sent_ns=st.integers(-(2**63), BEFORE_ANY_RUN_NS) | st.integers(FAR_FUTURE_NS, 2**63 - 1),
     tail=st.binary(max_size=24),
 )
+SIZE = Setup().size  # what the run's pushers send: a worker keeps messages of this size whole until it reports
 WORK_FRAMES = st.one_of(
     st.binary(max_size=48),
+    st.binary(min_size=SIZE, max_size=SIZE),  # the size of real messages, mostly without the magic
+    st.builds(forged_header, pusher=st.integers(0, 65535), seq=st.integers(0, 2**64 - 1),
+              sent_ns=st.integers(-(2**63), 2**63 - 1), tail=st.just(bytes(SIZE - wire.HEADER_SIZE))),
     st.binary(max_size=30).map(lambda rest: wire.MAGIC + rest),
     st.sampled_from([b"", b"R", b"RRS", b"RRS1", b"RRS2" + bytes(18), b"7 , 1344600000.12"]),
     st.builds(Repeat, st.just(wire.MAGIC), st.just(b"\xab"), st.integers(1000, 300_000)),
