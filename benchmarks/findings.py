@@ -12,30 +12,43 @@ FINDINGS: list[dict[str, str]] = [
     {
         "area": "throughput: where the CPU goes (ipc, 4 workers, rate 0, 1M messages)",
         "found": "Both sides are CPU-bound on 2 cores, so throughput follows total CPU per message. Bare: "
-                 "~1.6 us/msg (PUSH process with its I/O thread ~1.0, four PULLs ~0.6). rrsim before the fixes: "
-                 "~3.5 us/msg in the window (pusher 1.2, workers 1.5, engine 0.45, I/O threads the rest).",
+                 "~2.1 core-s per 1M including start-up (PUSH process with its I/O thread, four PULLs that "
+                 "only count). rrsim at first: ~3.5 us/msg (pusher 1.2, workers 1.5, engine 0.45, I/O threads "
+                 "the rest); now (2026-11-27, late) pusher 1.1 s, workers 4 x 0.29 s, engine 0.2 s per 1M.",
         "change": "see the entries below",
-        "effect": "rrsim/bare went from 0.44x to ~0.6x at 4 workers (same-run pairs, 500k messages).",
+        "effect": "rrsim/bare 0.44x -> 0.64x (earlier fixes) -> about 0.65-0.7x; the target 0.9x is not met. "
+                  "What is left is the point of rrsim: a clock read and a stamp per message in the pusher "
+                  "(~0.2 us with the effect on ZeroMQ's I/O thread batching, measured up to 0.5 us), a receive "
+                  "time and the header kept per message in the worker (~0.25 us over a bare recv of ~0.3 us), "
+                  "and the engine's accounting (~0.2 us). On 2 cores those add up to ~25-35% more CPU per "
+                  "message than the baseline, in pure Python.",
     },
     {
         "area": "pusher send loop (rrsim/pusher.py)",
         "found": "wire.pack_message built a new bytes object per message (struct.pack plus concatenation "
                  "with the padding): 873 ns per send against 415-460 ns for a bare send of a prebuilt payload.",
-        "change": "one bytearray of the message size, re-stamped in place with HEADER.pack_into before each "
-                  "send (zmq copies it); 1024 messages between housekeeping rounds instead of 256.",
-        "effect": "578 ns per send in the same microbenchmark; the pusher is still ~0.1-0.15 us/msg above bare "
-                  "(the stamp and the clock read per message are the point of rrsim).",
+        "change": "one bytearray of the message size with the magic and pusher index written once; before "
+                  "each send only seq and send time are packed into it (struct '<Qq', zmq copies the buffer); "
+                  "1024 messages between housekeeping rounds instead of 256.",
+        "effect": "578 ns per send in the same microbenchmark with the whole header packed; packing 16 bytes "
+                  "instead of 22 saves another ~30 ns (timeit: 172 -> 145 ns).",
     },
     {
         "area": "worker receive loop (rrsim/worker.py)",
         "found": "At rate 0 a worker's loop round took ~17 messages, and each round paid a Poller.poll, a "
                  "recv that ended in zmq.Again (~3 us to raise) and housekeeping that read two empty sockets "
-                 "(two more zmq.Again): ~10 us per round, ~0.5 us per message.",
+                 "(two more zmq.Again): ~10 us per round, ~0.5 us per message. Then, per message, the magic "
+                 "check, a header slice and a bytearray append: 680 ns per queued message against 290 for a "
+                 "bare recv (process time, 500k messages).",
         "change": "wait inside a blocking recv (RCVTIMEO 1 ms); look at control, the monitor and the report "
                   "deadline once per millisecond with poll(0), reading a socket only when it has something; "
-                  "after 1 ms without a message sleep in a poll any of them ends. Receipts go into one "
-                  "bytearray and a list instead of a list of slices and an array.",
-        "effect": "worker CPU in the window from ~1.5 to ~1.1 us per message it receives (bare PULL: ~0.6).",
+                  "after 1 ms without a message sleep in a poll any of them ends. A message of the configured "
+                  "size is kept whole (a list append) and the headers are cut out at report time from the "
+                  "joined batch, 4 strided compares for the magic and 18 strided copies (~25 ns per message); "
+                  "other sizes and foreign bytes take the old path. Tried and dropped: recv_into a slot of one "
+                  "buffer (pyzmq's recv_into costs more than recv: ~375 vs ~300 ns).",
+        "effect": "worker CPU per 250k messages 0.41 -> 0.29 s (1.6 -> 1.2 us per message including start-up); "
+                  "1M messages, 4 workers: 0.53 -> 0.66-0.69M msgs/s accounted (same machine, minutes apart).",
     },
     {
         "area": "pusher and worker poll timeouts (rrsim/pusher.py, rrsim/worker.py)",
@@ -54,62 +67,83 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "decode 79 -> 40 ns per message at 1200-message batches.",
     },
     {
-        "area": "model and ledger per batch (proposal P1: rrsim/ledger.py, rrsim/model.py)",
-        "found": "PusherLedger.record_deliveries uses np.add.at (57 ns per message) and np.unique(seqs, "
-                 "return_index=True) on every batch; Model._on_Deliveries runs np.unique over the pushers again.",
-        "change": "proposed: when a batch's seqs are strictly increasing (every batch from one worker for one "
-                  "pusher), counts[seqs] = before + (before < 255) and no np.unique; one pusher skips np.unique "
-                  "in the model too.",
+        "area": "model and ledger per batch (rrsim/ledger.py, rrsim/model.py)",
+        "found": "PusherLedger.record_deliveries used np.add.at (57 ns per message) and np.unique(seqs, "
+                 "return_index=True) on every batch; Model._on_Deliveries ran np.unique over the pushers again.",
+        "change": "when a batch's seqs are strictly increasing (every batch from one worker for one pusher) "
+                  "no np.unique and plain fancy indexing; one pusher skips np.unique in the model too.",
         "effect": "engine CPU per batch (process time, min of 5): 4 workers x 1200 msgs 268 -> 134 us; "
                   "16 workers x 20 msgs 118 -> 89 us; 64 workers x 4 pushers x 20 msgs 235 -> 167 us. "
                   "End to end (ipc, 4 workers, 1M): engine CPU 0.69 -> 0.57 s.",
     },
     {
-        "area": "engine at rate 0 with many workers (proposal P6: rrsim/engine.py)",
-        "found": "Every worker reports every 10 ms, so 64 workers make 6400 receipt batches a second of ~20 "
-                 "messages; each costs the engine ~170-240 us whatever its size, more than two cores. The "
-                 "engine falls behind without bound: the telemetry queue (rcvhwm 0) grows in memory, the live "
-                 "view declares late messages lost, and links and commands queue behind receipts.",
-        "change": "proposed: Engine._receive_telemetry drains what is waiting (bounded by time, not count) "
-                  "and merges each (worker, life)'s receipt frames into one batch before decode and apply.",
-        "effect": "64 workers, 4 pushers, rate 0, 10 s (with P1, P2, P3): accounting lag at the end 6-7 s -> "
-                  "0.1 s; accounted 37k -> 105-143k msgs/s (all that was delivered); engine peak RSS "
-                  "250 -> 100 MB.",
+        "area": "engine at rate 0 with many workers (rrsim/engine.py, rrsim/telemetry.py)",
+        "found": "64 workers report every 20 ms: 3200 receipt batches a second of ~60 messages, each costing "
+                 "the engine ~170-240 us whatever its size. The engine fell behind without bound: 26 s of "
+                 "accounting lag after 30 s, 589 MB peak, the telemetry queue (rcvhwm 0) growing in memory.",
+        "change": "Engine._receive_telemetry reads up to 1024 telemetry messages, then telemetry.decode_batch "
+                  "merges each worker life's receipt frames into one Deliveries (other events keep their order, "
+                  "a malformed message costs only itself).",
+        "effect": "scale 64 workers x 4 pushers, 30 s: accounted 22k -> 194k msgs/s (all that was delivered), "
+                  "lag at the end 26 s -> 0.1 s, engine peak RSS 589 -> 69 MB.",
     },
     {
-        "area": "engine starved by its own children (proposal P3: rrsim/child.py or rrsim/supervisor.py)",
-        "found": "At rate 0 every child wants a core; the engine (and the TUI in the same process) get a "
+        "area": "engine and TUI starved by their own children (rrsim/child.py)",
+        "found": "At rate 0 every child wants a core; the engine (and the TUI in the same process) got a "
                  "fair share of 2 cores among up to 69 processes: 4-11% of a core in the scale benchmark.",
-        "change": "proposed: children lower their priority at start (os.nice(10)): the observer wins CPU "
-                  "contention against what it observes; nothing changes between the children themselves.",
-        "effect": "scale 64 x 4, 10 s: accounting lag 25-47 s -> 9-10 s and engine peak RSS 600-800 -> "
-                  "430-490 MB on its own. UI (16 workers, 3 runs each): timer lag p99 748-3457 ms with P1 "
-                  "and P2, 142-973 ms with P3 as well.",
+        "change": "children lower their priority at start: os.nice(5), now 10 (weight 110 against 1024: "
+                  "sixteen busy children leave the TUI's process about a core).",
+        "effect": "scale 64 x 4, 10 s: accounting lag 25-47 s -> 9-10 s on its own (before the merge above). "
+                  "UI, 16 workers: timer lag p99 150 -> 67-94 ms from niceness 5 to 10 (before the GC fix); "
+                  "throughput unchanged (1M messages: 0.57-0.64M msgs/s at niceness 0 and 10 alike).",
     },
     {
-        "area": "engine step and commands (proposal P2: rrsim/engine.py)",
-        "found": "Engine.step reads up to 2000 telemetry messages before running requests; behind a backlog "
-                 "a step took up to 8 s, so a kill from the TUI waited that long.",
-        "change": "proposed: run requests first in step(), and stop reading telemetry after ~20 ms per step.",
-        "effect": "UI kill key -> tile (16 workers, rate 0, 3 runs each): never within 10 s without "
-                  "proposals; p95 0.75-2.3 s with P1 and P2; 0.37-0.92 s with P3 as well.",
+        "area": "engine step and commands (rrsim/engine.py, rrsim/supervisor.py)",
+        "found": "Engine.step read up to 2000 telemetry messages before running requests; behind a backlog "
+                 "a step took up to 8 s. Then a kill's end was only seen at the next step's reap.",
+        "change": "requests run first in step(), telemetry at most ~20 ms per step; a kill waits up to 50 ms "
+                  "for the SIGKILLed child and reports its end within the command.",
+        "effect": "kill -> killed in the model, p95: 11 -> 6 ms. UI kill key -> tile, see the UI entries.",
     },
     {
-        "area": "child start-up (proposal P4: rrsim/child.py)",
-        "found": "child.py imports zmq.utils.monitor, which imports zmq.asyncio and asyncio: ~35 of the "
-                 "~65 ms of CPU a worker spends importing.",
-        "change": "proposed: read the monitor's two frames directly: "
-                  "event, _value = struct.unpack('=hi', frames[0]); endpoint = frames[1].",
-        "effect": "import CPU 65 -> 30 ms per child; 64 workers to all connected, median of 5 pairs: "
-                  "7.9 -> 4.5 s; revive to first delivery p50 150 -> 105 ms (machine shared, loaded).",
+        "area": "child start-up (rrsim/child.py)",
+        "found": "child.py imported zmq.utils.monitor, which imports zmq.asyncio and asyncio: ~35 of the "
+                 "~65 ms of CPU a worker spent importing.",
+        "change": "the monitor's two frames are parsed with struct ('=HI' and the endpoint).",
+        "effect": "64 workers to all connected, median of 5: 3.59 -> 2.13 s; 4 workers 0.43 -> 0.32 s; "
+                  "revive to first delivery p95 97 -> 60 ms.",
     },
     {
-        "area": "ledger memory",
-        "found": "The ledger doubles its count arrays, so allocated bytes per message sent are 1-2; the "
-                 "pages past the messages sent are never written, so resident memory (mincore) is ~1 byte "
-                 "per message, plus up to one 2 MiB transparent huge page per pusher.",
-        "change": "none; the scale benchmark reports resident and allocated.",
-        "effect": "",
+        "area": "UI event loop stalls (rrsim/tui/app.py)",
+        "found": "With 16 workers at rate 0 the worst 50 ms timer lags (60-230 ms) were not frames but "
+                 "the garbage collector: 4 full collections in 4 s, the longest 230 ms, and ~400 young "
+                 "collections (Textual makes thousands of short-lived objects per frame).",
+        "change": "gc.freeze() once the app is mounted (modules, Textual and the widgets live as long as the "
+                  "app) and a young-generation threshold of 20,000 instead of 700 (Textual itself pauses the "
+                  "GC during smooth scrolling).",
+        "effect": "timer lag p99 77 -> 9-31 ms.",
+    },
+    {
+        "area": "UI frame cost (rrsim/tui/widgets/worker_tile.py, worker_grid.py, run_screen.py)",
+        "found": "A frame with 16 busy tiles cost ~30 ms of CPU (62 ms wall under load): six widgets per "
+                 "tile, sparklines and id lines of one span per character or id, and every tile changing "
+                 "every frame; the pacer then let a frame through only every ~200 ms, so a kill took "
+                 "250-500 ms to show although the model had it within ~12 ms.",
+        "change": "a tile is one widget; neighbouring spans of one style are joined; a frame redraws at most "
+                  "6 busy tiles, the longest-waiting first, and a tile whose state changed at once; a change "
+                  "worth a log line (killed, started, paused) is drawn at the next tick without waiting for "
+                  "the pacer.",
+        "effect": "compositor CPU per frame 30 -> 13 ms; kill key -> tile p95 467 -> 35-65 ms.",
+    },
+    {
+        "area": "ledger memory (rrsim/ledger.py)",
+        "found": "One byte per message: resident 1.001 bytes per message at scale (pages past the messages "
+                 "sent are never written), so an unlimited run at ~600k msgs/s grows by ~2 GB an hour.",
+        "change": "one bit per message (delivered or not), duplicates counted per pusher rather than per id; "
+                  "sorted batches OR each byte once (np.bitwise_or.reduceat), undelivered ids found by "
+                  "np.unpackbits in 16 MB chunks.",
+        "effect": "resident 1.001 -> ~0.13-0.17 bytes per message; record_deliveries per batch within "
+                  "+-6 us of the byte ledger (5000 in order: 47 -> 54 us; 80 strided: 19 -> 13 us).",
     },
     {
         "area": "benchmark method",
