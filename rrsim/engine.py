@@ -155,7 +155,7 @@ class Engine:
         self.work_ms[name] = work_ms
         spec = {**self._spec("worker", name, life), "work_ms": work_ms}
         pid = self.supervisor.start(name, "worker", life, spec)
-        self.emit(ev.ProcessStarted(now_ns(), name, "worker", life, pid, work_ms))
+        self.emit(ev.ProcessStarted(now_ns(), name, "worker", life, pid, work_ms, self.endpoints[name]))
         self._next_control_ns = 0
 
     def _start_pusher(self, name: str, min_peers: int) -> None:
@@ -165,7 +165,7 @@ class Engine:
             "rate": self.rate, "messages": self.setup.messages, "held": self.held, "min_peers": min_peers,
         }
         pid = self.supervisor.start(name, "pusher", 1, spec)
-        self.emit(ev.ProcessStarted(now_ns(), name, "pusher", 1, pid))
+        self.emit(ev.ProcessStarted(now_ns(), name, "pusher", 1, pid, endpoint=self.endpoints[name]))
         self._next_control_ns = 0
 
     # ------------------------------------------------------------------ commands

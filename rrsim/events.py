@@ -38,6 +38,7 @@ class ProcessStarted(Event):
     life: int
     pid: int
     work_ms: float = 0.0
+    endpoint: str = ""  # the endpoint this name binds, or would bind with the other side binding
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,8 @@ class Model:
         self._note(e.t_ns, "info", f"run started: {e.setup.get('pattern')} over {e.setup.get('transport')}, {where}")
 
     def _on_ProcessStarted(self, e: ev.ProcessStarted) -> None:
+        if e.endpoint:
+            self.endpoints.setdefault(e.name, e.endpoint)  # a worker or pusher added during the run
         if e.role == "pusher":
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
             pusher.pid, pusher.state = e.pid, "starting"

@@ -215,13 +215,16 @@ def test_stop_finishes_queued_messages_and_exits_cleanly():
     assert_ledger_consistent(result)
 
 
-def test_add_worker_and_pusher_join_the_run():
+@pytest.mark.parametrize("bind", ["pusher", "worker"])
+def test_add_worker_and_pusher_join_the_run(bind):
     result = run(
-        Setup(workers=1, rate=200, messages=600, wait_ready=True),
+        Setup(bind=bind, workers=1, rate=200, messages=600, wait_ready=True),
         [Action("add_worker", after_sent=100), Action("add_pusher", after_sent=200)],
     )
     model = result.model
     assert list(model.workers) == ["w1", "w2"] and list(model.pushers) == ["p1", "p2"]
+    # Whoever binds, the endpoints of the added ones are known (the TUI header and the report show them).
+    assert sorted(model.endpoints) == ["p1", "p2", "telemetry", "w1", "w2"]
     assert model.workers["w2"].received > 100
     assert model.pushers["p2"].sent == 600
     assert len(result.delivered_seqs(pusher=2)) > 0

@@ -71,7 +71,7 @@ class Script:
 
     def _start_worker(self, name: str, work_ms: float) -> None:
         life = self.targets[name].life + 1 if name in self.targets else 1
-        self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms))
+        self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, f"ipc://{RUN_DIR}/{name}"))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
         self.targets[name] = Target(name, life, work_ms)
         for index in self.sent:
@@ -85,7 +85,7 @@ class Script:
     def add_pusher(self, index: int | None = None) -> None:
         index = index or len(self.sent) + 1
         name = pusher_name(index)
-        self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid()))
+        self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid(), endpoint=f"ipc://{RUN_DIR}/{name}"))
         self.emit(ev.ProcessReady(self.t_ns, name, 1))
         self.sent[index], self.turn[index], self.owed[index] = 0, 0, 0.0
         for target in self.targets.values():
