@@ -21,7 +21,7 @@ PARENT_CHECK_NS = 200_000_000
 # A socket monitor event: u16 event id, u32 value, then a frame with the endpoint (zmq_socket_monitor).
 # Parsed here rather than with zmq.utils.monitor, whose asyncio import is half a child's start-up time.
 MONITOR_EVENT = struct.Struct("=HI")
-CHILD_NICENESS = 10
+CHILD_NICENESS = 19
 
 
 class Child:
@@ -36,8 +36,9 @@ class Child:
         die_with_parent(self.parent_pid)
         # The engine accounts for what we do, and the TUI shares its process: when the cores are
         # short, they must not be the ones that starve, or the numbers fall behind the run and
-        # keys go unanswered.  At niceness 10 (weight 110 against 1024) sixteen busy children
-        # still leave the TUI's process about a core; at 5 (weight 335) they left it half of one.
+        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
+        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
+        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
         os.nice(CHILD_NICENESS)
         self.ctx = zmq.Context()
         pattern = load_pattern(spec["pattern"])
