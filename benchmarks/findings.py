@@ -16,7 +16,7 @@ FINDINGS: list[dict[str, str]] = [
                  "only count). rrsim at first: ~3.5 us/msg (pusher 1.2, workers 1.5, engine 0.45, I/O threads "
                  "the rest); now (2026-11-27, late) pusher 1.1 s, workers 4 x 0.29 s, engine 0.2 s per 1M.",
         "change": "see the entries below",
-        "effect": "rrsim/bare 0.44x -> 0.64x (earlier fixes) -> about 0.65-0.7x; the target 0.9x is not met. "
+        "effect": "rrsim/bare 0.44x -> 0.64x (earlier fixes) -> 0.75x (ipc, 4 workers); the target 0.9x is not met. "
                   "What is left is the point of rrsim: a clock read and a stamp per message in the pusher "
                   "(~0.2 us with the effect on ZeroMQ's I/O thread batching, measured up to 0.5 us), a receive "
                   "time and the header kept per message in the worker (~0.25 us over a bare recv of ~0.3 us), "
