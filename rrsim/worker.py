@@ -47,7 +47,7 @@ class Receipts:
         self.max_batch = max(1, min(MAX_BATCH, MAX_BATCH_BYTES // size))
         self.messages: list[bytes] = []  # of ``size`` bytes, in order of arrival
         self.stamps: list[int] = []  # their receive times
-        self.other_heads = bytearray()  # rrsim headers of messages of another size
+        self.other_heads = bytearray()  # rrsim headers of messages looked at one by one
         self.other_stamps: list[int] = []
         self.foreign = 0
         self.last_flush_ns = 0
@@ -56,7 +56,12 @@ class Receipts:
         if len(message) == self.size:
             self.messages.append(message)
             self.stamps.append(now_ns)
-        elif message[:MAGIC_SIZE] == MAGIC and len(message) >= HEADER_SIZE:
+        else:
+            self._look_at(message, now_ns)
+
+    def _look_at(self, message: bytes, now_ns: int) -> None:
+        """One message on its own: its rrsim header is kept, anything else is foreign."""
+        if message[:MAGIC_SIZE] == MAGIC and len(message) >= HEADER_SIZE:
             self.other_heads += message[MAGIC_SIZE:HEADER_SIZE]
             self.other_stamps.append(now_ns)
         else:
@@ -93,14 +98,9 @@ class Receipts:
             for i in range(RECEIPT_SIZE):  # 18 strided copies for the batch, not a slice per message
                 heads[i::RECEIPT_SIZE] = batch[MAGIC_SIZE + i :: size]
             return heads, list(self.stamps)
-        heads, stamps = bytearray(), []  # someone else's bytes of the same size among ours
-        for message, stamp in zip(self.messages, self.stamps):
-            if message[:MAGIC_SIZE] == MAGIC:
-                heads += message[MAGIC_SIZE:HEADER_SIZE]
-                stamps.append(stamp)
-            else:
-                self.foreign += 1
-        return heads, stamps
+        for message, stamp in zip(self.messages, self.stamps):  # someone else's bytes of our size among ours
+            self._look_at(message, stamp)
+        return bytearray(), []
 
 
 def main() -> None:
