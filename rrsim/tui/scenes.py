@@ -38,6 +38,10 @@ class Target:
     queued: list[tuple[int, int, int]] | None = None  # (pusher, seq, sent_ns) held while paused
 
 
+def endpoint(name: str) -> str:
+    return f"ipc://{RUN_DIR}/{name}"
+
+
 class Script:
     """Feeds a model what a run of ``setup`` would do; time moves only in ``run`` and ``wait``."""
 
@@ -61,7 +65,7 @@ class Script:
     # ------------------------------------------------------------------ processes
     def start(self) -> Script:
         names = [f"w{i}" for i in range(1, self.setup.workers + 1)] + [pusher_name(i) for i in range(1, self.setup.pushers + 1)]
-        endpoints = {"telemetry": f"ipc://{RUN_DIR}/telemetry", **{n: f"ipc://{RUN_DIR}/{n}" for n in names}}
+        endpoints = {name: endpoint(name) for name in ["telemetry", *names]}
         self.emit(ev.RunStarted(self.t_ns, self.setup.to_dict(), endpoints))
         for name in names[: self.setup.workers]:
             self._start_worker(name, self.setup.work_ms)
@@ -71,7 +75,7 @@ class Script:
 
     def _start_worker(self, name: str, work_ms: float) -> None:
         life = self.targets[name].life + 1 if name in self.targets else 1
-        self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, f"ipc://{RUN_DIR}/{name}"))
+        self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, endpoint(name)))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
         self.targets[name] = Target(name, life, work_ms)
         for index in self.sent:
@@ -85,7 +89,7 @@ class Script:
     def add_pusher(self, index: int | None = None) -> None:
         index = index or len(self.sent) + 1
         name = pusher_name(index)
-        self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid(), endpoint=f"ipc://{RUN_DIR}/{name}"))
+        self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid(), endpoint=endpoint(name)))
         self.emit(ev.ProcessReady(self.t_ns, name, 1))
         self.sent[index], self.turn[index], self.owed[index] = 0, 0, 0.0
         for target in self.targets.values():
