@@ -302,8 +302,8 @@ class Engine:
             if not batch:
                 return
             t = now_ns()
-            with self.lock:
-                decoded = telemetry.decode_batch(batch, t, self.roster, self._sent_of)
+            # No lock: only this thread changes the model, and decoding only reads it.
+            decoded = telemetry.decode_batch(batch, t, self.roster, self._sent_of)
             for event in decoded:
                 if isinstance(event, ev.Deliveries):
                     self._last_activity_ns = t

@@ -21,6 +21,7 @@ RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
 LOG_LENGTH = 1000
 LOST_IDS_IN_LOG = 12
+AGING_INTERVAL_NS = 20_000_000  # how often the live view looks for lost messages, in event time
 
 # Latency histogram: 40 bins a decade from 1 us to 1000 s (about 6% wide each).
 _LATENCY_EDGES_NS = np.logspace(3, 12, 9 * 40 + 1)
@@ -46,7 +47,8 @@ class Life:
     exit_code: int | None = None
     received: int = 0
     log_tail: tuple[str, ...] = ()
-    highest_seq: dict[int, int] = field(default_factory=dict)  # pusher index -> highest seq received
+    # pusher index -> no message of that pusher below this seq can still come to this life
+    caught_up: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -168,6 +170,7 @@ class Model:
         self._recovered_noted_ns = 0
         self.all_linked_once = False
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
+        self._next_aging_ns = 0
 
     # ----------------------------------------------------------------- folding
     def apply(self, event: ev.Event) -> None:
@@ -206,7 +209,14 @@ class Model:
         if worker is None:
             worker = self.workers[e.name] = WorkerView(e.name, work_ms=e.work_ms)
         worker.work_ms = e.work_ms
-        worker.lives.append(Life(number=e.life, pid=e.pid, started_ns=e.t_ns))
+        life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns)
+        # A pipe made for this life carries only messages sent from now on.  With the workers
+        # binding and ZMQ_IMMEDIATE off, a revived worker inherits its dead predecessor's pipe
+        # instead, backlog and all: nothing is known about what it may still deliver.
+        inherits_backlog = e.life > 1 and self.setup.get("bind") == "worker" and not self.setup.get("immediate")
+        if not inherits_backlog:
+            life.caught_up = {index: p.sent for index, p in self.ledger.pushers.items()}
+        worker.lives.append(life)
         worker.state = "starting"
         worker.alive_since = e.t_ns
         verb = "revived" if e.life > 1 else "started"
@@ -319,7 +329,7 @@ class Model:
             mine = slice(None) if single else e.pushers == index
             seqs = e.seqs[mine]
             flags = self.ledger.pusher(int(index)).record_deliveries(seqs)
-            life.highest_seq[int(index)] = max(life.highest_seq.get(int(index), -1), int(seqs.max()))
+            life.caught_up[int(index)] = max(life.caught_up.get(int(index), 0), int(seqs.max()) + 1)
             worker.duplicates += int((~flags.first).sum())
             recovered = int(flags.was_lost.sum())
             if recovered:
@@ -386,11 +396,15 @@ class Model:
             self._note(t_ns, "warn", f"slow joiner: {sent} sent before every worker was connected ({split})")
 
     def _age_undelivered(self) -> None:
-        """Live view: an undelivered message is lost once it is lost_after_s old and every running
-        worker its pusher deals to has received a later message from that pusher.  A pipe is
-        first in, first out, so it was dealt to none of them: it went to a worker that died (or
-        was dropped).  A message waiting behind a slow or paused worker's queue is in flight,
-        however old."""
+        """Live view: an undelivered message is lost once it is lost_after_s old and no worker
+        life can still deliver it: each running one (and each that ended less than lost_after_s
+        ago, whose last receipts may still be on their way) has received a later message from
+        its pusher, or was started after it was sent.  A pipe is first in, first out, so it was
+        dealt to none of them: it went to a worker that died (or was dropped).  A message waiting
+        behind a slow or paused worker's queue is in flight, however old."""
+        if self.now_ns < self._next_aging_ns:
+            return
+        self._next_aging_ns = self.now_ns + AGING_INTERVAL_NS
         horizon = self.now_ns - self.lost_after_ns
         newly: dict[int, np.ndarray] = {}
         for pusher in self.pushers.values():
@@ -400,17 +414,16 @@ class Model:
             ledger = self.ledger.pusher(index)
             if pusher.overdue <= ledger.lost_scan:
                 continue
-            boundary = min(pusher.overdue, self._passed_by_every_worker(pusher.name))
+            boundary = min(pusher.overdue, self._caught_up_everywhere(index, horizon))
             if boundary > ledger.lost_scan:
                 newly[index] = ledger.declare_lost_below(boundary)
-        self._note_lost(self.now_ns, newly, "(later ones reached every running worker)")
+        self._note_lost(self.now_ns, newly, "(no worker can still deliver them)")
 
-    def _passed_by_every_worker(self, pusher: str) -> float:
-        """The lowest seq of ``pusher`` that some running worker linked to it may still deliver."""
-        index = pusher_index(pusher)
-        passed = [w.lives[-1].highest_seq.get(index, -1) + 1 for w in self.workers.values()
-                  if w.running and w.lives and (pusher, w.name) in self.links]
-        return min(passed, default=float("inf"))
+    def _caught_up_everywhere(self, index: int, ended_after_ns: int) -> float:
+        """The lowest seq of pusher ``index`` that some worker life may still deliver."""
+        lives = [life for w in self.workers.values() for life in w.lives
+                 if (w.running and life is w.lives[-1]) or (life.ended_ns or 0) > ended_after_ns]
+        return min((life.caught_up.get(index, 0) for life in lives), default=float("inf"))
 
     def _note_recovered(self) -> None:
         for (index, worker), count in self._recovered.items():

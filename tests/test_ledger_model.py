@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rrsim import events as ev
 from rrsim.ledger import Ledger, PusherLedger
@@ -82,9 +83,9 @@ def test_the_bit_ledger_agrees_with_a_plain_count_of_every_id():
     assert ledger.sent == ledger.delivered_unique + ledger.in_flight + ledger.lost
 
 
-def _model_with_two_workers() -> Model:
+def _model_with_two_workers(bind: str = "pusher") -> Model:
     model = Model(lost_after_s=2.0)
-    model.apply(ev.RunStarted(0, {"rate": 10.0, "lost_after_s": 2.0, "pattern": "push-pull"}, {}))
+    model.apply(ev.RunStarted(0, {"rate": 10.0, "lost_after_s": 2.0, "pattern": "push-pull", "bind": bind}, {}))
     model.apply(ev.ProcessStarted(1, "w1", "worker", 1, 101))
     model.apply(ev.ProcessStarted(2, "w2", "worker", 1, 102))
     model.apply(ev.ProcessStarted(3, "p1", "pusher", 1, 103))
@@ -133,11 +134,45 @@ def test_an_old_message_behind_a_slow_worker_is_in_flight_until_that_worker_dies
     model.apply(ev.Tick(10 * NS))
     assert (model.totals().lost, model.totals().in_flight) == (0, 3)
     model.apply(ev.ProcessEnded(10 * NS + 1, "w2", 1, "killed", -9))
+    model.apply(ev.Tick(11 * NS))
+    assert (model.totals().lost, model.totals().in_flight) == (0, 3)  # its last receipts may be on their way
+    model.apply(ev.Tick(12 * NS + 2))
     # 5 and 7 are older than anything w1 has had since: lost.  9 is newer than all w1 has had,
     # so for all the model knows it is on its way to w1.
     assert (model.totals().lost, model.totals().in_flight) == (2, 1)
     model.apply(ev.Drained(10 * NS + 2))
     assert (model.totals().lost, model.totals().in_flight) == (3, 0)
+
+
+@pytest.mark.parametrize("bind", ["pusher", "worker"])
+def test_a_revived_worker_that_has_received_nothing_yet_hides_no_loss(bind):
+    model = _model_with_two_workers(bind)
+    model.apply(ev.SentProgress(NS, "p1", 10, False, 2, True))  # p1 is done: nothing later will come
+    deliver(model, NS, "w1", 1, [0, 2, 4, 6, 8], sent_ns=NS - 1000)
+    deliver(model, NS, "w2", 1, [1, 3], sent_ns=NS - 1000)  # 5, 7, 9 queued at w2
+    model.apply(ev.ProcessEnded(NS + 1, "w2", 1, "killed", -9))
+    model.apply(ev.ProcessStarted(NS + 2, "w2", "worker", 2, 202))
+    model.apply(ev.LinkChanged(NS + 3, "p1", "w2", True))
+    model.apply(ev.Tick(10 * NS))
+    totals = model.totals()
+    if bind == "pusher":
+        # The new life's pipe is new: it can only carry messages sent after it started.
+        assert (totals.lost, totals.in_flight) == (2, 1)
+    else:
+        # It inherits the dead life's pipe, backlog and all: 5, 7 and 9 may come late.
+        assert (totals.lost, totals.in_flight) == (0, 3)
+
+
+def test_receipts_that_arrive_after_a_workers_end_were_never_counted_lost():
+    model = _model_with_two_workers()
+    model.apply(ev.SentProgress(NS, "p1", 10, False, 2, False))
+    deliver(model, NS, "w1", 1, [0, 2, 4, 6, 8], sent_ns=NS - 1000)
+    deliver(model, NS, "w2", 1, [1, 3], sent_ns=NS - 1000)
+    model.apply(ev.Tick(4 * NS))  # 5, 7, 9 are old, but w2 has not got past them: in flight
+    model.apply(ev.ProcessEnded(4 * NS + 1, "w2", 1, "stopped", 0))  # reaped before its last report was read
+    model.apply(ev.Tick(4 * NS + NS // 10))
+    deliver(model, 4 * NS + NS // 5, "w2", 1, [5, 7, 9], sent_ns=NS - 1000)
+    assert model.totals().lost == 0 and not any(e.kind == "lost" or "after all" in e.text for e in model.log)
 
 
 def test_fairness_and_share():

@@ -28,8 +28,8 @@ def count_meanings(lost_after_s: float) -> dict[str, str]:
         "sent": "messages the pushers have handed to ZeroMQ",
         "delivered": "messages some worker received (each id counted once)",
         "in flight": "sent, not delivered yet, and not yet counted lost",
-        "lost": f"not delivered {lost_after_s:g} s after it was sent while every running worker has had later "
-                "ones (live view); final once a run drains",
+        "lost": f"not delivered {lost_after_s:g} s after it was sent, and no running worker can still deliver it "
+                "(each has had later ones); final once a run drains",
         "late": "delivered to a worker life that started after the message was sent",
         "dup": "ids delivered more than once",
         "fairness": "Jain's index of messages per second alive over the workers: 1.000 is a perfectly even split",

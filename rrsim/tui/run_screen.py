@@ -30,6 +30,7 @@ REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
 MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
+LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process changed state
 
 WORK = Binding.Group("work", compact=True)
 SPEED = Binding.Group("rate", compact=True)
@@ -104,15 +105,15 @@ class RunScreen(Screen[None]):
         self.set_interval(1 / REFRESH_HZ, self._tick)
 
     def _tick(self) -> None:
-        # Something worth a log line (a worker killed, started, paused...) is shown at once;
-        # counts and sparklines wait for the pacer.
-        if self._log_moved() or self._pacer.ready():
+        # A worker or pusher started, ended, paused or resumed is shown at once; counts,
+        # sparklines and other log lines wait for the pacer.
+        if self._lifecycle_changed() or self._pacer.ready():
             self.read_model()
 
-    def _log_moved(self) -> bool:
+    def _lifecycle_changed(self) -> bool:
         with self.source.lock:
-            log = self.source.model.log
-            return bool(log) and log[-1] is not self._last_entry
+            fresh = new_log_entries(self.source.model.log, self._last_entry)
+        return any(entry.kind in LIFECYCLE_LOG_KINDS for entry in fresh)
 
     # ------------------------------------------------------------------ model -> widgets
     def read_model(self) -> None:

@@ -45,6 +45,8 @@ class WorkerGrid(VerticalScroll, can_focus=False):
                 self.waiting.pop(frame.name, None)
             elif shown != frame:
                 self.waiting[frame.name] = frame  # a waiting tile keeps its place in the queue
+            else:
+                self.waiting.pop(frame.name, None)  # back to what it shows: an older frame must not follow
         self.catch_up()
 
     def catch_up(self) -> None:
