@@ -175,6 +175,21 @@ def test_receipts_that_arrive_after_a_workers_end_were_never_counted_lost():
     assert model.totals().lost == 0 and not any(e.kind == "lost" or "after all" in e.text for e in model.log)
 
 
+def test_sends_before_every_worker_connected_are_called_a_slow_joiner():
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 0.0, "lost_after_s": 2.0, "pattern": "push-pull"}, {}))
+    model.apply(ev.ProcessStarted(1, "w1", "worker", 1, 101))
+    model.apply(ev.ProcessStarted(2, "w2", "worker", 1, 102))
+    model.apply(ev.ProcessStarted(3, "p1", "pusher", 1, 103))
+    model.apply(ev.LinkChanged(10, "p1", "w1", True))
+    model.apply(ev.SentProgress(20, "p1", 50, False, 1, False))
+    deliver(model, 30, "w1", 1, list(range(50)), sent_ns=20)
+    assert not any("slow joiner" in e.text for e in model.log)
+    model.apply(ev.LinkChanged(40, "p1", "w2", True))
+    assert [e.text for e in model.log if "slow joiner" in e.text] == [
+        "slow joiner: 50 sent before every worker was connected (w1 got 50, w2 got 0)"]
+
+
 def test_fairness_and_share():
     model = _model_with_two_workers()
     deliver(model, NS, "w1", 1, list(range(0, 100, 2)), sent_ns=NS - 10)
