@@ -168,8 +168,9 @@ def main() -> None:
             message = sock.recv(zmq.NOBLOCK)
         except zmq.Again:
             break
-        add(message, clock())
-        if receipts.due(clock()):
+        now = clock()
+        add(message, now)
+        if receipts.due(now):
             receipts.flush()  # as in the loop: a slow drain reports as it goes, and holds little
         if work_s:
             time.sleep(work_s)
