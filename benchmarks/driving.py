@@ -47,5 +47,5 @@ def all_connected(engine: Engine) -> bool:
     model = engine.model
     workers = [w for w in model.workers.values() if w.running]
     return bool(workers) and bool(model.pushers) and all(
-        (p, w.name) in model.links for p in model.pushers for w in workers
+        frozenset((p, w.name)) in model.links for p in model.pushers for w in workers
     )

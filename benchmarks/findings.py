@@ -24,7 +24,7 @@ FINDINGS: list[dict[str, str]] = [
                   "message than the baseline, in pure Python.",
     },
     {
-        "area": "pusher send loop (rrsim/pusher.py)",
+        "area": "pusher send loop (rrsim/sending.py)",
         "found": "wire.pack_message built a new bytes object per message (struct.pack plus concatenation "
                  "with the padding): 873 ns per send against 415-460 ns for a bare send of a prebuilt payload.",
         "change": "one bytearray of the message size with the magic and pusher index written once; before "
@@ -34,7 +34,7 @@ FINDINGS: list[dict[str, str]] = [
                   "instead of 22 saves another ~30 ns (timeit: 172 -> 145 ns).",
     },
     {
-        "area": "worker receive loop (rrsim/worker.py)",
+        "area": "worker receive loop (rrsim/patterns/push_pull.py)",
         "found": "At rate 0 a worker's loop round took ~17 messages, and each round paid a Poller.poll, a "
                  "recv that ended in zmq.Again (~3 us to raise) and housekeeping that read two empty sockets "
                  "(two more zmq.Again): ~10 us per round, ~0.5 us per message. Then, per message, the magic "
@@ -51,7 +51,7 @@ FINDINGS: list[dict[str, str]] = [
                   "1M messages, 4 workers: 0.53 -> 0.66-0.69M msgs/s accounted (same machine, minutes apart).",
     },
     {
-        "area": "pusher and worker poll timeouts (rrsim/pusher.py, rrsim/worker.py)",
+        "area": "pusher and worker poll timeouts (rrsim/sending.py, rrsim/patterns/push_pull.py)",
         "found": "pyzmq truncates a float poll timeout to whole milliseconds, so a pusher above 1000 msgs/s "
                  "(a wait under 1 ms) polled with 0 ms and spun: each pusher used a full core.",
         "change": "timeouts rounded up to whole milliseconds (sends are scheduled from an epoch, so waking "
@@ -88,7 +88,7 @@ FINDINGS: list[dict[str, str]] = [
                   "lag at the end 26 s -> 0.1 s, engine peak RSS 589 -> 69 MB.",
     },
     {
-        "area": "engine and TUI starved by their own children (rrsim/child.py)",
+        "area": "engine and TUI starved by their own children (rrsim/runtime.py)",
         "found": "At rate 0 every child wants a core; the engine (and the TUI in the same process) got a "
                  "fair share of 2 cores among up to 69 processes: 4-11% of a core in the scale benchmark.",
         "change": "children lower their priority at start: os.nice(5), then 10, now 19 (weight 15 against "
@@ -109,7 +109,7 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "kill -> killed in the model, p95: 11 -> 6 ms. UI kill key -> tile, see the UI entries.",
     },
     {
-        "area": "child start-up (rrsim/child.py)",
+        "area": "child start-up (rrsim/runtime.py)",
         "found": "child.py imported zmq.utils.monitor, which imports zmq.asyncio and asyncio: ~35 of the "
                  "~65 ms of CPU a worker spent importing.",
         "change": "the monitor's two frames are parsed with struct ('=HI' and the endpoint).",

@@ -14,12 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rrsim import patterns
 from rrsim.errors import UserError
 from rrsim.wire import HEADER_SIZE
 
-PATTERNS = ("push-pull",)
+PATTERNS = patterns.names()
 TRANSPORTS = ("ipc", "tcp")
-BINDERS = ("pusher", "worker")
+BINDERS = patterns.binders()
 MAX_PUSHERS = 16
 MAX_WORKERS = 128
 
@@ -39,7 +40,8 @@ class Limit:
 SETUP_KEYS: dict[str, Limit] = {
     "pattern": Limit(str, choices=PATTERNS, help="how sockets are wired and messages routed"),
     "transport": Limit(str, choices=TRANSPORTS, help="ipc (private socket files) or tcp (127.0.0.1)"),
-    "bind": Limit(str, choices=BINDERS, help="who binds: pusher (workers connect, as in the seed post) or worker"),
+    "bind": Limit(str, choices=BINDERS, help="who binds the first hop: pusher (the others connect to it, as in the "
+                  "2012 post's scripts), worker (push-pull) or broker (lb-broker)"),
     "pushers": Limit(int, 1, MAX_PUSHERS, help="number of pusher processes"),
     "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start"),
     "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),
@@ -53,6 +55,8 @@ SETUP_KEYS: dict[str, Limit] = {
     "duration": Limit(float, 0.001, 7 * 86400, help="hard cap on the run in seconds"),
     "interface": Limit(str, help="tcp only: the address to bind (default 127.0.0.1)"),
     "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
+    "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
+                          "beyond that it stops reading and the pushers block at their HWM"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
 }
@@ -78,6 +82,7 @@ class Setup:
     duration: float | None = None
     interface: str = "127.0.0.1"
     port: int = 0
+    broker_queue: int = 1000
     drain_s: float = 1.0
     lost_after_s: float = 2.0
 
@@ -184,6 +189,11 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
             raise UserError(f"{where}: unknown key {key!r}{line}; known keys: {known}")
         checked[key] = check_value(key, value, f"{where} key {key!r}{line}")
     setup = dataclasses.replace(base or Setup(), **checked)
+    binders = patterns.load(setup.pattern).BINDERS
+    if setup.bind not in binders:
+        key = "bind" if "bind" in values else "pattern"
+        raise UserError(f"{where}: bind = {setup.bind!r} does not fit pattern {setup.pattern!r}{_line_of(text, key, text_start)}: "
+                        f"it takes bind = {' or '.join(binders)}")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
     return setup
@@ -197,19 +207,26 @@ def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Acti
     if not isinstance(name, str) or name not in ACTIONS:
         raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, got {name!r}")
     allowed = {"action", "time", "after_sent", *ACTIONS[name]}
+    if "worker" in allowed:
+        allowed.add("target")  # the same: a broker is a target, not a worker
     for key in raw:
         if key not in allowed:
             raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}; it takes {', '.join(sorted(allowed))}")
     if ("time" in raw) == ("after_sent" in raw):
         raise UserError(f"{here}: give exactly one trigger, time or after_sent")
     fields: dict[str, Any] = {"action": name}
-    for key, kind, low in (("time", float, 0.0), ("after_sent", int, 0), ("work_ms", float, 0.0), ("rate", float, 0.0)):
+    for key, kind, low in (("time", float, 0.0), ("after_sent", int, 0)):
         if key in raw:
             fields[key] = _number(raw[key], kind, low, f"{here} key {key!r}{_line_of(text, key, pos)}")
+    for key in ("work_ms", "rate"):  # the same values as the setup keys of that name, checked by one validator
+        if key in raw:
+            fields[key] = check_value(key, raw[key], f"{here} key {key!r}{_line_of(text, key, pos)}")
     if name in NEEDS_WORKER:
-        worker = raw.get("worker")
+        if "worker" in raw and "target" in raw:
+            raise UserError(f"{here}: give worker or target, not both")
+        worker = raw.get("worker", raw.get("target"))
         if not isinstance(worker, str) or not worker:
-            raise UserError(f"{here}: action {name!r} needs worker = \"wN\"")
+            raise UserError(f"{here}: action {name!r} needs worker = \"wN\" (or target = \"b1\" for a broker)")
         fields["worker"] = worker
     if name == "set_rate" and "rate" not in raw:
         raise UserError(f"{here}: action 'set_rate' needs rate")
@@ -231,7 +248,10 @@ def _number(value: Any, kind: type, low: float, where: str) -> Any:
 
 def check_timeline(setup: Setup, timeline: list[Action], where: str) -> None:
     """Walk the timeline in order, as the engine will, and reject what cannot happen."""
-    alive = {f"w{i}": "alive" for i in range(1, setup.workers + 1)}
+    pattern = patterns.load(setup.pattern)
+    brokers = [f"{role.prefix}1" for role in pattern.ROLES.values() if role.kind == patterns.ROUTER]
+    workers = setup.workers
+    alive = {name: "alive" for name in [*brokers, *(f"w{i}" for i in range(1, workers + 1))]}
     last_time = last_sent = 0.0
     for index, action in enumerate(timeline):
         here = f"{where} [[at]] #{index + 1} ({action.action})"
@@ -244,7 +264,8 @@ def check_timeline(setup: Setup, timeline: list[Action], where: str) -> None:
                 raise UserError(f"{here}: after_sent {action.after_sent} goes back (an earlier entry is at {last_sent:g})")
             last_sent = action.after_sent
         if action.action == "add_worker":
-            alive[f"w{len(alive) + 1}"] = "alive"
+            workers += 1
+            alive[f"w{workers}"] = "alive"
             continue
         if action.worker is None:
             continue
@@ -252,6 +273,8 @@ def check_timeline(setup: Setup, timeline: list[Action], where: str) -> None:
         if state is None:
             raise UserError(f"{here}: unknown worker {action.worker!r}; known at that point: {', '.join(alive)}")
         problem = timeline_problem(action.action, state)
+        if action.action == "set_work" and action.worker in brokers:
+            problem = "is a broker: only workers do work"
         if problem:
             raise UserError(f"{here}: {action.worker} {problem}")
         alive[action.worker] = {"kill": "dead", "stop": "dead", "pause": "paused", "resume": "alive", "revive": "alive"}.get(action.action, state)

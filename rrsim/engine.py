@@ -13,7 +13,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,12 +28,13 @@ from rrsim import events as ev
 from rrsim import telemetry
 from rrsim.config import MAX_PUSHERS, MAX_WORKERS, Action, Setup, timeline_problem
 from rrsim.errors import UserError
-from rrsim.model import Model, pusher_index
+from rrsim.model import Model
+from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern
 from rrsim.supervisor import Supervisor
 from rrsim.wire import control_topic
+from rrsim.wiring import Wiring, check_ipc_path
 
-IPC_PATH_LIMIT = 107
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000
 TELEMETRY_BUDGET_NS = 20_000_000  # per step, so commands are never far behind
@@ -55,7 +55,6 @@ class Engine:
         self.lock = threading.RLock()
         self.subscribers: list[Callable[[ev.Event], None]] = []
         self.roster = telemetry.Roster()
-        self.endpoints: dict[str, str] = {}  # pusher/worker name -> the endpoint it binds or would bind
         self.work_ms: dict[str, float] = {}
         self.rate = setup.rate
         self.held = False  # sending paused (by the user, or because time is up)
@@ -73,7 +72,8 @@ class Engine:
         self.run_dir = Path(tempfile.mkdtemp(prefix="rrsim-"))  # mode 0700: private to this user
         self.janitor: subprocess.Popen | None = None
         try:
-            self._check_ipc_path("telemetry")
+            self.telemetry_endpoint = check_ipc_path(self.run_dir, "telemetry")
+            self.wiring = Wiring(self.pattern, setup, self.run_dir)
             self.janitor = subprocess.Popen(
                 [sys.executable, "-m", "rrsim.janitor", str(self.run_dir), str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
@@ -84,7 +84,6 @@ class Engine:
             self.telemetry_sock = self.ctx.socket(zmq.PULL)
             self.telemetry_sock.linger = 0
             self.telemetry_sock.rcvhwm = 0  # never make a child wait on its reports
-            self.telemetry_endpoint = f"ipc://{self.run_dir}/telemetry"
             self.telemetry_sock.bind(self.telemetry_endpoint)
             self.control_sock = self.ctx.socket(zmq.PUB)
             self.control_sock.linger = 0
@@ -95,24 +94,10 @@ class Engine:
             raise
 
     # ------------------------------------------------------------------ setup
-    def _check_ipc_path(self, name: str) -> None:
-        path = f"{self.run_dir}/{name}"
-        if len(path.encode()) > IPC_PATH_LIMIT:
-            raise UserError(
-                f"ipc path {path!r} is {len(path.encode())} bytes, over the {IPC_PATH_LIMIT}-byte limit: "
-                "set TMPDIR to a shorter directory or use --transport tcp"
-            )
-
-    def _endpoint_for(self, name: str) -> str:
-        if self.setup.transport == "ipc":
-            self._check_ipc_path(name)
-            return f"ipc://{self.run_dir}/{name}"
-        if self.setup.port == 0:
-            return f"tcp://{self.setup.interface}:{_free_port(self.setup.interface, 0, name)}"
-        port = self.setup.port + len(self.endpoints)
-        if port > 65535:
-            raise UserError(f"port {port} for {name} is past 65535: choose a lower --port")
-        return f"tcp://{self.setup.interface}:{_free_port(self.setup.interface, port, name)}"
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """What is bound: label (p1, b1.backend) -> endpoint."""
+        return self.wiring.endpoints()
 
     def subscribe(self, callback: Callable[[ev.Event], None]) -> None:
         self.subscribers.append(callback)
@@ -125,55 +110,62 @@ class Engine:
 
     def start(self) -> None:
         setup = self.setup
-        names = [f"w{i}" for i in range(1, setup.workers + 1)] + [f"p{i}" for i in range(1, setup.pushers + 1)]
+        count = {ROUTER: 1, RECEIVER: setup.workers, SENDER: setup.pushers}
+        # Routers and receivers first: whoever connects needs their endpoints, and a sender
+        # started last finds everyone it deals to already there.
+        order = sorted(self.pattern.ROLES.values(), key=lambda role: (ROUTER, RECEIVER, SENDER).index(role.kind))
+        names = [f"{role.prefix}{i}" for role in order for i in range(1, count[role.kind] + 1)]
         for name in names:
-            self.endpoints[name] = self._endpoint_for(name)
-            self.roster.owners[self.endpoints[name]] = name
+            self._add_name(name)
         self._started_ns = now_ns()
         self.roster.messages, self.roster.started_ns = setup.messages, self._started_ns
         if setup.duration is not None:
             self._deadline_ns = self._started_ns + int(setup.duration * 1e9)
-        shown = {"telemetry": self.telemetry_endpoint, **self.endpoints}
-        self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), shown))
-        for name in names[: setup.workers]:
-            self._start_worker(name, setup.work_ms)
-        for name in names[setup.workers :]:
-            self._start_pusher(name, min_peers=setup.workers if setup.wait_ready else 0)
+        self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), {"telemetry": self.telemetry_endpoint, **self.endpoints}))
+        for name in names:
+            self._start(name, 1, setup.work_ms, wait_ready=setup.wait_ready)
 
-    def _spec(self, role: str, name: str, life: int) -> dict[str, Any]:
-        bind, connect = self.pattern.plan(role, name, self.setup.bind, self.endpoints)
-        return {
-            "name": name, "life": life, "pattern": self.setup.pattern,
-            "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
-            "bind": bind, "connect": connect, "immediate": self.setup.immediate,
-            "sndhwm": self.setup.sndhwm, "rcvhwm": self.setup.rcvhwm, "size": self.setup.size,
-        }
+    def _add_name(self, name: str) -> None:
+        self.wiring.add(name)
+        self.roster.owners.update(self.wiring.owners())
+        role = role_of(self.pattern, name)
+        self.roster.kinds[name], self.roster.roles[name] = role.kind, role.name
+        self.roster.links_to[name] = linked_roles(self.pattern, self.setup.bind, role.name)
+        if role.kind == SENDER:
+            self.roster.senders[_number(name)] = name
 
-    def _start_worker(self, name: str, work_ms: float) -> None:
-        life = self.roster.lives.get(name, 0) + 1
-        self.roster.lives[name], self.roster.roles[name] = life, "worker"
+    def _expected_peers(self, name: str) -> int:
+        """How many running processes ``name`` should be connected with."""
+        roles = linked_roles(self.pattern, self.setup.bind, role_of(self.pattern, name).name)
+        return sum(1 for other in self.wiring.names
+                   if role_of(self.pattern, other).name in roles and self.supervisor.running(other))
+
+    def _start(self, name: str, life: int, work_ms: float, wait_ready: bool = False) -> None:
+        role: Role = role_of(self.pattern, name)
+        self.roster.lives[name] = life
         self.work_ms[name] = work_ms
-        spec = {**self._spec("worker", name, life), "work_ms": work_ms}
-        pid = self.supervisor.start(name, "worker", life, spec)
-        self.emit(ev.ProcessStarted(now_ns(), name, "worker", life, pid, work_ms, self.endpoints[name]))
-        self._next_control_ns = 0
-
-    def _start_pusher(self, name: str, min_peers: int) -> None:
-        self.roster.lives[name], self.roster.roles[name] = 1, "pusher"
+        expected = self._expected_peers(name)
         spec = {
-            **self._spec("pusher", name, 1), "index": pusher_index(name),
-            "rate": self.rate, "messages": self.setup.messages, "held": self.held, "min_peers": min_peers,
+            **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
+            "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
+            "sockets": self.wiring.plan(name), "work_ms": work_ms, "rate": self.rate, "held": self.held,
+            "expected_peers": expected, "min_peers": expected if wait_ready else 0,
         }
-        pid = self.supervisor.start(name, "pusher", 1, spec)
-        self.emit(ev.ProcessStarted(now_ns(), name, "pusher", 1, pid, endpoint=self.endpoints[name]))
+        pid = self.supervisor.start(name, life, spec)
+        self.emit(ev.ProcessStarted(
+            now_ns(), name, role.name, life, pid, work_ms if role.kind == RECEIVER else 0.0,
+            endpoints=self.wiring.endpoints_of(name), kind=role.kind,
+            links_to=linked_roles(self.pattern, self.setup.bind, role.name),
+            inherits_backlog=self.pattern.inherits_backlog(role.name, life, self.setup),
+        ))
         self._next_control_ns = 0
 
     # ------------------------------------------------------------------ commands
     def _worker_state(self, name: str) -> str:
-        worker = self.model.workers.get(name)
+        worker = self.model.station(name)
         if worker is None:
-            known = ", ".join(self.model.workers) or "none"
-            raise UserError(f"unknown worker {name!r} (workers: {known})")
+            known = ", ".join(w.name for w in self.model.stations()) or "none"
+            raise UserError(f"unknown worker {name!r} (workers and brokers: {known})")
         if worker.state in ("stopped", "killed", "crashed") or not self.supervisor.running(name):
             return "dead"
         return "paused" if worker.state == "paused" else "alive"
@@ -204,25 +196,26 @@ class Engine:
 
     def revive(self, name: str) -> None:
         self._check("revive", name)
-        self._start_worker(name, self.work_ms[name])
+        self._start(name, self.roster.lives[name] + 1, self.work_ms[name])
 
     def add_worker(self, work_ms: float | None = None) -> str:
-        if len(self.model.workers) >= MAX_WORKERS:
-            raise UserError(f"already {MAX_WORKERS} workers, the most a run can have")
-        name = self.model.next_worker_name()
-        self.endpoints[name] = self._endpoint_for(name)
-        self.roster.owners[self.endpoints[name]] = name
-        self._start_worker(name, self.setup.work_ms if work_ms is None else work_ms)
+        name = self._next_name(RECEIVER, MAX_WORKERS, "workers")
+        self._add_name(name)
+        self._start(name, 1, self.setup.work_ms if work_ms is None else work_ms)
         return name
 
     def add_pusher(self) -> str:
-        if len(self.model.pushers) >= MAX_PUSHERS:
-            raise UserError(f"already {MAX_PUSHERS} pushers, the most a run can have")
-        name = self.model.next_pusher_name()
-        self.endpoints[name] = self._endpoint_for(name)
-        self.roster.owners[self.endpoints[name]] = name
-        self._start_pusher(name, min_peers=0)
+        name = self._next_name(SENDER, MAX_PUSHERS, "pushers")
+        self._add_name(name)
+        self._start(name, 1, 0.0)
         return name
+
+    def _next_name(self, kind: str, most: int, what: str) -> str:
+        role = next(role for role in self.pattern.ROLES.values() if role.kind == kind)
+        count = sum(1 for name in self.wiring.names if role_of(self.pattern, name) == role)
+        if count >= most:
+            raise UserError(f"already {most} {what}, the most a run can have")
+        return f"{role.prefix}{count + 1}"
 
     def set_rate(self, rate: float) -> None:
         self.rate = rate
@@ -231,6 +224,8 @@ class Engine:
 
     def set_work(self, name: str, work_ms: float) -> None:
         self._check("set_work", name)
+        if name not in self.model.workers:
+            raise UserError(f"{name} is not a worker: only workers do work")
         self.work_ms[name] = work_ms
         self.emit(ev.WorkSet(now_ns(), name, work_ms))
         self._next_control_ns = 0
@@ -353,15 +348,13 @@ class Engine:
                 self.emit(ev.ActionFired(now_ns(), f"{action.describe()} skipped: {error}"))
 
     def _publish_control(self) -> None:
-        for name, role in self.roster.roles.items():
+        for name in self.wiring.names:
             if not self.supervisor.running(name):
                 continue
-            _bind, connect = self.pattern.plan(role, name, self.setup.bind, self.endpoints)
-            state: dict[str, Any] = {"connect": connect}
-            if role == "pusher":
-                state.update(rate=self.rate, held=self.held)
-            else:
-                state.update(work_ms=self.work_ms[name])
+            state: dict[str, Any] = {
+                "connect": self.wiring.connects(name), "rate": self.rate, "held": self.held,
+                "work_ms": self.work_ms[name], "expected_peers": self._expected_peers(name),
+            }
             self.control_sock.send_multipart([control_topic(name), _json(state)])
 
     def _check_drained(self, now: int) -> None:
@@ -433,15 +426,6 @@ def _json(state: dict[str, Any]) -> bytes:
     return json.dumps(state).encode()
 
 
-def _free_port(interface: str, port: int, name: str) -> int:
-    """``port`` (or an ephemeral one for 0) if it can be bound on ``interface`` now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as libzmq does
-        try:
-            probe.bind((interface, port))
-        except OSError as error:
-            where = f"port {port} on {interface!r}" if port else f"interface {interface!r}"
-            raise UserError(f"{name}: cannot bind {where}: {error.strerror}") from None
-        except (OverflowError, UnicodeError, ValueError) as error:
-            raise UserError(f"interface {interface!r}: not an address: {error}") from None
-        return probe.getsockname()[1]
+def _number(name: str) -> int:
+    """The number in a process name: 3 for p3 (a pusher's number is in every message it sends)."""
+    return int(name.lstrip("abcdefghijklmnopqrstuvwxyz"))

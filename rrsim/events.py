@@ -7,7 +7,7 @@ recorder writes them as JSON lines.  Times are CLOCK_MONOTONIC nanoseconds.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,12 +33,20 @@ class RunStarted(Event):
 
 @dataclass(frozen=True)
 class ProcessStarted(Event):
+    """A child process started.  Besides its role's name, the facts the model needs about it,
+    as the pattern states them: what its telemetry means (``kind``), which roles it must be
+    connected with to take part, and whether this life may be handed messages sent before it
+    started (a pipe it inherits from a dead life, or a broker's queue)."""
+
     name: str
-    role: str  # "pusher" | "worker"
+    role: str  # the pattern's word: "pusher", "broker", "worker"
     life: int
     pid: int
     work_ms: float = 0.0
-    endpoint: str = ""  # the endpoint this name binds, or would bind with the other side binding
+    endpoints: dict[str, str] = field(default_factory=dict)  # what it binds: label -> endpoint
+    kind: str = "receiver"  # "sender" | "router" | "receiver"
+    links_to: tuple[str, ...] = ()  # roles
+    inherits_backlog: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,10 @@ class SendingHeld(Event):
 
 @dataclass(frozen=True)
 class LinkChanged(Event):
-    """A ZeroMQ socket monitor saw the connection between a pusher and a worker come up or go down."""
+    """A ZeroMQ socket monitor saw a connection come up or go down: ``a`` connected to ``b``."""
 
-    pusher: str
-    worker: str
+    a: str
+    b: str
     up: bool
 
 
@@ -100,11 +108,14 @@ class SentProgress(Event):
     blocked: bool
     peers: int
     done: bool
+    joined: bool = True  # it has had every peer it expects at once
+    early: int = 0  # messages it sent before that: dealt among fewer peers (slow joiners)
 
 
 @dataclass(frozen=True, eq=False)
 class Deliveries(Event):
-    """A batch of receipts from one worker incarnation; arrays of equal length."""
+    """A batch of receipts from one worker incarnation; arrays of equal length.  A message was
+    received when its work started, and done when its work ended."""
 
     worker: str
     life: int
@@ -112,6 +123,18 @@ class Deliveries(Event):
     seqs: np.ndarray
     sent_ns: np.ndarray
     recv_ns: np.ndarray
+    done_ns: np.ndarray | None = None  # None: each was done when it was received
+
+
+@dataclass(frozen=True)
+class RouterState(Event):
+    """A router (the broker) says what it holds: messages queued, workers ready, routed so far."""
+
+    name: str
+    life: int
+    queued: int
+    ready: int
+    routed: int
 
 
 @dataclass(frozen=True)

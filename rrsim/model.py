@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rrsim import events as ev
+from rrsim.distribution import Durations
 from rrsim.ledger import Ledger
 
 NS = 1_000_000_000
@@ -21,10 +22,9 @@ RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
 LOG_LENGTH = 1000
 LOST_IDS_IN_LOG = 12
+NAMES_IN_LOG = 4  # a log line names this many workers at most, then says how many more
 AGING_INTERVAL_NS = 20_000_000  # how often the live view looks for lost messages, in event time
-
-# Latency histogram: 40 bins a decade from 1 us to 1000 s (about 6% wide each).
-_LATENCY_EDGES_NS = np.logspace(3, 12, 9 * 40 + 1)
+SENDER, ROUTER, RECEIVER = "sender", "router", "receiver"  # what a process's telemetry means
 
 
 def pusher_name(index: int) -> str:
@@ -60,8 +60,14 @@ class LogEntry:
 
 @dataclass
 class WorkerView:
+    """A worker, or a broker (``kind`` router): a process with lives that can be killed,
+    paused and revived."""
+
     name: str
     work_ms: float
+    role: str = "worker"
+    kind: str = RECEIVER
+    links_to: tuple[str, ...] = ()  # roles it must be connected with to take part
     state: str = "starting"
     lives: list[Life] = field(default_factory=list)
     received: int = 0
@@ -69,11 +75,16 @@ class WorkerView:
     duplicates: int = 0
     foreign: int = 0
     recent: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
-    latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(_LATENCY_EDGES_NS) + 1, dtype=np.int64))
-    # delivered per half-second bucket: bucket index -> count
+    latency: Durations = field(default_factory=Durations)  # sent to received (= work started)
+    busy_ns: int = 0  # time spent working on the messages it has done
+    # delivered (routed, for a broker) per half-second bucket: bucket index -> count
     rate_buckets: dict[int, int] = field(default_factory=dict)
     alive_ns: int = 0  # time spent running and not paused, closed intervals only
     alive_since: int | None = None
+    # A broker's last word: messages it holds, workers ready, routed so far (this life)
+    queued: int = 0
+    ready: int = 0
+    routed: int = 0
 
     @property
     def life(self) -> Life | None:
@@ -91,13 +102,11 @@ class WorkerView:
         return (self.alive_ns + open_ns) / NS
 
     def latency_ms(self, quantile: float) -> float | None:
-        total = int(self.latency_hist.sum())
-        if total == 0:
-            return None
-        index = int(np.searchsorted(np.cumsum(self.latency_hist), quantile * total))
-        # The bin's upper edge: the true value is at most about 6% lower.
-        edge = _LATENCY_EDGES_NS[min(index, len(_LATENCY_EDGES_NS) - 1)]
-        return float(edge) / 1e6
+        return self.latency.quantile_ms(quantile)
+
+    def busy_fraction(self, now_ns: int) -> float | None:
+        alive_s = self.alive_seconds(now_ns)
+        return None if alive_s <= 0 else min(1.0, self.busy_ns / NS / alive_s)
 
     def rate(self, now_ns: int) -> float:
         """Messages per second over the last full second."""
@@ -124,6 +133,9 @@ class PusherView:
     checkpoints: deque[tuple[int, int]] = field(default_factory=deque)
     overdue: int = 0  # the messages below this seq were sent at least lost_after_s ago
     rate_buckets: dict[int, int] = field(default_factory=dict)
+    links_to: tuple[str, ...] = ()
+    joined: bool = False  # it has had every peer it expects at once
+    early: int = 0  # what it sent before that
 
     def rate(self, now_ns: int) -> float:
         current = now_ns // RATE_BUCKET_NS
@@ -140,19 +152,22 @@ class Totals:
     duplicates: int
     foreign: int
     malformed: int
+    completed: int  # messages whose work a worker finished (each once)
 
 
 class Model:
-    """Folds events; answers questions about workers, pushers, totals and the log."""
+    """Folds events; answers questions about workers, brokers, pushers, totals and the log."""
 
     def __init__(self, lost_after_s: float = 2.0) -> None:
         self.lost_after_ns = int(lost_after_s * NS)
         self.ledger = Ledger()
         self.setup: dict = {}
-        self.endpoints: dict[str, str] = {}
-        self.workers: dict[str, WorkerView] = {}
-        self.pushers: dict[str, PusherView] = {}
-        self.links: set[tuple[str, str]] = set()
+        self.endpoints: dict[str, str] = {}  # what is bound: label (p1, b1.backend) -> endpoint
+        self.workers: dict[str, WorkerView] = {}  # receivers
+        self.brokers: dict[str, WorkerView] = {}  # routers
+        self.pushers: dict[str, PusherView] = {}  # senders
+        self.roles: dict[str, str] = {}  # every process name -> its role
+        self.links: set[frozenset[str]] = set()  # {a, b}: a connection is up between them
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
         self.now_ns = 0
         self.started_ns: int | None = None
@@ -161,6 +176,8 @@ class Model:
         self.late = 0
         self.foreign = 0
         self.malformed = 0
+        self.wait = Durations()  # sent to work started, over every message done
+        self.sojourn = Durations()  # sent to work done
         self.rate = 0.0
         self.sending_held = False
         self.drained = False
@@ -187,6 +204,13 @@ class Model:
     def _note(self, t_ns: int, kind: str, text: str) -> None:
         self.log.append(LogEntry(t_ns, kind, text))
 
+    def station(self, name: str) -> WorkerView | None:
+        """The worker or broker called ``name``: what can be killed, paused and revived."""
+        return self.workers.get(name) or self.brokers.get(name)
+
+    def stations(self) -> list[WorkerView]:
+        return [*self.brokers.values(), *self.workers.values()]
+
     def _on_RunStarted(self, e: ev.RunStarted) -> None:
         self.setup = dict(e.setup)
         self.endpoints = dict(e.endpoints)
@@ -197,31 +221,32 @@ class Model:
         self._note(e.t_ns, "info", f"run started: {e.setup.get('pattern')} over {e.setup.get('transport')}, {where}")
 
     def _on_ProcessStarted(self, e: ev.ProcessStarted) -> None:
-        if e.endpoint:
-            self.endpoints.setdefault(e.name, e.endpoint)  # a worker or pusher added during the run
-        if e.role == "pusher":
+        self.endpoints.update(e.endpoints)
+        self.roles[e.name] = e.role
+        if e.kind == SENDER:
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
-            pusher.pid, pusher.state = e.pid, "starting"
+            pusher.pid, pusher.state, pusher.links_to = e.pid, "starting", e.links_to
             self.ledger.pusher(pusher_index(e.name))
             self._note(e.t_ns, "start", f"{e.name} started (pid {e.pid})")
             return
-        worker = self.workers.get(e.name)
+        group = self.brokers if e.kind == ROUTER else self.workers
+        worker = group.get(e.name)
         if worker is None:
-            worker = self.workers[e.name] = WorkerView(e.name, work_ms=e.work_ms)
-        worker.work_ms = e.work_ms
+            worker = group[e.name] = WorkerView(e.name, work_ms=e.work_ms, role=e.role, kind=e.kind)
+        worker.work_ms, worker.links_to = e.work_ms, e.links_to
+        worker.queued = worker.ready = worker.routed = 0
         life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns)
-        # A pipe made for this life carries only messages sent from now on.  With the workers
-        # binding and ZMQ_IMMEDIATE off, a revived worker inherits its dead predecessor's pipe
-        # instead, backlog and all: nothing is known about what it may still deliver.
-        inherits_backlog = e.life > 1 and self.setup.get("bind") == "worker" and not self.setup.get("immediate")
-        if not inherits_backlog:
+        # A life that may be handed messages sent before it started (a pipe it inherits, a
+        # broker's queue): nothing is known about what it may still deliver.  Otherwise its pipes
+        # carry only messages sent from now on.
+        if not e.inherits_backlog:
             life.caught_up = {index: p.sent for index, p in self.ledger.pushers.items()}
         worker.lives.append(life)
         worker.state = "starting"
         worker.alive_since = e.t_ns
         verb = "revived" if e.life > 1 else "started"
         self._note(e.t_ns, "start", f"{e.name} {verb}: life {e.life}, pid {e.pid}")
-        self._update_worker_ready(worker)
+        self._update_ready(worker)
 
     def _on_ProcessReady(self, e: ev.ProcessReady) -> None:
         pusher = self.pushers.get(e.name)
@@ -233,8 +258,9 @@ class Model:
             self.pushers[e.name].state = "ended" if e.how == "run-end" else e.how
             if e.how != "run-end":
                 self._note(e.t_ns, "end", f"{e.name} {e.how} (exit code {e.exit_code})")
+            self._drop_links(e.name)
             return
-        worker = self.workers.get(e.name)
+        worker = self.station(e.name)
         life = worker.life_numbered(e.life) if worker else None
         if worker is None or life is None:
             return
@@ -244,27 +270,33 @@ class Model:
             self._note(e.t_ns, "end", f"{e.name} life {life.number} {e.how} (pid {life.pid}, exit code {e.exit_code})")
             return
         self._close_alive(worker, e.t_ns)
-        for link in [link for link in self.links if link[1] == e.name]:
-            self.links.discard(link)
+        self._drop_links(e.name)
         if e.how == "run-end":
             return  # the state a worker had when the run ended is what the report shows
         worker.state = e.how
-        text = f"{e.name} {e.how} (life {life.number}, pid {life.pid}, exit code {e.exit_code}, received {life.received})"
+        done = f"routed {worker.routed}" if worker.kind == ROUTER else f"received {life.received}"
+        text = f"{e.name} {e.how} (life {life.number}, pid {life.pid}, exit code {e.exit_code}, {done})"
+        if worker.kind == ROUTER and worker.queued:
+            text += f": the {worker.queued} messages it held are lost"
         self._note(e.t_ns, "end", text)
         for line in e.log_tail:
             self._note(e.t_ns, "warn", f"  {e.name}: {line}")
 
+    def _drop_links(self, name: str) -> None:
+        for link in [link for link in self.links if name in link]:
+            self.links.discard(link)
+
     def _on_WorkerPaused(self, e: ev.WorkerPaused) -> None:
-        worker = self.workers[e.name]
+        worker = self.station(e.name)
         worker.state = "paused"
         self._close_alive(worker, e.t_ns)
         self._note(e.t_ns, "pause", f"{e.name} paused (SIGSTOP)")
 
     def _on_WorkerResumed(self, e: ev.WorkerResumed) -> None:
-        worker = self.workers[e.name]
+        worker = self.station(e.name)
         worker.state = "starting"
         worker.alive_since = e.t_ns
-        self._update_worker_ready(worker)
+        self._update_ready(worker)
         self._note(e.t_ns, "pause", f"{e.name} resumed (SIGCONT)")
 
     def _on_WorkSet(self, e: ev.WorkSet) -> None:
@@ -279,22 +311,27 @@ class Model:
         self.sending_held = e.held
         self._note(e.t_ns, "info", "sending paused" if e.held else "sending resumed")
 
+    def _running(self, name: str) -> bool:
+        station = self.station(name)
+        if station is not None:
+            return station.running
+        pusher = self.pushers.get(name)
+        return pusher is not None and pusher.state in ("starting", "running")
+
     def _on_LinkChanged(self, e: ev.LinkChanged) -> None:
-        link = (e.pusher, e.worker)
+        link = frozenset((e.a, e.b))
         if e.up == (link in self.links):
             return
-        worker = self.workers.get(e.worker)
         if e.up:
-            if worker is None or not worker.running:
+            if not (self._running(e.a) and self._running(e.b)):
                 return  # a late report about a process that is already gone
             self.links.add(link)
         else:
             self.links.discard(link)
-        self._note(e.t_ns, "link", f"{e.worker} {'connected to' if e.up else 'disconnected from'} {e.pusher}")
-        if worker is not None:
-            self._update_worker_ready(worker)
-        if e.up and not self.all_linked_once:
-            self._check_slow_joiners(e.t_ns)
+        self._note(e.t_ns, "link", f"{e.a} {'connected to' if e.up else 'disconnected from'} {e.b}")
+        for name in (e.a, e.b):
+            if (station := self.station(name)) is not None:
+                self._update_ready(station)
 
     def _on_SentProgress(self, e: ev.SentProgress) -> None:
         pusher = self.pushers.setdefault(e.pusher, PusherView(e.pusher))
@@ -314,6 +351,22 @@ class Model:
             self._note(e.t_ns, "info", f"{e.pusher} has sent all {e.sent} messages")
         pusher.done = e.done
         self.ledger.pusher(pusher_index(e.pusher)).record_sent(e.sent)
+        if e.joined and not pusher.joined:
+            pusher.joined, pusher.early = True, e.early
+            self._check_slow_joiners(e.t_ns)
+
+    def _on_RouterState(self, e: ev.RouterState) -> None:
+        broker = self.brokers.get(e.name)
+        if broker is None or broker.life is None or broker.life.number != e.life:
+            return
+        fresh = e.routed - broker.routed
+        if fresh > 0:
+            bucket = e.t_ns // RATE_BUCKET_NS
+            broker.rate_buckets[bucket] = broker.rate_buckets.get(bucket, 0) + fresh
+            _trim(broker.rate_buckets, bucket)
+            broker.received += fresh
+            broker.life.received += fresh
+        broker.queued, broker.ready, broker.routed = e.queued, e.ready, max(broker.routed, e.routed)
 
     def _on_Deliveries(self, e: ev.Deliveries) -> None:
         worker = self.workers.get(e.worker)
@@ -342,9 +395,14 @@ class Model:
         life.received += n
         if self.first_send_ns is None:
             self.first_send_ns = int(e.sent_ns.min())
-        self.last_delivery_ns = max(self.last_delivery_ns or 0, int(e.recv_ns.max()))
-        latency = np.maximum(e.recv_ns - e.sent_ns, 0)
-        worker.latency_hist += np.bincount(np.searchsorted(_LATENCY_EDGES_NS, latency), minlength=len(worker.latency_hist))
+        done_ns = e.recv_ns if e.done_ns is None else e.done_ns
+        self.last_delivery_ns = max(self.last_delivery_ns or 0, int(done_ns.max()))
+        waited = e.recv_ns - e.sent_ns
+        worker.latency.add(waited)
+        self.wait.add(waited)
+        self.sojourn.add(done_ns - e.sent_ns)
+        if e.done_ns is not None:
+            worker.busy_ns += int((e.done_ns - e.recv_ns).sum())
         buckets = e.recv_ns // RATE_BUCKET_NS
         low = int(buckets.min())
         for offset, count in enumerate(np.bincount(buckets - low)):
@@ -378,22 +436,31 @@ class Model:
             worker.alive_ns += t_ns - worker.alive_since
             worker.alive_since = None
 
-    def _update_worker_ready(self, worker: WorkerView) -> None:
+    def _peers_expected(self, name: str, links_to: tuple[str, ...]) -> list[str]:
+        """The running processes of the roles ``name`` must be connected with."""
+        return [peer for peer, role in self.roles.items() if role in links_to and peer != name and self._running(peer)]
+
+    def _update_ready(self, worker: WorkerView) -> None:
         if worker.state != "starting":
             return
-        linked = all((p, worker.name) in self.links for p in self.pushers)
-        if linked and self.pushers:
+        peers = self._peers_expected(worker.name, worker.links_to)
+        if peers and all(frozenset((worker.name, peer)) in self.links for peer in peers):
             worker.state = "alive"
 
     def _check_slow_joiners(self, t_ns: int) -> None:
-        running = [w for w in self.workers.values() if w.running]
-        if not running or not all((p, w.name) in self.links for p in self.pushers for w in running):
+        """Once every pusher has had all its expected peers at once: did any send before that?"""
+        if self.all_linked_once or not all(p.joined for p in self.pushers.values()):
             return
         self.all_linked_once = True
-        sent = self.ledger.sent
-        if sent and len(running) > 1:
-            split = ", ".join(f"{w.name} got {w.received}" for w in running)
-            self._note(t_ns, "warn", f"slow joiner: {sent} sent before every worker was connected ({split})")
+        early = {p.name: p.early for p in self.pushers.values() if p.early}
+        running = [w for w in self.workers.values() if w.running]
+        if not early or len(running) < 2:
+            return
+        count = sum(early.values())
+        senders = _names(list(early))
+        noun = "message" if count == 1 else "messages"
+        self._note(t_ns, "warn", f"slow joiner: {senders} sent {count} {noun} before all {len(running)} workers were "
+                                 "connected, dealt among those connected then (wait_ready holds the pushers until all are)")
 
     def _age_undelivered(self) -> None:
         """Live view: an undelivered message is lost once it is lost_after_s old and no worker
@@ -451,11 +518,13 @@ class Model:
             duplicates=ledger.duplicates,
             foreign=self.foreign,
             malformed=self.malformed,
+            # A worker reports a message once its work is done: what was delivered was done.
+            completed=ledger.delivered_unique,
         )
 
     def share(self, worker: WorkerView) -> float:
         total = sum(w.received for w in self.workers.values())
-        return worker.received / total if total else 0.0
+        return worker.received / total if total and worker.kind == RECEIVER else 0.0
 
     def fairness(self) -> float | None:
         """Jain's index over received per second alive (1.0 = perfectly even)."""
@@ -475,11 +544,11 @@ class Model:
     def send_rate(self) -> float:
         return sum(p.rate(self.now_ns) for p in self.pushers.values())
 
-    def next_worker_name(self) -> str:
-        return f"w{len(self.workers) + 1}"
 
-    def next_pusher_name(self) -> str:
-        return f"p{len(self.pushers) + 1}"
+def _names(names: list[str]) -> str:
+    """``a, b, c, d and 5 more``: a log line names a few, then counts the rest."""
+    shown = ", ".join(names[:NAMES_IN_LOG])
+    return shown + (f" and {len(names) - NAMES_IN_LOG} more" if len(names) > NAMES_IN_LOG else "")
 
 
 def _trim(buckets: dict[int, int], newest: int) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from rrsim.model import NS, Model, WorkerView
+from rrsim.model import NS, Life, Model, WorkerView
 
 
 def _ms(value: float | None) -> float | None:
@@ -15,6 +15,18 @@ def _ms(value: float | None) -> float | None:
 
 def _seconds(model: Model, t_ns: int | None) -> float | None:
     return None if t_ns is None or model.started_ns is None else round((t_ns - model.started_ns) / NS, 6)
+
+
+def _life_report(model: Model, life: Life, count: str) -> dict[str, Any]:
+    return {
+        "life": life.number,
+        "pid": life.pid,
+        "started_s": _seconds(model, life.started_ns),
+        "ended_s": _seconds(model, life.ended_ns),
+        "how_ended": life.how_ended,
+        "exit_code": life.exit_code,
+        count: life.received,
+    }
 
 
 def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
@@ -27,19 +39,25 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "duplicates": worker.duplicates,
         "foreign": worker.foreign,
         "work_ms": worker.work_ms,
+        "completed": worker.received,  # a worker reports a message once its work is done
+        "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
         "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
-        "lives": [
-            {
-                "life": life.number,
-                "pid": life.pid,
-                "started_s": _seconds(model, life.started_ns),
-                "ended_s": _seconds(model, life.ended_ns),
-                "how_ended": life.how_ended,
-                "exit_code": life.exit_code,
-                "received": life.received,
-            }
-            for life in worker.lives
-        ],
+        "lives": [_life_report(model, life, "received") for life in worker.lives],
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def broker_report(model: Model, broker: WorkerView) -> dict[str, Any]:
+    return {
+        "name": broker.name,
+        "state": broker.state,
+        "routed": broker.received,
+        "queued": broker.queued,
+        "ready_workers": broker.ready,
+        "lives": [_life_report(model, life, "routed") for life in broker.lives],
     }
 
 
@@ -52,6 +70,8 @@ def build_report(model: Model) -> dict[str, Any]:
         "elapsed_s": round(model.elapsed_s(), 6),
         "drained": model.drained,
         "throughput_msgs_per_s": round(model.throughput(), 3),
+        "wait_ms": model.wait.summary_ms(),
+        "sojourn_ms": model.sojourn.summary_ms(),
         "totals": {
             "sent": totals.sent,
             "delivered": totals.delivered,
@@ -59,10 +79,12 @@ def build_report(model: Model) -> dict[str, Any]:
             "late": totals.late,
             "duplicates": totals.duplicates,
             "in_flight": totals.in_flight,
+            "completed": totals.completed,
             "foreign": totals.foreign,
             "malformed_telemetry": totals.malformed,
         },
         "pushers": [{"name": p.name, "sent": p.sent} for p in model.pushers.values()],
+        "brokers": [broker_report(model, b) for b in model.brokers.values()],
         "workers": [worker_report(model, w) for w in model.workers.values()],
         "fairness": None if fairness is None else round(fairness, 6),
         "lost_ids": model.ledger.lost_ids(1000),

@@ -22,9 +22,8 @@ LOG_TAIL_LINES = 5
 
 
 @dataclass
-class Child:
+class ChildProcess:
     name: str
-    role: str
     life: int
     process: subprocess.Popen
     log_path: Path
@@ -44,14 +43,14 @@ class Ended:
 class Supervisor:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.children: dict[str, Child] = {}  # the current incarnation of each name
-        self.retiring: list[Child] = []  # earlier incarnations told to go but not yet reaped
+        self.children: dict[str, ChildProcess] = {}  # the current incarnation of each name
+        self.retiring: list[ChildProcess] = []  # earlier incarnations told to go but not yet reaped
 
-    def start(self, name: str, role: str, life: int, spec: dict[str, Any]) -> int:
+    def start(self, name: str, life: int, spec: dict[str, Any]) -> int:
         log_path = self.log_dir / f"{name}.{life}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", f"rrsim.{role}", json.dumps({**spec, "parent_pid": os.getpid()})],
+                [sys.executable, "-m", "rrsim.runtime", json.dumps({**spec, "parent_pid": os.getpid()})],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -59,7 +58,7 @@ class Supervisor:
             )
         if name in self.children:
             self.retiring.append(self.children[name])  # killed, not reaped yet: reap() will say how it ended
-        self.children[name] = Child(name, role, life, process, log_path)
+        self.children[name] = ChildProcess(name, life, process, log_path)
         return process.pid
 
     def running(self, name: str) -> bool:
@@ -114,7 +113,7 @@ class Supervisor:
                 del self.children[child.name]
         return ended
 
-    def log_tail(self, child: Child) -> tuple[str, ...]:
+    def log_tail(self, child: ChildProcess) -> tuple[str, ...]:
         try:
             lines = child.log_path.read_text(errors="replace").splitlines()
         except OSError:

@@ -28,8 +28,11 @@ class Roster:
     """What the decoder must know about the run: who exists, in which life, and where."""
 
     lives: dict[str, int] = field(default_factory=dict)  # name -> current life
-    roles: dict[str, str] = field(default_factory=dict)  # name -> "pusher" | "worker"
+    kinds: dict[str, str] = field(default_factory=dict)  # name -> "sender" | "router" | "receiver"
     owners: dict[str, str] = field(default_factory=dict)  # endpoint -> name that binds it
+    senders: dict[int, str] = field(default_factory=dict)  # sender number -> name (1 -> p1)
+    roles: dict[str, str] = field(default_factory=dict)  # name -> its role in the pattern
+    links_to: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> roles it may connect with
     messages: int = 0  # what each pusher will send at most, 0 = no limit
     started_ns: int = 0  # when the run started: every real clock stamp is later
 
@@ -47,6 +50,7 @@ class ReceiptFrames:
     foreign: int = 0
     heads: list[bytes] = field(default_factory=list)
     stamps: list[bytes] = field(default_factory=list)
+    dones: list[bytes] = field(default_factory=list)  # for each frame of stamps: its done times, or b""
 
 
 def decode(frames: list[bytes], now_ns: int, roster: Roster, sent_of: Callable[[int], int]) -> list[ev.Event]:
@@ -72,6 +76,7 @@ def decode_batch(batch: list[list[bytes]], now_ns: int, roster: Roster,
             receipts.foreign += parsed.foreign
             receipts.heads += parsed.heads
             receipts.stamps += parsed.stamps
+            receipts.dones += parsed.dones
         else:
             out.append(parsed)
     for receipts in gathered.values():
@@ -80,7 +85,7 @@ def decode_batch(batch: list[list[bytes]], now_ns: int, roster: Roster,
 
 
 def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | ReceiptFrames:
-    if not frames or len(frames) > 3:
+    if not frames or len(frames) > 4:
         raise MalformedError(f"{len(frames)} frames")
     try:
         header = json.loads(frames[0])
@@ -95,58 +100,68 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         raise MalformedError(f"unknown sender {str(name)[:40]!r}")
     if not isinstance(life, int) or isinstance(life, bool) or not 1 <= life <= roster.lives[name]:
         raise MalformedError(f"{name}: unknown life {str(life)[:20]!r}")
-    role = roster.roles[name]
-    expected_frames = 3 if kind == wire.RECEIPTS else 1
-    if len(frames) != expected_frames:
+    sender_kind = roster.kinds[name]
+    allowed_frames = (3, 4) if kind == wire.RECEIPTS else (1,)
+    if len(frames) not in allowed_frames:
         raise MalformedError(f"{kind} from {name} with {len(frames)} frames")
 
     if kind == wire.HELLO:
         return ev.ProcessReady(now_ns, name, life)
-    if kind == wire.SENT:
-        if role != "pusher":
-            raise MalformedError(f"progress report from worker {name}")
-        sent, peers = header.get("sent"), header.get("peers")
-        if not _is_count(sent) or not _is_count(peers) or (roster.messages and sent > roster.messages):
-            raise MalformedError(f"{name}: bad progress counts")
-        return ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")))
     if kind == wire.LINK:
         endpoint, up = header.get("endpoint"), header.get("up")
         peer = roster.owners.get(endpoint) if isinstance(endpoint, str) else None
-        if peer is None or not isinstance(up, bool) or roster.roles.get(peer) == role:
+        if peer is None or roster.roles.get(peer) not in roster.links_to.get(name, ()) or not isinstance(up, bool):
             raise MalformedError(f"{name}: bad link report")
-        pusher, worker = (name, peer) if role == "pusher" else (peer, name)
-        return ev.LinkChanged(now_ns, pusher, worker, up)
-    if role != "worker":
-        raise MalformedError(f"receipts from pusher {name}")
+        return ev.LinkChanged(now_ns, name, peer, up)
+    expected_kind = {wire.SENT: "sender", wire.QUEUE: "router", wire.RECEIPTS: "receiver"}[kind]
+    if sender_kind != expected_kind:
+        raise MalformedError(f"{kind} report from {name}, a {sender_kind}")
+    if kind == wire.SENT:
+        sent, peers, early = header.get("sent"), header.get("peers"), header.get("early", 0)
+        if not all(_is_count(v) for v in (sent, peers, early)) or (roster.messages and sent > roster.messages):
+            raise MalformedError(f"{name}: bad progress counts")
+        return ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")),
+                               joined=bool(header.get("joined", True)), early=min(early, sent))
+    if kind == wire.QUEUE:
+        counts = [header.get(key) for key in ("queued", "ready", "routed")]
+        if not all(_is_count(v) for v in counts):
+            raise MalformedError(f"{name}: bad queue counts")
+        return ev.RouterState(now_ns, name, life, *counts)
     n, foreign = header.get("n"), header.get("foreign")
     if not _is_count(n) or not _is_count(foreign):
         raise MalformedError(f"{name}: bad receipt counts")
     heads, stamps = frames[1], frames[2]
-    if len(heads) != n * wire.RECEIPT_SIZE or len(stamps) != n * wire.STAMP_SIZE:
+    dones = frames[3] if len(frames) == 4 else b""
+    if len(heads) != n * wire.RECEIPT_SIZE or len(stamps) != n * wire.STAMP_SIZE or len(dones) not in (0, len(stamps)):
         raise MalformedError(f"{name}: receipt frames do not match n={n}")
-    return ReceiptFrames(name, life, foreign, [heads], [stamps])
+    return ReceiptFrames(name, life, foreign, [heads], [stamps], [dones])
 
 
 def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
                 sent_of: Callable[[int], int]) -> list[ev.Event]:
     name, life, foreign = receipts.name, receipts.life, receipts.foreign
     heads, stamps = b"".join(receipts.heads), b"".join(receipts.stamps)
+    # Done times where the work took time, else the receive times themselves.
+    dones = b"".join(d or s for d, s in zip(receipts.dones, receipts.stamps)) if any(receipts.dones) else b""
     n = len(stamps) // wire.STAMP_SIZE
     out: list[ev.Event] = []
     if n:
         records = np.frombuffer(heads, dtype=RECEIPT_DTYPE)
         recv_ns = np.frombuffer(stamps, dtype="<i8")
+        done_ns = np.frombuffer(dones, dtype="<i8").astype(np.int64) if dones else None
         pushers = records["pusher"].astype(np.int64)
         seqs = records["seq"].astype(np.int64)  # below 2**63: larger values fail the sent check
         sent_ns = records["sent_ns"].astype(np.int64)
         # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC.
         known = (roster.started_ns <= sent_ns) & (sent_ns <= recv_ns) & (recv_ns <= now_ns)
+        if done_ns is not None:
+            known &= (recv_ns <= done_ns) & (done_ns <= now_ns)
         lowest, highest = int(pushers.min()), int(pushers.max())
         # One pusher is the usual batch: skip np.unique, the costliest step of a batch.
         indexes = [lowest] if lowest == highest else np.unique(pushers).tolist()
         sent_ok = np.zeros(n, dtype=bool)
         for index in indexes:
-            if roster.roles.get(f"p{index}") == "pusher":
+            if index in roster.senders:
                 limit = sent_of(index) + SEQ_SLACK
                 if roster.messages:
                     limit = min(limit, roster.messages)
@@ -157,11 +172,12 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
         foreign += n - accepted
         if accepted == n:
             out.append(ev.Deliveries(now_ns, name, life, pushers=pushers, seqs=seqs, sent_ns=sent_ns,
-                                     recv_ns=recv_ns.astype(np.int64)))
+                                     recv_ns=recv_ns.astype(np.int64), done_ns=done_ns))
         elif accepted:
             out.append(ev.Deliveries(
                 now_ns, name, life,
                 pushers=pushers[known], seqs=seqs[known], sent_ns=sent_ns[known], recv_ns=recv_ns[known].astype(np.int64),
+                done_ns=None if done_ns is None else done_ns[known],
             ))
     if foreign:
         out.append(ev.ForeignPayloads(now_ns, name, foreign))

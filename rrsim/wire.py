@@ -4,8 +4,9 @@ Imported by the child processes, so it uses nothing heavier than ``struct`` and 
 
 A work message is ``MAGIC | pusher index (u16) | seq (u64) | send time (CLOCK_MONOTONIC ns, i64)``
 followed by padding up to the configured size.  Telemetry is a multipart message whose first
-frame is a small JSON header; receipts add two binary frames (the 18 bytes after each message's
-magic, and one i64 receive time per message), so a worker never decodes what it receives.
+frame is a small JSON header; receipts add two or three binary frames (the 18 bytes after each
+message's magic, one i64 receive time per message and, when the work took time, one i64 time per
+message when its work was done), so a worker never decodes what it receives.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ RECEIPT_SIZE = HEADER_SIZE - len(MAGIC)  # what a worker keeps of each message
 STAMP_SIZE = 8
 
 # Telemetry header kinds, child -> engine.
-HELLO = "hello"  # a child is up: pid, role
-RECEIPTS = "receipts"  # a worker's batch of received messages (+ count of foreign payloads)
-SENT = "sent"  # a pusher's progress: sent so far, blocked on HWM, connected peers, done
+HELLO = "hello"  # a child is up: pid
+RECEIPTS = "receipts"  # a receiver's batch of messages received and done (+ count of foreign payloads)
+SENT = "sent"  # a sender's progress: sent so far, blocked on HWM, connected peers, done, slow-joiner count
 LINK = "link"  # a socket monitor saw a connection to an endpoint come up or go down
-TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK)
+QUEUE = "queue"  # a router's state: messages it holds, workers ready, messages routed so far
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE)
 
 
 def telemetry(kind: str, **fields: Any) -> bytes:

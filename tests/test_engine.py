@@ -51,7 +51,7 @@ def test_revived_worker_rejoins_the_rotation():
     w1 = result.model.workers["w1"]
     assert [life.number for life in w1.lives] == [1, 2]
     assert w1.lives[0].pid != w1.lives[1].pid and w1.lives[0].how_ended == "killed"
-    linked = result.first(ev.LinkChanged, worker="w1", up=True, t_ns=_after(result, "w1", 2))
+    linked = result.first(ev.LinkChanged, a="w1", up=True, t_ns=_after(result, "w1", 2))
     rejoined = result.sent_by(linked.t_ns + NS // 5)
     second_life = result.delivered_seqs("w1", life=2)
     # Back in the rotation: about every other message sent after it reconnected.
@@ -63,7 +63,7 @@ def test_revived_worker_rejoins_the_rotation():
 def _after(result, worker: str, life: int) -> int:
     """The time of the first link-up of ``worker`` after ``life`` started (for first(t_ns=...))."""
     started = result.first(ev.ProcessStarted, name=worker, life=life).t_ns
-    return next(e.t_ns for e in result.events if isinstance(e, ev.LinkChanged) and e.worker == worker
+    return next(e.t_ns for e in result.events if isinstance(e, ev.LinkChanged) and worker in (e.a, e.b)
                 and e.up and e.t_ns >= started)
 
 
@@ -179,7 +179,7 @@ def test_a_worker_that_crashes_by_itself_is_reported_and_can_be_revived():
             if not crashed and model.ledger.sent > 50:
                 # Two worker bugs: a signal nobody on our side sent, and an exception in its loop.
                 os.kill(model.workers["w2"].life.pid, signal.SIGSEGV)
-                engine.control_sock.send_multipart([b"w3\0", b'{"connect": [], "work_ms": "not a number"}'])
+                engine.control_sock.send_multipart([b"w3\0", b'{"connect": {}, "work_ms": "not a number"}'])
                 crashed = True
             if crashed and not revived and model.workers["w3"].state == "crashed":
                 engine.revive("w3")
@@ -223,8 +223,9 @@ def test_add_worker_and_pusher_join_the_run(bind):
     )
     model = result.model
     assert list(model.workers) == ["w1", "w2"] and list(model.pushers) == ["p1", "p2"]
-    # Whoever binds, the endpoints of the added ones are known (the TUI header and the report show them).
-    assert sorted(model.endpoints) == ["p1", "p2", "telemetry", "w1", "w2"]
+    # The endpoints of the added ones are known (the TUI header and the report show them), and
+    # only what is bound is listed.
+    assert sorted(model.endpoints) == (["p1", "p2", "telemetry"] if bind == "pusher" else ["telemetry", "w1", "w2"])
     assert model.workers["w2"].received > 100
     assert model.pushers["p2"].sent == 600
     assert len(result.delivered_seqs(pusher=2)) > 0

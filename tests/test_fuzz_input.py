@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 import rrsim.headless
 from rrsim import cli
+from rrsim import patterns
 from rrsim.config import ACTIONS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning
@@ -228,9 +229,10 @@ def timelines(draw, workers: int, max_entries: int = 6, time_max: float = 1e12, 
             entry["worker"] = fields["worker"] = worker
             states[worker] = AFTER.get(name, states[worker])
         if name == "set_work" or (name == "add_worker" and draw(st.booleans())):
-            entry["work_ms"] = fields["work_ms"] = draw(st.floats(0, 1e12))
+            # An action's work_ms and rate take what the setup keys of that name take: one validator.
+            entry["work_ms"] = fields["work_ms"] = draw(st.floats(0, SETUP_KEYS["work_ms"].high))
         if name == "set_rate":
-            entry["rate"] = fields["rate"] = draw(st.floats(0, 1e12))
+            entry["rate"] = fields["rate"] = draw(st.floats(0, SETUP_KEYS["rate"].high))
         if name == "add_worker":
             states[f"w{len(states) + 1}"] = "alive"
         entries.append(entry)
@@ -339,6 +341,9 @@ def scenario_documents(draw, small: bool = False):
     else:
         keys = draw(st.lists(st.sampled_from(sorted(SETUP_KEYS)), unique=True, max_size=len(SETUP_KEYS)))
         setup = {key: draw(valid_value(key)) for key in keys}
+    binders = patterns.load(setup.get("pattern", "push-pull")).BINDERS
+    if setup.get("bind", "pusher") not in binders:  # each pattern takes its own choices of who binds
+        setup["bind"] = draw(st.sampled_from(binders))
     workers = int(setup.get("workers", 2))
     if small:
         entries, actions, before = draw(timelines(workers, max_entries=4, time_max=0.8,

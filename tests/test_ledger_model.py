@@ -83,12 +83,22 @@ def test_the_bit_ledger_agrees_with_a_plain_count_of_every_id():
     assert ledger.sent == ledger.delivered_unique + ledger.in_flight + ledger.lost
 
 
+def worker_started(t: int, name: str, life: int, pid: int, bind: str = "pusher") -> ev.ProcessStarted:
+    """As the engine says it under push-pull."""
+    return ev.ProcessStarted(t, name, "worker", life, pid, kind="receiver", links_to=("pusher",),
+                             inherits_backlog=life > 1 and bind == "worker")
+
+
+def pusher_started(t: int, name: str, pid: int) -> ev.ProcessStarted:
+    return ev.ProcessStarted(t, name, "pusher", 1, pid, kind="sender", links_to=("worker",))
+
+
 def _model_with_two_workers(bind: str = "pusher") -> Model:
     model = Model(lost_after_s=2.0)
     model.apply(ev.RunStarted(0, {"rate": 10.0, "lost_after_s": 2.0, "pattern": "push-pull", "bind": bind}, {}))
-    model.apply(ev.ProcessStarted(1, "w1", "worker", 1, 101))
-    model.apply(ev.ProcessStarted(2, "w2", "worker", 1, 102))
-    model.apply(ev.ProcessStarted(3, "p1", "pusher", 1, 103))
+    model.apply(worker_started(1, "w1", 1, 101))
+    model.apply(worker_started(2, "w2", 1, 102))
+    model.apply(pusher_started(3, "p1", 103))
     model.apply(ev.LinkChanged(10, "p1", "w1", True))
     model.apply(ev.LinkChanged(11, "p1", "w2", True))
     return model
@@ -109,7 +119,7 @@ def test_model_follows_a_kill_and_a_revive_with_late_messages():
     model.apply(ev.ProcessEnded(NS + 1, "w1", 1, "killed", -9))
     assert model.workers["w1"].state == "killed"
     model.apply(ev.SentProgress(2 * NS, "p1", 8, False, 1, False))
-    model.apply(ev.ProcessStarted(3 * NS, "w1", "worker", 2, 201))
+    model.apply(worker_started(3 * NS, "w1", 2, 201))
     assert model.workers["w1"].state == "starting" and model.workers["w1"].life.pid == 201
     deliver(model, 3 * NS + 5, "w1", 2, [4], sent_ns=2 * NS)  # queued while dead: late
     deliver(model, 3 * NS + 6, "w1", 2, [6], sent_ns=3 * NS + 2)
@@ -151,7 +161,7 @@ def test_a_revived_worker_that_has_received_nothing_yet_hides_no_loss(bind):
     deliver(model, NS, "w1", 1, [0, 2, 4, 6, 8], sent_ns=NS - 1000)
     deliver(model, NS, "w2", 1, [1, 3], sent_ns=NS - 1000)  # 5, 7, 9 queued at w2
     model.apply(ev.ProcessEnded(NS + 1, "w2", 1, "killed", -9))
-    model.apply(ev.ProcessStarted(NS + 2, "w2", "worker", 2, 202))
+    model.apply(worker_started(NS + 2, "w2", 2, 202, bind))
     model.apply(ev.LinkChanged(NS + 3, "p1", "w2", True))
     model.apply(ev.Tick(10 * NS))
     totals = model.totals()
@@ -175,19 +185,37 @@ def test_receipts_that_arrive_after_a_workers_end_were_never_counted_lost():
     assert model.totals().lost == 0 and not any(e.kind == "lost" or "after all" in e.text for e in model.log)
 
 
-def test_sends_before_every_worker_connected_are_called_a_slow_joiner():
+def _model_with_workers(count: int) -> Model:
     model = Model(lost_after_s=2.0)
     model.apply(ev.RunStarted(0, {"rate": 0.0, "lost_after_s": 2.0, "pattern": "push-pull"}, {}))
-    model.apply(ev.ProcessStarted(1, "w1", "worker", 1, 101))
-    model.apply(ev.ProcessStarted(2, "w2", "worker", 1, 102))
-    model.apply(ev.ProcessStarted(3, "p1", "pusher", 1, 103))
-    model.apply(ev.LinkChanged(10, "p1", "w1", True))
-    model.apply(ev.SentProgress(20, "p1", 50, False, 1, False))
+    for i in range(1, count + 1):
+        model.apply(worker_started(i, f"w{i}", 1, 100 + i))
+    model.apply(pusher_started(count + 1, "p1", 99))
+    return model
+
+
+def test_sends_before_every_worker_connected_are_called_a_slow_joiner():
+    model = _model_with_workers(2)
+    model.apply(ev.LinkChanged(10, "w1", "p1", True))
+    model.apply(ev.SentProgress(20, "p1", 50, False, 1, False, joined=False, early=50))
     deliver(model, 30, "w1", 1, list(range(50)), sent_ns=20)
     assert not any("slow joiner" in e.text for e in model.log)
-    model.apply(ev.LinkChanged(40, "p1", "w2", True))
+    model.apply(ev.LinkChanged(40, "w2", "p1", True))
+    model.apply(ev.SentProgress(45, "p1", 60, False, 2, False, joined=True, early=50))
     assert [e.text for e in model.log if "slow joiner" in e.text] == [
-        "slow joiner: 50 sent before every worker was connected (w1 got 50, w2 got 0)"]
+        "slow joiner: p1 sent 50 messages before all 2 workers were connected, dealt among those connected "
+        "then (wait_ready holds the pushers until all are)"]
+
+
+def test_no_slow_joiner_when_the_pusher_had_every_peer_before_its_first_send():
+    # 128 workers whose link reports arrive after the first sends: the pusher's own count of its
+    # peers says the split was even, and that is what the log goes by.
+    model = _model_with_workers(128)
+    model.apply(ev.SentProgress(20, "p1", 5032, False, 128, False, joined=True, early=0))
+    for i in range(1, 129):
+        model.apply(ev.LinkChanged(30 + i, f"w{i}", "p1", True))
+    assert not any("slow joiner" in e.text for e in model.log)
+    assert all(w.state == "alive" for w in model.workers.values())
 
 
 def test_fairness_and_share():
@@ -204,7 +232,7 @@ def test_latency_percentiles_come_from_send_to_receipt():
     model = _model_with_two_workers()
     deliver(model, 10_000_000, "w1", 1, [0], sent_ns=0)  # 10 ms
     p50 = model.workers["w1"].latency_ms(0.5)
-    assert 10.0 <= p50 <= 10.0 * 1.06
+    assert abs(p50 - 10.0) <= 10.0 * 0.006
 
 
 def test_paused_time_does_not_count_as_alive():

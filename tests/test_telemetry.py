@@ -13,8 +13,9 @@ NOW_NS = 2_000_000_000
 
 
 def roster() -> Roster:
-    return Roster(lives={"p1": 1, "w1": 2, "w2": 1}, roles={"p1": "pusher", "w1": "worker", "w2": "worker"},
-                  messages=0, started_ns=STARTED_NS)
+    return Roster(lives={"p1": 1, "w1": 2, "w2": 1}, kinds={"p1": "sender", "w1": "receiver", "w2": "receiver"},
+                  senders={1: "p1"}, roles={"p1": "pusher", "w1": "worker", "w2": "worker"},
+                  links_to={"p1": ("worker",), "w1": ("pusher",), "w2": ("pusher",)}, messages=0, started_ns=STARTED_NS)
 
 
 def receipts(name: str, life: int, seqs: list[int], foreign: int = 0) -> list[bytes]:

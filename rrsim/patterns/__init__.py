@@ -1,18 +1,81 @@
-"""Registry of wiring patterns: how sockets are made, who binds, who connects to whom.
+"""The registry of wiring patterns, and what a pattern module declares.
 
-A pattern module provides ``plan(role, name, bind, endpoints)``, ``pusher_socket(ctx, spec)``
-and ``worker_socket(ctx, spec)``.  Adding a pattern is a module and a line here.
+A pattern module (``push_pull.py``, ``lb_broker.py``) holds, top to bottom:
+
+- ``SUMMARY``: one line for ``--help`` and the docs;
+- ``BINDERS``: the choices of the ``bind`` setup key it understands (who binds the first hop);
+- ``ROLES``: its roles, each with a name prefix, a kind (what the engine and model make of its
+  telemetry: a sender reports what it sent, a router what it holds, a receiver what it received)
+  and its loop, run in the child process;
+- ``wires(bind)``: which socket of which role binds, and which role's socket connects to it;
+- ``inherits_backlog(role, life, setup)``: whether a new life of a receiver may be handed
+  messages sent before it started (a pipe it inherits, or a broker's queue).
+
+Everything else (engine, model, TUI, reports) is written against these facts, never against a
+pattern's name.  Adding a pattern is a module and a line in ``MODULES``.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any, Callable
 
 MODULES = {
     "push-pull": "rrsim.patterns.push_pull",
+    "lb-broker": "rrsim.patterns.lb_broker",
 }
+
+SENDER, ROUTER, RECEIVER = "sender", "router", "receiver"
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str  # "pusher", "broker", "worker"
+    prefix: str  # its processes are named prefix + number: p1, b1, w1
+    kind: str  # SENDER | ROUTER | RECEIVER
+    loop: Callable[[Any], None]  # run in the child with its ChildRuntime
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One hop: ``binder``'s socket binds, each process of ``connector`` connects its socket to it."""
+
+    binder: str  # role
+    binder_socket: str
+    connector: str  # role
+    connector_socket: str
 
 
 def load(name: str) -> ModuleType:
     return importlib.import_module(MODULES[name])
+
+
+def names() -> tuple[str, ...]:
+    return tuple(MODULES)
+
+
+def binders() -> tuple[str, ...]:
+    """Every value of ``bind`` some pattern understands, in a stable order."""
+    seen: dict[str, None] = {}
+    for name in MODULES:
+        seen.update(dict.fromkeys(load(name).BINDERS))
+    return tuple(seen)
+
+
+def role_of(pattern: ModuleType, name: str) -> Role:
+    """The role of process ``name`` (``w3`` is a worker) in ``pattern``."""
+    prefix = name.rstrip("0123456789")
+    return next(role for role in pattern.ROLES.values() if role.prefix == prefix)
+
+
+def linked_roles(pattern: ModuleType, bind: str, role: str) -> tuple[str, ...]:
+    """The roles a process of ``role`` must be connected with to take part."""
+    out: dict[str, None] = {}
+    for wire in pattern.wires(bind):
+        if wire.binder == role:
+            out[wire.connector] = None
+        if wire.connector == role:
+            out[wire.binder] = None
+    return tuple(out)

@@ -1,40 +1,134 @@
-"""push-pull: pushers PUSH, workers PULL; libzmq round-robins each pusher's messages over its
-connected peers (skipping a peer whose pipe is full) and each worker fair-queues its pushers.
+"""push-pull: pushers PUSH, workers PULL.  libzmq deals each pusher's messages in turn over its
+connected peers (skipping a peer whose pipe is full, lb.cpp) and each worker fair-queues its
+pushers (fq.cpp).  Nothing knows whether a worker is busy: the seed post's round robin.
 
-``bind`` decides who binds: "pusher" (workers connect to every pusher, as in the 2012 post) or
-"worker" (pushers connect to every worker).  It matters when a worker dies: the binding side
-drops a disconnected peer's queue, the connecting side keeps queueing into it (RFC 30).
+``bind`` decides who binds: "pusher" (workers connect to every pusher, as the 2012 post's
+scripts did) or "worker" (pushers connect to every worker).  It matters when a worker dies: the
+binding side drops a disconnected peer's queue, the connecting side keeps queueing into it
+(RFC 30), and a revived worker then receives that backlog late, unless ZMQ_IMMEDIATE is set.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import zmq
 
+from rrsim.patterns import RECEIVER, SENDER, Role, Wire
+from rrsim.receipts import Receipts
+from rrsim.runtime import PARENT_CHECK_NS, ChildRuntime
+from rrsim.sending import pusher
 
-def plan(role: str, name: str, bind: str, endpoints: dict[str, str]) -> tuple[str | None, list[str]]:
-    """The endpoint ``name`` binds (or None) and the endpoints it connects to."""
-    if role == bind:
-        return endpoints[name], []
-    peer_prefix = "w" if role == "pusher" else "p"
-    return None, [endpoint for peer, endpoint in endpoints.items() if peer.startswith(peer_prefix)]
+SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
+BINDERS = ("pusher", "worker")
+
+CHECK_NS = 1_000_000  # while busy, a worker looks at control, monitor and its report deadline this often
+IDLE_MS = 1  # no message for this long: the worker waits in a poll instead
 
 
-def _common(sock: zmq.Socket, spec: dict[str, Any]) -> zmq.Socket:
-    sock.linger = 0
+def wires(bind: str) -> list[Wire]:
+    if bind == "worker":
+        return [Wire("worker", "pull", "pusher", "push")]
+    return [Wire("pusher", "push", "worker", "pull")]
+
+
+def inherits_backlog(role: str, life: int, setup: Any) -> bool:
+    # A pipe made for this life carries only messages sent from now on.  With the workers binding
+    # and ZMQ_IMMEDIATE off, the pushers kept queueing into the dead life's pipe, and the new
+    # life inherits it, backlog and all.
+    return life > 1 and setup.bind == "worker" and not setup.immediate
+
+
+def worker(runtime: ChildRuntime) -> None:
+    """Receive, work, report.  While messages flow the loop only receives, and looks at control,
+    the socket monitor and the report deadline once a millisecond; after a millisecond without
+    a message it sleeps in a poll that any of them ends.  Waiting inside ``recv`` rather than in
+    a poll per message keeps the per-message cost close to a bare PULL's.
+
+    SIGTERM stops it gracefully: it finishes what is already queued, reports it, and exits 0."""
+    spec = runtime.spec
+    runtime.stop_on_sigterm()
+    pull = runtime.ctx.socket(zmq.PULL)
+    pull.rcvhwm = spec["rcvhwm"]
     if spec["immediate"]:
-        sock.immediate = 1  # only affects connecting sockets: queue to completed connections only
-    return sock
+        pull.immediate = 1
+    pull.rcvtimeo = IDLE_MS
+    runtime.wire("pull", pull)
+    runtime.hello()
+    work_s = spec["work_ms"] / 1000
+    size = spec["size"]
+    receipts = Receipts(runtime, size)
+    poller = runtime.poller(pull)
+    recv, add, finish, clock = pull.recv, receipts.add, receipts.finish, time.monotonic_ns
+    keep, stamp = receipts.messages.append, receipts.stamps.append
+    next_check_ns = next_parent_check_ns = 0
+
+    while not runtime.stopping:
+        try:
+            message: bytes | None = recv()
+        except zmq.Again:
+            message = None
+        now = clock()
+        if message is not None:
+            if len(message) == size:  # the usual message: Receipts.add, inlined
+                keep(message)
+                stamp(now)
+                if work_s:
+                    time.sleep(work_s)
+                    now = clock()
+                    finish(now)
+            else:
+                add(message, now)
+                if work_s:
+                    time.sleep(work_s)
+                    now = clock()
+            if now < next_check_ns:
+                continue
+
+        if receipts.due(now):
+            receipts.flush()
+        ready = dict(poller.poll(0 if message is not None else _idle_timeout_ms(receipts, now)))
+        # Control and monitor only when they have something (or the parent check is due):
+        # reading an empty socket costs more than receiving a hundred messages.
+        if runtime.wants_housekeeping(ready) or now >= next_parent_check_ns:
+            state = runtime.housekeeping(now)
+            if state is not None:
+                work_s = state["work_ms"] / 1000
+            next_parent_check_ns = now + PARENT_CHECK_NS
+        now = clock()
+        # After an idle spell the next message is checked at once: at low rates it is reported at once.
+        next_check_ns = now + CHECK_NS if message is not None else 0
+        if receipts.pending():
+            next_check_ns = min(next_check_ns, receipts.deadline_ns())
+
+    # Graceful stop: finish what is already queued here (bounded: new messages keep
+    # arriving while we drain), report it, and leave.
+    for _ in range(max(spec["rcvhwm"], 1000) + 1000):
+        try:
+            message = pull.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        ours = add(message, clock())
+        if work_s:
+            time.sleep(work_s)
+            if ours:
+                finish(clock())
+        if receipts.due(clock()):
+            receipts.flush()  # as in the loop: a slow drain reports as it goes, and holds little
+    receipts.flush()
+    runtime.close()
 
 
-def pusher_socket(ctx: zmq.Context, spec: dict[str, Any]) -> zmq.Socket:
-    sock = ctx.socket(zmq.PUSH)
-    sock.sndhwm = spec["sndhwm"]
-    return _common(sock, spec)
+def _idle_timeout_ms(receipts: Receipts, now_ns: int) -> int:
+    """How long an idle worker may sleep: until its receipts are due, else 100 ms.
+
+    Whole milliseconds, rounded up: pyzmq would truncate, and a poll of 0 ms spins."""
+    return max(0, math.ceil((receipts.deadline_ns() - now_ns) / 1e6)) if receipts.pending() else 100
 
 
-def worker_socket(ctx: zmq.Context, spec: dict[str, Any]) -> zmq.Socket:
-    sock = ctx.socket(zmq.PULL)
-    sock.rcvhwm = spec["rcvhwm"]
-    return _common(sock, spec)
+ROLES = {
+    "pusher": Role("pusher", "p", SENDER, pusher),
+    "worker": Role("worker", "w", RECEIVER, worker),
+}

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from rrsim.model import LogEntry, Model, Totals, WorkerView
+from rrsim.model import ROUTER, LogEntry, Model, Totals, WorkerView
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
 
 @dataclass(frozen=True)
 class WorkerFrame:
+    """A worker's tile, or a broker's (``router``: it routes rather than receives)."""
+
     name: str
     state: str
     pid: int | None
@@ -32,6 +34,9 @@ class WorkerFrame:
     late: int
     duplicates: int
     recent: tuple[tuple[int, int], ...]  # (pusher index, seq), oldest first
+    router: bool = False
+    queued: int = 0  # a broker: messages it holds
+    ready: int = 0  # a broker: workers ready for a message
 
 
 @dataclass(frozen=True)
@@ -84,13 +89,14 @@ class Frame:
 def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
     """Everything the main screen shows; call it holding the engine lock."""
     now = model.now_ns
-    histories = {name: tuple(w.rate_history(now, RATE_POINTS)) for name, w in model.workers.items()}
+    stations = model.stations()
+    histories = {w.name: tuple(w.rate_history(now, RATE_POINTS)) for w in stations}
     peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
     return Frame(
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
-        workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in model.workers.values()),
+        workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in stations),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done)
             for p in model.pushers.values()
@@ -116,14 +122,16 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         late=worker.late,
         duplicates=worker.duplicates,
         recent=tuple(worker.recent),
+        router=worker.kind == ROUTER,
+        queued=worker.queued,
+        ready=worker.ready,
     )
 
 
 def read_topology(model: Model, scenario: str) -> TopologyFrame:
     setup = model.setup
     bind = str(setup.get("bind", "pusher"))
-    owners = model.pushers if bind == "pusher" else model.workers
-    binders = tuple((name, model.endpoints[name]) for name in owners if name in model.endpoints)
+    binders = tuple((label, endpoint) for label, endpoint in model.endpoints.items() if label != "telemetry")
     return TopologyFrame(
         scenario=scenario,
         pattern=str(setup.get("pattern", "?")),

@@ -58,6 +58,17 @@ class Script:
     def emit(self, event: ev.Event) -> None:
         self.model.apply(event)
 
+    def _link(self, pusher: str, worker: str, up: bool) -> ev.LinkChanged:
+        """As the connecting side's socket monitor reports it."""
+        a, b = (worker, pusher) if self._binds(pusher) else (pusher, worker)
+        return ev.LinkChanged(self.t_ns, a, b, up)
+
+    def _binds(self, name: str) -> bool:
+        return name == "telemetry" or name.startswith(self.setup.bind[0])
+
+    def _bound(self, name: str) -> dict[str, str]:
+        return {name: endpoint(name)} if self._binds(name) else {}
+
     def _pid(self) -> int:
         self.next_pid += 1
         return self.next_pid - 1
@@ -65,7 +76,7 @@ class Script:
     # ------------------------------------------------------------------ processes
     def start(self) -> Script:
         names = [f"w{i}" for i in range(1, self.setup.workers + 1)] + [pusher_name(i) for i in range(1, self.setup.pushers + 1)]
-        endpoints = {name: endpoint(name) for name in ["telemetry", *names]}
+        endpoints = {name: endpoint(name) for name in ["telemetry", *names] if self._binds(name)}
         self.emit(ev.RunStarted(self.t_ns, self.setup.to_dict(), endpoints))
         for name in names[: self.setup.workers]:
             self._start_worker(name, self.setup.work_ms)
@@ -75,26 +86,29 @@ class Script:
 
     def _start_worker(self, name: str, work_ms: float) -> None:
         life = self.targets[name].life + 1 if name in self.targets else 1
-        self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, endpoint(name)))
+        inherits = life > 1 and self.setup.bind == "worker" and not self.setup.immediate
+        self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, self._bound(name),
+                                    "receiver", ("pusher",), inherits))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
         self.targets[name] = Target(name, life, work_ms)
         for index in self.sent:
-            self.emit(ev.LinkChanged(self.t_ns, pusher_name(index), name, True))
+            self.emit(self._link(pusher_name(index), name, True))
 
     def add_worker(self) -> str:
-        name = self.model.next_worker_name()
+        name = f"w{len(self.model.workers) + 1}"
         self._start_worker(name, self.setup.work_ms)
         return name
 
     def add_pusher(self, index: int | None = None) -> None:
         index = index or len(self.sent) + 1
         name = pusher_name(index)
-        self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid(), endpoint=endpoint(name)))
+        self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid(), endpoints=self._bound(name),
+                                    kind="sender", links_to=("worker",)))
         self.emit(ev.ProcessReady(self.t_ns, name, 1))
         self.sent[index], self.turn[index], self.owed[index] = 0, 0, 0.0
         for target in self.targets.values():
             if target.state != "dead":
-                self.emit(ev.LinkChanged(self.t_ns, name, target.name, True))
+                self.emit(self._link(name, target.name, True))
 
     def kill(self, name: str, noticed_after_s: float = 0.25) -> None:
         """SIGKILL: the pushers keep dealing to the dead pipe until they notice it is gone."""
@@ -145,7 +159,7 @@ class Script:
             if target.unlinked_at_ns is not None and target.unlinked_at_ns <= self.t_ns:
                 target.unlinked_at_ns = None
                 for index in self.sent:
-                    self.emit(ev.LinkChanged(self.t_ns, pusher_name(index), target.name, False))
+                    self.emit(self._link(pusher_name(index), target.name, False))
 
     def _linked(self) -> list[Target]:
         return [t for t in self.targets.values() if t.state != "dead" or t.unlinked_at_ns is not None]

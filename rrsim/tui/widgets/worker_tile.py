@@ -51,10 +51,13 @@ class WorkerTile(Widget):
         if frame is None:
             return Content("")
         width, height = self.size
-        lines = [
-            _draw_process(frame), _draw_counts(frame), _draw_rates(frame, width), _draw_latency(frame),
-            _draw_work(frame), *recent_id_lines(frame.recent, width, height - FIXED_LINES),
-        ]
+        if frame.router:
+            lines = [_draw_process(frame), _draw_routed(frame), _draw_rates(frame, width), _draw_queue(frame)]
+        else:
+            lines = [
+                _draw_process(frame), _draw_counts(frame), _draw_rates(frame, width), _draw_latency(frame),
+                _draw_work(frame), *recent_id_lines(frame.recent, width, height - FIXED_LINES),
+            ]
         return Content("\n").join(lines[:height])
 
     def on_click(self, event: Click) -> None:
@@ -64,7 +67,8 @@ class WorkerTile(Widget):
 def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
     return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
-            frame.p50_ms, frame.p99_ms, frame.work_ms, frame.late, frame.duplicates, frame.recent)
+            frame.p50_ms, frame.p99_ms, frame.work_ms, frame.late, frame.duplicates, frame.recent, frame.queued,
+            frame.ready)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
@@ -73,6 +77,15 @@ def _draw_process(frame: WorkerFrame) -> Content:
 
 def _draw_counts(frame: WorkerFrame) -> Content:
     return Content.assemble(f"recv {frame.received}  ", (f"{frame.share:.1%}", "bold"))
+
+
+def _draw_routed(frame: WorkerFrame) -> Content:
+    return Content.assemble("broker  ", ("routed", "bold"), f" {frame.received}")
+
+
+def _draw_queue(frame: WorkerFrame) -> Content:
+    noun = "worker" if frame.ready == 1 else "workers"
+    return Content.assemble(("queue ", "bold"), f"{frame.queued}  ", ("ready ", "bold"), f"{frame.ready} {noun}")
 
 
 def _draw_rates(frame: WorkerFrame, width: int) -> Content:

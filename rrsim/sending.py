@@ -1,8 +1,8 @@
-"""A pusher process: send numbered, timestamped messages at a rate, report progress.
+"""The sender's loop, shared by every pattern's pusher: numbered, timestamped messages at a rate.
 
-Run by the supervisor as ``python -m rrsim.pusher SPEC_JSON``.  One loop: wait until it may
-send (enough peers when ``wait_ready``, not held), send what is due without blocking, and
-report how far it got at least every 10 ms while anything changes.
+One loop: wait until it may send (enough peers when ``wait_ready``, not held), send what is due
+without blocking, and report how far it got at least every 10 ms while anything changes.  It also
+counts what it sent before it first had every peer it expects: the slow joiner's evidence.
 """
 
 from __future__ import annotations
@@ -13,42 +13,54 @@ import time
 import zmq
 
 from rrsim import wire
-from rrsim.child import Child, spec_from_argv
+from rrsim.runtime import ChildRuntime
 
 REPORT_NS = 10_000_000
 BURST = 1024  # messages sent between housekeeping rounds at full speed (about 1 ms)
 MAX_BACKLOG_NS = 1_000_000_000  # after a stall, catch up at most one second of sends
 
 
-def main() -> None:
-    spec = spec_from_argv()
-    child = Child("pusher", spec)
-    sock, index = child.sock, spec["index"]
+def pusher(runtime: ChildRuntime) -> None:
+    """The pusher of every pattern so far: a PUSH socket called "push" in the pattern's wires."""
+    push = runtime.ctx.socket(zmq.PUSH)
+    push.sndhwm = runtime.spec["sndhwm"]
+    if runtime.spec["immediate"]:
+        push.immediate = 1  # only affects a connecting socket: queue to completed connections only
+    runtime.wire("push", push)
+    send_at_rate(runtime, "push")
+
+
+def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
+    """Send on the wired socket ``socket_name`` (a PUSH) until the engine ends us."""
+    spec = runtime.spec
+    sock = runtime.sockets[socket_name]
+    runtime.hello()
     # One message buffer, re-stamped in place for each send (zmq copies it): no allocation per
     # message, and only the sequence number and the send time are written each time.
     message = bytearray(spec["size"])
-    wire.HEADER.pack_into(message, 0, wire.MAGIC, index, 0, 0)
+    wire.HEADER.pack_into(message, 0, wire.MAGIC, spec["index"], 0, 0)
     stamp, at = wire.SEQ_AND_TIME.pack_into, wire.SEQ_OFFSET
     send, clock = sock.send, time.monotonic_ns
     limit = spec["messages"] or float("inf")
-    rate, held, min_peers = spec["rate"], spec["held"], spec["min_peers"]
-    seq = 0
-    blocked = started = False
+    rate, held, min_peers, expected = spec["rate"], spec["held"], spec["min_peers"], spec["expected_peers"]
+    seq = early = 0
+    blocked = started = joined = False
     epoch_ns, epoch_seq = time.monotonic_ns(), 0  # the rate schedule restarts here
-    reported = (-1, False, -1)
+    reported: tuple = ()
     last_report_ns = 0
-    poller = zmq.Poller()
-    poller.register(child.control, zmq.POLLIN)
-    poller.register(child.monitor, zmq.POLLIN)
+    poller = runtime.poller()
 
     while True:
         now = time.monotonic_ns()
-        state = child.housekeeping(now)
+        state = runtime.housekeeping(now)
         if state is not None:
-            held = state["held"]
+            held, expected = state["held"], state["expected_peers"]
             if state["rate"] != rate:
                 rate, epoch_ns, epoch_seq = state["rate"], now, seq
-        started = started or child.peers >= min_peers
+        peers = runtime.peers[socket_name]
+        started = started or peers >= min_peers
+        if not joined and peers >= expected:
+            joined, early = True, seq  # every message before this one went to fewer peers than expected
 
         # Send what is due.
         sending = started and not held and seq < limit
@@ -72,9 +84,10 @@ def main() -> None:
 
         # Report progress: promptly at low rates, every REPORT_NS at high ones.
         now = time.monotonic_ns()
-        current = (seq, blocked, child.peers)
+        current = (seq, blocked, peers, joined)
         if current != reported and now - last_report_ns >= REPORT_NS:
-            child.report(wire.SENT, sent=seq, blocked=blocked, peers=child.peers, done=seq >= limit)
+            runtime.report(wire.SENT, sent=seq, blocked=blocked, peers=peers, done=seq >= limit,
+                           joined=joined, early=early if joined else seq)
             reported, last_report_ns = current, now
 
         # Sleep until the next send is due, the socket can take more, or something arrives.
@@ -91,7 +104,3 @@ def main() -> None:
         poller.poll(math.ceil(timeout_ms))
         if blocked:
             poller.unregister(sock)
-
-
-if __name__ == "__main__":
-    main()

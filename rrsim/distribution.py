@@ -1,0 +1,51 @@
+"""A distribution of durations kept as a fine log-scale histogram, with an exact count, mean
+and maximum: constant memory however long the run, and percentiles within 0.6%."""
+
+from __future__ import annotations
+
+import numpy as np
+
+BINS_PER_DECADE = 200  # each bin is 1.16% wide: a percentile read at its middle is off by at most 0.6%
+# From 1 us to 1000 s; shorter durations fall in the first bin, longer in the last.
+EDGES_NS = np.logspace(3, 12, 9 * BINS_PER_DECADE + 1)
+_MIDDLES_NS = np.sqrt(EDGES_NS[1:] * EDGES_NS[:-1])
+_VALUES_NS = np.concatenate(([EDGES_NS[0]], _MIDDLES_NS, [EDGES_NS[-1]]))
+
+
+class Durations:
+    def __init__(self) -> None:
+        self.counts = np.zeros(len(EDGES_NS) + 1, dtype=np.int64)
+        self.count = 0
+        self.total_ns = 0
+        self.max_ns = 0
+
+    def add(self, durations_ns: np.ndarray) -> None:
+        if len(durations_ns) == 0:
+            return
+        durations_ns = np.maximum(durations_ns, 0)
+        self.counts += np.bincount(np.searchsorted(EDGES_NS, durations_ns), minlength=len(self.counts))
+        self.count += len(durations_ns)
+        self.total_ns += int(durations_ns.sum())
+        self.max_ns = max(self.max_ns, int(durations_ns.max()))
+
+    def quantile_ms(self, q: float) -> float | None:
+        if self.count == 0:
+            return None
+        index = int(np.searchsorted(np.cumsum(self.counts), q * self.count))
+        return min(float(_VALUES_NS[min(index, len(_VALUES_NS) - 1)]), self.max_ns) / 1e6
+
+    def mean_ms(self) -> float | None:
+        return None if self.count == 0 else self.total_ns / self.count / 1e6
+
+    def summary_ms(self) -> dict[str, float | None]:
+        """``{mean, p50, p95, p99, max}`` in ms, rounded to the microsecond (None when empty)."""
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "mean": rounded(self.mean_ms()),
+            "p50": rounded(self.quantile_ms(0.5)),
+            "p95": rounded(self.quantile_ms(0.95)),
+            "p99": rounded(self.quantile_ms(0.99)),
+            "max": rounded(None if self.count == 0 else self.max_ns / 1e6),
+        }

@@ -1,0 +1,165 @@
+"""What every child process shares, whatever its pattern and role: dying with its parent, the
+telemetry and control sockets, and the socket monitors that report connections coming and going.
+
+A role's loop (in its pattern module) makes its own sockets and hands each to ``wire()``, which
+binds and connects it as the engine planned and watches it.  Nothing here knows a pattern.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import sys
+import time
+from typing import Any
+
+import zmq
+
+from rrsim import wire
+from rrsim.deathsig import die_with_parent
+from rrsim.patterns import load as load_pattern
+
+PARENT_CHECK_NS = 200_000_000
+# A socket monitor event: u16 event id, u32 value, then a frame with the endpoint (zmq_socket_monitor).
+# Parsed here rather than with zmq.utils.monitor, whose asyncio import is half a child's start-up time.
+MONITOR_EVENT = struct.Struct("=HI")
+CHILD_NICENESS = 19
+
+
+class ChildRuntime:
+    """The sockets around a child's work sockets; ``spec`` is the JSON the engine planned."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.name: str = spec["name"]
+        self.life: int = spec["life"]
+        self.parent_pid: int = spec["parent_pid"]
+        die_with_parent(self.parent_pid)
+        # The engine accounts for what we do, and the TUI shares its process: when the cores are
+        # short, they must not be the ones that starve, or the numbers fall behind the run and
+        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
+        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
+        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
+        os.nice(CHILD_NICENESS)
+        self.ctx = zmq.Context()
+        self.sockets: dict[str, zmq.Socket] = {}  # socket name in the plan -> the socket
+        self.monitors: list[tuple[str, zmq.Socket]] = []
+        self.peers: dict[str, int] = {}  # completed connections per work socket, either side
+        self.handshakes: dict[str, int] = {}  # connections completed so far per work socket, ever
+        self.connected: set[str] = set()
+        self.telemetry = self.ctx.socket(zmq.PUSH)
+        self.telemetry.linger = 2000  # an ending child's last report still goes out
+        self.telemetry.connect(spec["telemetry"])
+        self.control = self.ctx.socket(zmq.SUB)
+        self.control.setsockopt(zmq.SUBSCRIBE, wire.control_topic(self.name))
+        self.control.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST)
+        self.control.connect(spec["control"])
+        self.next_parent_check = time.monotonic_ns() + PARENT_CHECK_NS
+        self.stopping = False  # asked to stop gracefully, see stop_on_sigterm
+
+    def wire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
+        """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
+        plan = self.spec["sockets"][socket_name]
+        sock.linger = 0
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self.sockets[socket_name] = sock
+        self.monitors.append((socket_name, monitor))
+        self.peers[socket_name] = 0
+        self.handshakes[socket_name] = 0
+        if plan["bind"]:
+            sock.bind(plan["bind"])
+        self._connect(socket_name, plan["connect"])
+        return sock
+
+    def stop_on_sigterm(self) -> None:
+        """SIGTERM sets ``stopping``: the loop finishes what it has, reports it and leaves."""
+        def on_sigterm(_signum: int, _frame: object) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    def hello(self) -> None:
+        """Tell the engine our sockets are open (call once every socket is wired)."""
+        self.report(wire.HELLO, pid=os.getpid())
+
+    def _connect(self, socket_name: str, endpoints: list[str]) -> None:
+        for endpoint in endpoints:
+            if endpoint not in self.connected:
+                self.sockets[socket_name].connect(endpoint)
+                self.connected.add(endpoint)
+
+    def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
+        header = wire.telemetry(kind, name=self.name, life=self.life, t=time.monotonic_ns(), **fields)
+        self.telemetry.send_multipart([header, *frames])
+
+    def read_control(self) -> dict[str, Any] | None:
+        """The newest control state addressed to us, if any arrived; connects to new endpoints."""
+        state = None
+        while True:
+            try:
+                _topic, body = self.control.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            state = json.loads(body)
+        if state is not None:
+            for socket_name, endpoints in state.get("connect", {}).items():
+                if socket_name in self.sockets:
+                    self._connect(socket_name, endpoints)
+        return state
+
+    def read_monitors(self) -> None:
+        """Count completed connections, and report the ones we made (we know their endpoint)."""
+        for socket_name, monitor in self.monitors:
+            while True:
+                try:
+                    event, endpoint_bytes = monitor.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                event_id, _value = MONITOR_EVENT.unpack(event)
+                up = event_id == zmq.EVENT_HANDSHAKE_SUCCEEDED
+                self.peers[socket_name] = max(0, self.peers[socket_name] + (1 if up else -1))
+                self.handshakes[socket_name] += up
+                endpoint = endpoint_bytes.decode()
+                if endpoint in self.connected:
+                    self.report(wire.LINK, endpoint=endpoint, up=up)
+
+    def housekeeping(self, now_ns: int) -> dict[str, Any] | None:
+        """Control, monitors and parent check; returns a new control state if one came."""
+        self.read_monitors()
+        if now_ns >= self.next_parent_check:
+            self.next_parent_check = now_ns + PARENT_CHECK_NS
+            if os.getppid() != self.parent_pid:
+                os._exit(0)  # the engine is gone: nobody will read what we do
+        return self.read_control()
+
+    def poller(self, *socks: zmq.Socket) -> zmq.Poller:
+        """A poller on ``socks`` and on everything housekeeping reads."""
+        poller = zmq.Poller()
+        for sock in (*socks, self.control, *(monitor for _name, monitor in self.monitors)):
+            poller.register(sock, zmq.POLLIN)
+        return poller
+
+    def wants_housekeeping(self, ready: dict) -> bool:
+        return self.control in ready or any(monitor in ready for _name, monitor in self.monitors)
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            sock.close(linger=0)
+        for _name, monitor in self.monitors:
+            monitor.close(linger=0)
+        self.control.close(linger=0)
+        self.telemetry.close()
+        self.ctx.term()
+
+
+def main() -> None:
+    """``python -m rrsim.runtime SPEC_JSON``: run the loop of the spec's role in its pattern."""
+    spec = json.loads(sys.argv[1])
+    role = load_pattern(spec["pattern"]).ROLES[spec["role"]]
+    role.loop(ChildRuntime(spec))
+
+
+if __name__ == "__main__":
+    main()
