@@ -58,6 +58,10 @@ class Engine:
         self.work_ms: dict[str, float] = {}
         self.rate = setup.rate
         self.held = False  # sending paused (by the user, or because time is up)
+        # wait_ready: the pushers are held until every worker (and broker) is connected as the
+        # model sees it; a pusher also waits for its own peers (its socket monitor), which is
+        # exact for push-pull, but a pusher that feeds a broker cannot see the workers.
+        self.waiting_for_workers = setup.wait_ready
         self.time_up = False
         self.finished = False
         self.drain_started_ns: int | None = None
@@ -148,7 +152,7 @@ class Engine:
         spec = {
             **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
             "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
-            "sockets": self.wiring.plan(name), "work_ms": work_ms, "rate": self.rate, "held": self.held,
+            "sockets": self.wiring.plan(name), "work_ms": work_ms, "rate": self.rate, "held": self._pushers_held(),
             "expected_peers": expected, "min_peers": expected if wait_ready else 0,
         }
         pid = self.supervisor.start(name, life, spec)
@@ -230,6 +234,15 @@ class Engine:
         self.emit(ev.WorkSet(now_ns(), name, work_ms))
         self._next_control_ns = 0
 
+    def _pushers_held(self) -> bool:
+        return self.held or self.waiting_for_workers
+
+    def _open_gate_when_ready(self) -> None:
+        stations = self.model.stations()
+        if stations and all(station.state == "alive" for station in stations):
+            self.waiting_for_workers = False
+            self._next_control_ns = 0
+
     def hold_sending(self, held: bool) -> None:
         self.held = held
         self.emit(ev.SendingHeld(now_ns(), held))
@@ -269,6 +282,8 @@ class Engine:
         self._reap(now)
         self._run_requests()
         self._run_timeline(now)
+        if self.waiting_for_workers:
+            self._open_gate_when_ready()
         if now >= self._next_control_ns:
             self._publish_control()
             self._next_control_ns = now + CONTROL_REPEAT_NS
@@ -352,7 +367,7 @@ class Engine:
             if not self.supervisor.running(name):
                 continue
             state: dict[str, Any] = {
-                "connect": self.wiring.connects(name), "rate": self.rate, "held": self.held,
+                "connect": self.wiring.connects(name), "rate": self.rate, "held": self._pushers_held(),
                 "work_ms": self.work_ms[name], "expected_peers": self._expected_peers(name),
             }
             self.control_sock.send_multipart([control_topic(name), _json(state)])

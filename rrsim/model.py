@@ -376,7 +376,13 @@ class Model:
         if life is None:
             return
         n = len(e.seqs)
+        # Late: it waited for a process on its way that was dead when it was sent: this worker
+        # life (a queue it inherited), or a broker between two lives (a queue kept for it).
         late = e.sent_ns < life.started_ns
+        for broker in self.brokers.values():
+            for before, after in zip(broker.lives, broker.lives[1:]):
+                if before.ended_ns is not None:
+                    late |= (e.sent_ns >= before.ended_ns) & (e.sent_ns < after.started_ns)
         single = e.pushers[0] == e.pushers[-1] and bool((e.pushers == e.pushers[0]).all())
         for index in [e.pushers[0]] if single else np.unique(e.pushers):
             mine = slice(None) if single else e.pushers == index

@@ -44,7 +44,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
     limit = spec["messages"] or float("inf")
     rate, held, min_peers, expected = spec["rate"], spec["held"], spec["min_peers"], spec["expected_peers"]
     seq = early = 0
-    blocked = started = joined = False
+    blocked = started = joined = was_sending = False
     epoch_ns, epoch_seq = time.monotonic_ns(), 0  # the rate schedule restarts here
     reported: tuple = ()
     last_report_ns = 0
@@ -65,6 +65,11 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
         # Send what is due.
         sending = started and not held and seq < limit
         due = seq
+        if sending and not was_sending:
+            # It was held, or waiting for peers: the slots it missed are skipped, not made up in a
+            # burst now (that would show as a rate above the setting, and as queueing).
+            epoch_ns, epoch_seq = now, seq
+        was_sending = sending
         if sending:
             if rate > 0:
                 if now - epoch_ns - (seq - epoch_seq) * 1e9 / rate > MAX_BACKLOG_NS:

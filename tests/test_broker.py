@@ -1,0 +1,151 @@
+"""The lb-broker pattern on real processes: least recently used dispatch, one message at a time,
+what a kill costs, and the broker's own death and revival.  The choice itself is unit-tested."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rrsim import events as ev
+from rrsim.config import Action, Setup, load_scenario
+from rrsim.patterns.choice import LeastRecentlyUsed
+from runs import assert_ledger_consistent, run
+
+NS = 1_000_000_000
+
+
+# ------------------------------------------------------------------------------ the choice, pure
+def test_the_worker_ready_longest_gets_the_next_message():
+    lru = LeastRecentlyUsed()
+    for identity in (b"w1", b"w2", b"w3"):
+        lru.ready(identity, 0)
+    assert [lru.next(), lru.next()] == [b"w1", b"w2"]
+    lru.ready(b"w1", 1)  # w1 is done; w3 has been ready longer
+    assert [lru.next(), lru.next()] == [b"w3", b"w1"]
+    assert len(lru) == 0
+
+
+def test_a_busy_worker_is_not_offered_again_by_a_stale_ready():
+    lru = LeastRecentlyUsed()
+    lru.ready(b"w1", 5)  # first word, 5 messages done before (a revived broker)
+    assert lru.next() == b"w1"  # handed its 6th
+    lru.ready(b"w1", 5)  # a "ready" sent before the 6th arrived: stale
+    lru.ready(b"w1", 5)
+    assert len(lru) == 0
+    lru.ready(b"w1", 6)
+    assert len(lru) == 1 and lru.next() == b"w1"
+
+
+def test_saying_ready_twice_queues_a_worker_once_and_a_gone_one_is_forgotten():
+    lru = LeastRecentlyUsed()
+    lru.ready(b"w1", 0)
+    lru.ready(b"w1", 0)
+    lru.ready(b"w2", 0)
+    assert lru.next() == b"w1" and lru.next() == b"w2" and len(lru) == 0
+    lru.gone(b"w2")
+    lru.ready(b"w2", 0)  # a new life of the same identity starts its count afresh
+    assert lru.next() == b"w2"
+
+
+# ------------------------------------------------------------------------------ real processes
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+def test_idle_workers_take_turns_in_the_order_they_became_ready(transport):
+    result = run(Setup(pattern="lb-broker", transport=transport, workers=3, rate=100, messages=60, wait_ready=True))
+    by_seq = {}
+    for delivery in result.deliveries():
+        for seq in delivery.seqs.tolist():
+            by_seq[seq] = delivery.worker
+    order = [by_seq[seq] for seq in range(60)]
+    # At this rate every worker is idle when a message comes: the one ready longest is the one
+    # served longest ago, so the workers take strict turns.
+    turns = sum(order[i] == order[i % 3] for i in range(60))
+    assert turns >= 57, order
+    assert_ledger_consistent(result)
+
+
+def test_a_busy_worker_is_never_handed_a_second_message():
+    # w1 works 300 ms, w2 no time at all.  Were w1 ever handed a message while busy, that message
+    # would wait for it hundreds of ms while w2 sat idle.
+    result = run(Setup(pattern="lb-broker", workers=2, rate=20, messages=60, wait_ready=True),
+                 [Action("set_work", after_sent=0, worker="w1", work_ms=300.0)])
+    model = result.model
+    waits = np.concatenate([(d.recv_ns - d.sent_ns) for d in result.deliveries()]) / 1e6
+    assert waits.max() < 150, sorted(waits)[-5:]
+    w1 = model.workers["w1"]
+    assert 3 <= w1.received <= 20  # its turn comes only when it is done
+    assert w1.busy_fraction(model.now_ns) > 0.5
+    assert model.totals().lost == 0
+    assert_ledger_consistent(result)
+
+
+def _slow_worker_killed(pattern: str):
+    return run(
+        Setup(pattern=pattern, workers=3, rate=300, messages=900, wait_ready=True, drain_s=0.5),
+        [Action("set_work", after_sent=0, worker="w1", work_ms=30.0), Action("kill", after_sent=450, worker="w1")],
+    )
+
+
+def test_killing_a_worker_loses_at_most_the_message_it_was_working_on_not_a_queue():
+    broker = _slow_worker_killed("lb-broker")
+    assert broker.model.workers["w1"].state == "killed"
+    assert broker.model.totals().lost <= 1
+    assert_ledger_consistent(broker)
+    # The same load under push-pull: w1's whole queue goes with it.
+    push_pull = _slow_worker_killed("push-pull")
+    assert push_pull.model.totals().lost > 20
+    assert_ledger_consistent(push_pull)
+
+
+@pytest.mark.parametrize("bind", ["broker", "pusher"])
+def test_a_killed_broker_loses_only_what_it_held_and_the_workers_come_back_to_the_next(bind):
+    result = run(
+        Setup(pattern="lb-broker", bind=bind, workers=3, rate=200, messages=800, wait_ready=True, drain_s=1.0),
+        [Action("kill", after_sent=200, worker="b1"), Action("revive", time=2.0, worker="b1")],
+    )
+    model = result.model
+    b1 = model.brokers["b1"]
+    assert [life.how_ended for life in b1.lives][:1] == ["killed"] and len(b1.lives) == 2
+    killed = result.first(ev.ProcessEnded, name="b1", life=1).t_ns
+    revived = result.first(ev.ProcessStarted, name="b1", life=2).t_ns
+    # Every worker re-registered with the new broker and was handed messages by it.
+    for name in ("w1", "w2", "w3"):
+        assert any(d.worker == name and (d.recv_ns > revived).any() for d in result.deliveries()), name
+    assert b1.lives[1].received > 0
+    totals = model.totals()
+    assert totals.sent == 800 and totals.delivered + totals.lost == 800
+    # What was lost was sent before the broker died: nothing is lost after it is back.
+    lost = np.array([int(i.split(":")[1]) for i in model.ledger.lost_ids()], dtype=np.int64)
+    if len(lost):
+        assert lost.max() < result.sent_by(killed + NS // 5)
+    if bind == "broker":
+        # The pushers connect, and keep queueing for the broker's next life (RFC 30): late, not lost.
+        assert totals.late > 0 and totals.lost <= 3
+    assert_ledger_consistent(result)
+
+
+def test_two_pushers_feed_one_broker():
+    result = run(Setup(pattern="lb-broker", pushers=2, workers=3, rate=200, messages=300, wait_ready=True,
+                       transport="tcp"))
+    model = result.model
+    assert [p.sent for p in model.pushers.values()] == [300, 300]
+    assert model.totals().delivered == 600 and model.totals().lost == 0
+    assert all(len(result.delivered_seqs(pusher=i)) == 300 for i in (1, 2))
+    assert_ledger_consistent(result)
+
+
+def test_busy_worker_under_both_patterns():
+    scenario = load_scenario("busy-worker")
+    results = {}
+    for pattern in ("push-pull", "lb-broker"):
+        setup = Setup(**{**scenario.setup.to_dict(), "pattern": pattern})
+        results[pattern] = run(setup, scenario.timeline)
+        assert_ledger_consistent(results[pattern])
+    push_pull, broker = (results[p].model for p in ("push-pull", "lb-broker"))
+    # push-pull deals w1 its turn whatever it is doing: an equal share and a wait that grows with
+    # its queue.  The broker gives w1 what it can do, and nothing waits long.
+    assert push_pull.share(push_pull.workers["w1"]) == pytest.approx(0.25, abs=0.01)
+    assert broker.share(broker.workers["w1"]) < 0.15
+    assert push_pull.workers["w1"].latency_ms(0.99) > 500
+    assert broker.wait.quantile_ms(0.99) < 150
+    assert broker.wait.quantile_ms(0.99) < push_pull.wait.quantile_ms(0.99) / 5
+    assert broker.totals().lost == push_pull.totals().lost == 0
