@@ -1,4 +1,6 @@
-"""The bare pyzmq baseline: one PUSH process sending prebuilt payloads, PULL processes that count.
+"""The bare pyzmq baselines: one PUSH process sending prebuilt payloads, PULL processes that count;
+and the same PUSH into a least-recently-used broker in the style of the guide's ``lbbroker``
+(PULL frontend, ROUTER backend) serving DEALER workers that count.
 
 No rrsim code on the message path: ``python -m benchmarks.bare push ENDPOINT MESSAGES SIZE PEERS``
 binds, waits until ``PEERS`` PULLs have completed their handshake, sends as fast as one
@@ -68,6 +70,52 @@ def pull(endpoint: str) -> None:
     _say({"count": count, "last_recv_ns": last_recv_ns})
 
 
+def lbbroker(frontend_endpoint: str, backend_endpoint: str, expected_workers: int) -> None:
+    """The guide's LRU loop: poll the backend always, the frontend only while a worker is ready."""
+    ctx = zmq.Context()
+    frontend = ctx.socket(zmq.PULL)
+    backend = ctx.socket(zmq.ROUTER)
+    backend.bind(backend_endpoint)
+    _say({"backend": backend.last_endpoint.decode()})
+    workers: list[bytes] = []
+    while len(workers) < expected_workers:  # a synchronized start: the pusher sends once we connect
+        workers.append(backend.recv_multipart()[0])
+    frontend.connect(frontend_endpoint)
+    poll_both, poll_backend = zmq.Poller(), zmq.Poller()
+    poll_both.register(frontend, zmq.POLLIN)
+    for poller in (poll_both, poll_backend):
+        poller.register(backend, zmq.POLLIN)
+    while True:
+        ready = dict((poll_both if workers else poll_backend).poll())
+        if backend in ready:
+            identity, _empty, _ready = backend.recv_multipart()
+            workers.append(identity)
+        if frontend in ready and workers:
+            backend.send_multipart([workers.pop(0), b"", frontend.recv()])
+
+
+def lbworker(endpoint: str) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.connect(endpoint)
+    sock.send_multipart([b"", b"READY"])
+    recv, send, clock = sock.recv_multipart, sock.send_multipart, time.monotonic_ns
+    sock.rcvtimeo = FIRST_MESSAGE_MS
+    recv()
+    count, last_recv_ns = 1, clock()
+    send([b"", b"READY"])
+    sock.rcvtimeo = END_IDLE_MS
+    try:
+        while True:
+            recv()
+            count += 1
+            last_recv_ns = clock()
+            send([b"", b"READY"])
+    except zmq.Again:
+        pass
+    _say({"count": count, "last_recv_ns": last_recv_ns})
+
+
 def _say(fields: dict) -> None:
     print(json.dumps(fields), flush=True)
 
@@ -83,16 +131,19 @@ class BareResult:
         return self.received / self.window_s
 
 
-def run_bare(transport: str, workers: int, messages: int, size: int = 64) -> BareResult:
+def run_bare(transport: str, workers: int, messages: int, size: int = 64, broker: bool = False) -> BareResult:
     """One bare run on loopback; every process is gone and the ipc directory removed on return."""
     run_dir = tempfile.mkdtemp(prefix="rrsim-bench-")
     endpoint = f"ipc://{run_dir}/push" if transport == "ipc" else "tcp://127.0.0.1:*"
     children: list[subprocess.Popen] = []
     deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
-        pusher = _Child(children, "push", endpoint, str(messages), str(size), str(workers))
+        pusher = _Child(children, "push", endpoint, str(messages), str(size), str(1 if broker else workers))
         endpoint = pusher.read(deadline)["endpoint"]
-        pulls = [_Child(children, "pull", endpoint) for _ in range(workers)]
+        if broker:
+            backend = f"ipc://{run_dir}/backend" if transport == "ipc" else "tcp://127.0.0.1:*"
+            endpoint = _Child(children, "lbbroker", endpoint, backend, str(workers)).read(deadline)["backend"]
+        pulls = [_Child(children, "lbworker" if broker else "pull", endpoint) for _ in range(workers)]
         sent = pusher.read(deadline)
         counts = [p.read(deadline) for p in pulls]
     finally:
@@ -144,6 +195,10 @@ def main(argv: list[str]) -> None:
     die_with_parent(int(parent_pid))
     if role == "push":
         push(args[0], int(args[1]), int(args[2]), int(args[3]))
+    elif role == "lbbroker":
+        lbbroker(args[0], args[1], int(args[2]))
+    elif role == "lbworker":
+        lbworker(args[0])
     else:
         pull(args[0])
 

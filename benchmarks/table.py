@@ -61,7 +61,24 @@ def _ui_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-PART_ROWS = {"throughput": _throughput_rows, "reaction": _reaction_rows, "scale": _scale_rows, "ui": _ui_rows}
+def _broker_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    ratio, latency = part["ratio"], part["latency"]
+    added = latency["added_ms"]
+    return [
+        _row(f"lb-broker throughput, {part['case']}: rrsim / bare lbbroker",
+             f"{ratio['median']:.2f}x  (bare {part['bare_msgs_per_s']['median'] / 1e3:.1f}k/s, "
+             f"rrsim {part['rrsim_msgs_per_s']['median'] / 1e3:.1f}k/s)", "0.9x", part["met"]),
+        _row(f"lb-broker added wait at {latency['rate']:g}/s, p50 / p99 (vs push-pull)",
+             f"{_ms(added['p50'])} / {_ms(added['p99'])} ms"),
+    ]
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+PART_ROWS = {"throughput": _throughput_rows, "reaction": _reaction_rows, "scale": _scale_rows, "broker": _broker_rows,
+             "ui": _ui_rows}
 
 
 def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

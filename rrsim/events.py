@@ -162,3 +162,24 @@ class Tick(Event):
 @dataclass(frozen=True)
 class Drained(Event):
     """Every pusher is done and nothing more can arrive: what is undelivered now is lost."""
+
+
+_ARRAY_FIELDS = {"pushers", "seqs", "sent_ns", "recv_ns", "done_ns"}
+
+
+def from_json(line: dict[str, Any]) -> Event:
+    """The event a ``to_json`` line describes (extra keys, such as ``t_s``, are ignored)."""
+    kind = globals().get(str(line.get("event")))
+    if not (isinstance(kind, type) and issubclass(kind, Event)):
+        raise ValueError(f"not an event: {line.get('event')!r}")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(kind):
+        if f.name not in line:
+            continue
+        value = line[f.name]
+        if f.name in _ARRAY_FIELDS and value is not None:
+            value = np.asarray(value, dtype=np.int64)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    return kind(**values)

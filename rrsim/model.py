@@ -278,6 +278,7 @@ class Model:
         text = f"{e.name} {e.how} (life {life.number}, pid {life.pid}, exit code {e.exit_code}, {done})"
         if worker.kind == ROUTER and worker.queued:
             text += f": the {worker.queued} messages it held are lost"
+        worker.queued = worker.ready = 0  # a dead broker holds nothing and knows no one
         self._note(e.t_ns, "end", text)
         for line in e.log_tail:
             self._note(e.t_ns, "warn", f"  {e.name}: {line}")

@@ -19,6 +19,8 @@ from rrsim.runtime import ChildRuntime
 # 20 ms: what a kill may leave unreported.  Shorter would mean more, smaller batches, and with
 # 64 workers at full speed the engine's cost per batch, not per message, is what limits it.
 REPORT_NS = 20_000_000
+CHECK_NS = 1_000_000  # while busy, a worker looks at control, monitor and its report deadline this often
+IDLE_MS = 1  # no message for this long: a worker waits in a poll instead
 MAX_BATCH = 4096
 MAX_BATCH_BYTES = 1 << 20  # whole messages are kept until reported: at most this much of them
 MAGIC, MAGIC_SIZE, HEADER_SIZE, RECEIPT_SIZE = wire.MAGIC, len(wire.MAGIC), wire.HEADER_SIZE, wire.RECEIPT_SIZE

@@ -8,6 +8,7 @@ binds and connects it as the engine planned and watches it.  Nothing here knows 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import struct
@@ -152,6 +153,13 @@ class ChildRuntime:
         self.control.close(linger=0)
         self.telemetry.close()
         self.ctx.term()
+
+
+def idle_timeout_ms(receipts: Any, now_ns: int) -> int:
+    """How long an idle worker may sleep: until its receipts are due, else 100 ms.
+
+    Whole milliseconds, rounded up: pyzmq would truncate, and a poll of 0 ms spins."""
+    return max(0, math.ceil((receipts.deadline_ns() - now_ns) / 1e6)) if receipts.pending() else 100
 
 
 def main() -> None:

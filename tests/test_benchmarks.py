@@ -117,3 +117,15 @@ def test_headline_rows_and_findings_are_there(tiny_results):
     assert not [row for row in rows if "did not run" in row["figure"]]
     assert isinstance(tiny_results["findings"], list)
     assert all(isinstance(f, dict) and all(isinstance(v, str) for v in f.values()) for f in tiny_results["findings"])
+
+
+def test_the_broker_is_measured_against_a_bare_lbbroker(tiny_results):
+    part = tiny_results["broker"]
+    assert "error" not in part, part.get("traceback")
+    for key in ("ratio", "bare_msgs_per_s", "rrsim_msgs_per_s"):
+        assert_summary(part[key], positive)
+    assert part["ratio"]["n"] == tiny_results["settings"]["reps"]
+    assert_target(part)
+    latency = part["latency"]
+    for side in ("lb_broker_wait_ms", "push_pull_wait_ms"):
+        assert all(positive(latency[side][q]) for q in ("p50", "p99"))

@@ -162,4 +162,23 @@ def test_sixteen_workers_flat_out_still_answer_keys() -> None:
     asyncio.run(scenario())
 
 
+def test_the_broker_has_a_tile_that_k_kills_and_r_revives() -> None:
+    async def scenario() -> None:
+        async with session(dataclasses.replace(LIVE, pattern="lb-broker")) as live:
+            broker = await live.until_tile("b1", lambda f: f.router and f.state == "alive" and f.received > 0,
+                                           "a broker routing")
+            assert broker.pid is not None and alive(broker.pid)
+            await live.until(lambda: live.tile("b1").ready > 0, "workers ready at the broker")
+            await live.press("k")  # the broker's tile comes first, and is selected
+            await live.until_tile("b1", lambda f: f.state == "killed" and f.ready == 0, "says killed")
+            assert not alive(broker.pid)
+            await live.press("r")
+            await live.until_tile("b1", lambda f: f.life == 2 and f.state == "alive", "life 2, alive")
+            # The workers registered with the new broker: messages flow to them again.
+            for name in ("w1", "w2", "w3"):
+                await live.receiving(name, 3)
+
+    asyncio.run(scenario())
+
+
 # The real command in a terminal (q, ctrl+c, signals, SIGKILL, a UI bug): tests/test_tui_exits.py.

@@ -48,6 +48,12 @@ def test_scene_on_a_wide_terminal(snap_compare, scene_name: str) -> None:
     assert snap_compare(app_for(scene_name), terminal_size=WIDE)
 
 
+@pytest.mark.parametrize("scene_name", ["busy-worker-push-pull", "busy-worker-lb-broker", "broker-killed",
+                                        "broker-revived"])
+def test_recorded_runs_of_both_patterns(snap_compare, scene_name: str) -> None:
+    assert snap_compare(app_for(scene_name), terminal_size=(120, 34))
+
+
 def test_help_screen(snap_compare) -> None:
     assert snap_compare(app_for("start"), press=["question_mark"], terminal_size=(100, 40))
 

@@ -24,8 +24,8 @@ import zmq
 from rrsim import wire
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
 from rrsim.patterns.choice import LeastRecentlyUsed
-from rrsim.receipts import Receipts
-from rrsim.runtime import ChildRuntime
+from rrsim.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.sending import pusher
 
 SUMMARY = "a broker hands each message to the worker that has been ready longest (the guide's lbbroker)"
@@ -33,6 +33,7 @@ BINDERS = ("pusher", "broker")
 
 READY = b"READY"  # worker -> broker: [empty, READY, messages done so far]
 REPORT_NS = 10_000_000
+STOP_GRACE_MS = 20  # a stopping worker waits this long for a message handed to it as it stopped
 FRONTEND_BURST = 256  # messages read from the frontend in one go
 
 
@@ -61,7 +62,7 @@ def broker(runtime: ChildRuntime) -> None:
     bound = spec["broker_queue"]
     routed = 0
     reported: tuple = ()
-    last_report_ns = 0
+    last_report_ns = next_housekeeping_ns = 0
     poll_both = runtime.poller(frontend, backend)
     poll_backend = runtime.poller(backend)
 
@@ -96,8 +97,9 @@ def broker(runtime: ChildRuntime) -> None:
             held.popleft()
             routed += 1
         now = time.monotonic_ns()
-        if runtime.wants_housekeeping(ready) or now >= last_report_ns + REPORT_NS:
+        if runtime.wants_housekeeping(ready) or now >= next_housekeeping_ns:
             runtime.housekeeping(now)
+            next_housekeeping_ns = now + REPORT_NS
         current = (len(held), len(workers), routed)
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.QUEUE, queued=len(held), ready=len(workers), routed=routed)
@@ -120,37 +122,54 @@ def worker(runtime: ChildRuntime) -> None:
     work_s = spec["work_ms"] / 1000
     receipts = Receipts(runtime, spec["size"])
     poller = runtime.poller(dealer)
+    dealer.rcvtimeo = IDLE_MS
+    recv, send, clock = dealer.recv_multipart, dealer.send_multipart, time.monotonic_ns
     done = said_ready_at = 0  # messages done; connections made when we last said ready
+    next_check_ns = 0
 
-    while not runtime.stopping or _message_waiting(dealer):
-        timeout_ms = 100 if not receipts.pending() else max(1, (receipts.deadline_ns() - time.monotonic_ns()) // 1_000_000)
-        ready = dict(poller.poll(timeout_ms if not runtime.stopping else 0))
-        now = time.monotonic_ns()
-        if dealer in ready:
-            frames = dealer.recv_multipart()
-            ours = receipts.add(frames[1] if len(frames) == 2 and frames[0] == b"" else b"", now)
+    while not runtime.stopping:
+        try:
+            frames: list[bytes] | None = recv()
+        except zmq.Again:
+            frames = None
+        now = clock()
+        if frames is not None:
+            ours = receipts.add(frames[1] if len(frames) == 2 and not frames[0] else b"", now)
             if work_s:
                 time.sleep(work_s)
-            if ours and work_s:
-                receipts.finish(time.monotonic_ns())
+                now = clock()
+                if ours:
+                    receipts.finish(now)
             done += 1  # foreign bytes too: the broker counts every message it handed us
-            if not runtime.stopping:
-                dealer.send_multipart([b"", READY, str(done).encode()])
-        if receipts.due(time.monotonic_ns()):
+            send([b"", READY, b"%d" % done])
+            if now < next_check_ns:
+                continue
+        # As push-pull's worker: control, monitor and reports once a millisecond while busy,
+        # and a poll that any of them ends while idle.
+        if receipts.due(now):
             receipts.flush()
-        if runtime.wants_housekeeping(ready) or not ready:
+        ready = dict(poller.poll(0 if frames is not None else idle_timeout_ms(receipts, now)))
+        if runtime.wants_housekeeping(ready) or frames is None:
             state = runtime.housekeeping(now)
             if state is not None:
                 work_s = state["work_ms"] / 1000
-            if runtime.handshakes["dealer"] > said_ready_at and not runtime.stopping:
+            if runtime.handshakes["dealer"] > said_ready_at:
                 said_ready_at = runtime.handshakes["dealer"]
-                dealer.send_multipart([b"", READY, str(done).encode()])
+                send([b"", READY, b"%d" % done])
+        next_check_ns = clock() + CHECK_NS if frames is not None else 0
+        if receipts.pending():
+            next_check_ns = min(next_check_ns, receipts.deadline_ns())
+
+    # Stopping: finish a message that was handed to us just before, without asking for more.
+    while dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
+        frames = recv()
+        ours = receipts.add(frames[1] if len(frames) == 2 and not frames[0] else b"", clock())
+        if work_s:
+            time.sleep(work_s)
+            if ours:
+                receipts.finish(clock())
     receipts.flush()
     runtime.close()
-
-
-def _message_waiting(sock: zmq.Socket) -> bool:
-    return bool(sock.poll(20, zmq.POLLIN))
 
 
 ROLES = {

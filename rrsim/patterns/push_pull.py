@@ -10,22 +10,19 @@ binding side drops a disconnected peer's queue, the connecting side keeps queuei
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
 import zmq
 
 from rrsim.patterns import RECEIVER, SENDER, Role, Wire
-from rrsim.receipts import Receipts
-from rrsim.runtime import PARENT_CHECK_NS, ChildRuntime
+from rrsim.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.sending import pusher
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")
 
-CHECK_NS = 1_000_000  # while busy, a worker looks at control, monitor and its report deadline this often
-IDLE_MS = 1  # no message for this long: the worker waits in a poll instead
 
 
 def wires(bind: str) -> list[Wire]:
@@ -89,7 +86,7 @@ def worker(runtime: ChildRuntime) -> None:
 
         if receipts.due(now):
             receipts.flush()
-        ready = dict(poller.poll(0 if message is not None else _idle_timeout_ms(receipts, now)))
+        ready = dict(poller.poll(0 if message is not None else idle_timeout_ms(receipts, now)))
         # Control and monitor only when they have something (or the parent check is due):
         # reading an empty socket costs more than receiving a hundred messages.
         if runtime.wants_housekeeping(ready) or now >= next_parent_check_ns:
@@ -119,13 +116,6 @@ def worker(runtime: ChildRuntime) -> None:
             receipts.flush()  # as in the loop: a slow drain reports as it goes, and holds little
     receipts.flush()
     runtime.close()
-
-
-def _idle_timeout_ms(receipts: Receipts, now_ns: int) -> int:
-    """How long an idle worker may sleep: until its receipts are due, else 100 ms.
-
-    Whole milliseconds, rounded up: pyzmq would truncate, and a poll of 0 ms spins."""
-    return max(0, math.ceil((receipts.deadline_ns() - now_ns) / 1e6)) if receipts.pending() else 100
 
 
 ROLES = {

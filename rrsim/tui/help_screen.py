@@ -14,11 +14,14 @@ from textual.widgets import Static
 from rrsim.tui.palette import MUTED, state_colour
 
 STATE_MEANINGS = {
-    "starting": "the process runs but is not yet connected to every pusher",
-    "alive": "connected to every pusher: it takes its turn in the round robin",
-    "paused": "frozen by SIGSTOP; pushers still queue its turns to it, up to the high-water marks",
-    "stopped": "ended by SIGTERM: it finished what was already queued to it, reported it and left",
-    "killed": "ended by SIGKILL: whatever was queued to it is lost",
+    "starting": "the process runs but is not yet connected to every peer (pushers, or the broker)",
+    "alive": "connected: under push-pull it takes its turn in the round robin, under lb-broker it is "
+             "handed a message whenever it has been ready longest",
+    "paused": "frozen by SIGSTOP; push-pull pushers still queue its turns to it, up to the high-water "
+              "marks; a broker waits for it",
+    "stopped": "ended by SIGTERM: it finished what it had, reported it and left",
+    "killed": "ended by SIGKILL: whatever was queued to it is lost (a broker's worker: the one message "
+              "it was working on; a broker: the messages it held)",
     "crashed": "ended on its own; the event log shows the last lines it wrote",
 }
 
@@ -26,11 +29,12 @@ STATE_MEANINGS = {
 def count_meanings(lost_after_s: float) -> dict[str, str]:
     return {
         "sent": "messages the pushers have handed to ZeroMQ",
-        "delivered": "messages some worker received (each id counted once)",
+        "delivered": "messages some worker received and finished (each id counted once)",
         "in flight": "sent, not delivered yet, and not yet counted lost",
         "lost": f"not delivered {lost_after_s:g} s after it was sent, and no running worker can still deliver it "
                 "(each has had later ones); final once a run drains",
-        "late": "delivered to a worker life that started after the message was sent",
+        "late": "delivered after waiting for a process on its way that was dead when it was sent (a worker "
+                "life that started later, or a broker's next life)",
         "dup": "ids delivered more than once",
         "fairness": "Jain's index of messages per second alive over the workers: 1.000 is a perfectly even split",
     }
@@ -40,7 +44,8 @@ TILE_PARTS = {
     "pid, life": "the worker's OS process and which incarnation of it this is (a revive starts the next)",
     "recv, %": "messages it received, and its share of everything received",
     "▁▃▆█ n/s": "messages per second, one bar per half second; every tile uses the same scale",
-    "p50, p99": "median and 99th percentile time from send to receipt",
+    "p50, p99": "median and 99th percentile time from send to receipt (when its work started)",
+    "queue, ready": "a broker: messages it holds, and workers ready for one",
     "work": "simulated work per message ([ and ] change it)",
     "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher",
 }

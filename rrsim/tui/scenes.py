@@ -1,14 +1,19 @@
-"""Pretend runs for snapshot tests and screenshots: fixed events, made-up times and pids, no processes.
+"""Pretend runs for snapshot tests and screenshots: fixed events, no processes.
 
 ``Script`` plays the engine's part: it feeds a ``Model`` the events a real run would produce,
 with pushers dealing messages round robin to the workers they are linked to.  Time moves
-only when a script says so, so every picture is the same on every machine.
+only when a script says so, so every picture is the same on every machine.  What a script
+cannot fake honestly (queues growing behind a slow worker, a broker's choices) comes from
+recordings of real runs in ``recordings/``, replayed up to a chosen moment.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from importlib import resources
 
 import numpy as np
 
@@ -256,6 +261,41 @@ def busy_scene() -> Scene:
     return Scene("interactive", script.run(3.0).model)
 
 
+def recorded(name: str, until_s: float | None = None) -> Model:
+    """A model fed a recording of a real run (``rrsim run ... --events``, its run directory
+    renamed /tmp/rrsim-demo) up to ``until_s`` seconds after it started, or to its end."""
+    model = Model()
+    started_ns = None
+    with gzip.open(resources.files("rrsim.tui") / "recordings" / f"{name}.jsonl.gz", "rt") as lines:
+        for line in lines:
+            event = ev.from_json(json.loads(line))
+            started_ns = event.t_ns if started_ns is None else started_ns
+            if until_s is not None and event.t_ns - started_ns > until_s * NS:
+                break
+            model.apply(event)
+    return model
+
+
+def busy_worker_push_pull_scene() -> Scene:
+    """busy-worker under push-pull, recorded: w1 (8x slower) gets every fourth message, its queue grows."""
+    return Scene("busy-worker", recorded("busy-worker-push-pull", 1.9))
+
+
+def busy_worker_lb_broker_scene() -> Scene:
+    """busy-worker under lb-broker, recorded: w1 gets what it can do, nothing waits long."""
+    return Scene("busy-worker", recorded("busy-worker-lb-broker", 1.9))
+
+
+def broker_killed_scene() -> Scene:
+    """The broker killed mid-run, recorded: the workers wait for it."""
+    return Scene("broker-kill", recorded("broker-kill", 1.8))
+
+
+def broker_revived_scene() -> Scene:
+    """The broker's second life: the workers have registered again, messages flow."""
+    return Scene("broker-kill", recorded("broker-kill"), finished=True)
+
+
 SCENES: dict[str, Callable[[], Scene]] = {
     "start": start_scene,
     "kill": kill_scene,
@@ -263,4 +303,8 @@ SCENES: dict[str, Callable[[], Scene]] = {
     "paused": paused_scene,
     "drained": drained_scene,
     "busy": busy_scene,
+    "busy-worker-push-pull": busy_worker_push_pull_scene,
+    "busy-worker-lb-broker": busy_worker_lb_broker_scene,
+    "broker-killed": broker_killed_scene,
+    "broker-revived": broker_revived_scene,
 }

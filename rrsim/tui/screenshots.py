@@ -31,6 +31,9 @@ SHOTS = (
     Shot("revive.svg", "revive", (100, 30)),
     Shot("help.svg", "start", (100, 40), ("question_mark",)),
     Shot("two-pushers.svg", "busy", (160, 45)),
+    Shot("busy-worker-push-pull.svg", "busy-worker-push-pull", (120, 34)),
+    Shot("busy-worker-lb-broker.svg", "busy-worker-lb-broker", (120, 34)),
+    Shot("broker-killed.svg", "broker-killed", (120, 34)),
 )
 
 

@@ -84,8 +84,7 @@ def _draw_routed(frame: WorkerFrame) -> Content:
 
 
 def _draw_queue(frame: WorkerFrame) -> Content:
-    noun = "worker" if frame.ready == 1 else "workers"
-    return Content.assemble(("queue ", "bold"), f"{frame.queued}  ", ("ready ", "bold"), f"{frame.ready} {noun}")
+    return Content.assemble(("queue ", "bold"), f"{frame.queued}  ", ("ready ", "bold"), str(frame.ready))
 
 
 def _draw_rates(frame: WorkerFrame, width: int) -> Content:
