@@ -9,13 +9,8 @@ from any other thread (the TUI does that).
 from __future__ import annotations
 
 import json
-import os
 import queue
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -33,7 +28,9 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern
 from rrsim.supervisor import Supervisor
 from rrsim.wire import control_topic
-from rrsim.wiring import Wiring, check_ipc_path
+from rrsim.run_directory import RunDirectory
+from rrsim.timeline import Timeline
+from rrsim.wiring import Wiring
 
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000
@@ -48,8 +45,7 @@ def now_ns() -> int:
 class Engine:
     def __init__(self, setup: Setup, timeline: tuple[Action, ...] = (), keep_logs: Path | None = None) -> None:
         self.setup = setup
-        self.timeline = list(timeline)
-        self.keep_logs = keep_logs
+        self.timeline = Timeline(timeline)
         self.pattern = load_pattern(setup.pattern)
         self.model = Model(lost_after_s=setup.lost_after_s)
         self.lock = threading.RLock()
@@ -73,17 +69,12 @@ class Engine:
         self._last_activity_ns = 0
         self._closed = False
 
-        self.run_dir = Path(tempfile.mkdtemp(prefix="rrsim-"))  # mode 0700: private to this user
-        self.janitor: subprocess.Popen | None = None
+        self.directory = RunDirectory(keep_logs)
+        self.run_dir = self.directory.path
         try:
-            self.telemetry_endpoint = check_ipc_path(self.run_dir, "telemetry")
-            self.wiring = Wiring(self.pattern, setup, self.run_dir)
-            self.janitor = subprocess.Popen(
-                [sys.executable, "-m", "rrsim.janitor", str(self.run_dir), str(os.getpid())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
-            )
-            (self.run_dir / "logs").mkdir()
-            self.supervisor = Supervisor(self.run_dir / "logs")
+            self.telemetry_endpoint = self.directory.ipc_endpoint("telemetry")
+            self.wiring = Wiring(self.pattern, setup, self.directory)
+            self.supervisor = Supervisor(self.directory.logs)
             self.ctx = zmq.Context()
             self.telemetry_sock = self.ctx.socket(zmq.PULL)
             self.telemetry_sock.linger = 0
@@ -91,10 +82,10 @@ class Engine:
             self.telemetry_sock.bind(self.telemetry_endpoint)
             self.control_sock = self.ctx.socket(zmq.PUB)
             self.control_sock.linger = 0
-            self.control_endpoint = f"ipc://{self.run_dir}/control"
+            self.control_endpoint = self.directory.ipc_endpoint("control")
             self.control_sock.bind(self.control_endpoint)
         except BaseException:
-            self._remove_run_dir()
+            self.directory.remove()
             raise
 
     # ------------------------------------------------------------------ setup
@@ -339,28 +330,16 @@ class Engine:
                 future.set_exception(error)
 
     def _run_timeline(self, now: int) -> None:
-        model = self.model
-        while self.timeline:
-            action = self.timeline[0]
-            sending_done = bool(model.pushers) and all(p.done for p in model.pushers.values())
-            if self.time_up or (action.after_sent is not None and model.ledger.sent < action.after_sent and sending_done):
-                # Its trigger can never be met now: say so rather than wait for ever.
-                self.timeline.pop(0)
-                why = "time is up" if self.time_up else f"only {model.ledger.sent} messages were sent"
-                self.emit(ev.ActionFired(now, f"{action.describe()} skipped: {why}"))
+        for due in self.timeline.due(self.model, now, self.time_up):
+            if due.skipped:
+                self.emit(ev.ActionFired(now, f"{due.action.describe()} skipped: {due.skipped}"))
                 continue
-            if action.time is not None:
-                if model.first_send_ns is None or now < model.first_send_ns + action.time * 1e9:
-                    return
-            elif model.ledger.sent < action.after_sent:
-                return
-            self.timeline.pop(0)
             self._last_activity_ns = now
             try:
-                self.perform(action)
-                self.emit(ev.ActionFired(now_ns(), action.describe()))
+                self.perform(due.action)
+                self.emit(ev.ActionFired(now_ns(), due.action.describe()))
             except UserError as error:
-                self.emit(ev.ActionFired(now_ns(), f"{action.describe()} skipped: {error}"))
+                self.emit(ev.ActionFired(now_ns(), f"{due.action.describe()} skipped: {error}"))
 
     def _publish_control(self) -> None:
         for name in self.wiring.names:
@@ -414,21 +393,9 @@ class Engine:
                 self.telemetry_sock.close(linger=0)
                 self.control_sock.close(linger=0)
                 self.ctx.term()
-            self._remove_run_dir()
+            self.directory.remove()
             if in_main:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-    def _remove_run_dir(self) -> None:
-        try:
-            if self.keep_logs is not None and (self.run_dir / "logs").exists():
-                self.keep_logs.mkdir(parents=True, exist_ok=True)
-                for log in (self.run_dir / "logs").iterdir():
-                    shutil.copy2(log, self.keep_logs / log.name)
-        finally:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            if self.janitor is not None:
-                self.janitor.terminate()
-                self.janitor.wait()
 
     def __enter__(self) -> "Engine":
         return self

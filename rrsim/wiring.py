@@ -8,32 +8,19 @@ process name (``p1``), or ``name.socket`` (``b1.backend``) for a role with sever
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from rrsim.config import Setup
 from rrsim.errors import UserError
 from rrsim.patterns import role_of
-
-IPC_PATH_LIMIT = 107
-
-
-def check_ipc_path(run_dir: Path, name: str) -> str:
-    path = f"{run_dir}/{name}"
-    if len(path.encode()) > IPC_PATH_LIMIT:
-        raise UserError(
-            f"ipc path {path!r} is {len(path.encode())} bytes, over the {IPC_PATH_LIMIT}-byte limit: "
-            "set TMPDIR to a shorter directory or use --transport tcp"
-        )
-    return f"ipc://{path}"
-
+from rrsim.run_directory import RunDirectory
 
 class Wiring:
-    def __init__(self, pattern: ModuleType, setup: Setup, run_dir: Path) -> None:
+    def __init__(self, pattern: ModuleType, setup: Setup, directory: RunDirectory) -> None:
         self.pattern = pattern
         self.setup = setup
-        self.run_dir = run_dir
+        self.directory = directory
         self.wires = pattern.wires(setup.bind)
         self.bound: dict[tuple[str, str], str] = {}  # (process name, socket) -> endpoint
         self.labels: dict[tuple[str, str], str] = {}  # (process name, socket) -> label
@@ -90,7 +77,7 @@ class Wiring:
     def _endpoint(self, label: str) -> str:
         setup = self.setup
         if setup.transport == "ipc":
-            return check_ipc_path(self.run_dir, label)
+            return self.directory.ipc_endpoint(label)
         if setup.port == 0:
             return f"tcp://{setup.interface}:{free_port(setup.interface, 0, label)}"
         port = setup.port + len(self.bound)
