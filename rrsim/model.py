@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,6 @@ RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
 LOG_LENGTH = 1000
 LOST_IDS_IN_LOG = 12
-NAMES_IN_LOG = 4  # a log line names this many workers at most, then says how many more
 AGING_INTERVAL_NS = 20_000_000  # how often the live view looks for lost messages, in event time
 SENDER, ROUTER, RECEIVER = "sender", "router", "receiver"  # what a process's telemetry means
 
@@ -51,11 +51,14 @@ class Life:
     caught_up: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogEntry:
+    """Something worth telling, as facts: ``rrsim.wording.describe`` says it in words."""
+
     t_ns: int
-    kind: str  # "start" | "end" | "pause" | "link" | "lost" | "action" | "warn" | "info"
-    text: str
+    kind: str  # "start" | "end" | "pause" | "link" | "lost" | "action" | "warn" | "info": how it looks
+    what: str  # what happened: "started", "ended", "lost", ... (one wording each)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -201,8 +204,8 @@ class Model:
         if self._recovered and (self.now_ns - self._recovered_noted_ns >= NS or isinstance(event, ev.Drained)):
             self._note_recovered()
 
-    def _note(self, t_ns: int, kind: str, text: str) -> None:
-        self.log.append(LogEntry(t_ns, kind, text))
+    def _note(self, t_ns: int, kind: str, what: str, **facts: Any) -> None:
+        self.log.append(LogEntry(t_ns, kind, what, facts))
 
     def station(self, name: str) -> WorkerView | None:
         """The worker or broker called ``name``: what can be killed, paused and revived."""
@@ -217,8 +220,8 @@ class Model:
         self.started_ns = e.t_ns
         self.rate = float(e.setup.get("rate", 0.0))
         self.lost_after_ns = int(float(e.setup.get("lost_after_s", self.lost_after_ns / NS)) * NS)
-        where = ", ".join(f"{k} {v}" for k, v in e.endpoints.items())
-        self._note(e.t_ns, "info", f"run started: {e.setup.get('pattern')} over {e.setup.get('transport')}, {where}")
+        self._note(e.t_ns, "info", "run-started", pattern=e.setup.get("pattern"), transport=e.setup.get("transport"),
+                   endpoints=dict(e.endpoints))
 
     def _on_ProcessStarted(self, e: ev.ProcessStarted) -> None:
         self.endpoints.update(e.endpoints)
@@ -227,7 +230,7 @@ class Model:
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
             pusher.pid, pusher.state, pusher.links_to = e.pid, "starting", e.links_to
             self.ledger.pusher(pusher_index(e.name))
-            self._note(e.t_ns, "start", f"{e.name} started (pid {e.pid})")
+            self._note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid, sender=True)
             return
         group = self.brokers if e.kind == ROUTER else self.workers
         worker = group.get(e.name)
@@ -244,8 +247,7 @@ class Model:
         worker.lives.append(life)
         worker.state = "starting"
         worker.alive_since = e.t_ns
-        verb = "revived" if e.life > 1 else "started"
-        self._note(e.t_ns, "start", f"{e.name} {verb}: life {e.life}, pid {e.pid}")
+        self._note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid)
         self._update_ready(worker)
 
     def _on_ProcessReady(self, e: ev.ProcessReady) -> None:
@@ -257,7 +259,7 @@ class Model:
         if e.name in self.pushers:
             self.pushers[e.name].state = "ended" if e.how == "run-end" else e.how
             if e.how != "run-end":
-                self._note(e.t_ns, "end", f"{e.name} {e.how} (exit code {e.exit_code})")
+                self._note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code)
             self._drop_links(e.name)
             return
         worker = self.station(e.name)
@@ -267,21 +269,20 @@ class Model:
         life.ended_ns, life.how_ended, life.exit_code, life.log_tail = e.t_ns, e.how, e.exit_code, e.log_tail
         if life is not worker.life:
             # An earlier incarnation reaped after its successor started (kill and revive at once).
-            self._note(e.t_ns, "end", f"{e.name} life {life.number} {e.how} (pid {life.pid}, exit code {e.exit_code})")
+            self._note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
+                       pid=life.pid, earlier_life=True)
             return
         self._close_alive(worker, e.t_ns)
         self._drop_links(e.name)
         if e.how == "run-end":
             return  # the state a worker had when the run ended is what the report shows
         worker.state = e.how
-        done = f"routed {worker.routed}" if worker.kind == ROUTER else f"received {life.received}"
-        text = f"{e.name} {e.how} (life {life.number}, pid {life.pid}, exit code {e.exit_code}, {done})"
-        if worker.kind == ROUTER and worker.queued:
-            text += f": the {worker.queued} messages it held are lost"
+        counted = {"routed": worker.routed, "held": worker.queued} if worker.kind == ROUTER else {"received": life.received}
+        self._note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
+                   pid=life.pid, **counted)
         worker.queued = worker.ready = 0  # a dead broker holds nothing and knows no one
-        self._note(e.t_ns, "end", text)
         for line in e.log_tail:
-            self._note(e.t_ns, "warn", f"  {e.name}: {line}")
+            self._note(e.t_ns, "warn", "log-line", name=e.name, line=line)
 
     def _drop_links(self, name: str) -> None:
         for link in [link for link in self.links if name in link]:
@@ -291,26 +292,26 @@ class Model:
         worker = self.station(e.name)
         worker.state = "paused"
         self._close_alive(worker, e.t_ns)
-        self._note(e.t_ns, "pause", f"{e.name} paused (SIGSTOP)")
+        self._note(e.t_ns, "pause", "paused", name=e.name)
 
     def _on_WorkerResumed(self, e: ev.WorkerResumed) -> None:
         worker = self.station(e.name)
         worker.state = "starting"
         worker.alive_since = e.t_ns
         self._update_ready(worker)
-        self._note(e.t_ns, "pause", f"{e.name} resumed (SIGCONT)")
+        self._note(e.t_ns, "pause", "resumed", name=e.name)
 
     def _on_WorkSet(self, e: ev.WorkSet) -> None:
         self.workers[e.name].work_ms = e.work_ms
-        self._note(e.t_ns, "info", f"{e.name} now works {e.work_ms:g} ms per message")
+        self._note(e.t_ns, "info", "work-set", name=e.name, work_ms=e.work_ms)
 
     def _on_RateSet(self, e: ev.RateSet) -> None:
         self.rate = e.rate
-        self._note(e.t_ns, "info", f"send rate now {e.rate:g}/s per pusher" if e.rate else "send rate now unlimited")
+        self._note(e.t_ns, "info", "rate-set", rate=e.rate)
 
     def _on_SendingHeld(self, e: ev.SendingHeld) -> None:
         self.sending_held = e.held
-        self._note(e.t_ns, "info", "sending paused" if e.held else "sending resumed")
+        self._note(e.t_ns, "info", "sending-held", held=e.held)
 
     def _running(self, name: str) -> bool:
         station = self.station(name)
@@ -329,7 +330,7 @@ class Model:
             self.links.add(link)
         else:
             self.links.discard(link)
-        self._note(e.t_ns, "link", f"{e.a} {'connected to' if e.up else 'disconnected from'} {e.b}")
+        self._note(e.t_ns, "link", "link", a=e.a, b=e.b, up=e.up)
         for name in (e.a, e.b):
             if (station := self.station(name)) is not None:
                 self._update_ready(station)
@@ -349,7 +350,7 @@ class Model:
         pusher.sent = max(pusher.sent, e.sent)
         pusher.blocked, pusher.peers = e.blocked, e.peers
         if e.done and not pusher.done:
-            self._note(e.t_ns, "info", f"{e.pusher} has sent all {e.sent} messages")
+            self._note(e.t_ns, "info", "sent-all", name=e.pusher, sent=e.sent)
         pusher.done = e.done
         self.ledger.pusher(pusher_index(e.pusher)).record_sent(e.sent)
         if e.joined and not pusher.joined:
@@ -423,18 +424,18 @@ class Model:
         self.foreign += e.count
         if e.worker in self.workers:
             self.workers[e.worker].foreign += e.count
-        self._note(e.t_ns, "warn", f"{e.worker} received {e.count} foreign payload(s): counted, not fatal")
+        self._note(e.t_ns, "warn", "foreign", name=e.worker, count=e.count)
 
     def _on_MalformedTelemetry(self, e: ev.MalformedTelemetry) -> None:
         self.malformed += e.count
-        self._note(e.t_ns, "warn", f"dropped malformed telemetry: {e.reason}")
+        self._note(e.t_ns, "warn", "malformed", reason=e.reason)
 
     def _on_ActionFired(self, e: ev.ActionFired) -> None:
-        self._note(e.t_ns, "action", f"scenario: {e.description}")
+        self._note(e.t_ns, "action", "action", description=e.description)
 
     def _on_Drained(self, e: ev.Drained) -> None:
         newly = self.ledger.drain()
-        self._note_lost(e.t_ns, newly, "undelivered at the end of the run")
+        self._note_lost(e.t_ns, newly, "undelivered")
         self.drained = True
 
     # ----------------------------------------------------------------- helpers
@@ -463,11 +464,7 @@ class Model:
         running = [w for w in self.workers.values() if w.running]
         if not early or len(running) < 2:
             return
-        count = sum(early.values())
-        senders = _names(list(early))
-        noun = "message" if count == 1 else "messages"
-        self._note(t_ns, "warn", f"slow joiner: {senders} sent {count} {noun} before all {len(running)} workers were "
-                                 "connected, dealt among those connected then (wait_ready holds the pushers until all are)")
+        self._note(t_ns, "warn", "slow-joiner", senders=list(early), count=sum(early.values()), workers=len(running))
 
     def _age_undelivered(self) -> None:
         """Live view: an undelivered message is lost once it is lost_after_s old and no worker
@@ -491,7 +488,7 @@ class Model:
             boundary = min(pusher.overdue, self._caught_up_everywhere(index, horizon))
             if boundary > ledger.lost_scan:
                 newly[index] = ledger.declare_lost_below(boundary)
-        self._note_lost(self.now_ns, newly, "(no worker can still deliver them)")
+        self._note_lost(self.now_ns, newly, "overdue")
 
     def _caught_up_everywhere(self, index: int, ended_after_ns: int) -> float:
         """The lowest seq of pusher ``index`` that some worker life may still deliver."""
@@ -501,17 +498,16 @@ class Model:
 
     def _note_recovered(self) -> None:
         for (index, worker), count in self._recovered.items():
-            noun = "message" if count == 1 else "messages"
-            self._note(self.now_ns, "info", f"{count} {noun} of p{index} counted lost arrived after all at {worker}")
+            self._note(self.now_ns, "info", "arrived-after-all", pusher=pusher_name(index), name=worker, count=count)
         self._recovered.clear()
         self._recovered_noted_ns = self.now_ns
 
     def _note_lost(self, t_ns: int, newly: dict[int, np.ndarray], why: str) -> None:
+        """``why``: "overdue" (live view) or "undelivered" (the run is over)."""
         for index, seqs in newly.items():
             if len(seqs):
-                shown = ", ".join(f"p{index}:{s}" for s in seqs[:LOST_IDS_IN_LOG].tolist())
-                more = f" and {len(seqs) - LOST_IDS_IN_LOG} more" if len(seqs) > LOST_IDS_IN_LOG else ""
-                self._note(t_ns, "lost", f"lost {len(seqs)} {why}: {shown}{more}")
+                self._note(t_ns, "lost", "lost", why=why, pusher=pusher_name(index), count=len(seqs),
+                           first_seqs=seqs[:LOST_IDS_IN_LOG].tolist())
 
     # ----------------------------------------------------------------- questions
     def totals(self) -> Totals:
@@ -550,12 +546,6 @@ class Model:
 
     def send_rate(self) -> float:
         return sum(p.rate(self.now_ns) for p in self.pushers.values())
-
-
-def _names(names: list[str]) -> str:
-    """``a, b, c, d and 5 more``: a log line names a few, then counts the rest."""
-    shown = ", ".join(names[:NAMES_IN_LOG])
-    return shown + (f" and {len(names) - NAMES_IN_LOG} more" if len(names) > NAMES_IN_LOG else "")
 
 
 def _trim(buckets: dict[int, int], newest: int) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from rrsim.model import NS, Life, Model, WorkerView
+from rrsim.wording import describe
 
 
 def _ms(value: float | None) -> float | None:
@@ -88,7 +89,7 @@ def build_report(model: Model) -> dict[str, Any]:
         "workers": [worker_report(model, w) for w in model.workers.values()],
         "fairness": None if fairness is None else round(fairness, 6),
         "lost_ids": model.ledger.lost_ids(1000),
-        "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": entry.text} for entry in model.log],
+        "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],
     }
 
 

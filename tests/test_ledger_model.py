@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
+from rrsim.wording import describe
 from rrsim.ledger import Ledger, PusherLedger
 from rrsim.model import NS, Model
 
@@ -130,7 +131,7 @@ def test_model_follows_a_kill_and_a_revive_with_late_messages():
     # Message 5 is over 2 s overdue and both workers have had later ones: lost in the live view.
     model.apply(ev.Tick(4 * NS + 1))
     assert model.totals().lost == 1
-    assert any(e.kind == "lost" and "p1:5" in e.text for e in model.log)
+    assert any(e.kind == "lost" and "p1:5" in describe(e) for e in model.log)
     model.apply(ev.Drained(5 * NS))
     totals = model.totals()
     assert totals.sent == totals.delivered + totals.lost and totals.in_flight == 0
@@ -182,7 +183,7 @@ def test_receipts_that_arrive_after_a_workers_end_were_never_counted_lost():
     model.apply(ev.ProcessEnded(4 * NS + 1, "w2", 1, "stopped", 0))  # reaped before its last report was read
     model.apply(ev.Tick(4 * NS + NS // 10))
     deliver(model, 4 * NS + NS // 5, "w2", 1, [5, 7, 9], sent_ns=NS - 1000)
-    assert model.totals().lost == 0 and not any(e.kind == "lost" or "after all" in e.text for e in model.log)
+    assert model.totals().lost == 0 and not any(e.kind == "lost" or "after all" in describe(e) for e in model.log)
 
 
 def _model_with_workers(count: int) -> Model:
@@ -199,10 +200,10 @@ def test_sends_before_every_worker_connected_are_called_a_slow_joiner():
     model.apply(ev.LinkChanged(10, "w1", "p1", True))
     model.apply(ev.SentProgress(20, "p1", 50, False, 1, False, joined=False, early=50))
     deliver(model, 30, "w1", 1, list(range(50)), sent_ns=20)
-    assert not any("slow joiner" in e.text for e in model.log)
+    assert not any("slow joiner" in describe(e) for e in model.log)
     model.apply(ev.LinkChanged(40, "w2", "p1", True))
     model.apply(ev.SentProgress(45, "p1", 60, False, 2, False, joined=True, early=50))
-    assert [e.text for e in model.log if "slow joiner" in e.text] == [
+    assert [describe(e) for e in model.log if "slow joiner" in describe(e)] == [
         "slow joiner: p1 sent 50 messages before all 2 workers were connected, dealt among those connected "
         "then (wait_ready holds the pushers until all are)"]
 
@@ -214,7 +215,7 @@ def test_no_slow_joiner_when_the_pusher_had_every_peer_before_its_first_send():
     model.apply(ev.SentProgress(20, "p1", 5032, False, 128, False, joined=True, early=0))
     for i in range(1, 129):
         model.apply(ev.LinkChanged(30 + i, f"w{i}", "p1", True))
-    assert not any("slow joiner" in e.text for e in model.log)
+    assert not any("slow joiner" in describe(e) for e in model.log)
     assert all(w.state == "alive" for w in model.workers.values())
 
 
@@ -243,3 +244,12 @@ def test_paused_time_does_not_count_as_alive():
     w1, w2 = model.workers["w1"], model.workers["w2"]
     assert abs(w1.alive_seconds(model.now_ns) - 2.0) < 0.01
     assert abs(w2.alive_seconds(model.now_ns) - 4.0) < 0.01
+
+
+def test_every_log_entry_of_the_scenes_has_words():
+    from rrsim.tui.scenes import SCENES
+
+    for make in SCENES.values():
+        for entry in make().model.log:
+            text = describe(entry)
+            assert text and "{" not in text, entry

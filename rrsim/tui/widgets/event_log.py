@@ -12,6 +12,7 @@ from textual.widget import Widget
 
 from rrsim.model import LOG_LENGTH, NS, LogEntry
 from rrsim.tui.palette import LOG_COLOURS, MUTED
+from rrsim.wording import describe
 
 TIME_WIDTH = 6  # "  12.3 " less the space
 WHEEL_LINES = 3
@@ -35,7 +36,7 @@ class EventLog(Widget):
     def add(self, entries: list[LogEntry], started_ns: int) -> None:
         for entry in entries:
             when = f"{(entry.t_ns - started_ns) / NS:{TIME_WIDTH}.1f} "
-            self.entries.append((when, Content.styled(entry.text, LOG_COLOURS.get(entry.kind, ""))))
+            self.entries.append((when, Content.styled(describe(entry), LOG_COLOURS.get(entry.kind, ""))))
         if self.back:
             # Someone is reading back: keep their lines where they are.
             added = sum(len(self._wrap(text)) for _, text in islice(reversed(self.entries), len(entries)))
