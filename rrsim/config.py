@@ -21,7 +21,13 @@ PATTERNS = ("push-pull",)
 TRANSPORTS = ("ipc", "tcp")
 BINDERS = ("pusher", "worker")
 MAX_PUSHERS = 16
-MAX_WORKERS = 128
+# Measured on 2 cores with 24 GiB (benchmarks/many_workers.py): 256 workers take ~30 s to start
+# and connect, 512 ~2 min; and libzmq aborts the engine when it runs out of file descriptors.
+MAX_WORKERS = 256
+WORKERS_LIMIT_WHY = (
+    "each worker is a process (~8 MB of memory of its own, 256 take ~30 s to start on 2 cores) "
+    "and the engine holds 2 sockets per worker: a common limit of 1024 open files allows no more than ~500"
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class Limit:
     high: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    why_high: str = ""  # why ``high`` is the limit, for the error that refuses more
 
 
 # One table drives the TOML checks, the CLI options and the --help text.
@@ -41,7 +48,7 @@ SETUP_KEYS: dict[str, Limit] = {
     "transport": Limit(str, choices=TRANSPORTS, help="ipc (private socket files) or tcp (127.0.0.1)"),
     "bind": Limit(str, choices=BINDERS, help="who binds: pusher (workers connect, as in the seed post) or worker"),
     "pushers": Limit(int, 1, MAX_PUSHERS, help="number of pusher processes"),
-    "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start"),
+    "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start", why_high=WORKERS_LIMIT_WHY),
     "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),
     "messages": Limit(int, 0, 10**11, help="messages per pusher, 0 = unlimited"),
     "size": Limit(int, HEADER_SIZE, 10_000_000, help=f"bytes per message (at least the {HEADER_SIZE}-byte header)"),
@@ -166,7 +173,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
     if limit.low is not None and value < limit.low:
         raise UserError(f"{where}: must be at least {limit.low:g}, got {value!r}")
     if limit.high is not None and value > limit.high:
-        raise UserError(f"{where}: must be at most {limit.high:g}, got {value!r}")
+        why = f": {limit.why_high}" if limit.why_high else ""
+        raise UserError(f"{where}: must be at most {limit.high:g}, got {value!r}{why}")
     return value
 
 

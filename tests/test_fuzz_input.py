@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 import rrsim.headless
 from rrsim import cli
-from rrsim.config import ACTIONS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
+from rrsim.config import ACTIONS, MAX_WORKERS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning
 
@@ -708,7 +708,7 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
 
 # Overrides of a small run: (values that keep it small and valid, values that must be refused).
 SMALL_OVERRIDES = {
-    "--workers": (["1", "3"], ["0", "129", "x"]), "--pushers": (["1", "2"], ["17", "0"]),
+    "--workers": (["1", "3"], ["0", str(MAX_WORKERS + 1), "x"]), "--pushers": (["1", "2"], ["17", "0"]),
     "--rate": (["0", "1500"], ["-1", "nan"]), "--messages": (["1", "25"], ["1.5", "-2"]),
     "--size": (["22", "300"], ["21"]), "--bind": (["pusher", "worker"], ["both"]),
     "--transport": (["ipc", "tcp"], ["udp"]), "--work-ms": (["0", "0.2"], ["-5"]),
