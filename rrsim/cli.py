@@ -6,8 +6,11 @@ Every mistake a user can make ends here as one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
+import textwrap
+from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
@@ -45,8 +48,15 @@ class Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
-def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup) -> None:
-    group = parser.add_argument_group("setup options (the [setup] keys of a scenario)")
+def describe_defaults(setup: Setup) -> str:
+    """The defaults that tell the live view and ``rrsim run`` apart, in words."""
+    messages = f"{setup.messages} messages" if setup.messages else "unlimited messages"
+    return (f"{setup.pushers} pusher, {setup.workers} workers, {setup.rate:g} msgs/s, {messages}, "
+            f"{setup.work_ms:g} ms of work per message")
+
+
+def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup, title: str) -> None:
+    group = parser.add_argument_group(title)
     for key, limit in SETUP_KEYS.items():
         flag = "--" + key.replace("_", "-")
         default = getattr(defaults, key)
@@ -104,12 +114,17 @@ def _log_dir(value: str | None) -> Path | None:
 def run_command(argv: Sequence[str]) -> int:
     from rich.console import Console
 
-    parser = Parser(prog="rrsim run", description="Run a scenario headless and report where every message went.")
+    parser = Parser(
+        prog="rrsim run",
+        description="Run a scenario headless and report where every message went.  A setup option overrides "
+                    f"the scenario's [setup]; a key that neither sets takes the default shown ({describe_defaults(Setup())}), "
+                    f"not the live view's ({describe_defaults(TUI_DEFAULTS)}).",
+    )
     parser.add_argument("scenario", help="a scenario TOML file or a built-in name")
     parser.add_argument("--json", metavar="REPORT", help="write the JSON report here")
     parser.add_argument("--events", metavar="EVENTS", help="write every engine event here, one JSON line each")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
-    _add_setup_options(parser, Setup())
+    _add_setup_options(parser, Setup(), "setup options (override the scenario's [setup])")
     args = parser.parse_args(argv)
     scenario = _apply(load_scenario(args.scenario), _setup_overrides(args), need_end=True)
     from rrsim.headless import run_headless
@@ -120,13 +135,16 @@ def run_command(argv: Sequence[str]) -> int:
 def tui_command(argv: Sequence[str]) -> int:
     parser = Parser(
         prog="rrsim",
-        description="Watch ZeroMQ distribute work over real processes; kill, pause and revive workers live.",
+        description=textwrap.fill(
+            "Watch ZeroMQ distribute work over real processes; kill, pause and revive workers live.  "
+            f"Without --scenario it starts {describe_defaults(TUI_DEFAULTS)}; `rrsim run` starts from "
+            f"other defaults ({describe_defaults(Setup())}).", 79),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--scenario", metavar="FILE|NAME", help="play a scenario's setup and timeline in the TUI")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
-    _add_setup_options(parser, TUI_DEFAULTS)
+    _add_setup_options(parser, TUI_DEFAULTS, "setup options (the [setup] keys of a scenario; they override --scenario's)")
     args = parser.parse_args(argv)
     base = load_scenario(args.scenario) if args.scenario else Scenario("interactive", TUI_DEFAULTS)
     scenario = _apply(base, _setup_overrides(args), need_end=False)
@@ -139,10 +157,21 @@ def scenarios_command(argv: Sequence[str]) -> int:
     if argv:
         raise UserError(f"rrsim scenarios takes no arguments, got {' '.join(argv)!r}")
     for name in builtin_scenarios():
-        scenario = load_scenario(name)
-        s = scenario.setup
-        print(f"{name:14} {s.workers} workers, {s.pushers} pusher(s), bind={s.bind}, {len(scenario.timeline)} actions")
+        text = (resources.files("rrsim") / "scenarios" / f"{name}.toml").read_text(encoding="utf-8")
+        print(f"{name:14} {comment_summary(text)}")
     return 0
+
+
+def comment_summary(text: str) -> str:
+    """The first sentence of the comment a scenario file opens with: what the scenario shows."""
+    comment = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        comment.append(line.lstrip("#").strip())
+    words = " ".join(comment)
+    sentence = re.match(r"(.+?[.!?])(\s|$)", words)
+    return sentence.group(1) if sentence else words
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rrsim.errors import UserError
+from rrsim.errors import UserError, did_you_mean
 from rrsim.wire import HEADER_SIZE
 
 PATTERNS = ("push-pull",)
@@ -46,7 +46,8 @@ class Limit:
 SETUP_KEYS: dict[str, Limit] = {
     "pattern": Limit(str, choices=PATTERNS, help="how sockets are wired and messages routed"),
     "transport": Limit(str, choices=TRANSPORTS, help="ipc (private socket files) or tcp (127.0.0.1)"),
-    "bind": Limit(str, choices=BINDERS, help="who binds: pusher (workers connect, as in the seed post) or worker"),
+    "bind": Limit(str, choices=BINDERS, help="who binds: pusher (workers connect to it, as in the 2012 post's "
+                                             "scripts) or worker (pushers connect to each)"),
     "pushers": Limit(int, 1, MAX_PUSHERS, help="number of pusher processes"),
     "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start", why_high=WORKERS_LIMIT_WHY),
     "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),
@@ -58,7 +59,7 @@ SETUP_KEYS: dict[str, Limit] = {
     "immediate": Limit(bool, help="ZMQ_IMMEDIATE on the connecting side: queue only to completed connections"),
     "wait_ready": Limit(bool, help="pushers start only once every worker is connected (exact even split)"),
     "duration": Limit(float, 0.001, 7 * 86400, help="hard cap on the run in seconds"),
-    "interface": Limit(str, help="tcp only: the address to bind (default 127.0.0.1)"),
+    "interface": Limit(str, help="tcp only: the address to bind"),
     "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
@@ -189,7 +190,7 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         line = _line_of(text, key, text_start)
         if key not in SETUP_KEYS:
             known = ", ".join(SETUP_KEYS)
-            raise UserError(f"{where}: unknown key {key!r}{line}; known keys: {known}")
+            raise UserError(f"{where}: unknown key {key!r}{line}{did_you_mean(key, SETUP_KEYS)}; known keys: {known}")
         checked[key] = check_value(key, value, f"{where} key {key!r}{line}")
     setup = dataclasses.replace(base or Setup(), **checked)
     if need_end and setup.messages == 0 and setup.duration is None:
@@ -203,11 +204,13 @@ def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Acti
         raise UserError(f"{here}: must be a table")
     name = raw.get("action")
     if not isinstance(name, str) or name not in ACTIONS:
-        raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, got {name!r}")
+        raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, "
+                        f"got {name!r}{did_you_mean(name, ACTIONS)}")
     allowed = {"action", "time", "after_sent", *ACTIONS[name]}
     for key in raw:
         if key not in allowed:
-            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}; it takes {', '.join(sorted(allowed))}")
+            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}"
+                            f"{did_you_mean(key, allowed)}; it takes {', '.join(sorted(allowed))}")
     if ("time" in raw) == ("after_sent" in raw):
         raise UserError(f"{here}: give exactly one trigger, time or after_sent")
     fields: dict[str, Any] = {"action": name}
@@ -308,7 +311,8 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
         raise UserError(f"{where}: cannot read a value: {error}") from None
     for key in data:
         if key not in ("setup", "at"):
-            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; a scenario has [setup] and [[at]]")
+            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}{did_you_mean(key, ('setup', 'at'))}; "
+                            "a scenario has [setup] and [[at]]")
     raw_setup = data.get("setup", {})
     if not isinstance(raw_setup, dict):
         raise UserError(f"{where}: 'setup' must be a table [setup]")

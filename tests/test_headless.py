@@ -1,0 +1,73 @@
+"""Headless runs fit for CI and for people: checks, CSV, interruption, clean stdout, timeline,
+help text and hints.  Behaviour is tested on real processes, in short runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rrsim.config import MAX_WORKERS, builtin_scenarios
+
+# A short, fast run: 2 workers, 300 messages at 3000/s (about 0.1 s of sending).
+QUICK = """\
+[setup]
+workers = 2
+messages = 300
+rate = 3000.0
+drain_s = 0.3
+duration = 20.0
+"""
+
+
+def rrsim(*args: str, tmp: Path, timeout_s: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rrsim", *args], capture_output=True, text=True, timeout=timeout_s,
+                          cwd=tmp, env={**os.environ, "TMPDIR": str(tmp)}, stdin=subprocess.DEVNULL)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rrsim: error: "), result.stderr
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------- help and hints
+def test_help_shows_each_default_once_and_says_how_the_two_commands_differ(tmp_path):
+    tui = rrsim("--help", tmp=tmp_path).stdout
+    run = rrsim("run", "--help", tmp=tmp_path).stdout
+    for text in (tui, run):
+        assert "127.0.0.1) (default" not in text and text.count("(default: 127.0.0.1)") == 1
+        assert "seed post" not in text
+        assert "3 workers" in " ".join(text.split()) and "2 workers" in " ".join(text.split())
+
+
+def test_scenarios_says_what_each_one_shows(tmp_path):
+    result = rrsim("scenarios", tmp=tmp_path)
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == builtin_scenarios()
+    assert all(len(line.split()) > 5 for line in lines)
+    assert any("slow joiner" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "body, hint",
+    [
+        ("[setup]\nworkerz = 2\n", "did you mean 'workers'?"),
+        ("[sertup]\nworkers = 2\n", "did you mean 'setup'?"),
+        ('[setup]\nworkers = 2\n[[at]]\ntime = 1\naction = "kil"\nworker = "w1"\n', "did you mean 'kill'?"),
+        ('[setup]\nworkers = 2\n[[at]]\ntime = 1\naction = "kill"\nwroker = "w1"\n', "did you mean 'worker'?"),
+    ],
+)
+def test_a_mistyped_name_in_a_scenario_suggests_the_nearest(tmp_path, body, hint):
+    (tmp_path / "s.toml").write_text(body)
+    assert hint in one_error_line(rrsim("run", "s.toml", tmp=tmp_path))
+
+
+def test_too_many_workers_is_refused_with_the_reason(tmp_path):
+    line = one_error_line(rrsim("run", "seed", "--workers", str(MAX_WORKERS + 1), tmp=tmp_path))
+    assert f"at most {MAX_WORKERS}" in line and "open files" in line
+    assert list(tmp_path.iterdir()) == []
