@@ -190,7 +190,7 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         line = _line_of(text, key, text_start)
         if key not in SETUP_KEYS:
             known = ", ".join(SETUP_KEYS)
-            raise UserError(f"{where}: unknown key {key!r}{line}{did_you_mean(key, SETUP_KEYS)}; known keys: {known}")
+            raise UserError(f"{where}: unknown key {key!r}{line}; known keys: {known}{did_you_mean(key, SETUP_KEYS)}")
         checked[key] = check_value(key, value, f"{where} key {key!r}{line}")
     setup = dataclasses.replace(base or Setup(), **checked)
     if need_end and setup.messages == 0 and setup.duration is None:
@@ -209,8 +209,8 @@ def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Acti
     allowed = {"action", "time", "after_sent", *ACTIONS[name]}
     for key in raw:
         if key not in allowed:
-            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}"
-                            f"{did_you_mean(key, allowed)}; it takes {', '.join(sorted(allowed))}")
+            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}; "
+                            f"it takes {', '.join(sorted(allowed))}{did_you_mean(key, allowed)}")
     if ("time" in raw) == ("after_sent" in raw):
         raise UserError(f"{here}: give exactly one trigger, time or after_sent")
     fields: dict[str, Any] = {"action": name}
@@ -311,8 +311,8 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
         raise UserError(f"{where}: cannot read a value: {error}") from None
     for key in data:
         if key not in ("setup", "at"):
-            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}{did_you_mean(key, ('setup', 'at'))}; "
-                            "a scenario has [setup] and [[at]]")
+            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; "
+                            f"a scenario has [setup] and [[at]]{did_you_mean(key, ('setup', 'at'))}")
     raw_setup = data.get("setup", {})
     if not isinstance(raw_setup, dict):
         raise UserError(f"{where}: 'setup' must be a table [setup]")
