@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rrsim.config import MAX_WORKERS, builtin_scenarios
+from rrsim.model import _LATENCY_EDGES_NS, Model, WorkerView
+from rrsim.report import build_report
 
 # A short, fast run: 2 workers, 300 messages at 3000/s (about 0.1 s of sending).
 QUICK = """\
@@ -71,3 +74,17 @@ def test_too_many_workers_is_refused_with_the_reason(tmp_path):
     line = one_error_line(rrsim("run", "seed", "--workers", str(MAX_WORKERS + 1), tmp=tmp_path))
     assert f"at most {MAX_WORKERS}" in line and "open files" in line
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------- the report
+def test_latency_over_all_workers_is_one_histogram_not_the_worst_worker():
+    # w1: 99 messages at ~1 ms; w2: one at ~100 ms.  The 99th percentile of all 100 is ~1 ms,
+    # although w2's own p99 is ~100 ms.
+    model = Model()
+    for name, latency_ms, count in (("w1", 1.0, 99), ("w2", 100.0, 1)):
+        worker = model.workers[name] = WorkerView(name, work_ms=0.0)
+        worker.latency_hist[np.searchsorted(_LATENCY_EDGES_NS, latency_ms * 1e6)] += count
+    latency = build_report(model)["latency_ms"]
+    assert 1.0 <= latency["p50"] == latency["p99"] < 1.1
+    assert 100.0 <= latency["max"] < 110.0
+    assert 1.9 < latency["mean"] < 2.1  # (99 x 1 + 100) / 100, from bin centres
