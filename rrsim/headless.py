@@ -25,13 +25,19 @@ PROGRESS_EVERY_S = 1.0
 
 
 class EventRecorder:
-    """Writes every engine event as one JSON line."""
+    """Writes every engine event as one JSON line, with ``t_s``: seconds since the run started."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
+        self.started_ns: int | None = None
 
     def __call__(self, event: ev.Event) -> None:
-        self.stream.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+        if self.started_ns is None and isinstance(event, ev.RunStarted):
+            self.started_ns = event.t_ns
+        fields = event.to_json()
+        t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
+        line = {"event": fields.pop("event"), "t_s": t_s, **fields}
+        self.stream.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
 class OutputFile:

@@ -3,24 +3,37 @@ help text and hints.  Behaviour is tested on real processes, in short runs."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+import queue
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rrsim.config import MAX_WORKERS, builtin_scenarios
+from rrsim import events as ev
+from rrsim.config import MAX_WORKERS, builtin_scenarios, parse_scenario
+from rrsim.errors import UserError
+from rrsim.headless import EventRecorder
 from rrsim.model import _LATENCY_EDGES_NS, Model, WorkerView
 from rrsim.report import build_report
+from test_no_orphans import assert_nothing_left
 
-# A short, fast run: 2 workers, 300 messages at 3000/s (about 0.1 s of sending).
+# A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).
 QUICK = """\
 [setup]
 workers = 2
 messages = 300
-rate = 3000.0
+rate = 1000.0
+wait_ready = true
 drain_s = 0.3
 duration = 20.0
 """
@@ -76,7 +89,7 @@ def test_too_many_workers_is_refused_with_the_reason(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# ---------------------------------------------------------------------------------- the report
+# ---------------------------------------------------------------------------------- the report, the events and the timeline
 def test_latency_over_all_workers_is_one_histogram_not_the_worst_worker():
     # w1: 99 messages at ~1 ms; w2: one at ~100 ms.  The 99th percentile of all 100 is ~1 ms,
     # although w2's own p99 is ~100 ms.
@@ -88,3 +101,13 @@ def test_latency_over_all_workers_is_one_histogram_not_the_worst_worker():
     assert 1.0 <= latency["p50"] == latency["p99"] < 1.1
     assert 100.0 <= latency["max"] < 110.0
     assert 1.9 < latency["mean"] < 2.1  # (99 x 1 + 100) / 100, from bin centres
+
+
+def test_each_recorded_event_says_when_since_the_run_started():
+    stream = io.StringIO()
+    record = EventRecorder(stream)
+    record(ev.RunStarted(5_000_000_000, {}, {}))
+    record(ev.WorkerPaused(6_250_000_000, "w1"))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["event"], line["t_s"], line["t_ns"]) for line in lines] == [
+        ("RunStarted", 0.0, 5_000_000_000), ("WorkerPaused", 1.25, 6_250_000_000)]
