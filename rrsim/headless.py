@@ -20,6 +20,7 @@ from rrsim.config import Scenario
 from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.report import build_report, summary_table, totals_line
+from rrsim.timeline import timeline_lines
 
 PROGRESS_EVERY_S = 1.0
 
@@ -148,6 +149,11 @@ def run_headless(scenario: Scenario, json_path: Path | None, events_path: Path |
                 output.discard()  # a no-op for one already kept
     console.print(f"scenario {scenario.name}: {scenario.setup.pattern}, {scenario.setup.transport}, "
                   f"bind={scenario.setup.bind}", highlight=False)
+    lines = timeline_lines(report)
+    if lines:
+        console.print("timeline", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(summary_table(report))
     console.print(totals_line(report), highlight=False)
     if report["lost_ids"]:

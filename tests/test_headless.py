@@ -25,6 +25,7 @@ from rrsim.errors import UserError
 from rrsim.headless import EventRecorder
 from rrsim.model import _LATENCY_EDGES_NS, Model, WorkerView
 from rrsim.report import build_report
+from rrsim.timeline import timeline_lines
 from test_no_orphans import assert_nothing_left
 
 # A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).
@@ -111,3 +112,19 @@ def test_each_recorded_event_says_when_since_the_run_started():
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(line["event"], line["t_s"], line["t_ns"]) for line in lines] == [
         ("RunStarted", 0.0, 5_000_000_000), ("WorkerPaused", 1.25, 6_250_000_000)]
+
+
+def test_the_timeline_keeps_what_a_person_wants_to_know():
+    log = [{"t_s": 0.0, "kind": "info", "text": "run started: push-pull over ipc, ..."},
+           {"t_s": 0.01, "kind": "start", "text": "w1 started: life 1, pid 10"},
+           {"t_s": 0.3, "kind": "link", "text": "w1 connected to p1"},
+           {"t_s": 0.31, "kind": "warn", "text": "slow joiner: 3 sent before every worker was connected"},
+           {"t_s": 1.5, "kind": "end", "text": "w1 killed (life 1, pid 10, exit code -9, received 4)"},
+           {"t_s": 1.5, "kind": "action", "text": "scenario: after 7 sent: kill w1"},
+           {"t_s": 2.0, "kind": "pause", "text": "w2 paused (SIGSTOP)"},
+           {"t_s": 9.0, "kind": "lost", "text": "lost 2 undelivered at the end of the run: p1:7, p1:8"}]
+    lines = timeline_lines({"log": log})
+    assert [line.split()[1] for line in lines] == ["warn", "end", "action", "pause", "lost"]
+    assert lines[1] == "   1.50s  end     w1 killed (life 1, pid 10, exit code -9, received 4)"
+    many = timeline_lines({"log": log[:1] + log[3:] * 20}, most=10)
+    assert len(many) == 11 and many[-1] == "... and 90 more in the report's log"
