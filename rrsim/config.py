@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rrsim.checks import Check, checks_from_table
 from rrsim.errors import UserError, did_you_mean
 from rrsim.wire import HEADER_SIZE
 
@@ -133,6 +134,7 @@ class Scenario:
     setup: Setup
     timeline: tuple[Action, ...] = field(default_factory=tuple)
     source: str = ""  # the file it came from, for messages
+    checks: tuple[Check, ...] = ()  # what `rrsim run` asserts of the report
 
 
 def _line_of(text: str, key: str, start: int = 0) -> str:
@@ -310,9 +312,9 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
     except ValueError as error:  # e.g. an integer of more digits than Python converts
         raise UserError(f"{where}: cannot read a value: {error}") from None
     for key in data:
-        if key not in ("setup", "at"):
+        if key not in ("setup", "at", "checks"):
             raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; "
-                            f"a scenario has [setup] and [[at]]{did_you_mean(key, ('setup', 'at'))}")
+                            f"a scenario has [setup], [[at]] and [checks]{did_you_mean(key, ('setup', 'at', 'checks'))}")
     raw_setup = data.get("setup", {})
     if not isinstance(raw_setup, dict):
         raise UserError(f"{where}: 'setup' must be a table [setup]")
@@ -326,4 +328,6 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
         _check_action(raw, i, where, text, starts[i] if i < len(starts) else 0) for i, raw in enumerate(raw_timeline)
     ]
     check_timeline(setup, timeline, where)
-    return Scenario(name=name, setup=setup, timeline=tuple(timeline), source=where)
+    checks_start = _table_start(text, "checks")
+    checks = checks_from_table(data.get("checks", {}), where, lambda key: _line_of(text, key, checks_start))
+    return Scenario(name=name, setup=setup, timeline=tuple(timeline), source=where, checks=checks)

@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
+from rrsim.checks import evaluate, known_names, parse_check, report_values
 from rrsim.config import MAX_WORKERS, builtin_scenarios, parse_scenario
 from rrsim.errors import UserError
 from rrsim.headless import EventRecorder
 from rrsim.model import _LATENCY_EDGES_NS, Model, WorkerView
 from rrsim.report import build_report
 from rrsim.timeline import timeline_lines
-from test_no_orphans import assert_nothing_left
 
 # A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).
 QUICK = """\
@@ -128,3 +128,144 @@ def test_the_timeline_keeps_what_a_person_wants_to_know():
     assert lines[1] == "   1.50s  end     w1 killed (life 1, pid 10, exit code -9, received 4)"
     many = timeline_lines({"log": log[:1] + log[3:] * 20}, most=10)
     assert len(many) == 11 and many[-1] == "... and 90 more in the report's log"
+
+
+# ---------------------------------------------------------------------------------- checks, without a run
+def test_check_expressions_parse_with_every_operator_and_number_form():
+    known = known_names()
+    for text, expected in [("lost == 0", ("lost", "==", 0)), ("p99_ms<50", ("p99_ms", "<", 50)),
+                           ("  fairness >= 0.9 ", ("fairness", ">=", 0.9)), ("throughput > 1e3", ("throughput", ">", 1000.0)),
+                           ("late != -1", ("late", "!=", -1)), ("sent <= .5", ("sent", "<=", 0.5))]:
+        check = parse_check(text, "here", known)
+        assert (check.name, check.op, check.bound) == expected
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("lost = 0", "not a check"), ("lost == zero", "not a number"), ("lost == nan", "not a number"),
+    ("lost == 1e999", "too large"), ("lost ==", "not a check"), ("== 0", "not a check"), ("lost == 0 and", "not a check"),
+    ("lost == ３", "not a number"), ("lost == 1_000", "not a number"), ("lots == 0", "did you mean 'lost'?"),
+])
+def test_a_bad_check_is_one_user_error(text, needle):
+    with pytest.raises(UserError) as raised:
+        parse_check(text, "option --check", known_names())
+    assert needle in str(raised.value) and str(raised.value).startswith("option --check: ")
+
+
+def test_names_of_a_statistics_block_follow_the_report_generically():
+    stats = {"mean": 2.5, "p50": 2.0, "p95": 9.0, "p99": 12.0, "max": 40.0}
+    report = {"totals": {"sent": 10, "lost": 1, "completed": 9}, "throughput_msgs_per_s": 99.5, "fairness": None,
+              "latency_ms": {**stats, "p99": 3.0}, "wait_ms": stats, "sojourn_ms": {**stats, "max": None},
+              "elapsed_s": 1.0, "workers": []}
+    values = report_values(report)
+    assert values["completed"] == 9 and values["throughput"] == 99.5 and values["fairness"] is None
+    assert values["wait_p99_ms"] == 12.0 and values["wait_mean_ms"] == 2.5 and values["sojourn_max_ms"] is None
+    assert values["p99_ms"] == 3.0 == values["latency_p99_ms"]
+    known = known_names()
+    outcomes = evaluate([parse_check(t, "x", known) for t in
+                         ("wait_p99_ms < 50", "sojourn_mean_ms > 5", "sojourn_max_ms < 1", "fairness > 0.5")], report)
+    assert [o.passed for o in outcomes] == [True, False, False, False]
+    assert outcomes[0].describe() == "wait_p99_ms < 50 (wait_p99_ms = 12)"
+    assert outcomes[2].describe() == "sojourn_max_ms < 1 (sojourn_max_ms has no value in this run)"
+    missing = evaluate([parse_check("wait_p99_ms < 50", "x", known)], {"totals": {}})[0]
+    assert not missing.passed and "not in this report" in missing.describe()
+
+
+def test_a_scenario_holds_checks_in_a_table(tmp_path):
+    text = QUICK + '\n[checks]\nlost = "== 0"\nfairness = [">= 0.5", "<= 1"]\n'
+    scenario = parse_scenario(text, "s.toml", "s")
+    assert [str(c) for c in scenario.checks] == ["lost == 0", "fairness >= 0.5", "fairness <= 1"]
+
+
+@pytest.mark.parametrize("table, needles", [
+    ('lots = "== 0"', ["[checks] key 'lots' (line 10)", "did you mean 'lost'?"]),
+    ("lost = 0", ["[checks] key 'lost' (line 10)", "in a string"]),
+    ('lost = "lost == 0"', ["[checks] key 'lost' (line 10)", "not a comparison"]),
+    ('lost = "== none"', ["[checks] key 'lost' (line 10)", "not a number"]),
+    ("lost = []", ["[checks] key 'lost' (line 10)", "in a string"]),
+])
+def test_bad_checks_in_a_scenario_name_file_and_line_before_anything_runs(tmp_path, table, needles):
+    (tmp_path / "s.toml").write_text(QUICK + "\n[checks]\n" + table + "\n")
+    line = one_error_line(rrsim("run", "s.toml", tmp=tmp_path))
+    for needle in ["s.toml", *needles]:
+        assert needle in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no run directory was made
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--check", "lots == 0"], "did you mean 'lost'?"),
+    (["--check", "lost = 0"], "not a check"),
+    (["--check", "lost == 0", "--check", "p99 < 5"], "did you mean 'p99_ms'?"),
+    (["--json", "-", "--csv", "-"], "--json and --csv both ask for standard output"),
+])
+def test_bad_check_options_are_refused_before_anything_runs(tmp_path, args, needle):
+    line = one_error_line(rrsim("run", "seed", *args, tmp=tmp_path))
+    assert needle in line and line.count("\n") == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------- real runs
+# w1 is killed after 100 sends and revived: the timeline has something to say.
+KILL_AND_REVIVE = QUICK + """
+[[at]]
+after_sent = 100
+action = "kill"
+worker = "w1"
+
+[[at]]
+after_sent = 150
+action = "revive"
+worker = "w1"
+
+[checks]
+lost = ">= 0"
+"""
+
+
+def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_path):
+    (tmp_path / "s.toml").write_text(KILL_AND_REVIVE)
+    result = rrsim("run", "s.toml", "--json", "-", "--csv", "lives.csv", "--events", "events.jsonl",
+                   "--check", "sent == 300", "--check", "delivered < 10", tmp=tmp_path)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)  # nothing but the report
+    assert report["totals"]["sent"] == 300
+    assert [(c["check"], c["passed"]) for c in report["checks"]] == [
+        ("lost >= 0", True), ("sent == 300", True), ("delivered < 10", False)]
+    delivered = report["totals"]["delivered"]
+    # The summary, with its timeline, the passing checks in brief and the failing one with its value.
+    assert "checks passed: lost >= 0, sent == 300" in result.stderr
+    assert f"check failed: delivered < 10 (delivered = {delivered})" in result.stderr
+    timeline = result.stderr.split("timeline\n", 1)[1].split("workers", 1)[0]
+    assert "kill w1" in timeline and "revive w1" in timeline and "w1 killed" in timeline
+
+    with open(tmp_path / "lives.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["worker"], r["life"]) for r in rows] == [("w1", "1"), ("w1", "2"), ("w2", "1")]
+    assert rows[0]["how_ended"] == "killed" and rows[2]["how_ended"] == "run-end"
+    assert sum(int(r["received"]) for r in rows) == sum(w["received"] for w in report["workers"])
+    for row, (worker, life) in zip(rows, [(w, l) for w in report["workers"] for l in w["lives"]]):
+        assert int(row["pid"]) == life["pid"] and row["state"] == worker["state"]
+        assert (float(row["latency_p99_ms"]) if row["latency_p99_ms"] else None) == worker["latency_ms"]["p99"]
+
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events[0]["event"] == "RunStarted" and events[0]["t_s"] == 0.0
+    for event in events:
+        assert event["t_s"] == pytest.approx((event["t_ns"] - events[0]["t_ns"]) / 1e9, abs=1e-6)
+
+
+def test_the_summary_goes_to_stdout_and_progress_to_stderr_when_stdout_is_a_file(tmp_path):
+    (tmp_path / "s.toml").write_text(QUICK)
+    result = rrsim("run", "s.toml", "--check", "lost == 0", "--check", "p99_ms < 60000", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("scenario s:") and "checks passed: lost == 0, p99_ms < 60000" in result.stdout
+    assert "  sent " not in result.stdout.split("workers", 1)[0]  # no progress line before the table
+    assert result.stderr.startswith("endpoints: ") and "  sent 0  delivered 0" in result.stderr
+    assert "check failed" not in result.stdout
+
+
+def test_the_csv_can_go_to_stdout(tmp_path):
+    (tmp_path / "s.toml").write_text(QUICK)
+    result = rrsim("run", "s.toml", "--csv", "-", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["worker"] for r in rows] == ["w1", "w2"] and sum(int(r["received"]) for r in rows) == 300
+    assert "scenario s:" in result.stderr
