@@ -142,7 +142,8 @@ checks:
       fairness = [">= 0.9", "<= 1"]
   --check adds to the scenario's checks; every one must pass.
 
-exit status: 0 done (every check passed), 1 a check failed, 2 bad input (nothing ran)
+exit status: 0 done (every check passed), 1 a check failed, 2 bad input (nothing ran),
+  130 / 143 / 129 ended by SIGINT (ctrl+c) / SIGTERM / SIGHUP: the report says "interrupted": true
 """
 
 

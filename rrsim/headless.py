@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -25,6 +26,7 @@ from rrsim.config import Scenario
 from rrsim.csv_report import write_csv
 from rrsim.engine import Engine
 from rrsim.errors import UserError
+from rrsim.interrupt import Interruption
 from rrsim.report import build_report, summary_table, totals_line
 from rrsim.timeline import timeline_lines
 
@@ -128,21 +130,22 @@ def _live_view(engine: Engine) -> RenderableType:
         return Group(view, Text(line), workers)
 
 
-def _play(engine: Engine, console: Console) -> None:
-    """Step the engine to the end, showing progress: live on a terminal, a line a second otherwise."""
+def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False) -> None:
+    """Step the engine to the end (or until ``stop()``), showing progress: live on a terminal, a
+    line a second otherwise."""
     shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
     console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
     if console.is_terminal:
         with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
             next_view = time.monotonic()
-            while not engine.finished:
+            while not engine.finished and not stop():
                 engine.step(10)
                 if time.monotonic() >= next_view:
                     live.update(_live_view(engine))
                     next_view += 1 / 8
     else:
         next_line = time.monotonic()
-        while not engine.finished:
+        while not engine.finished and not stop():
             engine.step(10)
             if time.monotonic() >= next_line:
                 console.print(_progress(engine), highlight=False, soft_wrap=True)
@@ -152,44 +155,53 @@ def _play(engine: Engine, console: Console) -> None:
 def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: Path | str | None,
                  console: Console | None = None, keep_logs: Path | None = None,
                  csv_path: Path | str | None = None) -> int:
-    """Play ``scenario`` to its end; an output path of ``-`` is standard output.
+    """Play ``scenario`` to its end or to a signal; an output path of ``-`` is standard output.
 
-    Returns the exit code: 0, or 1 if a check failed."""
+    Returns the exit code: 0, 1 if a check failed, 128 + the signal's number if one ended the run."""
     paths = {"--json": json_path, "--csv": csv_path, "--events": events_path}
     progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
     outputs: dict[str, OutputFile | StandardOutput] = {}
     started = False
-    try:
-        for option, path in paths.items():
-            if path is not None:
-                outputs[option] = open_output(path, option)
-        engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
-        if "--events" in outputs:
-            engine.subscribe(EventRecorder(outputs["--events"].stream))
+    with Interruption() as interruption:
         try:
-            engine.start()
-            started = True
-            _play(engine, progress)
+            for option, path in paths.items():
+                if path is not None:
+                    outputs[option] = open_output(path, option)
+            engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
+            if "--events" in outputs:
+                engine.subscribe(EventRecorder(outputs["--events"].stream))
+            try:
+                if not interruption.interrupted:
+                    engine.start()
+                    started = True
+                    _play(engine, progress, lambda: interruption.interrupted)
+                if interruption.interrupted:
+                    name = signal.Signals(interruption.signum).name
+                    progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
+            finally:
+                engine.close()
+            report = build_report(engine.model)
+            report["scenario"] = scenario.name
+            report["interrupted"] = interruption.interrupted
+            # An interrupted run has not drained: checks on it would judge half a run.
+            outcomes = [] if interruption.interrupted else evaluate(scenario.checks, report)
+            report["checks"] = [outcome.to_json() for outcome in outcomes]
+            if "--json" in outputs:
+                json.dump(report, outputs["--json"].stream, indent=2)
+                outputs["--json"].stream.write("\n")
+                outputs["--json"].keep()
+            if "--csv" in outputs:
+                write_csv(report, outputs["--csv"].stream)
+                outputs["--csv"].keep()
         finally:
-            engine.close()
-        report = build_report(engine.model)
-        report["scenario"] = scenario.name
-        outcomes = evaluate(scenario.checks, report)
-        report["checks"] = [outcome.to_json() for outcome in outcomes]
-        if "--json" in outputs:
-            json.dump(report, outputs["--json"].stream, indent=2)
-            outputs["--json"].stream.write("\n")
-            outputs["--json"].keep()
-        if "--csv" in outputs:
-            write_csv(report, outputs["--csv"].stream)
-            outputs["--csv"].keep()
-    finally:
-        # The events of a run that started are worth keeping, even after a crash.
-        if "--events" in outputs and started:
-            outputs["--events"].keep()
-        for output in outputs.values():
-            output.discard()  # a no-op for one already kept
-    _print_summary(summary, scenario, report, outcomes)
+            # The events of a run that started are worth keeping, even after a crash.
+            if "--events" in outputs and started:
+                outputs["--events"].keep()
+            for output in outputs.values():
+                output.discard()  # a no-op for one already kept
+        _print_summary(summary, scenario, report, outcomes)
+    if interruption.interrupted:
+        return interruption.exit_code
     return 1 if any(not outcome.passed for outcome in outcomes) else 0
 
 
@@ -207,6 +219,13 @@ def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes:
         shown = ", ".join(report["lost_ids"][:20])
         more = f" and {report['totals']['lost'] - 20} more" if report["totals"]["lost"] > 20 else ""
         console.print(f"lost: {shown}{more}", highlight=False)
+    if report["interrupted"]:
+        console.print(f"interrupted after {report['elapsed_s']:.2f} s: these are the figures until then "
+                      "(what was in flight was not waited for)", highlight=False, soft_wrap=True)
+        if scenario.checks:
+            console.print(f"checks not evaluated: the run was interrupted ({len(scenario.checks)} given)",
+                          highlight=False)
+        return
     passed = [str(outcome.check) for outcome in outcomes if outcome.passed]
     if passed:
         console.print(f"checks passed: {', '.join(passed)}", highlight=False, markup=False, soft_wrap=True)

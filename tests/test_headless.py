@@ -24,9 +24,11 @@ from rrsim.checks import evaluate, known_names, parse_check, report_values
 from rrsim.config import MAX_WORKERS, builtin_scenarios, parse_scenario
 from rrsim.errors import UserError
 from rrsim.headless import EventRecorder
+from rrsim.interrupt import Interruption
 from rrsim.model import _LATENCY_EDGES_NS, Model, WorkerView
 from rrsim.report import build_report
 from rrsim.timeline import timeline_lines
+from test_no_orphans import assert_nothing_left
 
 # A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).
 QUICK = """\
@@ -227,7 +229,7 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
                    "--check", "sent == 300", "--check", "delivered < 10", tmp=tmp_path)
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)  # nothing but the report
-    assert report["totals"]["sent"] == 300
+    assert report["interrupted"] is False and report["totals"]["sent"] == 300
     assert [(c["check"], c["passed"]) for c in report["checks"]] == [
         ("lost >= 0", True), ("sent == 300", True), ("delivered < 10", False)]
     delivered = report["totals"]["delivered"]
@@ -269,3 +271,104 @@ def test_the_csv_can_go_to_stdout(tmp_path):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["worker"] for r in rows] == ["w1", "w2"] and sum(int(r["received"]) for r in rows) == 300
     assert "scenario s:" in result.stderr
+
+
+def test_a_run_that_ends_normally_says_it_was_not_interrupted(tmp_path):
+    (tmp_path / "s.toml").write_text(QUICK)
+    result = rrsim("run", "s.toml", "--json", "r.json", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["interrupted"] is False and report["drained"] and report["totals"]["delivered"] == 300
+    assert report["latency_ms"]["p50"] is not None
+
+
+# ---------------------------------------------------------------------------------- interrupted runs
+ENDLESS = """\
+[setup]
+workers = 2
+rate = 500.0
+messages = 0
+duration = 120.0
+"""
+
+
+class Stderr:
+    """A child's stderr read line by line in a thread, so a test can wait for a line with a deadline."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(process.stderr,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout_s: float) -> re.Match:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {timeout_s} s: {self.seen}") from None
+            self.seen.append(line)
+            if match := re.search(pattern, line):
+                return match
+
+
+@pytest.mark.parametrize("signum, group", [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)])
+def test_a_signal_ends_the_run_and_still_writes_what_happened(tmp_path, signum, group):
+    # group: a terminal's ctrl+c, which goes to the whole process group, the children included.
+    (tmp_path / "endless.toml").write_text(ENDLESS)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rrsim", "run", "endless.toml", "--json", "report.json", "--csv", "lives.csv",
+         "--events", "events.jsonl", "--keep-logs", "logs"],
+        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stderr = Stderr(process)
+        stderr.wait_for(r"sent [1-9]\d*  delivered [1-9]", timeout_s=30)  # running for real
+        send = (lambda s: os.killpg(process.pid, s)) if group else process.send_signal
+        send(signum)
+        stderr.wait_for(r"ending the run", timeout_s=20)
+        send(signum)  # a second one during clean-up changes nothing
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signum
+    assert "Traceback" not in "".join(stderr.seen)
+    report = json.loads((tmp_path / "report.json").read_text())
+    totals = report["totals"]
+    assert report["interrupted"] is True and report["checks"] == []
+    assert totals["sent"] > 0 and totals["sent"] == totals["delivered"] + totals["in_flight"] + totals["lost"]
+    # The engine ended the children; the key did nothing to them.
+    assert [life["how_ended"] for w in report["workers"] for life in w["lives"]] == ["run-end", "run-end"]
+    logs = {log.name: log.read_text() for log in (tmp_path / "logs").iterdir()}
+    assert sorted(logs) == ["p1.1.log", "w1.1.log", "w2.1.log"]
+    assert not [name for name, text in logs.items() if "KeyboardInterrupt" in text or "Traceback" in text], logs
+    assert len(list(csv.DictReader(io.StringIO((tmp_path / "lives.csv").read_text())))) == 2
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "ProcessEnded"
+    assert "interrupted after" in stdout and "sent " in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["endless.toml", "events.jsonl", "lives.csv", "logs", "report.json"]
+    assert_nothing_left(tmp_path)
+
+
+def test_while_interruptible_a_signal_is_noted_not_raised_and_children_ignore_the_terminals_keys():
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    with Interruption() as interruption:
+        # A child started now has SIGINT and SIGHUP blocked: a terminal's ctrl+c does not reach it.
+        shown = subprocess.run([sys.executable, "-c", "import signal; print(sorted(signal.pthread_sigmask("
+                                "signal.SIG_BLOCK, set())))"], capture_output=True, text=True, timeout=30).stdout
+        assert "SIGINT" in shown and "SIGHUP" in shown and "SIGTERM" not in shown
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 10
+        while not interruption.interrupted:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)  # noted too, but the first one is what ended the run
+        assert interruption.signum == signal.SIGINT and interruption.exit_code == 130
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == mask
