@@ -76,10 +76,10 @@ def report_values(report: dict[str, Any]) -> dict[str, Any]:
     values["throughput"] = report.get("throughput_msgs_per_s")
     values["fairness"] = report.get("fairness")
     for key, block in report.items():
-        if key.endswith("_ms") and isinstance(block, dict) and set(block) <= set(STATS):
-            for stat, value in block.items():
-                if _is_number(value):
-                    values[f"{key[:-3]}_{stat}_ms"] = value
+        if key.endswith("_ms") and isinstance(block, dict):
+            for stat in STATS:
+                if stat in block and _is_number(block[stat]):
+                    values[f"{key[:-3]}_{stat}_ms"] = block[stat]
     for alias, name in LATENCY_ALIASES.items():
         if name in values:
             values[alias] = values[name]
