@@ -163,4 +163,19 @@ FINDINGS: list[dict[str, str]] = [
                   "to judge the machine (about 1.05M msgs/s over ipc with 4 PULLs when it is quiet).",
         "effect": "",
     },
+    {
+        "area": "how many workers a run can hold (rrsim/config.py MAX_WORKERS)",
+        "found": "python -m benchmarks.many_workers 128 256 512 (ipc, 1 pusher, wait_ready, 4 small messages per "
+                 "worker; 2 cores, 24 GiB, 2026-11-29): every worker is ~17 MB resident, ~7.8 MB of it its own "
+                 "(PSS; the machine's available memory fell by ~8 MB per worker). Start to all connected: 128 in "
+                 "13.7 s, 256 in 31 s, 512 in 114 s (spawning alone 9, 18, 55 s: each child's start-up costs "
+                 "~0.3 CPU-s and they share 2 cores; load average 426 at 512). The engine holds ~2.0 file "
+                 "descriptors per worker (telemetry and control connections: 523 at 256, 1035 at 512), the "
+                 "pusher ~1. Past its open-file limit libzmq aborts the engine ('Too many open files', "
+                 "ipc_listener.cpp): 160 workers under ulimit -n 300 did so.",
+        "change": "MAX_WORKERS 128 -> 256, and the error that refuses more says why.",
+        "effect": "256 workers fit under the common default of 1024 open files (~565 with 16 pushers) and start "
+                  "in ~30 s; 512 would not fit under 1024 and take two minutes to start here. Memory is not "
+                  "what limits: 256 workers use ~2 GB.",
+    },
 ]

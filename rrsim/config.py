@@ -15,14 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from rrsim import patterns
-from rrsim.errors import UserError
+from rrsim.checks import Check, checks_from_table
+from rrsim.errors import UserError, did_you_mean
 from rrsim.wire import HEADER_SIZE
 
 PATTERNS = patterns.names()
 TRANSPORTS = ("ipc", "tcp")
 BINDERS = patterns.binders()
 MAX_PUSHERS = 16
-MAX_WORKERS = 128
+# Measured on 2 cores with 24 GiB (benchmarks/many_workers.py): 256 workers take ~30 s to start
+# and connect, 512 ~2 min; and libzmq aborts the engine when it runs out of file descriptors.
+MAX_WORKERS = 256
+WORKERS_LIMIT_WHY = (
+    "each worker is a process (~8 MB of memory of its own, 256 take ~30 s to start on 2 cores) "
+    "and the engine holds 2 sockets per worker: a common limit of 1024 open files allows no more than ~500"
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Limit:
     high: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    why_high: str = ""  # why ``high`` is the limit, for the error that refuses more
 
 
 # One table drives the TOML checks, the CLI options and the --help text.
@@ -41,9 +49,9 @@ SETUP_KEYS: dict[str, Limit] = {
     "pattern": Limit(str, choices=PATTERNS, help="how sockets are wired and messages routed"),
     "transport": Limit(str, choices=TRANSPORTS, help="ipc (private socket files) or tcp (127.0.0.1)"),
     "bind": Limit(str, choices=BINDERS, help="who binds the first hop: pusher (the others connect to it, as in the "
-                  "2012 post's scripts), worker (push-pull) or broker (lb-broker)"),
+                  "2012 post's scripts), worker (push-pull: pushers connect to each) or broker (lb-broker)"),
     "pushers": Limit(int, 1, MAX_PUSHERS, help="number of pusher processes"),
-    "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start"),
+    "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start", why_high=WORKERS_LIMIT_WHY),
     "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),
     "messages": Limit(int, 0, 10**11, help="messages per pusher, 0 = unlimited"),
     "size": Limit(int, HEADER_SIZE, 10_000_000, help=f"bytes per message (at least the {HEADER_SIZE}-byte header)"),
@@ -53,7 +61,7 @@ SETUP_KEYS: dict[str, Limit] = {
     "immediate": Limit(bool, help="ZMQ_IMMEDIATE on the connecting side: queue only to completed connections"),
     "wait_ready": Limit(bool, help="pushers start only once every worker is connected (exact even split)"),
     "duration": Limit(float, 0.001, 7 * 86400, help="hard cap on the run in seconds"),
-    "interface": Limit(str, help="tcp only: the address to bind (default 127.0.0.1)"),
+    "interface": Limit(str, help="tcp only: the address to bind"),
     "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
     "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
                           "beyond that it stops reading and the pushers block at their HWM"),
@@ -130,6 +138,7 @@ class Scenario:
     setup: Setup
     timeline: tuple[Action, ...] = field(default_factory=tuple)
     source: str = ""  # the file it came from, for messages
+    checks: tuple[Check, ...] = ()  # what `rrsim run` asserts of the report
 
 
 def _line_of(text: str, key: str, start: int = 0) -> str:
@@ -171,7 +180,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
     if limit.low is not None and value < limit.low:
         raise UserError(f"{where}: must be at least {limit.low:g}, got {value!r}")
     if limit.high is not None and value > limit.high:
-        raise UserError(f"{where}: must be at most {limit.high:g}, got {value!r}")
+        why = f": {limit.why_high}" if limit.why_high else ""
+        raise UserError(f"{where}: must be at most {limit.high:g}, got {value!r}{why}")
     return value
 
 
@@ -186,7 +196,7 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         line = _line_of(text, key, text_start)
         if key not in SETUP_KEYS:
             known = ", ".join(SETUP_KEYS)
-            raise UserError(f"{where}: unknown key {key!r}{line}; known keys: {known}")
+            raise UserError(f"{where}: unknown key {key!r}{line}; known keys: {known}{did_you_mean(key, SETUP_KEYS)}")
         checked[key] = check_value(key, value, f"{where} key {key!r}{line}")
     setup = dataclasses.replace(base or Setup(), **checked)
     binders = patterns.load(setup.pattern).BINDERS
@@ -205,13 +215,15 @@ def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Acti
         raise UserError(f"{here}: must be a table")
     name = raw.get("action")
     if not isinstance(name, str) or name not in ACTIONS:
-        raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, got {name!r}")
+        raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, "
+                        f"got {name!r}{did_you_mean(name, ACTIONS)}")
     allowed = {"action", "time", "after_sent", *ACTIONS[name]}
     if "worker" in allowed:
         allowed.add("target")  # the same: a broker is a target, not a worker
     for key in raw:
         if key not in allowed:
-            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}; it takes {', '.join(sorted(allowed))}")
+            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}; "
+                            f"it takes {', '.join(sorted(allowed))}{did_you_mean(key, allowed)}")
     if ("time" in raw) == ("after_sent" in raw):
         raise UserError(f"{here}: give exactly one trigger, time or after_sent")
     fields: dict[str, Any] = {"action": name}
@@ -322,8 +334,9 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
     except ValueError as error:  # e.g. an integer of more digits than Python converts
         raise UserError(f"{where}: cannot read a value: {error}") from None
     for key in data:
-        if key not in ("setup", "at"):
-            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; a scenario has [setup] and [[at]]")
+        if key not in ("setup", "at", "checks"):
+            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; "
+                            f"a scenario has [setup], [[at]] and [checks]{did_you_mean(key, ('setup', 'at', 'checks'))}")
     raw_setup = data.get("setup", {})
     if not isinstance(raw_setup, dict):
         raise UserError(f"{where}: 'setup' must be a table [setup]")
@@ -337,4 +350,6 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
         _check_action(raw, i, where, text, starts[i] if i < len(starts) else 0) for i, raw in enumerate(raw_timeline)
     ]
     check_timeline(setup, timeline, where)
-    return Scenario(name=name, setup=setup, timeline=tuple(timeline), source=where)
+    checks_start = _table_start(text, "checks")
+    checks = checks_from_table(data.get("checks", {}), where, lambda key: _line_of(text, key, checks_start))
+    return Scenario(name=name, setup=setup, timeline=tuple(timeline), source=where, checks=checks)

@@ -1,13 +1,18 @@
-"""``rrsim run``: play a scenario without the TUI, show progress, print and save the report."""
+"""``rrsim run``: play a scenario without the TUI, show progress, print and save the report.
+
+Progress goes to stdout only on a terminal that nothing else writes to, else to stderr; the
+summary goes to stdout unless the report, the CSV or the events were sent there (``-``)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -16,22 +21,33 @@ from rich.table import Table
 from rich.text import Text
 
 from rrsim import events as ev
+from rrsim.checks import Outcome, evaluate
 from rrsim.config import Scenario
+from rrsim.csv_report import write_csv
 from rrsim.engine import Engine
 from rrsim.errors import UserError
+from rrsim.interrupt import Interruption
 from rrsim.report import build_report, summary_table, totals_line
+from rrsim.timeline_summary import timeline_lines
 
 PROGRESS_EVERY_S = 1.0
+STDOUT = "-"  # as an output path: standard output
 
 
 class EventRecorder:
-    """Writes every engine event as one JSON line."""
+    """Writes every engine event as one JSON line, with ``t_s``: seconds since the run started."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
+        self.started_ns: int | None = None
 
     def __call__(self, event: ev.Event) -> None:
-        self.stream.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+        if self.started_ns is None and isinstance(event, ev.RunStarted):
+            self.started_ns = event.t_ns
+        fields = event.to_json()
+        t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
+        line = {"event": fields.pop("event"), "t_s": t_s, **fields}
+        self.stream.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
 class OutputFile:
@@ -59,6 +75,30 @@ class OutputFile:
         if not self.stream.closed:  # kept already: nothing to discard
             self.stream.close()
             Path(self.part).unlink(missing_ok=True)
+
+
+class StandardOutput:
+    """Standard output as an output file: written as it comes, nothing to move or remove."""
+
+    def __init__(self) -> None:
+        self.stream: IO[str] = sys.stdout
+
+    def keep(self) -> None:
+        self.stream.flush()
+
+    def discard(self) -> None:
+        pass
+
+
+def open_output(path: Path | str, option: str) -> OutputFile | StandardOutput:
+    return StandardOutput() if path == STDOUT else OutputFile(Path(path), option)
+
+
+def consoles(stdout_taken: bool) -> tuple[Console, Console]:
+    """(progress, summary): see the module's docstring."""
+    out, err = Console(), Console(stderr=True)
+    progress = out if out.is_terminal and not stdout_taken else err
+    return progress, err if stdout_taken else out
 
 
 def _progress(engine: Engine) -> str:
@@ -90,62 +130,105 @@ def _live_view(engine: Engine) -> RenderableType:
         return Group(view, Text(line), workers)
 
 
-def _play(engine: Engine, console: Console) -> None:
-    """Step the engine to the end, showing progress: live on a terminal, a line a second otherwise."""
+def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False) -> None:
+    """Step the engine to the end (or until ``stop()``), showing progress: live on a terminal, a
+    line a second otherwise."""
     shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
     console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
     if console.is_terminal:
         with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
             next_view = time.monotonic()
-            while not engine.finished:
+            while not engine.finished and not stop():
                 engine.step(10)
                 if time.monotonic() >= next_view:
                     live.update(_live_view(engine))
                     next_view += 1 / 8
     else:
         next_line = time.monotonic()
-        while not engine.finished:
+        while not engine.finished and not stop():
             engine.step(10)
             if time.monotonic() >= next_line:
                 console.print(_progress(engine), highlight=False, soft_wrap=True)
                 next_line += PROGRESS_EVERY_S
 
 
-def run_headless(scenario: Scenario, json_path: Path | None, events_path: Path | None,
-                 console: Console, keep_logs: Path | None = None) -> int:
-    report_file = events_file = None
+def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: Path | str | None,
+                 console: Console | None = None, keep_logs: Path | None = None,
+                 csv_path: Path | str | None = None) -> int:
+    """Play ``scenario`` to its end or to a signal; an output path of ``-`` is standard output.
+
+    Returns the exit code: 0, 1 if a check failed, 128 + the signal's number if one ended the run."""
+    paths = {"--json": json_path, "--csv": csv_path, "--events": events_path}
+    progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
+    outputs: dict[str, OutputFile | StandardOutput] = {}
     started = False
-    try:
-        report_file = OutputFile(json_path, "--json") if json_path else None
-        events_file = OutputFile(events_path, "--events") if events_path else None
-        engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
-        if events_file:
-            engine.subscribe(EventRecorder(events_file.stream))
+    with Interruption() as interruption:
         try:
-            engine.start()
-            started = True
-            _play(engine, console)
+            for option, path in paths.items():
+                if path is not None:
+                    outputs[option] = open_output(path, option)
+            engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
+            if "--events" in outputs:
+                engine.subscribe(EventRecorder(outputs["--events"].stream))
+            try:
+                if not interruption.interrupted:
+                    engine.start()
+                    started = True
+                    _play(engine, progress, lambda: interruption.interrupted)
+                if interruption.interrupted:
+                    name = signal.Signals(interruption.signum).name
+                    progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
+            finally:
+                engine.close()
+            report = build_report(engine.model)
+            report["scenario"] = scenario.name
+            report["interrupted"] = interruption.interrupted
+            # An interrupted run has not drained: checks on it would judge half a run.
+            outcomes = [] if interruption.interrupted else evaluate(scenario.checks, report)
+            report["checks"] = [outcome.to_json() for outcome in outcomes]
+            if "--json" in outputs:
+                json.dump(report, outputs["--json"].stream, indent=2)
+                outputs["--json"].stream.write("\n")
+                outputs["--json"].keep()
+            if "--csv" in outputs:
+                write_csv(report, outputs["--csv"].stream)
+                outputs["--csv"].keep()
         finally:
-            engine.close()
-        report = build_report(engine.model)
-        report["scenario"] = scenario.name
-        if report_file:
-            json.dump(report, report_file.stream, indent=2)
-            report_file.stream.write("\n")
-            report_file.keep()
-    finally:
-        # The events of a run that started are worth keeping, even after a crash.
-        if events_file and started:
-            events_file.keep()
-        for output in (report_file, events_file):
-            if output:
+            # The events of a run that started are worth keeping, even after a crash.
+            if "--events" in outputs and started:
+                outputs["--events"].keep()
+            for output in outputs.values():
                 output.discard()  # a no-op for one already kept
-    console.print(f"scenario {scenario.name}: {scenario.setup.pattern}, {scenario.setup.transport}, "
-                  f"bind={scenario.setup.bind}", highlight=False)
+        _print_summary(summary, scenario, report, outcomes)
+    if interruption.interrupted:
+        return interruption.exit_code
+    return 1 if any(not outcome.passed for outcome in outcomes) else 0
+
+
+def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes: list[Outcome]) -> None:
+    setup = scenario.setup
+    console.print(f"scenario {scenario.name}: {setup.pattern}, {setup.transport}, bind={setup.bind}", highlight=False)
+    lines = timeline_lines(report)
+    if lines:
+        console.print("timeline", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(summary_table(report))
     console.print(totals_line(report), highlight=False)
     if report["lost_ids"]:
         shown = ", ".join(report["lost_ids"][:20])
         more = f" and {report['totals']['lost'] - 20} more" if report["totals"]["lost"] > 20 else ""
         console.print(f"lost: {shown}{more}", highlight=False)
-    return 0
+    if report["interrupted"]:
+        console.print(f"interrupted after {report['elapsed_s']:.2f} s: these are the figures until then "
+                      "(what was in flight was not waited for)", highlight=False, soft_wrap=True)
+        if scenario.checks:
+            console.print(f"checks not evaluated: the run was interrupted ({len(scenario.checks)} given)",
+                          highlight=False)
+        return
+    passed = [str(outcome.check) for outcome in outcomes if outcome.passed]
+    if passed:
+        console.print(f"checks passed: {', '.join(passed)}", highlight=False, markup=False, soft_wrap=True)
+    for outcome in outcomes:
+        if not outcome.passed:
+            console.print(f"check failed: {outcome.describe()}", highlight=False, markup=False, soft_wrap=True)

@@ -87,6 +87,9 @@ def build_report(model: Model) -> dict[str, Any]:
         "pushers": [{"name": p.name, "sent": p.sent} for p in model.pushers.values()],
         "brokers": [broker_report(model, b) for b in model.brokers.values()],
         "workers": [worker_report(model, w) for w in model.workers.values()],
+        # Over every message, all workers together: a worker starts a message when it receives
+        # it, so this is the same distribution as wait_ms, under the name the workers' use.
+        "latency_ms": model.wait.summary_ms(),
         "fairness": None if fairness is None else round(fairness, 6),
         "lost_ids": model.ledger.lost_ids(1000),
         "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 import rrsim.headless
 from rrsim import cli
 from rrsim import patterns
-from rrsim.config import ACTIONS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
+from rrsim.config import ACTIONS, MAX_WORKERS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning
 
@@ -51,6 +51,7 @@ LINE_BREAK = re.compile(r"[\n\r\v\f]")  # what a terminal shows as a new line
 ERROR_PREFIX = "rrsim: error: "
 RUN_CAP_S = 2.5  # every real run gets --duration 2.5 as its last option
 RUN_TIMEOUT_S = 30.0  # far past the cap: a run still going then has hung
+PROGRESS_LINE = re.compile(r"endpoints: .*|\s*\d+\.\ds  sent \d+  delivered .*")
 
 
 # ---------------------------------------------------------------------------------- TOML text
@@ -373,7 +374,7 @@ def scenario_documents(draw, small: bool = False):
         top["setup"] = draw(st.one_of(st.integers(), TEXT, st.lists(st.integers(), max_size=2)))
         needles = ("'setup' must be a table",)
     elif fault == "unknown-table":
-        name = draw(TEXT.filter(lambda k: k not in ("setup", "at")))
+        name = draw(TEXT.filter(lambda k: k not in ("setup", "at", "checks")))
         if draw(st.booleans()):
             extra[name] = {"x": 1}
         else:
@@ -702,7 +703,9 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
     if result.returncode == 2:
         assert result.stderr.startswith(ERROR_PREFIX) and result.stderr.count("\n") == 1, shown
     else:
-        assert result.returncode == 0 and result.stderr == "", shown
+        # stdout is not a terminal: progress goes to stderr, and nothing else does.
+        assert result.returncode == 0, shown
+        assert all(PROGRESS_LINE.fullmatch(line) for line in result.stderr.splitlines()), shown
         check_report(json.loads(report_path.read_text()), shown + f"\nstdout tail:\n{result.stdout[-1500:]}")
         if (out / "events.jsonl").exists():
             events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
@@ -713,7 +716,7 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
 
 # Overrides of a small run: (values that keep it small and valid, values that must be refused).
 SMALL_OVERRIDES = {
-    "--workers": (["1", "3"], ["0", "129", "x"]), "--pushers": (["1", "2"], ["17", "0"]),
+    "--workers": (["1", "3"], ["0", str(MAX_WORKERS + 1), "x"]), "--pushers": (["1", "2"], ["17", "0"]),
     "--rate": (["0", "1500"], ["-1", "nan"]), "--messages": (["1", "25"], ["1.5", "-2"]),
     "--size": (["22", "300"], ["21"]), "--bind": (["pusher", "worker"], ["both"]),
     "--transport": (["ipc", "tcp"], ["udp"]), "--work-ms": (["0", "0.2"], ["-5"]),
