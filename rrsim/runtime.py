@@ -69,9 +69,9 @@ class ChildRuntime:
         self.monitors.append((socket_name, monitor))
         self.peers[socket_name] = 0
         self.handshakes[socket_name] = 0
-        if plan["bind"]:
-            sock.bind(plan["bind"])
-        self._connect(socket_name, plan["connect"])
+        if plan["bind_at"]:
+            sock.bind(plan["bind_at"])
+        self._connect(socket_name, plan["connect_to"])
         return sock
 
     def stop_on_sigterm(self) -> None:

@@ -60,19 +60,19 @@ class Wiring:
         return {endpoint: key[0] for key, endpoint in self.bound.items()}
 
     def plan(self, name: str) -> dict[str, dict[str, Any]]:
-        """Per socket of ``name``: the endpoint it binds (or None) and those it connects to."""
+        """Per socket of ``name``: the endpoint it binds at (or None) and those it connects to."""
         role = role_of(self.pattern, name).name
-        plan: dict[str, dict[str, Any]] = {s: {"bind": self.bound.get((name, s)), "connect": []} for s in self.sockets_of(role)}
+        plan: dict[str, dict[str, Any]] = {s: {"bind_at": self.bound.get((name, s)), "connect_to": []} for s in self.sockets_of(role)}
         for wire in self.wires:
             if wire.connector == role:
-                plan[wire.connector_socket]["connect"] += [
+                plan[wire.connector_socket]["connect_to"] += [
                     endpoint for (owner, sock), endpoint in self.bound.items()
                     if sock == wire.binder_socket and role_of(self.pattern, owner).name == wire.binder
                 ]
         return plan
 
     def connects(self, name: str) -> dict[str, list[str]]:
-        return {sock: part["connect"] for sock, part in self.plan(name).items() if part["connect"]}
+        return {sock: part["connect_to"] for sock, part in self.plan(name).items() if part["connect_to"]}
 
     def _endpoint(self, label: str) -> str:
         setup = self.setup
