@@ -99,6 +99,16 @@ class LinkChanged(Event):
     a: str
     b: str
     up: bool
+    via: str = ""  # who ``a`` is to ``b``'s socket: "pid N" (ipc) or its address (tcp)
+
+
+@dataclass(frozen=True)
+class PeerChanged(Event):
+    """Someone connected to (or left) an endpoint that ``name`` binds: one of ours, or a stranger."""
+
+    name: str
+    peer: str  # "pid N" (ipc) or "host:port" (tcp)
+    up: bool
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 For each pusher it keeps a bit per sequence number (set once the message has been delivered)
 and a scan pointer below which undelivered messages count as lost; deliveries of a message
-already delivered are counted as duplicates.  Invariant at every moment, per pusher and in total:
+already delivered are counted as duplicates.  A lost message may be reclassified as strayed
+(taken by a peer that is not one of ours), with a second bit.  Invariant at every moment, per
+pusher and in total:
 
-    sent == delivered_unique + in_flight + lost
+    sent == delivered_unique + in_flight + lost + strayed
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class DeliveryFlags:
     """Per message of a batch: first delivery of that id, and whether it had been counted lost."""
 
     first: np.ndarray
-    was_lost: np.ndarray
+    was_lost: np.ndarray  # counted lost or strayed before it came
 
 
 class PusherLedger:
@@ -33,11 +35,13 @@ class PusherLedger:
         self.delivered_unique = 0
         self.duplicates = 0
         self.lost = 0
-        self.lost_scan = 0  # messages below this seq that are undelivered are lost
+        self.lost_scan = 0  # messages below this seq that are undelivered are lost (or strayed)
+        self.strayed = 0
+        self.strayed_bits: np.ndarray | None = None  # made at the first stray: most runs have none
 
     @property
     def in_flight(self) -> int:
-        return self.sent - self.delivered_unique - self.lost
+        return self.sent - self.delivered_unique - self.lost - self.strayed
 
     def _reserve(self, messages: int) -> None:
         size = (messages + 7) // 8
@@ -76,8 +80,26 @@ class PusherLedger:
         new = int(np.count_nonzero(first))
         self.delivered_unique += new
         self.duplicates += len(seqs) - new
-        self.lost -= int(np.count_nonzero(was_lost))
+        came = int(np.count_nonzero(was_lost))
+        if came and self.strayed_bits is not None:
+            strayed = int(np.count_nonzero(self._is_strayed(seqs[was_lost])))
+            self.strayed -= strayed
+            came -= strayed
+        self.lost -= came
         return DeliveryFlags(first=first, was_lost=was_lost)
+
+    def mark_strayed(self, seqs: np.ndarray) -> None:
+        """These lost messages went to a stranger: count them as strayed, not lost."""
+        if len(seqs) == 0:
+            return
+        if self.strayed_bits is None or len(self.strayed_bits) < len(self.delivered):
+            grown = np.zeros(len(self.delivered), dtype=np.uint8)
+            if self.strayed_bits is not None:
+                grown[: len(self.strayed_bits)] = self.strayed_bits
+            self.strayed_bits = grown
+        np.bitwise_or.at(self.strayed_bits, seqs >> 3, _BIT[seqs & 7])
+        self.lost -= len(seqs)
+        self.strayed += len(seqs)
 
     def _undelivered(self, low: int, high: int, cap: int | None = None) -> np.ndarray:
         """Seqs in [low, high) not delivered (the first ``cap`` of them), a chunk at a time."""
@@ -105,8 +127,21 @@ class PusherLedger:
         self.lost_scan = boundary
         return newly
 
+    def _is_strayed(self, seqs: np.ndarray) -> np.ndarray:
+        bits = self.strayed_bits
+        if bits is None:
+            return np.zeros(len(seqs), dtype=bool)
+        byte = seqs >> 3
+        inside = byte < len(bits)
+        out = np.zeros(len(seqs), dtype=bool)
+        out[inside] = (bits[byte[inside]] & _BIT[seqs[inside] & 7]) != 0
+        return out
+
     def lost_seqs(self, cap: int) -> np.ndarray:
-        return self._undelivered(0, self.lost_scan, cap)
+        if self.strayed_bits is None:
+            return self._undelivered(0, self.lost_scan, cap)
+        undelivered = self._undelivered(0, self.lost_scan)
+        return undelivered[~self._is_strayed(undelivered)][:cap]
 
     def memory_bytes(self) -> int:
         return self.delivered.nbytes
@@ -145,6 +180,10 @@ class Ledger:
     @property
     def in_flight(self) -> int:
         return self.total("in_flight")
+
+    @property
+    def strayed(self) -> int:
+        return self.total("strayed")
 
     def drain(self) -> dict[int, np.ndarray]:
         """The run is over: everything undelivered is lost.  Returns the newly lost seqs per pusher."""

@@ -17,6 +17,7 @@ from rrsim.distribution import Durations
 from rrsim.ledger import Ledger
 
 NS = 1_000_000_000
+HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
 WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed")
 RECENT_IDS = 24
 RATE_BUCKET_NS = NS // 2
@@ -24,6 +25,9 @@ RATE_BUCKETS = 120  # one minute of history
 LOG_LENGTH = 1000
 LOST_IDS_IN_LOG = 12
 AGING_INTERVAL_NS = 20_000_000  # how often the live view looks for lost messages, in event time
+# A peer we cannot name this long after it connected is a stranger: one of ours says who it is
+# (its link report) within a few ms, or is known already by its process id.
+STRANGER_GRACE_NS = 500_000_000
 SENDER, ROUTER, RECEIVER = "sender", "router", "receiver"  # what a process's telemetry means
 
 
@@ -137,12 +141,42 @@ class PusherView:
     overdue: int = 0  # the messages below this seq were sent at least lost_after_s ago
     rate_buckets: dict[int, int] = field(default_factory=dict)
     links_to: tuple[str, ...] = ()
+    # (time, sent) of the last few seconds of progress reports: what it had sent at a moment
+    history: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_REPORTS))
     joined: bool = False  # it has had every peer it expects at once
     early: int = 0  # what it sent before that
 
     def rate(self, now_ns: int) -> float:
         current = now_ns // RATE_BUCKET_NS
         return float(self.rate_buckets.get(current - 1, 0) + self.rate_buckets.get(current - 2, 0))
+
+    def sent_after(self, t_ns: int) -> float:
+        """What it had sent by its first report at or after ``t_ns`` (infinity: none yet)."""
+        return next((count for when, count in self.history if when >= t_ns), float("inf"))
+
+    def sent_at(self, t_ns: int) -> int:
+        """What it had reported sent at ``t_ns`` (the latest report at or before it)."""
+        sent = 0
+        for when, count in self.history:
+            if when > t_ns:
+                break
+            sent = count
+        return sent
+
+
+@dataclass
+class Stranger:
+    """A peer that connected to an endpoint of ours and is not one of our processes."""
+
+    binder: str  # whose endpoint
+    peer: str  # "pid N" or "host:port"
+    connected_ns: int
+    disconnected_ns: int | None = None
+    # A pusher's: what it had sent when the stranger came, and whether one of our workers of that
+    # pusher ended meanwhile (then a loss in the window may be theirs, not its).
+    from_seq: int = 0
+    worker_ended: bool = False
+    took: int = 0  # lost messages of the window counted as strayed to it
 
 
 @dataclass(frozen=True)
@@ -156,6 +190,7 @@ class Totals:
     foreign: int
     malformed: int
     completed: int  # messages whose work a worker finished (each once)
+    strayed: int  # dealt to a stranger connected to a pusher, not lost
 
 
 class Model:
@@ -171,6 +206,9 @@ class Model:
         self.pushers: dict[str, PusherView] = {}  # senders
         self.roles: dict[str, str] = {}  # every process name -> its role
         self.links: set[frozenset[str]] = set()  # {a, b}: a connection is up between them
+        self.ours: set[str] = set()  # who our processes are to a peer: "pid N", "host:port"
+        self._unnamed: dict[tuple[str, str], int] = {}  # (binder, peer) -> when it connected: ours or not?
+        self.strangers: list[Stranger] = []
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
         self.now_ns = 0
         self.started_ns: int | None = None
@@ -199,6 +237,8 @@ class Model:
         handler = getattr(self, "_on_" + type(event).__name__, None)
         if handler is not None:
             handler(event)
+        if self._unnamed:
+            self._name_strangers()
         if not self.drained:
             self._age_undelivered()
         if self._recovered and (self.now_ns - self._recovered_noted_ns >= NS or isinstance(event, ev.Drained)):
@@ -225,6 +265,7 @@ class Model:
 
     def _on_ProcessStarted(self, e: ev.ProcessStarted) -> None:
         self.endpoints.update(e.endpoints)
+        self.ours.add(f"pid {e.pid}")
         self.roles[e.name] = e.role
         if e.kind == SENDER:
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
@@ -276,6 +317,9 @@ class Model:
         self._drop_links(e.name)
         if e.how == "run-end":
             return  # the state a worker had when the run ended is what the report shows
+        for stranger in self.strangers:
+            if stranger.binder in self.pushers and stranger.disconnected_ns is None:
+                stranger.worker_ended = True
         worker.state = e.how
         counted = {"routed": worker.routed, "held": worker.queued} if worker.kind == ROUTER else {"received": life.received}
         self._note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
@@ -321,6 +365,9 @@ class Model:
         return pusher is not None and pusher.state in ("starting", "running")
 
     def _on_LinkChanged(self, e: ev.LinkChanged) -> None:
+        if e.via:
+            self.ours.add(e.via)
+            self._unnamed.pop((e.b, e.via), None)
         link = frozenset((e.a, e.b))
         if e.up == (link in self.links):
             return
@@ -335,6 +382,30 @@ class Model:
             if (station := self.station(name)) is not None:
                 self._update_ready(station)
 
+    def _on_PeerChanged(self, e: ev.PeerChanged) -> None:
+        if e.up:
+            if e.peer not in self.ours:
+                self._unnamed[(e.name, e.peer)] = e.t_ns
+            return
+        self._unnamed.pop((e.name, e.peer), None)
+        for stranger in self.strangers:
+            if (stranger.binder, stranger.peer) == (e.name, e.peer) and stranger.disconnected_ns is None:
+                stranger.disconnected_ns = e.t_ns
+                self._note(e.t_ns, "warn", "stranger-left", name=e.name, peer=e.peer)
+
+    def _name_strangers(self) -> None:
+        """Peers still unnamed after the grace time are strangers."""
+        for (binder, peer), since in list(self._unnamed.items()):
+            if peer in self.ours:
+                del self._unnamed[(binder, peer)]
+            elif self.now_ns - since >= STRANGER_GRACE_NS:
+                del self._unnamed[(binder, peer)]
+                pusher = self.pushers.get(binder)
+                # Messages dealt from the moment it connected: what the pusher had sent then.
+                from_seq = pusher.sent_at(since) if pusher else 0
+                self.strangers.append(Stranger(binder, peer, since, from_seq=from_seq))
+                self._note(since, "warn", "stranger", name=binder, peer=peer, endpoint=self.endpoints.get(binder, ""))
+
     def _on_SentProgress(self, e: ev.SentProgress) -> None:
         pusher = self.pushers.setdefault(e.pusher, PusherView(e.pusher))
         if pusher.state == "starting":
@@ -347,6 +418,7 @@ class Model:
             pusher.rate_buckets[bucket] = pusher.rate_buckets.get(bucket, 0) + fresh
             _trim(pusher.rate_buckets, bucket)
             pusher.checkpoints.append((e.t_ns, e.sent))
+            pusher.history.append((e.t_ns, e.sent))
         pusher.sent = max(pusher.sent, e.sent)
         pusher.blocked, pusher.peers = e.blocked, e.peers
         if e.done and not pusher.done:
@@ -503,11 +575,33 @@ class Model:
         self._recovered_noted_ns = self.now_ns
 
     def _note_lost(self, t_ns: int, newly: dict[int, np.ndarray], why: str) -> None:
-        """``why``: "overdue" (live view) or "undelivered" (the run is over)."""
+        """``why``: "overdue" (live view) or "undelivered" (the run is over).  What a stranger
+        took is counted as strayed instead, where the evidence says so: it was sent while the
+        stranger was connected to its pusher and none of our workers of that pusher ended
+        meanwhile, and every running worker has had a later message (that is why it is lost)."""
         for index, seqs in newly.items():
+            seqs = self._stray(index, seqs)
             if len(seqs):
                 self._note(t_ns, "lost", "lost", why=why, pusher=pusher_name(index), count=len(seqs),
                            first_seqs=seqs[:LOST_IDS_IN_LOG].tolist())
+
+    def _stray(self, index: int, seqs: np.ndarray) -> np.ndarray:
+        """Count the lost ``seqs`` a stranger took as strayed; return the rest."""
+        name = pusher_name(index)
+        for stranger in self.strangers:
+            if stranger.binder != name or stranger.worker_ended or not len(seqs):
+                continue
+            end = float("inf")
+            if stranger.disconnected_ns is not None:
+                # It reported the stranger gone before its next progress report: that one bounds
+                # what was sent while the stranger was there.
+                end = self.pushers[name].sent_after(stranger.disconnected_ns)
+            taken = (seqs >= stranger.from_seq) & (seqs < end)
+            if taken.any():
+                self.ledger.pusher(index).mark_strayed(seqs[taken])
+                stranger.took += int(np.count_nonzero(taken))
+                seqs = seqs[~taken]
+        return seqs
 
     # ----------------------------------------------------------------- questions
     def totals(self) -> Totals:
@@ -523,6 +617,7 @@ class Model:
             malformed=self.malformed,
             # A worker reports a message once its work is done: what was delivered was done.
             completed=ledger.delivered_unique,
+            strayed=ledger.strayed,
         )
 
     def share(self, worker: WorkerView) -> float:

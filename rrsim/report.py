@@ -81,11 +81,18 @@ def build_report(model: Model) -> dict[str, Any]:
             "duplicates": totals.duplicates,
             "in_flight": totals.in_flight,
             "completed": totals.completed,
+            "strayed": totals.strayed,
             "foreign": totals.foreign,
             "malformed_telemetry": totals.malformed,
         },
         "pushers": [{"name": p.name, "sent": p.sent} for p in model.pushers.values()],
         "brokers": [broker_report(model, b) for b in model.brokers.values()],
+        "unknown_peers": [
+            {"peer": s.peer, "at": s.binder, "endpoint": model.endpoints.get(s.binder, ""),
+             "connected_s": _seconds(model, s.connected_ns), "disconnected_s": _seconds(model, s.disconnected_ns),
+             "took_estimate": s.took}
+            for s in model.strangers
+        ],
         "workers": [worker_report(model, w) for w in model.workers.values()],
         # Over every message, all workers together: a worker starts a message when it receives
         # it, so this is the same distribution as wait_ms, under the name the workers' use.
@@ -118,9 +125,10 @@ def summary_table(report: dict[str, Any]) -> Table:
 def totals_line(report: dict[str, Any]) -> str:
     t = report["totals"]
     fairness = report["fairness"]
+    strayed = f"strayed {t['strayed']}  " if t.get("strayed") else ""
     return (
         f"sent {t['sent']}  delivered {t['delivered']}  lost {t['lost']}  late {t['late']}  "
-        f"duplicates {t['duplicates']}  in flight {t['in_flight']}  foreign {t['foreign']}  "
+        f"duplicates {t['duplicates']}  in flight {t['in_flight']}  foreign {t['foreign']}  {strayed}"
         f"fairness {'-' if fairness is None else f'{fairness:.3f}'}  "
         f"{report['throughput_msgs_per_s']:.0f} msg/s over {report['elapsed_s']:.2f} s"
     )

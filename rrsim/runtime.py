@@ -11,6 +11,7 @@ import json
 import math
 import os
 import signal
+import socket
 import struct
 import sys
 import time
@@ -26,6 +27,7 @@ PARENT_CHECK_NS = 200_000_000
 # A socket monitor event: u16 event id, u32 value, then a frame with the endpoint (zmq_socket_monitor).
 # Parsed here rather than with zmq.utils.monitor, whose asyncio import is half a child's start-up time.
 MONITOR_EVENT = struct.Struct("=HI")
+UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 CHILD_NICENESS = 19
 
 
@@ -50,6 +52,8 @@ class ChildRuntime:
         self.peers: dict[str, int] = {}  # completed connections per work socket, either side
         self.handshakes: dict[str, int] = {}  # connections completed so far per work socket, ever
         self.connected: set[str] = set()
+        self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
+        self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
         self.telemetry.linger = 2000  # an ending child's last report still goes out
         self.telemetry.connect(spec["telemetry"])
@@ -64,7 +68,8 @@ class ChildRuntime:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
         plan = self.spec["sockets"][socket_name]
         sock.linger = 0
-        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED)
         self.sockets[socket_name] = sock
         self.monitors.append((socket_name, monitor))
         self.peers[socket_name] = 0
@@ -111,20 +116,31 @@ class ChildRuntime:
         return state
 
     def read_monitors(self) -> None:
-        """Count completed connections, and report the ones we made (we know their endpoint)."""
+        """Count completed connections; report the ones we made (we know their endpoint, and say
+        who we are to its owner), and who connected to us (any peer: the engine tells ours from
+        strangers)."""
         for socket_name, monitor in self.monitors:
             while True:
                 try:
                     event, endpoint_bytes = monitor.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                event_id, _value = MONITOR_EVENT.unpack(event)
-                up = event_id == zmq.EVENT_HANDSHAKE_SUCCEEDED
-                self.peers[socket_name] = max(0, self.peers[socket_name] + (1 if up else -1))
-                self.handshakes[socket_name] += up
+                event_id, fd = MONITOR_EVENT.unpack(event)
                 endpoint = endpoint_bytes.decode()
-                if endpoint in self.connected:
-                    self.report(wire.LINK, endpoint=endpoint, up=up)
+                if event_id == zmq.EVENT_CONNECTED:
+                    self.via[endpoint] = our_side(fd)
+                elif event_id == zmq.EVENT_ACCEPTED:
+                    self.accepted[fd] = (endpoint, their_side(fd))
+                    self.report(wire.PEER, endpoint=endpoint, peer=self.accepted[fd][1], up=True)
+                else:
+                    up = event_id == zmq.EVENT_HANDSHAKE_SUCCEEDED
+                    self.peers[socket_name] = max(0, self.peers[socket_name] + (1 if up else -1))
+                    self.handshakes[socket_name] += up
+                    if endpoint in self.connected:
+                        self.report(wire.LINK, endpoint=endpoint, up=up, via=self.via.get(endpoint, ""))
+                    elif not up and fd in self.accepted:
+                        bound, peer = self.accepted.pop(fd)
+                        self.report(wire.PEER, endpoint=bound, peer=peer, up=False)
 
     def housekeeping(self, now_ns: int) -> dict[str, Any] | None:
         """Control, monitors and parent check; returns a new control state if one came."""
@@ -153,6 +169,32 @@ class ChildRuntime:
         self.control.close(linger=0)
         self.telemetry.close()
         self.ctx.term()
+
+
+def their_side(fd: int) -> str:
+    """Who is at the other end of a connection made to us: a process id over ipc (SO_PEERCRED),
+    an address over tcp."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as conn:
+            if conn.family == socket.AF_UNIX:
+                pid, _uid, _gid = UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, UCRED.size))
+                return f"pid {pid}"
+            host, port = conn.getpeername()[:2]
+            return f"{host}:{port}"
+    except OSError:
+        return "unknown"  # gone already
+
+
+def our_side(fd: int) -> str:
+    """Who we are to the owner of an endpoint we connected to: what ``their_side`` says there."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as conn:
+            if conn.family == socket.AF_UNIX:
+                return f"pid {os.getpid()}"
+            host, port = conn.getsockname()[:2]
+            return f"{host}:{port}"
+    except OSError:
+        return ""
 
 
 def idle_timeout_ms(receipts: Any, now_ns: int) -> int:

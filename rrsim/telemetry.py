@@ -21,6 +21,7 @@ RECEIPT_DTYPE = np.dtype([("pusher", "<u2"), ("seq", "<u8"), ("sent_ns", "<i8")]
 assert RECEIPT_DTYPE.itemsize == wire.RECEIPT_SIZE
 # A receipt may overtake its pusher's progress report, but not by this many messages.
 SEQ_SLACK = 10_000_000
+MAX_PEER_TEXT = 120  # "pid N" or "host:port", with room for an IPv6 address
 
 
 @dataclass
@@ -108,11 +109,19 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
     if kind == wire.HELLO:
         return ev.ProcessReady(now_ns, name, life)
     if kind == wire.LINK:
-        endpoint, up = header.get("endpoint"), header.get("up")
+        endpoint, up, via = header.get("endpoint"), header.get("up"), header.get("via", "")
         peer = roster.owners.get(endpoint) if isinstance(endpoint, str) else None
         if peer is None or roster.roles.get(peer) not in roster.links_to.get(name, ()) or not isinstance(up, bool):
             raise MalformedError(f"{name}: bad link report")
-        return ev.LinkChanged(now_ns, name, peer, up)
+        if not isinstance(via, str) or len(via) > MAX_PEER_TEXT:
+            raise MalformedError(f"{name}: bad link report")
+        return ev.LinkChanged(now_ns, name, peer, up, via)
+    if kind == wire.PEER:
+        endpoint, peer, up = header.get("endpoint"), header.get("peer"), header.get("up")
+        if (not isinstance(endpoint, str) or roster.owners.get(endpoint) != name or not isinstance(peer, str)
+                or not peer or len(peer) > MAX_PEER_TEXT or not isinstance(up, bool)):
+            raise MalformedError(f"{name}: bad peer report")
+        return ev.PeerChanged(now_ns, name, peer, up)
     expected_kind = {wire.SENT: "sender", wire.QUEUE: "router", wire.RECEIPTS: "receiver"}[kind]
     if sender_kind != expected_kind:
         raise MalformedError(f"{kind} report from {name}, a {sender_kind}")

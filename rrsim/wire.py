@@ -29,7 +29,8 @@ RECEIPTS = "receipts"  # a receiver's batch of messages received and done (+ cou
 SENT = "sent"  # a sender's progress: sent so far, blocked on HWM, connected peers, done, slow-joiner count
 LINK = "link"  # a socket monitor saw a connection to an endpoint come up or go down
 QUEUE = "queue"  # a router's state: messages it holds, workers ready, messages routed so far
-TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE)
+PEER = "peer"  # a peer connected to (or left) an endpoint we bind: a process id (ipc) or an address (tcp)
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER)
 
 
 def telemetry(kind: str, **fields: Any) -> bytes:

@@ -60,7 +60,7 @@ def run(setup: Setup, timeline: list[Action] | tuple[Action, ...] = (), timeout_
 def assert_ledger_consistent(run: Run) -> None:
     model = run.model
     totals = model.totals()
-    assert totals.sent == totals.delivered + totals.in_flight + totals.lost
+    assert totals.sent == totals.delivered + totals.in_flight + totals.lost + totals.strayed
     assert model.drained and totals.in_flight == 0
     assert totals.sent == sum(p.sent for p in model.pushers.values())
     assert totals.delivered == sum(len(np.unique(run.delivered_seqs(pusher=i))) for i in range(1, len(model.pushers) + 1))

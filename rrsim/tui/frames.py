@@ -49,6 +49,7 @@ class PusherFrame:
     blocked: bool
     peers: int
     done: bool
+    strangers: int = 0  # peers connected to it now that are not ours
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class TopologyFrame:
     rcvhwm: int
     immediate: bool
     binders: tuple[tuple[str, str], ...]  # (name, endpoint) of every socket that binds
+    strangers: tuple[tuple[str, str], ...] = ()  # (whose endpoint, peer) connected now, not ours
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
         workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in stations),
         pushers=tuple(
-            PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done)
+            PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
+                        sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None))
             for p in model.pushers.values()
         ),
     )
@@ -141,6 +144,7 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         rcvhwm=int(setup.get("rcvhwm", 0)),
         immediate=bool(setup.get("immediate", False)),
         binders=binders,
+        strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None),
     )
 
 

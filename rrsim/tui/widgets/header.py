@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from rrsim.tui.frames import StatusFrame, TopologyFrame
-from rrsim.tui.palette import MUTED
+from rrsim.tui.palette import MUTED, WARNING
 
 
 class TopologyBar(Widget):
@@ -27,6 +27,8 @@ class TopologyBar(Widget):
         sockets: list[str | tuple[str, str]] = [f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}"]
         for name, endpoint in t.binders:
             sockets += [sep, (name, "bold"), f" {endpoint}"]
+        for name, peer in t.strangers:
+            sockets += [sep, (f"stranger {peer} on {name}", f"bold {WARNING}")]
         return Content("\n").join([setup, Content.assemble(*sockets)])
 
 

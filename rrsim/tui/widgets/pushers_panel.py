@@ -48,7 +48,8 @@ def pusher_line(p: PusherFrame) -> Content:
         flag = (p.state, MUTED)
     else:
         flag = (f"{p.peers} peer{'s' if p.peers != 1 else ''}", MUTED)
+    stranger = [(f" {p.strangers} stranger{'s' if p.strangers != 1 else ''}", WARNING)] if p.strangers else []
     return Content.assemble(
         (f"{p.name:<3}", f"bold {pusher_colour(pusher_index(p.name))}"),
-        (" sent ", MUTED), (f"{p.sent:<7}", "bold"), f"{p.rate:>6g}/s ", flag,
+        (" sent ", MUTED), (f"{p.sent:<7}", "bold"), f"{p.rate:>6g}/s ", flag, *stranger,
     )

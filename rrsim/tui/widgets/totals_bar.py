@@ -30,6 +30,8 @@ class TotalsBar(Widget):
         item("lost", str(t.lost), bad=t.lost > 0)
         item("late", str(t.late), bad=t.late > 0)
         item("dup", str(t.duplicates), bad=t.duplicates > 0)
+        if t.strayed:
+            item("strayed", str(t.strayed), bad=True)
         if t.foreign:
             item("foreign", str(t.foreign), bad=True)
         item("fairness", "-" if fairness is None else f"{fairness:.3f}")

@@ -1,0 +1,141 @@
+"""Strangers on the socket: a plain ZeroMQ program that connects to one of rrsim's endpoints is
+seen, named, and what it takes is counted as strayed, not lost (real processes, real sockets)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import zmq
+
+from rrsim import events as ev
+from rrsim.config import Action, Setup
+from rrsim.engine import Engine
+from rrsim.ledger import PusherLedger
+from runs import assert_ledger_consistent, run
+
+DEADLINE_S = 60.0
+
+
+def _run_with(setup: Setup, stranger_at: str, make_stranger, leave_after: int | None = None,
+              timeline: tuple[Action, ...] = ()):
+    """Run ``setup`` while a plain pyzmq socket from ``make_stranger(ctx)`` is connected to the
+    endpoint of ``stranger_at`` once 20 messages are out; it counts what it receives."""
+    engine = Engine(setup, timeline)
+    events: list[ev.Event] = []
+    engine.subscribe(events.append)
+    ctx = zmq.Context()
+    stranger = make_stranger(ctx)
+    stranger.linger = 0
+    taken = 0
+    try:
+        engine.start()
+        deadline = time.monotonic() + DEADLINE_S
+        connected = left = False
+        while not engine.finished:
+            assert time.monotonic() < deadline, engine.model.totals()
+            engine.step(5)
+            if not connected and engine.model.ledger.sent >= 20:
+                stranger.connect(engine.endpoints[stranger_at])
+                connected = True
+            while not stranger.closed and stranger.type == zmq.PULL and stranger.poll(0):
+                stranger.recv()
+                taken += 1
+            if connected and not left and leave_after is not None and taken >= leave_after:
+                stranger.close(linger=0)
+                left = True
+    finally:
+        if not stranger.closed:
+            stranger.close(linger=0)
+        ctx.term()
+        engine.close()
+    return engine, events, taken
+
+
+def _pull(ctx: zmq.Context) -> zmq.Socket:
+    return ctx.socket(zmq.PULL)
+
+
+def test_a_plain_pull_on_a_pushers_tcp_endpoint_is_a_stranger_and_what_it_takes_is_strayed():
+    setup = Setup(transport="tcp", bind="pusher", workers=2, rate=200, messages=600, wait_ready=True, drain_s=0.5)
+    engine, _events, taken = _run_with(setup, "p1", _pull)
+    model = engine.model
+    totals = model.totals()
+    assert taken > 50  # PUSH dealt it its turn among the three peers
+    assert totals.strayed == taken and totals.lost == 0
+    [stranger] = model.strangers
+    assert stranger.binder == "p1" and stranger.peer.startswith("127.0.0.1:") and stranger.took == taken
+    assert_ledger_consistent_with(engine)
+
+
+def test_over_ipc_the_stranger_is_named_by_its_process_and_leaving_ends_its_window():
+    setup = Setup(transport="ipc", bind="pusher", workers=2, rate=200, messages=600, wait_ready=True, drain_s=0.5)
+    engine, _events, taken = _run_with(setup, "p1", _pull, leave_after=40)
+    model = engine.model
+    [stranger] = model.strangers
+    assert stranger.peer == f"pid {os.getpid()}"  # SO_PEERCRED: this test's process, not one of rrsim's
+    assert stranger.disconnected_ns is not None
+    # What it took before it left is strayed; after it left the workers had everything.
+    assert model.totals().strayed == taken and model.totals().lost == 0
+    assert_ledger_consistent_with(engine)
+
+
+def test_a_plain_push_connected_to_a_worker_is_a_stranger_whose_payloads_are_foreign():
+    setup = Setup(bind="worker", workers=2, rate=100, messages=200, wait_ready=True, drain_s=0.5)
+
+    def push(ctx: zmq.Context) -> zmq.Socket:
+        sock = ctx.socket(zmq.PUSH)
+        return sock
+
+    engine = Engine(setup)
+    ctx = zmq.Context()
+    stranger = push(ctx)
+    stranger.linger = 1000
+    try:
+        engine.start()
+        stranger.connect(engine.endpoints["w1"])
+        for _ in range(5):
+            stranger.send(b"7 , 1344600000.12")  # the seed post's PUSH sends lines like this
+        deadline = time.monotonic() + DEADLINE_S
+        while not engine.finished:
+            assert time.monotonic() < deadline
+            engine.step(5)
+    finally:
+        stranger.close()
+        ctx.term()
+        engine.close()
+    model = engine.model
+    assert [(s.binder, s.peer) for s in model.strangers] == [("w1", f"pid {os.getpid()}")]
+    assert model.foreign == 5 and model.totals().lost == 0 and model.totals().strayed == 0
+
+
+def test_our_own_workers_are_never_strangers_whoever_binds_and_over_either_transport():
+    for transport in ("tcp", "ipc"):
+        for bind in ("pusher", "worker"):
+            result = run(Setup(transport=transport, bind=bind, workers=3, pushers=2, rate=300, messages=150,
+                               wait_ready=True, drain_s=0.5),
+                         [Action("kill", after_sent=100, worker="w2"), Action("revive", after_sent=200, worker="w2")])
+            assert result.model.strangers == [], (transport, bind, result.model.strangers)
+            assert result.model.totals().strayed == 0
+            assert_ledger_consistent(result)
+
+
+def test_the_ledger_moves_strayed_messages_back_if_they_arrive_after_all():
+    ledger = PusherLedger()
+    ledger.record_sent(10)
+    ledger.record_deliveries(np.array([0, 1, 2], dtype=np.int64))
+    lost = ledger.declare_lost_below(8)
+    assert lost.tolist() == [3, 4, 5, 6, 7]
+    ledger.mark_strayed(np.array([4, 6], dtype=np.int64))
+    assert (ledger.lost, ledger.strayed, ledger.in_flight) == (3, 2, 2)
+    assert ledger.lost_seqs(10).tolist() == [3, 5, 7]
+    ledger.record_deliveries(np.array([4, 5], dtype=np.int64))  # came after all
+    assert (ledger.lost, ledger.strayed) == (2, 1)
+    assert ledger.sent == ledger.delivered_unique + ledger.in_flight + ledger.lost + ledger.strayed
+
+
+def assert_ledger_consistent_with(engine: Engine) -> None:
+    totals = engine.model.totals()
+    assert engine.model.drained and totals.in_flight == 0
+    assert totals.sent == totals.delivered + totals.lost + totals.strayed
