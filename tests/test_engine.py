@@ -15,6 +15,7 @@ from rrsim.wording import describe
 from rrsim.config import Action, Setup, builtin_scenarios, load_scenario
 from rrsim.engine import Engine
 from rrsim.errors import UserError
+from rrsim.wiring import free_port as _free_port
 from runs import assert_ledger_consistent, run
 
 NS = 1_000_000_000
@@ -302,3 +303,21 @@ def test_a_command_after_the_run_has_finished_is_answered_not_left_hanging():
             future.result(timeout=1)
     finally:
         engine.close()
+
+
+def test_only_what_is_bound_is_listed_and_port_numbers_the_first_bound_endpoint():
+    port = _free_port("127.0.0.1", 0, "test")
+    result = run(Setup(transport="tcp", bind="pusher", port=port, workers=2, rate=200, messages=100, wait_ready=True))
+    endpoints = {name: e for name, e in result.model.endpoints.items() if name != "telemetry"}
+    assert endpoints == {"p1": f"tcp://127.0.0.1:{port}"}  # the workers connect: they listen nowhere
+    assert_ledger_consistent(result)
+
+
+def test_wait_ready_with_several_pushers_splits_evenly_and_warns_of_no_slow_joiner():
+    result = run(Setup(pushers=4, workers=12, rate=500, messages=120, wait_ready=True))
+    model = result.model
+    assert not [describe(e) for e in model.log if e.what == "slow-joiner"]
+    for index in range(1, 5):  # each pusher dealt its 120 in turn to all 12: exactly 10 each
+        per_worker = [len(result.delivered_seqs(f"w{n}", pusher=index)) for n in range(1, 13)]
+        assert per_worker == [10] * 12, (index, per_worker)
+    assert_ledger_consistent(result)
