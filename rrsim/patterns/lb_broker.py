@@ -69,22 +69,17 @@ def broker(runtime: ChildRuntime) -> None:
     while True:
         poller = poll_both if len(held) < bound else poll_backend
         ready = dict(poller.poll(REPORT_NS // 1_000_000))
+        # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.
         if backend in ready:
-            while True:
-                try:
-                    identity, _empty, *said = backend.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                except ValueError:
-                    continue  # fewer than two frames: not one of our workers
-                if len(said) == 2 and said[0] == READY and said[1].isdigit():
-                    workers.ready(identity, int(said[1]))
+            while backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                identity, *said = backend.recv_multipart()
+                if len(said) == 3 and said[1] == READY and said[2].isdigit():  # [empty, READY, done]
+                    workers.ready(identity, int(said[2]))
         if frontend in ready:
-            for _ in range(min(FRONTEND_BURST, bound - len(held))):
-                try:
-                    held.append(frontend.recv_multipart(zmq.NOBLOCK))
-                except zmq.Again:
-                    break
+            room = min(FRONTEND_BURST, bound - len(held))
+            while room and frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                held.append(frontend.recv_multipart())
+                room -= 1
         while held and workers:
             identity = workers.next()
             try:
