@@ -120,6 +120,10 @@ def test_a_killed_broker_loses_only_what_it_held_and_the_workers_come_back_to_th
     if bind == "broker":
         # The pushers connect, and keep queueing for the broker's next life (RFC 30): late, not lost.
         assert totals.late > 0 and totals.lost <= 3
+    else:
+        # The pushers bind: with the broker gone they have no peer, and PUSH blocks until it is back.
+        assert any(e.blocked for e in result.events
+                   if isinstance(e, ev.SentProgress) and killed < e.t_ns < revived)
     assert_ledger_consistent(result)
 
 
