@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
+from rrsim import patterns
 from rrsim.config import ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, load_scenario
 from rrsim.errors import UserError
 
@@ -23,6 +24,9 @@ from rrsim.errors import UserError
 TUI_DEFAULTS = Setup(pushers=1, workers=3, rate=10.0, messages=0, work_ms=5.0)
 
 EPILOG = f"""\
+patterns (--pattern):
+{chr(10).join(f"  {name:<11}{patterns.load(name).SUMMARY}" for name in patterns.names())}
+
 headless runs:
   rrsim run SCENARIO [--json REPORT] [--csv FILE] [--events EVENTS.jsonl] [--check CHECK]...
                     [setup options]          (rrsim run --help says more)
@@ -38,7 +42,8 @@ scenario files:
   each [[at]] entry has one trigger, time = SECONDS after the first send or
   after_sent = N messages in total, and an action:
       {', '.join(ACTIONS)}
-  kill/stop/pause/resume/revive/set_work name a worker (worker = "w1"); add_worker
+  kill/stop/pause/resume/revive/set_work name a worker (worker = "w1"; the first five
+  also take the broker, target = "b1"); add_worker
   takes work_ms; set_rate takes rate; set_work takes work_ms.  Entries fire in order.
   [checks] (for rrsim run) holds conditions on the report, e.g. lost = "== 0".
 
