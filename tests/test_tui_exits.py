@@ -8,12 +8,14 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import select
 import signal
 import struct
 import subprocess
 import sys
 import termios
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ import pytest
 from test_no_orphans import assert_nothing_left, processes_mentioning, wait_for
 
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+GONE_WITHIN_S = 2.0  # a closed terminal window: from the close to no process and no run directory
 
 # A bug in the UI: the screen's model read raises once the run is going.
 UI_BUG = """
@@ -38,6 +41,15 @@ from rrsim.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
+# Textual's shutdown blocks for ever where it did when a closed terminal hung the app: stopping its writer.
+STUCK_WRITER = """
+import sys, threading
+from textual.drivers._writer_thread import WriterThread
+WriterThread.stop = lambda self: threading.Event().wait()
+from rrsim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
 
 class Terminal:
     """rrsim on a pseudo-terminal of 120x35; collects everything it draws."""
@@ -49,22 +61,35 @@ class Terminal:
         self.process = subprocess.Popen(program + ["--workers", "2"], stdin=slave, stdout=slave, stderr=slave,
                                         env=env, start_new_session=True, close_fds=True)
         os.close(slave)
-        self.master = master
+        self.master: int | None = master
         self.output = bytearray()
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._hanging_up = threading.Event()
+        self._reader = threading.Thread(target=self._read, args=(master,), daemon=True)
         self._reader.start()
 
-    def _read(self) -> None:
-        while True:
+    def _read(self, master: int) -> None:
+        while not self._hanging_up.is_set():
+            if not select.select([master], [], [], 0.05)[0]:
+                continue
             try:
-                chunk = os.read(self.master, 65536)
+                chunk = os.read(master, 65536)
             except OSError:
                 return
             if not chunk:
                 return
             self.output += chunk
 
+    def hang_up(self) -> None:
+        """Close the terminal, as closing its window does.  It is not rrsim's controlling terminal
+        (rrsim leads a session of its own), so rrsim gets no SIGHUP: only its writes fail."""
+        self._hanging_up.set()
+        self._reader.join(5)  # a read in progress would keep the terminal open
+        assert self.master is not None
+        os.close(self.master)
+        self.master = None
+
     def type(self, keys: bytes) -> None:
+        assert self.master is not None
         os.write(self.master, keys)
 
     def wait_exit(self, timeout_s: float = 20.0) -> int:
@@ -76,7 +101,8 @@ class Terminal:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        os.close(self.master)
+        if self.master is not None:
+            os.close(self.master)
 
 
 @pytest.fixture
@@ -115,6 +141,15 @@ def test_a_signal_ends_the_tui_cleanly(tmp_path, terminal, signum):
     assert_nothing_left(tmp_path)
 
 
+@pytest.mark.parametrize("program", [None, [sys.executable, "-c", STUCK_WRITER]], ids=["rrsim", "textual-stuck"])
+def test_a_terminal_gone_without_sighup_ends_everything_within_two_seconds(tmp_path, terminal, program):
+    term = terminal(program)
+    closed = time.monotonic()
+    term.hang_up()
+    assert term.wait_exit(GONE_WITHIN_S) == 128 + signal.SIGHUP
+    assert_nothing_left(tmp_path, within_s=max(0.0, closed + GONE_WITHIN_S - time.monotonic()))
+
+
 def test_sigkill_of_the_tui_leaves_nothing_within_two_seconds(tmp_path, terminal):
     term = terminal()
     term.process.kill()
@@ -128,3 +163,4 @@ def test_an_exception_in_the_ui_still_ends_everything(tmp_path, terminal):
     assert b"injected UI bug" in term.output
     assert LEAVE_ALT_SCREEN in term.output
     assert_nothing_left(tmp_path)
+
