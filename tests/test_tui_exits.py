@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import shlex
 import shutil
@@ -26,6 +27,7 @@ from test_no_orphans import assert_nothing_left, processes_mentioning, wait_for
 from test_tui_live import alive
 
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+ESCAPE_SEQUENCE = re.compile(rb"\x1b\[[0-9;?<>=$]*[A-Za-z~]")
 GONE_WITHIN_S = 2.0  # a closed terminal window: from the close to no process and no run directory
 
 # A bug in the UI: the screen's model read raises once the run is going.
@@ -40,6 +42,21 @@ def broken(self, *args, **kwargs):
         raise RuntimeError("injected UI bug")
     return real(self, *args, **kwargs)
 run_screen.RunScreen.read_model = broken
+from rrsim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+# A bug in the engine: decoding telemetry raises once the test creates the file named BREAK_ENGINE in TMPDIR.
+BREAK_ENGINE = "break-the-engine"
+ENGINE_BUG = f"""
+import os, sys, tempfile
+import rrsim.engine
+real = rrsim.engine.telemetry.decode_batch
+def broken(*args, **kwargs):
+    if os.path.exists(os.path.join(tempfile.gettempdir(), {BREAK_ENGINE!r})):
+        raise RuntimeError("injected engine bug")
+    return real(*args, **kwargs)
+rrsim.engine.telemetry.decode_batch = broken
 from rrsim.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -165,6 +182,17 @@ def test_an_exception_in_the_ui_still_ends_everything(tmp_path, terminal):
     assert term.wait_exit() != 0
     assert b"injected UI bug" in term.output
     assert LEAVE_ALT_SCREEN in term.output
+    assert_nothing_left(tmp_path)
+
+
+def test_an_exception_in_the_engine_ends_in_one_line_and_leaves_nothing(tmp_path, terminal):
+    term = terminal([sys.executable, "-c", ENGINE_BUG])
+    (tmp_path / BREAK_ENGINE).touch()
+    assert term.wait_exit() == 1
+    assert b"Traceback" not in term.output
+    after_the_screen = ESCAPE_SEQUENCE.sub(b"", bytes(term.output).split(LEAVE_ALT_SCREEN)[-1]).decode()
+    lines = [line for line in after_the_screen.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rrsim: error: ") and "injected engine bug" in lines[0], lines
     assert_nothing_left(tmp_path)
 
 

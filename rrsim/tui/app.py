@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
+import traceback
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -15,6 +17,7 @@ from textual.screen import Screen
 
 from rrsim.config import Scenario
 from rrsim.engine import Engine
+from rrsim.errors import UserError
 from rrsim.model import NS
 from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
@@ -87,5 +90,19 @@ def run_tui(scenario: Scenario, keep_logs: Path | None) -> int:
     finally:
         run.close()
     if run.failure is not None:
-        raise run.failure
+        return _engine_failed(run.failure)
     return app.return_code or 0
+
+
+def _engine_failed(failure: BaseException) -> int:
+    """The engine's thread stopped on ``failure``: one line on stderr and exit code 1, not a traceback.
+
+    A UserError (the engine could not start, say) goes to the command line like any other.
+    """
+    if isinstance(failure, UserError):
+        raise failure
+    frames = traceback.extract_tb(failure.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    message = f"{type(failure).__name__}: {failure}{where}".replace("\r", "\\r").replace("\n", "\\n")
+    print(f"rrsim: error: the engine stopped: {message}", file=sys.stderr)
+    return 1
