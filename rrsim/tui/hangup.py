@@ -119,9 +119,11 @@ class Hangup:
 
     def _end(self) -> None:
         deadline = time.monotonic() + EXIT_WITHIN_S
-        self.app.exit(return_code=HANGUP_EXIT_CODE)  # from another thread, Textual posts it to its loop
-        self.close_run()  # every child ended and the run directory removed, whatever Textual does now
-        if not terminal_gone(sys.__stdin__.fileno()):
-            deadline += RESTORE_WITHIN_S
-        if not self._left.wait(max(0.0, deadline - time.monotonic())):
-            os._exit(HANGUP_EXIT_CODE)
+        try:
+            self.close_run()  # first: every child ended and the run directory removed, whatever Textual does
+        finally:
+            self.app.exit(return_code=HANGUP_EXIT_CODE)  # from another thread, Textual posts it to its loop
+            if not terminal_gone(sys.__stdin__.fileno()):
+                deadline += RESTORE_WITHIN_S
+            if not self._left.wait(max(0.0, deadline - time.monotonic())):
+                os._exit(HANGUP_EXIT_CODE)
