@@ -258,13 +258,24 @@ def test_closing_the_terminal_window_ends_everything_within_two_seconds(tmp_path
 
             closed = time.monotonic()
             server.close(name)
-            wait_for(lambda: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
+            try:
+                wait_for(lambda: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
+            except AssertionError as error:
+                raise AssertionError(f"{error}; where it is:\n{stack_of(app)}") from None
             assert_nothing_left(where, within_s=max(0.0, closed + GONE_WITHIN_S - time.monotonic()))
     finally:
         server.stop()
         for app in apps:
             if alive(app):
                 os.kill(app, signal.SIGKILL)  # its children die with it, and its janitor removes the run directory
+
+
+def stack_of(pid: int) -> str:
+    """Where a stuck rrsim is, for a failure message: its threads' stacks if py-spy is installed."""
+    spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if spy is None:
+        return "(pip install py-spy to see its stack)"
+    return subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60).stdout
 
 
 def parent_of(pid: int) -> int:

@@ -84,7 +84,7 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as status:
             return "State:\tZ" not in status.read()
-    except FileNotFoundError:
+    except OSError:  # gone; ProcessLookupError if it was reaped between the open and the read
         return False
 
 
