@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rrsim.errors import UserError
+
 STOP_GRACE_S = 5.0  # a stopped worker that has not finished by then is killed
 KILL_WAIT_S = 0.05  # a SIGKILLed child is normally gone within a few ms: wait so the kill shows at once
 LOG_TAIL_LINES = 5
@@ -48,7 +50,15 @@ class Supervisor:
 
     def start(self, name: str, life: int, spec: dict[str, Any]) -> int:
         log_path = self.log_dir / f"{name}.{life}.log"
-        with open(log_path, "wb") as log:
+        try:
+            log = open(log_path, "wb")
+        except OSError as error:
+            # The run directory was removed (by a /tmp cleaner, say) and its sockets with it: a
+            # child started anyway could never report.  The command fails; the run goes on.
+            if not self.log_dir.is_dir():
+                raise UserError(f"cannot start {name}: {self.log_dir} is gone (removed while rrsim ran?)") from None
+            raise UserError(f"cannot start {name}: cannot write {log_path}: {error.strerror}") from None
+        with log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "rrsim.runtime", json.dumps({**spec, "parent_pid": os.getpid()})],
                 stdin=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -83,7 +84,7 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as status:
             return "State:\tZ" not in status.read()
-    except FileNotFoundError:
+    except OSError:  # gone; ProcessLookupError if it was reaped between the open and the read
         return False
 
 
@@ -146,6 +147,22 @@ def test_a_key_that_does_not_apply_is_a_notification_not_an_error() -> None:
             await live.until(lambda: any("still running" in n.message for n in live.app._notifications),
                              "a notification")
             assert live.tile("w1").state == "alive"
+
+    asyncio.run(scenario())
+
+
+def test_a_revive_after_the_run_directory_was_removed_is_a_notification_and_the_run_goes_on() -> None:
+    async def scenario() -> None:
+        async with session() as live:
+            await live.press("2", "k")
+            await live.until_tile("w2", lambda f: f.state == "killed", "says killed")
+            shutil.rmtree(live.run.engine.run_dir)  # a /tmp cleaner
+            await live.press("r")
+            await live.until(lambda: any("w2" in n.message and "cannot start" in n.message
+                                         for n in live.app._notifications), "a notification")
+            assert live.run.failure is None
+            assert live.tile("w2").state == "killed"
+            await live.receiving("w1")
 
     asyncio.run(scenario())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
+import traceback
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -15,7 +17,9 @@ from textual.screen import Screen
 
 from rrsim.config import Scenario
 from rrsim.engine import Engine
+from rrsim.errors import UserError
 from rrsim.model import NS
+from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
 from rrsim.tui.run_screen import RUN_BINDINGS, RunScreen
 from rrsim.tui.source import LiveRun, RunSource
@@ -34,7 +38,8 @@ class RrsimApp(App[None]):
     BINDINGS = [Binding("ctrl+c", "quit", show=False, system=True)]
 
     def __init__(self, source: RunSource, scenario: str = "interactive", quit_on_signals: bool = False) -> None:
-        super().__init__()
+        # quit_on_signals: the app owns the process and its terminal, which may vanish (run_tui)
+        super().__init__(driver_class=TerminalDriver if quit_on_signals else None)
         self.source = source
         self.scenario = scenario
         self.quit_on_signals = quit_on_signals
@@ -46,11 +51,10 @@ class RrsimApp(App[None]):
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         if self.quit_on_signals:
-            # SIGTERM or SIGHUP (the terminal went away) quits like q: the event loop leaves app.run()
-            # and run_tui cleans up, rather than an exception unwinding through Textual's insides.
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(signum, partial(self.exit, return_code=128 + signum))
+            # SIGTERM quits like q: the event loop leaves app.run() and run_tui cleans up, rather
+            # than an exception unwinding through Textual's insides.  SIGHUP is run_tui's (Hangup).
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, partial(self.exit, return_code=128 + signal.SIGTERM))
 
     def get_default_screen(self) -> Screen:
         return RunScreen(self.source, self.scenario)
@@ -79,11 +83,26 @@ def run_tui(scenario: Scenario, keep_logs: Path | None) -> int:
     """Run the TUI until q; every child ends and the run directory goes, however the app ends."""
     run = LiveRun(Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs))
     try:
-        run.begin()
         app = RrsimApp(run, scenario.name, quit_on_signals=True)
-        app.run()
+        with Hangup(app, run.close):
+            run.begin()
+            app.run()
     finally:
         run.close()
     if run.failure is not None:
-        raise run.failure
+        return _engine_failed(run.failure)
     return app.return_code or 0
+
+
+def _engine_failed(failure: BaseException) -> int:
+    """The engine's thread stopped on ``failure``: one line on stderr and exit code 1, not a traceback.
+
+    A UserError (the engine could not start, say) goes to the command line like any other.
+    """
+    if isinstance(failure, UserError):
+        raise failure
+    frames = traceback.extract_tb(failure.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    message = f"{type(failure).__name__}: {failure}{where}".replace("\r", "\\r").replace("\n", "\\n")
+    print(f"rrsim: error: the engine stopped: {message}", file=sys.stderr)
+    return 1

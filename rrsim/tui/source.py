@@ -46,6 +46,7 @@ class LiveRun:
         self.lock = engine.lock
         self.failure: BaseException | None = None
         self._stop = threading.Event()
+        self._closing = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="rrsim-engine", daemon=True)
 
     @property
@@ -71,13 +72,18 @@ class LiveRun:
         return self.engine.request(command, *args)
 
     def close(self) -> None:
-        """Stop stepping, then end every child and remove the run directory.  Safe to call twice."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(JOIN_S)
-        # The stepping thread is done with the sockets (join is the hand-over); closing from the
-        # caller, the main thread, lets the engine hold off a second ctrl+c while it cleans up.
-        self.engine.close()
+        """Stop stepping, then end every child and remove the run directory.
+
+        Safe to call twice, and from two threads at once (a hangup closes the run on a thread of
+        its own): the second call returns once the first has finished cleaning up.
+        """
+        with self._closing:
+            self._stop.set()
+            if self._thread.is_alive():
+                self._thread.join(JOIN_S)
+            # The stepping thread is done with the sockets (join is the hand-over); closing from the
+            # main thread lets the engine hold off a second ctrl+c while it cleans up.
+            self.engine.close()
 
 
 class StaticRun:
