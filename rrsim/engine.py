@@ -137,7 +137,6 @@ class Engine:
 
     def _start(self, name: str, life: int, work_ms: float, wait_ready: bool = False) -> None:
         role: Role = role_of(self.pattern, name)
-        self.roster.lives[name] = life
         self.work_ms[name] = work_ms
         expected = self._expected_peers(name)
         spec = {
@@ -147,6 +146,7 @@ class Engine:
             "expected_peers": expected, "min_peers": expected if wait_ready else 0,
         }
         pid = self.supervisor.start(name, life, spec)
+        self.roster.lives[name] = life  # only once it started: a failed revive is no new life
         self.emit(ev.ProcessStarted(
             now_ns(), name, role.name, life, pid, work_ms if role.kind == RECEIVER else 0.0,
             endpoints=self.wiring.endpoints_of(name), kind=role.kind,

@@ -23,6 +23,8 @@ def main() -> None:
     # The engine ends us with SIGTERM once it has cleaned up itself: then there is nothing to do.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGUSR1, lambda *_: None)  # wakes the sleep below at once
+    # A shell forwards a closed terminal's SIGHUP to the whole job: we are the one that must outlive it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     die_with_parent(parent_pid, signal.SIGUSR1)
     while os.getppid() == parent_pid:
         time.sleep(CHECK_S)
