@@ -288,7 +288,7 @@ def busy_worker_lb_broker_scene() -> Scene:
 
 def broker_killed_scene() -> Scene:
     """The broker killed mid-run, recorded: the workers wait for it."""
-    return Scene("broker-kill", recorded("broker-kill", 1.8))
+    return Scene("broker-kill", recorded("broker-kill", 2.3))
 
 
 def broker_revived_scene() -> Scene:
