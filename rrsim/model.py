@@ -431,8 +431,8 @@ class Model:
 
     def _on_RouterState(self, e: ev.RouterState) -> None:
         broker = self.brokers.get(e.name)
-        if broker is None or broker.life is None or broker.life.number != e.life:
-            return
+        if broker is None or broker.life is None or broker.life.number != e.life or not broker.running:
+            return  # a report that left before its sender died says nothing about now
         fresh = e.routed - broker.routed
         if fresh > 0:
             bucket = e.t_ns // RATE_BUCKET_NS
