@@ -49,32 +49,35 @@ def test_saying_ready_twice_queues_a_worker_once_and_a_gone_one_is_forgotten():
 
 # ------------------------------------------------------------------------------ real processes
 def test_idle_workers_take_turns_in_the_order_they_became_ready():
-    # Over tcp (the other broker tests run over ipc).
-    result = run(Setup(pattern="lb-broker", transport="tcp", workers=3, rate=100, messages=60, wait_ready=True))
+    # Over tcp (the other broker tests run over ipc).  50 ms apart, every worker is idle again
+    # long before the next message, even on a busy machine.
+    result = run(Setup(pattern="lb-broker", transport="tcp", workers=3, rate=20, messages=30, wait_ready=True))
     by_seq = {}
     for delivery in result.deliveries():
         for seq in delivery.seqs.tolist():
             by_seq[seq] = delivery.worker
-    order = [by_seq[seq] for seq in range(60)]
-    # At this rate every worker is idle when a message comes: the one ready longest is the one
-    # served longest ago, so the workers take strict turns.
-    turns = sum(order[i] == order[i % 3] for i in range(60))
-    assert turns >= 57, order
+    order = [by_seq[seq] for seq in range(30)]
+    # The one ready longest is the one served longest ago: the workers take strict turns, in
+    # whatever order they first said ready.  (A stall of one of them may swap a pair, no more.)
+    assert sorted(order[:3]) == ["w1", "w2", "w3"]
+    out_of_turn = sum(order[i] != order[i - 3] for i in range(3, 30))
+    assert out_of_turn <= 3, order
     assert_ledger_consistent(result)
 
 
 def test_a_busy_worker_is_never_handed_a_second_message():
-    # w1 works 300 ms, w2 no time at all.  Were w1 ever handed a message while busy, that message
-    # would wait for it hundreds of ms while w2 sat idle.
-    result = run(Setup(pattern="lb-broker", workers=2, rate=20, messages=60, wait_ready=True),
-                 [Action("set_work", after_sent=0, worker="w1", work_ms=300.0)])
+    # One worker, 100 ms a message, messages every 20 ms: the broker holds them and hands the
+    # worker one at a time.  Killed, the worker loses only the one in hand; had the broker sent
+    # it more, they would sit in its socket and die with it.  Its next life gets the rest.
+    result = run(Setup(pattern="lb-broker", workers=1, rate=50, messages=60, work_ms=100.0, wait_ready=True,
+                       drain_s=0.5),
+                 [Action("kill", after_sent=30, worker="w1"), Action("revive", after_sent=40, worker="w1")])
     model = result.model
-    waits = np.concatenate([(d.recv_ns - d.sent_ns) for d in result.deliveries()]) / 1e6
-    assert waits.max() < 150, sorted(waits)[-5:]
     w1 = model.workers["w1"]
-    assert 3 <= w1.received <= 20  # its turn comes only when it is done
-    assert w1.busy_fraction(model.now_ns) > 0.5
-    assert model.totals().lost == 0
+    assert [life.how_ended for life in w1.lives][:1] == ["killed"]
+    assert model.totals().lost <= 1
+    assert w1.lives[0].received < 30 and w1.lives[1].received > 0
+    assert model.totals().delivered + model.totals().lost == 60
     assert_ledger_consistent(result)
 
 
@@ -118,8 +121,11 @@ def test_a_killed_broker_loses_only_what_it_held_and_the_workers_come_back_to_th
     if len(lost):
         assert lost.max() < result.sent_by(killed + NS // 5)
     if bind == "broker":
-        # The pushers connect, and keep queueing for the broker's next life (RFC 30): late, not lost.
-        assert totals.late > 0 and totals.lost <= 3
+        # The pushers connect, and keep queueing for the broker's next life (RFC 30): what was sent
+        # while it was dead is late, not lost; only what it held (sent before it died) is lost.
+        assert totals.late > 0
+        if len(lost):
+            assert lost.max() < result.sent_by(killed + NS // 50)
     else:
         # The pushers bind: with the broker gone they have no peer, and PUSH blocks until it is back.
         assert any(e.blocked for e in result.events
@@ -145,11 +151,16 @@ def test_busy_worker_under_both_patterns():
         results[pattern] = run(setup, scenario.timeline)
         assert_ledger_consistent(results[pattern])
     push_pull, broker = (results[p].model for p in ("push-pull", "lb-broker"))
-    # push-pull deals w1 its turn whatever it is doing: an equal share and a wait that grows with
-    # its queue.  The broker gives w1 what it can do, and nothing waits long.
+    # push-pull deals w1 its turn whatever it is doing: an equal share, and its messages wait in
+    # its queue far longer than anyone else's.  The broker gives w1 what it can do, and w1's
+    # messages wait no longer than the others' (they all wait in the broker's one queue).  These
+    # hold on a loaded machine too, where every wait grows.
+    def p99_ms(model, name):
+        return model.workers[name].latency_ms(0.99)
+
+    others = ("w2", "w3", "w4")
     assert push_pull.share(push_pull.workers["w1"]) == pytest.approx(0.25, abs=0.01)
     assert broker.share(broker.workers["w1"]) < 0.15
-    assert push_pull.workers["w1"].latency_ms(0.99) > 500
-    assert broker.wait.quantile_ms(0.99) < 150
-    assert broker.wait.quantile_ms(0.99) < push_pull.wait.quantile_ms(0.99) / 5
+    assert p99_ms(push_pull, "w1") > 500 and p99_ms(push_pull, "w1") > 10 * max(p99_ms(push_pull, n) for n in others)
+    assert p99_ms(broker, "w1") < 2 * max(p99_ms(broker, n) for n in others) + 20
     assert broker.totals().lost == push_pull.totals().lost == 0
