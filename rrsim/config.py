@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rrsim import patterns
+from rrsim.patterns.choice import STRATEGIES
 from rrsim.checks import Check, checks_from_table
 from rrsim.errors import UserError, did_you_mean
 from rrsim.wire import HEADER_SIZE
@@ -63,6 +64,11 @@ SETUP_KEYS: dict[str, Limit] = {
     "duration": Limit(float, 0.001, 7 * 86400, help="hard cap on the run in seconds"),
     "interface": Limit(str, help="tcp only: the address to bind"),
     "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
+    "strategy": Limit(str, choices=tuple(STRATEGIES), help="lb-broker: how the broker picks a worker: lru (the "
+                      "guide's ready queue), round-robin, random, least-loaded, p2c (power of two choices) or "
+                      "pewma (peak-EWMA of service time)"),
+    "max_outstanding": Limit(int, 0, 1_000_000, help="lb-broker: messages a worker may hold at once; 0 = the "
+                             "strategy's default (1 for lru, no limit for the others)"),
     "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
                           "beyond that it stops reading and the pushers block at their HWM"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
@@ -90,6 +96,8 @@ class Setup:
     duration: float | None = None
     interface: str = "127.0.0.1"
     port: int = 0
+    strategy: str = "lru"
+    max_outstanding: int = 0
     broker_queue: int = 1000
     drain_s: float = 1.0
     lost_after_s: float = 2.0

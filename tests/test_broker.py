@@ -8,7 +8,7 @@ import pytest
 
 from rrsim import events as ev
 from rrsim.config import Action, Setup, load_scenario
-from rrsim.patterns.choice import LeastRecentlyUsed
+from rrsim.patterns.choice import Dispatcher
 from runs import assert_ledger_consistent, run
 
 NS = 1_000_000_000
@@ -16,17 +16,17 @@ NS = 1_000_000_000
 
 # ------------------------------------------------------------------------------ the choice, pure
 def test_the_worker_ready_longest_gets_the_next_message():
-    lru = LeastRecentlyUsed()
+    lru = Dispatcher("lru")
     for identity in (b"w1", b"w2", b"w3"):
         lru.ready(identity, 0)
     assert [lru.next(), lru.next()] == [b"w1", b"w2"]
     lru.ready(b"w1", 1)  # w1 is done; w3 has been ready longer
     assert [lru.next(), lru.next()] == [b"w3", b"w1"]
-    assert len(lru) == 0
+    assert len(lru) == 0 and lru.next() is None
 
 
 def test_a_busy_worker_is_not_offered_again_by_a_stale_ready():
-    lru = LeastRecentlyUsed()
+    lru = Dispatcher("lru")
     lru.ready(b"w1", 5)  # first word, 5 messages done before (a revived broker)
     assert lru.next() == b"w1"  # handed its 6th
     lru.ready(b"w1", 5)  # a "ready" sent before the 6th arrived: stale
@@ -37,7 +37,7 @@ def test_a_busy_worker_is_not_offered_again_by_a_stale_ready():
 
 
 def test_saying_ready_twice_queues_a_worker_once_and_a_gone_one_is_forgotten():
-    lru = LeastRecentlyUsed()
+    lru = Dispatcher("lru")
     lru.ready(b"w1", 0)
     lru.ready(b"w1", 0)
     lru.ready(b"w2", 0)
@@ -45,6 +45,62 @@ def test_saying_ready_twice_queues_a_worker_once_and_a_gone_one_is_forgotten():
     lru.gone(b"w2")
     lru.ready(b"w2", 0)  # a new life of the same identity starts its count afresh
     assert lru.next() == b"w2"
+
+
+def _three(strategy: str, **kwargs) -> Dispatcher:
+    dispatcher = Dispatcher(strategy, **kwargs)
+    for identity in (b"w1", b"w2", b"w3"):
+        dispatcher.ready(identity, 0)
+    return dispatcher
+
+
+def test_round_robin_deals_in_turn_whatever_each_has_outstanding():
+    rr = _three("round-robin")
+    assert [rr.next() for _ in range(7)] == [b"w1", b"w2", b"w3", b"w1", b"w2", b"w3", b"w1"]
+    assert rr.workers[b"w1"].outstanding == 3  # no limit unless max_outstanding says so
+
+
+def test_max_outstanding_bounds_every_strategy():
+    rr = _three("round-robin", max_outstanding=2)
+    assert [rr.next() for _ in range(7)] == [b"w1", b"w2", b"w3", b"w1", b"w2", b"w3", None]
+    rr.ready(b"w2", 1)
+    assert rr.next() == b"w2"
+
+
+def test_least_loaded_picks_the_fewest_outstanding():
+    ll = _three("least-loaded")
+    assert [ll.next() for _ in range(3)] == [b"w1", b"w2", b"w3"]
+    ll.next()  # w1 again: all had one, w1 was served longest ago
+    ll.ready(b"w2", 1)  # w2 finished its one
+    assert ll.next() == b"w2"
+
+
+def test_p2c_never_picks_the_busier_of_the_two_it_drew():
+    p2c = _three("p2c", seed=7)
+    for _ in range(5):
+        p2c.workers[b"w1"].given += 1  # w1 is far behind
+    picks = [p2c.next() for _ in range(30)]
+    # w1 can only win a draw against itself, and there are no two w1s in a draw of two.
+    assert b"w1" not in picks[:6]
+
+
+def test_random_spreads_over_everyone_with_room():
+    picks = [_three("random", seed=seed).next() for seed in range(60)]
+    assert set(picks) == {b"w1", b"w2", b"w3"}
+
+
+def test_pewma_prefers_the_fast_worker_and_remembers_a_slow_peak():
+    pewma = Dispatcher("pewma")
+    pewma.ready(b"fast", 0)
+    pewma.ready(b"slow", 0)
+    t = 1_000_000_000
+    for n in range(1, 4):
+        assert pewma.next(t) in (b"fast", b"slow")
+    # Service times: fast 1 ms, slow 50 ms.
+    pewma.workers[b"fast"].service_ns, pewma.workers[b"slow"].service_ns = 1e6, 50e6
+    pewma.workers[b"fast"].given = pewma.workers[b"fast"].done = 0
+    pewma.workers[b"slow"].given = pewma.workers[b"slow"].done = 0
+    assert [pewma.next(t) for _ in range(5)] == [b"fast"] * 5  # 1 ms x 5 outstanding < 50 ms x 1
 
 
 # ------------------------------------------------------------------------------ real processes
@@ -164,3 +220,17 @@ def test_busy_worker_under_both_patterns():
     assert p99_ms(push_pull, "w1") > 500 and p99_ms(push_pull, "w1") > 10 * max(p99_ms(push_pull, n) for n in others)
     assert p99_ms(broker, "w1") < 2 * max(p99_ms(broker, n) for n in others) + 20
     assert broker.totals().lost == push_pull.totals().lost == 0
+
+
+def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_does_not():
+    scenario = load_scenario("busy-worker")
+    shares = {}
+    for strategy in ("round-robin", "least-loaded"):
+        setup = Setup(**{**scenario.setup.to_dict(), "pattern": "lb-broker", "strategy": strategy})
+        result = run(setup, scenario.timeline)
+        assert result.model.totals().lost == 0
+        assert_ledger_consistent(result)
+        shares[strategy] = result.model.share(result.model.workers["w1"])
+    # round-robin with no limit is push-pull through a broker: w1 gets its turn, busy or not.
+    assert shares["round-robin"] == pytest.approx(0.25, abs=0.01)
+    assert shares["least-loaded"] < 0.15

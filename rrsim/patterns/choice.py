@@ -1,37 +1,139 @@
-"""How a broker chooses a worker: small pure policies, no sockets, tested on their own."""
+"""How a broker chooses a worker: small pure policies, no sockets, tested on their own.
+
+The broker keeps a ``Dispatcher``: what it has handed each worker and what each says it has
+done.  A worker with room (fewer messages outstanding than ``max_outstanding``) is a
+candidate; the strategy picks one of the candidates.  ``lru`` is the guide's ready queue.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+PEWMA_DECAY_NS = 10_000_000_000  # how fast a peak of service time fades: about 10 s
 
 
-class LeastRecentlyUsed:
-    """The guide's ready queue: the worker that has been ready longest gets the next message.
+@dataclass
+class Candidate:
+    """What the broker knows of one worker."""
 
-    A worker says how many messages it has done when it says ready; ``given`` counts what it
-    was handed since it first spoke to this broker.  A "ready" that does not account for every
-    message handed to it is stale (sent before the last one arrived), and is ignored, so a
-    worker never holds two messages at once."""
+    identity: bytes
+    order: int  # when it first spoke: round robin goes by this
+    given: int = 0  # messages handed to it, counted from its first word
+    done: int = 0  # what it last said it had done
+    room_since: int = 0  # a counter: when it last got room for a message (lru goes by this)
+    service_ns: float = 0.0  # peak-EWMA of how long a message took, hand-over to done
+    sent_at: deque[int] = field(default_factory=deque)  # when each outstanding message was handed over
+    last_ns: int = 0
 
-    def __init__(self) -> None:
-        self._ready: OrderedDict[bytes, None] = OrderedDict()
-        self._given: dict[bytes, int] = {}  # identity -> messages handed to it, counted from its first word
+    @property
+    def outstanding(self) -> int:
+        return self.given - self.done
 
-    def ready(self, identity: bytes, done: int) -> None:
-        given = self._given.setdefault(identity, done)
-        if done >= given:
-            self._given[identity] = done
-            self._ready.setdefault(identity, None)
 
-    def next(self) -> bytes:
-        """The least recently ready worker, handed one message: it is busy until it says ready."""
-        identity, _ = self._ready.popitem(last=False)
-        self._given[identity] += 1
-        return identity
+def lru(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
+    return min(candidates, key=lambda c: c.room_since)
+
+
+def round_robin(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
+    """The next one in the order they first spoke, after the one served last (``turn``)."""
+    later = [c for c in candidates if c.order > turn]
+    return min(later or candidates, key=lambda c: c.order)
+
+
+def uniform(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
+    return candidates[rng.randrange(len(candidates))]
+
+
+def least_loaded(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
+    return min(candidates, key=lambda c: (c.outstanding, c.room_since))
+
+
+def p2c(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
+    """Power of two choices: two at random, the one with fewer outstanding."""
+    if len(candidates) == 1:
+        return candidates[0]
+    a, b = rng.sample(candidates, 2)
+    return a if a.outstanding <= b.outstanding else b
+
+
+def pewma(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
+    """Peak-EWMA of service time, times outstanding + 1 (Finagle's and Linkerd's load balancer)."""
+    return min(candidates, key=lambda c: (c.service_ns * (c.outstanding + 1), c.room_since))
+
+
+STRATEGIES: dict[str, Callable[[list[Candidate], random.Random, int], Candidate]] = {
+    "lru": lru,
+    "round-robin": round_robin,
+    "random": uniform,
+    "least-loaded": least_loaded,
+    "p2c": p2c,
+    "pewma": pewma,
+}
+
+
+class Dispatcher:
+    """The broker's book of workers.  A worker says how many messages it has done when it says
+    ready; a "ready" that does not account for every message handed to it only says it has room
+    for more, so with ``max_outstanding`` 1 a worker never holds two messages at once."""
+
+    def __init__(self, strategy: str = "lru", max_outstanding: int = 0, seed: int = 0) -> None:
+        self.choose = STRATEGIES[strategy]
+        # 0: the strategy's own default, one at a time for lru (the guide's), no limit for the others
+        self.limit = max_outstanding or (1 if strategy == "lru" else 0)
+        self.rng = random.Random(seed)
+        self.workers: dict[bytes, Candidate] = {}
+        self._clock = 0  # counts reports and hand-overs: an order, not a time
+        self._turn = -1  # round robin: the order of the one served last
+
+    def ready(self, identity: bytes, done: int, now_ns: int = 0) -> None:
+        worker = self.workers.get(identity)
+        if worker is None:
+            worker = self.workers[identity] = Candidate(identity, order=len(self.workers), given=done, done=done)
+            worker.room_since = self._tick()
+            return
+        finished = min(done, worker.given) - worker.done
+        had_room = self._has_room(worker)
+        for _ in range(max(0, finished)):
+            handed = worker.sent_at.popleft() if worker.sent_at else now_ns
+            self._sample(worker, now_ns - handed, now_ns)
+        worker.done = max(worker.done, min(done, worker.given))
+        if not had_room and self._has_room(worker):
+            worker.room_since = self._tick()
+
+    def next(self, now_ns: int = 0) -> bytes | None:
+        """The chosen worker, handed one message (None: nobody has room)."""
+        candidates = [w for w in self.workers.values() if self._has_room(w)]
+        if not candidates:
+            return None
+        worker = self.choose(candidates, self.rng, self._turn)
+        self._turn = worker.order
+        worker.given += 1
+        worker.sent_at.append(now_ns)
+        worker.room_since = self._tick()  # served now: the back of the line
+        return worker.identity
 
     def gone(self, identity: bytes) -> None:
-        """It was popped by ``next`` but has disconnected: forget it (the message was not sent)."""
-        self._given.pop(identity, None)
+        """It was chosen but has disconnected: forget it (the message was not sent)."""
+        self.workers.pop(identity, None)
 
     def __len__(self) -> int:
-        return len(self._ready)
+        """How many have room for a message now."""
+        return sum(1 for w in self.workers.values() if self._has_room(w))
+
+    def _has_room(self, worker: Candidate) -> bool:
+        return self.limit == 0 or worker.outstanding < self.limit
+
+    def _sample(self, worker: Candidate, service_ns: int, now_ns: int) -> None:
+        if service_ns >= worker.service_ns:
+            worker.service_ns = float(service_ns)  # a peak is taken at once
+        else:
+            weight = min(1.0, max(0.0, (now_ns - worker.last_ns) / PEWMA_DECAY_NS))
+            worker.service_ns += (service_ns - worker.service_ns) * max(weight, 0.05)
+        worker.last_ns = now_ns
+
+    def _tick(self) -> int:
+        self._clock += 1
+        return self._clock

@@ -23,12 +23,13 @@ import zmq
 
 from rrsim import wire
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
-from rrsim.patterns.choice import LeastRecentlyUsed
+from rrsim.patterns.choice import Dispatcher
 from rrsim.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.sending import pusher
 
-SUMMARY = "a broker hands each message to the worker that has been ready longest (the guide's lbbroker)"
+SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
+           "or by another strategy")
 BINDERS = ("pusher", "broker")
 
 READY = b"READY"  # worker -> broker: [empty, READY, messages done so far]
@@ -57,7 +58,7 @@ def broker(runtime: ChildRuntime) -> None:
     runtime.wire("frontend", frontend)
     runtime.wire("backend", backend)
     runtime.hello()
-    workers = LeastRecentlyUsed()
+    workers = Dispatcher(spec["strategy"], spec["max_outstanding"], seed=spec["life"])
     held: deque[list[bytes]] = deque()
     bound = spec["broker_queue"]
     routed = 0
@@ -74,14 +75,16 @@ def broker(runtime: ChildRuntime) -> None:
             while backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 identity, *said = backend.recv_multipart()
                 if len(said) == 3 and said[1] == READY and said[2].isdigit():  # [empty, READY, done]
-                    workers.ready(identity, int(said[2]))
+                    workers.ready(identity, int(said[2]), time.monotonic_ns())
         if frontend in ready:
             room = min(FRONTEND_BURST, bound - len(held))
             while room and frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 held.append(frontend.recv_multipart())
                 room -= 1
-        while held and workers:
-            identity = workers.next()
+        while held:
+            identity = workers.next(time.monotonic_ns())
+            if identity is None:
+                break  # nobody has room: the messages wait here
             try:
                 backend.send_multipart([identity, b"", *held[0]])
             except zmq.ZMQError as error:
