@@ -26,6 +26,7 @@ from rrsim.errors import UserError
 from rrsim.model import Model
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern
+from rrsim.patterns.choice import STRATEGIES
 from rrsim.supervisor import Supervisor
 from rrsim.wire import control_topic
 from rrsim.run_directory import RunDirectory
@@ -53,6 +54,7 @@ class Engine:
         self.roster = telemetry.Roster()
         self.work_ms: dict[str, float] = {}
         self.rate = setup.rate
+        self.strategy = setup.strategy
         self.held = False  # sending paused (by the user, or because time is up)
         # wait_ready: the pushers are held until every worker (and broker) is connected as the
         # model sees it; a pusher also waits for its own peers (its socket monitor), which is
@@ -143,7 +145,7 @@ class Engine:
             **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
             "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
             "sockets": self.wiring.plan(name), "work_ms": work_ms, "rate": self.rate, "held": self._pushers_held(),
-            "expected_peers": expected, "min_peers": expected if wait_ready else 0,
+            "expected_peers": expected, "min_peers": expected if wait_ready else 0, "strategy": self.strategy,
         }
         pid = self.supervisor.start(name, life, spec)
         self.roster.lives[name] = life  # only once it started: a failed revive is no new life
@@ -233,6 +235,15 @@ class Engine:
         if stations and all(station.state == "alive" for station in stations):
             self.waiting_for_workers = False
             self._next_control_ns = 0
+
+    def set_strategy(self, strategy: str) -> None:
+        if not any(role.kind == ROUTER for role in self.pattern.ROLES.values()):
+            raise UserError(f"{self.setup.pattern} has no broker: strategies are a broker's (--pattern lb-broker)")
+        if strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+        self.strategy = strategy
+        self.emit(ev.StrategySet(now_ns(), strategy))
+        self._next_control_ns = 0
 
     def hold_sending(self, held: bool) -> None:
         self.held = held
@@ -348,6 +359,7 @@ class Engine:
             state: dict[str, Any] = {
                 "connect": self.wiring.connects(name), "rate": self.rate, "held": self._pushers_held(),
                 "work_ms": self.work_ms[name], "expected_peers": self._expected_peers(name),
+                "strategy": self.strategy,
             }
             self.control_sock.send_multipart([control_topic(name), _json(state)])
 

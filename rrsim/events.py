@@ -88,6 +88,13 @@ class RateSet(Event):
 
 
 @dataclass(frozen=True)
+class StrategySet(Event):
+    """The broker's way of choosing a worker changed."""
+
+    strategy: str
+
+
+@dataclass(frozen=True)
 class SendingHeld(Event):
     held: bool
 

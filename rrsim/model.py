@@ -220,6 +220,7 @@ class Model:
         self.wait = Durations()  # sent to work started, over every message done
         self.sojourn = Durations()  # sent to work done
         self.rate = 0.0
+        self.strategy = ""  # a broker's, when there is one
         self.sending_held = False
         self.drained = False
         # Messages counted lost that arrived after all, not yet in the log: (pusher, worker) -> count.
@@ -259,6 +260,7 @@ class Model:
         self.endpoints = dict(e.endpoints)
         self.started_ns = e.t_ns
         self.rate = float(e.setup.get("rate", 0.0))
+        self.strategy = str(e.setup.get("strategy", ""))
         self.lost_after_ns = int(float(e.setup.get("lost_after_s", self.lost_after_ns / NS)) * NS)
         self._note(e.t_ns, "info", "run-started", pattern=e.setup.get("pattern"), transport=e.setup.get("transport"),
                    endpoints=dict(e.endpoints))
@@ -352,6 +354,10 @@ class Model:
     def _on_RateSet(self, e: ev.RateSet) -> None:
         self.rate = e.rate
         self._note(e.t_ns, "info", "rate-set", rate=e.rate)
+
+    def _on_StrategySet(self, e: ev.StrategySet) -> None:
+        self.strategy = e.strategy
+        self._note(e.t_ns, "info", "strategy-set", strategy=e.strategy)
 
     def _on_SendingHeld(self, e: ev.SendingHeld) -> None:
         self.sending_held = e.held

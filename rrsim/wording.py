@@ -75,6 +75,7 @@ _WORDING: dict[str, Callable[..., str]] = {
     "resumed": lambda name: f"{name} resumed (SIGCONT)",
     "work-set": lambda name, work_ms: f"{name} now works {work_ms:g} ms per message",
     "rate-set": _rate_set,
+    "strategy-set": lambda strategy: f"the broker now chooses workers by {strategy}",
     "sending-held": lambda held: "sending paused" if held else "sending resumed",
     "link": lambda a, b, up: f"{a} {'connected to' if up else 'disconnected from'} {b}",
     "sent-all": lambda name, sent: f"{name} has sent all {sent} messages",

@@ -199,3 +199,25 @@ def test_the_broker_has_a_tile_that_k_kills_and_r_revives() -> None:
 
 
 # The real command in a terminal (q, ctrl+c, signals, SIGKILL, a UI bug): tests/test_tui_exits.py.
+
+
+def test_s_cycles_the_live_brokers_strategy_and_the_log_says_so() -> None:
+    async def scenario() -> None:
+        async with session(dataclasses.replace(LIVE, pattern="lb-broker")) as live:
+            await live.press("s")
+            await live.until(lambda: live.run.model.strategy == "round-robin", "the strategy to change")
+            await live.until(lambda: any(e.what == "strategy-set" for e in list(live.run.model.log)), "a log line")
+            # The broker deals on: every worker still receives.
+            for name in ("w1", "w2", "w3"):
+                await live.receiving(name, 3)
+
+    asyncio.run(scenario())
+
+
+def test_s_without_a_broker_says_why() -> None:
+    async def scenario() -> None:
+        async with session() as live:
+            await live.press("s")
+            await live.until(lambda: any("No broker" in n.message for n in live.app._notifications), "a notification")
+
+    asyncio.run(scenario())

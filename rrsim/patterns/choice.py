@@ -80,13 +80,18 @@ class Dispatcher:
     for more, so with ``max_outstanding`` 1 a worker never holds two messages at once."""
 
     def __init__(self, strategy: str = "lru", max_outstanding: int = 0, seed: int = 0) -> None:
-        self.choose = STRATEGIES[strategy]
-        # 0: the strategy's own default, one at a time for lru (the guide's), no limit for the others
-        self.limit = max_outstanding or (1 if strategy == "lru" else 0)
+        self.max_outstanding = max_outstanding
+        self.set_strategy(strategy)
         self.rng = random.Random(seed)
         self.workers: dict[bytes, Candidate] = {}
         self._clock = 0  # counts reports and hand-overs: an order, not a time
         self._turn = -1  # round robin: the order of the one served last
+
+    def set_strategy(self, strategy: str) -> None:
+        self.strategy, self.choose = strategy, STRATEGIES[strategy]
+        # max_outstanding 0: the strategy's own default, one at a time for lru (the guide's), no
+        # limit for the others
+        self.limit = self.max_outstanding or (1 if strategy == "lru" else 0)
 
     def ready(self, identity: bytes, done: int, now_ns: int = 0) -> None:
         worker = self.workers.get(identity)

@@ -96,7 +96,9 @@ def broker(runtime: ChildRuntime) -> None:
             routed += 1
         now = time.monotonic_ns()
         if runtime.wants_housekeeping(ready) or now >= next_housekeeping_ns:
-            runtime.housekeeping(now)
+            state = runtime.housekeeping(now)
+            if state is not None and state["strategy"] != workers.strategy:
+                workers.set_strategy(state["strategy"])
             next_housekeeping_ns = now + REPORT_NS
         current = (len(held), len(workers), routed)
         if current != reported and now - last_report_ns >= REPORT_NS:

@@ -63,6 +63,7 @@ class TopologyFrame:
     immediate: bool
     binders: tuple[tuple[str, str], ...]  # (name, endpoint) of every socket that binds
     strangers: tuple[tuple[str, str], ...] = ()  # (whose endpoint, peer) connected now, not ours
+    strategy: str = ""  # the broker's, when there is a broker
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         immediate=bool(setup.get("immediate", False)),
         binders=binders,
         strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None),
+        strategy=model.strategy if model.brokers else "",
     )
 
 

@@ -14,6 +14,7 @@ from textual.widgets import Footer
 
 from rrsim.errors import UserError
 from rrsim.model import LogEntry
+from rrsim.patterns.choice import STRATEGIES
 from rrsim.tui import controls
 from rrsim.tui.frames import Frame, WorkerFrame, new_log_entries, read_frame
 from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
@@ -35,7 +36,7 @@ LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process 
 WORK = Binding.Group("work", compact=True)
 SPEED = Binding.Group("rate", compact=True)
 SELECT = Binding.Group("select")
-RATE, HELD = ("rate", ""), ("held", "")  # keys of run-wide settings in RunScreen._asked
+RATE, HELD, STRATEGY = ("rate", ""), ("held", ""), ("strategy", "")  # keys of run-wide settings in RunScreen._asked
 
 # Every key of the main screen; the footer, the help screen and the command palette read this.
 RUN_BINDINGS: list[Binding] = [
@@ -56,6 +57,9 @@ RUN_BINDINGS: list[Binding] = [
     Binding("minus", "rate_down", "slower", group=SPEED, tooltip="Send slower: the previous step."),
     Binding("space", "hold", "hold", tooltip="Pause or resume sending in every pusher."),
     Binding("P", "add_pusher", "pusher", tooltip="Start another pusher; every worker connects to it too."),
+    Binding("s", "strategy", "strategy", show=False,
+            tooltip="lb-broker: the broker's next way of choosing a worker (lru, round-robin, random, "
+                    "least-loaded, p2c, pewma)."),
     Binding("tab", "select_step(1, True)", "next worker", show=False, group=SELECT,
             tooltip="Select another worker: arrows move in the grid, tab and shift+tab cycle, 1-9 pick wN; "
                     "a click selects too."),
@@ -256,6 +260,18 @@ class RunScreen(Screen[None]):
         if self.frame is not None:
             held = not self._current(HELD, self.frame.status.held)
             self.send("hold_sending", held, setting=Setting(HELD, held))
+
+    def action_strategy(self) -> None:
+        if self.frame is None:
+            return
+        if not self.frame.topology.strategy:
+            self.notify("No broker in this run: strategies are a broker's (rrsim --pattern lb-broker).",
+                        severity="warning")
+            return
+        current = self._current(STRATEGY, self.frame.topology.strategy)
+        names = list(STRATEGIES)
+        chosen = names[(names.index(current) + 1) % len(names)]
+        self.send("set_strategy", chosen, setting=Setting(STRATEGY, chosen))
 
     # ------------------------------------------------------------------ selection
     def _names(self) -> list[str]:

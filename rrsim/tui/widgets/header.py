@@ -23,6 +23,7 @@ class TopologyBar(Widget):
         setup = Content.assemble(
             (t.scenario, "bold"), sep, f"{t.pattern} over {t.transport}", sep, (f"{t.bind}s bind", "bold"), sep,
             f"immediate {'on' if t.immediate else 'off'}",
+            *([sep, "strategy ", (t.strategy, "bold")] if t.strategy else []),
         )
         sockets: list[str | tuple[str, str]] = [f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}"]
         for name, endpoint in t.binders:
