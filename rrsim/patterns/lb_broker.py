@@ -64,8 +64,12 @@ def broker(runtime: ChildRuntime) -> None:
     routed = 0
     reported: tuple = ()
     last_report_ns = next_housekeeping_ns = 0
-    poll_both = runtime.poller(frontend, backend)
-    poll_backend = runtime.poller(backend)
+    # Only the work sockets: control and the monitors are read every REPORT_NS (the poll times
+    # out that often), which keeps each turn's poll to two sockets, as in the guide's loop.
+    poll_both, poll_backend = zmq.Poller(), zmq.Poller()
+    poll_both.register(frontend, zmq.POLLIN)
+    for poller in (poll_both, poll_backend):
+        poller.register(backend, zmq.POLLIN)
 
     while True:
         poller = poll_both if len(held) < bound else poll_backend
@@ -95,7 +99,7 @@ def broker(runtime: ChildRuntime) -> None:
             held.popleft()
             routed += 1
         now = time.monotonic_ns()
-        if runtime.wants_housekeeping(ready) or now >= next_housekeeping_ns:
+        if now >= next_housekeeping_ns:
             state = runtime.housekeeping(now)
             if state is not None and state["strategy"] != workers.strategy:
                 workers.set_strategy(state["strategy"])
