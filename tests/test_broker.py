@@ -67,6 +67,24 @@ def test_max_outstanding_bounds_every_strategy():
     assert rr.next() == b"w2"
 
 
+def test_round_robin_serves_a_revived_worker_in_its_turn():
+    rr = _three("round-robin")
+    rr.gone(b"w2")
+    rr.ready(b"w2.2", 0)  # the next life of w2, which the broker meets as a new identity
+    picks = [rr.next() for _ in range(30)]
+    assert {picks.count(identity) for identity in (b"w1", b"w3", b"w2.2")} == {10}
+
+
+def test_a_worker_whose_pipe_is_full_is_skipped_until_it_says_ready():
+    rr = _three("round-robin")
+    assert rr.next() == b"w1"
+    rr.full(b"w1")  # the send would have blocked: not sent
+    assert rr.workers[b"w1"].outstanding == 0
+    assert [rr.next() for _ in range(4)] == [b"w2", b"w3", b"w2", b"w3"]
+    rr.ready(b"w1", 0)
+    assert b"w1" in [rr.next() for _ in range(3)]
+
+
 def test_least_loaded_picks_the_fewest_outstanding():
     ll = _three("least-loaded")
     assert [ll.next() for _ in range(3)] == [b"w1", b"w2", b"w3"]
@@ -234,3 +252,28 @@ def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_do
     # round-robin with no limit is push-pull through a broker: w1 gets its turn, busy or not.
     assert shares["round-robin"] == pytest.approx(0.25, abs=0.01)
     assert shares["least-loaded"] < 0.15
+
+
+def test_a_paused_worker_does_not_stop_the_broker_whatever_the_strategy():
+    # round-robin with no limit keeps dealing to the paused w1 until its pipe is full; then the
+    # broker skips it (a send that would block), as PUSH does, and w2 takes the rest.
+    result = run(
+        Setup(pattern="lb-broker", strategy="round-robin", workers=2, rate=3000, messages=6000, size=1000,
+              sndhwm=50, rcvhwm=50, wait_ready=True, drain_s=0.5),
+        [Action("pause", after_sent=1000, worker="w1")],
+    )
+    paused = result.first(ev.WorkerPaused, name="w1")
+    before = result.sent_by(paused.t_ns)
+    carried = np.count_nonzero(result.delivered_seqs("w2") >= before)
+    assert carried >= 0.9 * (6000 - before), (carried, 6000 - before)
+    assert_ledger_consistent(result)
+
+
+def test_stopping_a_worker_under_the_broker_keeps_what_it_did():
+    result = run(Setup(pattern="lb-broker", strategy="round-robin", workers=2, rate=1000, messages=3000,
+                       wait_ready=True, drain_s=0.5),
+                 [Action("stop", after_sent=1000, worker="w2")])
+    w2 = result.model.workers["w2"]
+    assert w2.state == "stopped" and w2.life.exit_code == 0  # it said goodbye and left, not killed
+    assert result.model.totals().lost <= 1
+    assert_ledger_consistent(result)

@@ -8,7 +8,7 @@ candidate; the strategy picks one of the candidates.  ``lru`` is the guide's rea
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,13 +20,14 @@ class Candidate:
     """What the broker knows of one worker."""
 
     identity: bytes
-    order: int  # when it first spoke: round robin goes by this
+    order: int  # when it first spoke (a count that only grows): round robin goes by this
     given: int = 0  # messages handed to it, counted from its first word
     done: int = 0  # what it last said it had done
     room_since: int = 0  # a counter: when it last got room for a message (lru goes by this)
     service_ns: float = 0.0  # peak-EWMA of how long a message took, hand-over to done
     sent_at: deque[int] = field(default_factory=deque)  # when each outstanding message was handed over
     last_ns: int = 0
+    full: bool = False  # its pipe took no more: skipped until it says ready
 
     @property
     def outstanding(self) -> int:
@@ -77,13 +78,17 @@ STRATEGIES: dict[str, Callable[[list[Candidate], random.Random, int], Candidate]
 class Dispatcher:
     """The broker's book of workers.  A worker says how many messages it has done when it says
     ready; a "ready" that does not account for every message handed to it only says it has room
-    for more, so with ``max_outstanding`` 1 a worker never holds two messages at once."""
+    for more, so with ``max_outstanding`` 1 a worker never holds two messages at once.
+
+    ``room`` holds the workers with room for a message, in the order they got it (lru takes the
+    first, in constant time, as the guide's ready queue does)."""
 
     def __init__(self, strategy: str = "lru", max_outstanding: int = 0, seed: int = 0) -> None:
         self.max_outstanding = max_outstanding
         self.set_strategy(strategy)
         self.rng = random.Random(seed)
         self.workers: dict[bytes, Candidate] = {}
+        self.room: OrderedDict[bytes, Candidate] = OrderedDict()
         self._clock = 0  # counts reports and hand-overs: an order, not a time
         self._turn = -1  # round robin: the order of the one served last
 
@@ -92,44 +97,71 @@ class Dispatcher:
         # max_outstanding 0: the strategy's own default, one at a time for lru (the guide's), no
         # limit for the others
         self.limit = self.max_outstanding or (1 if strategy == "lru" else 0)
+        if hasattr(self, "workers"):
+            self._refresh_room()
 
     def ready(self, identity: bytes, done: int, now_ns: int = 0) -> None:
         worker = self.workers.get(identity)
         if worker is None:
-            worker = self.workers[identity] = Candidate(identity, order=len(self.workers), given=done, done=done)
-            worker.room_since = self._tick()
+            worker = self.workers[identity] = Candidate(identity, order=self._tick(), given=done, done=done)
+            self._update_room(worker)
             return
         finished = min(done, worker.given) - worker.done
-        had_room = self._has_room(worker)
         for _ in range(max(0, finished)):
             handed = worker.sent_at.popleft() if worker.sent_at else now_ns
             self._sample(worker, now_ns - handed, now_ns)
         worker.done = max(worker.done, min(done, worker.given))
-        if not had_room and self._has_room(worker):
-            worker.room_since = self._tick()
+        worker.full = False  # it took what was in its pipe, or it would not have said so
+        self._update_room(worker)
 
     def next(self, now_ns: int = 0) -> bytes | None:
         """The chosen worker, handed one message (None: nobody has room)."""
-        candidates = [w for w in self.workers.values() if self._has_room(w)]
-        if not candidates:
+        if not self.room:
             return None
-        worker = self.choose(candidates, self.rng, self._turn)
+        if self.choose is lru:
+            worker = next(iter(self.room.values()))
+        else:
+            worker = self.choose(list(self.room.values()), self.rng, self._turn)
         self._turn = worker.order
         worker.given += 1
         worker.sent_at.append(now_ns)
-        worker.room_since = self._tick()  # served now: the back of the line
+        self.room.pop(worker.identity)
+        self._update_room(worker)  # with room left it goes to the back: served now
         return worker.identity
 
+    def full(self, identity: bytes) -> None:
+        """Its pipe is full (the send would block): the message was not sent; no more until it says ready."""
+        worker = self.workers.get(identity)
+        if worker is not None:
+            worker.given -= 1
+            worker.sent_at.pop()
+            worker.full = True
+            self.room.pop(identity, None)
+
     def gone(self, identity: bytes) -> None:
-        """It was chosen but has disconnected: forget it (the message was not sent)."""
+        """It has disconnected, or is stopping: forget it (a message chosen for it was not sent)."""
         self.workers.pop(identity, None)
+        self.room.pop(identity, None)
 
     def __len__(self) -> int:
         """How many have room for a message now."""
-        return sum(1 for w in self.workers.values() if self._has_room(w))
+        return len(self.room)
 
     def _has_room(self, worker: Candidate) -> bool:
-        return self.limit == 0 or worker.outstanding < self.limit
+        return not worker.full and (self.limit == 0 or worker.outstanding < self.limit)
+
+    def _update_room(self, worker: Candidate) -> None:
+        if not self._has_room(worker):
+            self.room.pop(worker.identity, None)
+        elif worker.identity not in self.room:
+            worker.room_since = self._tick()
+            self.room[worker.identity] = worker
+
+    def _refresh_room(self) -> None:
+        for worker in sorted(self.workers.values(), key=lambda w: w.room_since):
+            self._update_room(worker)
+        for identity in [i for i, w in self.room.items() if not self._has_room(w)]:
+            del self.room[identity]
 
     def _sample(self, worker: Candidate, service_ns: int, now_ns: int) -> None:
         if service_ns >= worker.service_ns:

@@ -1,6 +1,7 @@
 """lb-broker: the ZeroMQ guide's load-balancing broker (chapter 3, ``lbbroker``).  Pushers PUSH
 to a broker; workers tell the broker when they are ready; the broker hands each message to the
-worker that has been ready longest, and never a second one before the first is done.
+worker that has been ready longest, and never a second one before the first is done (the
+``lru`` strategy; others, and ``max_outstanding``, are in ``choice.py``).
 
 Pushers send open loop, at their rate, whether or not a worker is free (a closed loop would hide
 the queueing).  While no worker is ready the broker holds up to ``broker_queue`` messages;
@@ -33,6 +34,8 @@ SUMMARY = ("a broker hands each message to the worker that has been ready longes
 BINDERS = ("pusher", "broker")
 
 READY = b"READY"  # worker -> broker: [empty, READY, messages done so far]
+BYE = b"BYE"  # worker -> broker: [empty, BYE]: it is stopping, deal it nothing more
+BACKEND_BURST = 1024  # worker messages read in one turn
 REPORT_NS = 10_000_000
 STOP_GRACE_MS = 20  # a stopping worker waits this long for a message handed to it as it stopped
 FRONTEND_BURST = 256  # messages read from the frontend in one go
@@ -48,11 +51,12 @@ def inherits_backlog(role: str, life: int, setup: Any) -> bool:
 
 
 def broker(runtime: ChildRuntime) -> None:
-    """Poll the backend always and the frontend only while there is room; hand out in LRU order."""
+    """Poll the backend always and the frontend only while there is room; hand out by the strategy."""
     spec = runtime.spec
     frontend = runtime.ctx.socket(zmq.PULL)
     frontend.rcvhwm = spec["rcvhwm"]
     backend = runtime.ctx.socket(zmq.ROUTER)
+    backend.sndhwm = spec["sndhwm"]  # a worker's pipe: what it may be dealt beyond what it holds
     # A worker that is gone makes send raise EHOSTUNREACH instead of dropping the message silently.
     backend.router_mandatory = 1
     runtime.wire("frontend", frontend)
@@ -76,10 +80,14 @@ def broker(runtime: ChildRuntime) -> None:
         ready = dict(poller.poll(REPORT_NS // 1_000_000))
         # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.
         if backend in ready:
-            while backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
+                if not backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    break
                 identity, *said = backend.recv_multipart()
-                if len(said) == 3 and said[1] == READY and said[2].isdigit():  # [empty, READY, done]
-                    workers.ready(identity, int(said[2]), time.monotonic_ns())
+                if said == [b"", BYE]:
+                    workers.gone(identity)  # stopping: deal it nothing more
+                elif len(said) == 3 and said[1] == READY and said[2].isdigit() and len(said[2]) <= 18:
+                    workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
         if frontend in ready:
             room = min(FRONTEND_BURST, bound - len(held))
             while room and frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
@@ -90,7 +98,12 @@ def broker(runtime: ChildRuntime) -> None:
             if identity is None:
                 break  # nobody has room: the messages wait here
             try:
-                backend.send_multipart([identity, b"", *held[0]])
+                # Never block: a worker whose pipe is full (paused, or slow with no limit on what it
+                # holds) must not stop the broker; like PUSH, skip it until it says ready again.
+                backend.send_multipart([identity, b"", *held[0]], zmq.NOBLOCK)
+            except zmq.Again:
+                workers.full(identity)
+                continue
             except zmq.ZMQError as error:
                 if error.errno != zmq.EHOSTUNREACH:
                     raise
@@ -164,14 +177,20 @@ def worker(runtime: ChildRuntime) -> None:
         if receipts.pending():
             next_check_ns = min(next_check_ns, receipts.deadline_ns())
 
-    # Stopping: finish a message that was handed to us just before, without asking for more.
-    while dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
+    # Stopping: tell the broker, then finish what was handed to us before it heard (bounded, and
+    # reported as it goes, as push-pull's worker drains its queue).
+    send([b"", BYE])
+    for _ in range(max(spec["rcvhwm"], 1000) + 1000):
+        if not dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
+            break
         frames = recv()
         ours = receipts.add(frames[1] if len(frames) == 2 and not frames[0] else b"", clock())
         if work_s:
             time.sleep(work_s)
             if ours:
                 receipts.finish(clock())
+        if receipts.due(clock()):
+            receipts.flush()
     receipts.flush()
     runtime.close()
 
