@@ -131,16 +131,21 @@ class Engine:
         if role.kind == SENDER:
             self.roster.senders[_number(name)] = name
 
-    def _expected_peers(self, name: str) -> int:
+    def _running_by_role(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for name in self.wiring.names:
+            if self.supervisor.running(name):
+                counts[self.roster.roles[name]] = counts.get(self.roster.roles[name], 0) + 1
+        return counts
+
+    def _expected_peers(self, name: str, running: dict[str, int]) -> int:
         """How many running processes ``name`` should be connected with."""
-        roles = linked_roles(self.pattern, self.setup.bind, role_of(self.pattern, name).name)
-        return sum(1 for other in self.wiring.names
-                   if role_of(self.pattern, other).name in roles and self.supervisor.running(other))
+        return sum(running.get(role, 0) for role in self.roster.links_to[name])
 
     def _start(self, name: str, life: int, work_ms: float, wait_ready: bool = False) -> None:
         role: Role = role_of(self.pattern, name)
         self.work_ms[name] = work_ms
-        expected = self._expected_peers(name)
+        expected = self._expected_peers(name, self._running_by_role())
         spec = {
             **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
             "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
@@ -353,12 +358,13 @@ class Engine:
                 self.emit(ev.ActionFired(now_ns(), f"{due.action.describe()} skipped: {error}"))
 
     def _publish_control(self) -> None:
+        running = self._running_by_role()  # once: per process it made this O(n^2) at 256 workers
         for name in self.wiring.names:
             if not self.supervisor.running(name):
                 continue
             state: dict[str, Any] = {
                 "connect": self.wiring.connects(name), "rate": self.rate, "held": self._pushers_held(),
-                "work_ms": self.work_ms[name], "expected_peers": self._expected_peers(name),
+                "work_ms": self.work_ms[name], "expected_peers": self._expected_peers(name, running),
                 "strategy": self.strategy,
             }
             self.control_sock.send_multipart([control_topic(name), _json(state)])

@@ -116,6 +116,7 @@ class PeerChanged(Event):
     name: str
     peer: str  # "pid N" (ipc) or "host:port" (tcp)
     up: bool
+    endpoint: str = ""  # which of its endpoints
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,7 @@ class Stranger:
     binder: str  # whose endpoint
     peer: str  # "pid N" or "host:port"
     connected_ns: int
+    endpoint: str = ""  # its label: p1, b1.frontend
     disconnected_ns: int | None = None
     # A pusher's: what it had sent when the stranger came, and whether one of our workers of that
     # pusher ended meanwhile (then a loss in the window may be theirs, not its).
@@ -207,7 +208,7 @@ class Model:
         self.roles: dict[str, str] = {}  # every process name -> its role
         self.links: set[frozenset[str]] = set()  # {a, b}: a connection is up between them
         self.ours: set[str] = set()  # who our processes are to a peer: "pid N", "host:port"
-        self._unnamed: dict[tuple[str, str], int] = {}  # (binder, peer) -> when it connected: ours or not?
+        self._unnamed: dict[tuple[str, str], tuple[int, str]] = {}  # (binder, peer) -> (when, endpoint): ours?
         self.strangers: list[Stranger] = []
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
         self.now_ns = 0
@@ -374,6 +375,8 @@ class Model:
         if e.via:
             self.ours.add(e.via)
             self._unnamed.pop((e.b, e.via), None)
+            # Named a stranger because its word came late (a machine too busy for 0.5 s): it is ours.
+            self.strangers = [s for s in self.strangers if (s.binder, s.peer) != (e.b, e.via)]
         link = frozenset((e.a, e.b))
         if e.up == (link in self.links):
             return
@@ -391,7 +394,7 @@ class Model:
     def _on_PeerChanged(self, e: ev.PeerChanged) -> None:
         if e.up:
             if e.peer not in self.ours:
-                self._unnamed[(e.name, e.peer)] = e.t_ns
+                self._unnamed[(e.name, e.peer)] = (e.t_ns, e.endpoint)
             return
         self._unnamed.pop((e.name, e.peer), None)
         for stranger in self.strangers:
@@ -401,16 +404,21 @@ class Model:
 
     def _name_strangers(self) -> None:
         """Peers still unnamed after the grace time are strangers."""
-        for (binder, peer), since in list(self._unnamed.items()):
+        labels = {endpoint: label for label, endpoint in self.endpoints.items()}
+        for (binder, peer), (since, endpoint) in list(self._unnamed.items()):
             if peer in self.ours:
                 del self._unnamed[(binder, peer)]
             elif self.now_ns - since >= STRANGER_GRACE_NS:
                 del self._unnamed[(binder, peer)]
                 pusher = self.pushers.get(binder)
-                # Messages dealt from the moment it connected: what the pusher had sent then.
+                # Messages dealt from the moment it connected: what the pusher had sent then; and a
+                # worker that died since may have taken some of what is lost.
                 from_seq = pusher.sent_at(since) if pusher else 0
-                self.strangers.append(Stranger(binder, peer, since, from_seq=from_seq))
-                self._note(since, "warn", "stranger", name=binder, peer=peer, endpoint=self.endpoints.get(binder, ""))
+                ended = any((life.ended_ns or 0) >= since for w in self.workers.values() for life in w.lives)
+                label = labels.get(endpoint, binder)
+                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq, worker_ended=ended))
+                self._note(since, "warn", "stranger", name=binder, peer=peer, endpoint=label,
+                           sender=pusher is not None)
 
     def _on_SentProgress(self, e: ev.SentProgress) -> None:
         pusher = self.pushers.setdefault(e.pusher, PusherView(e.pusher))

@@ -88,7 +88,7 @@ def build_report(model: Model) -> dict[str, Any]:
         "pushers": [{"name": p.name, "sent": p.sent} for p in model.pushers.values()],
         "brokers": [broker_report(model, b) for b in model.brokers.values()],
         "unknown_peers": [
-            {"peer": s.peer, "at": s.binder, "endpoint": model.endpoints.get(s.binder, ""),
+            {"peer": s.peer, "at": s.binder, "endpoint": model.endpoints.get(s.endpoint, ""),
              "connected_s": _seconds(model, s.connected_ns), "disconnected_s": _seconds(model, s.disconnected_ns),
              "took_estimate": s.took}
             for s in model.strangers

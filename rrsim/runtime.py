@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 import os
 import signal
 import socket
@@ -51,6 +52,8 @@ class ChildRuntime:
         self.monitors: list[tuple[str, zmq.Socket]] = []
         self.peers: dict[str, int] = {}  # completed connections per work socket, either side
         self.handshakes: dict[str, int] = {}  # connections completed so far per work socket, ever
+        self.shaking: dict[str, deque[int]] = {}  # per work socket: fds of connections not yet shaken hands
+        self.live: dict[str, set[int]] = {}  # per work socket: fds of connections that did
         self.connected: set[str] = set()
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
@@ -74,6 +77,7 @@ class ChildRuntime:
         self.monitors.append((socket_name, monitor))
         self.peers[socket_name] = 0
         self.handshakes[socket_name] = 0
+        self.shaking[socket_name], self.live[socket_name] = deque(), set()
         if plan["bind_at"]:
             sock.bind(plan["bind_at"])
         self._connect(socket_name, plan["connect_to"])
@@ -127,20 +131,35 @@ class ChildRuntime:
                     break
                 event_id, fd = MONITOR_EVENT.unpack(event)
                 endpoint = endpoint_bytes.decode()
+                # A connection counts as a peer once its handshake succeeded (that event carries no
+                # fd: the oldest connection still shaking hands is taken to be the one); one that
+                # closes before, a probe or a failed handshake, was never a peer.
+                shaking, live = self.shaking[socket_name], self.live[socket_name]
                 if event_id == zmq.EVENT_CONNECTED:
                     self.via[endpoint] = our_side(fd)
+                    shaking.append(fd)
                 elif event_id == zmq.EVENT_ACCEPTED:
-                    self.accepted[fd] = (endpoint, their_side(fd))
-                    self.report(wire.PEER, endpoint=endpoint, peer=self.accepted[fd][1], up=True)
-                else:
-                    up = event_id == zmq.EVENT_HANDSHAKE_SUCCEEDED
-                    self.peers[socket_name] = max(0, self.peers[socket_name] + (1 if up else -1))
-                    self.handshakes[socket_name] += up
+                    # Named by the endpoint as planned: libzmq says 127.0.0.1 where we bound 0.0.0.0.
+                    bound = self.spec["sockets"][socket_name]["bind_at"] or endpoint
+                    self.accepted[fd] = (bound, their_side(fd))
+                    self.report(wire.PEER, endpoint=bound, peer=self.accepted[fd][1], up=True)
+                    shaking.append(fd)
+                elif event_id == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                    live.add(shaking.popleft() if shaking else -1 - len(live))
+                    self.handshakes[socket_name] += 1
                     if endpoint in self.connected:
-                        self.report(wire.LINK, endpoint=endpoint, up=up, via=self.via.get(endpoint, ""))
-                    elif not up and fd in self.accepted:
+                        self.report(wire.LINK, endpoint=endpoint, up=True, via=self.via.get(endpoint, ""))
+                else:  # disconnected
+                    if fd in live:
+                        live.discard(fd)
+                        if endpoint in self.connected:
+                            self.report(wire.LINK, endpoint=endpoint, up=False, via=self.via.get(endpoint, ""))
+                    elif fd in shaking:
+                        shaking.remove(fd)
+                    if fd in self.accepted:
                         bound, peer = self.accepted.pop(fd)
                         self.report(wire.PEER, endpoint=bound, peer=peer, up=False)
+                self.peers[socket_name] = len(live)
 
     def housekeeping(self, now_ns: int) -> dict[str, Any] | None:
         """Control, monitors and parent check; returns a new control state if one came."""

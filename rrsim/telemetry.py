@@ -121,7 +121,7 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         if (not isinstance(endpoint, str) or roster.owners.get(endpoint) != name or not isinstance(peer, str)
                 or not peer or len(peer) > MAX_PEER_TEXT or not isinstance(up, bool)):
             raise MalformedError(f"{name}: bad peer report")
-        return ev.PeerChanged(now_ns, name, peer, up)
+        return ev.PeerChanged(now_ns, name, peer, up, endpoint)
     expected_kind = {wire.SENT: "sender", wire.QUEUE: "router", wire.RECEIPTS: "receiver"}[kind]
     if sender_kind != expected_kind:
         raise MalformedError(f"{kind} report from {name}, a {sender_kind}")

@@ -85,9 +85,10 @@ _WORDING: dict[str, Callable[..., str]] = {
     "slow-joiner": _slow_joiner,
     "arrived-after-all": lambda pusher, name, count: f"{plural(count, 'message')} of {pusher} counted lost arrived after all at {name}",
     "lost": _lost,
-    "stranger": lambda name, peer, endpoint: (
-        f"stranger on {name}'s {endpoint}: {peer} is not one of ours; what {name} deals it is not lost but "
-        "strayed (PUSH deals to every connected peer in turn, ZeroMQ guide ch. 1)"),
+    "stranger": lambda name, peer, endpoint, sender=True: (
+        f"stranger on {endpoint}: {peer} is not one of ours"
+        + (f"; what {name} deals it is not lost but strayed (PUSH deals to every connected peer in turn, "
+           "ZeroMQ guide ch. 1)" if sender else "")),
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
 }
 

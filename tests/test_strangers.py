@@ -138,3 +138,37 @@ def assert_ledger_consistent_with(engine: Engine) -> None:
     totals = engine.model.totals()
     assert engine.model.drained and totals.in_flight == 0
     assert totals.sent == totals.delivered + totals.lost + totals.strayed
+
+
+def _model_with_a_stranger_at(t_connect: int):
+    from rrsim.model import Model
+
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 100.0, "lost_after_s": 2.0}, {"p1": "tcp://127.0.0.1:5599"}))
+    for i, name in enumerate(("w1", "w2")):
+        model.apply(ev.ProcessStarted(1 + i, name, "worker", 1, 100 + i, links_to=("pusher",)))
+    model.apply(ev.ProcessStarted(3, "p1", "pusher", 1, 99, kind="sender", links_to=("worker",)))
+    model.apply(ev.SentProgress(10, "p1", 0, False, 2, False))
+    model.apply(ev.PeerChanged(t_connect, "p1", "127.0.0.1:40000", True, "tcp://127.0.0.1:5599"))
+    return model
+
+
+def test_a_worker_dying_just_after_a_stranger_came_keeps_its_losses_lost():
+    NS = 1_000_000_000
+    model = _model_with_a_stranger_at(NS)
+    model.apply(ev.ProcessEnded(NS + NS // 10, "w1", 1, "killed", -9))  # inside the 0.5 s grace
+    model.apply(ev.SentProgress(2 * NS, "p1", 100, False, 2, True))
+    model.apply(ev.Tick(3 * NS))
+    [stranger] = model.strangers
+    assert stranger.worker_ended and stranger.endpoint == "p1"
+    model.apply(ev.Drained(5 * NS))
+    assert (model.totals().strayed, model.totals().lost) == (0, 100)
+
+
+def test_a_peer_whose_word_comes_late_is_ours_after_all():
+    NS = 1_000_000_000
+    model = _model_with_a_stranger_at(NS)
+    model.apply(ev.Tick(2 * NS))
+    assert len(model.strangers) == 1
+    model.apply(ev.LinkChanged(2 * NS + 1, "w2", "p1", True, via="127.0.0.1:40000"))
+    assert model.strangers == []
