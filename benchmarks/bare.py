@@ -55,14 +55,19 @@ def pull(endpoint: str) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PULL)
     sock.connect(endpoint)
-    recv, clock = sock.recv, time.monotonic_ns
+    _count(sock, sock.recv)
+
+
+def _count(sock: zmq.Socket, receive) -> None:
+    """Call ``receive`` until nothing has come for END_IDLE_MS; say how many came, and when the last."""
+    clock = time.monotonic_ns
     sock.rcvtimeo = FIRST_MESSAGE_MS
-    recv()
+    receive()
     count, last_recv_ns = 1, clock()
     sock.rcvtimeo = END_IDLE_MS
     try:
         while True:
-            recv()
+            receive()
             count += 1
             last_recv_ns = clock()
     except zmq.Again:
@@ -98,22 +103,14 @@ def lbworker(endpoint: str) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.connect(endpoint)
-    sock.send_multipart([b"", b"READY"])
-    recv, send, clock = sock.recv_multipart, sock.send_multipart, time.monotonic_ns
-    sock.rcvtimeo = FIRST_MESSAGE_MS
-    recv()
-    count, last_recv_ns = 1, clock()
+    recv, send = sock.recv_multipart, sock.send_multipart
     send([b"", b"READY"])
-    sock.rcvtimeo = END_IDLE_MS
-    try:
-        while True:
-            recv()
-            count += 1
-            last_recv_ns = clock()
-            send([b"", b"READY"])
-    except zmq.Again:
-        pass
-    _say({"count": count, "last_recv_ns": last_recv_ns})
+
+    def receive() -> None:
+        recv()
+        send([b"", b"READY"])
+
+    _count(sock, receive)
 
 
 def _say(fields: dict) -> None:
