@@ -267,10 +267,11 @@ def test_duration_caps_an_unlimited_run_and_lets_what_is_in_flight_land():
     result = run(Setup(workers=2, rate=300, messages=0, duration=1.5, wait_ready=True))
     model, totals = result.model, result.model.totals()
     # Sending starts once every worker is connected (later on a busy machine) and stops at the
-    # cap: the rate times the time between, give or take the 10 ms reports and the engine's steps.
+    # cap: never more than the rate allows in the time between (give or take the 10 ms reports
+    # and the engine's steps), and, unless the machine starves the pusher, about that.
     sending_s = (model.started_ns + 1.5 * NS - model.first_send_ns) / NS
     assert 0 < sending_s <= 1.5
-    assert abs(totals.sent - 300 * sending_s) <= 20, (totals.sent, sending_s)
+    assert 300 * sending_s * 0.5 <= totals.sent <= 300 * sending_s + 20, (totals.sent, sending_s)
     assert totals.lost == 0 and totals.delivered == totals.sent
     assert_ledger_consistent(result)
 
