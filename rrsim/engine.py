@@ -157,7 +157,7 @@ class Engine:
         self.emit(ev.ProcessStarted(
             now_ns(), name, role.name, life, pid, work_ms if role.kind == RECEIVER else 0.0,
             endpoints=self.wiring.endpoints_of(name), kind=role.kind,
-            links_to=linked_roles(self.pattern, self.setup.bind, role.name),
+            links_to=self.roster.links_to[name],
             inherits_backlog=self.pattern.inherits_backlog(role.name, life, self.setup),
         ))
         self._next_control_ns = 0

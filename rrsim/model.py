@@ -15,6 +15,7 @@ import numpy as np
 from rrsim import events as ev
 from rrsim.distribution import Durations
 from rrsim.ledger import Ledger
+from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetry means
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
@@ -28,7 +29,6 @@ AGING_INTERVAL_NS = 20_000_000  # how often the live view looks for lost message
 # A peer we cannot name this long after it connected is a stranger: one of ours says who it is
 # (its link report) within a few ms, or is known already by its process id.
 STRANGER_GRACE_NS = 500_000_000
-SENDER, ROUTER, RECEIVER = "sender", "router", "receiver"  # what a process's telemetry means
 
 
 def pusher_name(index: int) -> str:
