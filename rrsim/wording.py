@@ -43,8 +43,8 @@ def _ended(name: str, how: str, exit_code: int | None, life: int | None = None, 
            held: int = 0) -> str:
     if life is None:
         return f"{name} {how} (exit code {exit_code})"
-    if earlier_life:
-        return f"{name} life {life} {how} (pid {pid}, exit code {exit_code})"
+    if earlier_life:  # reaped after its next life started: said the same way, whichever came first
+        return f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}; its next life had started)"
     done = f"routed {routed}" if routed is not None else f"received {received}"
     text = f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}, {done})"
     return text + (f": the {plural(held, 'message')} it held are lost" if held else "")

@@ -253,3 +253,11 @@ def test_every_log_entry_of_the_scenes_has_words():
         for entry in make().model.log:
             text = describe(entry)
             assert text and "{" not in text, entry
+
+
+def test_a_kill_reaped_after_the_revive_is_told_like_any_kill():
+    model = _model_with_two_workers()
+    model.apply(worker_started(NS, "w1", 2, 201))  # revived before the first life was reaped
+    model.apply(ev.ProcessEnded(NS + 1, "w1", 1, "killed", -9))
+    assert describe(model.log[-1]).startswith("w1 killed (life 1, pid 101")
+    assert model.workers["w1"].state != "killed"  # the end of the old life is not the new one's
