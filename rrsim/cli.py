@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from rrsim import patterns
-from rrsim.config import ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, load_scenario
+from rrsim.config import (ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, load_scenario,
+                          value_from_text)
 from rrsim.errors import UserError
 
 # What `rrsim` with no arguments shows: round robin at human speed.
@@ -67,7 +68,7 @@ def describe_defaults(setup: Setup) -> str:
 def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup, title: str) -> None:
     group = parser.add_argument_group(title)
     for key, limit in SETUP_KEYS.items():
-        flag = "--" + key.replace("_", "-")
+        flag = _flag(key)
         default = getattr(defaults, key)
         shown = "" if default is None else f" (default: {str(default).lower() if isinstance(default, bool) else default})"
         if limit.kind is bool:
@@ -80,25 +81,22 @@ def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup, title: 
 
 def _setup_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
-    for key, limit in SETUP_KEYS.items():
+    for key in SETUP_KEYS:
         value = getattr(args, key)
         if value is None:
             continue
-        flag = "--" + key.replace("_", "-")
-        if limit.kind in (int, float) and isinstance(value, str):
-            try:
-                value = int(value) if limit.kind is int else float(value)
-            except ValueError:
-                kind = "a whole number" if limit.kind is int else "a number"
-                raise UserError(f"option {flag}: must be {kind}, got {value!r}") from None
-        overrides[key] = value
+        overrides[key] = value_from_text(key, value, f"option {_flag(key)}") if isinstance(value, str) else value
     return overrides
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def _apply(scenario: Scenario, overrides: dict[str, Any], need_end: bool) -> Scenario:
     setup = build_setup({}, "", base=scenario.setup, need_end=False)
     for key, value in overrides.items():
-        setup = build_setup({key: value}, f"option --{key.replace('_', '-')}", base=setup, need_end=False)
+        setup = build_setup({key: value}, f"option {_flag(key)}", base=setup, need_end=False)
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{scenario.source}: messages = 0 (unlimited) needs a duration: "
                         "set duration in [setup] or pass --duration SECONDS")
