@@ -113,7 +113,7 @@ def build_report(model: Model) -> dict[str, Any]:
     }
 
 
-def _latency(value: float | None) -> str:
+def format_ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
@@ -127,7 +127,7 @@ def summary_table(report: dict[str, Any]) -> Table:
         latency = w["latency_ms"]
         table.add_row(
             w["name"], w["state"], str(w["received"]), f"{w['share']:.1%}", str(len(w["lives"])), str(w["late"]),
-            _latency(latency["p50"]), _latency(latency["p95"]), _latency(latency["p99"]),
+            format_ms(latency["p50"]), format_ms(latency["p95"]), format_ms(latency["p99"]),
         )
     return table
 
