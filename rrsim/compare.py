@@ -166,25 +166,27 @@ def expected_s(setup: Setup) -> float | None:
 @dataclass
 class TimeLeft:
     """How long the variants still to run should take: each one's expected sending time plus a
-    start and a drain, scaled by how the runs done so far compared with their expectation."""
+    start and a drain, times how much longer than expected the runs done so far took."""
 
     variants: list[Variant]
-    measured: list[tuple[float, float]] = field(default_factory=list)  # (expected, took) of runs done
+    runs: list[tuple[float | None, float]] = field(default_factory=list)  # (expected, took) of runs done
 
     def guess(self, variant: Variant) -> float | None:
         assert variant.setup is not None
         sending = expected_s(variant.setup)
-        if self.measured:
-            expected, took = map(sum, zip(*self.measured))
-            return took / len(self.measured) if sending is None else (sending + START_AND_DRAIN_S) * took / expected
-        return None if sending is None else sending + START_AND_DRAIN_S
+        if sending is None:  # as fast as possible with no cap: as long as the runs before it, if any
+            return sum(took for _, took in self.runs) / len(self.runs) if self.runs else None
+        known = [(expected, took) for expected, took in self.runs if expected is not None]
+        pace = sum(took for _, took in known) / sum(expected for expected, _ in known) if known else 1.0  # type: ignore[misc]
+        return (sending + START_AND_DRAIN_S) * pace
 
     def done(self, variant: Variant) -> None:
         assert variant.setup is not None
         sending = expected_s(variant.setup)
-        self.measured.append((START_AND_DRAIN_S + (sending if sending is not None else variant.wall_s), variant.wall_s))
+        self.runs.append((None if sending is None else sending + START_AND_DRAIN_S, variant.wall_s))
 
     def left_s(self, current: Variant, running_s: float) -> float | None:
+        """Seconds left, ``running_s`` into ``current``; None when a variant's length cannot be guessed."""
         later = [v for v in self.variants if v.number > current.number and v.setup is not None]
         guesses = [self.guess(v) for v in (current, *later)]
         if any(g is None for g in guesses):

@@ -216,3 +216,18 @@ def test_the_table_fits_80_columns_and_never_cuts_a_figure():
     report["totals"] = {"completed": 987654321, "lost": 123456789}
     wide = printed(variants)
     assert [figure for figure in [*figures, "987654321", "123456789"] if figure not in wide] == [], wide
+
+
+def test_time_left_starts_from_the_setups_and_learns_from_the_runs_done():
+    setups = [cli.Setup(messages=100, rate=50.0), cli.Setup(messages=300, rate=50.0), cli.Setup(messages=100, rate=0.0)]
+    variants = [Variant(n, {"rate": s.rate}, s) for n, s in enumerate(setups, start=1)]
+    time_left = compare.TimeLeft(variants[:2])
+    # 2 s and 6 s of sending, each with a second to start and drain.
+    assert time_left.left_s(variants[0], running_s=1.0) == pytest.approx(2.0 + 7.0)
+    variants[0].wall_s = 6.0  # twice as long as the 3 s expected: the next one should be too
+    time_left.done(variants[0])
+    assert time_left.left_s(variants[1], running_s=4.0) == pytest.approx(14.0 - 4.0)
+    # As fast as possible with no duration: unknown until a run has been timed, then like it.
+    assert compare.TimeLeft(variants[2:]).left_s(variants[2], 0.0) is None
+    time_left.variants.append(variants[2])
+    assert time_left.left_s(variants[1], running_s=0.0) == pytest.approx(14.0 + 6.0)
