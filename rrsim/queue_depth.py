@@ -40,9 +40,11 @@ class QueueDepth:
         """A batch of receipts of this life: each message's pusher, send and start times."""
         if len(recv_ns) == 0:
             return
-        order = np.argsort(recv_ns, kind="stable")
-        sent, recv = sent_ns[order], recv_ns[order]
-        sorted_sent = np.sort(sent)
+        sent, recv = sent_ns, recv_ns
+        if not _ascending(recv):  # a worker reports in the order it started, but do not rely on it
+            order = np.argsort(recv, kind="stable")
+            sent, recv = sent[order], recv[order]
+        sorted_sent = sent if _ascending(sent) else np.sort(sent)  # ascending from one pusher
         # Every message of this batch started after every open start: it was waiting at an open
         # start if it was sent before it.
         waiting = self._waiting + np.searchsorted(sorted_sent, self._starts, side="left")
@@ -52,9 +54,14 @@ class QueueDepth:
         self._starts = np.concatenate((self._starts, recv))
         self._waiting = np.concatenate((waiting, np.maximum(fresh, 0)))
         self.max = max(self.max, int(self._waiting.max()))
-        for index in np.unique(pushers):
-            mine = pushers == index
-            self._last_sent[int(index)] = max(self._last_sent.get(int(index), 0), int(sent_ns[mine].max()))
+        single = bool((pushers == pushers[0]).all())
+        for index in [pushers[0]] if single else np.unique(pushers):
+            latest = int(sent_ns.max() if single else sent_ns[pushers == index].max())
+            self._last_sent[int(index)] = max(self._last_sent.get(int(index), 0), latest)
         final = int(np.searchsorted(self._starts, min(self._last_sent.values()), side="right"))
         final = max(final, len(self._starts) - MAX_OPEN)
         self._starts, self._waiting = self._starts[final:], self._waiting[final:]
+
+
+def _ascending(values: np.ndarray) -> bool:
+    return bool((values[1:] >= values[:-1]).all())
