@@ -231,7 +231,9 @@ def compare_command(argv: Sequence[str]) -> int:
     from rrsim.compare import parse_vary, run_compare
 
     varies = parse_vary(args.vary, set(overrides))
-    scenario = _apply(load_scenario(args.scenario), overrides, need_end=True)
+    # Whether the run has an end is each variant's to say when what ends it is varied.
+    ends_varied = any(vary.key in ("messages", "duration") for vary in varies)
+    scenario = _apply(load_scenario(args.scenario), overrides, need_end=not ends_varied)
     if args.json == "-" and args.csv == "-":
         raise UserError("--json and --csv both ask for standard output (-): give one of them a file")
     return run_compare(scenario, varies, _output(args.json), _output(args.csv))

@@ -137,21 +137,22 @@ def make_variants(scenario: Scenario, varies: list[Vary]) -> list[Variant]:
     return variants
 
 
-def share_seed(scenario: Scenario, varies: list[Vary]) -> tuple[Scenario, str]:
-    """The scenario with one seed for every variant, and a sentence saying what is shared.
+def share_seed(scenario: Scenario, varies: list[Vary]) -> tuple[Scenario, int | None, str]:
+    """The scenario with one seed for every variant, the seed, and a sentence saying what is shared.
 
     With a ``seed`` setup key the variants get the same random draws (one picked now if the
     scenario sets none), so they differ only in what was varied."""
     if "seed" not in {f.name for f in dataclasses.fields(Setup)}:
-        return scenario, "every variant plays the same scenario; this rrsim has no seed key, so nothing random is shared"
+        return scenario, None, ("every variant plays the same scenario; this rrsim has no seed key, "
+                                "so nothing random is shared")
     if any(vary.key == "seed" for vary in varies):
-        return scenario, "the seed is one of the varied keys"
+        return scenario, None, "the seed is one of the varied keys"
     seed = getattr(scenario.setup, "seed")
     if seed is None:
         seed = random.randrange(2**31)
         setup = build_setup({"seed": seed}, "the shared seed", base=scenario.setup, need_end=False)
         scenario = dataclasses.replace(scenario, setup=setup)
-    return scenario, f"every variant uses seed {seed}"
+    return scenario, seed, f"every variant uses seed {seed}"
 
 
 def expected_s(setup: Setup) -> float | None:
@@ -204,7 +205,7 @@ def run_compare(scenario: Scenario, varies: list[Vary], json_path: Path | str | 
                 csv_path: Path | str | None) -> int:
     """Run every variant, print the table and the chart, write the outputs.  Returns the exit
     code: 0, 1 if a variant failed, 128 + the signal's number if one stopped the comparison."""
-    scenario, seed_note = share_seed(scenario, varies)
+    scenario, seed, seed_note = share_seed(scenario, varies)
     variants = make_variants(scenario, varies)
     paths = {"--json": json_path, "--csv": csv_path}
     taken = STDOUT in paths.values()
@@ -216,7 +217,7 @@ def run_compare(scenario: Scenario, varies: list[Vary], json_path: Path | str | 
                 if path is not None:
                     outputs[option] = open_output(path, option)
             _run_variants(scenario, variants, progress, interruption)
-            document = comparison_json(scenario, varies, variants, seed_note, interruption.interrupted)
+            document = comparison_json(scenario, varies, variants, seed, seed_note, interruption.interrupted)
             if "--json" in outputs:
                 json.dump(document, outputs["--json"].stream, indent=2)
                 outputs["--json"].stream.write("\n")
@@ -272,11 +273,12 @@ def _one_line(error: Exception) -> str:
     return text if isinstance(error, UserError) else f"{type(error).__name__}: {text}"
 
 
-def comparison_json(scenario: Scenario, varies: list[Vary], variants: list[Variant], seed_note: str,
-                    interrupted: bool) -> dict[str, Any]:
+def comparison_json(scenario: Scenario, varies: list[Vary], variants: list[Variant], seed: int | None,
+                    seed_note: str, interrupted: bool) -> dict[str, Any]:
     return {
         "scenario": scenario.name,
         "vary": {vary.key: list(vary.values) for vary in varies},
+        "seed": seed,
         "shared": seed_note,
         "interrupted": interrupted,
         "variants": [

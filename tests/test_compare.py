@@ -55,6 +55,8 @@ def test_two_patterns_give_two_rows_and_two_reports_that_differ_as_they_should(t
     assert [v["vary"] for v in variants] == [{"pattern": "push-pull"}, {"pattern": "lb-broker"}]
     assert [v["status"] for v in variants] == ["ok", "ok"]
     push_pull, broker = (v["report"] for v in variants)
+    # One seed for both, when rrsim has one (None == None until then).
+    assert push_pull["setup"].get("seed") == broker["setup"].get("seed") == document["seed"]
     assert push_pull["setup"]["pattern"] == "push-pull" and broker["setup"]["pattern"] == "lb-broker"
     # Only the broker pattern has a broker; every message of both was done, none lost.
     assert push_pull["brokers"] == [] and [b["name"] for b in broker["brokers"]] == ["b1"]
