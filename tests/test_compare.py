@@ -233,3 +233,20 @@ def test_time_left_starts_from_the_setups_and_learns_from_the_runs_done():
     assert compare.TimeLeft(variants[2:]).left_s(variants[2], 0.0) is None
     time_left.variants.append(variants[2])
     assert time_left.left_s(variants[1], running_s=0.0) == pytest.approx(14.0 + 6.0)
+
+
+def test_help_explains_compare(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["compare", "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0
+    for words in ("--vary KEY=V1,V2,...", "every combination", '"variants"', "max queue", "exit status: 0 every variant ran"):
+        assert words in text, words
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "rrsim compare SCENARIO --vary KEY=V1,V2,..." in capsys.readouterr().out
+
+
+def test_a_list_value_keeps_its_commas():
+    # For keys whose values are lists (one factor per worker, say), written as in TOML.
+    assert compare._split_values("[1.0, 0.25],[1, 1],2") == ["[1.0, 0.25]", "[1, 1]", "2"]
