@@ -72,6 +72,7 @@ class WorkerView:
 
     name: str
     work_ms: float
+    speed: float = 1.0  # its work per message is divided by it
     role: str = "worker"
     kind: str = RECEIVER
     links_to: tuple[str, ...] = ()  # roles it must be connected with to take part
@@ -111,6 +112,10 @@ class WorkerView:
     def latency_ms(self, quantile: float) -> float | None:
         return self.latency.quantile_ms(quantile)
 
+    def service_ms(self) -> float | None:
+        """How long its work took per message, on average (hand-over to done)."""
+        return self.busy_ns / self.received / 1e6 if self.received else None
+
     def busy_fraction(self, now_ns: int) -> float | None:
         alive_s = self.alive_seconds(now_ns)
         return None if alive_s <= 0 else min(1.0, self.busy_ns / NS / alive_s)
@@ -145,6 +150,7 @@ class PusherView:
     history: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_REPORTS))
     joined: bool = False  # it has had every peer it expects at once
     early: int = 0  # what it sent before that
+    jobs: str = ""  # its fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
 
     def rate(self, now_ns: int) -> float:
         current = now_ns // RATE_BUCKET_NS
@@ -220,6 +226,7 @@ class Model:
         self.malformed = 0
         self.wait = Durations()  # sent to work started, over every message done
         self.sojourn = Durations()  # sent to work done
+        self.work_sizes = Durations()  # the work sizes the messages done carried (before a worker's speed)
         self.rate = 0.0
         self.strategy = ""  # a broker's, when there is one
         self.sending_held = False
@@ -280,7 +287,7 @@ class Model:
         worker = group.get(e.name)
         if worker is None:
             worker = group[e.name] = WorkerView(e.name, work_ms=e.work_ms, role=e.role, kind=e.kind)
-        worker.work_ms, worker.links_to = e.work_ms, e.links_to
+        worker.work_ms, worker.speed, worker.links_to = e.work_ms, e.speed, e.links_to
         worker.queued = worker.ready = worker.routed = 0
         life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns)
         # A life that may be handed messages sent before it started (a pipe it inherits, a
@@ -433,6 +440,8 @@ class Model:
             _trim(pusher.rate_buckets, bucket)
             pusher.checkpoints.append((e.t_ns, e.sent))
             pusher.history.append((e.t_ns, e.sent))
+        if e.sent >= pusher.sent:
+            pusher.jobs = e.jobs
         pusher.sent = max(pusher.sent, e.sent)
         pusher.blocked, pusher.peers = e.blocked, e.peers
         if e.done and not pusher.done:
@@ -495,6 +504,8 @@ class Model:
         worker.latency.add(waited)
         self.wait.add(waited)
         self.sojourn.add(done_ns - e.sent_ns)
+        if e.work_us is not None:
+            self.work_sizes.add(e.work_us * 1000)
         if e.done_ns is not None:
             worker.busy_ns += int((e.done_ns - e.recv_ns).sum())
         buckets = e.recv_ns // RATE_BUCKET_NS
@@ -652,6 +663,11 @@ class Model:
         if self.first_send_ns is None or self.last_delivery_ns is None or self.last_delivery_ns <= self.first_send_ns:
             return 0.0
         return self.ledger.delivered_unique / ((self.last_delivery_ns - self.first_send_ns) / NS)
+
+    def service_ms(self) -> float | None:
+        """How long a worker's work took per message, on average over every message done."""
+        received = sum(w.received for w in self.workers.values())
+        return sum(w.busy_ns for w in self.workers.values()) / received / 1e6 if received else None
 
     def send_rate(self) -> float:
         return sum(p.rate(self.now_ns) for p in self.pushers.values())

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from rrsim import theory
 from rrsim.model import NS, Life, Model, WorkerView
 from rrsim.wording import describe
 
@@ -40,6 +41,8 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "duplicates": worker.duplicates,
         "foreign": worker.foreign,
         "work_ms": worker.work_ms,
+        "speed": worker.speed,
+        "service_ms": _ms(worker.service_ms()),
         "completed": worker.received,  # a worker reports a message once its work is done
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
         "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
@@ -67,12 +70,14 @@ def build_report(model: Model) -> dict[str, Any]:
     fairness = model.fairness()
     return {
         "setup": model.setup,
+        "seed": model.setup.get("seed"),
         "endpoints": model.endpoints,
         "elapsed_s": round(model.elapsed_s(), 6),
         "drained": model.drained,
         "throughput_msgs_per_s": round(model.throughput(), 3),
         "wait_ms": model.wait.summary_ms(),
         "sojourn_ms": model.sojourn.summary_ms(),
+        "work_size_ms": model.work_sizes.summary_ms(),
         "totals": {
             "sent": totals.sent,
             "delivered": totals.delivered,
@@ -85,7 +90,7 @@ def build_report(model: Model) -> dict[str, Any]:
             "foreign": totals.foreign,
             "malformed_telemetry": totals.malformed,
         },
-        "pushers": [{"name": p.name, "sent": p.sent} for p in model.pushers.values()],
+        "pushers": [{"name": p.name, "sent": p.sent, "jobs": p.jobs} for p in model.pushers.values()],
         "brokers": [broker_report(model, b) for b in model.brokers.values()],
         "unknown_peers": [
             {"peer": s.peer, "at": s.binder, "endpoint": model.endpoints.get(s.endpoint, ""),
@@ -101,6 +106,16 @@ def build_report(model: Model) -> dict[str, Any]:
         "lost_ids": model.ledger.lost_ids(1000),
         "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],
     }
+
+
+def theory_block(model: Model) -> dict[str, Any] | None:
+    """What queueing theory predicts for this run, with the service time the workers took (a sleep
+    overshoots a little, more on a busy machine), beside what rrsim measured; None where theory
+    has no exact answer (see ``rrsim.theory``).  Only for a run that nothing changed as it went."""
+    prediction = theory.predict(model.setup, model.service_ms()) if model.service_ms() else None
+    if prediction is None:
+        return None
+    return {**prediction.to_json(), "measured_wait_mean_ms": model.wait.summary_ms()["mean"]}
 
 
 def _latency(value: float | None) -> str:
@@ -132,3 +147,11 @@ def totals_line(report: dict[str, Any]) -> str:
         f"fairness {'-' if fairness is None else f'{fairness:.3f}'}  "
         f"{report['throughput_msgs_per_s']:.0f} msg/s over {report['elapsed_s']:.2f} s"
     )
+
+
+def theory_line(report: dict[str, Any]) -> str:
+    block = report["theory"]
+    predicted = "unbounded (unstable)" if block["wait_mean_ms"] is None else f"{block['wait_mean_ms']:.3g} ms"
+    return (f"theory ({block['model']}, {block['servers']} workers, utilisation {block['utilisation']:.2f}, "
+            f"{block['service_ms']:.3g} ms per message as measured): mean wait {predicted}; "
+            f"measured {block['measured_wait_mean_ms']} ms")

@@ -1,0 +1,173 @@
+"""rrsim against queueing theory: the formulas on textbook values, and real runs against them.
+
+With Poisson arrivals and exponential work, a broker that deals at random makes each of c
+workers an M/M/1 queue, and ``lru`` (one message in hand at a time) makes the whole an M/M/c
+queue (Erlang C).  A real run has overheads theory has not: a worker's sleep overshoots, a
+message takes a hop or two to reach a worker, and under lru a worker waits for the broker's
+next hand-over.  Each is measured in the run itself (see ``Measured``) and put into theory's
+parameters, so on a busy machine the run is compared with the queue it really was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from rrsim import theory
+from rrsim.config import Setup
+from runs import Run, assert_ledger_consistent, run
+
+
+def test_erlang_c_matches_textbook_values():
+    assert theory.erlang_c(1, 0.5) == pytest.approx(0.5)  # M/M/1: an arrival waits with probability rho
+    assert theory.erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    # The call-centre example of the Erlang C tables: 8 erlangs offered to 10 agents.
+    assert theory.erlang_c(10, 8.0) == pytest.approx(0.4092, abs=5e-5)
+    # 100 servers: the recursion never forms a^c / c!, which overflows a float.
+    assert 0 < theory.erlang_c(100, 90.0) < 1
+    assert theory.erlang_c(2, 2.0) == 1.0  # unstable: everyone waits
+
+
+def test_mean_waits_match_textbook_values():
+    # M/M/1, lambda 2/h, mu 3/h: rho = 2/3, Wq = rho / (mu - lambda) = 2/3 h.
+    assert theory.mm1_wait(2.0, 3.0) == pytest.approx(2 / 3)
+    # M/M/2, lambda 1, mu 1 (a = 1): C = 1/3, Wq = C / (2 mu - lambda) = 1/3.
+    assert theory.mmc_wait(2, 1.0, 1.0) == pytest.approx(1 / 3)
+    # One server: Erlang C is M/M/1.
+    assert theory.mmc_wait(1, 0.7, 1.0) == pytest.approx(theory.mm1_wait(0.7, 1.0))
+    assert theory.mm1_wait(5.0, 5.0) == float("inf") and theory.mmc_wait(2, 4.0, 2.0) == float("inf")
+
+
+def test_the_simulated_queues_agree_with_the_formulas():
+    rng = np.random.default_rng(12)
+    mmc = theory.simulated_mean_waits("M/M/c", 3, 90.0, 0.02, 3000, 200, rng)
+    mm1 = theory.simulated_mean_waits("M/M/1 per worker", 3, 90.0, 0.02, 3000, 200, rng)
+    assert mmc.mean() == pytest.approx(theory.mmc_wait(3, 90.0, 50.0), rel=0.05)
+    assert mm1.mean() == pytest.approx(theory.mm1_wait(30.0, 50.0), rel=0.05)
+
+
+def test_prediction_names_the_queue_for_the_setups_theory_answers():
+    base = Setup(pattern="lb-broker", arrivals="poisson", work_dist="exponential", work_ms=20.0, workers=3,
+                 rate=75.0).to_dict()
+    lru = theory.predict({**base, "strategy": "lru"})
+    assert lru.model == "M/M/c" and lru.wait_mean_ms == pytest.approx(theory.mmc_wait(3, 75.0, 50.0) * 1000)
+    random = theory.predict({**base, "strategy": "random"})
+    assert random.model == "M/M/1 per worker" and random.wait_mean_ms == pytest.approx(20.0)
+    assert random.utilisation == pytest.approx(0.5)
+    assert theory.predict({**base, "strategy": "random", "max_outstanding": 1}).model == "M/M/c"
+    for other in ({"strategy": "p2c"}, {"pattern": "push-pull"}, {"arrivals": "fixed"}, {"work_dist": "uniform"},
+                  {"speeds": (1.0, 0.5)}, {"rate": 0.0}):
+        assert theory.predict({**base, "strategy": "random", **other}) is None, other
+    assert theory.predict({**base, "strategy": "random", "speeds": (0.5, 0.5, 0.5)}).service_ms == 40.0
+    assert theory.predict({**base, "strategy": "random", "rate": 200.0}).wait_mean_ms is None  # unstable
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a real run's deliveries say, with its overheads taken apart.
+
+    ``service_s``: how long a worker is taken per message: its work (the sleep and its overshoot)
+    and, when another message was already waiting for it, the gap before it started that one
+    (under lru: ready to the broker, the broker's hand-over, the receive).  ``transit_s``: the
+    wait of a message that found its worker free, which is the hops alone; ``found_free`` the
+    share of such messages.  ``queueing_s``: the mean wait less those hops, what theory calls
+    the wait in queue."""
+
+    messages: int
+    arrival_rate: float
+    service_s: float
+    transit_s: float
+    found_free: float
+    wait_s: float
+
+    @property
+    def queueing_s(self) -> float:
+        return self.wait_s - self.found_free * self.transit_s
+
+
+def measure(result: Run, arrival_rate: float) -> Measured:
+    work, gaps, waits, transits = [], [], [], []
+    for worker in result.model.workers:
+        batches = result.deliveries(worker)
+        sent = np.concatenate([d.sent_ns for d in batches])
+        recv = np.concatenate([d.recv_ns for d in batches])
+        done = np.concatenate([d.done_ns for d in batches])
+        order = np.argsort(recv)
+        sent, recv, done = sent[order], recv[order], done[order]
+        work.append(done - recv)
+        waits.append(recv - sent)
+        queued = sent[1:] < done[:-1]  # it was sent before the worker finished the one before it
+        gaps.append((recv[1:] - done[:-1])[queued])
+        transits.append(np.concatenate([[recv[0] - sent[0]], (recv[1:] - sent[1:])[~queued]]))
+    work_ns, gap_ns, wait_ns, transit_ns = (np.concatenate(parts) for parts in (work, gaps, waits, transits))
+    return Measured(
+        messages=len(wait_ns), arrival_rate=arrival_rate,
+        service_s=(work_ns.mean() + (gap_ns.mean() if len(gap_ns) else 0.0)) / 1e9,
+        transit_s=transit_ns.mean() / 1e9, found_free=len(transit_ns) / len(wait_ns), wait_s=wait_ns.mean() / 1e9,
+    )
+
+
+def chance_band(model: str, servers: int, measured: Measured) -> tuple[float, float]:
+    """Where the mean wait in queue of a run this long lands 99 times in 100 by chance alone, for
+    the queue ``model`` with the run's own arrival rate and service time: 400 ideal runs of as
+    many messages, each starting empty.  Widened by a quarter each way: the overheads make the
+    service time less variable than exponential (less queueing) and are themselves estimated."""
+    rng = np.random.default_rng(2026)
+    waits = theory.simulated_mean_waits(model, servers, measured.arrival_rate, measured.service_s,
+                                        measured.messages, 400, rng)
+    low, high = np.quantile(waits, [0.005, 0.995])
+    return low / 1.25, high * 1.25
+
+
+# Three workers, 20 ms of work on average, half loaded: M/M/1 waits 20 ms and M/M/3 3.2 ms, and
+# 600 messages (8 s) keep the two apart by chance: M/M/1's band is 11.7-34 ms, M/M/3's 1.1-7.5 ms
+# (99 runs in 100).  20 ms of work is large beside the ~1 ms hops of a quiet machine.
+WORKERS, WORK_MS, RATE, MESSAGES = 4, 20.0, 100.0, 600
+
+
+def _poisson_run(strategy: str) -> Measured:
+    setup = Setup(pattern="lb-broker", strategy=strategy, workers=WORKERS, work_ms=WORK_MS, rate=RATE,
+                  messages=MESSAGES, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=42)
+    result = run(setup, timeout_s=90)
+    assert result.model.totals().delivered == MESSAGES
+    assert_ledger_consistent(result)
+    return measure(result, RATE)
+
+
+def test_random_dispatch_makes_each_worker_mm1_and_lru_makes_the_whole_mmc():
+    random, lru = _poisson_run("random"), _poisson_run("lru")
+    described = {
+        name: f"{name}: waited {m.queueing_s * 1000:.2f} ms in queue ({m.wait_s * 1000:.2f} ms less "
+              f"{m.found_free:.0%} x {m.transit_s * 1000:.2f} ms of hops), service {m.service_s * 1000:.2f} ms"
+        for name, m in (("random", random), ("lru", lru))
+    }
+    # Each is the queue theory says it is, with the run's own service time ...
+    low, high = chance_band("M/M/1 per worker", WORKERS, random)
+    assert low <= random.queueing_s <= high, (described["random"], "M/M/1 band", low, high)
+    low, high = chance_band("M/M/c", WORKERS, lru)
+    assert low <= lru.queueing_s <= high, (described["lru"], "M/M/c band", low, high)
+    # ... and not the other one: the bands for its own parameters exclude what it measured.
+    assert random.queueing_s > chance_band("M/M/c", WORKERS, random)[1], described["random"]
+    assert lru.queueing_s < chance_band("M/M/1 per worker", WORKERS, lru)[0], described["lru"]
+
+
+def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those_that_do_not():
+    # w1 works at a fifth of the speed: the four can carry 320 msgs/s and get 100, which leaves
+    # room for lru's hand-over on a busy machine (a round trip to the broker per message).  Dealt
+    # blindly (round-robin, random) w1 gets a quarter, 25/s, more than the 20/s it can do, and its
+    # queue grows for as long as the run lasts; the others (fewest outstanding, the better of two,
+    # a ready queue) give it what it can take.  The slow worker's backlog is in the p99 of the waits.
+    p99 = {}
+    for strategy in ("round-robin", "random", "least-loaded", "p2c", "lru"):
+        setup = Setup(pattern="lb-broker", strategy=strategy, workers=4, speeds=(0.2, 1.0, 1.0, 1.0), work_ms=10.0,
+                      rate=100.0, messages=240, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=7)
+        result = run(setup, timeout_s=60)
+        assert result.model.totals().delivered == 240
+        p99[strategy] = result.model.wait.quantile_ms(0.99)
+    blind = min(p99["round-robin"], p99["random"])
+    assert max(p99["least-loaded"], p99["lru"]) * 3 < blind, p99
+    # Two random choices look at only two workers, and w1 is one of them every other message:
+    # far better than one random choice, not as good as looking at all (Mitzenmacher 2001).
+    assert p99["p2c"] * 1.2 < p99["random"], p99
