@@ -66,7 +66,7 @@ SETUP_KEYS: dict[str, Limit] = {
     "work_cv": Limit(float, 0, 4, help="lognormal work_dist: coefficient of variation (standard deviation / mean)"),
     "speeds": Limit(tuple, 0.001, 1000, help="one speed factor per starting worker, e.g. 1,0.25 (a worker at 0.25 "
                     "takes 4x as long for the same message); workers not named run at 1"),
-    "seed": Limit(int, 0, 2**63 - 1, help="the seed of every random draw (arrivals, work sizes, the broker's random "
+    "seed": Limit(int, 0, 2**53, help="the seed of every random draw (arrivals, work sizes, the broker's random "
                   "choices): the same seed sends the same jobs; without it the run picks one and reports it"),
     "sndhwm": Limit(int, 0, 10_000_000, help="ZMQ_SNDHWM of the sending sockets: the pushers' and the broker's backend (0 = no limit)"),
     "rcvhwm": Limit(int, 0, 10_000_000, help="ZMQ_RCVHWM of the receiving sockets: the workers' and the broker's frontend (0 = no limit)"),
