@@ -108,50 +108,36 @@ def build_report(model: Model) -> dict[str, Any]:
     }
 
 
+def measured(model: Model) -> theory.Measured | None:
+    """The run's queueing as theory sees it (see ``theory.Measured``); None before any work was done."""
+    work_ms, wait_ms = model.service_ms(), model.wait.mean_ms()
+    over = model.overheads()
+    if not work_ms or wait_ms is None or not over.transits + over.handovers:
+        return None
+    handover_ms = over.handover_ns / over.handovers / 1e6 if over.handovers else 0.0
+    return theory.Measured(
+        messages=over.transits + over.handovers, service_ms=work_ms + handover_ms,
+        transit_ms=over.transit_ns / over.transits / 1e6 if over.transits else 0.0,
+        found_free=over.transits / (over.transits + over.handovers), wait_ms=wait_ms,
+    )
+
+
 def theory_block(model: Model) -> dict[str, Any] | None:
-    """What queueing theory predicts for this run, with the service time the workers took (a sleep
-    overshoots a little, more on a busy machine), beside what rrsim measured; None where theory
-    has no exact answer (see ``rrsim.theory``).  Only for a run that nothing changed as it went."""
-    prediction = theory.predict(model.setup, model.service_ms()) if model.service_ms() else None
+    """What queueing theory predicts for this run, with the service time its workers really took
+    (work and hand-over; a sleep overshoots, more on a busy machine), beside the wait in queue
+    rrsim measured; None where theory has no exact answer (see ``rrsim.theory``)."""
+    run = measured(model)
+    prediction = None if run is None else theory.predict(model.setup, run.service_ms)
     if prediction is None:
         return None
-    return {**prediction.to_json(), "measured_wait_mean_ms": model.wait.summary_ms()["mean"]}
-
-
-def _latency(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
-def summary_table(report: dict[str, Any]) -> Table:
-    table = Table(title="workers", title_justify="left")
-    for column in ("worker", "state", "received", "share", "lives", "late", "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(column, justify="left" if column in ("worker", "state") else "right")
-    for w in report["workers"]:
-        latency = w["latency_ms"]
-        table.add_row(
-            w["name"], w["state"], str(w["received"]), f"{w['share']:.1%}", str(len(w["lives"])), str(w["late"]),
-            _latency(latency["p50"]), _latency(latency["p95"]), _latency(latency["p99"]),
-        )
-    return table
-
-
-def totals_line(report: dict[str, Any]) -> str:
-    t = report["totals"]
-    fairness = report["fairness"]
-    strayed = f"strayed {t['strayed']}  " if t.get("strayed") else ""
-    return (
-        f"sent {t['sent']}  delivered {t['delivered']}  lost {t['lost']}  late {t['late']}  "
-        f"duplicates {t['duplicates']}  in flight {t['in_flight']}  foreign {t['foreign']}  {strayed}"
-        f"fairness {'-' if fairness is None else f'{fairness:.3f}'}  "
-        f"{report['throughput_msgs_per_s']:.0f} msg/s over {report['elapsed_s']:.2f} s"
-    )
+    return {**prediction.to_json(), "transit_ms": round(run.transit_ms, 3), "found_free": round(run.found_free, 6),
+            "measured_wait_mean_ms": round(run.wait_ms, 3), "measured_wait_in_queue_ms": round(run.queueing_ms, 3)}
 
 
 def theory_line(report: dict[str, Any]) -> str:
     block = report["theory"]
     predicted = "unbounded (unstable)" if block["wait_mean_ms"] is None else f"{block['wait_mean_ms']:.3g} ms"
-    return (f"theory ({block['model']}, {block['servers']} workers, utilisation {block['utilisation']:.2f}, "
-            f"{block['service_ms']:.3g} ms per message as measured): mean wait {predicted}; "
-            f"measured {block['measured_wait_mean_ms']} ms")
+    return (f"theory ({block['model']}, {block['servers']} workers, {block['service_ms']:.3g} ms per message as "
+            f"measured, utilisation {block['utilisation']:.2f}): mean wait in queue {predicted}; measured "
+            f"{block['measured_wait_in_queue_ms']:.3g} ms ({block['measured_wait_mean_ms']:.3g} ms less "
+            f"{block['found_free']:.0%} x {block['transit_ms']:.3g} ms of hops)")

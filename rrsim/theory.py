@@ -46,6 +46,28 @@ def mm1_wait(arrival_rate: float, service_rate: float) -> float:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """What a real run did, with its overheads taken apart so that theory can be held to it.
+
+    ``service_ms``: how long a worker is taken per message: its work (the sleep and its overshoot)
+    and, when another message was already waiting for it, the hand-over before it started that
+    one (under lru: ready to the broker, the broker's hand-over, the receive).  ``transit_ms``: the
+    wait of a message that found its worker free, which is its hops alone, and ``found_free`` the
+    share of such messages.  ``queueing_ms``: the mean wait less those hops, what theory calls the
+    wait in queue."""
+
+    messages: int
+    service_ms: float
+    transit_ms: float
+    found_free: float
+    wait_ms: float
+
+    @property
+    def queueing_ms(self) -> float:
+        return self.wait_ms - self.found_free * self.transit_ms
+
+
+@dataclass(frozen=True)
 class Prediction:
     model: str  # "M/M/1 per worker" | "M/M/c"
     servers: int

@@ -4,20 +4,21 @@ With Poisson arrivals and exponential work, a broker that deals at random makes 
 workers an M/M/1 queue, and ``lru`` (one message in hand at a time) makes the whole an M/M/c
 queue (Erlang C).  A real run has overheads theory has not: a worker's sleep overshoots, a
 message takes a hop or two to reach a worker, and under lru a worker waits for the broker's
-next hand-over.  Each is measured in the run itself (see ``Measured``) and put into theory's
-parameters, so on a busy machine the run is compared with the queue it really was.
+next hand-over.  Each is measured in the run itself (``theory.Measured``, as the report's
+``theory`` does) and put into theory's parameters, so on a busy machine the run is compared with
+the queue it really was.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from rrsim import theory
 from rrsim.config import Setup
-from runs import Run, assert_ledger_consistent, run
+from rrsim.model import Overheads
+from rrsim.report import measured
+from runs import assert_ledger_consistent, run
 
 
 def test_erlang_c_matches_textbook_values():
@@ -64,93 +65,61 @@ def test_prediction_names_the_queue_for_the_setups_theory_answers():
     assert theory.predict({**base, "strategy": "random", "rate": 200.0}).wait_mean_ms is None  # unstable
 
 
-@dataclass(frozen=True)
-class Measured:
-    """What a real run's deliveries say, with its overheads taken apart.
-
-    ``service_s``: how long a worker is taken per message: its work (the sleep and its overshoot)
-    and, when another message was already waiting for it, the gap before it started that one
-    (under lru: ready to the broker, the broker's hand-over, the receive).  ``transit_s``: the
-    wait of a message that found its worker free, which is the hops alone; ``found_free`` the
-    share of such messages.  ``queueing_s``: the mean wait less those hops, what theory calls
-    the wait in queue."""
-
-    messages: int
-    arrival_rate: float
-    service_s: float
-    transit_s: float
-    found_free: float
-    wait_s: float
-
-    @property
-    def queueing_s(self) -> float:
-        return self.wait_s - self.found_free * self.transit_s
+def test_a_worker_s_overheads_are_its_hand_overs_and_its_messages_hops():
+    overheads = Overheads()
+    ms = 1_000_000
+    # Sent at 0, 5, 30 ms; the first found the worker free (2 ms of hops), the second was sent
+    # while the first was worked on and started 1 ms after it was done, the third found it free.
+    overheads.add(np.array([0, 5, 30]) * ms, np.array([2, 13, 31]) * ms, np.array([12, 20, 40]) * ms)
+    assert (overheads.handovers, overheads.handover_ns) == (1, 1 * ms)
+    assert (overheads.transits, overheads.transit_ns) == (2, 3 * ms)
+    overheads.add(np.array([39]) * ms, np.array([41]) * ms, np.array([50]) * ms)  # the next batch: behind the third
+    assert (overheads.handovers, overheads.handover_ns) == (2, 2 * ms)
 
 
-def measure(result: Run, arrival_rate: float) -> Measured:
-    work, gaps, waits, transits = [], [], [], []
-    for worker in result.model.workers:
-        batches = result.deliveries(worker)
-        sent = np.concatenate([d.sent_ns for d in batches])
-        recv = np.concatenate([d.recv_ns for d in batches])
-        done = np.concatenate([d.done_ns for d in batches])
-        order = np.argsort(recv)
-        sent, recv, done = sent[order], recv[order], done[order]
-        work.append(done - recv)
-        waits.append(recv - sent)
-        queued = sent[1:] < done[:-1]  # it was sent before the worker finished the one before it
-        gaps.append((recv[1:] - done[:-1])[queued])
-        transits.append(np.concatenate([[recv[0] - sent[0]], (recv[1:] - sent[1:])[~queued]]))
-    work_ns, gap_ns, wait_ns, transit_ns = (np.concatenate(parts) for parts in (work, gaps, waits, transits))
-    return Measured(
-        messages=len(wait_ns), arrival_rate=arrival_rate,
-        service_s=(work_ns.mean() + (gap_ns.mean() if len(gap_ns) else 0.0)) / 1e9,
-        transit_s=transit_ns.mean() / 1e9, found_free=len(transit_ns) / len(wait_ns), wait_s=wait_ns.mean() / 1e9,
-    )
-
-
-def chance_band(model: str, servers: int, measured: Measured) -> tuple[float, float]:
-    """Where the mean wait in queue of a run this long lands 99 times in 100 by chance alone, for
-    the queue ``model`` with the run's own arrival rate and service time: 400 ideal runs of as
+def chance_band(model: str, servers: int, observed: theory.Measured, arrival_rate: float) -> tuple[float, float]:
+    """Where the mean wait in queue (ms) of a run this long lands 99 times in 100 by chance alone,
+    for the queue ``model`` with the run's arrival rate and own service time: 400 ideal runs of as
     many messages, each starting empty.  Widened by a quarter each way: the overheads make the
     service time less variable than exponential (less queueing) and are themselves estimated."""
     rng = np.random.default_rng(2026)
-    waits = theory.simulated_mean_waits(model, servers, measured.arrival_rate, measured.service_s,
-                                        measured.messages, 400, rng)
-    low, high = np.quantile(waits, [0.005, 0.995])
+    waits = theory.simulated_mean_waits(model, servers, arrival_rate, observed.service_ms / 1000, observed.messages,
+                                        400, rng)
+    low, high = np.quantile(waits * 1000, [0.005, 0.995])
     return low / 1.25, high * 1.25
 
 
-# Three workers, 20 ms of work on average, half loaded: M/M/1 waits 20 ms and M/M/3 3.2 ms, and
-# 600 messages (8 s) keep the two apart by chance: M/M/1's band is 11.7-34 ms, M/M/3's 1.1-7.5 ms
-# (99 runs in 100).  20 ms of work is large beside the ~1 ms hops of a quiet machine.
-WORKERS, WORK_MS, RATE, MESSAGES = 4, 20.0, 100.0, 600
+# Four workers, 20 ms of work on average, 75 messages a second: M/M/1 waits 12 ms in queue and
+# M/M/4 0.4 ms.  600 messages (8 s) keep the two apart by chance alone (99 runs in 100: 6.5-27 ms
+# and 0.2-2.5 ms), and the load leaves room for what a starved machine adds: with lru's hand-over
+# at 15 ms a message takes a worker 35 ms, and M/M/4 (3-32 ms) is still apart from M/M/1 (27-164).
+WORKERS, WORK_MS, RATE, MESSAGES = 4, 20.0, 75.0, 600
 
 
-def _poisson_run(strategy: str) -> Measured:
+def _poisson_run(strategy: str) -> theory.Measured:
     setup = Setup(pattern="lb-broker", strategy=strategy, workers=WORKERS, work_ms=WORK_MS, rate=RATE,
                   messages=MESSAGES, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=42)
     result = run(setup, timeout_s=90)
     assert result.model.totals().delivered == MESSAGES
     assert_ledger_consistent(result)
-    return measure(result, RATE)
+    return measured(result.model)
 
 
 def test_random_dispatch_makes_each_worker_mm1_and_lru_makes_the_whole_mmc():
     random, lru = _poisson_run("random"), _poisson_run("lru")
     described = {
-        name: f"{name}: waited {m.queueing_s * 1000:.2f} ms in queue ({m.wait_s * 1000:.2f} ms less "
-              f"{m.found_free:.0%} x {m.transit_s * 1000:.2f} ms of hops), service {m.service_s * 1000:.2f} ms"
+        name: f"{name}: waited {m.queueing_ms:.2f} ms in queue ({m.wait_ms:.2f} ms less {m.found_free:.0%} x "
+              f"{m.transit_ms:.2f} ms of hops), service {m.service_ms:.2f} ms"
         for name, m in (("random", random), ("lru", lru))
     }
     # Each is the queue theory says it is, with the run's own service time ...
-    low, high = chance_band("M/M/1 per worker", WORKERS, random)
-    assert low <= random.queueing_s <= high, (described["random"], "M/M/1 band", low, high)
-    low, high = chance_band("M/M/c", WORKERS, lru)
-    assert low <= lru.queueing_s <= high, (described["lru"], "M/M/c band", low, high)
+    low, high = chance_band("M/M/1 per worker", WORKERS, random, RATE)
+    assert low <= random.queueing_ms <= high, (described["random"], "M/M/1 band", low, high)
+    low, high = chance_band("M/M/c", WORKERS, lru, RATE)
+    assert low <= lru.queueing_ms <= high, (described["lru"], "M/M/c band", low, high)
     # ... and not the other one: the bands for its own parameters exclude what it measured.
-    assert random.queueing_s > chance_band("M/M/c", WORKERS, random)[1], described["random"]
-    assert lru.queueing_s < chance_band("M/M/1 per worker", WORKERS, lru)[0], described["lru"]
+    assert random.queueing_ms > chance_band("M/M/c", WORKERS, random, RATE)[1], described["random"]
+    assert lru.queueing_ms < chance_band("M/M/1 per worker", WORKERS, lru, RATE)[0], described["lru"]
 
 
 def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those_that_do_not():
