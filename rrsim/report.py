@@ -134,6 +134,37 @@ def theory_block(model: Model) -> dict[str, Any] | None:
             "measured_wait_mean_ms": round(run.wait_ms, 3), "measured_wait_in_queue_ms": round(run.queueing_ms, 3)}
 
 
+def _latency(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    table = Table(title="workers", title_justify="left")
+    for column in ("worker", "state", "received", "share", "lives", "late", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column in ("worker", "state") else "right")
+    for w in report["workers"]:
+        latency = w["latency_ms"]
+        table.add_row(
+            w["name"], w["state"], str(w["received"]), f"{w['share']:.1%}", str(len(w["lives"])), str(w["late"]),
+            _latency(latency["p50"]), _latency(latency["p95"]), _latency(latency["p99"]),
+        )
+    return table
+
+
+def totals_line(report: dict[str, Any]) -> str:
+    t = report["totals"]
+    fairness = report["fairness"]
+    strayed = f"strayed {t['strayed']}  " if t.get("strayed") else ""
+    return (
+        f"sent {t['sent']}  delivered {t['delivered']}  lost {t['lost']}  late {t['late']}  "
+        f"duplicates {t['duplicates']}  in flight {t['in_flight']}  foreign {t['foreign']}  {strayed}"
+        f"fairness {'-' if fairness is None else f'{fairness:.3f}'}  "
+        f"{report['throughput_msgs_per_s']:.0f} msg/s over {report['elapsed_s']:.2f} s"
+    )
+
+
 def theory_line(report: dict[str, Any]) -> str:
     block = report["theory"]
     predicted = "unbounded (unstable)" if block["wait_mean_ms"] is None else f"{block['wait_mean_ms']:.3g} ms"
