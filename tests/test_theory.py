@@ -140,3 +140,32 @@ def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those
     # Two random choices look at only two workers, and w1 is one of them every other message:
     # far better than one random choice, not as good as looking at all (Mitzenmacher 2001).
     assert p99["p2c"] * 1.2 < p99["random"], p99
+
+
+def test_the_report_sets_theory_beside_what_the_run_measured():
+    from rrsim import events as ev
+    from rrsim.model import Model
+    from rrsim.report import theory_block, theory_line
+
+    setup = Setup(pattern="lb-broker", strategy="random", arrivals="poisson", work_dist="exponential", work_ms=20.0,
+                  workers=1, rate=25.0, seed=1)
+    model = Model()
+    model.apply(ev.RunStarted(0, setup.to_dict(), {}))
+    model.apply(ev.ProcessStarted(0, "w1", "worker", 1, 100, 20.0, kind="receiver", links_to=("broker",)))
+    model.apply(ev.ProcessStarted(0, "p1", "pusher", 1, 101, kind="sender", links_to=("broker",)))
+    ms = 1_000_000
+    # Two messages: the first finds w1 free (1 ms of hops), the second waits 15 ms behind it and
+    # starts 2 ms after it is done.  Work: 20 ms each.
+    model.apply(ev.SentProgress(40 * ms, "p1", 2, False, 1, True))
+    model.apply(ev.Deliveries(50 * ms, "w1", 1, pushers=np.array([1, 1]), seqs=np.array([0, 1]),
+                              sent_ns=np.array([0, 5]) * ms, recv_ns=np.array([1, 23]) * ms,
+                              done_ns=np.array([21, 43]) * ms, work_us=np.array([20_000, 20_000])))
+    block = theory_block(model)
+    assert block["model"] == "M/M/1 per worker" and block["service_ms"] == pytest.approx(22.0)  # work + hand-over
+    assert block["transit_ms"] == pytest.approx(1.0) and block["found_free"] == pytest.approx(0.5)
+    assert block["measured_wait_mean_ms"] == pytest.approx(9.5)  # (1 + 18) / 2
+    assert block["measured_wait_in_queue_ms"] == pytest.approx(9.0)  # less half a message's 1 ms of hops
+    assert block["wait_mean_ms"] == pytest.approx(theory.mm1_wait(25.0, 1000 / 22.0) * 1000)
+    assert "M/M/1 per worker" in theory_line({"theory": block})
+    model.apply(ev.RunStarted(60 * ms, {**setup.to_dict(), "strategy": "p2c"}, {}))
+    assert theory_block(model) is None  # no exact answer for p2c
