@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from rrsim import patterns
-from rrsim.config import (ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, load_scenario,
-                          value_from_text)
+from rrsim.config import (ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, check_speeds,
+                          load_scenario, value_from_text)
 from rrsim.errors import UserError
 
 # What `rrsim` with no arguments shows: round robin at human speed.
@@ -49,10 +49,16 @@ scenario files:
       {', '.join(ACTIONS)}
   kill/stop/pause/resume/revive/set_work name a worker (worker = "w1"; the first five
   also take the broker, target = "b1"); add_worker
-  takes work_ms; set_rate takes rate; set_work takes work_ms.  Entries fire in order.
+  takes work_ms and speed; set_rate takes rate; set_work takes work_ms.  Entries fire in order.
+
+workloads:
+  each message carries a work size drawn around work_ms (work_dist) and is sent at rate, evenly
+  or as a Poisson process (arrivals), from the run's seed: the same seed, the same jobs.  A worker
+  takes size x (its work_ms / the run's work_ms) / its speed: `[` / `]` and set_work change its
+  work_ms, so they scale every message it gets; speeds and add_worker's speed set its speed.
   [checks] (for rrsim run) holds conditions on the report, e.g. lost = "== 0".
 
-keys in the TUI: a add worker, k kill, t stop, r revive, p pause/resume, [ ] slower/faster,
+keys in the TUI: a add worker, k kill, t stop, r revive, p pause/resume, [ ] work x2 / x0.5,
   P add pusher, + - send rate, space hold sending, 1-9 select, ? help, q quit
 """
 
@@ -74,12 +80,12 @@ def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup, title: 
     for key, limit in SETUP_KEYS.items():
         flag = _flag(key)
         default = getattr(defaults, key)
-        shown = "" if default is None else f" (default: {str(default).lower() if isinstance(default, bool) else default})"
+        shown = "" if default is None or default == () else f" (default: {str(default).lower() if isinstance(default, bool) else default})"
         if limit.kind is bool:
             group.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None,
                                help=limit.help + shown)
         else:
-            metavar = "|".join(limit.choices) if limit.choices else key.upper()
+            metavar = "|".join(limit.choices) if limit.choices else "S1,S2,..." if limit.kind is tuple else key.upper()
             group.add_argument(flag, dest=key, default=None, metavar=metavar, help=limit.help + shown)
 
 
@@ -100,7 +106,9 @@ def _flag(key: str) -> str:
 def _apply(scenario: Scenario, overrides: dict[str, Any], need_end: bool) -> Scenario:
     setup = build_setup({}, "", base=scenario.setup, need_end=False)
     for key, value in overrides.items():
-        setup = build_setup({key: value}, f"option {_flag(key)}", base=setup, need_end=False)
+        setup = build_setup({key: value}, f"option {_flag(key)}", base=setup, need_end=False, partial=True)
+    if "speeds" in overrides or "workers" in overrides:
+        check_speeds(setup, "options --speeds and --workers" if "speeds" in overrides else "option --workers")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{scenario.source}: messages = 0 (unlimited) needs a duration: "
                         "set duration in [setup] or pass --duration SECONDS")

@@ -19,6 +19,7 @@ from rrsim.patterns.choice import STRATEGIES
 from rrsim.checks import Check, checks_from_table
 from rrsim.errors import UserError, did_you_mean
 from rrsim.wire import HEADER_SIZE
+from rrsim.workload import ARRIVALS, WORK_DISTS
 
 PATTERNS = patterns.names()
 TRANSPORTS = ("ipc", "tcp")
@@ -44,6 +45,7 @@ class Limit:
     help: str = ""
     why_high: str = ""  # why ``high`` is the limit, for the error that refuses more
     needs_router: bool = False  # it shapes a router (the broker): a pattern without one ignores it
+    # kind tuple: a list of numbers (float), each within low..high
 
 
 # One table drives the TOML checks, the CLI options and the --help text.
@@ -57,7 +59,16 @@ SETUP_KEYS: dict[str, Limit] = {
     "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),
     "messages": Limit(int, 0, 10**11, help="messages per pusher, 0 = unlimited"),
     "size": Limit(int, HEADER_SIZE, 10_000_000, help=f"bytes per message (at least the {HEADER_SIZE}-byte header)"),
-    "work_ms": Limit(float, 0, 600_000, help="simulated work per message in each worker, in ms"),
+    "work_ms": Limit(float, 0, 600_000, help="simulated work per message in each worker, in ms: the mean of work_dist"),
+    "arrivals": Limit(str, choices=ARRIVALS, help="fixed: messages evenly spaced at rate; poisson: a Poisson process "
+                      "of mean rate per pusher (at rate 0, as fast as possible, arrivals do not apply)"),
+    "work_dist": Limit(str, choices=WORK_DISTS, help="how each message's work size is drawn around work_ms: fixed, "
+                       "exponential, uniform (0 to 2x work_ms) or lognormal (coefficient of variation work_cv)"),
+    "work_cv": Limit(float, 0, 4, help="lognormal work_dist: coefficient of variation (standard deviation / mean)"),
+    "speeds": Limit(tuple, 0.001, 1000, help="one speed factor per starting worker, e.g. 1,0.25 (a worker at 0.25 "
+                    "takes 4x as long for the same message); workers not named run at 1"),
+    "seed": Limit(int, 0, 2**53, help="the seed of every random draw (arrivals, work sizes, the broker's random "
+                  "choices): the same seed sends the same jobs; without it the run picks one and reports it"),
     "sndhwm": Limit(int, 0, 10_000_000, help="ZMQ_SNDHWM of the sending sockets: the pushers' and the broker's backend (0 = no limit)"),
     "rcvhwm": Limit(int, 0, 10_000_000, help="ZMQ_RCVHWM of the receiving sockets: the workers' and the broker's frontend (0 = no limit)"),
     "immediate": Limit(bool, help="ZMQ_IMMEDIATE on the connecting side: queue only to completed connections"),
@@ -90,6 +101,11 @@ class Setup:
     messages: int = 100
     size: int = 64
     work_ms: float = 0.0
+    arrivals: str = "fixed"
+    work_dist: str = "fixed"
+    work_cv: float = 1.0
+    speeds: tuple[float, ...] = ()
+    seed: int | None = None  # None: the engine picks one
     sndhwm: int = 1000
     rcvhwm: int = 1000
     immediate: bool = False
@@ -106,6 +122,10 @@ class Setup:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def speed_of(self, worker: int) -> float:
+        """The speed of starting worker number ``worker`` (1 = w1)."""
+        return self.speeds[worker - 1] if worker <= len(self.speeds) else 1.0
+
 
 ACTIONS: dict[str, tuple[str, ...]] = {
     # action -> the keys it takes besides its trigger
@@ -114,7 +134,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "pause": ("worker",),
     "resume": ("worker",),
     "revive": ("worker",),
-    "add_worker": ("work_ms",),
+    "add_worker": ("work_ms", "speed"),
     "add_pusher": (),
     "set_rate": ("rate",),
     "set_work": ("worker", "work_ms"),
@@ -132,12 +152,14 @@ class Action:
     worker: str | None = None
     work_ms: float | None = None
     rate: float | None = None
+    speed: float | None = None
 
     def describe(self) -> str:
         trigger = f"at {self.time:g} s" if self.time is not None else f"after {self.after_sent} sent"
         target = f" {self.worker}" if self.worker else ""
         extra = f" rate={self.rate:g}" if self.rate is not None else ""
         extra += f" work_ms={self.work_ms:g}" if self.work_ms is not None else ""
+        extra += f" speed={self.speed:g}" if self.speed is not None else ""
         return f"{trigger}: {self.action}{target}{extra}"
 
 
@@ -176,9 +198,22 @@ def check_value(key: str, value: Any, where: str) -> Any:
         if not value.strip() or value != value.strip():
             raise UserError(f"{where}: must not be empty or padded with spaces, got {value!r}")
         return value
+    if limit.kind is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: must be a list of numbers, e.g. [1.0, 0.25], got {value!r}")
+        return tuple(_in_limit(item, limit, float, f"{where} item {i + 1}") for i, item in enumerate(value))
+    return _in_limit(value, limit, limit.kind, where)
+
+
+def check_speed(value: Any, where: str) -> float:
+    """One worker's speed, checked as an item of ``speeds``."""
+    return _in_limit(value, SETUP_KEYS["speeds"], float, where)
+
+
+def _in_limit(value: Any, limit: Limit, kind: type, where: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"{where}: must be a number, got {value!r}")
-    if limit.kind is int:
+    if kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise UserError(f"{where}: must be a whole number, got {value!r}")
         value = int(value)
@@ -209,6 +244,11 @@ def value_from_text(key: str, text: str, where: str) -> Any:
             return int(text) if kind is int else float(text)
         except ValueError:
             raise UserError(f"{where}: must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+    if kind is tuple and not text.lstrip().startswith("["):  # --speeds 1,0.25: numbers separated by commas
+        try:
+            return [float(item) for item in text.split(",")]
+        except ValueError:
+            raise UserError(f"{where}: must be numbers separated by commas, e.g. 1,0.25, got {text!r}") from None
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
@@ -229,10 +269,12 @@ def ignored_by_pattern(key: str, setup: Setup) -> str:
 
 
 def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, text: str = "",
-                need_end: bool = True, text_start: int = 0) -> Setup:
+                need_end: bool = True, text_start: int = 0, partial: bool = False) -> Setup:
     """Check every key of ``values`` and return ``base`` with them applied.
 
     ``text`` (from ``text_start``) is the TOML they came from, to name the line of a bad key.
+    ``partial``: more keys follow (options applied one by one), so keys that must agree with
+    each other (speeds and workers) are checked later, by ``check_speeds``.
     """
     checked: dict[str, Any] = {}
     for key, value in values.items():
@@ -247,9 +289,17 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         key = "bind" if "bind" in values else "pattern"
         raise UserError(f"{where}: bind = {setup.bind!r} does not fit pattern {setup.pattern!r}{_line_of(text, key, text_start)}: "
                         f"it takes bind = {' or '.join(binders)}")
+    if not partial:
+        check_speeds(setup, where, _line_of(text, "speeds", text_start))
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
     return setup
+
+
+def check_speeds(setup: Setup, where: str, line: str = "") -> None:
+    if len(setup.speeds) > setup.workers:
+        raise UserError(f"{where}: speeds has {len(setup.speeds)} factors for {setup.workers} workers{line}: give one "
+                        "per starting worker (a worker added later takes its own speed)")
 
 
 def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Action:
@@ -276,6 +326,8 @@ def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Acti
     for key in ("work_ms", "rate"):  # the same values as the setup keys of that name, checked by one validator
         if key in raw:
             fields[key] = check_value(key, raw[key], f"{here} key {key!r}{_line_of(text, key, pos)}")
+    if "speed" in raw:
+        fields["speed"] = check_speed(raw["speed"], f"{here} key 'speed'{_line_of(text, 'speed', pos)}")
     if name in NEEDS_WORKER:
         if "worker" in raw and "target" in raw:
             raise UserError(f"{here}: give worker or target, not both")

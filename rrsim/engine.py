@@ -8,8 +8,10 @@ from any other thread (the TUI does that).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
+import secrets
 import signal
 import threading
 import time
@@ -45,6 +47,8 @@ def now_ns() -> int:
 
 class Engine:
     def __init__(self, setup: Setup, timeline: tuple[Action, ...] = (), keep_logs: Path | None = None) -> None:
+        if setup.seed is None:  # picked here, so that the report says which it was and the run can be repeated
+            setup = dataclasses.replace(setup, seed=secrets.randbelow(2**32))
         self.setup = setup
         self.timeline = Timeline(timeline)
         self.pattern = load_pattern(setup.pattern)
@@ -53,6 +57,7 @@ class Engine:
         self.subscribers: list[Callable[[ev.Event], None]] = []
         self.roster = telemetry.Roster()
         self.work_ms: dict[str, float] = {}
+        self.speed: dict[str, float] = {}
         self.rate = setup.rate
         self.strategy = setup.strategy
         self.held = False  # sending paused (by the user, or because time is up)
@@ -120,7 +125,8 @@ class Engine:
             self._deadline_ns = self._started_ns + int(setup.duration * 1e9)
         self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), {"telemetry": self.telemetry_endpoint, **self.endpoints}))
         for name in names:
-            self._start(name, 1, setup.work_ms, wait_ready=setup.wait_ready)
+            speed = setup.speed_of(_number(name)) if self.roster.kinds[name] == RECEIVER else 1.0
+            self._start(name, 1, setup.work_ms, speed, wait_ready=setup.wait_ready)
 
     def _add_name(self, name: str) -> None:
         self.wiring.add(name)
@@ -142,21 +148,22 @@ class Engine:
         """How many running processes ``name`` should be connected with."""
         return sum(running.get(role, 0) for role in self.roster.links_to[name])
 
-    def _start(self, name: str, life: int, work_ms: float, wait_ready: bool = False) -> None:
+    def _start(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> None:
         role: Role = role_of(self.pattern, name)
-        self.work_ms[name] = work_ms
+        self.work_ms[name], self.speed[name] = work_ms, speed
         expected = self._expected_peers(name, self._running_by_role())
         spec = {
             **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
             "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
-            "sockets": self.wiring.plan(name), "work_ms": work_ms, "rate": self.rate, "held": self._pushers_held(),
+            "sockets": self.wiring.plan(name), "mean_work_ms": self.setup.work_ms, "work_ms": work_ms, "speed": speed,
+            "rate": self.rate, "held": self._pushers_held(),
             "expected_peers": expected, "min_peers": expected if wait_ready else 0, "strategy": self.strategy,
         }
         pid = self.supervisor.start(name, life, spec)
         self.roster.lives[name] = life  # only once it started: a failed revive is no new life
         self.emit(ev.ProcessStarted(
             now_ns(), name, role.name, life, pid, work_ms if role.kind == RECEIVER else 0.0,
-            endpoints=self.wiring.endpoints_of(name), kind=role.kind,
+            speed=speed, endpoints=self.wiring.endpoints_of(name), kind=role.kind,
             links_to=self.roster.links_to[name],
             inherits_backlog=self.pattern.inherits_backlog(role.name, life, self.setup),
         ))
@@ -198,12 +205,12 @@ class Engine:
 
     def revive(self, name: str) -> None:
         self._check("revive", name)
-        self._start(name, self.roster.lives[name] + 1, self.work_ms[name])
+        self._start(name, self.roster.lives[name] + 1, self.work_ms[name], self.speed[name])
 
-    def add_worker(self, work_ms: float | None = None) -> str:
+    def add_worker(self, work_ms: float | None = None, speed: float | None = None) -> str:
         name = self._next_name(RECEIVER, MAX_WORKERS, "workers")
         self._add_name(name)
-        self._start(name, 1, self.setup.work_ms if work_ms is None else work_ms)
+        self._start(name, 1, self.setup.work_ms if work_ms is None else work_ms, 1.0 if speed is None else speed)
         return name
 
     def add_pusher(self) -> str:
@@ -270,7 +277,7 @@ class Engine:
         if action.action in ("kill", "stop", "pause", "resume", "revive"):
             getattr(self, action.action)(action.worker)
         elif action.action == "add_worker":
-            self.add_worker(action.work_ms)
+            self.add_worker(action.work_ms, action.speed)
         elif action.action == "add_pusher":
             self.add_pusher()
         elif action.action == "set_rate":
@@ -364,7 +371,8 @@ class Engine:
                 continue
             state: dict[str, Any] = {
                 "connect": self.wiring.connects(name), "rate": self.rate, "held": self._pushers_held(),
-                "work_ms": self.work_ms[name], "expected_peers": self._expected_peers(name, running),
+                "work_ms": self.work_ms[name], "speed": self.speed[name],
+                "expected_peers": self._expected_peers(name, running),
                 "strategy": self.strategy,
             }
             self.control_sock.send_multipart([control_topic(name), _json(state)])

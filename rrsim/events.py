@@ -47,6 +47,7 @@ class ProcessStarted(Event):
     kind: str = "receiver"  # "sender" | "router" | "receiver"
     links_to: tuple[str, ...] = ()  # roles
     inherits_backlog: bool = False
+    speed: float = 1.0  # a worker's: its work per message is divided by it
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class SentProgress(Event):
     done: bool
     joined: bool = True  # it has had every peer it expects at once
     early: int = 0  # messages it sent before that: dealt among fewer peers (slow joiners)
+    jobs: str = ""  # a fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +144,7 @@ class Deliveries(Event):
     sent_ns: np.ndarray
     recv_ns: np.ndarray
     done_ns: np.ndarray | None = None  # None: each was done when it was received
+    work_us: np.ndarray | None = None  # the work size each message carried (None in recordings made before)
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ class Drained(Event):
     """Every pusher is done and nothing more can arrive: what is undelivered now is lost."""
 
 
-_ARRAY_FIELDS = {"pushers", "seqs", "sent_ns", "recv_ns", "done_ns"}
+_ARRAY_FIELDS = {"pushers", "seqs", "sent_ns", "recv_ns", "done_ns", "work_us"}
 
 
 def from_json(line: dict[str, Any]) -> Event:

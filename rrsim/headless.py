@@ -27,7 +27,7 @@ from rrsim.csv_report import write_csv
 from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.interrupt import Interruption
-from rrsim.report import build_report, summary_table, totals_line
+from rrsim.report import build_report, summary_table, theory_block, theory_line, totals_line
 from rrsim.timeline_summary import timeline_lines
 
 PROGRESS_EVERY_S = 1.0
@@ -175,6 +175,8 @@ def play(engine: Engine, scenario: Scenario, progress: Console, interruption: In
     report = build_report(engine.model)
     report["scenario"] = scenario.name
     report["interrupted"] = interruption.interrupted
+    # A timeline changes the run as it goes: theory's answer is for one that stays as it started.
+    report["theory"] = None if scenario.timeline or interruption.interrupted else theory_block(engine.model)
     return report
 
 
@@ -221,7 +223,8 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
 
 def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes: list[Outcome]) -> None:
     setup = scenario.setup
-    console.print(f"scenario {scenario.name}: {setup.pattern}, {setup.transport}, bind={setup.bind}", highlight=False)
+    console.print(f"scenario {scenario.name}: {setup.pattern}, {setup.transport}, bind={setup.bind}, "
+                  f"seed {report['seed']}", highlight=False)
     lines = timeline_lines(report)
     if lines:
         console.print("timeline", highlight=False)
@@ -229,6 +232,8 @@ def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes:
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(summary_table(report))
     console.print(totals_line(report), highlight=False)
+    if report.get("theory"):
+        console.print(theory_line(report), highlight=False, soft_wrap=True)
     if report["lost_ids"]:
         shown = ", ".join(report["lost_ids"][:20])
         more = f" and {report['totals']['lost'] - 20} more" if report["totals"]["lost"] > 20 else ""

@@ -67,12 +67,37 @@ class LogEntry:
 
 
 @dataclass
+class Overheads:
+    """What a worker's messages spent besides queueing and work, for comparing a run with theory.
+
+    A message sent before the worker finished the one before it waited for it: the gap from that
+    done to its own start is the hand-over (under a broker, a round trip to it).  One sent while
+    the worker was free waited only for its hops to the worker: its transit."""
+
+    last_done_ns: int | None = None  # of the current life's latest message
+    handover_ns: int = 0
+    handovers: int = 0
+    transit_ns: int = 0
+    transits: int = 0
+
+    def add(self, sent_ns: np.ndarray, recv_ns: np.ndarray, done_ns: np.ndarray) -> None:
+        before = np.concatenate(([self.last_done_ns if self.last_done_ns is not None else -1], done_ns[:-1]))
+        queued = sent_ns < before
+        self.handover_ns += int((recv_ns - before)[queued].sum())
+        self.handovers += int(np.count_nonzero(queued))
+        self.transit_ns += int((recv_ns - sent_ns)[~queued].sum())
+        self.transits += int(np.count_nonzero(~queued))
+        self.last_done_ns = int(done_ns[-1])
+
+
+@dataclass
 class WorkerView:
     """A worker, or a broker (``kind`` router): a process with lives that can be killed,
     paused and revived."""
 
     name: str
     work_ms: float
+    speed: float = 1.0  # its work per message is divided by it
     role: str = "worker"
     kind: str = RECEIVER
     links_to: tuple[str, ...] = ()  # roles it must be connected with to take part
@@ -85,6 +110,7 @@ class WorkerView:
     recent: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
     latency: Durations = field(default_factory=Durations)  # sent to received (= work started)
     busy_ns: int = 0  # time spent working on the messages it has done
+    overheads: Overheads = field(default_factory=lambda: Overheads())
     # delivered (routed, for a broker) per half-second bucket: bucket index -> count
     rate_buckets: dict[int, int] = field(default_factory=dict)
     alive_ns: int = 0  # time spent running and not paused, closed intervals only
@@ -115,6 +141,10 @@ class WorkerView:
 
     def latency_ms(self, quantile: float) -> float | None:
         return self.latency.quantile_ms(quantile)
+
+    def service_ms(self) -> float | None:
+        """How long its work took per message, on average (hand-over to done)."""
+        return self.busy_ns / self.received / 1e6 if self.received else None
 
     def busy_fraction(self, now_ns: int) -> float | None:
         alive_s = self.alive_seconds(now_ns)
@@ -150,6 +180,7 @@ class PusherView:
     history: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_REPORTS))
     joined: bool = False  # it has had every peer it expects at once
     early: int = 0  # what it sent before that
+    jobs: str = ""  # its fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
 
     def rate(self, now_ns: int) -> float:
         current = now_ns // RATE_BUCKET_NS
@@ -225,6 +256,7 @@ class Model:
         self.malformed = 0
         self.wait = Durations()  # sent to work started, over every message done
         self.sojourn = Durations()  # sent to work done
+        self.work_sizes = Durations()  # the work sizes the messages done carried (before a worker's speed)
         self.rate = 0.0
         self.strategy = ""  # a broker's, when there is one
         self.sending_held = False
@@ -287,9 +319,10 @@ class Model:
         worker = group.get(e.name)
         if worker is None:
             worker = group[e.name] = WorkerView(e.name, work_ms=e.work_ms, role=e.role, kind=e.kind)
-        worker.work_ms, worker.links_to = e.work_ms, e.links_to
+        worker.work_ms, worker.speed, worker.links_to = e.work_ms, e.speed, e.links_to
         worker.queued = worker.ready = worker.routed = 0
         life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns)
+        worker.overheads.last_done_ns = None  # a new process: nothing of the last one's is in its way
         # A life that may be handed messages sent before it started (a pipe it inherits, a
         # broker's queue): nothing is known about what it may still deliver.  Otherwise its pipes
         # carry only messages sent from now on.
@@ -446,6 +479,8 @@ class Model:
             _trim(pusher.rate_buckets, bucket)
             pusher.checkpoints.append((e.t_ns, e.sent))
             pusher.history.append((e.t_ns, e.sent))
+        if e.sent >= pusher.sent:
+            pusher.jobs = e.jobs
         pusher.sent = max(pusher.sent, e.sent)
         pusher.blocked, pusher.peers = e.blocked, e.peers
         if e.done and not pusher.done:
@@ -511,8 +546,12 @@ class Model:
             worker.queue.add(e.pushers, e.sent_ns, e.recv_ns)
         self.wait.add(waited)
         self.sojourn.add(done_ns - e.sent_ns)
+        if e.work_us is not None:
+            self.work_sizes.add(e.work_us * 1000)
         if e.done_ns is not None:
             worker.busy_ns += int((e.done_ns - e.recv_ns).sum())
+            if life is worker.life:  # receipts of a life before it are history
+                worker.overheads.add(e.sent_ns, e.recv_ns, e.done_ns)
         buckets = e.recv_ns // RATE_BUCKET_NS
         low = int(buckets.min())
         for offset, count in enumerate(np.bincount(buckets - low)):
@@ -675,6 +714,19 @@ class Model:
         if self.first_send_ns is None or self.last_delivery_ns is None or self.last_delivery_ns <= self.first_send_ns:
             return 0.0
         return self.ledger.delivered_unique / ((self.last_delivery_ns - self.first_send_ns) / NS)
+
+    def service_ms(self) -> float | None:
+        """How long a worker's work took per message, on average over every message done."""
+        received = sum(w.received for w in self.workers.values())
+        return sum(w.busy_ns for w in self.workers.values()) / received / 1e6 if received else None
+
+    def overheads(self) -> Overheads:
+        """Every worker's overheads together."""
+        total = Overheads()
+        for worker in self.workers.values():
+            for name in ("handover_ns", "handovers", "transit_ns", "transits"):
+                setattr(total, name, getattr(total, name) + getattr(worker.overheads, name))
+        return total
 
     def send_rate(self) -> float:
         return sum(p.rate(self.now_ns) for p in self.pushers.values())

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from rrsim import theory
 from rrsim.model import NS, Life, Model, WorkerView
 from rrsim.wording import describe
 
@@ -40,6 +41,8 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "duplicates": worker.duplicates,
         "foreign": worker.foreign,
         "work_ms": worker.work_ms,
+        "speed": worker.speed,
+        "service_ms": _ms(worker.service_ms()),
         "completed": worker.received,  # a worker reports a message once its work is done
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
         "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
@@ -74,6 +77,7 @@ def build_report(model: Model) -> dict[str, Any]:
     longest = model.longest_queue()
     return {
         "setup": model.setup,
+        "seed": model.setup.get("seed"),
         "endpoints": model.endpoints,
         "elapsed_s": round(model.elapsed_s(), 6),
         "drained": model.drained,
@@ -83,6 +87,7 @@ def build_report(model: Model) -> dict[str, Any]:
         "wait_percentiles": {f"p{p:g}": _ms(model.wait.quantile_ms(p / 100)) for p in WAIT_PERCENTILES},
         # The most messages seen waiting at one worker (dealt as sent) or broker (as it said).
         "max_queue": None if longest is None else {"messages": longest[0], "at": longest[1]},
+        "work_size_ms": model.work_sizes.summary_ms(),
         "totals": {
             "sent": totals.sent,
             "delivered": totals.delivered,
@@ -95,7 +100,7 @@ def build_report(model: Model) -> dict[str, Any]:
             "foreign": totals.foreign,
             "malformed_telemetry": totals.malformed,
         },
-        "pushers": [{"name": p.name, "sent": p.sent} for p in model.pushers.values()],
+        "pushers": [{"name": p.name, "sent": p.sent, "jobs": p.jobs} for p in model.pushers.values()],
         "brokers": [broker_report(model, b) for b in model.brokers.values()],
         "unknown_peers": [
             {"peer": s.peer, "at": s.binder, "endpoint": model.endpoints.get(s.endpoint, ""),
@@ -111,6 +116,32 @@ def build_report(model: Model) -> dict[str, Any]:
         "lost_ids": model.ledger.lost_ids(1000),
         "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],
     }
+
+
+def measured(model: Model) -> theory.Measured | None:
+    """The run's queueing as theory sees it (see ``theory.Measured``); None before any work was done."""
+    work_ms, wait_ms = model.service_ms(), model.wait.mean_ms()
+    over = model.overheads()
+    if not work_ms or wait_ms is None or not over.transits + over.handovers:
+        return None
+    handover_ms = over.handover_ns / over.handovers / 1e6 if over.handovers else 0.0
+    return theory.Measured(
+        messages=over.transits + over.handovers, service_ms=work_ms + handover_ms,
+        transit_ms=over.transit_ns / over.transits / 1e6 if over.transits else 0.0,
+        found_free=over.transits / (over.transits + over.handovers), wait_ms=wait_ms,
+    )
+
+
+def theory_block(model: Model) -> dict[str, Any] | None:
+    """What queueing theory predicts for this run, with the service time its workers really took
+    (work and hand-over; a sleep overshoots, more on a busy machine), beside the wait in queue
+    rrsim measured; None where theory has no exact answer (see ``rrsim.theory``)."""
+    run = measured(model)
+    prediction = None if run is None else theory.predict(model.setup, run.service_ms)
+    if prediction is None:
+        return None
+    return {**prediction.to_json(), "transit_ms": round(run.transit_ms, 3), "found_free": round(run.found_free, 6),
+            "measured_wait_mean_ms": round(run.wait_ms, 3), "measured_wait_in_queue_ms": round(run.queueing_ms, 3)}
 
 
 def format_ms(value: float | None) -> str:
@@ -142,3 +173,12 @@ def totals_line(report: dict[str, Any]) -> str:
         f"fairness {'-' if fairness is None else f'{fairness:.3f}'}  "
         f"{report['throughput_msgs_per_s']:.0f} msg/s over {report['elapsed_s']:.2f} s"
     )
+
+
+def theory_line(report: dict[str, Any]) -> str:
+    block = report["theory"]
+    predicted = "unbounded (unstable)" if block["wait_mean_ms"] is None else f"{block['wait_mean_ms']:.3g} ms"
+    return (f"theory ({block['model']}, {block['servers']} workers, {block['service_ms']:.3g} ms per message as "
+            f"measured, utilisation {block['utilisation']:.2f}): mean wait in queue {predicted}; measured "
+            f"{block['measured_wait_in_queue_ms']:.3g} ms ({block['measured_wait_mean_ms']:.3g} ms less "
+            f"{block['found_free']:.0%} x {block['transit_ms']:.3g} ms of hops)")

@@ -1,14 +1,23 @@
-"""The sender's loop, shared by every pattern's pusher: numbered, timestamped messages at a rate.
+"""The sender's loop, shared by every pattern's pusher: numbered, timestamped messages at a rate,
+each carrying its work size.
 
 One loop: wait until it may send (enough peers when ``wait_ready``, not held), send what is due
 without blocking, and report how far it got at least every 10 ms while anything changes.  It also
 counts what it sent before it first had every peer it expects: the slow joiner's evidence.
+
+When each message is due and what work it carries come from its jobs: ``EvenJobs`` (fixed
+spacing, the same work for every message) or, when something is drawn at random, a
+``workload.DrawnJobs`` fixed by the run's seed.  A Poisson process keeps the rest of the loop's
+rules: a rate change rescales what is still to come, slots missed while held or waiting for
+peers are skipped, and at rate 0 (as fast as possible) arrivals do not apply: messages go out as
+fast as the socket takes them, with their drawn work sizes.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from typing import Any, Protocol
 
 import zmq
 
@@ -18,6 +27,44 @@ from rrsim.runtime import ChildRuntime
 REPORT_NS = 10_000_000
 BURST = 1024  # messages sent between housekeeping rounds at full speed (about 1 ms)
 MAX_BACKLOG_NS = 1_000_000_000  # after a stall, catch up at most one second of sends
+
+
+class Jobs(Protocol):
+    """When each message is due (in units of 1/rate since message 0) and the work it carries."""
+
+    def at(self, seq: int) -> float: ...
+    def due(self, units: float) -> int: ...
+    def sizes_from(self, seq: int) -> tuple[int, list[int]]: ...
+    def digest(self, sent: int) -> str: ...
+
+
+class EvenJobs:
+    """Fixed spacing and the same work for every message: nothing drawn, nothing to fingerprint."""
+
+    def __init__(self, work_us: int) -> None:
+        self.sizes = [work_us] * BURST
+
+    def at(self, seq: int) -> float:
+        return float(seq)
+
+    def due(self, units: float) -> int:
+        return int(units) + 1
+
+    def sizes_from(self, seq: int) -> tuple[int, list[int]]:
+        return seq, self.sizes
+
+    def digest(self, sent: int) -> str:
+        return ""
+
+
+def jobs_for(spec: dict[str, Any]) -> Jobs:
+    work_us = min(wire.MAX_WORK_US, round(spec["mean_work_ms"] * 1000))
+    if spec["arrivals"] == "fixed" and (spec["work_dist"] == "fixed" or work_us == 0):
+        return EvenJobs(work_us)
+    from rrsim.workload import DrawnJobs  # numpy: only in a pusher that draws
+
+    return DrawnJobs(spec["seed"], spec["index"], spec["arrivals"], spec["work_dist"], spec["mean_work_ms"],
+                     spec["work_cv"])
 
 
 def pusher(runtime: ChildRuntime) -> None:
@@ -36,16 +83,17 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
     sock = runtime.sockets[socket_name]
     runtime.hello()
     # One message buffer, re-stamped in place for each send (zmq copies it): no allocation per
-    # message, and only the sequence number and the send time are written each time.
+    # message, and only the sequence number, the send time and the work size are written each time.
     message = bytearray(spec["size"])
-    wire.HEADER.pack_into(message, 0, wire.MAGIC, spec["index"], 0, 0)
-    stamp, at = wire.SEQ_AND_TIME.pack_into, wire.SEQ_OFFSET
+    wire.HEADER.pack_into(message, 0, wire.MAGIC, spec["index"], 0, 0, 0)
+    stamp, at = wire.SEQ_TIME_AND_WORK.pack_into, wire.SEQ_OFFSET
     send, clock = sock.send, time.monotonic_ns
+    jobs = jobs_for(spec)
     limit = spec["messages"] or float("inf")
     rate, held, min_peers, expected = spec["rate"], spec["held"], spec["min_peers"], spec["expected_peers"]
     seq = early = 0
     blocked = started = joined = was_sending = False
-    epoch_ns, epoch_seq = time.monotonic_ns(), 0  # the rate schedule restarts here
+    epoch_ns, epoch_units = time.monotonic_ns(), 0.0  # the rate schedule restarts here, at this arrival offset
     reported: tuple = ()
     last_report_ns = 0
     poller = runtime.poller()
@@ -56,7 +104,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
         if state is not None:
             held, expected = state["held"], state["expected_peers"]
             if state["rate"] != rate:
-                rate, epoch_ns, epoch_seq = state["rate"], now, seq
+                rate, epoch_ns, epoch_units = state["rate"], now, jobs.at(seq)
         peers = runtime.peers[socket_name]
         started = started or peers >= min_peers
         if not joined and peers >= expected:
@@ -68,31 +116,34 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
         if sending and not was_sending:
             # It was held, or waiting for peers: the slots it missed are skipped, not made up in a
             # burst now (that would show as a rate above the setting, and as queueing).
-            epoch_ns, epoch_seq = now, seq
+            epoch_ns, epoch_units = now, jobs.at(seq)
         was_sending = sending
         if sending:
             if rate > 0:
-                if now - epoch_ns - (seq - epoch_seq) * 1e9 / rate > MAX_BACKLOG_NS:
-                    epoch_ns, epoch_seq = now - MAX_BACKLOG_NS, seq
-                due = min(limit, epoch_seq + int((now - epoch_ns) * rate / 1e9) + 1)
+                if now - epoch_ns - (jobs.at(seq) - epoch_units) * 1e9 / rate > MAX_BACKLOG_NS:
+                    epoch_ns, epoch_units = now - MAX_BACKLOG_NS, jobs.at(seq)
+                due = min(limit, jobs.due(epoch_units + (now - epoch_ns) * rate / 1e9))
             else:
                 due = min(limit, seq + BURST)
             blocked = False
-            while seq < due:
-                stamp(message, at, seq, clock())
-                try:
-                    send(message, zmq.NOBLOCK)
-                except zmq.Again:
-                    blocked = True  # every peer's pipe is full (or there is no peer yet)
-                    break
-                seq += 1
+            while seq < due and not blocked:
+                first, sizes = jobs.sizes_from(seq)  # a block of work sizes: no call per message
+                end = min(due, first + len(sizes))
+                while seq < end:
+                    stamp(message, at, seq, clock(), sizes[seq - first])
+                    try:
+                        send(message, zmq.NOBLOCK)
+                    except zmq.Again:
+                        blocked = True  # every peer's pipe is full (or there is no peer yet)
+                        break
+                    seq += 1
 
         # Report progress: promptly at low rates, every REPORT_NS at high ones.
         now = time.monotonic_ns()
         current = (seq, blocked, peers, joined)
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.SENT, sent=seq, blocked=blocked, peers=peers, done=seq >= limit,
-                           joined=joined, early=early if joined else seq)
+                           joined=joined, early=early if joined else seq, jobs=jobs.digest(seq))
             reported, last_report_ns = current, now
 
         # Sleep until the next send is due, the socket can take more, or something arrives.
@@ -100,7 +151,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
             continue
         timeout_ms = 100.0
         if sending and rate > 0 and not blocked:
-            timeout_ms = max(0.0, (epoch_ns + (seq - epoch_seq) * 1e9 / rate - now) / 1e6)
+            timeout_ms = max(0.0, (epoch_ns + (jobs.at(seq) - epoch_units) * 1e9 / rate - now) / 1e6)
         if current != reported:
             timeout_ms = min(timeout_ms, max(0.0, (last_report_ns + REPORT_NS - now) / 1e6))
         if blocked:

@@ -17,11 +17,12 @@ import numpy as np
 from rrsim import events as ev
 from rrsim import wire
 
-RECEIPT_DTYPE = np.dtype([("pusher", "<u2"), ("seq", "<u8"), ("sent_ns", "<i8")])
+RECEIPT_DTYPE = np.dtype([("pusher", "<u2"), ("seq", "<u8"), ("sent_ns", "<i8"), ("work_us", "<u4")])
 assert RECEIPT_DTYPE.itemsize == wire.RECEIPT_SIZE
 # A receipt may overtake its pusher's progress report, but not by this many messages.
 SEQ_SLACK = 10_000_000
 MAX_PEER_TEXT = 120  # "pid N" or "host:port", with room for an IPv6 address
+MAX_DIGEST_TEXT = 64  # a pusher's fingerprint of its jobs: 16 hex digits
 
 
 @dataclass
@@ -129,8 +130,11 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         sent, peers, early = header.get("sent"), header.get("peers"), header.get("early", 0)
         if not all(_is_count(v) for v in (sent, peers, early)) or (roster.messages and sent > roster.messages):
             raise MalformedError(f"{name}: bad progress counts")
+        jobs = header.get("jobs", "")
+        if not isinstance(jobs, str) or len(jobs) > MAX_DIGEST_TEXT:
+            raise MalformedError(f"{name}: bad jobs fingerprint")
         return ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")),
-                               joined=bool(header.get("joined", True)), early=min(early, sent))
+                               joined=bool(header.get("joined", True)), early=min(early, sent), jobs=jobs)
     if kind == wire.QUEUE:
         counts = [header.get(key) for key in ("queued", "ready", "routed")]
         if not all(_is_count(v) for v in counts):
@@ -161,6 +165,7 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
         pushers = records["pusher"].astype(np.int64)
         seqs = records["seq"].astype(np.int64)  # below 2**63: larger values fail the sent check
         sent_ns = records["sent_ns"].astype(np.int64)
+        work_us = records["work_us"].astype(np.int64)
         # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC.
         known = (roster.started_ns <= sent_ns) & (sent_ns <= recv_ns) & (recv_ns <= now_ns)
         if done_ns is not None:
@@ -181,12 +186,12 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
         foreign += n - accepted
         if accepted == n:
             out.append(ev.Deliveries(now_ns, name, life, pushers=pushers, seqs=seqs, sent_ns=sent_ns,
-                                     recv_ns=recv_ns.astype(np.int64), done_ns=done_ns))
+                                     recv_ns=recv_ns.astype(np.int64), done_ns=done_ns, work_us=work_us))
         elif accepted:
             out.append(ev.Deliveries(
                 now_ns, name, life,
                 pushers=pushers[known], seqs=seqs[known], sent_ns=sent_ns[known], recv_ns=recv_ns[known].astype(np.int64),
-                done_ns=None if done_ns is None else done_ns[known],
+                done_ns=None if done_ns is None else done_ns[known], work_us=work_us[known],
             ))
     if foreign:
         out.append(ev.ForeignPayloads(now_ns, name, foreign))

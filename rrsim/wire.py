@@ -2,11 +2,13 @@
 
 Imported by the child processes, so it uses nothing heavier than ``struct`` and ``json``.
 
-A work message is ``MAGIC | pusher index (u16) | seq (u64) | send time (CLOCK_MONOTONIC ns, i64)``
-followed by padding up to the configured size.  Telemetry is a multipart message whose first
-frame is a small JSON header; receipts add two or three binary frames (the 18 bytes after each
-message's magic, one i64 receive time per message and, when the work took time, one i64 time per
-message when its work was done), so a worker never decodes what it receives.
+A work message is ``MAGIC | pusher index (u16) | seq (u64) | send time (CLOCK_MONOTONIC ns, i64) |
+work size (u32 microseconds)`` followed by padding up to the configured size.  The work size is
+what the pusher drew for the message (``rrsim.workload``); a worker works it divided by its speed
+(``rrsim.work``).  Telemetry is a multipart message whose first frame is a small JSON header;
+receipts add two or three binary frames (the 22 bytes after each message's magic, one i64
+receive time per message and, when the work took time, one i64 time per message when its work
+was done), so a worker never decodes what it receives.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import json
 import struct
 from typing import Any
 
-MAGIC = b"RRS1"
-HEADER = struct.Struct("<4sHQq")
-HEADER_SIZE = HEADER.size  # 22
-SEQ_AND_TIME = struct.Struct("<Qq")  # the part of the header that changes from message to message
-SEQ_OFFSET = HEADER_SIZE - SEQ_AND_TIME.size
+MAGIC = b"RRS2"  # RRS1 had no work size
+HEADER = struct.Struct("<4sHQqI")
+HEADER_SIZE = HEADER.size  # 26
+SEQ_AND_TIME = struct.Struct("<Qq")  # what changes from message to message when every message has the same work
+SEQ_TIME_AND_WORK = struct.Struct("<QqI")  # ... and when each has its own
+SEQ_OFFSET = 6  # after the magic and the pusher index
+WORK = struct.Struct("<I")
+WORK_OFFSET = SEQ_OFFSET + SEQ_AND_TIME.size
+MAX_WORK_US = 2**32 - 1  # about 71 minutes
 RECEIPT_SIZE = HEADER_SIZE - len(MAGIC)  # what a worker keeps of each message
 STAMP_SIZE = 8
 

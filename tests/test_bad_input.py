@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rrsim.wire import HEADER_SIZE
+
 SEED_SETUP = """
 [setup]
 workers = 2
@@ -46,7 +48,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
         ("[setup]\nimmediate = 1\n", ["immediate", "true or false"]),
         ("[setup]\ntransport = \"udp\"\n", ["transport", "ipc, tcp"]),
         ("[setup]\nbind = \"both\"\n", ["bind", "pusher, worker"]),
-        ("[setup]\nsize = 4\n", ["size", "at least 22"]),
+        ("[setup]\nsize = 4\n", ["size", f"at least {HEADER_SIZE}"]),
         ("[setup]\nworkerz = 2\n", ["unknown key 'workerz'", "line 2"]),
         ("[setup]\nmessages = 0\n", ["messages = 0", "duration"]),
         ("[sertup]\nworkers = 2\n", ["unknown table 'sertup'"]),

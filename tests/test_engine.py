@@ -185,7 +185,7 @@ def test_a_worker_that_crashes_by_itself_is_reported_and_can_be_revived():
             if crashed and not revived and model.workers["w3"].state not in ("crashed", "killed", "stopped"):
                 # Sent until it lands: a worker keeps only the newest control state it reads, and the
                 # engine's own (every 100 ms) may come in the same read and win.
-                engine.control_sock.send_multipart([b"w3\0", b'{"connect": {}, "work_ms": "not a number"}'])
+                engine.control_sock.send_multipart([b"w3\0", b'{"connect": {}, "work_ms": "not a number", "speed": 1}'])
             if crashed and not revived and model.workers["w3"].state == "crashed":
                 engine.revive("w3")
                 revived = True

@@ -165,6 +165,8 @@ def valid_value(key: str) -> st.SearchStrategy:
         # A free-text key (the tcp interface) must be neither empty nor padded with spaces.
         return st.sampled_from(limit.choices) if limit.choices else TEXT.filter(lambda s: s.strip() and s == s.strip())
     low, high = limit.low, limit.high
+    if limit.kind is tuple:  # a list of numbers; one at most, so that it fits any number of workers
+        return st.lists(st.one_of(st.floats(low, high), st.integers(math.ceil(low), math.floor(high))), max_size=1)
     if limit.kind is int:
         ints = st.integers(int(low), int(high))
         return st.one_of(ints, ints.filter(lambda v: abs(v) < 2**53).map(float))
@@ -181,6 +183,10 @@ def invalid_value(key: str) -> st.SearchStrategy:
             return st.one_of(wrong, st.sampled_from(["", " ", " 127.0.0.1", "127.0.0.1 "]))
         return st.one_of(wrong, TEXT.filter(lambda s: s not in limit.choices))
     low, high = limit.low, limit.high
+    if limit.kind is tuple:  # not a list, or a list with one bad number in it
+        bad_item = st.one_of(TEXT, st.booleans(), NON_FINITE, st.floats(max_value=low, exclude_max=True, allow_nan=False),
+                             st.floats(min_value=high, exclude_min=True, allow_nan=False))
+        return st.one_of(TEXT, st.booleans(), st.floats(allow_nan=False), st.lists(bad_item, min_size=1, max_size=2))
     options = [TEXT, st.booleans(), WRONG_TYPES, NON_FINITE, HUGE.filter(lambda v: isinstance(v, BigInt) or v > high),
                st.integers(max_value=math.ceil(low) - 1), st.floats(max_value=low, exclude_max=True, allow_nan=False),
                st.floats(min_value=high, exclude_min=True, allow_nan=False)]
@@ -191,6 +197,8 @@ def invalid_value(key: str) -> st.SearchStrategy:
 
 def converted(key: str, value: Any) -> Any:
     kind = SETUP_KEYS[key].kind
+    if kind is tuple:
+        return tuple(float(item) for item in value)
     return kind(value) if kind in (int, float) else value
 
 

@@ -29,7 +29,7 @@ WIRE = settings(derandomize=True, deadline=None, max_examples=4, database=None, 
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 
 PUSHERS, MESSAGES, RATE = 2, 1500, 1500.0  # per pusher: 1 s of sending, during which the junk goes in
-HEAD = struct.Struct("<HQq")  # what follows the magic in a work message: pusher index, seq, send time
+HEAD = struct.Struct("<HQqI")  # what follows the magic in a work message: pusher index, seq, send time, work size
 BEFORE_ANY_RUN_NS = 10**9  # CLOCK_MONOTONIC one second after boot: earlier than any run of this test
 FAR_FUTURE_NS = 2**62
 CHUNK = 25  # junk messages sent between two engine steps
@@ -131,7 +131,7 @@ def frames_of(message: list) -> list[bytes]:
 
 
 def forged_header(pusher: int, seq: int, sent_ns: int, tail: bytes) -> bytes:
-    return wire.MAGIC + HEAD.pack(pusher, seq, sent_ns) + tail
+    return wire.MAGIC + HEAD.pack(pusher, seq, sent_ns, 0) + tail
 
 
 # rrsim-looking messages that no pusher of this run can have sent: an unknown pusher, a sequence number
@@ -161,7 +161,7 @@ def could_be_real(frame: bytes, started_ns: int, ended_ns: int) -> bool:
     """Whether a frame is byte for byte a message one of this run's pushers might have sent."""
     if frame[: len(wire.MAGIC)] != wire.MAGIC or len(frame) < wire.HEADER_SIZE:
         return False
-    pusher, seq, sent_ns = HEAD.unpack_from(frame, len(wire.MAGIC))
+    pusher, seq, sent_ns, _work = HEAD.unpack_from(frame, len(wire.MAGIC))
     return 1 <= pusher <= PUSHERS and seq < MESSAGES and started_ns <= sent_ns <= ended_ns
 
 
@@ -387,7 +387,7 @@ def render(junk: Junk, engine: Engine) -> list[bytes]:
     if junk.entries is None:
         return [json.dumps(head).encode(), *junk.frames]
     entries = [tuple(resolve(v, engine, now_ns) for v in entry) for entry in junk.entries]
-    heads = b"".join(HEAD.pack(p, s, t) for p, s, t, _ in entries)
+    heads = b"".join(HEAD.pack(p, s, t, 0) for p, s, t, _ in entries)
     stamps = b"".join(struct.pack("<q", r) for *_, r in entries)
     head.update(n=len(entries), foreign=junk.foreign)
     return [json.dumps(head).encode(), heads, stamps]

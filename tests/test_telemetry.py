@@ -19,7 +19,7 @@ def roster() -> Roster:
 
 
 def receipts(name: str, life: int, seqs: list[int], foreign: int = 0) -> list[bytes]:
-    heads = b"".join(struct.pack("<HQq", 1, seq, STARTED_NS + seq) for seq in seqs)
+    heads = b"".join(struct.pack("<HQqI", 1, seq, STARTED_NS + seq, 0) for seq in seqs)
     stamps = b"".join(struct.pack("<q", STARTED_NS + seq + 10) for seq in seqs)
     header = wire.telemetry(wire.RECEIPTS, name=name, life=life, n=len(seqs), foreign=foreign)
     return [header, heads, stamps]

@@ -83,7 +83,7 @@ class Dispatcher:
     ``room`` holds the workers with room for a message, in the order they got it (lru takes the
     first, in constant time, as the guide's ready queue does)."""
 
-    def __init__(self, strategy: str = "lru", max_outstanding: int = 0, seed: int = 0) -> None:
+    def __init__(self, strategy: str = "lru", max_outstanding: int = 0, seed: int | str = 0) -> None:
         self.max_outstanding = max_outstanding
         self.set_strategy(strategy)
         self.rng = random.Random(seed)

@@ -28,6 +28,7 @@ from rrsim.patterns.choice import Dispatcher
 from rrsim.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.sending import pusher
+from rrsim.work import Work
 
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")
@@ -62,7 +63,9 @@ def broker(runtime: ChildRuntime) -> None:
     runtime.wire("frontend", frontend)
     runtime.wire("backend", backend)
     runtime.hello()
-    workers = Dispatcher(spec["strategy"], spec["max_outstanding"], seed=spec["life"])
+    # The run's seed makes random and p2c choose alike in two runs of the same jobs (as far as
+    # the workers' timing allows); each life draws afresh.
+    workers = Dispatcher(spec["strategy"], spec["max_outstanding"], seed=f"{spec['seed']}/{spec['life']}")
     held: deque[list[bytes]] = deque()
     bound = spec["broker_queue"]
     routed = 0
@@ -136,7 +139,7 @@ def worker(runtime: ChildRuntime) -> None:
     dealer.routing_id = f"{runtime.name}.{runtime.life}".encode()
     runtime.wire("dealer", dealer)
     runtime.hello()
-    work_s = spec["work_ms"] / 1000
+    work = Work(spec["mean_work_ms"], spec["work_ms"], spec["speed"])
     receipts = Receipts(runtime, spec["size"])
     poller = runtime.poller(dealer)
     dealer.rcvtimeo = IDLE_MS
@@ -151,9 +154,10 @@ def worker(runtime: ChildRuntime) -> None:
             frames = None
         now = clock()
         if frames is not None:
-            ours = receipts.add(frames[1] if len(frames) == 2 and not frames[0] else b"", now)
-            if work_s:
-                time.sleep(work_s)
+            payload = frames[1] if len(frames) == 2 and not frames[0] else b""
+            ours = receipts.add(payload, now)
+            if work.any:
+                time.sleep(work.seconds(payload))
                 now = clock()
                 if ours:
                     receipts.finish(now)
@@ -169,7 +173,7 @@ def worker(runtime: ChildRuntime) -> None:
         if runtime.wants_housekeeping(ready) or frames is None:
             state = runtime.housekeeping(now)
             if state is not None:
-                work_s = state["work_ms"] / 1000
+                work.set(state["work_ms"], state["speed"])
             if runtime.handshakes["dealer"] > said_ready_at:
                 said_ready_at = runtime.handshakes["dealer"]
                 send([b"", READY, b"%d" % done])
@@ -184,9 +188,10 @@ def worker(runtime: ChildRuntime) -> None:
         if not dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
             break
         frames = recv()
-        ours = receipts.add(frames[1] if len(frames) == 2 and not frames[0] else b"", clock())
-        if work_s:
-            time.sleep(work_s)
+        payload = frames[1] if len(frames) == 2 and not frames[0] else b""
+        ours = receipts.add(payload, clock())
+        if work.any:
+            time.sleep(work.seconds(payload))
             if ours:
                 receipts.finish(clock())
         if receipts.due(clock()):

@@ -19,6 +19,7 @@ from rrsim.patterns import RECEIVER, SENDER, Role, Wire
 from rrsim.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.sending import pusher
+from rrsim.work import Work
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")
@@ -54,7 +55,7 @@ def worker(runtime: ChildRuntime) -> None:
     pull.rcvtimeo = IDLE_MS
     runtime.wire("pull", pull)
     runtime.hello()
-    work_s = spec["work_ms"] / 1000
+    work = Work(spec["mean_work_ms"], spec["work_ms"], spec["speed"])
     size = spec["size"]
     receipts = Receipts(runtime, size)
     poller = runtime.poller(pull)
@@ -72,14 +73,14 @@ def worker(runtime: ChildRuntime) -> None:
             if len(message) == size:  # the usual message: Receipts.add, inlined
                 keep(message)
                 stamp(now)
-                if work_s:
-                    time.sleep(work_s)
+                if work.any:
+                    time.sleep(work.seconds(message))
                     now = clock()
                     finish(now)
             else:
                 add(message, now)
-                if work_s:
-                    time.sleep(work_s)
+                if work.any:
+                    time.sleep(work.seconds(message))
                     now = clock()
             if now < next_check_ns:
                 continue
@@ -92,7 +93,7 @@ def worker(runtime: ChildRuntime) -> None:
         if runtime.wants_housekeeping(ready) or now >= next_parent_check_ns:
             state = runtime.housekeeping(now)
             if state is not None:
-                work_s = state["work_ms"] / 1000
+                work.set(state["work_ms"], state["speed"])
             next_parent_check_ns = now + PARENT_CHECK_NS
         now = clock()
         # After an idle spell the next message is checked at once: at low rates it is reported at once.
@@ -108,8 +109,8 @@ def worker(runtime: ChildRuntime) -> None:
         except zmq.Again:
             break
         ours = add(message, clock())
-        if work_s:
-            time.sleep(work_s)
+        if work.any:
+            time.sleep(work.seconds(message))
             if ours:
                 finish(clock())
         if receipts.due(clock()):

@@ -37,6 +37,7 @@ class WorkerFrame:
     router: bool = False
     queued: int = 0  # a broker: messages it holds
     ready: int = 0  # a broker: workers ready for a message
+    speed: float = 1.0  # a worker's: its work per message is divided by it
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         router=worker.kind == ROUTER,
         queued=worker.queued,
         ready=worker.ready,
+        speed=worker.speed,
     )
 
 

@@ -46,7 +46,8 @@ TILE_PARTS = {
     "▁▃▆█ n/s": "messages per second, one bar per half second; every tile uses the same scale",
     "p50, p99": "median and 99th percentile time from send to receipt (when its work started)",
     "queue, ready": "a broker: messages it holds, and workers ready for one",
-    "work": "simulated work per message ([ and ] change it)",
+    "work": "the worker's work per message for a message of the run's mean size ([ and ] double and halve it, "
+            "so every message it gets takes it twice or half as long); speed, when not 1, divides it",
     "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher",
 }
 

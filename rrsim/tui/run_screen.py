@@ -49,9 +49,11 @@ RUN_BINDINGS: list[Binding] = [
     Binding("r", "revive", "revive", tooltip="Start a dead worker again: same name, new pid, next life number."),
     Binding("p", "pause", "pause", tooltip="Pause the selected worker (SIGSTOP), or resume a paused one (SIGCONT)."),
     Binding("left_square_bracket", "slower", "slower", group=WORK,
-            tooltip="Make the selected worker slower: twice the work per message (from none: 1 ms)."),
+            tooltip="Make the selected worker slower: twice the work per message, whatever size each "
+                    "message carries (from none: 1 ms)."),
     Binding("right_square_bracket", "faster", "faster", group=WORK,
-            tooltip="Make it faster: half the work per message (under 0.5 ms: none)."),
+            tooltip="Make it faster: half the work per message, whatever size each message carries "
+                    "(under 0.5 ms: none)."),
     Binding("plus", "rate_up", "faster", group=SPEED,
             tooltip="Send faster: the next step of 1, 2, 5, 10, 20, 50... per second per pusher, then unlimited."),
     Binding("minus", "rate_down", "slower", group=SPEED, tooltip="Send slower: the previous step."),

@@ -38,6 +38,7 @@ class Target:
     name: str
     life: int
     work_ms: float
+    speed: float = 1.0
     state: str = "alive"  # alive | paused | dead
     unlinked_at_ns: int | None = None  # a killed worker's link goes down a little later
     queued: list[tuple[int, int, int]] | None = None  # (pusher, seq, sent_ns) held while paused
@@ -89,19 +90,19 @@ class Script:
             self.add_pusher(index)
         return self
 
-    def _start_worker(self, name: str, work_ms: float) -> None:
+    def _start_worker(self, name: str, work_ms: float, speed: float = 1.0) -> None:
         life = self.targets[name].life + 1 if name in self.targets else 1
         inherits = life > 1 and self.setup.bind == "worker" and not self.setup.immediate
         self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, self._bound(name),
-                                    "receiver", ("pusher",), inherits))
+                                    "receiver", ("pusher",), inherits, speed=speed))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
-        self.targets[name] = Target(name, life, work_ms)
+        self.targets[name] = Target(name, life, work_ms, speed)
         for index in self.sent:
             self.emit(self._link(pusher_name(index), name, True))
 
-    def add_worker(self) -> str:
+    def add_worker(self, speed: float = 1.0) -> str:
         name = f"w{len(self.model.workers) + 1}"
-        self._start_worker(name, self.setup.work_ms)
+        self._start_worker(name, self.setup.work_ms, speed)
         return name
 
     def add_pusher(self, index: int | None = None) -> None:
@@ -123,7 +124,7 @@ class Script:
         target.unlinked_at_ns = self.t_ns + int(noticed_after_s * NS)
 
     def revive(self, name: str) -> None:
-        self._start_worker(name, self.targets[name].work_ms)
+        self._start_worker(name, self.targets[name].work_ms, self.targets[name].speed)
 
     def pause(self, name: str) -> None:
         self.emit(ev.WorkerPaused(self.t_ns, name))
@@ -193,7 +194,7 @@ class Script:
 
     def _deliver(self, target: Target, messages: list[tuple[int, int, int]]) -> None:
         pushers, seqs, sent_ns = (np.array(column, dtype=np.int64) for column in zip(*messages))
-        recv_ns = np.maximum(sent_ns, self.t_ns) + LATENCY_NS + int(target.work_ms * 1e6)
+        recv_ns = np.maximum(sent_ns, self.t_ns) + LATENCY_NS + int(target.work_ms / target.speed * 1e6)
         self.emit(ev.Deliveries(self.t_ns, target.name, target.life, pushers, seqs, sent_ns, recv_ns))
 
     def drain(self) -> Script:
@@ -254,10 +255,10 @@ def drained_scene() -> Scene:
 
 
 def busy_scene() -> Scene:
-    """Two pushers and eight workers, one of them slowed down and one added later."""
+    """Two pushers and eight workers, one of them slowed down and one added later, at half speed."""
     script = Script(replace(TUI_DEFAULTS, pushers=2, workers=7, rate=40.0)).start().run(3.0)
     script.set_work("w3", 40.0)
-    script.add_worker()
+    script.add_worker(speed=0.5)
     return Scene("interactive", script.run(3.0).model)
 
 

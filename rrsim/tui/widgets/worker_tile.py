@@ -67,8 +67,8 @@ class WorkerTile(Widget):
 def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
     return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
-            frame.p50_ms, frame.p99_ms, frame.work_ms, frame.late, frame.duplicates, frame.recent, frame.queued,
-            frame.ready)
+            frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates, frame.recent,
+            frame.queued, frame.ready)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
@@ -98,6 +98,8 @@ def _draw_latency(frame: WorkerFrame) -> Content:
 
 def _draw_work(frame: WorkerFrame) -> Content:
     parts: list[str | tuple[str, str]] = [f"work {frame.work_ms:g} ms"]
+    if frame.speed != 1:
+        parts.append(f"  speed {frame.speed:g}")
     if frame.late:
         parts.append((f"  late {frame.late}", LATE))
     if frame.duplicates:
