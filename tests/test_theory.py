@@ -94,11 +94,15 @@ def chance_band(model: str, servers: int, observed: theory.Measured, arrival_rat
 # and 0.2-2.5 ms), and the load leaves room for what a starved machine adds: with lru's hand-over
 # at 15 ms a message takes a worker 35 ms, and M/M/4 (3-32 ms) is still apart from M/M/1 (27-164).
 WORKERS, WORK_MS, RATE, MESSAGES = 4, 20.0, 75.0, 600
+# A run ends at once when everything is delivered; this long a silence only ends it early if
+# something was lost.  Long, because a starved machine can stall every worker for a second.
+DRAIN_S = 10.0
 
 
 def _poisson_run(strategy: str) -> theory.Measured:
     setup = Setup(pattern="lb-broker", strategy=strategy, workers=WORKERS, work_ms=WORK_MS, rate=RATE,
-                  messages=MESSAGES, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=42)
+                  messages=MESSAGES, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=42,
+                  drain_s=DRAIN_S)
     result = run(setup, timeout_s=90)
     assert result.model.totals().delivered == MESSAGES
     assert_ledger_consistent(result)
@@ -131,7 +135,8 @@ def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those
     p99 = {}
     for strategy in ("round-robin", "random", "least-loaded", "p2c", "lru"):
         setup = Setup(pattern="lb-broker", strategy=strategy, workers=4, speeds=(0.1, 1.0, 1.0, 1.0), work_ms=10.0,
-                      rate=100.0, messages=160, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=7)
+                      rate=100.0, messages=160, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=7,
+                      drain_s=DRAIN_S)
         result = run(setup, timeout_s=60)
         assert result.model.totals().delivered == 160
         p99[strategy] = result.model.wait.quantile_ms(0.99)
