@@ -44,6 +44,9 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
         "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
         "lives": [_life_report(model, life, "received") for life in worker.lives],
+        "heartbeats_missed": worker.heartbeats_missed,
+        # how long after it was paused or ended a router took it for dead, per verdict
+        "verdict_ms": [round(ms, 3) for ms in worker.verdict_ms],
     }
 
 
@@ -84,7 +87,13 @@ def build_report(model: Model) -> dict[str, Any]:
             "strayed": totals.strayed,
             "foreign": totals.foreign,
             "malformed_telemetry": totals.malformed,
+            "retried": totals.retried,
+            "given_up": totals.given_up,
         },
+        # Messages acknowledged, by the hand-overs each took (a pattern that counts them), and
+        # why messages were given up
+        "attempts": {str(n): count for n, count in model.attempts().items()},
+        "given_up_why": dict(model.given_up_why),
         "pushers": [{"name": p.name, "sent": p.sent} for p in model.pushers.values()],
         "brokers": [broker_report(model, b) for b in model.brokers.values()],
         "unknown_peers": [
@@ -126,6 +135,8 @@ def totals_line(report: dict[str, Any]) -> str:
     t = report["totals"]
     fairness = report["fairness"]
     strayed = f"strayed {t['strayed']}  " if t.get("strayed") else ""
+    if t.get("retried") or t.get("given_up"):
+        strayed += f"retried {t['retried']}  given up {t['given_up']}  "
     return (
         f"sent {t['sent']}  delivered {t['delivered']}  lost {t['lost']}  late {t['late']}  "
         f"duplicates {t['duplicates']}  in flight {t['in_flight']}  foreign {t['foreign']}  {strayed}"

@@ -55,6 +55,7 @@ class ChildRuntime:
         self.shaking: dict[str, deque[int]] = {}  # per work socket: fds of connections not yet shaken hands
         self.live: dict[str, set[int]] = {}  # per work socket: fds of connections that did
         self.connected: set[str] = set()
+        self.connected_from: dict[str, str] = {}  # endpoint -> the socket that connected to it
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
@@ -83,6 +84,28 @@ class ChildRuntime:
         self._connect(socket_name, plan["connect_to"])
         return sock
 
+    def rewire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
+        """Close the socket wired as ``socket_name`` and wire ``sock`` in its place (the guide's
+        Paranoid Pirate worker does this when its broker falls silent).  The connections the old
+        one had are reported down: closing it ends them whatever its monitor still says."""
+        old = self.sockets.pop(socket_name)
+        monitor = next(m for name, m in self.monitors if name == socket_name)
+        self.monitors = [(name, m) for name, m in self.monitors if name != socket_name]
+        ends = [endpoint for endpoint, name in self.connected_from.items() if name == socket_name]
+        if self.live[socket_name]:
+            for endpoint in ends:
+                if endpoint in self.connected:
+                    self.report(wire.LINK, endpoint=endpoint, up=False, via=self.via.get(endpoint, ""))
+        old.close(linger=0)
+        monitor.close(linger=0)
+        self.connected.difference_update(ends)
+        for endpoint in ends:
+            del self.connected_from[endpoint]
+        handshakes = self.handshakes[socket_name]
+        self.wire(socket_name, sock)
+        self.handshakes[socket_name] = handshakes  # a count that only grows: new connections are told from old
+        return sock
+
     def stop_on_sigterm(self) -> None:
         """SIGTERM sets ``stopping``: the loop finishes what it has, reports it and leaves."""
         def on_sigterm(_signum: int, _frame: object) -> None:
@@ -99,6 +122,7 @@ class ChildRuntime:
             if endpoint not in self.connected:
                 self.sockets[socket_name].connect(endpoint)
                 self.connected.add(endpoint)
+                self.connected_from[endpoint] = socket_name
 
     def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
         header = wire.telemetry(kind, name=self.name, life=self.life, t=time.monotonic_ns(), **fields)

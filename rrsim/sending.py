@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Protocol
 
 import zmq
 
@@ -30,8 +31,23 @@ def pusher(runtime: ChildRuntime) -> None:
     send_at_rate(runtime, "push")
 
 
-def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
-    """Send on the wired socket ``socket_name`` (a PUSH) until the engine ends us."""
+class Keeper(Protocol):
+    """What a pattern whose pusher keeps copies until they are acknowledged plugs into the loop
+    (reliable's Lazy Pirate pusher): it is told each message sent, gets a turn every round to
+    read replies and resend, and its counters go out with the progress reports."""
+
+    def kept(self, seq: int, message: bytes) -> None: ...
+
+    def turn(self) -> None: ...
+
+    def busy(self) -> bool: ...  # it has more to do at once (a resend backlog)
+
+    def counters(self) -> dict[str, int]: ...
+
+
+def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None = None) -> None:
+    """Send on the wired socket ``socket_name`` (a PUSH, or a DEALER with a ``keeper``) until
+    the engine ends us."""
     spec = runtime.spec
     sock = runtime.sockets[socket_name]
     runtime.hello()
@@ -48,7 +64,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
     epoch_ns, epoch_seq = time.monotonic_ns(), 0  # the rate schedule restarts here
     reported: tuple = ()
     last_report_ns = 0
-    poller = runtime.poller()
+    poller = runtime.poller(sock) if keeper is not None else runtime.poller()  # a keeper's replies wake us
 
     while True:
         now = time.monotonic_ns()
@@ -57,6 +73,8 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
             held, expected = state["held"], state["expected_peers"]
             if state["rate"] != rate:
                 rate, epoch_ns, epoch_seq = state["rate"], now, seq
+        if keeper is not None:
+            keeper.turn()
         peers = runtime.peers[socket_name]
         started = started or peers >= min_peers
         if not joined and peers >= expected:
@@ -85,18 +103,21 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
                 except zmq.Again:
                     blocked = True  # every peer's pipe is full (or there is no peer yet)
                     break
+                if keeper is not None:
+                    keeper.kept(seq, bytes(message))
                 seq += 1
 
         # Report progress: promptly at low rates, every REPORT_NS at high ones.
         now = time.monotonic_ns()
-        current = (seq, blocked, peers, joined)
+        counters = keeper.counters() if keeper is not None else {}
+        current = (seq, blocked, peers, joined, *counters.values())
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.SENT, sent=seq, blocked=blocked, peers=peers, done=seq >= limit,
-                           joined=joined, early=early if joined else seq)
+                           joined=joined, early=early if joined else seq, **({"counters": counters} if counters else {}))
             reported, last_report_ns = current, now
 
         # Sleep until the next send is due, the socket can take more, or something arrives.
-        if sending and rate == 0 and not blocked:
+        if (sending and rate == 0 and not blocked) or (keeper is not None and keeper.busy()):
             continue
         timeout_ms = 100.0
         if sending and rate > 0 and not blocked:

@@ -37,6 +37,7 @@ class WorkerFrame:
     router: bool = False
     queued: int = 0  # a broker: messages it holds
     ready: int = 0  # a broker: workers ready for a message
+    waiting: bool = False  # a worker whose broker fell silent: it waits to connect again
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         router=worker.kind == ROUTER,
         queued=worker.queued,
         ready=worker.ready,
+        waiting=worker.waiting,
     )
 
 

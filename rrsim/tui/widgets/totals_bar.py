@@ -30,6 +30,9 @@ class TotalsBar(Widget):
         item("lost", str(t.lost), bad=t.lost > 0)
         item("late", str(t.late), bad=t.late > 0)
         item("dup", str(t.duplicates), bad=t.duplicates > 0)
+        if t.retried or t.given_up:  # a pattern that retries: what reliability cost
+            item("retried", str(t.retried))
+            item("given up", str(t.given_up), bad=t.given_up > 0)
         if t.strayed:
             item("strayed", str(t.strayed), bad=True)
         if t.foreign:
