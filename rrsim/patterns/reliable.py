@@ -244,9 +244,11 @@ class Book:
 
 @dataclass
 class Peer:
-    """A worker as the broker hears it."""
+    """A worker as the broker hears it: heartbeats missed in a row, counted at each of our own
+    heartbeats (ppworker's liveness, kept by the broker), so a broker that was itself starved of
+    the CPU for a while counts one miss for the stall, not all the heartbeats it slept through."""
 
-    heard_ns: int
+    heard: bool = True  # since our last heartbeat
     missed: int = 0
 
 
@@ -286,11 +288,11 @@ def broker(runtime: ChildRuntime) -> None:
     for poller in (poll_both, poll_backend):
         poller.register(backend, zmq.POLLIN)
 
-    def dead(identity: bytes, why: str, now_ns: int) -> None:
+    def dead(identity: bytes, why: str) -> None:
         peer = peers.pop(identity)
         workers.gone(identity)
         requeued, given_up = book.lost_worker(identity, why)
-        verdicts.append((identity, (now_ns - peer.heard_ns) // heartbeat_ns, why, requeued))
+        verdicts.append((identity, peer.missed, why, requeued))
         give_up(given_up)
 
     def give_up(given_up: list[GivenUp]) -> None:
@@ -324,7 +326,8 @@ def broker(runtime: ChildRuntime) -> None:
                 identity, *said = backend.recv_multipart()
                 if len(said) < 2 or said[0] != b"":
                     continue
-                peers.setdefault(identity, Peer(now)).heard_ns = now  # any word is a sign of life
+                peer = peers.setdefault(identity, Peer())
+                peer.heard, peer.missed = True, 0  # any word is a sign of life
                 if said == [b"", BYE]:
                     workers.gone(identity)
                 elif said[1] == HEARTBEAT and len(said) == 3 and said[2].isdigit() and len(said[2]) <= 18:
@@ -343,8 +346,10 @@ def broker(runtime: ChildRuntime) -> None:
         give_up(book.overdue(now))
         if now >= next_heartbeat_ns:
             for identity, peer in list(peers.items()):
-                if now - peer.heard_ns > liveness * heartbeat_ns:
-                    dead(identity, "silent", now)
+                peer.missed = 0 if peer.heard else peer.missed + 1
+                peer.heard = False
+                if peer.missed >= liveness:
+                    dead(identity, "silent")
                     continue
                 try:
                     backend.send_multipart([identity, b"", HEARTBEAT], zmq.NOBLOCK)
@@ -353,8 +358,8 @@ def broker(runtime: ChildRuntime) -> None:
                 except zmq.ZMQError as error:
                     if error.errno != zmq.EHOSTUNREACH:
                         raise
-                    dead(identity, "gone", now)  # disconnected: no need to wait for its silence
-            next_heartbeat_ns = now + heartbeat_ns
+                    dead(identity, "gone")  # disconnected: no need to wait for its silence
+            next_heartbeat_ns = max(next_heartbeat_ns + heartbeat_ns, now)
         while (key := book.first()) is not None:
             identity = workers.next(now)
             if identity is None:
@@ -370,7 +375,7 @@ def broker(runtime: ChildRuntime) -> None:
                     raise
                 workers.gone(identity)
                 if identity in peers:
-                    dead(identity, "gone", now)
+                    dead(identity, "gone")
                 continue
             book.handed(key, identity, now)
             routed += 1
@@ -418,19 +423,24 @@ def worker(runtime: ChildRuntime) -> None:
     poller = runtime.poller(dealer)
     clock = time.monotonic_ns
     done = said_ready_at = 0
-    heard_ns = clock()
-    next_beat_ns = heard_ns + heartbeat_ns
+    next_beat_ns = clock() + heartbeat_ns
+    heard, missed = True, 0  # the broker, since our last heartbeat; heartbeats it missed in a row
     backoff_s = BACKOFF_S
     waiting = False
 
     def beat(now_ns: int) -> None:
-        nonlocal next_beat_ns
+        """At each of our heartbeats: send it, and count one more miss if the broker said nothing."""
+        nonlocal next_beat_ns, heard, missed
         if now_ns >= next_beat_ns:
             try:
                 dealer.send_multipart([b"", HEARTBEAT, b"%d" % done], zmq.NOBLOCK)
             except zmq.Again:
                 pass  # no broker to take it: its silence is what we go by
-            next_beat_ns = now_ns + heartbeat_ns
+            # Busy working, we read nothing: whatever waits for us is a word from the broker too.
+            heard = heard or bool(dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+            missed = 0 if heard else missed + 1
+            heard = False
+            next_beat_ns = max(next_beat_ns + heartbeat_ns, now_ns)
 
     def work_on(frames: list[bytes]) -> None:
         """Work on a message [empty, sender, message] and acknowledge it, heartbeating meanwhile."""
@@ -449,7 +459,7 @@ def worker(runtime: ChildRuntime) -> None:
 
     while not runtime.stopping:
         now = clock()
-        timeout_ns = min(next_beat_ns - now, heard_ns + liveness * heartbeat_ns - now, 100_000_000)
+        timeout_ns = min(next_beat_ns - now, 100_000_000)
         if receipts.pending():
             timeout_ns = min(timeout_ns, receipts.deadline_ns() - now)
         ready = dict(poller.poll(max(0, -(-timeout_ns // 1_000_000))))
@@ -459,7 +469,7 @@ def worker(runtime: ChildRuntime) -> None:
                 if not dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                     break
                 frames = dealer.recv_multipart()
-                heard_ns = clock()
+                heard, missed = True, 0
                 if waiting:
                     waiting, backoff_s = False, BACKOFF_S
                     runtime.report(wire.WAITING, waiting=False, retry_s=0.0)
@@ -471,7 +481,7 @@ def worker(runtime: ChildRuntime) -> None:
                     receipts.flush()
             now = clock()
         beat(now)
-        if now - heard_ns > liveness * heartbeat_ns:
+        if missed >= liveness:
             # The broker is silent: as ppworker, wait, then a new socket and a new connection.
             waiting = True
             runtime.report(wire.WAITING, waiting=True, retry_s=backoff_s)
@@ -485,7 +495,8 @@ def worker(runtime: ChildRuntime) -> None:
             backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
             dealer = runtime.rewire("dealer", connect_dealer(runtime))
             poller = runtime.poller(dealer)
-            heard_ns = clock()
+            heard, missed = True, 0
+            next_beat_ns = clock() + heartbeat_ns
         if receipts.due(now):
             receipts.flush()
         state = runtime.housekeeping(now)
