@@ -4,14 +4,10 @@ every attempt is given up with its reason; heartbeats declare a silent worker de
 
 from __future__ import annotations
 
-import time
-from typing import Callable
-
 import pytest
 
 from rrsim import events as ev
 from rrsim.config import Action, Setup, build_setup
-from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model import Model
 from rrsim.patterns.reliable import Book
@@ -102,27 +98,6 @@ def verdicts(result: Run, worker: str) -> list[ev.PeerSilent]:
     return [e for e in result.events if isinstance(e, ev.PeerSilent) and e.peer == worker]
 
 
-def drive(setup: Setup, steps: list[tuple[Callable[[Model], bool], Callable[[Engine], None]]],
-          timeout_s: float = 40.0) -> Run:
-    """Run to the end; each step's command runs once its condition on the model holds, in order
-    (a condition on what happened, where a scenario's triggers only know time and messages sent)."""
-    engine = Engine(setup)
-    events: list[ev.Event] = []
-    engine.subscribe(events.append)
-    try:
-        engine.start()
-        deadline = time.monotonic() + timeout_s
-        while not engine.finished:
-            assert time.monotonic() < deadline, f"run did not drain in {timeout_s} s: {engine.model.totals()}"
-            engine.step(10)
-            while steps and steps[0][0](engine.model):
-                steps.pop(0)[1](engine)
-        assert not steps, "the run drained before every step ran"
-    finally:
-        engine.close()
-    return Run(engine, events)
-
-
 def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
     # Two workers always busy (200 ms a message, one every 50 ms): w1 dies holding one.
     setup = reliable(workers=2, rate=20.0, messages=10, work_ms=200.0, drain_s=2.0)
@@ -143,7 +118,7 @@ def test_a_paused_worker_is_declared_dead_in_time_and_its_late_completion_is_one
     steps = [(lambda model: model.pushers.get("p1") is not None and model.pushers["p1"].sent >= 2,
               lambda engine: engine.pause("w1")),
              (lambda model: model.totals().retried >= 1, lambda engine: engine.resume("w1"))]
-    result = drive(setup, steps)
+    result = run(setup, steps=steps)
     assert_ledger_consistent(result)
     totals = result.model.totals()
     assert totals.delivered == 20 and totals.lost == 0 and totals.given_up == 0
