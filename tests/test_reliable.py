@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rrsim import events as ev
-from rrsim.config import Action, Setup, build_setup
+from rrsim.config import Action, Setup, build_setup, check_timeline, load_scenario
 from rrsim.errors import UserError
 from rrsim.model import Model
 from rrsim.patterns.reliable import Book
@@ -77,6 +77,16 @@ def test_reliable_keys_belong_to_the_reliable_pattern():
         build_setup({"pattern": "lb-broker", "retry_ms": 100}, "x")
     with pytest.raises(UserError, match="liveness.*must be at least 1"):
         build_setup({"pattern": "reliable", "liveness": 0}, "x")
+
+
+@pytest.mark.parametrize("pattern", ["push-pull", "lb-broker", "reliable"])
+def test_churn_runs_under_every_pattern(pattern):
+    scenario = load_scenario("churn")
+    setup = build_setup({"pattern": pattern}, "test", base=scenario.setup)
+    check_timeline(setup, list(scenario.timeline), "churn")  # every action applies, in order, whatever the pattern
+    times = [action.time for action in scenario.timeline]
+    assert times == [float(t) for t in range(1, 21)]  # one a second for 20 s
+    assert {a.action for a in scenario.timeline} == {"kill", "stop", "pause", "resume", "revive"}
 
 
 # ------------------------------------------------------------------------------ the words, pure

@@ -454,6 +454,9 @@ def worker(runtime: ChildRuntime) -> None:
         if work_s and ours:
             receipts.finish(clock())
         done += 1  # foreign bytes too: the broker counts every message it handed us
+        # Reported before it is acknowledged: once the broker forgets it, only our report says it
+        # was done (a kill between the two would leave it done and counted nowhere).
+        receipts.flush()
         ack = [sender, message[ID_AT]] if sender else []
         dealer.send_multipart([b"", READY, b"%d" % done, *ack])
 
