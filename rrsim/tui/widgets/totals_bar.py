@@ -32,7 +32,8 @@ class TotalsBar(Widget):
         item("dup", str(t.duplicates), bad=t.duplicates > 0)
         if t.retried or t.given_up:  # a pattern that retries: what reliability cost
             item("retried", str(t.retried))
-            item("given up", str(t.given_up), bad=t.given_up > 0)
+        if t.given_up:
+            item("given up", str(t.given_up), bad=True)
         if t.strayed:
             item("strayed", str(t.strayed), bad=True)
         if t.foreign:
