@@ -4,6 +4,8 @@ every attempt is given up with its reason; heartbeats declare a silent worker de
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from rrsim import events as ev
@@ -104,8 +106,11 @@ def reliable(**values) -> Setup:
     return build_setup({**base, **values}, "test")
 
 
-def verdicts(result: Run, worker: str) -> list[ev.PeerSilent]:
-    return [e for e in result.events if isinstance(e, ev.PeerSilent) and e.peer == worker]
+def verdict_after(result: Run, worker: str, kind: type) -> ev.PeerSilent:
+    """The broker's first verdict on ``worker`` after it was killed or paused (a starved machine may
+    have declared it dead once before, wrongly but harmlessly: what it held was done twice)."""
+    since = next(e.t_ns for e in result.events if isinstance(e, kind) and e.name == worker)
+    return next(e for e in result.events if isinstance(e, ev.PeerSilent) and e.peer == worker and e.t_ns >= since)
 
 
 def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
@@ -115,7 +120,7 @@ def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
     assert_ledger_consistent(result)
     totals = result.model.totals()
     assert totals.sent == 10 and totals.delivered == 10 and totals.lost == 0
-    (verdict,) = verdicts(result, "w1")
+    verdict = verdict_after(result, "w1", ev.ProcessEnded)
     assert verdict.requeued == 1 and verdict.why in ("gone", "silent")
     assert totals.retried >= 1 and result.model.workers["w2"].received >= 9
 
@@ -132,22 +137,32 @@ def test_a_paused_worker_is_declared_dead_in_time_and_its_late_completion_is_one
     assert_ledger_consistent(result)
     totals = result.model.totals()
     assert totals.delivered == 20 and totals.lost == 0 and totals.given_up == 0
-    # Done twice, by w2 after the re-queue and by w1 when it came back: one duplicate, counted once.
-    assert totals.retried == 1 and totals.duplicates == 1
-    (verdict,) = verdicts(result, "w1")
+    verdict = verdict_after(result, "w1", ev.WorkerPaused)
     assert verdict.why == "silent" and verdict.missed == LIVENESS and verdict.requeued == 1
     texts = [describe(entry) for entry in result.model.log]
     assert any(text.startswith(f"w1 missed {LIVENESS} heartbeats: 1 message re-queued") for text in texts), texts
+    # The message w1 held was done twice, by w2 after the re-queue and by w1 once resumed: one
+    # duplicate, counted once (as every other message done twice, if a starved machine made any).
+    resumed_ns = result.first(ev.WorkerResumed, name="w1").t_ns
+    late = {int(seq) for e in result.deliveries("w1") if e.t_ns >= resumed_ns for seq in e.seqs}
+    twice = late & set(result.delivered_seqs("w2").tolist())
+    assert len(twice) >= 1
+    counts = Counter(result.delivered_seqs().tolist())
+    assert all(counts[seq] == 2 for seq in twice)
+    assert totals.duplicates == sum(n - 1 for n in counts.values()) >= 1
     # Heartbeat timing: the broker counts a miss at each of its heartbeats, so the verdict comes
     # liveness - 1 to liveness + 1 heartbeats after the pause; never sooner, later on a starved machine.
-    (after_ms,) = result.model.workers["w1"].verdict_ms
+    after_ms = (verdict.t_ns - result.first(ev.WorkerPaused, name="w1").t_ns) / MS
     assert (LIVENESS - 1) * HEARTBEAT_MS <= after_ms <= (LIVENESS + 1) * HEARTBEAT_MS + 1500
-    assert result.model.workers["w1"].heartbeats_missed == LIVENESS
+    assert any(abs(ms - after_ms) < 0.001 for ms in result.model.workers["w1"].verdict_ms)  # as the report says
+    assert result.model.workers["w1"].heartbeats_missed >= LIVENESS
 
 
 @pytest.mark.parametrize("bind", ["pusher", "broker"])
 def test_killing_and_reviving_the_broker_loses_nothing(bind):
-    setup = reliable(workers=2, rate=200.0, messages=300, work_ms=2.0, bind=bind, drain_s=3.0)
+    # drain_s: a worker that lost its broker waits 1 s, 2 s, 4 s ... before it connects again; on a
+    # starved machine the new broker life may take seconds to start, and nothing is done meanwhile.
+    setup = reliable(workers=2, rate=200.0, messages=300, work_ms=2.0, bind=bind, drain_s=15.0)
     timeline = [Action("kill", after_sent=100, worker="b1"), Action("revive", time=0.3, worker="b1")]
     result = run(setup, timeline, timeout_s=40)
     assert_ledger_consistent(result)
