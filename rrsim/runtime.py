@@ -50,6 +50,7 @@ class ChildRuntime:
         self.ctx = zmq.Context()
         self.sockets: dict[str, zmq.Socket] = {}  # socket name in the plan -> the socket
         self.monitors: list[tuple[str, zmq.Socket]] = []
+        self.monitors_made = 0
         self.peers: dict[str, int] = {}  # completed connections per work socket, either side
         self.handshakes: dict[str, int] = {}  # connections completed so far per work socket, ever
         self.shaking: dict[str, deque[int]] = {}  # per work socket: fds of connections not yet shaken hands
@@ -72,8 +73,13 @@ class ChildRuntime:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
         plan = self.spec["sockets"][socket_name]
         sock.linger = 0
+        # Our own inproc address, never used twice: pyzmq's default names it after the socket's fd,
+        # which a socket made after another was closed (rewire) can get again while the old
+        # monitor's endpoint is still bound ("Address already in use").
+        self.monitors_made += 1
         monitor = sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED)
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED,
+            addr=f"inproc://monitor.{socket_name}.{self.monitors_made}")
         self.sockets[socket_name] = sock
         self.monitors.append((socket_name, monitor))
         self.peers[socket_name] = 0
