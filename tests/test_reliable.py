@@ -115,12 +115,16 @@ def verdict_after(result: Run, worker: str, kind: type) -> ev.PeerSilent:
     return next(e for e in result.events if isinstance(e, ev.PeerSilent) and e.peer == worker and e.t_ns >= since)
 
 
+def both_hold_one(model: Model) -> bool:
+    """The broker has handed out two messages not yet done: with lru, one at each worker."""
+    done = sum(worker.received for worker in model.workers.values())
+    return model.workers["w1"].received >= 1 and model.brokers["b1"].routed - done >= 2
+
+
 def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
-    # Two workers always busy (200 ms a message, one every 50 ms): once w1 has done one, with more
-    # queued, it is handed the next at once and is killed working on it.
-    setup = reliable(workers=2, rate=20.0, messages=10, work_ms=200.0, drain_s=2.0)
-    mid_work = (lambda model: model.workers["w1"].received >= 1 and model.brokers["b1"].queued >= 1,
-                lambda engine: engine.kill("w1"))
+    # Two workers busy (200 ms a message, one every 50 ms): w1 is killed working on its second.
+    setup = reliable(workers=2, rate=20.0, messages=10, work_ms=200.0, drain_s=2.0, wait_ready=True)
+    mid_work = (both_hold_one, lambda engine: engine.kill("w1"))
     result = run(setup, steps=[mid_work], timeout_s=40)
     assert_ledger_consistent(result)
     totals = result.model.totals()
@@ -131,12 +135,11 @@ def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
 
 
 def test_a_paused_worker_is_declared_dead_in_time_and_its_late_completion_is_one_duplicate():
-    # Both workers busy (300 ms a message, more than they can do) when w1 is paused holding one;
+    # Both workers busy (300 ms a message, more than they can do): w1 is paused holding its second;
     # it is resumed once that message has been handed to w2, and finishes it too (with time to
     # spare before the last message is done, on a starved machine).
-    setup = reliable(workers=2, rate=10.0, messages=20, work_ms=300.0, retry_ms=60_000, drain_s=2.0)
-    steps = [(lambda model: model.pushers.get("p1") is not None and model.pushers["p1"].sent >= 2,
-              lambda engine: engine.pause("w1")),
+    setup = reliable(workers=2, rate=10.0, messages=20, work_ms=300.0, retry_ms=60_000, drain_s=2.0, wait_ready=True)
+    steps = [(both_hold_one, lambda engine: engine.pause("w1")),
              (lambda model: bool(model.workers["w1"].verdict_ms) and model.totals().retried >= 1,
               lambda engine: engine.resume("w1"))]
     result = run(setup, steps=steps)
