@@ -130,26 +130,52 @@ def _live_view(engine: Engine) -> RenderableType:
         return Group(view, Text(line), workers)
 
 
-def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False) -> None:
+def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False,
+          status: Callable[[], str] | None = None) -> None:
     """Step the engine to the end (or until ``stop()``), showing progress: live on a terminal, a
-    line a second otherwise."""
+    line a second otherwise; each after ``status()``, if given."""
+    def view() -> RenderableType:
+        return _live_view(engine) if status is None else Group(Text(status()), _live_view(engine))
+
+    def line() -> str:
+        return _progress(engine) if status is None else f"{status()}  {_progress(engine)}"
+
     shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
     console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
     if console.is_terminal:
-        with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
+        with Live(view(), console=console, refresh_per_second=8, transient=True) as live:
             next_view = time.monotonic()
             while not engine.finished and not stop():
                 engine.step(10)
                 if time.monotonic() >= next_view:
-                    live.update(_live_view(engine))
+                    live.update(view())
                     next_view += 1 / 8
     else:
         next_line = time.monotonic()
         while not engine.finished and not stop():
             engine.step(10)
             if time.monotonic() >= next_line:
-                console.print(_progress(engine), highlight=False, soft_wrap=True)
+                console.print(line(), highlight=False, soft_wrap=True)
                 next_line += PROGRESS_EVERY_S
+
+
+def play(engine: Engine, scenario: Scenario, progress: Console, interruption: Interruption,
+         status: Callable[[], str] | None = None) -> dict:
+    """Start ``engine``, play it to its end or to a signal, close it, and return its report.
+    ``status`` says where the caller is (shown before each progress line)."""
+    try:
+        if not interruption.interrupted:
+            engine.start()
+            _play(engine, progress, lambda: interruption.interrupted, status)
+        if interruption.interrupted:
+            name = signal.Signals(interruption.signum).name
+            progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
+    finally:
+        engine.close()
+    report = build_report(engine.model)
+    report["scenario"] = scenario.name
+    report["interrupted"] = interruption.interrupted
+    return report
 
 
 def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: Path | str | None,
@@ -161,7 +187,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     paths = {"--json": json_path, "--csv": csv_path, "--events": events_path}
     progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
     outputs: dict[str, OutputFile | StandardOutput] = {}
-    started = False
+    engine: Engine | None = None
     with Interruption() as interruption:
         try:
             for option, path in paths.items():
@@ -170,19 +196,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
             engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
             if "--events" in outputs:
                 engine.subscribe(EventRecorder(outputs["--events"].stream))
-            try:
-                if not interruption.interrupted:
-                    engine.start()
-                    started = True
-                    _play(engine, progress, lambda: interruption.interrupted)
-                if interruption.interrupted:
-                    name = signal.Signals(interruption.signum).name
-                    progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
-            finally:
-                engine.close()
-            report = build_report(engine.model)
-            report["scenario"] = scenario.name
-            report["interrupted"] = interruption.interrupted
+            report = play(engine, scenario, progress, interruption)
             # An interrupted run has not drained: checks on it would judge half a run.
             outcomes = [] if interruption.interrupted else evaluate(scenario.checks, report)
             report["checks"] = [outcome.to_json() for outcome in outcomes]
@@ -195,7 +209,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                 outputs["--csv"].keep()
         finally:
             # The events of a run that started are worth keeping, even after a crash.
-            if "--events" in outputs and started:
+            if "--events" in outputs and engine is not None and engine.model.started_ns is not None:
                 outputs["--events"].keep()
             for output in outputs.values():
                 output.discard()  # a no-op for one already kept
