@@ -83,6 +83,14 @@ SETUP_KEYS: dict[str, Limit] = {
                              "strategy's default (1 for lru, no limit for the others)", needs_router=True),
     "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
                           "beyond that it stops reading and the pushers block at their HWM", needs_router=True),
+    "retry_ms": Limit(float, 1, 3_600_000, help="reliable: a message a worker has not acknowledged after this "
+                      "long goes to the next ready worker"),
+    "retries": Limit(int, 0, 1000, help="reliable: how many times a message is handed over again before it is "
+                     "given up (and counted lost)"),
+    "heartbeat_ms": Limit(float, 1, 3_600_000, help="reliable: broker and workers send each other a heartbeat "
+                          "this often"),
+    "liveness": Limit(int, 1, 1000, help="reliable: heartbeats missed in a row before a peer is taken for dead "
+                      "(its messages go to another worker at once)"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
 }
@@ -116,6 +124,10 @@ class Setup:
     strategy: str = "lru"
     max_outstanding: int = 0
     broker_queue: int = 1000
+    retry_ms: float = 2000.0
+    retries: int = 3
+    heartbeat_ms: float = 1000.0
+    liveness: int = 3
     drain_s: float = 1.0
     lost_after_s: float = 2.0
 
@@ -291,6 +303,11 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
                         f"it takes bind = {' or '.join(binders)}")
     if not partial:
         check_speeds(setup, where, _line_of(text, "speeds", text_start))
+    for key in values:
+        takers = patterns.taking(key)
+        if takers and setup.pattern not in takers:
+            raise UserError(f"{where}: {key} applies to pattern {' or '.join(takers)} only, not {setup.pattern!r}"
+                            f"{_line_of(text, key, text_start)}")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
     return setup

@@ -130,6 +130,7 @@ class SentProgress(Event):
     joined: bool = True  # it has had every peer it expects at once
     early: int = 0  # messages it sent before that: dealt among fewer peers (slow joiners)
     jobs: str = ""  # a fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
+    counters: dict[str, int] = field(default_factory=dict)  # a pattern's own counts so far ("retried": resends)
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,6 +157,43 @@ class RouterState(Event):
     queued: int
     ready: int
     routed: int
+    counters: dict[str, int] = field(default_factory=dict)  # a pattern's own counts, this life ("retried", "given_up", "attempts_N")
+
+
+@dataclass(frozen=True)
+class PeerSilent(Event):
+    """A router took a receiver for dead: it missed ``missed`` heartbeats ("silent") or its
+    connection went ("gone").  What it held was re-queued at once, ``to`` the workers it went to."""
+
+    name: str  # the router
+    peer: str
+    peer_life: int
+    missed: int
+    why: str  # "silent" | "gone"
+    requeued: int
+    to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GaveUp(Event):
+    """A router gave messages up after their last attempt: counted lost, with the reason."""
+
+    name: str
+    pusher: int
+    seqs: tuple[int, ...]
+    attempts: int
+    why: str  # "no-ack" | "silent" | "gone"
+    peer: str = ""  # the worker that had it last
+
+
+@dataclass(frozen=True)
+class Waiting(Event):
+    """A receiver's router fell silent (it waits ``retry_s`` to connect again), or spoke again."""
+
+    name: str
+    life: int
+    waiting: bool
+    retry_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetr
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
-WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed")
+WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "silent")
 RECENT_IDS = 24
 RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
@@ -119,6 +119,12 @@ class WorkerView:
     queued: int = 0
     ready: int = 0
     routed: int = 0
+    # Declared dead by a router (heartbeats): how many it missed in all, and how long after it
+    # was paused or ended each verdict came, in ms
+    heartbeats_missed: int = 0
+    verdict_ms: list[float] = field(default_factory=list)
+    paused_ns: int | None = None  # when it was last paused
+    waiting: bool = False  # its router fell silent: it waits to connect again
     # The most messages waiting for it, known only when a message is dealt to it as it is sent
     # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
     queue: QueueDepth | None = None
@@ -228,6 +234,8 @@ class Totals:
     malformed: int
     completed: int  # messages whose work a worker finished (each once)
     strayed: int  # dealt to a stranger connected to a pusher, not lost
+    retried: int = 0  # messages sent again (to another worker, or to a new broker life)
+    given_up: int = 0  # messages whose every attempt failed (counted lost, unless done after all)
 
 
 class Model:
@@ -268,6 +276,8 @@ class Model:
         self.all_linked_once = False
         self.role_kinds: dict[str, str] = {}  # role -> what its telemetry means
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
+        self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
+        self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
         self._next_aging_ns = 0
 
     # ----------------------------------------------------------------- folding
@@ -320,6 +330,7 @@ class Model:
         if worker is None:
             worker = group[e.name] = WorkerView(e.name, work_ms=e.work_ms, role=e.role, kind=e.kind)
         worker.work_ms, worker.speed, worker.links_to = e.work_ms, e.speed, e.links_to
+        worker.waiting = False
         worker.queued = worker.ready = worker.routed = 0
         life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns)
         worker.overheads.last_done_ns = None  # a new process: nothing of the last one's is in its way
@@ -384,6 +395,7 @@ class Model:
     def _on_WorkerPaused(self, e: ev.WorkerPaused) -> None:
         worker = self.station(e.name)
         worker.state = "paused"
+        worker.paused_ns = e.t_ns
         self._close_alive(worker, e.t_ns)
         self._note(e.t_ns, "pause", "paused", name=e.name)
 
@@ -483,6 +495,8 @@ class Model:
             pusher.jobs = e.jobs
         pusher.sent = max(pusher.sent, e.sent)
         pusher.blocked, pusher.peers = e.blocked, e.peers
+        if e.counters:
+            self.counters[(e.pusher, 1)] = dict(e.counters)
         if e.done and not pusher.done:
             self._note(e.t_ns, "info", "sent-all", name=e.pusher, sent=e.sent)
         pusher.done = e.done
@@ -504,6 +518,47 @@ class Model:
             broker.life.received += fresh
         broker.queued, broker.ready, broker.routed = e.queued, e.ready, max(broker.routed, e.routed)
         broker.max_queued = max(broker.max_queued, e.queued)
+        if e.counters:
+            self.counters[(e.name, e.life)] = dict(e.counters)
+
+    def _on_PeerSilent(self, e: ev.PeerSilent) -> None:
+        worker = self.workers.get(e.peer)
+        life = worker.life_numbered(e.peer_life) if worker else None
+        if worker is None or life is None:
+            return
+        worker.heartbeats_missed += e.missed
+        dead_ns = max(t for t in (life.ended_ns, worker.paused_ns if life is worker.life else None, 0) if t is not None)
+        if life.started_ns <= dead_ns <= e.t_ns:
+            worker.verdict_ms.append((e.t_ns - dead_ns) / 1e6)
+        if life is worker.life and worker.state in ("starting", "alive"):
+            worker.state = "silent"  # the router's word, until its process state is known
+        self._note(e.t_ns, "warn", "silent", name=e.peer, router=e.name, missed=e.missed, why=e.why,
+                   requeued=e.requeued, to=list(e.to))
+
+    def _on_GaveUp(self, e: ev.GaveUp) -> None:
+        self.given_up_why[e.why] = self.given_up_why.get(e.why, 0) + len(e.seqs)
+        self._note(e.t_ns, "lost", "gave-up", pusher=pusher_name(e.pusher), seqs=list(e.seqs[:LOST_IDS_IN_LOG]),
+                   count=len(e.seqs), attempts=e.attempts, why=e.why, peer=e.peer)
+
+    def _on_Waiting(self, e: ev.Waiting) -> None:
+        worker = self.workers.get(e.name)
+        if worker is None or worker.life is None or worker.life.number != e.life or worker.waiting == e.waiting:
+            return
+        worker.waiting = e.waiting
+        self._note(e.t_ns, "link", "waiting", name=e.name, waiting=e.waiting, retry_s=e.retry_s)
+
+    def counter(self, key: str) -> int:
+        """A pattern's own count, over every process and life: "retried", "given_up"..."""
+        return sum(counts.get(key, 0) for counts in self.counters.values())
+
+    def attempts(self) -> dict[int, int]:
+        """Messages acknowledged, by how many hand-overs each took (a pattern that counts them)."""
+        out: dict[int, int] = {}
+        for counts in self.counters.values():
+            for key, count in counts.items():
+                if key.startswith("attempts_") and key[9:].isdigit():
+                    out[int(key[9:])] = out.get(int(key[9:]), 0) + count
+        return dict(sorted(out.items()))
 
     def _on_Deliveries(self, e: ev.Deliveries) -> None:
         worker = self.workers.get(e.worker)
@@ -536,6 +591,8 @@ class Model:
             worker.late += late_first
         worker.received += n
         life.received += n
+        if worker.state == "silent" and life is worker.life:
+            worker.state = "alive"  # declared dead, and heard from after all
         if self.first_send_ns is None:
             self.first_send_ns = int(e.sent_ns.min())
         done_ns = e.recv_ns if e.done_ns is None else e.done_ns
@@ -687,6 +744,8 @@ class Model:
             # A worker reports a message once its work is done: what was delivered was done.
             completed=ledger.delivered_unique,
             strayed=ledger.strayed,
+            retried=self.counter("retried"),
+            given_up=self.counter("given_up"),
         )
 
     def share(self, worker: WorkerView) -> float:

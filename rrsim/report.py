@@ -48,6 +48,9 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
         "max_queue": None if worker.queue is None else worker.queue.max,
         "lives": [_life_report(model, life, "received") for life in worker.lives],
+        "heartbeats_missed": worker.heartbeats_missed,
+        # how long after it was paused or ended a router took it for dead, per verdict
+        "verdict_ms": [round(ms, 3) for ms in worker.verdict_ms],
     }
 
 
@@ -99,7 +102,13 @@ def build_report(model: Model) -> dict[str, Any]:
             "strayed": totals.strayed,
             "foreign": totals.foreign,
             "malformed_telemetry": totals.malformed,
+            "retried": totals.retried,
+            "given_up": totals.given_up,
         },
+        # Messages acknowledged, by the hand-overs each took (a pattern that counts them), and
+        # why messages were given up
+        "attempts": {str(n): count for n, count in model.attempts().items()},
+        "given_up_why": dict(model.given_up_why),
         "pushers": [{"name": p.name, "sent": p.sent, "jobs": p.jobs} for p in model.pushers.values()],
         "brokers": [broker_report(model, b) for b in model.brokers.values()],
         "unknown_peers": [
@@ -167,6 +176,8 @@ def totals_line(report: dict[str, Any]) -> str:
     t = report["totals"]
     fairness = report["fairness"]
     strayed = f"strayed {t['strayed']}  " if t.get("strayed") else ""
+    if t.get("retried") or t.get("given_up"):
+        strayed += f"retried {t['retried']}  given up {t['given_up']}  "
     return (
         f"sent {t['sent']}  delivered {t['delivered']}  lost {t['lost']}  late {t['late']}  "
         f"duplicates {t['duplicates']}  in flight {t['in_flight']}  foreign {t['foreign']}  {strayed}"

@@ -50,11 +50,13 @@ class ChildRuntime:
         self.ctx = zmq.Context()
         self.sockets: dict[str, zmq.Socket] = {}  # socket name in the plan -> the socket
         self.monitors: list[tuple[str, zmq.Socket]] = []
+        self.monitors_made = 0
         self.peers: dict[str, int] = {}  # completed connections per work socket, either side
         self.handshakes: dict[str, int] = {}  # connections completed so far per work socket, ever
         self.shaking: dict[str, deque[int]] = {}  # per work socket: fds of connections not yet shaken hands
         self.live: dict[str, set[int]] = {}  # per work socket: fds of connections that did
         self.connected: set[str] = set()
+        self.connected_from: dict[str, str] = {}  # endpoint -> the socket that connected to it
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
@@ -71,8 +73,13 @@ class ChildRuntime:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
         plan = self.spec["sockets"][socket_name]
         sock.linger = 0
+        # Our own inproc address, never used twice: pyzmq's default names it after the socket's fd,
+        # which a socket made after another was closed (rewire) can get again while the old
+        # monitor's endpoint is still bound ("Address already in use").
+        self.monitors_made += 1
         monitor = sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED)
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED,
+            addr=f"inproc://monitor.{socket_name}.{self.monitors_made}")
         self.sockets[socket_name] = sock
         self.monitors.append((socket_name, monitor))
         self.peers[socket_name] = 0
@@ -81,6 +88,28 @@ class ChildRuntime:
         if plan["bind_at"]:
             sock.bind(plan["bind_at"])
         self._connect(socket_name, plan["connect_to"])
+        return sock
+
+    def rewire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
+        """Close the socket wired as ``socket_name`` and wire ``sock`` in its place (the guide's
+        Paranoid Pirate worker does this when its broker falls silent).  The connections the old
+        one had are reported down: closing it ends them whatever its monitor still says."""
+        old = self.sockets.pop(socket_name)
+        monitor = next(m for name, m in self.monitors if name == socket_name)
+        self.monitors = [(name, m) for name, m in self.monitors if name != socket_name]
+        ends = [endpoint for endpoint, name in self.connected_from.items() if name == socket_name]
+        if self.live[socket_name]:
+            for endpoint in ends:
+                if endpoint in self.connected:
+                    self.report(wire.LINK, endpoint=endpoint, up=False, via=self.via.get(endpoint, ""))
+        old.close(linger=0)
+        monitor.close(linger=0)
+        self.connected.difference_update(ends)
+        for endpoint in ends:
+            del self.connected_from[endpoint]
+        handshakes = self.handshakes[socket_name]
+        self.wire(socket_name, sock)
+        self.handshakes[socket_name] = handshakes  # a count that only grows: new connections are told from old
         return sock
 
     def stop_on_sigterm(self) -> None:
@@ -99,6 +128,7 @@ class ChildRuntime:
             if endpoint not in self.connected:
                 self.sockets[socket_name].connect(endpoint)
                 self.connected.add(endpoint)
+                self.connected_from[endpoint] = socket_name
 
     def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
         header = wire.telemetry(kind, name=self.name, life=self.life, t=time.monotonic_ns(), **fields)

@@ -77,8 +77,23 @@ def pusher(runtime: ChildRuntime) -> None:
     send_at_rate(runtime, "push")
 
 
-def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
-    """Send on the wired socket ``socket_name`` (a PUSH) until the engine ends us."""
+class Keeper(Protocol):
+    """What a pattern whose pusher keeps copies until they are acknowledged plugs into the loop
+    (reliable's Lazy Pirate pusher): it is told each message sent, gets a turn every round to
+    read replies and resend, and its counters go out with the progress reports."""
+
+    def kept(self, seq: int, message: bytes) -> None: ...
+
+    def turn(self) -> None: ...
+
+    def busy(self) -> bool: ...  # it has more to do at once (a resend backlog)
+
+    def counters(self) -> dict[str, int]: ...
+
+
+def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None = None) -> None:
+    """Send on the wired socket ``socket_name`` (a PUSH, or a DEALER with a ``keeper``) until
+    the engine ends us."""
     spec = runtime.spec
     sock = runtime.sockets[socket_name]
     runtime.hello()
@@ -96,7 +111,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
     epoch_ns, epoch_units = time.monotonic_ns(), 0.0  # the rate schedule restarts here, at this arrival offset
     reported: tuple = ()
     last_report_ns = 0
-    poller = runtime.poller()
+    poller = runtime.poller(sock) if keeper is not None else runtime.poller()  # a keeper's replies wake us
 
     while True:
         now = time.monotonic_ns()
@@ -105,6 +120,8 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
             held, expected = state["held"], state["expected_peers"]
             if state["rate"] != rate:
                 rate, epoch_ns, epoch_units = state["rate"], now, jobs.at(seq)
+        if keeper is not None:
+            keeper.turn()
         peers = runtime.peers[socket_name]
         started = started or peers >= min_peers
         if not joined and peers >= expected:
@@ -136,18 +153,22 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str) -> None:
                     except zmq.Again:
                         blocked = True  # every peer's pipe is full (or there is no peer yet)
                         break
+                    if keeper is not None:
+                        keeper.kept(seq, bytes(message))
                     seq += 1
 
         # Report progress: promptly at low rates, every REPORT_NS at high ones.
         now = time.monotonic_ns()
-        current = (seq, blocked, peers, joined)
+        counters = keeper.counters() if keeper is not None else {}
+        current = (seq, blocked, peers, joined, *counters.values())
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.SENT, sent=seq, blocked=blocked, peers=peers, done=seq >= limit,
-                           joined=joined, early=early if joined else seq, jobs=jobs.digest(seq))
+                           joined=joined, early=early if joined else seq, jobs=jobs.digest(seq),
+                           **({"counters": counters} if counters else {}))
             reported, last_report_ns = current, now
 
         # Sleep until the next send is due, the socket can take more, or something arrives.
-        if sending and rate == 0 and not blocked:
+        if (sending and rate == 0 and not blocked) or (keeper is not None and keeper.busy()):
             continue
         timeout_ms = 100.0
         if sending and rate > 0 and not blocked:

@@ -23,6 +23,9 @@ assert RECEIPT_DTYPE.itemsize == wire.RECEIPT_SIZE
 SEQ_SLACK = 10_000_000
 MAX_PEER_TEXT = 120  # "pid N" or "host:port", with room for an IPv6 address
 MAX_DIGEST_TEXT = 64  # a pusher's fingerprint of its jobs: 16 hex digits
+MAX_COUNTERS = 64  # a pattern's own counters in one report
+MAX_SEQS = 4096  # message ids in one report
+WHY = ("no-ack", "silent", "gone")  # why a router re-queued or gave up a message
 
 
 @dataclass
@@ -123,7 +126,8 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
                 or not peer or len(peer) > MAX_PEER_TEXT or not isinstance(up, bool)):
             raise MalformedError(f"{name}: bad peer report")
         return ev.PeerChanged(now_ns, name, peer, up, endpoint)
-    expected_kind = {wire.SENT: "sender", wire.QUEUE: "router", wire.RECEIPTS: "receiver"}[kind]
+    expected_kind = {wire.SENT: "sender", wire.QUEUE: "router", wire.RECEIPTS: "receiver", wire.SILENT: "router",
+                     wire.GAVE_UP: "router", wire.WAITING: "receiver"}[kind]
     if sender_kind != expected_kind:
         raise MalformedError(f"{kind} report from {name}, a {sender_kind}")
     if kind == wire.SENT:
@@ -134,12 +138,34 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         if not isinstance(jobs, str) or len(jobs) > MAX_DIGEST_TEXT:
             raise MalformedError(f"{name}: bad jobs fingerprint")
         return ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")),
-                               joined=bool(header.get("joined", True)), early=min(early, sent), jobs=jobs)
+                               joined=bool(header.get("joined", True)), early=min(early, sent), jobs=jobs,
+                               counters=_counters(header, name))
     if kind == wire.QUEUE:
         counts = [header.get(key) for key in ("queued", "ready", "routed")]
         if not all(_is_count(v) for v in counts):
             raise MalformedError(f"{name}: bad queue counts")
-        return ev.RouterState(now_ns, name, life, *counts)
+        return ev.RouterState(now_ns, name, life, *counts, counters=_counters(header, name))
+    if kind == wire.SILENT:
+        peer, peer_life, to = header.get("peer"), header.get("peer_life"), header.get("to")
+        counts = [peer_life, header.get("missed"), header.get("requeued")]
+        if (not _is_receiver(roster, peer) or not all(_is_count(v) for v in counts)
+                or header.get("why") not in WHY or not isinstance(to, list) or len(to) > len(roster.kinds)
+                or not all(_is_receiver(roster, w) for w in to)):
+            raise MalformedError(f"{name}: bad silent-peer report")
+        return ev.PeerSilent(now_ns, name, peer, *counts[:2], header["why"], counts[2], tuple(to))
+    if kind == wire.GAVE_UP:
+        pusher, seqs, attempts, peer = header.get("pusher"), header.get("seqs"), header.get("attempts"), header.get("peer")
+        if (not _is_count(pusher) or pusher not in roster.senders or not isinstance(seqs, list) or not 0 < len(seqs) <= MAX_SEQS
+                or not all(_is_count(s) for s in seqs) or not _is_count(attempts) or header.get("why") not in WHY
+                or not (peer == "" or _is_receiver(roster, peer))):
+            raise MalformedError(f"{name}: bad given-up report")
+        return ev.GaveUp(now_ns, name, pusher, tuple(seqs), attempts, header["why"], peer)
+    if kind == wire.WAITING:
+        waiting, retry_s = header.get("waiting"), header.get("retry_s")
+        if not isinstance(waiting, bool) or isinstance(retry_s, bool) or not isinstance(retry_s, (int, float)) \
+                or not 0 <= retry_s <= 3600:
+            raise MalformedError(f"{name}: bad waiting report")
+        return ev.Waiting(now_ns, name, life, waiting, float(retry_s))
     n, foreign = header.get("n"), header.get("foreign")
     if not _is_count(n) or not _is_count(foreign):
         raise MalformedError(f"{name}: bad receipt counts")
@@ -196,6 +222,19 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
     if foreign:
         out.append(ev.ForeignPayloads(now_ns, name, foreign))
     return out
+
+
+def _is_receiver(roster: Roster, name: object) -> bool:
+    return isinstance(name, str) and roster.kinds.get(name) == "receiver"
+
+
+def _counters(header: dict, name: str) -> dict[str, int]:
+    """A pattern's own counters in a report (none: an empty dict), checked."""
+    counters = header.get("counters", {})
+    if (not isinstance(counters, dict) or len(counters) > MAX_COUNTERS
+            or not all(isinstance(k, str) and len(k) <= 40 and _is_count(v) for k, v in counters.items())):
+        raise MalformedError(f"{name}: bad counters")
+    return counters
 
 
 def _is_count(value: object) -> bool:

@@ -36,7 +36,10 @@ SENT = "sent"  # a sender's progress: sent so far, blocked on HWM, connected pee
 LINK = "link"  # a socket monitor saw a connection to an endpoint come up or go down
 QUEUE = "queue"  # a router's state: messages it holds, workers ready, messages routed so far
 PEER = "peer"  # a peer connected to (or left) an endpoint we bind: a process id (ipc) or an address (tcp)
-TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER)
+SILENT = "silent"  # a router declared a receiver dead (missed heartbeats, or gone): what it re-queued where
+GAVE_UP = "gave-up"  # a router gave messages up after their last attempt, and why
+WAITING = "waiting"  # a receiver's router fell silent (it waits to reconnect), or spoke again
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, SILENT, GAVE_UP, WAITING)
 
 
 def telemetry(kind: str, **fields: Any) -> bytes:

@@ -66,7 +66,35 @@ def _lost(why: str, pusher: str, count: int, first_seqs: list[int]) -> str:
     return f"lost {count} {reason}: {shown}{more}"
 
 
+WHY_WORDS = {"no-ack": "no acknowledgement within retry_ms", "silent": "its worker missed its heartbeats",
+             "gone": "its worker disconnected"}
+
+
+def _silent(name: str, router: str, missed: int, why: str, requeued: int, to: list[str]) -> str:
+    verdict = f"{name} missed {plural(missed, 'heartbeat')}" if why == "silent" else f"{name} disconnected"
+    if not requeued:
+        return f"{verdict}: {router} takes it for dead; it held no message"
+    where = f" to {names(to)}" if to else ", waiting for a ready worker"
+    return f"{verdict}: {plural(requeued, 'message')} re-queued{where}"
+
+
+def _gave_up(pusher: str, seqs: list[int], count: int, attempts: int, why: str, peer: str) -> str:
+    shown = ", ".join(f"{pusher}:{seq}" for seq in seqs)
+    more = f" and {count - len(seqs)} more" if count > len(seqs) else ""
+    last = f" (last at {peer})" if peer else ""
+    return f"gave up {shown}{more} after {plural(attempts, 'attempt')}: {WHY_WORDS[why]}{last}; counted lost"
+
+
+def _waiting(name: str, waiting: bool, retry_s: float) -> str:
+    if waiting:
+        return f"{name} hears nothing from its broker: waiting {retry_s:g} s, then connecting again"
+    return f"{name} hears its broker again"
+
+
 _WORDING: dict[str, Callable[..., str]] = {
+    "silent": _silent,
+    "gave-up": _gave_up,
+    "waiting": _waiting,
     "run-started": _run_started,
     "started": _started,
     "ended": _ended,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,17 +41,28 @@ class Run:
         return sent
 
 
-def run(setup: Setup, timeline: list[Action] | tuple[Action, ...] = (), timeout_s: float = 60.0) -> Run:
-    """Run to the end (drained) or fail after ``timeout_s``; the engine is closed afterwards."""
+Step = tuple[Callable[[Any], bool], Callable[[Engine], None]]  # (condition on the model, command)
+
+
+def run(setup: Setup, timeline: list[Action] | tuple[Action, ...] = (), timeout_s: float = 60.0,
+        steps: list[Step] | tuple[Step, ...] = ()) -> Run:
+    """Run to the end (drained) or fail after ``timeout_s``; the engine is closed afterwards.
+
+    Each of ``steps`` runs its command once its condition on the model holds, in order: a trigger
+    on what happened, where a scenario's only know time and messages sent."""
     engine = Engine(setup, tuple(timeline))
     events: list[ev.Event] = []
     engine.subscribe(events.append)
+    steps = list(steps)
     try:
         engine.start()
         deadline = time.monotonic() + timeout_s
         while not engine.finished:
             assert time.monotonic() < deadline, f"run did not drain in {timeout_s} s: {engine.model.totals()}"
             engine.step(10)
+            while steps and steps[0][0](engine.model):
+                steps.pop(0)[1](engine)
+        assert not steps, "the run drained before every step ran"
     finally:
         engine.close()
     return Run(engine, events)

@@ -350,6 +350,9 @@ def scenario_documents(draw, small: bool = False):
     else:
         keys = draw(st.lists(st.sampled_from(sorted(SETUP_KEYS)), unique=True, max_size=len(SETUP_KEYS)))
         setup = {key: draw(valid_value(key)) for key in keys}
+    for key in [k for k in setup if patterns.taking(k)]:  # a pattern's own keys come with that pattern
+        if setup.get("pattern", "push-pull") not in patterns.taking(key):
+            setup["pattern"] = draw(st.sampled_from(patterns.taking(key)))
     binders = patterns.load(setup.get("pattern", "push-pull")).BINDERS
     if setup.get("bind", "pusher") not in binders:  # each pattern takes its own choices of who binds
         setup["bind"] = draw(st.sampled_from(binders))

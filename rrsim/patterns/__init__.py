@@ -9,7 +9,8 @@ A pattern module (``push_pull.py``, ``lb_broker.py``) holds, top to bottom:
   and its loop, run in the child process;
 - ``wires(bind)``: which socket of which role binds, and which role's socket connects to it;
 - ``inherits_backlog(role, life, setup)``: whether a new life of a receiver may be handed
-  messages sent before it started (a pipe it inherits, or a broker's queue).
+  messages sent before it started (a pipe it inherits, or a broker's queue);
+- ``SETUP_KEYS`` (optional): the setup keys only it takes (reliable's ``retry_ms``...).
 
 Everything else (engine, model, TUI, reports) is written against these facts, never against a
 pattern's name.  Adding a pattern is a module and a line in ``MODULES``.
@@ -25,6 +26,7 @@ from typing import Any, Callable
 MODULES = {
     "push-pull": "rrsim.patterns.push_pull",
     "lb-broker": "rrsim.patterns.lb_broker",
+    "reliable": "rrsim.patterns.reliable",
 }
 
 SENDER, ROUTER, RECEIVER = "sender", "router", "receiver"
@@ -62,6 +64,11 @@ def binders() -> tuple[str, ...]:
     for name in MODULES:
         seen.update(dict.fromkeys(load(name).BINDERS))
     return tuple(seen)
+
+
+def taking(key: str) -> tuple[str, ...]:
+    """The patterns that take setup key ``key`` as their own (none: every pattern may have it)."""
+    return tuple(name for name in MODULES if key in getattr(load(name), "SETUP_KEYS", ()))
 
 
 def role_of(pattern: ModuleType, name: str) -> Role:

@@ -38,6 +38,7 @@ class WorkerFrame:
     queued: int = 0  # a broker: messages it holds
     ready: int = 0  # a broker: workers ready for a message
     speed: float = 1.0  # a worker's: its work per message is divided by it
+    waiting: bool = False  # a worker whose broker fell silent: it waits to connect again
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         queued=worker.queued,
         ready=worker.ready,
         speed=worker.speed,
+        waiting=worker.waiting,
     )
 
 

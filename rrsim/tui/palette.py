@@ -14,6 +14,7 @@ STATE_COLOURS: dict[str, str] = {
     "stopped": "#a8a8a8",
     "killed": "#ff5f5f",
     "crashed": "#ff5fd7",
+    "silent": "#ffaf5f",  # a router declared it dead; its process state is not known yet
 }
 assert set(STATE_COLOURS) == set(WORKER_STATES)
 

@@ -137,6 +137,10 @@ class Script:
         if queued:
             self._deliver(target, queued)
 
+    def hang(self, name: str) -> None:
+        """The process stops answering, not by our doing (no event): what is dealt to it waits."""
+        self.targets[name].state, self.targets[name].queued = "paused", []
+
     def set_work(self, name: str, work_ms: float) -> None:
         self.targets[name].work_ms = work_ms
         self.emit(ev.WorkSet(self.t_ns, name, work_ms))
@@ -262,6 +266,19 @@ def busy_scene() -> Scene:
     return Scene("interactive", script.run(3.0).model)
 
 
+def silent_scene() -> Scene:
+    """reliable: w2 hangs, and the broker's heartbeats declare it dead (`silent`: its process state is
+    not known); its message went to w3, which also did one message twice; the totals count retries."""
+    script = Script(replace(TUI_DEFAULTS, pattern="reliable")).start().run(4.0)
+    script.hang("w2")
+    script.run(0.4)
+    script.emit(ev.PeerSilent(script.t_ns, "b1", "w2", 1, 3, "silent", 1, ("w3",)))
+    script.emit(ev.SentProgress(script.t_ns, "p1", script.sent[1], False, 3, False, counters={"retried": 1, "kept": 4}))
+    w3 = script.targets["w3"]
+    script._deliver(w3, [(1, 2, script.t_ns - NS)])  # done before by w3, in its first turn: a duplicate
+    return Scene("interactive", script.run(1.0).model)
+
+
 def recorded(name: str, until_s: float | None = None) -> Model:
     """A model fed a recording of a real run (``rrsim run ... --events``, its run directory
     renamed /tmp/rrsim-demo) up to ``until_s`` seconds after it started, or to its end."""
@@ -304,6 +321,7 @@ SCENES: dict[str, Callable[[], Scene]] = {
     "paused": paused_scene,
     "drained": drained_scene,
     "busy": busy_scene,
+    "silent": silent_scene,
     "busy-worker-push-pull": busy_worker_push_pull_scene,
     "busy-worker-lb-broker": busy_worker_lb_broker_scene,
     "broker-killed": broker_killed_scene,

@@ -30,6 +30,10 @@ class TotalsBar(Widget):
         item("lost", str(t.lost), bad=t.lost > 0)
         item("late", str(t.late), bad=t.late > 0)
         item("dup", str(t.duplicates), bad=t.duplicates > 0)
+        if t.retried or t.given_up:  # a pattern that retries: what reliability cost
+            item("retried", str(t.retried))
+        if t.given_up:
+            item("given up", str(t.given_up), bad=True)
         if t.strayed:
             item("strayed", str(t.strayed), bad=True)
         if t.foreign:

@@ -68,11 +68,14 @@ def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
     return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
             frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates, frame.recent,
-            frame.queued, frame.ready)
+            frame.queued, frame.ready, frame.waiting)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
-    return Content(f"pid {frame.pid}  life {frame.life}" if frame.pid else "not started")
+    if not frame.pid:
+        return Content("not started")
+    process = Content(f"pid {frame.pid}  life {frame.life}")
+    return process.append(Content.styled("  waiting for broker", LATE)) if frame.waiting else process
 
 
 def _draw_counts(frame: WorkerFrame) -> Content:

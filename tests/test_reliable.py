@@ -1,0 +1,197 @@
+"""The reliable pattern: the broker's book of unacknowledged messages (pure), and on real
+processes what it promises: a kill, a pause or the broker's own death loses nothing; what fails
+every attempt is given up with its reason; heartbeats declare a silent worker dead in time."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from rrsim import events as ev
+from rrsim.config import Action, Setup, build_setup, check_timeline, load_scenario
+from rrsim.errors import UserError
+from rrsim.model import Model
+from rrsim.patterns.reliable import Book
+from rrsim.wording import describe
+from runs import Run, assert_ledger_consistent, run
+
+MS = 1_000_000
+# Quick heartbeats, and enough of them missed in a row that a worker starved of the CPU on a loaded
+# 2-core machine (a load average of 20 stalls a niceness-19 process for a few hundred ms) is not dead.
+HEARTBEAT_MS, LIVENESS = 100.0, 5
+
+
+def message(seq: int) -> bytes:
+    return b"RRS1" + (1).to_bytes(2, "little") + seq.to_bytes(8, "little") + bytes(8)
+
+
+def key(seq: int) -> tuple[bytes, bytes]:
+    return (b"p1", message(seq)[4:14])
+
+
+# ------------------------------------------------------------------------------ the book, pure
+def test_a_message_is_queued_once_and_handed_out_in_order():
+    book = Book(retry_ms=100, retries=1)
+    assert book.take(b"p1", message(0)) and book.take(b"p1", message(1))
+    assert not book.take(b"p1", message(0))  # a pusher's copy of what is here already
+    assert book.queued == 2 and book.first() == key(0)
+    book.handed(key(0), b"w1.1", 0)
+    assert book.first() == key(1) and book.queued == 1
+
+
+def test_an_unacknowledged_message_goes_back_to_the_front_then_is_given_up():
+    book = Book(retry_ms=100, retries=1)
+    book.take(b"p1", message(0))
+    book.take(b"p1", message(1))
+    book.handed(key(0), b"w1.1", 0)
+    assert book.overdue(99 * MS) == []
+    assert book.overdue(100 * MS) == [] and book.first() == key(0)  # back at the front, before seq 1
+    book.handed(key(0), b"w2.1", 100 * MS)
+    assert book.retried == 1
+    given_up = book.overdue(200 * MS)
+    assert [(g.key, g.why, g.worker, g.entry.attempts) for g in given_up] == [(key(0), "no-ack", b"w2.1", 2)]
+    assert book.given_up == 1 and book.first() == key(1) and key(0) not in book.entries
+
+
+def test_a_dead_workers_messages_are_requeued_at_once_and_an_old_timer_does_not_fire():
+    book = Book(retry_ms=100, retries=3)
+    book.take(b"p1", message(0))
+    book.handed(key(0), b"w1.1", 0)
+    requeued, given_up = book.lost_worker(b"w1.1", "silent")
+    assert requeued == [key(0)] and given_up == [] and book.first() == key(0)
+    book.handed(key(0), b"w2.1", 50 * MS)
+    assert book.overdue(100 * MS) == []  # the first hand-over's timer: stale
+    assert book.acked(key(0)).attempts == 2
+    assert book.counters() == {"retried": 1, "given_up": 0, "attempts_2": 1}
+    assert book.acked(key(0)) is None  # a second completion: a duplicate, nothing to forget
+
+
+def test_a_message_acknowledged_while_queued_is_not_handed_out():
+    book = Book(retry_ms=100, retries=3)
+    book.take(b"p1", message(0))
+    book.acked(key(0))  # done by a worker of the broker's earlier life
+    assert book.first() is None and book.queued == 0
+
+
+# ------------------------------------------------------------------------------ setup
+def test_reliable_keys_belong_to_the_reliable_pattern():
+    assert build_setup({"pattern": "reliable", "retries": 1, "heartbeat_ms": 50}, "x").retries == 1
+    with pytest.raises(UserError, match="retry_ms applies to pattern reliable only, not 'lb-broker'"):
+        build_setup({"pattern": "lb-broker", "retry_ms": 100}, "x")
+    with pytest.raises(UserError, match="liveness.*must be at least 1"):
+        build_setup({"pattern": "reliable", "liveness": 0}, "x")
+
+
+@pytest.mark.parametrize("pattern", ["push-pull", "lb-broker", "reliable"])
+def test_churn_runs_under_every_pattern(pattern):
+    scenario = load_scenario("churn")
+    setup = build_setup({"pattern": pattern}, "test", base=scenario.setup)
+    check_timeline(setup, list(scenario.timeline), "churn")  # every action applies, in order, whatever the pattern
+    times = [action.time for action in scenario.timeline]
+    assert times == [float(t) for t in range(1, 21)]  # one a second for 20 s
+    assert {a.action for a in scenario.timeline} == {"kill", "stop", "pause", "resume", "revive"}
+
+
+# ------------------------------------------------------------------------------ the words, pure
+def test_a_silent_worker_is_told_with_where_its_messages_went():
+    model = Model()
+    model.apply(ev.ProcessStarted(1, "w2", "worker", 1, 100))
+    model.apply(ev.PeerSilent(2, "b1", "w2", 1, 3, "silent", 1, ("w4",)))
+    assert model.workers["w2"].state == "silent" and model.workers["w2"].heartbeats_missed == 3
+    assert describe(model.log[-1]) == "w2 missed 3 heartbeats: 1 message re-queued to w4"
+
+
+# ------------------------------------------------------------------------------ real processes
+def reliable(**values) -> Setup:
+    base = {"pattern": "reliable", "heartbeat_ms": HEARTBEAT_MS, "liveness": LIVENESS, "pushers": 1}
+    return build_setup({**base, **values}, "test")
+
+
+def verdict_after(result: Run, worker: str, kind: type) -> ev.PeerSilent:
+    """The broker's first verdict on ``worker`` after it was killed or paused (a starved machine may
+    have declared it dead once before, wrongly but harmlessly: what it held was done twice)."""
+    since = next(e.t_ns for e in result.events if isinstance(e, kind) and e.name == worker)
+    return next(e for e in result.events if isinstance(e, ev.PeerSilent) and e.peer == worker and e.t_ns >= since)
+
+
+def both_hold_one(model: Model) -> bool:
+    """The broker has handed out two messages not yet done: with lru, one at each worker."""
+    done = sum(worker.received for worker in model.workers.values())
+    return model.workers["w1"].received >= 1 and model.brokers["b1"].routed - done >= 2
+
+
+def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
+    # Two workers busy (200 ms a message, one every 50 ms): w1 is killed working on its second.
+    setup = reliable(workers=2, rate=20.0, messages=10, work_ms=200.0, drain_s=2.0, wait_ready=True)
+    mid_work = (both_hold_one, lambda engine: engine.kill("w1"))
+    result = run(setup, steps=[mid_work], timeout_s=40)
+    assert_ledger_consistent(result)
+    totals = result.model.totals()
+    assert totals.sent == 10 and totals.delivered == 10 and totals.lost == 0
+    # Declared dead (once it was gone, or wrongly before, if the machine starved it): its message went on.
+    assert sum(e.requeued for e in result.events if isinstance(e, ev.PeerSilent) and e.peer == "w1") >= 1
+    assert totals.retried >= 1
+
+
+def test_a_paused_worker_is_declared_dead_in_time_and_its_late_completion_is_one_duplicate():
+    # Both workers busy (300 ms a message, more than they can do): w1 is paused holding its second;
+    # it is resumed once that message has been handed to w2, and finishes it too (with time to
+    # spare before the last message is done, on a starved machine).
+    setup = reliable(workers=2, rate=10.0, messages=20, work_ms=300.0, retry_ms=60_000, drain_s=2.0, wait_ready=True)
+    steps = [(both_hold_one, lambda engine: engine.pause("w1")),
+             (lambda model: bool(model.workers["w1"].verdict_ms) and model.totals().retried >= 1,
+              lambda engine: engine.resume("w1"))]
+    result = run(setup, steps=steps)
+    assert_ledger_consistent(result)
+    totals = result.model.totals()
+    assert totals.delivered == 20 and totals.lost == 0 and totals.given_up == 0
+    verdict = verdict_after(result, "w1", ev.WorkerPaused)
+    assert verdict.why == "silent" and verdict.missed == LIVENESS and verdict.requeued == 1
+    texts = [describe(entry) for entry in result.model.log]
+    assert any(text.startswith(f"w1 missed {LIVENESS} heartbeats: 1 message re-queued") for text in texts), texts
+    # The message w1 held was done twice, by w2 after the re-queue and by w1 once resumed: one
+    # duplicate, counted once (as every other message done twice, if a starved machine made any).
+    resumed_ns = result.first(ev.WorkerResumed, name="w1").t_ns
+    late = {int(seq) for e in result.deliveries("w1") if e.t_ns >= resumed_ns for seq in e.seqs}
+    twice = late & set(result.delivered_seqs("w2").tolist())
+    assert len(twice) >= 1
+    counts = Counter(result.delivered_seqs().tolist())
+    assert all(counts[seq] == 2 for seq in twice)
+    assert totals.duplicates == sum(n - 1 for n in counts.values()) >= 1
+    # Heartbeat timing: the broker counts a miss at each of its heartbeats, so the verdict comes
+    # liveness - 1 to liveness + 1 heartbeats after the pause; never sooner, later on a starved machine.
+    after_ms = (verdict.t_ns - result.first(ev.WorkerPaused, name="w1").t_ns) / MS
+    assert (LIVENESS - 1) * HEARTBEAT_MS <= after_ms <= (LIVENESS + 1) * HEARTBEAT_MS + 1500
+    assert any(abs(ms - after_ms) < 0.001 for ms in result.model.workers["w1"].verdict_ms)  # as the report says
+    assert result.model.workers["w1"].heartbeats_missed >= LIVENESS
+
+
+@pytest.mark.parametrize("bind", ["pusher", "broker"])
+def test_killing_and_reviving_the_broker_loses_nothing(bind):
+    # drain_s: a worker that lost its broker waits 1 s, 2 s, 4 s ... before it connects again; on a
+    # starved machine the new broker life may take seconds to start, and nothing is done meanwhile.
+    setup = reliable(workers=2, rate=200.0, messages=300, work_ms=2.0, bind=bind, drain_s=15.0)
+    timeline = [Action("kill", after_sent=100, worker="b1"), Action("revive", time=0.3, worker="b1")]
+    result = run(setup, timeline, timeout_s=40)
+    assert_ledger_consistent(result)
+    totals = result.model.totals()
+    assert totals.sent == 300 and totals.delivered == 300 and totals.lost == 0
+    assert len(result.model.brokers["b1"].lives) == 2
+
+
+def test_a_message_that_fails_every_attempt_is_given_up_with_its_reason():
+    # One message, retries = 1, both workers paused (and slow: it is not done before the pause):
+    # handed to one (attempt 1), not acknowledged within retry_ms, handed to the other (attempt 2),
+    # not acknowledged again: given up.
+    setup = reliable(workers=2, rate=1.0, messages=1, work_ms=20_000.0, retries=1, retry_ms=300.0,
+                     heartbeat_ms=10_000.0, wait_ready=True, drain_s=1.5)
+    timeline = [Action("pause", after_sent=1, worker="w1"), Action("pause", after_sent=1, worker="w2")]
+    result = run(setup, timeline, timeout_s=40)
+    totals = result.model.totals()
+    assert totals.sent == 1 and totals.given_up == 1 and totals.lost == 1 and totals.retried == 1
+    gave_up = result.first(ev.GaveUp)
+    assert (gave_up.seqs, gave_up.attempts, gave_up.why) == ((0,), 2, "no-ack") and gave_up.peer in ("w1", "w2")
+    assert result.model.given_up_why == {"no-ack": 1}
+    assert (f"gave up p1:0 after 2 attempts: no acknowledgement within retry_ms (last at {gave_up.peer}); "
+            "counted lost") in [describe(entry) for entry in result.model.log]
