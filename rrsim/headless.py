@@ -20,34 +20,19 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rrsim import events as ev
 from rrsim.checks import Outcome, evaluate
 from rrsim.config import Scenario
 from rrsim.csv_report import write_csv
 from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.interrupt import Interruption
+from rrsim.model import Model
+from rrsim.recording import EventRecorder, compressed, gzip_text
 from rrsim.report import build_report, summary_table, totals_line
 from rrsim.timeline_summary import timeline_lines
 
 PROGRESS_EVERY_S = 1.0
 STDOUT = "-"  # as an output path: standard output
-
-
-class EventRecorder:
-    """Writes every engine event as one JSON line, with ``t_s``: seconds since the run started."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.started_ns: int | None = None
-
-    def __call__(self, event: ev.Event) -> None:
-        if self.started_ns is None and isinstance(event, ev.RunStarted):
-            self.started_ns = event.t_ns
-        fields = event.to_json()
-        t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
-        line = {"event": fields.pop("event"), "t_s": t_s, **fields}
-        self.stream.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
 class OutputFile:
@@ -65,7 +50,7 @@ class OutputFile:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
-        self.stream: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
+        self.stream: IO[str] = gzip_text(os.fdopen(fd, "wb")) if compressed(path) else os.fdopen(fd, "w", encoding="utf-8")
 
     def keep(self) -> None:
         self.stream.close()
@@ -169,7 +154,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                     outputs[option] = open_output(path, option)
             engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
             if "--events" in outputs:
-                engine.subscribe(EventRecorder(outputs["--events"].stream))
+                engine.subscribe(EventRecorder(outputs["--events"].stream, scenario))
             try:
                 if not interruption.interrupted:
                     engine.start()
@@ -180,16 +165,9 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                     progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
             finally:
                 engine.close()
-            report = build_report(engine.model)
-            report["scenario"] = scenario.name
-            report["interrupted"] = interruption.interrupted
-            # An interrupted run has not drained: checks on it would judge half a run.
-            outcomes = [] if interruption.interrupted else evaluate(scenario.checks, report)
-            report["checks"] = [outcome.to_json() for outcome in outcomes]
+            report, outcomes = run_report(engine.model, scenario, interruption.interrupted)
             if "--json" in outputs:
-                json.dump(report, outputs["--json"].stream, indent=2)
-                outputs["--json"].stream.write("\n")
-                outputs["--json"].keep()
+                write_report(report, outputs["--json"])
             if "--csv" in outputs:
                 write_csv(report, outputs["--csv"].stream)
                 outputs["--csv"].keep()
@@ -203,6 +181,23 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     if interruption.interrupted:
         return interruption.exit_code
     return 1 if any(not outcome.passed for outcome in outcomes) else 0
+
+
+def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dict, list[Outcome]]:
+    """The report of a run folded into ``model``, and how its scenario's checks came out."""
+    report = build_report(model)
+    report["scenario"] = scenario.name
+    report["interrupted"] = interrupted
+    # An interrupted run has not drained: checks on it would judge half a run.
+    outcomes = [] if interrupted else evaluate(scenario.checks, report)
+    report["checks"] = [outcome.to_json() for outcome in outcomes]
+    return report, outcomes
+
+
+def write_report(report: dict, output: OutputFile | StandardOutput) -> None:
+    json.dump(report, output.stream, indent=2)
+    output.stream.write("\n")
+    output.keep()
 
 
 def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes: list[Outcome]) -> None:

@@ -708,7 +708,7 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
         assert all(PROGRESS_LINE.fullmatch(line) for line in result.stderr.splitlines()), shown
         check_report(json.loads(report_path.read_text()), shown + f"\nstdout tail:\n{result.stdout[-1500:]}")
         if (out / "events.jsonl").exists():
-            events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+            events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()[1:]]
             assert events[0]["event"] == "RunStarted" and events[-1]["event"] in ("Drained", "ProcessEnded"), shown
     assert_nothing_left(tmpdir)
     return result
