@@ -27,7 +27,8 @@ from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.interrupt import Interruption
 from rrsim.model import Model
-from rrsim.recording import EventRecorder, compressed, gzip_text
+from rrsim.recording import EventRecorder, Recording, compressed, gzip_text, scenario_of, truncation_note
+from rrsim.replay import play_all
 from rrsim.report import build_report, summary_table, totals_line
 from rrsim.timeline_summary import timeline_lines
 
@@ -192,6 +193,25 @@ def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dic
     outcomes = [] if interrupted else evaluate(scenario.checks, report)
     report["checks"] = [outcome.to_json() for outcome in outcomes]
     return report, outcomes
+
+
+def report_recording(recording: Recording, json_path: Path | str) -> int:
+    """``rrsim replay FILE --json REPORT``: the report the recorded run wrote, from its events alone.
+
+    Returns the exit code the run had: 1 if a check of its scenario failed, else 0."""
+    scenario = scenario_of(recording)
+    if recording.truncated:
+        print(f"rrsim: {truncation_note(recording)}", file=sys.stderr)
+    model = play_all(recording.events)
+    # A run that was interrupted never drained; neither did one whose recording was cut off.
+    report, outcomes = run_report(model, scenario, interrupted=not model.drained)
+    output = open_output(json_path, "--json")
+    try:
+        write_report(report, output)
+    finally:
+        output.discard()
+    _print_summary(consoles(json_path == STDOUT)[1], scenario, report, outcomes)
+    return 1 if any(not outcome.passed for outcome in outcomes) else 0
 
 
 def write_report(report: dict, output: OutputFile | StandardOutput) -> None:

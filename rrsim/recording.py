@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from rrsim import __version__
 from rrsim import events as ev
-from rrsim.config import Scenario
+from rrsim.config import Scenario, build_setup
 from rrsim.errors import UserError
 
 FORMAT = "rrsim-events"
@@ -138,3 +138,27 @@ def _event(name: str, number: int, line: bytes) -> ev.Event:
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         shown = line[:60].decode("utf-8", "replace") + ("..." if len(line) > 60 else "")
         raise UserError(f"{name}: line {number} is not an event ({error}): {shown!r}") from None
+
+
+def scenario_of(recording: Recording) -> Scenario:
+    """The scenario the header names: its name, setup and checks (a replay has no timeline to play)."""
+    from rrsim.checks import known_names, parse_check
+
+    head, where = recording.header, f"{recording.path}: header"
+    checks = head.get("checks", [])
+    if not isinstance(checks, list):
+        raise UserError(f"{where}: checks is not a list")
+    known = known_names()
+    return Scenario(
+        name=str(head.get("scenario", "replay")),
+        # None is how to_dict writes a key that was not set (duration): not set here either
+        setup=build_setup({key: value for key, value in head["setup"].items() if value is not None},
+                          f"{where} setup", need_end=False),
+        source=recording.path,
+        checks=tuple(parse_check(text, f"{where} checks", known) for text in checks),
+    )
+
+
+def truncation_note(recording: Recording) -> str:
+    return (f"{recording.path} was cut off inside a line (was the run killed while writing it?): "
+            f"replaying its {len(recording.events)} complete events")

@@ -20,8 +20,8 @@ from rrsim import events as ev
 from rrsim.errors import UserError
 from rrsim.model import NS, LogEntry, Model
 
+MAX_SPEED = float("inf")  # as fast as the model folds
 SNAPSHOT_EVERY_NS = 5 * NS  # of run time: a seek folds at most this much of the recording
-MAX_SPEED = float("inf")
 MAX_SPEED_EVENTS = 500  # what one advance at max speed folds: the view gets its turn between
 QUIET = (ev.Tick,)  # events a step passes over: they change nothing one can see
 
