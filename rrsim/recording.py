@@ -134,7 +134,10 @@ def _header(name: str, line: bytes) -> dict[str, Any]:
 
 def _event(name: str, number: int, line: bytes) -> ev.Event:
     try:
-        return ev.from_json(json.loads(line))
+        event = ev.from_json(json.loads(line))
+        if not isinstance(event.t_ns, int):
+            raise ValueError(f"t_ns is {event.t_ns!r}, not a whole number of nanoseconds")
+        return event
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         shown = line[:60].decode("utf-8", "replace") + ("..." if len(line) > 60 else "")
         raise UserError(f"{name}: line {number} is not an event ({error}): {shown!r}") from None
