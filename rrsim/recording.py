@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from rrsim import __version__
 from rrsim import events as ev
 from rrsim.config import Scenario, build_setup
@@ -65,9 +67,33 @@ class EventRecorder:
     def __call__(self, event: ev.Event) -> None:
         if self.started_ns is None and isinstance(event, ev.RunStarted):
             self.started_ns = event.t_ns
-        fields = event.to_json()
         t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
+        if isinstance(event, ev.Deliveries):
+            fields = _with_deltas(event)
+        else:
+            fields = event.to_json()
         self._write({"event": fields.pop("event"), "t_s": t_s, **fields})
+
+
+# A batch of deliveries holds arrays of large, close numbers (nanosecond times, consecutive seqs):
+# written as the first number and then each one's difference from the one before, a message takes
+# ~16 bytes rather than ~38, and gzip has half as much to compress.
+DELTA_ARRAYS = ("pushers", "seqs", "sent_ns", "recv_ns", "done_ns")
+
+
+def _with_deltas(event: ev.Deliveries) -> dict[str, Any]:
+    fields: dict[str, Any] = {"event": "Deliveries", "t_ns": event.t_ns, "worker": event.worker, "life": event.life}
+    for name in DELTA_ARRAYS:
+        values = getattr(event, name)
+        fields[name] = None if values is None else np.diff(values, prepend=0).tolist()
+    return fields
+
+
+def _without_deltas(line: dict[str, Any]) -> dict[str, Any]:
+    for name in DELTA_ARRAYS:
+        if line.get(name) is not None:
+            line[name] = np.cumsum(np.asarray(line[name], dtype=np.int64))
+    return line
 
 
 @dataclass
@@ -134,7 +160,10 @@ def _header(name: str, line: bytes) -> dict[str, Any]:
 
 def _event(name: str, number: int, line: bytes) -> ev.Event:
     try:
-        event = ev.from_json(json.loads(line))
+        fields = json.loads(line)
+        if isinstance(fields, dict) and fields.get("event") == "Deliveries":
+            fields = _without_deltas(fields)
+        event = ev.from_json(fields)
         if not isinstance(event.t_ns, int):
             raise ValueError(f"t_ns is {event.t_ns!r}, not a whole number of nanoseconds")
         return event

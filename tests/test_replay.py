@@ -174,8 +174,8 @@ def garbage_after_two_lines() -> bytes:
     (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "Tick", "t_ns": "x"}\n', "time.jsonl",
      "line 2 is not an event (t_ns"),
     (b"plain text, not gzip\n", "plain.jsonl.gz", "not gzip-compressed"),
-    (gzip.compress(b"x" * 100)[:20] + b"\xff" * 20, "corrupt.jsonl.gz", "corrupt gzip"),
-])
+    (gzip.compress(b"x" * 100, mtime=0)[:20] + b"\xff" * 20, "corrupt.jsonl.gz", "corrupt gzip"),
+], ids=["empty", "version", "no-header", "misfit", "time", "not-gzip", "corrupt-gzip"])
 def test_a_bad_recording_is_named_in_one_line(tmp_path: Path, content: bytes, name: str, needle: str):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(UserError) as error:
