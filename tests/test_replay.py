@@ -21,7 +21,7 @@ from rrsim.config import Scenario, Setup
 from rrsim.errors import UserError
 from rrsim.headless import report_recording, run_report
 from rrsim.model import NS, Model
-from rrsim.recording import EventRecorder, read_recording
+from rrsim.recording import EventRecorder, read_recording, scenario_of
 from rrsim.replay import MAX_SPEED, Player, Timeline, fold, play_all
 from rrsim.report import build_report
 from rrsim.tui.app import RrsimApp
@@ -29,7 +29,9 @@ from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen, parse_time
 from rrsim.tui.scenes import recording
 from rrsim.tui.source import ReplayRun
 from test_bad_input import assert_one_line_error, rrsim
+from test_no_orphans import wait_for
 from test_strangers import _pull, _run_with
+from test_tui_exits import terminal  # noqa: F401 - a fixture
 
 NARROW = (80, 24)
 RECORDED = "broker-kill"  # the broker is killed at 2.3 s and revived; 4.7 s in all
@@ -151,6 +153,20 @@ def test_a_stranger_replays_as_it_happened(tmp_path: Path):
     original, _ = run_report(engine.model, scenario, interrupted=False)
     assert run_report(replayed, scenario, interrupted=False)[0] == original
     assert taken > 0 and len(original["unknown_peers"]) == 1
+
+
+def test_the_live_view_records_what_a_replay_shows(tmp_path: Path, tmp_path_factory, terminal):
+    path = tmp_path_factory.mktemp("recorded") / "live.jsonl.gz"  # outside TMPDIR: not a run's file
+    term = terminal([sys.executable, "-m", "rrsim", "--record", str(path)])
+    term.type(b"k")
+    wait_for(lambda: b"killed" in term.output, 20, "w1 to show killed")
+    term.type(b"q")
+    assert term.wait_exit() == 0
+    recorded = read_recording(path)
+    assert recorded.header["scenario"] == "interactive" and not recorded.truncated
+    report, _ = run_report(play_all(recorded.events), scenario_of(recorded), interrupted=True)
+    assert report["workers"][0]["lives"][0]["how_ended"] == "killed"
+    assert {life["how_ended"] for w in report["workers"][1:] for life in w["lives"]} == {"run-end"}
 
 
 # ---------------------------------------------------------------------- bad and cut-off files
