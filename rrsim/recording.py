@@ -121,6 +121,9 @@ def read_recording(path: Path | str) -> Recording:
     recording = Recording(name, _header(name, lines[0]), truncated=truncated)
     for number, line in enumerate(lines[1:], start=2):
         recording.events.append(_event(name, number, line))
+    if not recording.events or not isinstance(recording.events[0], ev.RunStarted):
+        cut = " (it was cut off before it)" if truncated and not recording.events else ""
+        raise UserError(f"{name}: no run in it: its first event is not the run's start (RunStarted){cut}")
     return recording
 
 

@@ -187,11 +187,13 @@ def garbage_after_two_lines() -> bytes:
     (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": 1, "setup": {}, '
      b'"endpoints": {}}\n{"event": "WorkerPaused", "t_ns": 2, "name": "w9"}\n', "bad.jsonl",
      "event 2 of the recording does not fit"),
-    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "Tick", "t_ns": "x"}\n', "time.jsonl",
+    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": "x", "setup": {}, '
+     b'"endpoints": {}}\n', "time.jsonl",
      "line 2 is not an event (t_ns"),
     (b"plain text, not gzip\n", "plain.jsonl.gz", "not gzip-compressed"),
     (gzip.compress(b"x" * 100, mtime=0)[:20] + b"\xff" * 20, "corrupt.jsonl.gz", "corrupt gzip"),
-], ids=["empty", "version", "no-header", "misfit", "time", "not-gzip", "corrupt-gzip"])
+    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n', "header-only.jsonl", "no run in it"),
+], ids=["empty", "version", "no-header", "misfit", "time", "not-gzip", "corrupt-gzip", "header-only"])
 def test_a_bad_recording_is_named_in_one_line(tmp_path: Path, content: bytes, name: str, needle: str):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(UserError) as error:
