@@ -88,8 +88,13 @@ def run_tui(scenario: Scenario, keep_logs: Path | None, record: Path | None = No
     """Run the TUI until q; every child ends and the run directory goes, however the app ends.
 
     ``record``: write every event there, as ``rrsim run --events`` does, for ``rrsim replay``."""
-    engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
-    recording = open_output(record, "--record") if record is not None else None
+    recording = open_output(record, "--record") if record is not None else None  # first: it may be refused
+    try:
+        engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
+    except BaseException:
+        if recording is not None:
+            recording.discard()
+        raise
     if recording is not None:
         engine.subscribe(EventRecorder(recording.stream, scenario))
     run = LiveRun(engine)
