@@ -206,6 +206,28 @@ def test_rrsim_replay_of_a_bad_recording_says_so_in_one_line_and_exits_2(tmp_pat
     assert_one_line_error(rrsim("replay", "garbage.jsonl", cwd=tmp_path), "garbage.jsonl", "line 3 is not an event")
 
 
+def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_path: Path):
+    lines = lines_of(RECORDED)
+    cut = b"".join(lines[:400]) + lines[400][: len(lines[400]) // 2]
+    (tmp_path / "cut.jsonl").write_bytes(cut)
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(cut, mtime=0)[:-30])  # no gzip trailer either
+    replayed = rrsim("replay", "cut.jsonl.gz", "--json", "report.json", cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "cut.jsonl.gz was cut off" in replayed.stderr and "Traceback" not in replayed.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted"] and not report["drained"]
+    for name in ("cut.jsonl", "cut.jsonl.gz"):
+        cut_off = read_recording(tmp_path / name)
+        # Every whole line but the header (the gzip one may stop a little earlier), never the half one.
+        assert cut_off.truncated and 350 < len(cut_off.events) <= 399, name
+    assert len(read_recording(tmp_path / "cut.jsonl").events) == 399
+
+
+def test_a_recording_that_cannot_be_written_is_refused_before_anything_starts(tmp_path: Path):
+    assert_one_line_error(rrsim("--record", str(tmp_path), tmp=tmp_path), "--record", "is a directory")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]  # no run directory made
+
+
 # ---------------------------------------------------------------------- the replay screen
 def replay_app(seconds: float | None = None) -> tuple[RrsimApp, ReplayRun]:
     """The replay, paused (no playing thread) at ``seconds``."""
