@@ -144,5 +144,6 @@ def test_recording_cost_and_seeks_are_measured(tiny_results):
     assert_target(cost)
     seek = part["seek"]
     assert_summary(seek["seek_ms"], positive)
+    assert_summary(seek["seek_cpu_ms"])
     assert seek["messages"] == seek["recording_s"] * seek["msgs_per_s"] and seek["snapshots"] >= 2
     assert_target(seek)
