@@ -6,6 +6,7 @@ it.  docs/events.md describes the format.  A name ending in ``.gz`` is gzip-comp
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -69,30 +70,37 @@ class EventRecorder:
             self.started_ns = event.t_ns
         t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
         if isinstance(event, ev.Deliveries):
-            fields = _with_deltas(event)
+            # Spliced in by hand: json.dumps would look at every character of a long base64 string.
+            fields = {"event": "Deliveries", "t_s": t_s, "t_ns": event.t_ns, "worker": event.worker,
+                      "life": event.life, "done": event.done_ns is not None}
+            self.stream.write(f'{json.dumps(fields, separators=(",", ":"))[:-1]},"deltas":"{_packed(event)}"}}\n')
         else:
             fields = event.to_json()
-        self._write({"event": fields.pop("event"), "t_s": t_s, **fields})
+            self._write({"event": fields.pop("event"), "t_s": t_s, **fields})
 
 
-# A batch of deliveries holds arrays of large, close numbers (nanosecond times, consecutive seqs):
-# written as the first number and then each one's difference from the one before, a message takes
-# ~16 bytes rather than ~38, and gzip has half as much to compress.
-DELTA_ARRAYS = ("pushers", "seqs", "sent_ns", "recv_ns", "done_ns")
+# A batch of deliveries is up to thousands of messages of four or five numbers each.  As JSON lists
+# a message cost the engine more to write than to fold into its model (38 bytes of text); packed
+# (each array delta-coded, as little-endian int64 rows, in base64) it costs a fifth of that.
+ROWS = ("pushers", "seqs", "sent_ns", "recv_ns", "done_ns")
 
 
-def _with_deltas(event: ev.Deliveries) -> dict[str, Any]:
-    fields: dict[str, Any] = {"event": "Deliveries", "t_ns": event.t_ns, "worker": event.worker, "life": event.life}
-    for name in DELTA_ARRAYS:
-        values = getattr(event, name)
-        fields[name] = None if values is None else np.diff(values, prepend=0).tolist()
-    return fields
+def _packed(event: ev.Deliveries) -> str:
+    rows = [event.pushers, event.seqs, event.sent_ns, event.recv_ns]
+    if event.done_ns is not None:
+        rows.append(event.done_ns)
+    deltas = np.diff(np.stack(rows), axis=1, prepend=0)
+    return base64.b64encode(deltas.astype("<i8").tobytes()).decode("ascii")
 
 
-def _without_deltas(line: dict[str, Any]) -> dict[str, Any]:
-    for name in DELTA_ARRAYS:
-        if line.get(name) is not None:
-            line[name] = np.cumsum(np.asarray(line[name], dtype=np.int64))
+def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
+    """The Deliveries fields of a packed line, as ``ev.from_json`` takes them."""
+    rows = 5 if line.get("done") else 4
+    raw = base64.b64decode(str(line.pop("deltas")), validate=True)
+    if len(raw) % (8 * rows):
+        raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of 8-byte numbers")
+    values = np.cumsum(np.frombuffer(raw, dtype="<i8").reshape(rows, -1), axis=1)
+    line.update(zip(ROWS, values))
     return line
 
 
@@ -165,12 +173,12 @@ def _event(name: str, number: int, line: bytes) -> ev.Event:
     try:
         fields = json.loads(line)
         if isinstance(fields, dict) and fields.get("event") == "Deliveries":
-            fields = _without_deltas(fields)
+            fields = _unpacked(fields)
         event = ev.from_json(fields)
         if not isinstance(event.t_ns, int):
             raise ValueError(f"t_ns is {event.t_ns!r}, not a whole number of nanoseconds")
         return event
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
+    except (ValueError, TypeError, KeyError, AttributeError) as error:  # binascii.Error is a ValueError
         shown = line[:60].decode("utf-8", "replace") + ("..." if len(line) > 60 else "")
         raise UserError(f"{name}: line {number} is not an event ({error}): {shown!r}") from None
 
