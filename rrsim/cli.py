@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from rrsim import patterns
-from rrsim.config import ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, load_scenario
+from rrsim.config import (ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, load_scenario,
+                          value_from_text)
 from rrsim.errors import UserError
 
 # What `rrsim` with no arguments shows: round robin at human speed.
@@ -31,6 +32,10 @@ headless runs:
   rrsim run SCENARIO [--json REPORT] [--csv FILE] [--events EVENTS.jsonl] [--check CHECK]...
                     [setup options]          (rrsim run --help says more)
       SCENARIO is a TOML file or a built-in name: {', '.join(builtin_scenarios())}
+  rrsim compare SCENARIO --vary KEY=V1,V2,... [--vary ...] [--json FILE] [--csv FILE]
+                    [setup options]          (rrsim compare --help says more)
+      runs the scenario once per combination of the varied setup keys, one after the other,
+      and prints a table and a chart of their wait side by side
   rrsim scenarios      list the built-in scenarios
 
 recordings:
@@ -72,7 +77,7 @@ def describe_defaults(setup: Setup) -> str:
 def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup, title: str) -> None:
     group = parser.add_argument_group(title)
     for key, limit in SETUP_KEYS.items():
-        flag = "--" + key.replace("_", "-")
+        flag = _flag(key)
         default = getattr(defaults, key)
         shown = "" if default is None else f" (default: {str(default).lower() if isinstance(default, bool) else default})"
         if limit.kind is bool:
@@ -85,25 +90,22 @@ def _add_setup_options(parser: argparse.ArgumentParser, defaults: Setup, title: 
 
 def _setup_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
-    for key, limit in SETUP_KEYS.items():
+    for key in SETUP_KEYS:
         value = getattr(args, key)
         if value is None:
             continue
-        flag = "--" + key.replace("_", "-")
-        if limit.kind in (int, float) and isinstance(value, str):
-            try:
-                value = int(value) if limit.kind is int else float(value)
-            except ValueError:
-                kind = "a whole number" if limit.kind is int else "a number"
-                raise UserError(f"option {flag}: must be {kind}, got {value!r}") from None
-        overrides[key] = value
+        overrides[key] = value_from_text(key, value, f"option {_flag(key)}") if isinstance(value, str) else value
     return overrides
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def _apply(scenario: Scenario, overrides: dict[str, Any], need_end: bool) -> Scenario:
     setup = build_setup({}, "", base=scenario.setup, need_end=False)
     for key, value in overrides.items():
-        setup = build_setup({key: value}, f"option --{key.replace('_', '-')}", base=setup, need_end=False)
+        setup = build_setup({key: value}, f"option {_flag(key)}", base=setup, need_end=False)
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{scenario.source}: messages = 0 (unlimited) needs a duration: "
                         "set duration in [setup] or pass --duration SECONDS")
@@ -185,6 +187,61 @@ def run_command(argv: Sequence[str]) -> int:
 
     return run_headless(scenario, _output(args.json), _output(args.events), None, _log_dir(args.keep_logs),
                         _output(args.csv))
+
+
+COMPARE_EPILOG = """\
+examples:
+  rrsim compare busy-worker --vary pattern=push-pull,lb-broker
+  rrsim compare busy-worker --pattern lb-broker --vary strategy=lru,random,p2c,round-robin --json cmp.json
+  rrsim compare seed --vary workers=2,4 --vary transport=ipc,tcp --csv cmp.csv
+
+Each --vary names a setup key (any of the setup options below, with _ or -) and the values
+to try, checked as the option would be; several --vary run every combination.  A variant
+that cannot run (a combination the setup refuses, such as bind = "broker" with push-pull, or
+a broker's key with a pattern that has no broker) or that fails is reported in its row, and
+the others still run.
+
+The table: throughput (msgs/s), completed, lost, wait p50/p95/p99 and sojourn mean/p99 (ms),
+fairness (Jain's index), and max queue: the most messages seen waiting at one worker (one
+dealt messages as they are sent, as push-pull's are) or at the broker (as it reports, every
+10 ms).  The chart: each variant's wait on one log-scale axis (p1 to p99.9, p25 to p75, p50, p99).
+
+--json FILE holds every variant's full report (as rrsim run --json writes it) under
+"variants", each with its varied keys under "vary"; --csv FILE one row per variant.  Either
+takes - for standard output (the table then goes to stderr).  Progress goes to stderr.
+
+exit status: 0 every variant ran, 1 a variant failed, 2 bad input (nothing ran),
+  130 / 143 / 129 ended by SIGINT (ctrl+c) / SIGTERM / SIGHUP: the run in progress is ended
+  and what was done so far is printed and written
+"""
+
+
+def compare_command(argv: Sequence[str]) -> int:
+    parser = Parser(
+        prog="rrsim compare",
+        description="Run a scenario once per combination of varied setup keys, one after the other, each as "
+                    "rrsim run plays it, and compare them: one table, and a chart of each variant's wait.  A setup "
+                    f"option overrides the scenario's [setup] for every variant (defaults: {describe_defaults(Setup())}).",
+        epilog=COMPARE_EPILOG,
+        formatter_class=_KeepEpilogFormatter,
+    )
+    parser.add_argument("scenario", help="a scenario TOML file or a built-in name")
+    parser.add_argument("--vary", metavar="KEY=V1,V2,...", action="append", default=[],
+                        help="a setup key and the values to try; repeat for more keys (every combination runs)")
+    parser.add_argument("--json", metavar="FILE", help="write every variant's report here (- for standard output)")
+    parser.add_argument("--csv", metavar="FILE", help="write one row per variant here (- for standard output)")
+    _add_setup_options(parser, Setup(), "setup options (override the scenario's [setup] in every variant)")
+    args = parser.parse_args(argv)
+    overrides = _setup_overrides(args)
+    from rrsim.compare import parse_vary, run_compare
+
+    varies = parse_vary(args.vary, set(overrides))
+    # Whether the run has an end is each variant's to say when what ends it is varied.
+    ends_varied = any(vary.key in ("messages", "duration") for vary in varies)
+    scenario = _apply(load_scenario(args.scenario), overrides, need_end=not ends_varied)
+    if args.json == "-" and args.csv == "-":
+        raise UserError("--json and --csv both ask for standard output (-): give one of them a file")
+    return run_compare(scenario, varies, _output(args.json), _output(args.csv))
 
 
 class _KeepEpilogFormatter(argparse.HelpFormatter):
@@ -278,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(argv[1:])
         if argv and argv[0] == "replay":
             return replay_command(argv[1:])
+        if argv and argv[0] == "compare":
+            return compare_command(argv[1:])
         if argv and argv[0] == "scenarios":
             return scenarios_command(argv[1:])
         return tui_command(argv)

@@ -43,6 +43,7 @@ class Limit:
     choices: tuple[str, ...] = ()
     help: str = ""
     why_high: str = ""  # why ``high`` is the limit, for the error that refuses more
+    needs_router: bool = False  # it shapes a router (the broker): a pattern without one ignores it
 
 
 # One table drives the TOML checks, the CLI options and the --help text.
@@ -66,11 +67,11 @@ SETUP_KEYS: dict[str, Limit] = {
     "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
     "strategy": Limit(str, choices=tuple(STRATEGIES), help="lb-broker: how the broker picks a worker: lru (the "
                       "guide's ready queue), round-robin, random, least-loaded, p2c (power of two choices) or "
-                      "pewma (peak-EWMA of service time)"),
+                      "pewma (peak-EWMA of service time)", needs_router=True),
     "max_outstanding": Limit(int, 0, 1_000_000, help="lb-broker: messages a worker may hold at once; 0 = the "
-                             "strategy's default (1 for lru, no limit for the others)"),
+                             "strategy's default (1 for lru, no limit for the others)", needs_router=True),
     "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
-                          "beyond that it stops reading and the pushers block at their HWM"),
+                          "beyond that it stops reading and the pushers block at their HWM", needs_router=True),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
 }
@@ -191,6 +192,40 @@ def check_value(key: str, value: Any, where: str) -> Any:
         why = f": {limit.why_high}" if limit.why_high else ""
         raise UserError(f"{where}: must be at most {limit.high:g}, got {value!r}{why}")
     return value
+
+
+def value_from_text(key: str, text: str, where: str) -> Any:
+    """The value of setup key ``key`` written as ``text`` on the command line, unchecked: a
+    number for a numeric key, true/false for a flag, TOML for any other kind (a list)."""
+    kind = SETUP_KEYS[key].kind
+    if kind is str:
+        return text
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise UserError(f"{where}: must be true or false, got {text!r}")
+        return text.lower() == "true"
+    if kind in (int, float):
+        try:
+            return int(text) if kind is int else float(text)
+        except ValueError:
+            raise UserError(f"{where}: must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        raise UserError(f"{where}: cannot read {text!r} as a value (write it as in a scenario file)") from None
+
+
+def _has_router(pattern: str) -> bool:
+    return any(role.kind == patterns.ROUTER for role in patterns.load(pattern).ROLES.values())
+
+
+def ignored_by_pattern(key: str, setup: Setup) -> str:
+    """Why setup key ``key`` does nothing in ``setup``'s pattern, or '' if it does something."""
+    if not SETUP_KEYS[key].needs_router or _has_router(setup.pattern):
+        return ""
+    with_router = [name for name in PATTERNS if _has_router(name)]
+    return (f"{key} shapes a broker, and pattern {setup.pattern!r} has none "
+            f"(it takes pattern = {' or '.join(repr(name) for name in with_router)})")
 
 
 def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, text: str = "",

@@ -116,26 +116,49 @@ def _live_view(engine: Engine) -> RenderableType:
         return Group(view, Text(line), workers)
 
 
-def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False) -> None:
+def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False,
+          status: Callable[[], str] | None = None) -> None:
     """Step the engine to the end (or until ``stop()``), showing progress: live on a terminal, a
-    line a second otherwise."""
+    line a second otherwise; each after ``status()``, if given."""
+    def view() -> RenderableType:
+        return _live_view(engine) if status is None else Group(Text(status()), _live_view(engine))
+
+    def line() -> str:
+        return _progress(engine) if status is None else f"{status()}  {_progress(engine)}"
+
     shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
     console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
     if console.is_terminal:
-        with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
+        with Live(view(), console=console, refresh_per_second=8, transient=True) as live:
             next_view = time.monotonic()
             while not engine.finished and not stop():
                 engine.step(10)
                 if time.monotonic() >= next_view:
-                    live.update(_live_view(engine))
+                    live.update(view())
                     next_view += 1 / 8
     else:
         next_line = time.monotonic()
         while not engine.finished and not stop():
             engine.step(10)
             if time.monotonic() >= next_line:
-                console.print(_progress(engine), highlight=False, soft_wrap=True)
+                console.print(line(), highlight=False, soft_wrap=True)
                 next_line += PROGRESS_EVERY_S
+
+
+def play(engine: Engine, scenario: Scenario, progress: Console, interruption: Interruption,
+         status: Callable[[], str] | None = None) -> dict:
+    """Start ``engine``, play it to its end or to a signal, close it, and return its report.
+    ``status`` says where the caller is (shown before each progress line)."""
+    try:
+        if not interruption.interrupted:
+            engine.start()
+            _play(engine, progress, lambda: interruption.interrupted, status)
+        if interruption.interrupted:
+            name = signal.Signals(interruption.signum).name
+            progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
+    finally:
+        engine.close()
+    return scenario_report(engine.model, scenario, interruption.interrupted)
 
 
 def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: Path | str | None,
@@ -147,7 +170,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     paths = {"--json": json_path, "--csv": csv_path, "--events": events_path}
     progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
     outputs: dict[str, OutputFile | StandardOutput] = {}
-    started = False
+    engine: Engine | None = None
     with Interruption() as interruption:
         try:
             for option, path in paths.items():
@@ -156,17 +179,8 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
             engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
             if "--events" in outputs:
                 engine.subscribe(EventRecorder(outputs["--events"].stream, scenario))
-            try:
-                if not interruption.interrupted:
-                    engine.start()
-                    started = True
-                    _play(engine, progress, lambda: interruption.interrupted)
-                if interruption.interrupted:
-                    name = signal.Signals(interruption.signum).name
-                    progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
-            finally:
-                engine.close()
-            report, outcomes = run_report(engine.model, scenario, interruption.interrupted)
+            report = play(engine, scenario, progress, interruption)
+            outcomes = check(report, scenario)
             if "--json" in outputs:
                 write_report(report, outputs["--json"])
             if "--csv" in outputs:
@@ -174,7 +188,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                 outputs["--csv"].keep()
         finally:
             # The events of a run that started are worth keeping, even after a crash.
-            if "--events" in outputs and started:
+            if "--events" in outputs and engine is not None and engine.model.started_ns is not None:
                 outputs["--events"].keep()
             for output in outputs.values():
                 output.discard()  # a no-op for one already kept
@@ -184,15 +198,26 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     return 1 if any(not outcome.passed for outcome in outcomes) else 0
 
 
-def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dict, list[Outcome]]:
-    """The report of a run folded into ``model``, and how its scenario's checks came out."""
+def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict:
+    """The report of a run of ``scenario`` folded into ``model``, its checks not yet evaluated."""
     report = build_report(model)
     report["scenario"] = scenario.name
     report["interrupted"] = interrupted
+    return report
+
+
+def check(report: dict, scenario: Scenario) -> list[Outcome]:
+    """Evaluate the scenario's checks on ``report`` and write how they came out into it."""
     # An interrupted run has not drained: checks on it would judge half a run.
-    outcomes = [] if interrupted else evaluate(scenario.checks, report)
+    outcomes = [] if report["interrupted"] else evaluate(scenario.checks, report)
     report["checks"] = [outcome.to_json() for outcome in outcomes]
-    return report, outcomes
+    return outcomes
+
+
+def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dict, list[Outcome]]:
+    """The whole report of a run folded into ``model``, and how its scenario's checks came out."""
+    report = scenario_report(model, scenario, interrupted)
+    return report, check(report, scenario)
 
 
 def report_recording(recording: Recording, json_path: Path | str) -> int:

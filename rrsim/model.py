@@ -15,6 +15,7 @@ import numpy as np
 from rrsim import events as ev
 from rrsim.distribution import Durations
 from rrsim.ledger import Ledger
+from rrsim.queue_depth import QueueDepth
 from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetry means
 
 NS = 1_000_000_000
@@ -92,6 +93,10 @@ class WorkerView:
     queued: int = 0
     ready: int = 0
     routed: int = 0
+    # The most messages waiting for it, known only when a message is dealt to it as it is sent
+    # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
+    queue: QueueDepth | None = None
+    max_queued: int = 0  # a router: the most messages it said it held
 
     @property
     def life(self) -> Life | None:
@@ -230,6 +235,7 @@ class Model:
         self._recovered: dict[tuple[int, str], int] = {}
         self._recovered_noted_ns = 0
         self.all_linked_once = False
+        self.role_kinds: dict[str, str] = {}  # role -> what its telemetry means
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self._next_aging_ns = 0
 
@@ -272,6 +278,7 @@ class Model:
         self.endpoints.update(e.endpoints)
         self.ours.add(f"pid {e.pid}")
         self.roles[e.name] = e.role
+        self.role_kinds[e.role] = e.kind
         if e.kind == SENDER:
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
             pusher.pid, pusher.state, pusher.links_to = e.pid, "starting", e.links_to
@@ -291,6 +298,12 @@ class Model:
         if not e.inherits_backlog:
             life.caught_up = {index: p.sent for index, p in self.ledger.pushers.items()}
         worker.lives.append(life)
+        if e.kind == RECEIVER:
+            # Fed by a router, it is dealt a message some time after it was sent: when is not seen.
+            fed_by_router = any(self.role_kinds.get(role) == ROUTER for role in e.links_to)
+            worker.queue = None if fed_by_router else (worker.queue or QueueDepth())
+            if worker.queue is not None:
+                worker.queue.new_life()
         worker.state = "starting"
         worker.alive_since = e.t_ns
         self._note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid)
@@ -457,6 +470,7 @@ class Model:
             broker.received += fresh
             broker.life.received += fresh
         broker.queued, broker.ready, broker.routed = e.queued, e.ready, max(broker.routed, e.routed)
+        broker.max_queued = max(broker.max_queued, e.queued)
 
     def _on_Deliveries(self, e: ev.Deliveries) -> None:
         worker = self.workers.get(e.worker)
@@ -495,6 +509,8 @@ class Model:
         self.last_delivery_ns = max(self.last_delivery_ns or 0, int(done_ns.max()))
         waited = e.recv_ns - e.sent_ns
         worker.latency.add(waited)
+        if worker.queue is not None:
+            worker.queue.add(e.pushers, e.sent_ns, e.recv_ns)
         self.wait.add(waited)
         self.sojourn.add(done_ns - e.sent_ns)
         if e.done_ns is not None:
@@ -646,6 +662,13 @@ class Model:
         if not rates or not any(rates):
             return None
         return sum(rates) ** 2 / (len(rates) * sum(r * r for r in rates))
+
+    def longest_queue(self) -> tuple[int, str] | None:
+        """(messages, where): the most messages seen waiting at one worker or router, or None
+        when no station's queue is known."""
+        seen = [(w.queue.max, w.name) for w in self.workers.values() if w.queue is not None]
+        seen += [(b.max_queued, b.name) for b in self.brokers.values()]
+        return max(seen, key=lambda pair: pair[0]) if seen else None
 
     def elapsed_s(self) -> float:
         return (self.now_ns - self.started_ns) / NS if self.started_ns is not None else 0.0

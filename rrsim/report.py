@@ -43,6 +43,7 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "completed": worker.received,  # a worker reports a message once its work is done
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
         "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
+        "max_queue": None if worker.queue is None else worker.queue.max,
         "lives": [_life_report(model, life, "received") for life in worker.lives],
     }
 
@@ -58,13 +59,19 @@ def broker_report(model: Model, broker: WorkerView) -> dict[str, Any]:
         "routed": broker.received,
         "queued": broker.queued,
         "ready_workers": broker.ready,
+        "max_queued": broker.max_queued,
         "lives": [_life_report(model, life, "routed") for life in broker.lives],
     }
+
+
+# The percentiles of wait a report keeps beyond its summary: enough to draw its distribution.
+WAIT_PERCENTILES = (1, 5, 25, 50, 75, 95, 99, 99.9)
 
 
 def build_report(model: Model) -> dict[str, Any]:
     totals = model.totals()
     fairness = model.fairness()
+    longest = model.longest_queue()
     return {
         "setup": model.setup,
         "endpoints": model.endpoints,
@@ -73,6 +80,9 @@ def build_report(model: Model) -> dict[str, Any]:
         "throughput_msgs_per_s": round(model.throughput(), 3),
         "wait_ms": model.wait.summary_ms(),
         "sojourn_ms": model.sojourn.summary_ms(),
+        "wait_percentiles": {f"p{p:g}": _ms(model.wait.quantile_ms(p / 100)) for p in WAIT_PERCENTILES},
+        # The most messages seen waiting at one worker (dealt as sent) or broker (as it said).
+        "max_queue": None if longest is None else {"messages": longest[0], "at": longest[1]},
         "totals": {
             "sent": totals.sent,
             "delivered": totals.delivered,
@@ -103,7 +113,7 @@ def build_report(model: Model) -> dict[str, Any]:
     }
 
 
-def _latency(value: float | None) -> str:
+def format_ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
@@ -117,7 +127,7 @@ def summary_table(report: dict[str, Any]) -> Table:
         latency = w["latency_ms"]
         table.add_row(
             w["name"], w["state"], str(w["received"]), f"{w['share']:.1%}", str(len(w["lives"])), str(w["late"]),
-            _latency(latency["p50"]), _latency(latency["p95"]), _latency(latency["p99"]),
+            format_ms(latency["p50"]), format_ms(latency["p95"]), format_ms(latency["p99"]),
         )
     return table
 
