@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import broker, findings, machine, reaction, scale, throughput, ui
+from benchmarks import broker, findings, machine, reaction, recording, scale, throughput, ui
 from benchmarks.settings import BY_NAME, FULL, Settings
 from benchmarks.table import headline_rows, render
 
@@ -28,6 +28,7 @@ PARTS: dict[str, Callable[[Settings], dict[str, Any]]] = {
     "reaction": reaction.run,
     "scale": scale.run,
     "broker": broker.run,
+    "recording": recording.run,
     "ui": ui.run,  # last: the heaviest import, and the other parts do not need it
 }
 HERE = Path(__file__).resolve().parent

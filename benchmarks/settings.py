@@ -26,6 +26,10 @@ class Settings:
     scale_pushers: int
     scale_seconds: float
     scale_catch_up_s: float
+    # 5. recording and replay: messages per run with and without recording (rate 0, 4 workers),
+    #    and the length of the synthetic recording at 10,000 msgs/s that seeks are timed on
+    recording_messages: int
+    seek_recording_s: float
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,6 +41,7 @@ FULL = Settings(
     kill_cycles=10, start_workers=(4, 64),
     ui_workers=16, ui_seconds=4.0, ui_kills=6,
     scale_workers=64, scale_pushers=4, scale_seconds=30.0, scale_catch_up_s=3.0,
+    recording_messages=300_000, seek_recording_s=3600.0,
 )
 
 QUICK = Settings(
@@ -45,6 +50,7 @@ QUICK = Settings(
     kill_cycles=5, start_workers=(4,),
     ui_workers=16, ui_seconds=1.5, ui_kills=2,
     scale_workers=8, scale_pushers=2, scale_seconds=2.0, scale_catch_up_s=2.0,
+    recording_messages=100_000, seek_recording_s=120.0,
 )
 
 # A smoke test of the machinery (tests/test_benchmarks.py): the figures mean little.
@@ -54,6 +60,7 @@ TINY = Settings(
     kill_cycles=2, start_workers=(2,),
     ui_workers=2, ui_seconds=0.5, ui_kills=2,
     scale_workers=4, scale_pushers=2, scale_seconds=0.5, scale_catch_up_s=3.0,
+    recording_messages=2_000, seek_recording_s=10.0,
 )
 
 BY_NAME = {s.name: s for s in (FULL, QUICK, TINY)}

@@ -73,12 +73,29 @@ def _broker_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _recording_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    cost, seek = part["cost"], part["seek"]
+    size = cost["bytes_per_message"]
+    rows = [
+        _row(f"recording, {cost['case']}: with / without, {kind}", f"{cost['ratio'][kind]['median']:.2f}x  "
+             f"({size[kind]['median']:.1f} bytes per message, {cost['recorder_cpu_share'][kind]['median']:.0%} of "
+             "the engine's CPU)", "0.9x", cost["ratio"][kind]["median"] >= 0.9)
+        for kind in ("jsonl", "jsonl.gz")
+    ]
+    seek_ms = seek["seek_ms"]
+    rows.append(_row(f"replay: seek in a {seek['recording_s'] / 60:g} min recording at {seek['msgs_per_s']:,}/s, max",
+                     f"{seek_ms['max']:.0f} ms (median {seek_ms['median']:.0f}, CPU {seek['seek_cpu_ms']['max']:.0f} ms max; "
+                     f"opening it {seek['open_s']:g} s)",
+                     seek["target"].replace("max seek ", ""), seek["met"]))
+    return rows
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
 PART_ROWS = {"throughput": _throughput_rows, "reaction": _reaction_rows, "scale": _scale_rows, "broker": _broker_rows,
-             "ui": _ui_rows}
+             "ui": _ui_rows, "recording": _recording_rows}
 
 
 def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

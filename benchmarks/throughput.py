@@ -10,6 +10,7 @@ the order alternating, and the figure is the median of the per-pair ratios.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.bare import run_bare
@@ -49,12 +50,16 @@ class AccountingWindow:
             self.accounted_ns = time.monotonic_ns()
 
 
-def run_rrsim(transport: str, workers: int, messages: int) -> dict[str, Any]:
+def run_rrsim(transport: str, workers: int, messages: int,
+              subscriber: Callable[[ev.Event], None] | None = None) -> dict[str, Any]:
+    """One run; ``subscriber`` (a recorder, say) is handed every event as well, after the window."""
     setup = Setup(transport=transport, workers=workers, pushers=1, rate=0.0, messages=messages, size=SIZE,
                   work_ms=0.0, wait_ready=True, duration=RUN_TIMEOUT_S)
     with running(setup) as engine:
         window = AccountingWindow(engine, messages)
         engine.subscribe(window)
+        if subscriber is not None:
+            engine.subscribe(subscriber)
         step_until(engine, lambda: engine.finished, RUN_TIMEOUT_S, f"rrsim {transport} x{workers}")
     totals = engine.model.totals()
     if totals.delivered != messages or totals.lost or totals.duplicates or window.accounted_ns is None:

@@ -38,6 +38,11 @@ headless runs:
       and prints a table and a chart of their wait side by side
   rrsim scenarios      list the built-in scenarios
 
+recordings:
+  rrsim --record FILE or rrsim run ... --events FILE records a run (FILE.gz: compressed)
+  rrsim replay FILE    watch it again: space play/pause, . , step, + - speed, g G start/end,
+                       n next kill/loss/revive, j jump to a time (rrsim replay --help)
+
 scenario files:
   [setup] takes the keys of the setup options above (with _ for -), e.g.
       [setup]
@@ -268,13 +273,39 @@ def tui_command(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--scenario", metavar="FILE|NAME", help="play a scenario's setup and timeline in the TUI")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
+    parser.add_argument("--record", metavar="FILE", help="write every event to FILE (gzip if it ends in .gz) "
+                                                         "for rrsim replay FILE")
     _add_setup_options(parser, TUI_DEFAULTS, "setup options (the [setup] keys of a scenario; they override --scenario's)")
     args = parser.parse_args(argv)
     base = load_scenario(args.scenario) if args.scenario else Scenario("interactive", TUI_DEFAULTS)
     scenario = _apply(base, _setup_overrides(args), need_end=False)
     from rrsim.tui.app import run_tui
 
-    return run_tui(scenario, _log_dir(args.keep_logs))
+    return run_tui(scenario, _log_dir(args.keep_logs), _path(args.record))
+
+
+def replay_command(argv: Sequence[str]) -> int:
+    parser = Parser(
+        prog="rrsim replay",
+        description="Watch a recorded run again in the live view, without processes: space plays and pauses, "
+                    ". and , step, + and - change the speed, g and G go to the start and the end, n jumps to the "
+                    "next kill, loss, revive or slow joiner, j to a time.  With --json, no view: write the "
+                    "report the run wrote.",
+    )
+    parser.add_argument("file", metavar="FILE", help="a recording: rrsim run --events FILE, or rrsim --record FILE")
+    parser.add_argument("--json", metavar="REPORT", help="write the run's report here (- for standard output) "
+                                                         "instead of opening the live view")
+    args = parser.parse_args(argv)
+    from rrsim.recording import read_recording
+
+    recording = read_recording(args.file)
+    if args.json is not None:
+        from rrsim.headless import report_recording
+
+        return report_recording(recording, _output(args.json))
+    from rrsim.tui.app import run_replay
+
+    return run_replay(recording)
 
 
 def scenarios_command(argv: Sequence[str]) -> int:
@@ -310,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "run":
             return run_command(argv[1:])
+        if argv and argv[0] == "replay":
+            return replay_command(argv[1:])
         if argv and argv[0] == "compare":
             return compare_command(argv[1:])
         if argv and argv[0] == "scenarios":

@@ -5,6 +5,8 @@ summary goes to stdout unless the report, the CSV or the events were sent there 
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import signal
@@ -20,34 +22,20 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rrsim import events as ev
 from rrsim.checks import Outcome, evaluate
 from rrsim.config import Scenario
 from rrsim.csv_report import write_csv
 from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.interrupt import Interruption
+from rrsim.model import Model
+from rrsim.recording import EventRecorder, Recording, compressed, gzip_text, scenario_of, truncation_note
+from rrsim.replay import play_all
 from rrsim.report import build_report, summary_table, theory_block, theory_line, totals_line
 from rrsim.timeline_summary import timeline_lines
 
 PROGRESS_EVERY_S = 1.0
 STDOUT = "-"  # as an output path: standard output
-
-
-class EventRecorder:
-    """Writes every engine event as one JSON line, with ``t_s``: seconds since the run started."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.started_ns: int | None = None
-
-    def __call__(self, event: ev.Event) -> None:
-        if self.started_ns is None and isinstance(event, ev.RunStarted):
-            self.started_ns = event.t_ns
-        fields = event.to_json()
-        t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
-        line = {"event": fields.pop("event"), "t_s": t_s, **fields}
-        self.stream.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
 class OutputFile:
@@ -65,7 +53,7 @@ class OutputFile:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
-        self.stream: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
+        self.stream: IO[str] = gzip_text(os.fdopen(fd, "wb")) if compressed(path) else os.fdopen(fd, "w", encoding="utf-8")
 
     def keep(self) -> None:
         self.stream.close()
@@ -172,12 +160,7 @@ def play(engine: Engine, scenario: Scenario, progress: Console, interruption: In
             progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
     finally:
         engine.close()
-    report = build_report(engine.model)
-    report["scenario"] = scenario.name
-    report["interrupted"] = interruption.interrupted
-    # A timeline changes the run as it goes: theory's answer is for one that stays as it started.
-    report["theory"] = None if scenario.timeline or interruption.interrupted else theory_block(engine.model)
-    return report
+    return scenario_report(engine.model, scenario, interruption.interrupted)
 
 
 def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: Path | str | None,
@@ -197,15 +180,11 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                     outputs[option] = open_output(path, option)
             engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
             if "--events" in outputs:
-                engine.subscribe(EventRecorder(outputs["--events"].stream))
+                engine.subscribe(EventRecorder(outputs["--events"].stream, dataclasses.replace(scenario, setup=engine.setup)))
             report = play(engine, scenario, progress, interruption)
-            # An interrupted run has not drained: checks on it would judge half a run.
-            outcomes = [] if interruption.interrupted else evaluate(scenario.checks, report)
-            report["checks"] = [outcome.to_json() for outcome in outcomes]
+            outcomes = check(report, scenario)
             if "--json" in outputs:
-                json.dump(report, outputs["--json"].stream, indent=2)
-                outputs["--json"].stream.write("\n")
-                outputs["--json"].keep()
+                write_report(report, outputs["--json"])
             if "--csv" in outputs:
                 write_csv(report, outputs["--csv"].stream)
                 outputs["--csv"].keep()
@@ -219,6 +198,55 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     if interruption.interrupted:
         return interruption.exit_code
     return 1 if any(not outcome.passed for outcome in outcomes) else 0
+
+
+def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict:
+    """The report of a run of ``scenario`` folded into ``model``, its checks not yet evaluated."""
+    report = build_report(model)
+    report["scenario"] = scenario.name
+    report["interrupted"] = interrupted
+    # A timeline changes the run as it goes: theory's answer is for one that stays as it started.
+    report["theory"] = None if scenario.timeline or interrupted else theory_block(model)
+    return report
+
+
+def check(report: dict, scenario: Scenario) -> list[Outcome]:
+    """Evaluate the scenario's checks on ``report`` and write how they came out into it."""
+    # An interrupted run has not drained: checks on it would judge half a run.
+    outcomes = [] if report["interrupted"] else evaluate(scenario.checks, report)
+    report["checks"] = [outcome.to_json() for outcome in outcomes]
+    return outcomes
+
+
+def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dict, list[Outcome]]:
+    """The whole report of a run folded into ``model``, and how its scenario's checks came out."""
+    report = scenario_report(model, scenario, interrupted)
+    return report, check(report, scenario)
+
+
+def report_recording(recording: Recording, json_path: Path | str) -> int:
+    """``rrsim replay FILE --json REPORT``: the report the recorded run wrote, from its events alone.
+
+    Returns the exit code the run had: 1 if a check of its scenario failed, else 0."""
+    scenario = scenario_of(recording)
+    if recording.truncated:
+        print(f"rrsim: {truncation_note(recording)}", file=sys.stderr)
+    model = play_all(recording.events)
+    # A run that was interrupted never drained; neither did one whose recording was cut off.
+    report, outcomes = run_report(model, scenario, interrupted=not model.drained)
+    output = open_output(json_path, "--json")
+    try:
+        write_report(report, output)
+    finally:
+        output.discard()
+    _print_summary(consoles(json_path == STDOUT)[1], scenario, report, outcomes)
+    return 1 if any(not outcome.passed for outcome in outcomes) else 0
+
+
+def write_report(report: dict, output: OutputFile | StandardOutput) -> None:
+    json.dump(report, output.stream, indent=2)
+    output.stream.write("\n")
+    output.keep()
 
 
 def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes: list[Outcome]) -> None:

@@ -12,6 +12,7 @@ pusher and in total:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -145,6 +146,27 @@ class PusherLedger:
 
     def memory_bytes(self) -> int:
         return self.delivered.nbytes
+
+    # A replay keeps a pickled ledger every second or so of a run (rrsim.replay): its bits, runs of
+    # set bytes broken by the few messages in flight or lost, are kept as runs, not byte by byte.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["delivered"] = (len(self.delivered), _runs(self.delivered[: (self.sent + 7) >> 3]))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        capacity, runs = state["delivered"]
+        state["delivered"] = np.zeros(capacity, dtype=np.uint8)
+        state["delivered"][: runs[1].sum()] = np.repeat(*runs)
+        self.__dict__.update(state)
+
+
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as (value, length) of each run of equal values: ``np.repeat`` undoes it."""
+    if not len(values):
+        return values, np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
+    return values[starts], np.diff(np.append(starts, len(values)))
 
 
 class Ledger:

@@ -255,6 +255,7 @@ class Model:
         self._unnamed: dict[tuple[str, str], tuple[int, str]] = {}  # (binder, peer) -> (when, endpoint): ours?
         self.strangers: list[Stranger] = []
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
+        self.logged = 0  # entries ever logged: the log keeps only the newest LOG_LENGTH
         self.now_ns = 0
         self.started_ns: int | None = None
         self.first_send_ns: int | None = None
@@ -296,6 +297,7 @@ class Model:
 
     def _note(self, t_ns: int, kind: str, what: str, **facts: Any) -> None:
         self.log.append(LogEntry(t_ns, kind, what, facts))
+        self.logged += 1
 
     def station(self, name: str) -> WorkerView | None:
         """The worker or broker called ``name``: what can be killed, paused and revived."""

@@ -142,7 +142,10 @@ def test_a_good_run_writes_the_report(tmp_path):
         assert key in data
     for worker in data["workers"]:
         assert set(worker["latency_ms"]) == {"p50", "p95", "p99"} and worker["lives"][0]["pid"] > 0
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
-    assert lines[0]["event"] == "RunStarted"
-    assert sum(len(e["seqs"]) for e in lines if e["event"] == "Deliveries") == 20
+    header, *lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert header["format"] == "rrsim-events" and lines[0]["event"] == "RunStarted"
+    from rrsim import events as ev
+    from rrsim.recording import read_recording
+
+    assert sum(len(e.seqs) for e in read_recording(events).events if isinstance(e, ev.Deliveries)) == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "ok.toml", "report.json"]

@@ -129,3 +129,21 @@ def test_the_broker_is_measured_against_a_bare_lbbroker(tiny_results):
     latency = part["latency"]
     for side in ("lb_broker_wait_ms", "push_pull_wait_ms"):
         assert all(positive(latency[side][q]) for q in ("p50", "p99"))
+
+
+def test_recording_cost_and_seeks_are_measured(tiny_results):
+    part = tiny_results["recording"]
+    assert "error" not in part, part.get("traceback")
+    cost = part["cost"]
+    for kind in ("jsonl", "jsonl.gz"):
+        assert_summary(cost["ratio"][kind], positive)
+        assert_summary(cost["recorder_cpu_share"][kind], positive)
+        assert_summary(cost["bytes_per_message"][kind], positive)
+    # Compressed is smaller than what it holds, which is what the plain file holds.
+    assert cost["bytes_per_message"]["jsonl.gz"]["median"] < cost["bytes_per_message"]["jsonl"]["median"]
+    assert_target(cost)
+    seek = part["seek"]
+    assert_summary(seek["seek_ms"], positive)
+    assert_summary(seek["seek_cpu_ms"])
+    assert seek["messages"] == seek["recording_s"] * seek["msgs_per_s"] and seek["snapshots"] >= 2
+    assert_target(seek)

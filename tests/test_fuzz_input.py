@@ -567,7 +567,7 @@ def nothing_starts(started: list[tuple[str, Scenario]]):
     """Replace the headless run and the TUI by recorders, so that cli.main only parses and checks."""
     real_headless = rrsim.headless.run_headless
     fake_tui = types.ModuleType("rrsim.tui.app")
-    fake_tui.run_tui = lambda scenario, keep_logs=None: started.append(("tui", scenario)) or 0
+    fake_tui.run_tui = lambda scenario, keep_logs=None, record=None: started.append(("tui", scenario)) or 0
     saved_tui = sys.modules.get("rrsim.tui.app")
     rrsim.headless.run_headless = lambda scenario, *args, **kwargs: started.append(("run", scenario)) or 0
     sys.modules["rrsim.tui.app"] = fake_tui
@@ -719,7 +719,7 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
         assert all(PROGRESS_LINE.fullmatch(line) for line in result.stderr.splitlines()), shown
         check_report(json.loads(report_path.read_text()), shown + f"\nstdout tail:\n{result.stdout[-1500:]}")
         if (out / "events.jsonl").exists():
-            events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+            events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()[1:]]
             assert events[0]["event"] == "RunStarted" and events[-1]["event"] in ("Drained", "ProcessEnded"), shown
     assert_nothing_left(tmpdir)
     return result

@@ -21,11 +21,11 @@ import pytest
 
 from rrsim import events as ev
 from rrsim.checks import evaluate, known_names, parse_check, report_values
-from rrsim.config import MAX_WORKERS, builtin_scenarios, parse_scenario
+from rrsim.config import MAX_WORKERS, Scenario, Setup, builtin_scenarios, parse_scenario
 from rrsim.errors import UserError
-from rrsim.headless import EventRecorder
 from rrsim.interrupt import Interruption
 from rrsim.model import Model
+from rrsim.recording import EventRecorder
 from rrsim.report import build_report
 from rrsim.timeline_summary import timeline_lines
 from test_no_orphans import assert_nothing_left
@@ -114,10 +114,11 @@ def test_latency_over_all_workers_is_one_histogram_not_the_worst_worker():
 
 def test_each_recorded_event_says_when_since_the_run_started():
     stream = io.StringIO()
-    record = EventRecorder(stream)
+    record = EventRecorder(stream, Scenario("s", Setup()))
     record(ev.RunStarted(5_000_000_000, {}, {}))
     record(ev.WorkerPaused(6_250_000_000, "w1"))
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    header, *lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert header["format"] == "rrsim-events" and header["scenario"] == "s"
     assert [(line["event"], line["t_s"], line["t_ns"]) for line in lines] == [
         ("RunStarted", 0.0, 5_000_000_000), ("WorkerPaused", 1.25, 6_250_000_000)]
 
@@ -254,7 +255,7 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
         assert int(row["pid"]) == life["pid"] and row["state"] == worker["state"]
         assert (float(row["latency_p99_ms"]) if row["latency_p99_ms"] else None) == worker["latency_ms"]["p99"]
 
-    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()[1:]]
     assert events[0]["event"] == "RunStarted" and events[0]["t_s"] == 0.0
     for event in events:
         assert event["t_s"] == pytest.approx((event["t_ns"] - events[0]["t_ns"]) / 1e9, abs=1e-6)

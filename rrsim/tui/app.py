@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import signal
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -21,8 +22,11 @@ from rrsim.errors import UserError
 from rrsim.model import NS
 from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
-from rrsim.tui.run_screen import RUN_BINDINGS, RunScreen
-from rrsim.tui.source import LiveRun, RunSource
+from rrsim.headless import open_output
+from rrsim.recording import EventRecorder, Recording
+from rrsim.tui.replay_screen import ReplayScreen
+from rrsim.tui.run_screen import RunScreen
+from rrsim.tui.source import LiveRun, ReplayRun, RunSource
 
 # Young objects collected this often (Python's default is 700): a frame makes thousands of
 # short-lived ones, and each collection pauses the event loop and the engine's thread alike.
@@ -57,19 +61,21 @@ class RrsimApp(App[None]):
                 signal.SIGTERM, partial(self.exit, return_code=128 + signal.SIGTERM))
 
     def get_default_screen(self) -> Screen:
+        if isinstance(self.source, ReplayRun):
+            return ReplayScreen(self.source, self.scenario)
         return RunScreen(self.source, self.scenario)
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, RunScreen):
             with self.source.lock:
                 lost_after_s = self.source.model.lost_after_ns / NS
-            self.push_screen(HelpScreen(RUN_BINDINGS, lost_after_s))
+            self.push_screen(HelpScreen(self.screen.KEYS, lost_after_s))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if not isinstance(screen, RunScreen):
             return
-        for binding in RUN_BINDINGS:
+        for binding in screen.KEYS:
             # The alternatives (arrows, 1-9) have no description; Textual lists Quit already.
             if not binding.description or binding.action == "app.quit":
                 continue
@@ -79,16 +85,43 @@ class RrsimApp(App[None]):
             yield SystemCommand(title[0].upper() + title[1:], binding.tooltip, partial(screen.run_action, binding.action))
 
 
-def run_tui(scenario: Scenario, keep_logs: Path | None) -> int:
-    """Run the TUI until q; every child ends and the run directory goes, however the app ends."""
-    run = LiveRun(Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs))
+def run_tui(scenario: Scenario, keep_logs: Path | None, record: Path | None = None) -> int:
+    """Run the TUI until q; every child ends and the run directory goes, however the app ends.
+
+    ``record``: write every event there, as ``rrsim run --events`` does, for ``rrsim replay``."""
+    recording = open_output(record, "--record") if record is not None else None  # first: it may be refused
     try:
-        app = RrsimApp(run, scenario.name, quit_on_signals=True)
-        with Hangup(app, run.close):
+        engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
+    except BaseException:
+        if recording is not None:
+            recording.discard()
+        raise
+    if recording is not None:
+        engine.subscribe(EventRecorder(recording.stream, dataclasses.replace(scenario, setup=engine.setup)))
+    run = LiveRun(engine)
+
+    def close() -> None:
+        run.close()  # the engine's last events (every process ended) are written before the file is kept
+        if recording is not None and not recording.stream.closed:
+            recording.keep()
+
+    return _show(run, scenario.name, close)
+
+
+def run_replay(recording: Recording) -> int:
+    """Play a recording in the live view until q."""
+    run = ReplayRun(recording)
+    return _show(run, str(recording.header.get("scenario", "replay")), run.close)
+
+
+def _show(run: LiveRun | ReplayRun, scenario: str, close: Callable[[], None]) -> int:
+    try:
+        app = RrsimApp(run, scenario, quit_on_signals=True)
+        with Hangup(app, close):
             run.begin()
             app.run()
     finally:
-        run.close()
+        close()
     if run.failure is not None:
         return _engine_failed(run.failure)
     return app.return_code or 0

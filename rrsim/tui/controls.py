@@ -1,6 +1,8 @@
-"""What the rate and work keys change a value to: pure functions, no UI."""
+"""What the rate, work and replay speed keys change a value to: pure functions, no UI."""
 
 from __future__ import annotations
+
+from rrsim.replay import MAX_SPEED
 
 # Send rates per pusher that `+` and `-` step through; 0 (as fast as possible) sits above the top.
 RATE_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
@@ -42,3 +44,25 @@ def faster_work(work_ms: float) -> float | None:
 
 def rate_text(rate: float) -> str:
     return "unlimited" if rate == UNLIMITED else f"{rate:g}/s"
+
+
+# Replay speeds, times real time, that `+` and `-` step through; "max" (as fast as the model folds) sits above.
+REPLAY_SPEEDS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def faster_speed(speed: float) -> float | None:
+    """The next replay speed up, or None at max."""
+    if speed == MAX_SPEED:
+        return None
+    return next((step for step in REPLAY_SPEEDS if step > speed), MAX_SPEED)
+
+
+def slower_speed(speed: float) -> float | None:
+    """The next replay speed down, or None at the slowest."""
+    if speed == MAX_SPEED:
+        return REPLAY_SPEEDS[-1]
+    return next((step for step in reversed(REPLAY_SPEEDS) if step < speed), None)
+
+
+def speed_text(speed: float) -> str:
+    return "max" if speed == MAX_SPEED else f"{speed:g}x"

@@ -69,11 +69,23 @@ class TopologyFrame:
 
 
 @dataclass(frozen=True)
+class ReplayFrame:
+    """Where a replay is: playing or not, how fast, at which second of how many."""
+
+    playing: bool
+    speed: float  # times real time; infinity: as fast as it folds
+    elapsed_s: float  # to a tenth
+    length_s: float
+    truncated: bool  # the recording was cut off: it ends early
+
+
+@dataclass(frozen=True)
 class StatusFrame:
     elapsed_s: float  # to a tenth
     rate: float  # per pusher, 0 = as fast as possible
     held: bool
     finished: bool
+    replay: ReplayFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ class Frame:
     pushers: tuple[PusherFrame, ...]
 
 
-def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
+def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame | None = None) -> Frame:
     """Everything the main screen shows; call it holding the engine lock."""
     now = model.now_ns
     stations = model.stations()
@@ -99,7 +111,7 @@ def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
     peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
     return Frame(
         topology=read_topology(model, scenario),
-        status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished),
+        status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished, replay),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
         workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in stations),
         pushers=tuple(

@@ -13,10 +13,10 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from rrsim.errors import UserError
-from rrsim.model import LogEntry
+from rrsim.model import LogEntry, Model
 from rrsim.patterns.choice import STRATEGIES
 from rrsim.tui import controls
-from rrsim.tui.frames import Frame, WorkerFrame, new_log_entries, read_frame
+from rrsim.tui.frames import Frame, ReplayFrame, WorkerFrame, new_log_entries, read_frame
 from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
 from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
@@ -77,6 +77,8 @@ RUN_BINDINGS: list[Binding] = [
 class RunScreen(Screen[None]):
     """Topology, totals, worker tiles, pushers and the event log of one run."""
 
+    KEYS: ClassVar[list[Binding]] = RUN_BINDINGS  # what the help screen and the command palette list
+    FINISHED = "Every message is accounted for; the result stays until you quit (q)."
     BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]
@@ -88,7 +90,8 @@ class RunScreen(Screen[None]):
         super().__init__()
         self.source = source
         self.scenario = scenario
-        self._shown: tuple[int, bool] | None = None  # (model version, finished) of the frame on screen
+        self._shown: tuple[int, bool, ReplayFrame | None] | None = None  # (model version, finished, replay) on screen
+        self._model: Model | None = None  # the model on screen: a replay swaps it when it goes back
         self._last_entry: LogEntry | None = None
         self._asked: dict[tuple[str, str], Any] = {}  # settings asked for and not yet shown
         self._pacer = Pacer(UI_CPU_SHARE)
@@ -130,14 +133,20 @@ class RunScreen(Screen[None]):
             return
         with source.lock:
             model = source.model
-            shown = (model.version, source.finished)
-            if shown == self._shown:
+            replay = source.replay()
+            shown = (model.version, source.finished, replay)
+            swapped = model is not self._model
+            if shown == self._shown and not swapped:
                 self.query_one(WorkerGrid).catch_up()  # tiles still waiting for their turn
                 return
-            frame = read_frame(model, self.scenario, source.finished)
+            if swapped:
+                self._last_entry = None  # every entry of the new model's log is to be shown
+            frame = read_frame(model, self.scenario, source.finished, replay)
             entries = new_log_entries(model.log, self._last_entry)
             started_ns = model.started_ns or 0
-        self._shown = shown
+        if swapped and self._model is not None:
+            self.query_one(EventLog).clear()
+        self._shown, self._model = shown, model
         if entries:
             self._last_entry = entries[-1]
             self.query_one(EventLog).add(entries, started_ns)
@@ -156,7 +165,7 @@ class RunScreen(Screen[None]):
         if self.selected is None and frame.workers:
             self.selected = frame.workers[0].name
         if frame.status.finished and (old is None or not old.status.finished):
-            self.notify("Every message is accounted for; the result stays until you quit (q).", title="Run finished")
+            self.notify(self.FINISHED, title="Run finished")
 
     def on_worker_clicked(self, message: WorkerClicked) -> None:
         self.selected = message.name

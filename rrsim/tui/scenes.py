@@ -9,8 +9,6 @@ recordings of real runs in ``recordings/``, replayed up to a chosen moment.
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -21,6 +19,8 @@ from rrsim import events as ev
 from rrsim.cli import TUI_DEFAULTS
 from rrsim.config import Setup, load_scenario
 from rrsim.model import NS, Model, pusher_name
+from rrsim.recording import Recording, read_recording
+from rrsim.replay import Player, Timeline
 from rrsim.tui.source import StaticRun
 
 T0_NS = 1_000 * NS
@@ -282,16 +282,17 @@ def silent_scene() -> Scene:
 def recorded(name: str, until_s: float | None = None) -> Model:
     """A model fed a recording of a real run (``rrsim run ... --events``, its run directory
     renamed /tmp/rrsim-demo) up to ``until_s`` seconds after it started, or to its end."""
-    model = Model()
-    started_ns = None
-    with gzip.open(resources.files("rrsim.tui") / "recordings" / f"{name}.jsonl.gz", "rt") as lines:
-        for line in lines:
-            event = ev.from_json(json.loads(line))
-            started_ns = event.t_ns if started_ns is None else started_ns
-            if until_s is not None and event.t_ns - started_ns > until_s * NS:
-                break
-            model.apply(event)
-    return model
+    player = Player(Timeline(recording(name).events))
+    if until_s is None:
+        player.go_to(player.timeline.end)
+    else:
+        player.seek_s(until_s)
+    return player.model
+
+
+def recording(name: str) -> Recording:
+    with resources.as_file(resources.files("rrsim.tui") / "recordings" / f"{name}.jsonl.gz") as path:
+        return read_recording(path)
 
 
 def busy_worker_push_pull_scene() -> Scene:

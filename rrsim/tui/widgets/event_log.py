@@ -43,6 +43,12 @@ class EventLog(Widget):
             self.back = min(self.back + added, self._max_back())
         self.refresh()
 
+    def clear(self) -> None:
+        """Forget every entry: the run's log starts again (a replay went back in time)."""
+        self.entries.clear()
+        self.back = 0
+        self.refresh()
+
     def watch_back(self, back: int) -> None:
         self.border_subtitle = f"{back} lines back · wheel down to follow" if back else ""
 

@@ -6,7 +6,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from rrsim.tui.frames import StatusFrame, TopologyFrame
+from rrsim.tui.controls import speed_text
+from rrsim.tui.frames import ReplayFrame, StatusFrame, TopologyFrame
 from rrsim.tui.palette import MUTED, WARNING
 
 
@@ -41,10 +42,22 @@ class RunStatus(Widget):
     def watch_status(self, status: StatusFrame | None) -> None:
         self.set_class(status is not None and status.finished, "-finished")
         self.set_class(status is not None and status.held and not status.finished, "-held")
+        self.set_class(status is not None and status.replay is not None, "-replay")
 
     def render(self) -> Content:
         s = self.status
         if s is None:
             return Content("")
+        if (replay := s.replay) is not None:
+            return self._replay(replay, s.finished)
         what = "run finished" if s.finished else "sending held" if s.held else "running"
         return Content.assemble((what, "bold"), f"\n{s.elapsed_s:.1f} s")
+
+    def _replay(self, replay: ReplayFrame, finished: bool) -> Content:
+        """``replay ▶ 2x`` (or paused, or the end), and where: ``12.3 / 45.6 s``."""
+        if replay.playing:
+            state = f"▶ {speed_text(replay.speed)}"
+        else:
+            state = "finished" if finished and replay.elapsed_s >= replay.length_s else "paused"
+        cut = (" (cut off)", WARNING) if replay.truncated else ""
+        return Content.assemble(("replay ", "bold"), state, "\n", f"{replay.elapsed_s:.1f} / {replay.length_s:.1f} s", cut)

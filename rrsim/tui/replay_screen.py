@@ -1,0 +1,151 @@
+"""The main screen over a recording: the live view's tiles, log and totals, with a player's keys.
+
+Space, ``+`` and ``-`` play, pause and change the speed instead of holding and pacing the
+pushers; the keys that would change the run (kill, revive, add...) are still there and say
+that a recorded run cannot change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+from rrsim.recording import truncation_note
+from rrsim.replay import Player
+from rrsim.tui import controls
+from rrsim.tui.messages import CommandDone, Setting
+from rrsim.tui.run_screen import RUN_BINDINGS, SELECT, RunScreen
+from rrsim.tui.source import ReplayRun
+
+PLAY = Binding.Group("play")
+STEP = Binding.Group("step", compact=True)
+SPEED = Binding.Group("speed", compact=True)
+ENDS = Binding.Group("go to", compact=True)
+RECORDED = Binding.Group("recorded")
+HELP_AND_QUIT = RUN_BINDINGS[:2]  # first in the footer, as in the live view
+
+PLAYER_BINDINGS: list[Binding] = [
+    Binding("space", "play", "play/pause", group=PLAY,
+            tooltip="Play or pause the replay; at the end, play starts it again."),
+    Binding("full_stop", "step(1)", "step", group=STEP,
+            tooltip="One event forward (a worker's batch of deliveries is one event), paused."),
+    Binding("comma", "step(-1)", "back", group=STEP, tooltip="One event back."),
+    Binding("plus", "speed(1)", "faster", group=SPEED,
+            tooltip="Play faster: 0.1x, 0.2x, 0.5x, 1x, 2x ... 100x real time, then max (as fast as it can)."),
+    Binding("minus", "speed(-1)", "slower", group=SPEED, tooltip="Play slower."),
+    Binding("g", "start", "start", group=ENDS, tooltip="Go to the start of the run."),
+    Binding("G", "end", "end", group=ENDS, tooltip="Go to the end of the run."),
+    Binding("n", "next_notable", "next", tooltip="Jump to just after the next kill, stop, crash, loss, revive, "
+                                                   "slow joiner or stranger."),
+    Binding("j", "jump", "jump", tooltip="Type a time (seconds since the run started, or m:ss) and go there."),
+]
+TAKEN = {binding.key for binding in PLAYER_BINDINGS}
+# The live view's keys that would change the run: hidden from the footer, one row in the help.
+RECORDED_BINDINGS = [
+    dataclasses.replace(binding, show=False, group=RECORDED,
+                        tooltip="The live view's keys that change a run: in a replay they say that a recorded "
+                                "run cannot change.")
+    for binding in RUN_BINDINGS[2:] if binding.key not in TAKEN and binding.group is not SELECT
+]
+SELECT_BINDINGS = [binding for binding in RUN_BINDINGS if binding.group is SELECT]
+REPLAY_BINDINGS: list[Binding] = [*HELP_AND_QUIT, *PLAYER_BINDINGS, *RECORDED_BINDINGS, *SELECT_BINDINGS]
+
+
+class ReplayScreen(RunScreen, inherit_bindings=False):
+    """A RunScreen whose source is a recording played back."""
+
+    KEYS: ClassVar[list[Binding]] = REPLAY_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*REPLAY_BINDINGS]
+    FINISHED = "The recorded run drained here: every message is accounted for. g goes back to the start."
+
+    source: ReplayRun
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.source.recording.truncated:
+            self.notify(truncation_note(self.source.recording), severity="warning", timeout=10, markup=False)
+
+    def _move(self, move: Callable[[Player], Any]) -> Any:
+        """Move the player (holding the lock the playing thread takes) and show where it is now."""
+        with self.source.lock:
+            done = move(self.source.player)
+        self.read_model()
+        return done
+
+    def action_play(self) -> None:
+        self._move(Player.toggle)
+
+    def action_step(self, direction: int) -> None:
+        self._move(lambda player: player.step(direction))
+
+    def action_speed(self, direction: int) -> None:
+        change = controls.faster_speed if direction > 0 else controls.slower_speed
+        with self.source.lock:
+            speed = change(self.source.player.speed)
+            if speed is not None:
+                self.source.player.speed = speed
+        if speed is None:
+            self.notify("That is the " + ("fastest" if direction > 0 else "slowest") + " a replay plays.",
+                        severity="warning")
+        self.read_model()
+
+    def action_start(self) -> None:
+        self._move(lambda player: player.go_to(1))
+
+    def action_end(self) -> None:
+        self._move(lambda player: player.go_to(player.timeline.end))
+
+    def action_next_notable(self) -> None:
+        if not self._move(Player.next_notable):
+            self.notify("Nothing notable happens after this: no more kills, losses, revives or slow joiners.",
+                        severity="warning")
+
+    def action_jump(self) -> None:
+        def seek(seconds: float | None) -> None:
+            if seconds is not None:
+                self._move(lambda player: player.seek_s(seconds))
+
+        self.app.push_screen(JumpScreen(), seek)
+
+    def send(self, command: str, *args: Any, setting: Setting | None = None) -> None:
+        # The source refuses every command and says why; on_command_done shows it.
+        self.post_message(CommandDone(command, args, self.source.request(command, *args)))
+
+
+TIME = re.compile(r"\s*(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)\s*s?\s*")
+
+
+def parse_time(text: str) -> float | None:
+    """Seconds from ``12.5``, ``12.5s`` or ``1:30``; None if it is none of those."""
+    match = TIME.fullmatch(text)
+    if match is None:
+        return None
+    minutes, seconds = match.groups()
+    return int(minutes or 0) * 60 + float(seconds)
+
+
+class JumpScreen(ModalScreen[float | None]):
+    """Asks for a time to go to; escape leaves things as they are."""
+
+    BINDINGS = [Binding("escape", "dismiss", "cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="jump"):
+            yield Label("Go to (seconds since the run started, or m:ss):")
+            yield Input(placeholder="12.5", id="jump-to")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        seconds = parse_time(event.value)
+        if seconds is None:
+            self.notify(f"{event.value!r} is not a time: write seconds (12.5) or m:ss (1:30).", severity="warning",
+                        markup=False)
+            return
+        self.dismiss(seconds)

@@ -1,0 +1,314 @@
+"""Record and replay: real runs replayed give the report they wrote; a recording can be watched
+at any moment, forwards and back; bad and cut-off files are told in one line.
+
+The TUI tests feed a fixed recording (rrsim/tui/recordings/broker-kill.jsonl.gz) to the replay
+screen with no playing thread: no clocks, so every picture is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rrsim.config import Scenario, Setup
+from rrsim.errors import UserError
+from rrsim.headless import report_recording, run_report
+from rrsim.model import NS, Model
+from rrsim.recording import EventRecorder, read_recording, scenario_of
+from rrsim.replay import MAX_SPEED, Player, Timeline, fold, play_all
+from rrsim.report import build_report
+from rrsim.tui.app import RrsimApp
+from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen, parse_time
+from rrsim.tui.scenes import recording
+from rrsim.tui.source import ReplayRun
+from test_bad_input import assert_one_line_error, rrsim
+from test_no_orphans import wait_for
+from test_strangers import _pull, _run_with
+from test_tui_exits import terminal  # noqa: F401 - a fixture
+
+NARROW = (80, 24)
+RECORDED = "broker-kill"  # the broker is killed at 2.3 s and revived; 4.7 s in all
+
+
+def broker_kill() -> Timeline:
+    return Timeline(recording(RECORDED).events, snapshot_every_ns=NS // 2)
+
+
+# ---------------------------------------------------------------------- the player, pure
+def test_any_moment_reached_by_seeking_back_is_the_moment_folded_from_the_start():
+    timeline = broker_kill()
+    assert len(timeline.snapshots) >= 8  # every half second of a 4.7 s run
+    moments = (4.0, 0.7, 3.3, 2.31, 0.0, 4.6)
+    folded, expected = Model(), {}
+    for seconds in sorted(moments):  # one fold from the start, forwards only
+        position = max(1, timeline.position_at(timeline.started_ns + int(seconds * NS)))
+        fold(folded, timeline.events, folded.version, position)
+        expected[seconds] = build_report(folded)
+    player = Player(timeline)
+    for seconds in moments:
+        player.seek_s(seconds)
+        assert build_report(player.model) == expected[seconds], seconds
+        assert player.elapsed_s() == pytest.approx(seconds)
+    player.go_to(timeline.end)
+    assert build_report(player.model) == build_report(timeline.final)
+
+
+def test_steps_move_one_event_and_pass_over_ticks():
+    timeline = broker_kill()
+    player = Player(timeline)
+    player.seek_s(1.0)
+    at = player.position
+    player.step(1)
+    assert player.position > at and type(timeline.events[player.position - 1]).__name__ != "Tick"
+    assert all(type(e).__name__ == "Tick" for e in timeline.events[at:player.position - 1])
+    player.step(-1)
+    assert player.position <= at
+
+
+def test_next_notable_stops_just_after_each_kill_loss_and_revive_then_says_there_are_no_more():
+    player = Player(broker_kill())
+    seen = []
+    while player.next_notable():
+        seen.extend(entry.what for entry in list(player.model.log)[-3:])
+    assert "ended" in seen and "started" in seen  # the broker's kill and its second life
+    assert not player.next_notable()
+
+
+def test_playing_follows_the_clock_at_its_speed_and_stops_at_the_end():
+    timeline = broker_kill()
+    player = Player(timeline, speed=2.0)
+    player.toggle()
+    player.advance(NS // 2)
+    assert player.elapsed_s() == pytest.approx(1.0)
+    assert player.model.now_ns <= timeline.started_ns + NS < timeline.times[player.position]
+    player.speed = MAX_SPEED
+    while player.playing:
+        player.advance(0)
+    assert player.at_end and build_report(player.model) == build_report(timeline.final)
+
+
+# ---------------------------------------------------------------------- real runs, replayed
+KILL_AND_REVIVE = """\
+[setup]
+pattern = "{pattern}"
+workers = 3
+rate = 400
+messages = 240
+drain_s = 0.3
+lost_after_s = 0.5
+
+[[at]]
+after_sent = 60
+action = "kill"
+worker = "w1"
+
+[[at]]
+after_sent = 120
+action = "revive"
+worker = "w1"
+
+[checks]
+sent = "== 240"
+"""
+
+
+def test_replaying_a_recorded_run_writes_the_report_it_wrote(tmp_path: Path):
+    runs = {}
+    for pattern in ("push-pull", "lb-broker"):  # at once: most of a run is waiting
+        (tmp_path / f"{pattern}.toml").write_text(KILL_AND_REVIVE.format(pattern=pattern))
+        runs[pattern] = subprocess.Popen(
+            [sys.executable, "-m", "rrsim", "run", f"{pattern}.toml", "--events", f"{pattern}.jsonl.gz",
+             "--json", f"{pattern}.json"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True)
+    for pattern, process in runs.items():
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+        # What rrsim replay FILE --json REPORT runs, in this process: a second interpreter costs a second.
+        assert report_recording(read_recording(tmp_path / f"{pattern}.jsonl.gz"), tmp_path / "replayed.json") == 0
+        original = json.loads((tmp_path / f"{pattern}.json").read_text())
+        assert json.loads((tmp_path / "replayed.json").read_text()) == original
+        # It was worth replaying: a kill, a second life, the checks, and every message told.
+        lives = [life["how_ended"] for life in original["workers"][0]["lives"]]
+        assert lives[0] == "killed" and len(lives) == 2, lives
+        assert original["checks"] == [{"check": "sent == 240", "value": 240, "passed": True}]
+        assert original["totals"]["sent"] == 240 and original["drained"]
+
+
+def test_a_stranger_replays_as_it_happened(tmp_path: Path):
+    setup = Setup(transport="ipc", bind="pusher", workers=2, rate=300, messages=300, wait_ready=True, drain_s=0.3)
+    scenario = Scenario("stranger", setup)
+    engine, events, taken = _run_with(setup, "p1", _pull)
+    stream = io.StringIO()
+    record = EventRecorder(stream, scenario)
+    for event in events:
+        record(event)
+    (tmp_path / "s.jsonl").write_text(stream.getvalue())
+    replayed = play_all(read_recording(tmp_path / "s.jsonl").events)
+    original, _ = run_report(engine.model, scenario, interrupted=False)
+    assert run_report(replayed, scenario, interrupted=False)[0] == original
+    assert taken > 0 and len(original["unknown_peers"]) == 1
+
+
+def test_the_live_view_records_what_a_replay_shows(tmp_path: Path, tmp_path_factory, terminal):
+    path = tmp_path_factory.mktemp("recorded") / "live.jsonl.gz"  # outside TMPDIR: not a run's file
+    term = terminal([sys.executable, "-m", "rrsim", "--record", str(path)])
+    term.type(b"k")
+    wait_for(lambda: b"killed" in term.output, 20, "w1 to show killed")
+    term.type(b"q")
+    assert term.wait_exit() == 0
+    recorded = read_recording(path)
+    assert recorded.header["scenario"] == "interactive" and not recorded.truncated
+    report, _ = run_report(play_all(recorded.events), scenario_of(recorded), interrupted=True)
+    assert report["workers"][0]["lives"][0]["how_ended"] == "killed"
+    assert {life["how_ended"] for w in report["workers"][1:] for life in w["lives"]} == {"run-end"}
+
+
+# ---------------------------------------------------------------------- bad and cut-off files
+def lines_of(name: str) -> list[bytes]:
+    with gzip.open(Path(__file__).parent.parent / "rrsim" / "tui" / "recordings" / f"{name}.jsonl.gz") as file:
+        return file.read().splitlines(keepends=True)
+
+
+def garbage_after_two_lines() -> bytes:
+    lines = lines_of(RECORDED)
+    return b"".join(lines[:2]) + b"\x00garbage{\n" + b"".join(lines[2:])
+
+
+@pytest.mark.parametrize(("content", "name", "needle"), [
+    (b"", "empty.jsonl", "empty"),
+    (b'{"format": "rrsim-events", "version": 99, "setup": {}}\n', "v99.jsonl", "format version 99"),
+    (b'{"event": "RunStarted", "t_ns": 1}\n', "old.jsonl", "not an rrsim recording"),
+    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": 1, "setup": {}, '
+     b'"endpoints": {}}\n{"event": "WorkerPaused", "t_ns": 2, "name": "w9"}\n', "bad.jsonl",
+     "event 2 of the recording does not fit"),
+    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": "x", "setup": {}, '
+     b'"endpoints": {}}\n', "time.jsonl",
+     "line 2 is not an event (t_ns"),
+    (b"plain text, not gzip\n", "plain.jsonl.gz", "not gzip-compressed"),
+    (gzip.compress(b"x" * 100, mtime=0)[:20] + b"\xff" * 20, "corrupt.jsonl.gz", "corrupt gzip"),
+    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n', "header-only.jsonl", "no run in it"),
+], ids=["empty", "version", "no-header", "misfit", "time", "not-gzip", "corrupt-gzip", "header-only"])
+def test_a_bad_recording_is_named_in_one_line(tmp_path: Path, content: bytes, name: str, needle: str):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(UserError) as error:
+        Timeline(read_recording(tmp_path / name).events)
+    assert needle in str(error.value) and "\n" not in str(error.value)
+
+
+def test_rrsim_replay_of_a_bad_recording_says_so_in_one_line_and_exits_2(tmp_path: Path):
+    (tmp_path / "garbage.jsonl").write_bytes(garbage_after_two_lines())
+    assert_one_line_error(rrsim("replay", "garbage.jsonl", cwd=tmp_path), "garbage.jsonl", "line 3 is not an event")
+
+
+def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_path: Path):
+    lines = lines_of(RECORDED)
+    cut = b"".join(lines[:400]) + lines[400][: len(lines[400]) // 2]
+    (tmp_path / "cut.jsonl").write_bytes(cut)
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(cut, mtime=0)[:-30])  # no gzip trailer either
+    replayed = rrsim("replay", "cut.jsonl.gz", "--json", "report.json", cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "cut.jsonl.gz was cut off" in replayed.stderr and "Traceback" not in replayed.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted"] and not report["drained"]
+    for name in ("cut.jsonl", "cut.jsonl.gz"):
+        cut_off = read_recording(tmp_path / name)
+        # Every whole line but the header (the gzip one may stop a little earlier), never the half one.
+        assert cut_off.truncated and 350 < len(cut_off.events) <= 399, name
+    assert len(read_recording(tmp_path / "cut.jsonl").events) == 399
+
+
+def test_a_recording_that_cannot_be_written_is_refused_before_anything_starts(tmp_path: Path):
+    assert_one_line_error(rrsim("--record", str(tmp_path), tmp=tmp_path), "--record", "is a directory")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]  # no run directory made
+
+
+# ---------------------------------------------------------------------- the replay screen
+def replay_app(seconds: float | None = None) -> tuple[RrsimApp, ReplayRun]:
+    """The replay, paused (no playing thread) at ``seconds``."""
+    run = ReplayRun(recording(RECORDED), broker_kill())
+    if seconds is not None:
+        run.player.seek_s(seconds)
+    app = RrsimApp(run, RECORDED)
+    app.NOTIFICATION_TIMEOUT = 600  # a slow machine must not see a toast gone before the picture
+    return app, run
+
+
+def test_the_replay_paused_just_after_the_brokers_kill(snap_compare):
+    app, run = replay_app(1.0)
+    assert snap_compare(app, press=["n"], terminal_size=(120, 34))
+
+
+def test_the_replay_at_its_end_at_80x24(snap_compare):
+    app, _ = replay_app()
+    assert snap_compare(app, press=["G"], terminal_size=NARROW)
+
+
+def test_the_replays_help_lists_its_keys(snap_compare):
+    app, _ = replay_app()
+    assert snap_compare(app, press=["question_mark"], terminal_size=(100, 40))
+
+
+def test_every_replay_key_moves_the_player():
+    app, run = replay_app(1.0)
+    player = run.player
+
+    async def press() -> None:
+        async with app.run_test(size=NARROW) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, ReplayScreen)
+            await pilot.press("space")
+            assert player.playing
+            await pilot.press("space")
+            assert not player.playing
+            at = player.position
+            await pilot.press("full_stop")
+            assert player.position > at
+            await pilot.press("comma")
+            assert player.position <= at
+            await pilot.press("plus", "plus")
+            assert player.speed == 5.0
+            await pilot.press(*["plus"] * 6)
+            assert player.speed == MAX_SPEED
+            await pilot.press("minus")
+            assert player.speed == 100.0
+            await pilot.press("G")
+            assert player.at_end
+            await pilot.press("g")
+            assert player.position == 1
+            await pilot.press("n")
+            assert player.position == player.timeline.notable[0]
+            await pilot.press("j", *"1:02", "enter")  # past the end: the end
+            assert player.at_end
+            await pilot.press("j", *"2.5", "enter")
+            assert player.elapsed_s() == pytest.approx(2.5) and not player.at_end
+            await pilot.press("k")
+            await pilot.pause()
+            shown = [notification.message for notification in app._notifications]
+            assert any("This is a replay" in message and "kill" in message for message in shown), shown
+
+    asyncio.run(press())
+
+
+def test_every_replay_key_is_in_the_command_palette():
+    app, _ = replay_app()
+
+    async def titles() -> list[str]:
+        async with app.run_test(size=NARROW) as pilot:
+            await pilot.pause()
+            return [command.title.lower() for command in app.get_system_commands(app.screen)]
+
+    shown = asyncio.run(titles())
+    for binding in REPLAY_BINDINGS:
+        if binding.description and binding.action != "app.quit":
+            assert any(binding.description in title for title in shown), binding
+
+
+def test_a_time_to_jump_to_is_seconds_or_minutes_and_seconds():
+    assert parse_time("12.5") == 12.5 and parse_time(" 3s ") == 3.0 and parse_time("1:30") == 90.0
+    assert parse_time("soon") is None and parse_time("-1") is None
