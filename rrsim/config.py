@@ -132,7 +132,9 @@ class Setup:
     lost_after_s: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As JSON has it (a list where the setup holds a tuple), so a setup read back from a
+        recording or a report compares equal to the one written."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()}
 
     def speed_of(self, worker: int) -> float:
         """The speed of starting worker number ``worker`` (1 = w1)."""

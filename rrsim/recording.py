@@ -20,7 +20,7 @@ import numpy as np
 
 from rrsim import __version__
 from rrsim import events as ev
-from rrsim.config import Scenario, build_setup
+from rrsim.config import Scenario, Setup, build_setup
 from rrsim.errors import UserError
 
 FORMAT = "rrsim-events"
@@ -28,6 +28,7 @@ VERSION = 1
 # Level 1: the events of a run at full speed compress to a third in a fraction of the time of
 # the default 9 (benchmarks/recording.py measures both the size and the cost).
 GZIP_LEVEL = 1
+DEFAULTS = Setup().to_dict()
 
 
 def header(scenario: Scenario) -> dict[str, Any]:
@@ -72,7 +73,7 @@ class EventRecorder:
         if isinstance(event, ev.Deliveries):
             # Spliced in by hand: json.dumps would look at every character of a long base64 string.
             fields = {"event": "Deliveries", "t_s": t_s, "t_ns": event.t_ns, "worker": event.worker,
-                      "life": event.life, "done": event.done_ns is not None}
+                      "life": event.life, "done": event.done_ns is not None, "work": event.work_us is not None}
             self.stream.write(f'{json.dumps(fields, separators=(",", ":"))[:-1]},"deltas":"{_packed(event)}"}}\n')
         else:
             fields = event.to_json()
@@ -82,25 +83,24 @@ class EventRecorder:
 # A batch of deliveries is up to thousands of messages of four or five numbers each.  As JSON lists
 # a message cost the engine more to write than to fold into its model (38 bytes of text); packed
 # (each array delta-coded, as little-endian int64 rows, in base64) it costs a fifth of that.
-ROWS = ("pushers", "seqs", "sent_ns", "recv_ns", "done_ns")
+ROWS = ("pushers", "seqs", "sent_ns", "recv_ns")  # always; then done_ns and work_us when the line says so
 
 
 def _packed(event: ev.Deliveries) -> str:
     rows = [event.pushers, event.seqs, event.sent_ns, event.recv_ns]
-    if event.done_ns is not None:
-        rows.append(event.done_ns)
+    rows += [optional for optional in (event.done_ns, event.work_us) if optional is not None]
     deltas = np.diff(np.stack(rows), axis=1, prepend=0)
     return base64.b64encode(deltas.astype("<i8").tobytes()).decode("ascii")
 
 
 def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
     """The Deliveries fields of a packed line, as ``ev.from_json`` takes them."""
-    rows = 5 if line.get("done") else 4
+    names = ROWS + tuple(name for name, flag in (("done_ns", "done"), ("work_us", "work")) if line.pop(flag, False))
     raw = base64.b64decode(str(line.pop("deltas")), validate=True)
-    if len(raw) % (8 * rows):
-        raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of 8-byte numbers")
-    values = np.cumsum(np.frombuffer(raw, dtype="<i8").reshape(rows, -1), axis=1)
-    line.update(zip(ROWS, values))
+    if len(raw) % (8 * len(names)):
+        raise ValueError(f"deltas: {len(raw)} bytes are not {len(names)} rows of 8-byte numbers")
+    values = np.cumsum(np.frombuffer(raw, dtype="<i8").reshape(len(names), -1), axis=1)
+    line.update(zip(names, values))
     return line
 
 
@@ -194,8 +194,11 @@ def scenario_of(recording: Recording) -> Scenario:
     known = known_names()
     return Scenario(
         name=str(head.get("scenario", "replay")),
-        # None is how to_dict writes a key that was not set (duration): not set here either
-        setup=build_setup({key: value for key, value in head["setup"].items() if value is not None},
+        # None is how to_dict writes a key that was not set (duration): not set here either.  A
+        # key at its default is left out too: to_dict writes every key, also those the run's
+        # pattern does not take (retry_ms under push-pull), which a setup given them refuses.
+        setup=build_setup({key: value for key, value in head["setup"].items()
+                           if value is not None and value != DEFAULTS.get(key)},
                           f"{where} setup", need_end=False),
         source=recording.path,
         checks=tuple(parse_check(text, f"{where} checks", known) for text in checks),
