@@ -9,7 +9,9 @@ A pattern module (``push_pull.py``, ``lb_broker.py``) holds, top to bottom:
   and its loop, run in the child process;
 - ``wires(bind)``: which socket of which role binds, and which role's socket connects to it;
 - ``inherits_backlog(role, life, setup)``: whether a new life of a receiver may be handed
-  messages sent before it started (a pipe it inherits, or a broker's queue).
+  messages sent before it started (a pipe it inherits, or a broker's queue);
+- ``queue_outlives(role, setup)``: whether what was dealt to a receiver's life and not yet received
+  waits for its next life when it dies (a connecting socket keeps its queue), or is dropped.
 
 Everything else (engine, model, TUI, reports) is written against these facts, never against a
 pattern's name.  Adding a pattern is a module and a line in ``MODULES``.

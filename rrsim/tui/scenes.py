@@ -21,6 +21,7 @@ from rrsim import events as ev
 from rrsim.cli import TUI_DEFAULTS
 from rrsim.config import Setup, load_scenario
 from rrsim.model import NS, Model, pusher_name
+from rrsim.patterns import push_pull
 from rrsim.tui.source import StaticRun
 
 T0_NS = 1_000 * NS
@@ -91,9 +92,9 @@ class Script:
 
     def _start_worker(self, name: str, work_ms: float) -> None:
         life = self.targets[name].life + 1 if name in self.targets else 1
-        inherits = life > 1 and self.setup.bind == "worker" and not self.setup.immediate
         self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, self._bound(name),
-                                    "receiver", ("pusher",), inherits))
+                                    "receiver", ("pusher",), push_pull.inherits_backlog("worker", life, self.setup),
+                                    push_pull.queue_outlives("worker", self.setup)))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
         self.targets[name] = Target(name, life, work_ms)
         for index in self.sent:
