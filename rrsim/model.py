@@ -103,6 +103,11 @@ class WorkerView:
     queued: int = 0
     ready: int = 0
     routed: int = 0
+    # Paused: since when, how many messages wait in its pipe (dealt to it, passed by every other
+    # running worker), and when that last grew
+    paused_ns: int | None = None
+    held: int = 0
+    held_grew_ns: int = 0
 
     @property
     def life(self) -> Life | None:
@@ -261,7 +266,7 @@ class Model:
             self._name_strangers()
         if not self.drained:
             self._age_undelivered()
-            self._count_queued_for_dead()
+            self._count_waiting()
         if self._recovered and (self.now_ns - self._recovered_noted_ns >= NS or isinstance(event, ev.Drained)):
             self._note_recovered()
 
@@ -390,6 +395,7 @@ class Model:
     def _on_WorkerPaused(self, e: ev.WorkerPaused) -> None:
         worker = self.station(e.name)
         worker.state = "paused"
+        worker.paused_ns, worker.held, worker.held_grew_ns = e.t_ns, 0, e.t_ns
         self._close_alive(worker, e.t_ns)
         self._note(e.t_ns, "pause", "paused", name=e.name)
 
@@ -397,6 +403,7 @@ class Model:
         worker = self.station(e.name)
         worker.state = "starting"
         worker.alive_since = e.t_ns
+        worker.paused_ns = None
         self._update_ready(worker)
         self._note(e.t_ns, "pause", "resumed", name=e.name)
 
@@ -651,13 +658,40 @@ class Model:
                  if (life is w.lives[-1] and (w.running or life.queue_outlives)) or (life.ended_ns or 0) > ended_after_ns]
         return min((life.caught_up.get(index, 0) for life in lives), default=float("inf"))
 
+    def _count_waiting(self) -> None:
+        if self.now_ns < self._next_held_count_ns:
+            return
+        self._next_held_count_ns = self.now_ns + HELD_COUNT_INTERVAL_NS
+        self._count_queued_for_dead()
+        for worker in self.workers.values():
+            if worker.state == "paused" and worker.life is not None:
+                self._count_held_while_paused(worker)
+
+    def _count_held_while_paused(self, worker: WorkerView) -> None:
+        """A paused worker fed by a sender: its pipe is first in, first out, so what it was dealt
+        is what it has not received and every other running worker has passed.  Once that stops
+        growing for a second while the others still receive, its pipe is full and the sender's
+        round robin skips it: say so once, the count growing in place."""
+        if self._fed_by(worker) != SENDER:
+            return
+        others = [w.life for w in self.workers.values() if w.running and w.state != "paused" and w.life]
+        if not others:
+            return
+        held = 0
+        for index, ledger in self.ledger.pushers.items():
+            passed = min(life.caught_up.get(index, 0) for life in others)
+            held += ledger.undelivered_between(max(worker.life.caught_up.get(index, 0), ledger.lost_scan), passed)
+        if held > worker.held:
+            worker.held, worker.held_grew_ns = held, self.now_ns
+        key = ("pipe-full", worker.name, worker.paused_ns)
+        if held and (key in self._causes or self.now_ns - worker.held_grew_ns >= NS):
+            self._note_cause(key, worker.held_grew_ns, "pause", "pipe-full", name=worker.name, held=worker.held,
+                             sndhwm=self.setup.get("sndhwm"), rcvhwm=self.setup.get("rcvhwm"))
+
     def _count_queued_for_dead(self) -> None:
         """Live view: how many messages wait in a queue kept for a dead worker's next life.  A pipe
         is first in, first out: an undelivered message that every running life has passed, and
         that is not lost, waits for a dead life whose queue outlives it."""
-        if self.now_ns < self._next_held_count_ns:
-            return
-        self._next_held_count_ns = self.now_ns + HELD_COUNT_INTERVAL_NS
         dead = [w for w in self.workers.values() if not w.running and w.life is not None and w.life.queue_outlives]
         if not dead:
             self.queued_for_dead = {}
@@ -734,6 +768,7 @@ class Model:
                 "station_kind": station.kind,
                 "fed_by": self._fed_by(station),
                 "queue_outlives": all(life.queue_outlives for _, life in lives),
+                "revived": all(life is not s.lives[-1] for s, life in lives),
             }
         else:
             key, facts = ("lost", why), {"why": why}

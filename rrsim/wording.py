@@ -20,6 +20,19 @@ def describe(entry: LogEntry) -> str:
     return _WORDING[entry.what](**entry.facts)
 
 
+def subjects(entry: LogEntry) -> set[str]:
+    """The processes an entry is about (for a log filtered to one worker)."""
+    facts = entry.facts
+    about = {facts[key] for key in ("name", "a", "b", "pusher", "router") if isinstance(facts.get(key), str)}
+    about.update(name for pair in facts.get("pairs", ()) for name in pair)
+    about.update(life[0] for life in facts.get("lives", ()) or ())
+    about.update(facts.get("senders", ()))
+    about.update(facts.get("ranges", {}))
+    if entry.what == "action":  # a scenario's action names its worker in words: "kill w1"
+        about.update(re.findall(r"\b[a-z]+\d+\b", facts.get("description", "")))
+    return about
+
+
 def names(items: list[str]) -> str:
     """``a, b, c, d and 5 more``: a line names a few, then counts the rest."""
     shown = ", ".join(items[:NAMES_SHOWN])
@@ -127,13 +140,10 @@ def _links(pairs: list[tuple[str, str]], up: bool, t_ns: int = 0, until_ns: int 
 
 
 _DROPPED_BY = {
-    SENDER: "a PUSH socket drops the queue of a peer that disconnects (RFC 30/PIPELINE; zguide ch. 1 "
-            "\"Divide and Conquer\")",
-    ROUTER: "a ROUTER drops what it queued for a peer that disconnects, and what the worker held died with it "
-            "(RFC 28/REQREP; zguide ch. 3 \"A Load Balancing Message Broker\")",
+    SENDER: "a PUSH drops a departed peer's queue (RFC 30; zguide ch. 1 \"Divide and Conquer\")",
+    ROUTER: "a ROUTER drops a departed peer's queue, and what the worker held died with it (RFC 28; zguide ch. 3)",
 }
-_KEPT_BY = ("a connecting PUSH socket keeps its queue for a peer whether or not the connection is up "
-            "(RFC 30/PIPELINE)")
+_KEPT_BY = "a connecting PUSH keeps a peer's queue while it is away (RFC 30)"
 
 
 def _lives(lives: list[tuple[str, int, str]]) -> str:
@@ -143,7 +153,7 @@ def _lives(lives: list[tuple[str, int, str]]) -> str:
 
 def _lost(count: int, ranges: dict[str, tuple[int, int, int, int]], why: str = "",
           lives: list[tuple[str, int, str]] | None = None, station_kind: str = "", fed_by: str = SENDER,
-          queue_outlives: bool = False) -> str:
+          queue_outlives: bool = False, revived: bool = False) -> str:
     ids = "; ".join(id_range(pusher, *span) for pusher, span in ranges.items())
     lost = f"{plural(count, 'message')} lost ({ids})"
     if not lives:
@@ -153,6 +163,9 @@ def _lost(count: int, ranges: dict[str, tuple[int, int, int, int]], why: str = "
     hows = sorted({how for _, _, how in lives})
     how = hows[0] if len(hows) == 1 else "ended"
     who = _lives(lives)
+    if queue_outlives and revived:
+        return (f"{who} {how}: {lost} that it had taken in, into its own receive queue, which died with it; "
+                f"what waited in the sender's queue went to its next life: {_KEPT_BY}")
     if queue_outlives:
         return (f"{who} {how}: {lost} that waited for a next life that never came; {_KEPT_BY}, "
                 "until the run ends")
@@ -172,6 +185,13 @@ def _late(name: str, life: int, count: int, fed_by: str, router: str = "") -> st
                 "broker's queue, late: they waited for a ready worker (zguide ch. 3 \"A Load Balancing Message Broker\")")
     return (f"{plural(count, 'message')} sent while {name} was dead were delivered late to its life {life}: "
             f"{_KEPT_BY}")
+
+
+def _pipe_full(name: str, held: int, sndhwm: int | None, rcvhwm: int | None) -> str:
+    limits = f" (rcvhwm {rcvhwm} + sndhwm {sndhwm}, give or take ZeroMQ's batches and the socket buffers)" \
+        if sndhwm is not None and rcvhwm is not None else ""
+    return (f"{name} paused: its pipe filled at {plural(held, 'message')}{limits}, and round robin now skips it: "
+            "a PUSH deals only to peers whose queue is not full (RFC 30; libzmq lb.cpp)")
 
 
 def _stranger(name: str, peer: str, endpoint: str, sender: bool = True, took: int = 0) -> str:
@@ -203,6 +223,7 @@ _WORDING: dict[str, Callable[..., str]] = {
     "arrived-after-all": lambda pusher, name, count: f"{plural(count, 'message')} of {pusher} counted lost arrived after all at {name}",
     "lost": _lost,
     "late": _late,
+    "pipe-full": _pipe_full,
     "stranger": _stranger,
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
 }

@@ -155,12 +155,6 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def new_log_entries(log: deque[LogEntry], last_seen: LogEntry | None) -> list[LogEntry]:
-    """The entries appended after ``last_seen`` (by identity: equal texts can repeat)."""
-    fresh: list[LogEntry] = []
-    for entry in reversed(log):
-        if entry is last_seen:
-            break
-        fresh.append(entry)
-    fresh.reverse()
-    return fresh
+def log_changes(log: deque[LogEntry], seen_revision: int) -> list[LogEntry]:
+    """The entries added or updated in place since the log's ``seen_revision``, oldest first."""
+    return sorted((entry for entry in log if entry.revision > seen_revision), key=lambda entry: entry.serial)

@@ -13,10 +13,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from rrsim.errors import UserError
-from rrsim.model import LogEntry
 from rrsim.patterns.choice import STRATEGIES
 from rrsim.tui import controls
-from rrsim.tui.frames import Frame, WorkerFrame, new_log_entries, read_frame
+from rrsim.tui.frames import Frame, WorkerFrame, log_changes, read_frame
 from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
 from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
@@ -36,6 +35,7 @@ LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process 
 WORK = Binding.Group("work", compact=True)
 SPEED = Binding.Group("rate", compact=True)
 SELECT = Binding.Group("select")
+LOG_SCROLL = Binding.Group("scroll the log")
 RATE, HELD, STRATEGY = ("rate", ""), ("held", ""), ("strategy", "")  # keys of run-wide settings in RunScreen._asked
 
 # Every key of the main screen; the footer, the help screen and the command palette read this.
@@ -69,6 +69,13 @@ RUN_BINDINGS: list[Binding] = [
     Binding("up", "select_row(-1)", show=False, group=SELECT),
     Binding("down", "select_row(1)", show=False, group=SELECT),
     *(Binding(str(n), f"select_number({n})", show=False, group=SELECT, key_display="1-9") for n in range(1, 10)),
+    Binding("f", "filter_log", "filter log",
+            tooltip="Show only the log lines about the selected worker (again: every line)."),
+    Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
+            tooltip="Scroll the event log: PgUp and PgDn a page, Home the oldest line, End the newest (and follow)."),
+    Binding("pagedown", "log_page(-1)", show=False, group=LOG_SCROLL),
+    Binding("home", "log_oldest", show=False, group=LOG_SCROLL),
+    Binding("end", "log_newest", show=False, group=LOG_SCROLL),
 ]
 
 
@@ -87,7 +94,7 @@ class RunScreen(Screen[None]):
         self.source = source
         self.scenario = scenario
         self._shown: tuple[int, bool] | None = None  # (model version, finished) of the frame on screen
-        self._last_entry: LogEntry | None = None
+        self._log_revision = 0  # of the model's log, as last shown
         self._asked: dict[tuple[str, str], Any] = {}  # settings asked for and not yet shown
         self._pacer = Pacer(UI_CPU_SHARE)
 
@@ -116,7 +123,10 @@ class RunScreen(Screen[None]):
 
     def _lifecycle_changed(self) -> bool:
         with self.source.lock:
-            fresh = new_log_entries(self.source.model.log, self._last_entry)
+            log = self.source.model.log
+            if self.source.model.log_revision == self._log_revision:
+                return False
+            fresh = log_changes(log, self._log_revision)
         return any(entry.kind in LIFECYCLE_LOG_KINDS for entry in fresh)
 
     # ------------------------------------------------------------------ model -> widgets
@@ -133,11 +143,11 @@ class RunScreen(Screen[None]):
                 self.query_one(WorkerGrid).catch_up()  # tiles still waiting for their turn
                 return
             frame = read_frame(model, self.scenario, source.finished)
-            entries = new_log_entries(model.log, self._last_entry)
+            entries = log_changes(model.log, self._log_revision) if model.log_revision != self._log_revision else []
+            self._log_revision = model.log_revision
             started_ns = model.started_ns or 0
         self._shown = shown
         if entries:
-            self._last_entry = entries[-1]
             self.query_one(EventLog).add(entries, started_ns)
         self.frame = frame
 
@@ -155,6 +165,11 @@ class RunScreen(Screen[None]):
             self.selected = frame.workers[0].name
         if frame.status.finished and (old is None or not old.status.finished):
             self.notify("Every message is accounted for; the result stays until you quit (q).", title="Run finished")
+
+    def watch_selected(self, name: str | None) -> None:
+        logs = self.query(EventLog)
+        if name is not None and logs and logs.first().only is not None:
+            logs.first().only = name  # a filtered log follows the selection
 
     def on_worker_clicked(self, message: WorkerClicked) -> None:
         self.selected = message.name
@@ -272,6 +287,25 @@ class RunScreen(Screen[None]):
         names = list(STRATEGIES)
         chosen = names[(names.index(current) + 1) % len(names)]
         self.send("set_strategy", chosen, setting=Setting(STRATEGY, chosen))
+
+    # ------------------------------------------------------------------ the log
+    def action_filter_log(self) -> None:
+        log = self.query_one(EventLog)
+        if log.only is not None:
+            log.only = None
+        elif self.selected is not None:
+            log.only = self.selected
+        else:
+            self.notify("No worker selected yet.", severity="warning")
+
+    def action_log_page(self, pages: int) -> None:
+        self.query_one(EventLog).page(pages)
+
+    def action_log_oldest(self) -> None:
+        self.query_one(EventLog).to_oldest()
+
+    def action_log_newest(self) -> None:
+        self.query_one(EventLog).to_newest()
 
     # ------------------------------------------------------------------ selection
     def _names(self) -> list[str]:
