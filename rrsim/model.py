@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.distribution import Durations
+from rrsim.distribution import Durations, RecentDurations
 from rrsim.ledger import Ledger
 from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetry means
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
 WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed")
+LATENCY_WINDOW_S = 10  # the live view's latency: the last 10 s (the report has the whole run)
 RECENT_IDS = 24
 RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
@@ -94,6 +95,7 @@ class WorkerView:
     foreign: int = 0
     recent: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
     latency: Durations = field(default_factory=Durations)  # sent to received (= work started)
+    recent_latency: RecentDurations = field(default_factory=lambda: RecentDurations(LATENCY_WINDOW_S))
     busy_ns: int = 0  # time spent working on the messages it has done
     # delivered (routed, for a broker) per half-second bucket: bucket index -> count
     rate_buckets: dict[int, int] = field(default_factory=dict)
@@ -345,6 +347,8 @@ class Model:
         # carry only messages sent from now on.
         if not e.inherits_backlog:
             life.caught_up = {index: p.sent for index, p in self.ledger.pushers.items()}
+        if worker.lives:
+            worker.recent.append((0, e.life))  # pusher 0: where the ids of a new life begin
         worker.lives.append(life)
         worker.state = "starting"
         worker.alive_since = e.t_ns
@@ -568,6 +572,7 @@ class Model:
         self.last_delivery_ns = max(self.last_delivery_ns or 0, int(done_ns.max()))
         waited = e.recv_ns - e.sent_ns
         worker.latency.add(waited)
+        worker.recent_latency.add(waited, e.t_ns)
         self.wait.add(waited)
         self.sojourn.add(done_ns - e.sent_ns)
         if e.done_ns is not None:

@@ -23,7 +23,7 @@ class WorkerFrame:
     state: str
     pid: int | None
     life: int
-    received: int
+    received: int  # by every life
     share: float
     rate: float
     rates: tuple[float, ...]  # messages/s per half second, oldest first
@@ -37,6 +37,7 @@ class WorkerFrame:
     router: bool = False
     queued: int = 0  # a broker: messages it holds
     ready: int = 0  # a broker: workers ready for a message
+    life_received: int = 0  # by this life
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
-        workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in stations),
+        workers=tuple(_worker_frame(model, w, histories[w.name], peak, finished) for w in stations),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
                         sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None))
@@ -108,11 +109,14 @@ def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
     )
 
 
-def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float) -> WorkerFrame:
+def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float,
+                  finished: bool) -> WorkerFrame:
     life = worker.life
+    recent = worker.recent_latency.window(model.now_ns)
     return WorkerFrame(
         name=worker.name,
-        state=worker.state,
+        # The run is over and drained: a worker still running then is done, not alive.
+        state="done" if finished and worker.state in ("starting", "alive") else worker.state,
         pid=life.pid if life else None,
         life=life.number if life else 0,
         received=worker.received,
@@ -120,8 +124,8 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         rate=worker.rate(model.now_ns),
         rates=rates,
         peak=peak,
-        p50_ms=worker.latency_ms(0.5),
-        p99_ms=worker.latency_ms(0.99),
+        p50_ms=recent.quantile_ms(0.5),
+        p99_ms=recent.quantile_ms(0.99),
         work_ms=worker.work_ms,
         late=worker.late,
         duplicates=worker.duplicates,
@@ -129,6 +133,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         router=worker.kind == ROUTER,
         queued=worker.queued,
         ready=worker.ready,
+        life_received=life.received if life else 0,
     )
 
 

@@ -23,6 +23,7 @@ STATE_MEANINGS = {
     "killed": "ended by SIGKILL: whatever was queued to it is lost (a broker's worker: the one message "
               "it was working on; a broker: the messages it held)",
     "crashed": "ended on its own; the event log shows the last lines it wrote",
+    "done": "the run has finished and drained; the tile keeps its final picture",
 }
 
 
@@ -42,12 +43,15 @@ def count_meanings(lost_after_s: float) -> dict[str, str]:
 
 TILE_PARTS = {
     "pid, life": "the worker's OS process and which incarnation of it this is (a revive starts the next)",
-    "recv, %": "messages it received, and its share of everything received",
+    "recv, %": "messages it received, and its share of everything received; after a revive, this life's count "
+               "of every life's (recv 10 of 23)",
     "▁▃▆█ n/s": "messages per second, one bar per half second; every tile uses the same scale",
-    "p50, p99": "median and 99th percentile time from send to receipt (when its work started)",
+    "p50, p99": "median and 99th percentile time from send to receipt (when its work started) over the last "
+                "10 s; the whole run's are in the report (rrsim run --json)",
     "queue, ready": "a broker: messages it holds, and workers ready for one",
     "work": "simulated work per message ([ and ] change it)",
-    "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher",
+    "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher; "
+                 "│life 2 marks where a new life's ids begin",
 }
 
 

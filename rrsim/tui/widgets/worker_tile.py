@@ -66,7 +66,7 @@ class WorkerTile(Widget):
 
 def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
-    return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
+    return (frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
             frame.p50_ms, frame.p99_ms, frame.work_ms, frame.late, frame.duplicates, frame.recent, frame.queued,
             frame.ready)
 
@@ -76,6 +76,8 @@ def _draw_process(frame: WorkerFrame) -> Content:
 
 
 def _draw_counts(frame: WorkerFrame) -> Content:
+    if frame.life > 1:  # this life's count first: the total adds up every life
+        return Content.assemble(f"recv {frame.life_received} of {frame.received}  ", (f"{frame.share:.1%}", "bold"))
     return Content.assemble(f"recv {frame.received}  ", (f"{frame.share:.1%}", "bold"))
 
 
@@ -126,11 +128,11 @@ def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) 
     lines: list[list[tuple[str, str]]] = [[]]
     used = 0
     for index, seq in recent:
-        token = f"p{index}:{seq}"
+        token = f"p{index}:{seq}" if index else f"│life {seq}"  # pusher 0 marks where a new life begins
         if used and used + 1 + len(token) > width:
             lines.append([])
             used = 0
-        colour = pusher_colour(index)
+        colour = pusher_colour(index) if index else MUTED
         if used:
             lines[-1].append((" ", colour))  # a space looks the same in any colour, and joins the run
             used += 1
