@@ -706,7 +706,11 @@ class Model:
             passed = min((w.life.caught_up.get(index, 0) for w in self.workers.values() if w.running and w.life),
                          default=ledger.sent)
             waiting += ledger.undelivered_between(ledger.lost_scan, passed)
-        self.queued_for_dead = {", ".join(w.name for w in dead): waiting} if waiting else {}
+        names = ", ".join(w.name for w in dead)
+        self.queued_for_dead = {names: waiting} if waiting else {}
+        if waiting:
+            key = ("kept", tuple((w.name, w.life.number) for w in dead))
+            self._note_cause(key, self.now_ns, "info", "kept", names=names, count=waiting)
 
     def _note_recovered(self) -> None:
         for (index, worker), count in self._recovered.items():

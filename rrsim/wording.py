@@ -27,6 +27,7 @@ def subjects(entry: LogEntry) -> set[str]:
     about.update(name for pair in facts.get("pairs", ()) for name in pair)
     about.update(life[0] for life in facts.get("lives", ()) or ())
     about.update(facts.get("senders", ()))
+    about.update(facts["names"].split(", ") if isinstance(facts.get("names"), str) else ())
     about.update(facts.get("ranges", {}))
     if entry.what == "action":  # a scenario's action names its worker in words: "kill w1"
         about.update(re.findall(r"\b[a-z]+\d+\b", facts.get("description", "")))
@@ -224,6 +225,8 @@ _WORDING: dict[str, Callable[..., str]] = {
     "lost": _lost,
     "late": _late,
     "pipe-full": _pipe_full,
+    "kept": lambda names, count: (f"{plural(count, 'message')} queued for {names} (dead) wait in flight for its next "
+                                  f"life, not lost: {_KEPT_BY}"),
     "stranger": _stranger,
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
 }

@@ -7,6 +7,7 @@ import numpy as np
 
 from rrsim import events as ev
 from rrsim.model import NS, Model
+from rrsim.tui.frames import read_frame
 from rrsim.wording import describe
 from test_ledger_model import arr, pusher_started, worker_started
 
@@ -92,6 +93,9 @@ def test_a_connecting_pusher_keeps_a_dead_workers_queue_for_its_next_life():
     # Shown as queued for the dead worker, not lost: 3, 5 and 7, which w1 has passed; 9 is newer
     # than anything w1 has had, so for all the model knows it is on its way to w1.
     assert model.queued_for_dead == {"w2": 3}
+    assert read_frame(model, "test", False).totals.queued_for_dead == (("w2", 3),)
+    assert lines(model, "kept") == ["3 messages queued for w2 (dead) wait in flight for its next life, not lost: "
+                                    "a connecting PUSH keeps a peer's queue while it is away (RFC 30)"]
     model.apply(worker_started(7 * NS, "w2", 2, 202, "worker"))
     deliver(model, 7 * NS + 5, "w2", 2, [3, 5], sent_ns=NS // 2 - 1000)  # its pipe kept even what life 1 had
     deliver(model, 7 * NS + 6, "w2", 2, [7, 9], sent_ns=2 * NS - 1000)

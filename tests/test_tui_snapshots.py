@@ -38,7 +38,7 @@ def steady(app: RrsimApp) -> RrsimApp:
     return app
 
 
-@pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained"])
+@pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained", "dead-queue"])
 def test_scene_at_80x24(snap_compare, scene_name: str) -> None:
     assert snap_compare(app_for(scene_name), terminal_size=NARROW)
 

@@ -79,6 +79,7 @@ class StatusFrame:
 class TotalsFrame:
     totals: Totals
     fairness: float | None  # to three places; None until some worker has received something
+    queued_for_dead: tuple[tuple[str, int], ...] = ()  # in flight, kept for dead workers' next lives
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
     return Frame(
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished),
-        totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
+        totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3), tuple(model.queued_for_dead.items())),
         workers=tuple(_worker_frame(model, w, histories[w.name], peak, finished) for w in stations),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,

@@ -92,6 +92,7 @@ class Script:
 
     def _start_worker(self, name: str, work_ms: float) -> None:
         life = self.targets[name].life + 1 if name in self.targets else 1
+        kept = self.targets[name].queued if name in self.targets else None  # a queue kept for this life
         self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, self._bound(name),
                                     "receiver", ("pusher",), push_pull.inherits_backlog("worker", life, self.setup),
                                     push_pull.queue_outlives("worker", self.setup)))
@@ -99,6 +100,8 @@ class Script:
         self.targets[name] = Target(name, life, work_ms)
         for index in self.sent:
             self.emit(self._link(pusher_name(index), name, True))
+        if kept:
+            self._deliver(self.targets[name], kept)
 
     def add_worker(self) -> str:
         name = f"w{len(self.model.workers) + 1}"
@@ -117,10 +120,12 @@ class Script:
                 self.emit(self._link(name, target.name, True))
 
     def kill(self, name: str, noticed_after_s: float = 0.25) -> None:
-        """SIGKILL: the pushers keep dealing to the dead pipe until they notice it is gone."""
+        """SIGKILL: the pushers keep dealing to the dead pipe until they notice it is gone, or,
+        when their queue outlives it (they connect), keep it for its next life."""
         target = self.targets[name]
         self.emit(ev.ProcessEnded(self.t_ns, name, target.life, "killed", -9))
-        target.state, target.queued = "dead", None
+        kept = push_pull.queue_outlives("worker", self.setup)
+        target.state, target.queued = "dead", [] if kept else None
         target.unlinked_at_ns = self.t_ns + int(noticed_after_s * NS)
 
     def revive(self, name: str) -> None:
@@ -168,7 +173,8 @@ class Script:
                     self.emit(self._link(pusher_name(index), target.name, False))
 
     def _linked(self) -> list[Target]:
-        return [t for t in self.targets.values() if t.state != "dead" or t.unlinked_at_ns is not None]
+        return [t for t in self.targets.values()
+                if t.state != "dead" or t.unlinked_at_ns is not None or t.queued is not None]
 
     def _send(self, index: int) -> None:
         limit = self.setup.messages or None
@@ -181,8 +187,7 @@ class Script:
             self.turn[index] += 1
             message = (index, self.sent[index], self.t_ns)
             self.sent[index] += 1
-            if target.state == "paused":
-                assert target.queued is not None
+            if target.queued is not None:  # paused, or dead with its queue kept
                 target.queued.append(message)
             elif target.state == "alive":
                 batches.setdefault(target.name, []).append(message)
@@ -254,6 +259,13 @@ def drained_scene() -> Scene:
     return Scene("seed", script.model, finished=True)
 
 
+def dead_queue_scene() -> Scene:
+    """The workers bind: w2 killed, the pusher keeps what it deals w2 for its next life."""
+    script = Script(replace(TUI_DEFAULTS, bind="worker")).start().run(4.0)
+    script.kill("w2", noticed_after_s=KILL_NOTICED_S)
+    return Scene("interactive", script.run(4.0).model)
+
+
 def busy_scene() -> Scene:
     """Two pushers and eight workers, one of them slowed down and one added later."""
     script = Script(replace(TUI_DEFAULTS, pushers=2, workers=7, rate=40.0)).start().run(3.0)
@@ -303,6 +315,7 @@ SCENES: dict[str, Callable[[], Scene]] = {
     "revive": revive_scene,
     "paused": paused_scene,
     "drained": drained_scene,
+    "dead-queue": dead_queue_scene,
     "busy": busy_scene,
     "busy-worker-push-pull": busy_worker_push_pull_scene,
     "busy-worker-lb-broker": busy_worker_lb_broker_scene,
