@@ -227,3 +227,8 @@ def test_the_log_scrolls_with_page_keys_home_and_end() -> None:
     assert seen[2][0] > 0 and seen[3][0] == seen[2][0] - page  # back a page from the oldest
     assert seen[4] == (0, None)  # End follows the newest again
     assert seen[6] == (0, "w2") and seen[7] == (0, "w3")  # f filters to the selection, which it follows
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_eight_workers_and_two_pushers_at_every_terminal_size(snap_compare, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for("busy"), terminal_size=size)

@@ -30,6 +30,7 @@ REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
 MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
+TALL_FROM = 50  # rows from which tiles grow taller (more ids)
 LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process changed state
 
 WORK = Binding.Group("work", compact=True)
@@ -69,7 +70,7 @@ RUN_BINDINGS: list[Binding] = [
     Binding("up", "select_row(-1)", show=False, group=SELECT),
     Binding("down", "select_row(1)", show=False, group=SELECT),
     *(Binding(str(n), f"select_number({n})", show=False, group=SELECT, key_display="1-9") for n in range(1, 10)),
-    Binding("f", "filter_log", "filter log",
+    Binding("f", "filter_log", "filter",
             tooltip="Show only the log lines about the selected worker (again: every line)."),
     Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
             tooltip="Scroll the event log: PgUp and PgDn a page, Home the oldest line, End the newest (and follow)."),
@@ -84,7 +85,7 @@ class RunScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
-    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough"), (TALL_FROM, "-tall")]
 
     frame: var[Frame | None] = var(None)
     selected: var[str | None] = var(None)

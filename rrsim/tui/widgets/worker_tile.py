@@ -95,6 +95,8 @@ def _draw_rates(frame: WorkerFrame, width: int) -> Content:
 
 
 def _draw_latency(frame: WorkerFrame) -> Content:
+    if max(frame.p50_ms or 0, frame.p99_ms or 0) >= 1000:  # a backlog: seconds fit a narrow tile
+        return Content(f"p50 {_s(frame.p50_ms)}  p99 {_s(frame.p99_ms)} s")
     return Content(f"p50 {_ms(frame.p50_ms)}  p99 {_ms(frame.p99_ms)} ms")
 
 
@@ -151,6 +153,10 @@ def _assemble_runs(parts: list[tuple[str, str]]) -> Content:
         else:
             runs.append((text, style))
     return Content.assemble(*runs)
+
+
+def _s(ms: float | None) -> str:
+    return _ms(None if ms is None else ms / 1000)
 
 
 def _ms(value: float | None) -> str:
