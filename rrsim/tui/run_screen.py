@@ -30,6 +30,7 @@ REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
 MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
+TOTALS_ON_ONE_LINE = 110  # columns; narrower, the totals take two lines rather than lose fairness
 TALL_FROM = 50  # rows from which tiles grow taller (more ids)
 LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process changed state
 
@@ -84,7 +85,7 @@ class RunScreen(Screen[None]):
     """Topology, totals, worker tiles, pushers and the event log of one run."""
 
     BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (TOTALS_ON_ONE_LINE, "-wide-enough")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough"), (TALL_FROM, "-tall")]
 
     frame: var[Frame | None] = var(None)
