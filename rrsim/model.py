@@ -15,6 +15,7 @@ import numpy as np
 from rrsim import events as ev
 from rrsim.distribution import Durations, RecentDurations
 from rrsim.ledger import Ledger
+from rrsim.message_map import MessageMap
 from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetry means
 
 NS = 1_000_000_000
@@ -255,6 +256,7 @@ class Model:
         self._recovered_noted_ns = 0
         self.all_linked_once = False
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
+        self.message_map = MessageMap()
         self._next_aging_ns = 0
 
     # ----------------------------------------------------------------- folding
@@ -566,6 +568,7 @@ class Model:
                 self._count_late(e.t_ns, worker, life, before_life & firsts, router_down, firsts)
         worker.received += n
         life.received += n
+        self.message_map.record_deliveries(worker.name, life.number, e.pushers, e.recv_ns, late)
         if self.first_send_ns is None:
             self.first_send_ns = int(e.sent_ns.min())
         done_ns = e.recv_ns if e.done_ns is None else e.done_ns
@@ -772,6 +775,8 @@ class Model:
         if lives:
             key: tuple = ("lost", tuple((station.name, life.number) for station, life in lives))
             station = lives[0][0]
+            for dead, life in lives:  # several: it was dealt to one of them; each row shows it
+                self.message_map.record_lost(dead.name, life.number, life.ended_ns or t_ns, len(seqs))
             facts: dict[str, Any] = {
                 "lives": [(s.name, life.number, life.how_ended) for s, life in lives],
                 "station_kind": station.kind,

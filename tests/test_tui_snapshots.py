@@ -232,3 +232,8 @@ def test_the_log_scrolls_with_page_keys_home_and_end() -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
 def test_eight_workers_and_two_pushers_at_every_terminal_size(snap_compare, size: tuple[int, int]) -> None:
     assert snap_compare(app_for("busy"), terminal_size=size)
+
+
+@pytest.mark.parametrize("scene_name", ["revive", "busy"])
+def test_m_shows_the_message_map(snap_compare, scene_name: str) -> None:
+    assert snap_compare(app_for(scene_name), press=["m"], terminal_size=(120, 40))

@@ -21,6 +21,7 @@ from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
 from rrsim.tui.widgets.header import RunStatus, TopologyBar
+from rrsim.tui.widgets.message_map import MessageMapView
 from rrsim.tui.widgets.pushers_panel import PushersPanel
 from rrsim.tui.widgets.too_small import TooSmall
 from rrsim.tui.widgets.totals_bar import TotalsBar
@@ -71,6 +72,9 @@ RUN_BINDINGS: list[Binding] = [
     Binding("up", "select_row(-1)", show=False, group=SELECT),
     Binding("down", "select_row(1)", show=False, group=SELECT),
     *(Binding(str(n), f"select_number({n})", show=False, group=SELECT, key_display="1-9") for n in range(1, 10)),
+    Binding("m", "toggle_map", "map",
+            tooltip="Show the message map instead of the tiles (again: the tiles): time left to right, one row "
+                    "per worker life, a cell shaded by messages and coloured by pusher, lost a red cross, late orange."),
     Binding("f", "filter_log", "filter",
             tooltip="Show only the log lines about the selected worker (again: every line)."),
     Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
@@ -107,6 +111,7 @@ class RunScreen(Screen[None]):
                 yield RunStatus()
             yield TotalsBar()
             yield WorkerGrid().data_bind(RunScreen.selected)
+            yield MessageMapView(id="map")
             with Horizontal(id="bottom"):
                 yield PushersPanel()
                 yield EventLog(id="event-log")
@@ -145,12 +150,17 @@ class RunScreen(Screen[None]):
                 self.query_one(WorkerGrid).catch_up()  # tiles still waiting for their turn
                 return
             frame = read_frame(model, self.scenario, source.finished)
+            showing_map = self.has_class("-map")
+            message_map = (model.message_map.frame(model.started_ns or 0, model.now_ns, self.query_one(MessageMapView).columns())
+                           if showing_map else None)
             entries = log_changes(model.log, self._log_revision) if model.log_revision != self._log_revision else []
             self._log_revision = model.log_revision
             started_ns = model.started_ns or 0
         self._shown = shown
         if entries:
             self.query_one(EventLog).add(entries, started_ns)
+        if message_map is not None:
+            self.query_one(MessageMapView).map = message_map
         self.frame = frame
 
     def watch_frame(self, old: Frame | None, frame: Frame | None) -> None:
@@ -290,7 +300,12 @@ class RunScreen(Screen[None]):
         chosen = names[(names.index(current) + 1) % len(names)]
         self.send("set_strategy", chosen, setting=Setting(STRATEGY, chosen))
 
-    # ------------------------------------------------------------------ the log
+    # ------------------------------------------------------------------ the map and the log
+    def action_toggle_map(self) -> None:
+        self.toggle_class("-map")
+        self._shown = None  # read the model now, map included
+        self.read_model()
+
     def action_filter_log(self) -> None:
         log = self.query_one(EventLog)
         if log.only is not None:

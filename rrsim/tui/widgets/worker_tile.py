@@ -120,7 +120,7 @@ def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
             parts.append((BARS[0], MUTED))
         else:
             parts.append((BARS[min(len(BARS) - 1, ceil(rate / peak * (len(BARS) - 1)))], SPARK))
-    return _assemble_runs(parts)
+    return assemble_runs(parts)
 
 
 def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) -> list[Content]:
@@ -140,10 +140,10 @@ def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) 
             used += 1
         lines[-1].append((token, colour))
         used += len(token)
-    return [_assemble_runs(line) for line in lines[-rows:] if line]
+    return [assemble_runs(line) for line in lines[-rows:] if line]
 
 
-def _assemble_runs(parts: list[tuple[str, str]]) -> Content:
+def assemble_runs(parts: list[tuple[str, str]]) -> Content:
     """Content from (text, style) parts, neighbours of one style joined: every span costs Textual
     time on every frame, and a busy tile is a sparkline and a line of ids in one or two styles."""
     runs: list[tuple[str, str]] = []
