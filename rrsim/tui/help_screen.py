@@ -31,7 +31,8 @@ def count_meanings(lost_after_s: float) -> dict[str, str]:
     return {
         "sent": "messages the pushers have handed to ZeroMQ",
         "delivered": "messages some worker received and finished (each id counted once)",
-        "in flight": "sent, not delivered yet, and not yet counted lost",
+        "in flight": "sent, not delivered yet, and not yet counted lost; \"queued for w1 (dead)\": of those, what a "
+                     "connecting PUSH keeps for a dead worker's next life",
         "lost": f"not delivered {lost_after_s:g} s after it was sent, and no running worker can still deliver it "
                 "(each has had later ones); final once a run drains",
         "late": "delivered after waiting for a process on its way that was dead when it was sent (a worker "
