@@ -304,7 +304,7 @@ class Model:
         keeping ``first`` (what it was before the burst) from the line's first write."""
         last = self.log[-1] if self.log else None
         if (last is not None and last.what == what and last.until_ns is not None and t_ns - last.until_ns < BURST_NS
-                and all(last.facts.get(k) == v for k, v in facts.items() if k in ("name",))):
+                and last.facts.get("name") == facts.get("name")):  # the same worker's work, or the rate
             self._rewrite(last, t_ns, **facts)
         else:
             self._note(t_ns, kind, what, **first, **facts)
