@@ -352,6 +352,8 @@ class Model:
         if worker.lives:
             worker.recent.append((0, e.life))  # pusher 0: where the ids of a new life begin
         worker.lives.append(life)
+        if e.kind == RECEIVER:  # a row on the map from its start, even if it dies with nothing
+            self.message_map.row(e.name, e.life, e.t_ns)
         worker.state = "starting"
         worker.alive_since = e.t_ns
         self._note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid)

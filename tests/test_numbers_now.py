@@ -46,3 +46,11 @@ def test_once_the_run_is_over_a_running_worker_says_done_and_a_dead_one_keeps_it
     model.apply(ev.Drained(2 * NS))
     assert [w.state for w in read_frame(model, "test", False).workers] == ["alive", "killed"]
     assert [w.state for w in read_frame(model, "test", True).workers] == ["done", "killed"]
+
+
+def test_a_life_killed_before_it_received_anything_still_has_a_row_on_the_map():
+    model = push_pull(2)
+    model.apply(ev.ProcessEnded(NS, "w2", 1, "killed", -9))
+    model.apply(worker_started(2 * NS, "w2", 2, 202))
+    rows = model.message_map.frame(0, 3 * NS, 30).rows
+    assert [(r.name, r.life, sum(r.counts)) for r in rows] == [("w1", 1, 0), ("w2", 1, 0), ("w2", 2, 0)]
