@@ -28,6 +28,16 @@ class Durations:
         self.total_ns += int(durations_ns.sum())
         self.max_ns = max(self.max_ns, int(durations_ns.max()))
 
+    @classmethod
+    def merged(cls, parts: list[Durations]) -> Durations:
+        whole = cls()
+        for part in parts:
+            whole.counts += part.counts
+            whole.count += part.count
+            whole.total_ns += part.total_ns
+            whole.max_ns = max(whole.max_ns, part.max_ns)
+        return whole
+
     def quantile_ms(self, q: float) -> float | None:
         if self.count == 0:
             return None
@@ -49,3 +59,26 @@ class Durations:
             "p99": rounded(self.quantile_ms(0.99)),
             "max": rounded(None if self.count == 0 else self.max_ns / 1e6),
         }
+
+
+SECOND_NS = 1_000_000_000
+
+
+class RecentDurations:
+    """The last ``window_s`` seconds of a distribution, one ``Durations`` per second of event
+    time: what latency is now, not since the start."""
+
+    def __init__(self, window_s: int = 10) -> None:
+        self.window_s = window_s
+        self.seconds: dict[int, Durations] = {}
+
+    def add(self, durations_ns: np.ndarray, at_ns: int) -> None:
+        second = at_ns // SECOND_NS
+        self.seconds.setdefault(second, Durations()).add(durations_ns)
+        for old in [s for s in self.seconds if s <= second - self.window_s]:
+            del self.seconds[old]
+
+    def window(self, now_ns: int) -> Durations:
+        """Every duration added in the last ``window_s`` seconds before ``now_ns``."""
+        oldest = now_ns // SECOND_NS - self.window_s
+        return Durations.merged([d for second, d in self.seconds.items() if second > oldest])

@@ -166,6 +166,7 @@ class Engine:
             speed=speed, endpoints=self.wiring.endpoints_of(name), kind=role.kind,
             links_to=self.roster.links_to[name],
             inherits_backlog=self.pattern.inherits_backlog(role.name, life, self.setup),
+            queue_outlives=self.pattern.queue_outlives(role.name, self.setup),
         ))
         self._next_control_ns = 0
 
@@ -359,8 +360,9 @@ class Engine:
                 continue
             self._last_activity_ns = now
             try:
-                self.perform(due.action)
+                # Said before it is done, so that the log tells the cause before its effect.
                 self.emit(ev.ActionFired(now_ns(), due.action.describe()))
+                self.perform(due.action)
             except UserError as error:
                 self.emit(ev.ActionFired(now_ns(), f"{due.action.describe()} skipped: {error}"))
 

@@ -36,7 +36,8 @@ class ProcessStarted(Event):
     """A child process started.  Besides its role's name, the facts the model needs about it,
     as the pattern states them: what its telemetry means (``kind``), which roles it must be
     connected with to take part, and whether this life may be handed messages sent before it
-    started (a pipe it inherits from a dead life, or a broker's queue)."""
+    started (a pipe it inherits from a dead life, or a broker's queue), and whether what was dealt
+    to it and not yet received outlives it, waiting for its next life (``queue_outlives``)."""
 
     name: str
     role: str  # the pattern's word: "pusher", "broker", "worker"
@@ -48,6 +49,7 @@ class ProcessStarted(Event):
     links_to: tuple[str, ...] = ()  # roles
     inherits_backlog: bool = False
     speed: float = 1.0  # a worker's: its work per message is divided by it
+    queue_outlives: bool = False
 
 
 @dataclass(frozen=True)

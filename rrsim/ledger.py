@@ -118,6 +118,18 @@ class PusherLedger:
         result = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
         return result if cap is None else result[:cap]
 
+    def undelivered_between(self, low: int, high: int) -> int:
+        """How many messages in [low, high) have not been delivered (lost ones included)."""
+        high = min(high, self.sent)
+        if high <= low:
+            return 0
+        first_byte, last_byte = low >> 3, (high + 7) >> 3
+        window = self.delivered[first_byte:last_byte].copy()
+        window[0] &= np.uint8((0xFF << (low & 7)) & 0xFF)  # bits below low are not counted
+        if high & 7:
+            window[-1] &= np.uint8((1 << (high & 7)) - 1)  # nor bits from high on
+        return (high - low) - int(np.bitwise_count(window).sum())
+
     def declare_lost_below(self, boundary: int) -> np.ndarray:
         """Count every undelivered message below ``boundary`` as lost; return the newly lost seqs."""
         boundary = min(boundary, self.sent)

@@ -7,20 +7,22 @@ is the time of the latest event.  The TUI, the headless report and the tests all
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.distribution import Durations
+from rrsim.distribution import Durations, RecentDurations
 from rrsim.ledger import Ledger
 from rrsim.queue_depth import QueueDepth
+from rrsim.message_map import MessageMap
 from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetry means
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
 WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "silent")
+LATENCY_WINDOW_S = 10  # the live view's latency: the last 10 s (the report has the whole run)
 RECENT_IDS = 24
 RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
@@ -30,6 +32,13 @@ AGING_INTERVAL_NS = 20_000_000  # how often the live view looks for lost message
 # A peer we cannot name this long after it connected is a stranger: one of ours says who it is
 # (its link report) within a few ms, or is known already by its process id.
 STRANGER_GRACE_NS = 500_000_000
+# A sender keeps dealing to a peer that died until it sees the connection drop: a message sent up
+# to this long after a life ended may still have been dealt to it.
+DEALT_AFTER_END_NS = NS
+BURST_NS = 2 * NS  # the same setting changed again within this time is one log line (a key held down)
+LINK_FOLD_NS = NS  # connections coming up (or going down) this close together are one log line
+HELD_COUNT_INTERVAL_NS = NS // 5  # how often the live view counts what waits for a dead life
+CANDIDATES_MAX = 62  # lives a lost message may be traced to at once (bits of an int64)
 
 
 def pusher_name(index: int) -> str:
@@ -54,6 +63,7 @@ class Life:
     log_tail: tuple[str, ...] = ()
     # pusher index -> no message of that pusher below this seq can still come to this life
     caught_up: dict[int, int] = field(default_factory=dict)
+    queue_outlives: bool = False  # what was dealt to it and not received waits for its next life
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,9 @@ class LogEntry:
     kind: str  # "start" | "end" | "pause" | "link" | "lost" | "action" | "warn" | "info": how it looks
     what: str  # what happened: "started", "ended", "lost", ... (one wording each)
     facts: dict[str, Any] = field(default_factory=dict)
+    serial: int = 0  # its place in the log; an entry updated in place keeps it
+    revision: int = 0  # the log's revision when it was last written: front ends redraw what changed
+    until_ns: int | None = None  # when it was last updated (a count that grew, a burst of keys)
 
 
 @dataclass
@@ -109,6 +122,7 @@ class WorkerView:
     foreign: int = 0
     recent: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
     latency: Durations = field(default_factory=Durations)  # sent to received (= work started)
+    recent_latency: RecentDurations = field(default_factory=lambda: RecentDurations(LATENCY_WINDOW_S))
     busy_ns: int = 0  # time spent working on the messages it has done
     overheads: Overheads = field(default_factory=lambda: Overheads())
     # delivered (routed, for a broker) per half-second bucket: bucket index -> count
@@ -123,12 +137,16 @@ class WorkerView:
     # was paused or ended each verdict came, in ms
     heartbeats_missed: int = 0
     verdict_ms: list[float] = field(default_factory=list)
-    paused_ns: int | None = None  # when it was last paused
     waiting: bool = False  # its router fell silent: it waits to connect again
     # The most messages waiting for it, known only when a message is dealt to it as it is sent
     # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
     queue: QueueDepth | None = None
     max_queued: int = 0  # a router: the most messages it said it held
+    # Paused: since when, how many messages wait in its pipe (dealt to it, passed by every other
+    # running worker), and when that last grew
+    paused_ns: int | None = None
+    held: int = 0
+    held_grew_ns: int = 0
 
     @property
     def life(self) -> Life | None:
@@ -255,7 +273,13 @@ class Model:
         self._unnamed: dict[tuple[str, str], tuple[int, str]] = {}  # (binder, peer) -> (when, endpoint): ours?
         self.strangers: list[Stranger] = []
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
-        self.logged = 0  # entries ever logged: the log keeps only the newest LOG_LENGTH
+        self.log_revision = 0  # bumped whenever an entry is added or updated
+        self._log_serial = 0
+        self._causes: dict[tuple, LogEntry] = {}  # one entry per cause, its count growing in place
+        self.kinds: dict[str, str] = {}  # role -> kind (sender, router, receiver)
+        # dead life -> messages that wait for its next life (its queue outlives it), per pusher
+        self.queued_for_dead: dict[str, int] = {}
+        self._next_held_count_ns = 0
         self.now_ns = 0
         self.started_ns: int | None = None
         self.first_send_ns: int | None = None
@@ -275,10 +299,10 @@ class Model:
         self._recovered: dict[tuple[int, str], int] = {}
         self._recovered_noted_ns = 0
         self.all_linked_once = False
-        self.role_kinds: dict[str, str] = {}  # role -> what its telemetry means
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
+        self.message_map = MessageMap()
         self._next_aging_ns = 0
 
     # ----------------------------------------------------------------- folding
@@ -292,12 +316,44 @@ class Model:
             self._name_strangers()
         if not self.drained:
             self._age_undelivered()
+            self._count_waiting()
         if self._recovered and (self.now_ns - self._recovered_noted_ns >= NS or isinstance(event, ev.Drained)):
             self._note_recovered()
 
-    def _note(self, t_ns: int, kind: str, what: str, **facts: Any) -> None:
-        self.log.append(LogEntry(t_ns, kind, what, facts))
-        self.logged += 1
+    def _note(self, t_ns: int, kind: str, what: str, **facts: Any) -> LogEntry:
+        self._log_serial += 1
+        self.log_revision += 1
+        entry = LogEntry(t_ns, kind, what, facts, self._log_serial, self.log_revision, t_ns)
+        self.log.append(entry)
+        return entry
+
+    def _rewrite(self, old: LogEntry, t_ns: int, **facts: Any) -> LogEntry:
+        """Update ``old`` in place (same place in the log, new facts); if it has left the log, add it anew."""
+        self.log_revision += 1
+        new = replace(old, facts={**old.facts, **facts}, revision=self.log_revision, until_ns=t_ns)
+        for i in range(len(self.log) - 1, -1, -1):
+            if self.log[i] is old:
+                self.log[i] = new
+                return new
+        self.log.append(new)
+        return new
+
+    def _note_cause(self, key: tuple, t_ns: int, kind: str, what: str, **facts: Any) -> LogEntry:
+        """One entry per cause: the first time it is added, afterwards it is updated in place."""
+        old = self._causes.get(key)
+        entry = self._note(t_ns, kind, what, **facts) if old is None else self._rewrite(old, t_ns, **facts)
+        self._causes[key] = entry
+        return entry
+
+    def _note_burst(self, t_ns: int, kind: str, what: str, first: dict[str, Any], **facts: Any) -> None:
+        """A change made again soon after (a key pressed twelve times) updates the last line,
+        keeping ``first`` (what it was before the burst) from the line's first write."""
+        last = self.log[-1] if self.log else None
+        if (last is not None and last.what == what and last.until_ns is not None and t_ns - last.until_ns < BURST_NS
+                and last.facts.get("name") == facts.get("name")):  # the same worker's work, or the rate
+            self._rewrite(last, t_ns, **facts)
+        else:
+            self._note(t_ns, kind, what, **first, **facts)
 
     def station(self, name: str) -> WorkerView | None:
         """The worker or broker called ``name``: what can be killed, paused and revived."""
@@ -320,7 +376,7 @@ class Model:
         self.endpoints.update(e.endpoints)
         self.ours.add(f"pid {e.pid}")
         self.roles[e.name] = e.role
-        self.role_kinds[e.role] = e.kind
+        self.kinds[e.role] = e.kind
         if e.kind == SENDER:
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
             pusher.pid, pusher.state, pusher.links_to = e.pid, "starting", e.links_to
@@ -334,20 +390,23 @@ class Model:
         worker.work_ms, worker.speed, worker.links_to = e.work_ms, e.speed, e.links_to
         worker.waiting = False
         worker.queued = worker.ready = worker.routed = 0
-        life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns)
+        life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns, queue_outlives=e.queue_outlives)
         worker.overheads.last_done_ns = None  # a new process: nothing of the last one's is in its way
         # A life that may be handed messages sent before it started (a pipe it inherits, a
         # broker's queue): nothing is known about what it may still deliver.  Otherwise its pipes
         # carry only messages sent from now on.
         if not e.inherits_backlog:
             life.caught_up = {index: p.sent for index, p in self.ledger.pushers.items()}
+        if worker.lives:
+            worker.recent.append((0, e.life))  # pusher 0: where the ids of a new life begin
         worker.lives.append(life)
         if e.kind == RECEIVER:
             # Fed by a router, it is dealt a message some time after it was sent: when is not seen.
-            fed_by_router = any(self.role_kinds.get(role) == ROUTER for role in e.links_to)
+            fed_by_router = any(self.kinds.get(role) == ROUTER for role in e.links_to)
             worker.queue = None if fed_by_router else (worker.queue or QueueDepth())
             if worker.queue is not None:
                 worker.queue.new_life()
+            self.message_map.row(e.name, e.life, e.t_ns)  # a row on the map from its start, even if it dies with nothing
         worker.state = "starting"
         worker.alive_since = e.t_ns
         self._note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid)
@@ -397,7 +456,7 @@ class Model:
     def _on_WorkerPaused(self, e: ev.WorkerPaused) -> None:
         worker = self.station(e.name)
         worker.state = "paused"
-        worker.paused_ns = e.t_ns
+        worker.paused_ns, worker.held, worker.held_grew_ns = e.t_ns, 0, e.t_ns
         self._close_alive(worker, e.t_ns)
         self._note(e.t_ns, "pause", "paused", name=e.name)
 
@@ -405,16 +464,18 @@ class Model:
         worker = self.station(e.name)
         worker.state = "starting"
         worker.alive_since = e.t_ns
+        worker.paused_ns = None
         self._update_ready(worker)
         self._note(e.t_ns, "pause", "resumed", name=e.name)
 
     def _on_WorkSet(self, e: ev.WorkSet) -> None:
-        self.workers[e.name].work_ms = e.work_ms
-        self._note(e.t_ns, "info", "work-set", name=e.name, work_ms=e.work_ms)
+        worker = self.workers[e.name]
+        self._note_burst(e.t_ns, "info", "work-set", {"was_ms": worker.work_ms}, name=e.name, work_ms=e.work_ms)
+        worker.work_ms = e.work_ms
 
     def _on_RateSet(self, e: ev.RateSet) -> None:
+        self._note_burst(e.t_ns, "info", "rate-set", {"was": self.rate}, rate=e.rate)
         self.rate = e.rate
-        self._note(e.t_ns, "info", "rate-set", rate=e.rate)
 
     def _on_StrategySet(self, e: ev.StrategySet) -> None:
         self.strategy = e.strategy
@@ -446,7 +507,13 @@ class Model:
             self.links.add(link)
         else:
             self.links.discard(link)
-        self._note(e.t_ns, "link", "link", a=e.a, b=e.b, up=e.up)
+        key = ("links", e.up)
+        wave = self._causes.get(key)
+        if wave is not None and e.t_ns - (wave.until_ns or wave.t_ns) >= LINK_FOLD_NS:
+            del self._causes[key]  # a new wave of connections, told on a line of its own
+            wave = None
+        pairs = [] if wave is None else wave.facts["pairs"]
+        self._note_cause(key, e.t_ns, "link", "links", pairs=[*pairs, (e.a, e.b)], up=e.up)
         for name in (e.a, e.b):
             if (station := self.station(name)) is not None:
                 self._update_ready(station)
@@ -477,8 +544,8 @@ class Model:
                 ended = any((life.ended_ns or 0) >= since for w in self.workers.values() for life in w.lives)
                 label = labels.get(endpoint, binder)
                 self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq, worker_ended=ended))
-                self._note(since, "warn", "stranger", name=binder, peer=peer, endpoint=label,
-                           sender=pusher is not None)
+                self._note_cause(("stranger", binder, peer), since, "warn", "stranger", name=binder, peer=peer,
+                                 endpoint=label, sender=pusher is not None, took=0)
 
     def _on_SentProgress(self, e: ev.SentProgress) -> None:
         pusher = self.pushers.setdefault(e.pusher, PusherView(e.pusher))
@@ -572,11 +639,16 @@ class Model:
         n = len(e.seqs)
         # Late: it waited for a process on its way that was dead when it was sent: this worker
         # life (a queue it inherited), or a broker between two lives (a queue kept for it).
-        late = e.sent_ns < life.started_ns
+        before_life = e.sent_ns < life.started_ns
+        late = before_life.copy()
+        router_down: dict[str, np.ndarray] = {}  # broker -> its messages sent while it was dead
         for broker in self.brokers.values():
             for before, after in zip(broker.lives, broker.lives[1:]):
                 if before.ended_ns is not None:
-                    late |= (e.sent_ns >= before.ended_ns) & (e.sent_ns < after.started_ns)
+                    down = (e.sent_ns >= before.ended_ns) & (e.sent_ns < after.started_ns) & ~late
+                    if down.any():
+                        router_down[broker.name] = router_down.get(broker.name, False) | down
+                        late |= down
         single = e.pushers[0] == e.pushers[-1] and bool((e.pushers == e.pushers[0]).all())
         for index in [e.pushers[0]] if single else np.unique(e.pushers):
             mine = slice(None) if single else e.pushers == index
@@ -591,10 +663,15 @@ class Model:
             late_first = int((late[mine] & flags.first).sum())
             self.late += late_first
             worker.late += late_first
+            if late_first:
+                firsts = np.zeros(n, dtype=bool)
+                firsts[np.flatnonzero(mine) if not single else slice(None)] = flags.first
+                self._count_late(e.t_ns, worker, life, before_life & firsts, router_down, firsts)
         worker.received += n
         life.received += n
         if worker.state == "silent" and life is worker.life:
             worker.state = "alive"  # declared dead, and heard from after all
+        self.message_map.record_deliveries(worker.name, life.number, e.pushers, e.recv_ns, late)
         if self.first_send_ns is None:
             self.first_send_ns = int(e.sent_ns.min())
         done_ns = e.recv_ns if e.done_ns is None else e.done_ns
@@ -603,6 +680,7 @@ class Model:
         worker.latency.add(waited)
         if worker.queue is not None:
             worker.queue.add(e.pushers, e.sent_ns, e.recv_ns)
+        worker.recent_latency.add(waited, e.t_ns)
         self.wait.add(waited)
         self.sojourn.add(done_ns - e.sent_ns)
         if e.work_us is not None:
@@ -637,6 +715,7 @@ class Model:
         newly = self.ledger.drain()
         self._note_lost(e.t_ns, newly, "undelivered")
         self.drained = True
+        self.queued_for_dead = {}
 
     # ----------------------------------------------------------------- helpers
     def _close_alive(self, worker: WorkerView, t_ns: int) -> None:
@@ -693,12 +772,64 @@ class Model:
     def _caught_up_everywhere(self, index: int, ended_after_ns: int) -> float:
         """The lowest seq of pusher ``index`` that some worker life may still deliver."""
         lives = [life for w in self.workers.values() for life in w.lives
-                 if (w.running and life is w.lives[-1]) or (life.ended_ns or 0) > ended_after_ns]
+                 if (life is w.lives[-1] and (w.running or life.queue_outlives)) or (life.ended_ns or 0) > ended_after_ns]
         return min((life.caught_up.get(index, 0) for life in lives), default=float("inf"))
+
+    def _count_waiting(self) -> None:
+        if self.now_ns < self._next_held_count_ns:
+            return
+        self._next_held_count_ns = self.now_ns + HELD_COUNT_INTERVAL_NS
+        self._count_queued_for_dead()
+        for worker in self.workers.values():
+            if worker.state == "paused" and worker.life is not None:
+                self._count_held_while_paused(worker)
+
+    def _count_held_while_paused(self, worker: WorkerView) -> None:
+        """A paused worker fed by a sender: its pipe is first in, first out, so what it was dealt
+        is what it has not received and every other running worker has passed.  Once that stops
+        growing for a second while the others still receive, its pipe is full and the sender's
+        round robin skips it: say so once, the count growing in place."""
+        if self._fed_by(worker) != SENDER:
+            return
+        others = [w.life for w in self.workers.values() if w.running and w.state != "paused" and w.life]
+        if not others:
+            return
+        held = 0
+        for index, ledger in self.ledger.pushers.items():
+            passed = min(life.caught_up.get(index, 0) for life in others)
+            held += ledger.undelivered_between(max(worker.life.caught_up.get(index, 0), ledger.lost_scan), passed)
+        if held > worker.held:
+            worker.held, worker.held_grew_ns = held, self.now_ns
+        key = ("pipe-full", worker.name, worker.paused_ns)
+        if held and (key in self._causes or self.now_ns - worker.held_grew_ns >= NS):
+            self._note_cause(key, worker.held_grew_ns, "pause", "pipe-full", name=worker.name, held=worker.held,
+                             sndhwm=self.setup.get("sndhwm"), rcvhwm=self.setup.get("rcvhwm"))
+
+    def _count_queued_for_dead(self) -> None:
+        """Live view: how many messages wait in a queue kept for a dead worker's next life.  A pipe
+        is first in, first out: an undelivered message that every running life has passed, and
+        that is not lost, waits for a dead life whose queue outlives it."""
+        dead = [w for w in self.workers.values() if not w.running and w.life is not None and w.life.queue_outlives]
+        if not dead:
+            self.queued_for_dead = {}
+            return
+        waiting = 0
+        for index, ledger in self.ledger.pushers.items():
+            passed = min((w.life.caught_up.get(index, 0) for w in self.workers.values() if w.running and w.life),
+                         default=ledger.sent)
+            waiting += ledger.undelivered_between(ledger.lost_scan, passed)
+        names = ", ".join(w.name for w in dead)
+        self.queued_for_dead = {names: waiting} if waiting else {}
+        if waiting:
+            key = ("kept", tuple((w.name, w.life.number) for w in dead))
+            self._note_cause(key, self.now_ns, "info", "kept", names=names, count=waiting)
 
     def _note_recovered(self) -> None:
         for (index, worker), count in self._recovered.items():
-            self._note(self.now_ns, "info", "arrived-after-all", pusher=pusher_name(index), name=worker, count=count)
+            key = ("arrived-after-all", index, worker)
+            before = self._causes[key].facts["count"] if key in self._causes else 0
+            self._note_cause(key, self.now_ns, "info", "arrived-after-all", pusher=pusher_name(index), name=worker,
+                             count=before + count)
         self._recovered.clear()
         self._recovered_noted_ns = self.now_ns
 
@@ -706,12 +837,89 @@ class Model:
         """``why``: "overdue" (live view) or "undelivered" (the run is over).  What a stranger
         took is counted as strayed instead, where the evidence says so: it was sent while the
         stranger was connected to its pusher and none of our workers of that pusher ended
-        meanwhile, and every running worker has had a later message (that is why it is lost)."""
+        meanwhile, and every running worker has had a later message (that is why it is lost).
+        The rest is traced to the lives it was dealt to, one log line per cause."""
         for index, seqs in newly.items():
             seqs = self._stray(index, seqs)
-            if len(seqs):
-                self._note(t_ns, "lost", "lost", why=why, pusher=pusher_name(index), count=len(seqs),
-                           first_seqs=seqs[:LOST_IDS_IN_LOG].tolist())
+            for lives, dealt in self._dealt_to(index, seqs):
+                self._count_lost(t_ns, index, lives, dealt, why)
+
+    def _dealt_to(self, index: int, seqs: np.ndarray) -> list[tuple[tuple[tuple[WorkerView, Life], ...], np.ndarray]]:
+        """Lost ``seqs`` of pusher ``index``, grouped by the ended lives each may have been dealt to.
+
+        A life was dealt a message if it was sent after the life could first get it (for a life
+        that inherits no backlog, from what was sent when it started), not before the life's last
+        delivery from that pusher (a pipe is first in, first out: an earlier one it did not get
+        went elsewhere), and not after its sender could have seen it die (or, if its queue outlives
+        it, before its next life started).  One candidate is the answer; several are named."""
+        if not len(seqs):
+            return []
+        pusher = self.pushers.get(pusher_name(index))
+        candidates: list[tuple[WorkerView, Life, int, float]] = []
+        for station in self.stations():
+            for number, life in enumerate(station.lives):
+                if life.ended_ns is None or life.how_ended == "run-end":
+                    continue
+                if life.queue_outlives:
+                    following = station.lives[number + 1] if number + 1 < len(station.lives) else None
+                    until = float("inf") if following is None else (
+                        pusher.sent_after(following.started_ns) if pusher else float("inf"))
+                else:
+                    until = pusher.sent_after(life.ended_ns + DEALT_AFTER_END_NS) if pusher else float("inf")
+                candidates.append((station, life, life.caught_up.get(index, 0), until))
+        code = np.zeros(len(seqs), dtype=np.int64)
+        kept = candidates[-CANDIDATES_MAX:]  # the latest lives: the older ones ended long before
+        for bit, (_, _, low, until) in enumerate(kept):
+            code |= ((seqs >= low) & (seqs < until)).astype(np.int64) << bit
+        groups = []
+        for value in np.unique(code).tolist():
+            lives = tuple((station, life) for bit, (station, life, _, _) in enumerate(kept) if value >> bit & 1)
+            groups.append((lives, seqs[code == value]))
+        return groups
+
+    def _count_lost(self, t_ns: int, index: int, lives: tuple[tuple[WorkerView, Life], ...], seqs: np.ndarray,
+                    why: str) -> None:
+        """Add ``seqs`` to the one log line of their cause: the lives they were dealt to (none known:
+        why they count as lost)."""
+        if lives:
+            key: tuple = ("lost", tuple((station.name, life.number) for station, life in lives))
+            station = lives[0][0]
+            for dead, life in lives:  # several: it was dealt to one of them; each row shows it
+                self.message_map.record_lost(dead.name, life.number, life.ended_ns or t_ns, len(seqs))
+            facts: dict[str, Any] = {
+                "lives": [(s.name, life.number, life.how_ended) for s, life in lives],
+                "station_kind": station.kind,
+                "fed_by": self._fed_by(station),
+                "queue_outlives": all(life.queue_outlives for _, life in lives),
+                "revived": all(life is not s.lives[-1] for s, life in lives),
+            }
+        else:
+            key, facts = ("lost", why), {"why": why}
+        old = self._causes.get(key)
+        ranges = dict(old.facts["ranges"]) if old else {}
+        name = pusher_name(index)
+        ranges[name] = _grown_range(ranges.get(name), seqs)
+        self._note_cause(key, t_ns, "lost", "lost", **facts, count=sum(r[2] for r in ranges.values()), ranges=ranges)
+
+    def _count_late(self, t_ns: int, worker: WorkerView, life: Life, before_life: np.ndarray,
+                    router_down: dict[str, np.ndarray], firsts: np.ndarray) -> None:
+        """One log line per cause of lateness, its count growing: a queue kept for this life while
+        its worker was dead (or, from a router, sent before this life started), or a router that
+        was dead when they were sent."""
+        causes = [(("late", worker.name, life.number), int(before_life.sum()),
+                   {"name": worker.name, "life": life.number, "fed_by": self._fed_by(worker)})]
+        causes += [(("late", worker.name, life.number, router), int((down & firsts).sum()),
+                    {"name": worker.name, "life": life.number, "fed_by": ROUTER, "router": router})
+                   for router, down in router_down.items()]
+        for key, count, facts in causes:
+            if count:
+                before = self._causes[key].facts["count"] if key in self._causes else 0
+                self._note_cause(key, t_ns, "info", "late", **facts, count=before + count)
+
+    def _fed_by(self, station: WorkerView) -> str:
+        """The kind of process that hands ``station`` its messages: a sender (PUSH) or a router."""
+        kinds = [self.kinds.get(role, "") for role in station.links_to]
+        return ROUTER if ROUTER in kinds and station.kind != ROUTER else SENDER
 
     def _stray(self, index: int, seqs: np.ndarray) -> np.ndarray:
         """Count the lost ``seqs`` a stranger took as strayed; return the rest."""
@@ -728,6 +936,8 @@ class Model:
             if taken.any():
                 self.ledger.pusher(index).mark_strayed(seqs[taken])
                 stranger.took += int(np.count_nonzero(taken))
+                self._note_cause(("stranger", stranger.binder, stranger.peer), self.now_ns, "warn", "stranger",
+                                 took=stranger.took)
                 seqs = seqs[~taken]
         return seqs
 
@@ -791,6 +1001,19 @@ class Model:
 
     def send_rate(self) -> float:
         return sum(p.rate(self.now_ns) for p in self.pushers.values())
+
+
+def _grown_range(old: tuple[int, int, int, int] | None, seqs: np.ndarray) -> tuple[int, int, int, int]:
+    """(first, last, count, step) of sorted ids, grown by ``seqs``: ``step`` is the gap between
+    every two neighbours when it is always the same (every 3rd), 0 when it is not, -1 for one id."""
+    first, last, count = int(seqs[0]), int(seqs[-1]), len(seqs)
+    gaps = np.unique(np.diff(seqs)).tolist()
+    steps = set(gaps)
+    if old is not None:
+        steps |= {first - old[1]} | ({old[3]} if old[3] >= 0 else set())
+        first, count = old[0], old[2] + count
+    step = -1 if count == 1 else (steps.pop() if len(steps) == 1 else 0)
+    return first, last, count, step
 
 
 def _trim(buckets: dict[int, int], newest: int) -> None:

@@ -14,7 +14,6 @@ import pickle
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
 
 from rrsim import events as ev
 from rrsim.errors import UserError
@@ -83,10 +82,11 @@ class Timeline:
             if event.t_ns >= due_ns or index - self.snapshots[-1].position >= SNAPSHOT_EVERY_EVENTS:
                 self.snapshots.append(Snapshot(index, freeze(model)))
                 due_ns = event.t_ns + snapshot_every_ns
-            logged = model.logged
+            newest = model.log[-1].serial if model.log else 0
             apply(model, event, index)
             self.times.append(model.now_ns)
-            fresh = islice(reversed(model.log), min(model.logged - logged, len(model.log)))
+            # New causes only: a loss whose count grows in place was notable when it was first told.
+            fresh = [entry for entry in model.log if entry.serial > newest]
             if any(notable(entry) for entry in fresh):
                 self.notable.append(index + 1)
         self.final = model

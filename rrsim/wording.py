@@ -6,15 +6,32 @@ say it through ``describe``, so one wording serves every view.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
-from rrsim.model import LogEntry
+from rrsim.model import NS, ROUTER, SENDER, LogEntry
 
 NAMES_SHOWN = 4  # a line names this many at most, then says how many more
 
 
 def describe(entry: LogEntry) -> str:
+    if entry.what == "links":  # how long the wave of connections took
+        return _links(**entry.facts, t_ns=entry.t_ns, until_ns=entry.until_ns or entry.t_ns)
     return _WORDING[entry.what](**entry.facts)
+
+
+def subjects(entry: LogEntry) -> set[str]:
+    """The processes an entry is about (for a log filtered to one worker)."""
+    facts = entry.facts
+    about = {facts[key] for key in ("name", "a", "b", "pusher", "router") if isinstance(facts.get(key), str)}
+    about.update(name for pair in facts.get("pairs", ()) for name in pair)
+    about.update(life[0] for life in facts.get("lives", ()) or ())
+    about.update(facts.get("senders", ()))
+    about.update(facts["names"].split(", ") if isinstance(facts.get("names"), str) else ())
+    about.update(facts.get("ranges", {}))
+    if entry.what == "action":  # a scenario's action names its worker in words: "kill w1"
+        about.update(re.findall(r"\b[a-z]+\d+\b", facts.get("description", "")))
+    return about
 
 
 def names(items: list[str]) -> str:
@@ -24,7 +41,47 @@ def names(items: list[str]) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    return f"1 {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def name_runs(items: list[str]) -> str:
+    """``w1-w8, w10``: names with the same prefix and consecutive numbers said as a run."""
+    parsed = [(m.group(1), int(m.group(2))) if (m := re.fullmatch(r"(\D+)(\d+)", item)) else (item, None)
+              for item in dict.fromkeys(items)]
+    parts: list[str] = []
+    run: list[tuple[str, int]] = []
+
+    def flush() -> None:
+        if len(run) > 2:
+            parts.append(f"{run[0][0]}{run[0][1]}-{run[-1][0]}{run[-1][1]}")
+        else:
+            parts.extend(f"{prefix}{number}" for prefix, number in run)
+        run.clear()
+
+    for prefix, number in sorted(parsed, key=lambda p: (p[0], p[1] if p[1] is not None else -1)):
+        if number is None:
+            flush()
+            parts.append(prefix)
+        elif run and (run[-1][0] != prefix or run[-1][1] + 1 != number):
+            flush()
+            run.append((prefix, number))
+        else:
+            run.append((prefix, number))
+    flush()
+    return " and ".join(parts) if len(parts) == 2 else ", ".join(parts)
+
+
+def id_range(pusher: str, first: int, last: int, count: int, step: int) -> str:
+    """``p1:12102..p1:15931, every 3rd``: the ids of one pusher a cause took."""
+    if count == 1:
+        return f"{pusher}:{first}"
+    spacing = {1: ", one after another", 0: ""}.get(step, f", every {ordinal(step)}")
+    return f"{pusher}:{first}..{pusher}:{last}{spacing}"
 
 
 def _run_started(pattern: str, transport: str, endpoints: dict[str, str]) -> str:
@@ -50,20 +107,101 @@ def _ended(name: str, how: str, exit_code: int | None, life: int | None = None, 
     return text + (f": the {plural(held, 'message')} it held are lost" if held else "")
 
 
-def _rate_set(rate: float) -> str:
-    return f"send rate now {rate:g}/s per pusher" if rate else "send rate now unlimited"
+def _rate_text(rate: float) -> str:
+    return f"{rate:g}/s" if rate else "unlimited"
+
+
+def _rate_set(rate: float, was: float | None = None) -> str:
+    now = f"{_rate_text(rate)} per pusher" if rate else "unlimited"
+    return f"send rate now {now}" + (f" (was {_rate_text(was)})" if was is not None and was != rate else "")
+
+
+def _work_set(name: str, work_ms: float, was_ms: float | None = None) -> str:
+    was = f" (was {was_ms:g} ms)" if was_ms is not None and was_ms != work_ms else ""
+    return f"{name} now works {work_ms:g} ms per message{was}"
 
 
 def _slow_joiner(senders: list[str], count: int, workers: int) -> str:
     return (f"slow joiner: {names(senders)} sent {plural(count, 'message')} before all {workers} workers were "
-            "connected, dealt among those connected then (wait_ready holds the pushers until all are)")
+            "connected, dealt among those connected then: the first to connect gets a whole load while the others "
+            "are still connecting (zguide ch. 1 \"Divide and Conquer\"; wait_ready holds the pushers until all are)")
 
 
-def _lost(why: str, pusher: str, count: int, first_seqs: list[int]) -> str:
-    reason = "(no worker can still deliver them)" if why == "overdue" else "undelivered at the end of the run"
-    shown = ", ".join(f"{pusher}:{seq}" for seq in first_seqs)
-    more = f" and {count - len(first_seqs)} more" if count > len(first_seqs) else ""
-    return f"lost {count} {reason}: {shown}{more}"
+def _links(pairs: list[tuple[str, str]], up: bool, t_ns: int = 0, until_ns: int = 0) -> str:
+    verb = "connected to" if up else "disconnected from"
+    by_target: dict[tuple[str, ...], list[str]] = {}
+    peers: dict[str, list[str]] = {}
+    for a, b in pairs:
+        peers.setdefault(a, []).append(b)
+    for a, targets in peers.items():
+        by_target.setdefault(tuple(sorted(set(targets))), []).append(a)
+    told = "; ".join(f"{name_runs(sources)} {verb} {name_runs(list(targets))}" for targets, sources in by_target.items())
+    took = (until_ns - t_ns) / NS
+    return told + (f" in {took:.2f} s" if len(pairs) > 1 and took >= 0.005 else "")
+
+
+_DROPPED_BY = {
+    SENDER: "a PUSH drops a departed peer's queue (RFC 30; zguide ch. 1 \"Divide and Conquer\")",
+    ROUTER: "a ROUTER drops a departed peer's queue, and what the worker held died with it (RFC 28; zguide ch. 3)",
+}
+_KEPT_BY = "a connecting PUSH keeps a peer's queue while it is away (RFC 30)"
+
+
+def _lives(lives: list[tuple[str, int, str]]) -> str:
+    told = [f"{name} (life {life})" for name, life, _ in lives]
+    return told[0] if len(told) == 1 else f"{', '.join(told[:-1])} or {told[-1]}"
+
+
+def _lost(count: int, ranges: dict[str, tuple[int, int, int, int]], why: str = "",
+          lives: list[tuple[str, int, str]] | None = None, station_kind: str = "", fed_by: str = SENDER,
+          queue_outlives: bool = False, revived: bool = False) -> str:
+    ids = "; ".join(id_range(pusher, *span) for pusher, span in ranges.items())
+    lost = f"{plural(count, 'message')} lost ({ids})"
+    if not lives:
+        if why == "overdue":
+            return f"{lost}: no worker can still deliver them"
+        return f"{lost}: undelivered at the end of the run"
+    hows = sorted({how for _, _, how in lives})
+    how = hows[0] if len(hows) == 1 else "ended"
+    who = _lives(lives)
+    if queue_outlives and revived:
+        return (f"{who} {how}: {lost} that it had taken in, into its own receive queue, which died with it; "
+                f"what waited in the sender's queue went to its next life: {_KEPT_BY}")
+    if queue_outlives:
+        return (f"{who} {how}: {lost} that waited for a next life that never came; {_KEPT_BY}, "
+                "until the run ends")
+    if station_kind == ROUTER:
+        return (f"{who} {how} with the messages it held: {lost}: a broker's queue lives in its process "
+                "(zguide ch. 3 \"A Load Balancing Message Broker\")")
+    held = "with its queue" if len(lives) == 1 else "with their queues (one of them was dealt each)"
+    return f"{who} {how} {held}: {lost}: {_DROPPED_BY.get(fed_by, _DROPPED_BY[SENDER])}"
+
+
+def _late(name: str, life: int, count: int, fed_by: str, router: str = "") -> str:
+    if router:
+        return (f"{plural(count, 'message')} sent while {router} was dead were delivered late to {name} (life {life}): "
+                f"{_KEPT_BY}")
+    if fed_by == ROUTER:
+        return (f"{plural(count, 'message')} sent before {name} (life {life}) started were handed to it from the "
+                "broker's queue, late: they waited for a ready worker (zguide ch. 3 \"A Load Balancing Message Broker\")")
+    return (f"{plural(count, 'message')} sent while {name} was dead were delivered late to its life {life}: "
+            f"{_KEPT_BY}")
+
+
+def _pipe_full(name: str, held: int, sndhwm: int | None, rcvhwm: int | None) -> str:
+    limits = f" (rcvhwm {rcvhwm} + sndhwm {sndhwm}, give or take ZeroMQ's batches and the socket buffers)" \
+        if sndhwm is not None and rcvhwm is not None else ""
+    return (f"{name} paused: its pipe filled at {plural(held, 'message')}{limits}, and round robin now skips it: "
+            "a PUSH deals only to peers whose queue is not full (RFC 30; libzmq lb.cpp)")
+
+
+def _stranger(name: str, peer: str, endpoint: str, sender: bool = True, took: int = 0) -> str:
+    text = f"stranger on {endpoint}: {peer} is not one of ours"
+    if not sender:
+        return text
+    took_text = f"; it took {plural(took, 'message')}" if took else ""
+    return (text + f"; what {name} deals it is not lost but strayed (PUSH deals to every connected peer in turn, "
+            f"ZeroMQ guide ch. 1){took_text}")
 
 
 WHY_WORDS = {"no-ack": "no acknowledgement within retry_ms", "silent": "its worker missed its heartbeats",
@@ -101,11 +239,11 @@ _WORDING: dict[str, Callable[..., str]] = {
     "log-line": lambda name, line: f"  {name}: {line}",
     "paused": lambda name: f"{name} paused (SIGSTOP)",
     "resumed": lambda name: f"{name} resumed (SIGCONT)",
-    "work-set": lambda name, work_ms: f"{name} now works {work_ms:g} ms per message",
+    "work-set": _work_set,
     "rate-set": _rate_set,
     "strategy-set": lambda strategy: f"the broker now chooses workers by {strategy}",
     "sending-held": lambda held: "sending paused" if held else "sending resumed",
-    "link": lambda a, b, up: f"{a} {'connected to' if up else 'disconnected from'} {b}",
+    "links": _links,
     "sent-all": lambda name, sent: f"{name} has sent all {sent} messages",
     "foreign": lambda name, count: f"{name} received {count} foreign payload(s): counted, not fatal",
     "malformed": lambda reason: f"dropped malformed telemetry: {reason}",
@@ -113,10 +251,11 @@ _WORDING: dict[str, Callable[..., str]] = {
     "slow-joiner": _slow_joiner,
     "arrived-after-all": lambda pusher, name, count: f"{plural(count, 'message')} of {pusher} counted lost arrived after all at {name}",
     "lost": _lost,
-    "stranger": lambda name, peer, endpoint, sender=True: (
-        f"stranger on {endpoint}: {peer} is not one of ours"
-        + (f"; what {name} deals it is not lost but strayed (PUSH deals to every connected peer in turn, "
-           "ZeroMQ guide ch. 1)" if sender else "")),
+    "late": _late,
+    "pipe-full": _pipe_full,
+    "kept": lambda names, count: (f"{plural(count, 'message')} queued for {names} (dead) wait in flight for its next "
+                                  f"life, not lost: {_KEPT_BY}"),
+    "stranger": _stranger,
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
 }
 

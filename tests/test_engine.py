@@ -89,6 +89,11 @@ def test_pusher_binding_loses_a_killed_workers_backlog_and_never_reroutes_it():
     lost = {int(i.split(":")[1]) for i in result.model.ledger.lost_ids()}
     delivered = set(result.delivered_seqs().tolist())
     assert not lost & delivered
+    # One line tells it, traced to the life the messages were dealt to, with the rule behind it.
+    told = [e for e in result.model.log if e.what == "lost"]
+    assert len(told) == 1 and told[0].facts["count"] == totals.lost, [describe(e) for e in told]
+    assert describe(told[0]).startswith(f"w1 (life 1) killed with its queue: {totals.lost} messages lost (p1:")
+    assert "RFC 30" in describe(told[0])
     assert_ledger_consistent(result)
 
 
@@ -102,6 +107,13 @@ def test_worker_binding_delivers_messages_sent_during_the_death_late_to_the_revi
     assert len(sent_during_death) > 10
     assert result.model.totals().late >= len(sent_during_death)
     assert result.model.workers["w1"].late == result.model.totals().late
+    told = [describe(e) for e in result.model.log if e.what in ("late", "lost", "arrived-after-all")]
+    assert told[0] == (f"{result.model.totals().late} messages sent while w1 was dead were delivered late to its "
+                       "life 2: a connecting PUSH keeps a peer's queue while it is away (RFC 30)")
+    # What life 1 had taken into its own receive queue died with it, and is told as such.
+    assert all(line.startswith("w1 (life 1) killed: ") and "its own receive queue" in line for line in told[1:])
+    assert len(told) <= 2 and result.model.totals().lost == sum(e.facts["count"] for e in result.model.log
+                                                                if e.what == "lost")
     assert_ledger_consistent(result)
 
 
@@ -128,6 +140,10 @@ def test_paused_worker_drops_out_once_its_pipe_is_full():
     # w1 takes only what fits in its queues (HWMs and socket buffers); the others take the rest.
     assert carried >= 0.9 * after_pause, (carried, after_pause)
     assert result.model.workers["w1"].state == "paused"
+    # The log says why: its pipe filled and round robin skips it, with what it held.
+    told = [e for e in result.model.log if e.what == "pipe-full"]
+    # What it held when the line was last updated is no more than what it never delivered.
+    assert [e.facts["name"] for e in told] == ["w1"] and 0 < told[0].facts["held"] <= result.model.totals().lost
     assert_ledger_consistent(result)
 
 

@@ -245,6 +245,7 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
     assert f"check failed: delivered < 10 (delivered = {delivered})" in result.stderr
     timeline = result.stderr.split("timeline\n", 1)[1].split("workers", 1)[0]
     assert "kill w1" in timeline and "revive w1" in timeline and "w1 killed" in timeline
+    assert timeline.index("kill w1") < timeline.index("w1 killed")  # the cause before its effect
 
     with open(tmp_path / "lives.csv", newline="") as f:
         rows = list(csv.DictReader(f))

@@ -87,7 +87,7 @@ def test_the_bit_ledger_agrees_with_a_plain_count_of_every_id():
 def worker_started(t: int, name: str, life: int, pid: int, bind: str = "pusher") -> ev.ProcessStarted:
     """As the engine says it under push-pull."""
     return ev.ProcessStarted(t, name, "worker", life, pid, kind="receiver", links_to=("pusher",),
-                             inherits_backlog=life > 1 and bind == "worker")
+                             inherits_backlog=life > 1 and bind == "worker", queue_outlives=bind == "worker")
 
 
 def pusher_started(t: int, name: str, pid: int) -> ev.ProcessStarted:
@@ -205,7 +205,8 @@ def test_sends_before_every_worker_connected_are_called_a_slow_joiner():
     model.apply(ev.SentProgress(45, "p1", 60, False, 2, False, joined=True, early=50))
     assert [describe(e) for e in model.log if "slow joiner" in describe(e)] == [
         "slow joiner: p1 sent 50 messages before all 2 workers were connected, dealt among those connected "
-        "then (wait_ready holds the pushers until all are)"]
+        "then: the first to connect gets a whole load while the others are still connecting (zguide ch. 1 "
+        "\"Divide and Conquer\"; wait_ready holds the pushers until all are)"]
 
 
 def test_no_slow_joiner_when_the_pusher_had_every_peer_before_its_first_send():

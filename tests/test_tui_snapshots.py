@@ -38,7 +38,7 @@ def steady(app: RrsimApp) -> RrsimApp:
     return app
 
 
-@pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained", "silent"])
+@pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained", "dead-queue", "silent"])
 def test_scene_at_80x24(snap_compare, scene_name: str) -> None:
     assert snap_compare(app_for(scene_name), terminal_size=NARROW)
 
@@ -200,3 +200,40 @@ def test_a_frame_redraws_a_few_busy_tiles_but_a_killed_one_at_once() -> None:
             assert all(tiles[name].frame == frame for name, frame in latest.items())
 
     asyncio.run(watch())
+
+
+def test_f_filters_the_log_to_the_selected_worker(snap_compare) -> None:
+    assert snap_compare(app_for("busy"), press=["3", "f"], terminal_size=WIDE)
+
+
+def test_the_log_scrolls_with_page_keys_home_and_end() -> None:
+    from rrsim.tui.widgets.event_log import EventLog
+
+    seen: list[tuple[int, str | None]] = []
+
+    async def scroll() -> None:
+        app = RrsimApp(SCENES["busy"]().source())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            log = app.screen.query_one(EventLog)
+            for key in ("pageup", "pageup", "home", "pagedown", "end", "2", "f", "3"):
+                await pilot.press(key)
+                await pilot.pause()
+                seen.append((log.back, log.only))
+
+    asyncio.run(scroll())
+    page = seen[0][0]
+    assert page > 0 and seen[1][0] == min(2 * page, seen[2][0])  # a page, another, then the oldest line
+    assert seen[2][0] > 0 and seen[3][0] == seen[2][0] - page  # back a page from the oldest
+    assert seen[4] == (0, None)  # End follows the newest again
+    assert seen[6] == (0, "w2") and seen[7] == (0, "w3")  # f filters to the selection, which it follows
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_eight_workers_and_two_pushers_at_every_terminal_size(snap_compare, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for("busy"), terminal_size=size)
+
+
+@pytest.mark.parametrize("scene_name", ["revive", "busy"])
+def test_m_shows_the_message_map(snap_compare, scene_name: str) -> None:
+    assert snap_compare(app_for(scene_name), press=["m"], terminal_size=(120, 40))

@@ -11,6 +11,8 @@ A pattern module (``push_pull.py``, ``lb_broker.py``) holds, top to bottom:
 - ``inherits_backlog(role, life, setup)``: whether a new life of a receiver may be handed
   messages sent before it started (a pipe it inherits, or a broker's queue);
 - ``SETUP_KEYS`` (optional): the setup keys only it takes (reliable's ``retry_ms``...).
+- ``queue_outlives(role, setup)``: whether what was dealt to a receiver's life and not yet received
+  waits for its next life when it dies (a connecting socket keeps its queue), or is dropped.
 
 Everything else (engine, model, TUI, reports) is written against these facts, never against a
 pattern's name.  Adding a pattern is a module and a line in ``MODULES``.

@@ -51,6 +51,12 @@ def inherits_backlog(role: str, life: int, setup: Any) -> bool:
     return True  # the broker's queue serves whoever is ready: a new life may get old messages
 
 
+def queue_outlives(role: str, setup: Any) -> bool:
+    # The broker's ROUTER drops what it queued for a peer that left (RFC 28), and what a worker or
+    # the broker itself held in its process dies with it.
+    return False
+
+
 def broker(runtime: ChildRuntime) -> None:
     """Poll the backend always and the frontend only while there is room; hand out by the strategy."""
     spec = runtime.spec

@@ -36,7 +36,13 @@ def inherits_backlog(role: str, life: int, setup: Any) -> bool:
     # A pipe made for this life carries only messages sent from now on.  With the workers binding
     # and ZMQ_IMMEDIATE off, the pushers kept queueing into the dead life's pipe, and the new
     # life inherits it, backlog and all.
-    return life > 1 and setup.bind == "worker" and not setup.immediate
+    return life > 1 and queue_outlives(role, setup)
+
+
+def queue_outlives(role: str, setup: Any) -> bool:
+    # RFC 30: a PUSH that connects keeps its queue for a peer whether or not the connection is up;
+    # one that was connected to drops a departed peer's queue (so does ZMQ_IMMEDIATE's pipe).
+    return setup.bind == "worker" and not setup.immediate
 
 
 def worker(runtime: ChildRuntime) -> None:

@@ -71,6 +71,12 @@ def inherits_backlog(role: str, life: int, setup: Any) -> bool:
     return True  # the broker's queue, and the pushers' copies, serve whoever is up
 
 
+def queue_outlives(role: str, setup: Any) -> bool:
+    # Nothing waits for a dead process's next life: the broker re-queues what a dead worker held
+    # for whoever is ready, and the pushers resend what a dead broker held to its next life.
+    return False
+
+
 # ----------------------------------------------------------------------------- the pusher
 class Copies:
     """A pusher's copies of the messages not yet acknowledged (the Lazy Pirate client's part):

@@ -23,7 +23,7 @@ class WorkerFrame:
     state: str
     pid: int | None
     life: int
-    received: int
+    received: int  # by every life
     share: float
     rate: float
     rates: tuple[float, ...]  # messages/s per half second, oldest first
@@ -39,6 +39,7 @@ class WorkerFrame:
     ready: int = 0  # a broker: workers ready for a message
     speed: float = 1.0  # a worker's: its work per message is divided by it
     waiting: bool = False  # a worker whose broker fell silent: it waits to connect again
+    life_received: int = 0  # by this life
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class StatusFrame:
 class TotalsFrame:
     totals: Totals
     fairness: float | None  # to three places; None until some worker has received something
+    queued_for_dead: tuple[tuple[str, int], ...] = ()  # in flight, kept for dead workers' next lives
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,8 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
     return Frame(
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished, replay),
-        totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
-        workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in stations),
+        totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3), tuple(model.queued_for_dead.items())),
+        workers=tuple(_worker_frame(model, w, histories[w.name], peak, finished) for w in stations),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
                         sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None))
@@ -122,11 +124,14 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
     )
 
 
-def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float) -> WorkerFrame:
+def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float,
+                  finished: bool) -> WorkerFrame:
     life = worker.life
+    recent = worker.recent_latency.window(model.now_ns)
     return WorkerFrame(
         name=worker.name,
-        state=worker.state,
+        # The run is over and drained: a worker still running then is done, not alive.
+        state="done" if finished and worker.state in ("starting", "alive") else worker.state,
         pid=life.pid if life else None,
         life=life.number if life else 0,
         received=worker.received,
@@ -134,8 +139,8 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         rate=worker.rate(model.now_ns),
         rates=rates,
         peak=peak,
-        p50_ms=worker.latency_ms(0.5),
-        p99_ms=worker.latency_ms(0.99),
+        p50_ms=recent.quantile_ms(0.5),
+        p99_ms=recent.quantile_ms(0.99),
         work_ms=worker.work_ms,
         late=worker.late,
         duplicates=worker.duplicates,
@@ -145,6 +150,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         ready=worker.ready,
         speed=worker.speed,
         waiting=worker.waiting,
+        life_received=life.received if life else 0,
     )
 
 
@@ -171,12 +177,6 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def new_log_entries(log: deque[LogEntry], last_seen: LogEntry | None) -> list[LogEntry]:
-    """The entries appended after ``last_seen`` (by identity: equal texts can repeat)."""
-    fresh: list[LogEntry] = []
-    for entry in reversed(log):
-        if entry is last_seen:
-            break
-        fresh.append(entry)
-    fresh.reverse()
-    return fresh
+def log_changes(log: deque[LogEntry], seen_revision: int) -> list[LogEntry]:
+    """The entries added or updated in place since the log's ``seen_revision``, oldest first."""
+    return sorted((entry for entry in log if entry.revision > seen_revision), key=lambda entry: entry.serial)

@@ -23,6 +23,7 @@ STATE_MEANINGS = {
     "killed": "ended by SIGKILL: whatever was queued to it is lost (a broker's worker: the one message "
               "it was working on; a broker: the messages it held)",
     "crashed": "ended on its own; the event log shows the last lines it wrote",
+    "done": "the run has finished and drained; the tile keeps its final picture",
 }
 
 
@@ -30,7 +31,8 @@ def count_meanings(lost_after_s: float) -> dict[str, str]:
     return {
         "sent": "messages the pushers have handed to ZeroMQ",
         "delivered": "messages some worker received and finished (each id counted once)",
-        "in flight": "sent, not delivered yet, and not yet counted lost",
+        "in flight": "sent, not delivered yet, and not yet counted lost; \"queued for w1 (dead)\": of those, what a "
+                     "connecting PUSH keeps for a dead worker's next life",
         "lost": f"not delivered {lost_after_s:g} s after it was sent, and no running worker can still deliver it "
                 "(each has had later ones); final once a run drains",
         "late": "delivered after waiting for a process on its way that was dead when it was sent (a worker "
@@ -42,13 +44,16 @@ def count_meanings(lost_after_s: float) -> dict[str, str]:
 
 TILE_PARTS = {
     "pid, life": "the worker's OS process and which incarnation of it this is (a revive starts the next)",
-    "recv, %": "messages it received, and its share of everything received",
+    "recv, %": "messages it received, and its share of everything received; after a revive, this life's count "
+               "of every life's (recv 10 of 23)",
     "▁▃▆█ n/s": "messages per second, one bar per half second; every tile uses the same scale",
-    "p50, p99": "median and 99th percentile time from send to receipt (when its work started)",
+    "p50, p99": "median and 99th percentile time from send to receipt (when its work started) over the last "
+                "10 s; the whole run's are in the report (rrsim run --json)",
     "queue, ready": "a broker: messages it holds, and workers ready for one",
     "work": "the worker's work per message for a message of the run's mean size ([ and ] double and halve it, "
             "so every message it gets takes it twice or half as long); speed, when not 1, divides it",
-    "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher",
+    "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher; "
+                 "│life 2 marks where a new life's ids begin",
 }
 
 

@@ -15,8 +15,9 @@ STATE_COLOURS: dict[str, str] = {
     "killed": "#ff5f5f",
     "crashed": "#ff5fd7",
     "silent": "#ffaf5f",  # a router declared it dead; its process state is not known yet
+    "done": "#5fafaf",
 }
-assert set(STATE_COLOURS) == set(WORKER_STATES)
+assert set(STATE_COLOURS) == {*WORKER_STATES, "done"}  # done: what the live view says once a run drained
 
 # Distinct hues so that ids from different pushers stand apart in a tile.
 PUSHER_COLOURS = ("#5fd7ff", "#ffaf5f", "#d787ff", "#afd75f", "#ff87af", "#5fafaf", "#ffd75f", "#8787ff")

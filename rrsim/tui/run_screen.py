@@ -13,15 +13,16 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from rrsim.errors import UserError
-from rrsim.model import LogEntry, Model
+from rrsim.model import Model
 from rrsim.patterns.choice import STRATEGIES
 from rrsim.tui import controls
-from rrsim.tui.frames import Frame, ReplayFrame, WorkerFrame, new_log_entries, read_frame
+from rrsim.tui.frames import Frame, ReplayFrame, WorkerFrame, log_changes, read_frame
 from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
 from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
 from rrsim.tui.widgets.header import RunStatus, TopologyBar
+from rrsim.tui.widgets.message_map import MessageMapView
 from rrsim.tui.widgets.pushers_panel import PushersPanel
 from rrsim.tui.widgets.too_small import TooSmall
 from rrsim.tui.widgets.totals_bar import TotalsBar
@@ -31,11 +32,14 @@ REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
 MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
+TOTALS_ON_ONE_LINE = 110  # columns; narrower, the totals take two lines rather than lose fairness
+TALL_FROM = 50  # rows from which tiles grow taller (more ids)
 LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process changed state
 
 WORK = Binding.Group("work", compact=True)
 SPEED = Binding.Group("rate", compact=True)
 SELECT = Binding.Group("select")
+LOG_SCROLL = Binding.Group("scroll the log")
 RATE, HELD, STRATEGY = ("rate", ""), ("held", ""), ("strategy", "")  # keys of run-wide settings in RunScreen._asked
 
 # Every key of the main screen; the footer, the help screen and the command palette read this.
@@ -71,6 +75,16 @@ RUN_BINDINGS: list[Binding] = [
     Binding("up", "select_row(-1)", show=False, group=SELECT),
     Binding("down", "select_row(1)", show=False, group=SELECT),
     *(Binding(str(n), f"select_number({n})", show=False, group=SELECT, key_display="1-9") for n in range(1, 10)),
+    Binding("m", "toggle_map", "map",
+            tooltip="Show the message map instead of the tiles (again: the tiles): time left to right, one row "
+                    "per worker life, a cell shaded by messages and coloured by pusher, lost a red cross, late orange."),
+    Binding("f", "filter_log", "filter",
+            tooltip="Show only the log lines about the selected worker (again: every line)."),
+    Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
+            tooltip="Scroll the event log: PgUp and PgDn a page, Home the oldest line, End the newest (and follow)."),
+    Binding("pagedown", "log_page(-1)", show=False, group=LOG_SCROLL),
+    Binding("home", "log_oldest", show=False, group=LOG_SCROLL),
+    Binding("end", "log_newest", show=False, group=LOG_SCROLL),
 ]
 
 
@@ -80,8 +94,8 @@ class RunScreen(Screen[None]):
     KEYS: ClassVar[list[Binding]] = RUN_BINDINGS  # what the help screen and the command palette list
     FINISHED = "Every message is accounted for; the result stays until you quit (q)."
     BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
-    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (TOTALS_ON_ONE_LINE, "-wide-enough")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough"), (TALL_FROM, "-tall")]
 
     frame: var[Frame | None] = var(None)
     selected: var[str | None] = var(None)
@@ -92,7 +106,7 @@ class RunScreen(Screen[None]):
         self.scenario = scenario
         self._shown: tuple[int, bool, ReplayFrame | None] | None = None  # (model version, finished, replay) on screen
         self._model: Model | None = None  # the model on screen: a replay swaps it when it goes back
-        self._last_entry: LogEntry | None = None
+        self._log_revision = 0  # of the model's log, as last shown
         self._asked: dict[tuple[str, str], Any] = {}  # settings asked for and not yet shown
         self._pacer = Pacer(UI_CPU_SHARE)
 
@@ -103,6 +117,7 @@ class RunScreen(Screen[None]):
                 yield RunStatus()
             yield TotalsBar()
             yield WorkerGrid().data_bind(RunScreen.selected)
+            yield MessageMapView(id="map")
             with Horizontal(id="bottom"):
                 yield PushersPanel()
                 yield EventLog(id="event-log")
@@ -121,7 +136,10 @@ class RunScreen(Screen[None]):
 
     def _lifecycle_changed(self) -> bool:
         with self.source.lock:
-            fresh = new_log_entries(self.source.model.log, self._last_entry)
+            log = self.source.model.log
+            if self.source.model.log_revision == self._log_revision:
+                return False
+            fresh = log_changes(log, self._log_revision)
         return any(entry.kind in LIFECYCLE_LOG_KINDS for entry in fresh)
 
     # ------------------------------------------------------------------ model -> widgets
@@ -140,16 +158,21 @@ class RunScreen(Screen[None]):
                 self.query_one(WorkerGrid).catch_up()  # tiles still waiting for their turn
                 return
             if swapped:
-                self._last_entry = None  # every entry of the new model's log is to be shown
+                self._log_revision = 0  # every entry of the new model's log is to be shown
             frame = read_frame(model, self.scenario, source.finished, replay)
-            entries = new_log_entries(model.log, self._last_entry)
+            showing_map = self.has_class("-map")
+            message_map = (model.message_map.frame(model.started_ns or 0, model.now_ns, self.query_one(MessageMapView).columns())
+                           if showing_map else None)
+            entries = log_changes(model.log, self._log_revision) if model.log_revision != self._log_revision else []
+            self._log_revision = model.log_revision
             started_ns = model.started_ns or 0
         if swapped and self._model is not None:
             self.query_one(EventLog).clear()
         self._shown, self._model = shown, model
         if entries:
-            self._last_entry = entries[-1]
             self.query_one(EventLog).add(entries, started_ns)
+        if message_map is not None:
+            self.query_one(MessageMapView).map = message_map
         self.frame = frame
 
     def watch_frame(self, old: Frame | None, frame: Frame | None) -> None:
@@ -166,6 +189,11 @@ class RunScreen(Screen[None]):
             self.selected = frame.workers[0].name
         if frame.status.finished and (old is None or not old.status.finished):
             self.notify(self.FINISHED, title="Run finished")
+
+    def watch_selected(self, name: str | None) -> None:
+        logs = self.query(EventLog)
+        if name is not None and logs and logs.first().only is not None:
+            logs.first().only = name  # a filtered log follows the selection
 
     def on_worker_clicked(self, message: WorkerClicked) -> None:
         self.selected = message.name
@@ -283,6 +311,30 @@ class RunScreen(Screen[None]):
         names = list(STRATEGIES)
         chosen = names[(names.index(current) + 1) % len(names)]
         self.send("set_strategy", chosen, setting=Setting(STRATEGY, chosen))
+
+    # ------------------------------------------------------------------ the map and the log
+    def action_toggle_map(self) -> None:
+        self.toggle_class("-map")
+        self._shown = None  # read the model now, map included
+        self.read_model()
+
+    def action_filter_log(self) -> None:
+        log = self.query_one(EventLog)
+        if log.only is not None:
+            log.only = None
+        elif self.selected is not None:
+            log.only = self.selected
+        else:
+            self.notify("No worker selected yet.", severity="warning")
+
+    def action_log_page(self, pages: int) -> None:
+        self.query_one(EventLog).page(pages)
+
+    def action_log_oldest(self) -> None:
+        self.query_one(EventLog).to_oldest()
+
+    def action_log_newest(self) -> None:
+        self.query_one(EventLog).to_newest()
 
     # ------------------------------------------------------------------ selection
     def _names(self) -> list[str]:

@@ -21,6 +21,7 @@ from rrsim.config import Setup, load_scenario
 from rrsim.model import NS, Model, pusher_name
 from rrsim.recording import Recording, read_recording
 from rrsim.replay import Player, Timeline
+from rrsim.patterns import push_pull
 from rrsim.tui.source import StaticRun
 
 T0_NS = 1_000 * NS
@@ -92,13 +93,16 @@ class Script:
 
     def _start_worker(self, name: str, work_ms: float, speed: float = 1.0) -> None:
         life = self.targets[name].life + 1 if name in self.targets else 1
-        inherits = life > 1 and self.setup.bind == "worker" and not self.setup.immediate
+        kept = self.targets[name].queued if name in self.targets else None  # a queue kept for this life
         self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, self._bound(name),
-                                    "receiver", ("pusher",), inherits, speed=speed))
+                                    "receiver", ("pusher",), push_pull.inherits_backlog("worker", life, self.setup),
+                                    queue_outlives=push_pull.queue_outlives("worker", self.setup), speed=speed))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
         self.targets[name] = Target(name, life, work_ms, speed)
         for index in self.sent:
             self.emit(self._link(pusher_name(index), name, True))
+        if kept:
+            self._deliver(self.targets[name], kept)
 
     def add_worker(self, speed: float = 1.0) -> str:
         name = f"w{len(self.model.workers) + 1}"
@@ -117,10 +121,12 @@ class Script:
                 self.emit(self._link(name, target.name, True))
 
     def kill(self, name: str, noticed_after_s: float = 0.25) -> None:
-        """SIGKILL: the pushers keep dealing to the dead pipe until they notice it is gone."""
+        """SIGKILL: the pushers keep dealing to the dead pipe until they notice it is gone, or,
+        when their queue outlives it (they connect), keep it for its next life."""
         target = self.targets[name]
         self.emit(ev.ProcessEnded(self.t_ns, name, target.life, "killed", -9))
-        target.state, target.queued = "dead", None
+        kept = push_pull.queue_outlives("worker", self.setup)
+        target.state, target.queued = "dead", [] if kept else None
         target.unlinked_at_ns = self.t_ns + int(noticed_after_s * NS)
 
     def revive(self, name: str) -> None:
@@ -172,7 +178,8 @@ class Script:
                     self.emit(self._link(pusher_name(index), target.name, False))
 
     def _linked(self) -> list[Target]:
-        return [t for t in self.targets.values() if t.state != "dead" or t.unlinked_at_ns is not None]
+        return [t for t in self.targets.values()
+                if t.state != "dead" or t.unlinked_at_ns is not None or t.queued is not None]
 
     def _send(self, index: int) -> None:
         limit = self.setup.messages or None
@@ -185,8 +192,7 @@ class Script:
             self.turn[index] += 1
             message = (index, self.sent[index], self.t_ns)
             self.sent[index] += 1
-            if target.state == "paused":
-                assert target.queued is not None
+            if target.queued is not None:  # paused, or dead with its queue kept
                 target.queued.append(message)
             elif target.state == "alive":
                 batches.setdefault(target.name, []).append(message)
@@ -258,6 +264,13 @@ def drained_scene() -> Scene:
     return Scene("seed", script.model, finished=True)
 
 
+def dead_queue_scene() -> Scene:
+    """The workers bind: w2 killed, the pusher keeps what it deals w2 for its next life."""
+    script = Script(replace(TUI_DEFAULTS, bind="worker")).start().run(4.0)
+    script.kill("w2", noticed_after_s=KILL_NOTICED_S)
+    return Scene("interactive", script.run(4.0).model)
+
+
 def busy_scene() -> Scene:
     """Two pushers and eight workers, one of them slowed down and one added later, at half speed."""
     script = Script(replace(TUI_DEFAULTS, pushers=2, workers=7, rate=40.0)).start().run(3.0)
@@ -321,6 +334,7 @@ SCENES: dict[str, Callable[[], Scene]] = {
     "revive": revive_scene,
     "paused": paused_scene,
     "drained": drained_scene,
+    "dead-queue": dead_queue_scene,
     "busy": busy_scene,
     "silent": silent_scene,
     "busy-worker-push-pull": busy_worker_push_pull_scene,

@@ -34,6 +34,8 @@ SHOTS = (
     Shot("busy-worker-push-pull.svg", "busy-worker-push-pull", (120, 34)),
     Shot("busy-worker-lb-broker.svg", "busy-worker-lb-broker", (120, 34)),
     Shot("broker-killed.svg", "broker-killed", (120, 34)),
+    Shot("message-map.svg", "revive", (120, 34), ("m",)),
+    Shot("queued-for-dead.svg", "dead-queue", (100, 30)),
 )
 
 

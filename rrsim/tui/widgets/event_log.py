@@ -1,9 +1,8 @@
-"""The event log: starts, kills, revivals, links, slow joiners and lost ids, newest at the bottom."""
+"""The event log: starts, kills, revivals, links, slow joiners and why messages were lost, newest
+at the bottom.  An entry the model updates in place (a count that grows) is redrawn where it is."""
 
 from __future__ import annotations
 
-from collections import deque
-from itertools import islice
 
 from textual.content import Content
 from textual.events import MouseScrollDown, MouseScrollUp
@@ -12,7 +11,7 @@ from textual.widget import Widget
 
 from rrsim.model import LOG_LENGTH, NS, LogEntry
 from rrsim.tui.palette import LOG_COLOURS, MUTED
-from rrsim.wording import describe
+from rrsim.wording import describe, subjects
 
 TIME_WIDTH = 6  # "  12.3 " less the space
 WHEEL_LINES = 3
@@ -27,20 +26,26 @@ class EventLog(Widget):
     """
 
     back: reactive[int] = reactive(0)  # lines scrolled back from the newest
+    only: reactive[str | None] = reactive(None)  # show only the entries about this process
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.entries: deque[tuple[str, Content]] = deque(maxlen=LOG_LENGTH)  # (time, text)
+        # serial -> (time, text, who it is about); an update keeps its entry's place
+        self.entries: dict[int, tuple[str, Content, frozenset[str]]] = {}
         self.border_title = "events"
 
     def add(self, entries: list[LogEntry], started_ns: int) -> None:
+        """New entries, and entries updated in place (same serial)."""
+        before = len(self._lines(LOG_LENGTH * 2)) if self.back else 0
         for entry in entries:
             when = f"{(entry.t_ns - started_ns) / NS:{TIME_WIDTH}.1f} "
-            self.entries.append((when, Content.styled(describe(entry), LOG_COLOURS.get(entry.kind, ""))))
+            text = Content.styled(describe(entry), LOG_COLOURS.get(entry.kind, ""))
+            self.entries[entry.serial] = (when, text, frozenset(subjects(entry)))
+        while len(self.entries) > LOG_LENGTH:
+            del self.entries[next(iter(self.entries))]
         if self.back:
             # Someone is reading back: keep their lines where they are.
-            added = sum(len(self._wrap(text)) for _, text in islice(reversed(self.entries), len(entries)))
-            self.back = min(self.back + added, self._max_back())
+            self.back = min(self.back + len(self._lines(LOG_LENGTH * 2)) - before, self._max_back())
         self.refresh()
 
     def clear(self) -> None:
@@ -50,14 +55,36 @@ class EventLog(Widget):
         self.refresh()
 
     def watch_back(self, back: int) -> None:
-        self.border_subtitle = f"{back} lines back · wheel down to follow" if back else ""
+        self._subtitle()
+
+    def watch_only(self, only: str | None) -> None:
+        self.back = 0
+        self._subtitle()
+        self.border_title = f"events about {only}" if only else "events"
+        self.refresh()
+
+    def _subtitle(self) -> None:
+        self.border_subtitle = f"{self.back} lines back · End follows" if self.back else ""
+
+    def scroll_by(self, lines: int) -> None:
+        """Back (positive) or forward (negative) by ``lines``; a page is the log's height."""
+        self.back = max(0, min(self.back + lines, self._max_back()))
+
+    def page(self, pages: int) -> None:
+        self.scroll_by(pages * max(self.size.height - 1, 1))
+
+    def to_oldest(self) -> None:
+        self.back = self._max_back()
+
+    def to_newest(self) -> None:
+        self.back = 0
 
     def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
-        self.back = min(self.back + WHEEL_LINES, self._max_back())
+        self.scroll_by(WHEEL_LINES)
         event.stop()
 
     def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
-        self.back = max(self.back - WHEEL_LINES, 0)
+        self.scroll_by(-WHEEL_LINES)
         event.stop()
 
     def _wrap(self, text: Content) -> list[Content]:
@@ -66,7 +93,9 @@ class EventLog(Widget):
     def _lines(self, wanted: int) -> list[Content]:
         """The last ``wanted`` screen lines, wrapping entries from the newest back."""
         lines: list[Content] = []
-        for when, text in reversed(self.entries):
+        for when, text, about in reversed(self.entries.values()):
+            if self.only is not None and self.only not in about:
+                continue
             wrapped = self._wrap(text)
             indent = " " * len(when)
             lines[:0] = [Content.assemble((when if i == 0 else indent, MUTED), part) for i, part in enumerate(wrapped)]

@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from rrsim.tui.frames import TotalsFrame
-from rrsim.tui.palette import MUTED, WARNING
+from rrsim.tui.palette import LATE, MUTED, WARNING
 
 
 class TotalsBar(Widget):
@@ -27,6 +27,8 @@ class TotalsBar(Widget):
         item("sent", str(t.sent))
         item("delivered", str(t.delivered))
         item("in flight", str(t.in_flight))
+        for names, count in self.totals.queued_for_dead:  # not lost: waiting for a next life
+            parts.extend([(f"{count} queued for {names} (dead)", LATE), "  "])
         item("lost", str(t.lost), bad=t.lost > 0)
         item("late", str(t.late), bad=t.late > 0)
         item("dup", str(t.duplicates), bad=t.duplicates > 0)

@@ -10,6 +10,8 @@ from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.widgets.worker_tile import WorkerTile
 
 TILE_MIN_WIDTH = 24  # room for "p50 0.36  p99 0.94 ms" and three ids a line
+TILE_WIDE_MIN_WIDTH = 32  # on a wide terminal: a longer sparkline and four or five ids a line
+WIDE_SCREEN = 160  # columns
 GUTTER = 1  # the grid-gutter between columns in app.tcss
 # A busy tile costs Textual 1-2 ms a frame to draw; with many busy workers, drawing all of
 # them in one frame holds the event loop (and every key) for tens of milliseconds.  So a
@@ -58,7 +60,8 @@ class WorkerGrid(VerticalScroll, can_focus=False):
         self._reflow()
 
     def _reflow(self) -> None:
-        fits = (self.scrollable_content_region.width + GUTTER) // (TILE_MIN_WIDTH + GUTTER)
+        least = TILE_WIDE_MIN_WIDTH if self.screen.size.width >= WIDE_SCREEN else TILE_MIN_WIDTH
+        fits = (self.scrollable_content_region.width + GUTTER) // (least + GUTTER)
         self.columns = max(1, min(len(self.tiles), fits))
 
     def watch_columns(self, columns: int) -> None:

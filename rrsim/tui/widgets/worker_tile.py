@@ -66,9 +66,9 @@ class WorkerTile(Widget):
 
 def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
-    return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
-            frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates, frame.recent,
-            frame.queued, frame.ready, frame.waiting)
+    return (frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
+            frame.rate, frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates,
+            frame.recent, frame.queued, frame.ready, frame.waiting)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
@@ -79,6 +79,8 @@ def _draw_process(frame: WorkerFrame) -> Content:
 
 
 def _draw_counts(frame: WorkerFrame) -> Content:
+    if frame.life > 1:  # this life's count first: the total adds up every life
+        return Content.assemble(f"recv {frame.life_received} of {frame.received}  ", (f"{frame.share:.1%}", "bold"))
     return Content.assemble(f"recv {frame.received}  ", (f"{frame.share:.1%}", "bold"))
 
 
@@ -96,6 +98,8 @@ def _draw_rates(frame: WorkerFrame, width: int) -> Content:
 
 
 def _draw_latency(frame: WorkerFrame) -> Content:
+    if max(frame.p50_ms or 0, frame.p99_ms or 0) >= 1000:  # a backlog: seconds fit a narrow tile
+        return Content(f"p50 {_s(frame.p50_ms)}  p99 {_s(frame.p99_ms)} s")
     return Content(f"p50 {_ms(frame.p50_ms)}  p99 {_ms(frame.p99_ms)} ms")
 
 
@@ -121,7 +125,7 @@ def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
             parts.append((BARS[0], MUTED))
         else:
             parts.append((BARS[min(len(BARS) - 1, ceil(rate / peak * (len(BARS) - 1)))], SPARK))
-    return _assemble_runs(parts)
+    return assemble_runs(parts)
 
 
 def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) -> list[Content]:
@@ -131,20 +135,20 @@ def recent_id_lines(recent: tuple[tuple[int, int], ...], width: int, rows: int) 
     lines: list[list[tuple[str, str]]] = [[]]
     used = 0
     for index, seq in recent:
-        token = f"p{index}:{seq}"
+        token = f"p{index}:{seq}" if index else f"│life {seq}"  # pusher 0 marks where a new life begins
         if used and used + 1 + len(token) > width:
             lines.append([])
             used = 0
-        colour = pusher_colour(index)
+        colour = pusher_colour(index) if index else MUTED
         if used:
             lines[-1].append((" ", colour))  # a space looks the same in any colour, and joins the run
             used += 1
         lines[-1].append((token, colour))
         used += len(token)
-    return [_assemble_runs(line) for line in lines[-rows:] if line]
+    return [assemble_runs(line) for line in lines[-rows:] if line]
 
 
-def _assemble_runs(parts: list[tuple[str, str]]) -> Content:
+def assemble_runs(parts: list[tuple[str, str]]) -> Content:
     """Content from (text, style) parts, neighbours of one style joined: every span costs Textual
     time on every frame, and a busy tile is a sparkline and a line of ids in one or two styles."""
     runs: list[tuple[str, str]] = []
@@ -154,6 +158,10 @@ def _assemble_runs(parts: list[tuple[str, str]]) -> Content:
         else:
             runs.append((text, style))
     return Content.assemble(*runs)
+
+
+def _s(ms: float | None) -> str:
+    return _ms(None if ms is None else ms / 1000)
 
 
 def _ms(value: float | None) -> str:
