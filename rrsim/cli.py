@@ -247,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(argv[1:])
         if argv and argv[0] == "scenarios":
             return scenarios_command(argv[1:])
+        if argv and argv[0] == "keys":
+            from rrsim.keys import keys_command
+
+            return keys_command(argv[1:])
         return tui_command(argv)
     except UserError as error:
         # One line, whatever the user typed into the names it quotes.
