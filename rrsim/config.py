@@ -73,6 +73,10 @@ SETUP_KEYS: dict[str, Limit] = {
                           "beyond that it stops reading and the pushers block at their HWM"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
+    "listen": Limit(str, help="tcp://ADDRESS:PORT: let workers on other machines join there (rrsim worker --join); "
+                    "the pattern's sockets then bind on ADDRESS over tcp.  Beyond loopback it needs keys (rrsim keys)"),
+    "keys": Limit(str, help="with listen: the keys directory of rrsim keys (default ~/.config/rrsim)"),
+    "insecure": Limit(bool, help="with listen: no CURVE, let anyone join (plain text on the wire)"),
 }
 
 
@@ -101,6 +105,9 @@ class Setup:
     broker_queue: int = 1000
     drain_s: float = 1.0
     lost_after_s: float = 2.0
+    listen: str = ""  # no join endpoint
+    keys: str = ""  # the default keys directory
+    insecure: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -214,7 +221,21 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
                         f"it takes bind = {' or '.join(binders)}")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
+    if setup.listen:
+        _check_listen(setup, values, where, text, text_start)
     return setup
+
+
+def _check_listen(setup: Setup, values: dict[str, Any], where: str, text: str, text_start: int) -> None:
+    """A remote worker connects to what the pattern binds: a wiring where workers bind has
+    nothing for it to connect to."""
+    from rrsim.join import parse_listen
+
+    parse_listen(setup.listen, f"{where} key 'listen'{_line_of(text, 'listen', text_start)}")
+    if any(wire.binder == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
+        others = " or ".join(repr(binder) for binder in patterns.load(setup.pattern).BINDERS if binder != "worker")
+        raise UserError(f"{where}: listen needs the workers to connect (bind = {setup.bind!r} makes them bind): "
+                        f"use bind = {others}")
 
 
 def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Action:

@@ -135,6 +135,9 @@ def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: F
     line a second otherwise."""
     shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
     console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
+    if engine.listener is not None:
+        console.print(f"to join from another machine: {engine.listener.join_line()}", highlight=False,
+                      markup=False, soft_wrap=True)
     if console.is_terminal:
         with Live(_live_view(engine), console=console, refresh_per_second=8, transient=True) as live:
             next_view = time.monotonic()

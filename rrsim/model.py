@@ -19,7 +19,8 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetr
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
-WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed")
+# A remote worker (not our child) can also have left on its own, or fallen silent (lost contact).
+WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "left", "lost contact")
 RECENT_IDS = 24
 RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
@@ -92,6 +93,10 @@ class WorkerView:
     queued: int = 0
     ready: int = 0
     routed: int = 0
+    # A worker on another machine (rrsim worker --join): its host, and how far its clock can be trusted
+    remote_host: str = ""
+    remote_label: str = ""
+    clock_uncertainty_ns: int | None = None
 
     @property
     def life(self) -> Life | None:
@@ -210,6 +215,8 @@ class Model:
         self.ours: set[str] = set()  # who our processes are to a peer: "pid N", "host:port"
         self._unnamed: dict[tuple[str, str], tuple[int, str]] = {}  # (binder, peer) -> (when, endpoint): ours?
         self.strangers: list[Stranger] = []
+        self.join_line = ""  # what a remote worker types to join, if the run listens
+        self.refused: list[ev.PeerRefused] = []  # handshakes refused: unknown keys, plain-text peers
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
         self.now_ns = 0
         self.started_ns: int | None = None
@@ -331,6 +338,23 @@ class Model:
         for line in e.log_tail:
             self._note(e.t_ns, "warn", "log-line", name=e.name, line=line)
 
+    def _on_Listening(self, e: ev.Listening) -> None:
+        self.join_line = e.join_line
+        self._note(e.t_ns, "info", "listening", endpoint=e.endpoint, secure=e.secure)
+
+    def _on_RemoteJoined(self, e: ev.RemoteJoined) -> None:
+        worker = self.workers.get(e.name)
+        if worker is None:
+            return
+        worker.remote_host, worker.remote_label = e.host, e.label
+        worker.clock_uncertainty_ns = e.clock_uncertainty_ns
+        self._note(e.t_ns, "start", "remote-joined", name=e.name, host=e.host, address=e.address, label=e.label,
+                   uncertainty_ms=e.clock_uncertainty_ns / 1e6)
+
+    def _on_PeerRefused(self, e: ev.PeerRefused) -> None:
+        self.refused.append(e)
+        self._note(e.t_ns, "warn", "refused", address=e.address, why=e.why, endpoint=e.endpoint)
+
     def _drop_links(self, name: str) -> None:
         for link in [link for link in self.links if name in link]:
             self.links.discard(link)
@@ -339,14 +363,14 @@ class Model:
         worker = self.station(e.name)
         worker.state = "paused"
         self._close_alive(worker, e.t_ns)
-        self._note(e.t_ns, "pause", "paused", name=e.name)
+        self._note(e.t_ns, "pause", "paused", name=e.name, **({"remote": True} if worker.remote_host else {}))
 
     def _on_WorkerResumed(self, e: ev.WorkerResumed) -> None:
         worker = self.station(e.name)
         worker.state = "starting"
         worker.alive_since = e.t_ns
         self._update_ready(worker)
-        self._note(e.t_ns, "pause", "resumed", name=e.name)
+        self._note(e.t_ns, "pause", "resumed", name=e.name, **({"remote": True} if worker.remote_host else {}))
 
     def _on_WorkSet(self, e: ev.WorkSet) -> None:
         self.workers[e.name].work_ms = e.work_ms

@@ -44,6 +44,9 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
         "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
         "lives": [_life_report(model, life, "received") for life in worker.lives],
+        "remote": bool(worker.remote_host),
+        **({"host": worker.remote_host, "label": worker.remote_label,
+            "clock_uncertainty_ms": _ms(worker.clock_uncertainty_ns / 1e6)} if worker.remote_host else {}),
     }
 
 
@@ -99,6 +102,8 @@ def build_report(model: Model) -> dict[str, Any]:
         "latency_ms": model.wait.summary_ms(),
         "fairness": None if fairness is None else round(fairness, 6),
         "lost_ids": model.ledger.lost_ids(1000),
+        "refused": [{"address": r.address, "t_s": _seconds(model, r.t_ns), "why": r.why, "endpoint": r.endpoint}
+                    for r in model.refused],
         "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],
     }
 

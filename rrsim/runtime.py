@@ -39,14 +39,20 @@ class ChildRuntime:
         self.spec = spec
         self.name: str = spec["name"]
         self.life: int = spec["life"]
-        self.parent_pid: int = spec["parent_pid"]
-        die_with_parent(self.parent_pid)
-        # The engine accounts for what we do, and the TUI shares its process: when the cores are
-        # short, they must not be the ones that starve, or the numbers fall behind the run and
-        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
-        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
-        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
-        os.nice(CHILD_NICENESS)
+        # A remote worker (rrsim worker --join) is no child of the engine: it leaves when told, or
+        # when the engine falls silent, and it tells the engine it is there with heartbeats.
+        self.remote: bool = bool(spec.get("remote"))
+        # Our clock as the engine's: a remote worker's CLOCK_MONOTONIC is another machine's.
+        offset = int(spec.get("clock_offset_ns", 0))
+        self.clock = (lambda: time.monotonic_ns() + offset) if offset else time.monotonic_ns
+        self.next_beat_ns = 0
+        self.paused = False  # a remote worker, told to pause, waits in housekeeping
+        self.last_control_ns = self.clock()
+        self.auth: Any = None
+        self.curve = _curve_keys(spec.get("curve"))
+        self.parent_pid: int = spec.get("parent_pid", 0)
+        if not self.remote:
+            self._start_as_child()
         self.ctx = zmq.Context()
         self.sockets: dict[str, zmq.Socket] = {}  # socket name in the plan -> the socket
         self.monitors: list[tuple[str, zmq.Socket]] = []
@@ -59,13 +65,39 @@ class ChildRuntime:
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
         self.telemetry.linger = 2000  # an ending child's last report still goes out
+        self._secure_client(self.telemetry)
         self.telemetry.connect(spec["telemetry"])
         self.control = self.ctx.socket(zmq.SUB)
         self.control.setsockopt(zmq.SUBSCRIBE, wire.control_topic(self.name))
         self.control.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST)
+        self._secure_client(self.control)
         self.control.connect(spec["control"])
         self.next_parent_check = time.monotonic_ns() + PARENT_CHECK_NS
         self.stopping = False  # asked to stop gracefully, see stop_on_sigterm
+
+    def _start_as_child(self) -> None:
+        die_with_parent(self.parent_pid)
+        # The engine accounts for what we do, and the TUI shares its process: when the cores are
+        # short, they must not be the ones that starve, or the numbers fall behind the run and
+        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
+        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
+        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
+        os.nice(CHILD_NICENESS)
+
+    def _secure_client(self, sock: zmq.Socket) -> None:
+        if self.curve is not None:
+            public, secret, server = self.curve
+            sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server
+
+    def _secure_server(self, sock: zmq.Socket) -> None:
+        """CURVE server with the run's key, letting in the run's allow-list (pyzmq's authenticator)."""
+        public, secret, _server = self.curve
+        if self.auth is None:
+            from rrsim.join import start_authenticator  # imports asyncio: only for a secure run
+
+            self.auth = start_authenticator(self.ctx, self.spec["curve"]["allowed_dir"], None)
+        sock.curve_secretkey, sock.curve_publickey = secret, public
+        sock.curve_server = True
 
     def wire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
@@ -78,6 +110,8 @@ class ChildRuntime:
         self.peers[socket_name] = 0
         self.handshakes[socket_name] = 0
         self.shaking[socket_name], self.live[socket_name] = deque(), set()
+        if self.curve is not None:
+            (self._secure_server if plan["bind_at"] else self._secure_client)(sock)
         if plan["bind_at"]:
             sock.bind(plan["bind_at"])
         self._connect(socket_name, plan["connect_to"])
@@ -101,7 +135,7 @@ class ChildRuntime:
                 self.connected.add(endpoint)
 
     def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
-        header = wire.telemetry(kind, name=self.name, life=self.life, t=time.monotonic_ns(), **fields)
+        header = wire.telemetry(kind, name=self.name, life=self.life, t=self.clock(), **fields)
         self.telemetry.send_multipart([header, *frames])
 
     def read_control(self) -> dict[str, Any] | None:
@@ -114,6 +148,7 @@ class ChildRuntime:
                 break
             state = json.loads(body)
         if state is not None:
+            self.last_control_ns = self.clock()
             for socket_name, endpoints in state.get("connect", {}).items():
                 if socket_name in self.sockets:
                     self._connect(socket_name, endpoints)
@@ -164,6 +199,10 @@ class ChildRuntime:
     def housekeeping(self, now_ns: int) -> dict[str, Any] | None:
         """Control, monitors and parent check; returns a new control state if one came."""
         self.read_monitors()
+        if self.remote:
+            from rrsim.remote_worker import obey  # a remote worker obeys control, not signals
+
+            return obey(self, now_ns)
         if now_ns >= self.next_parent_check:
             self.next_parent_check = now_ns + PARENT_CHECK_NS
             if os.getppid() != self.parent_pid:
@@ -181,13 +220,27 @@ class ChildRuntime:
         return self.control in ready or any(monitor in ready for _name, monitor in self.monitors)
 
     def close(self) -> None:
+        if self.remote:
+            self.report(wire.BEAT, last=True)  # leaving: not to be taken for lost contact
         for sock in self.sockets.values():
             sock.close(linger=0)
         for _name, monitor in self.monitors:
             monitor.close(linger=0)
         self.control.close(linger=0)
         self.telemetry.close()
+        if self.auth is not None:
+            self.auth.stop()
         self.ctx.term()
+
+
+def _curve_keys(curve: dict[str, str] | None) -> tuple[bytes, bytes, bytes] | None:
+    """(our public key, our secret key, the run's public key) for a secure run, else None."""
+    if not curve:
+        return None
+    import zmq.auth  # only for a secure run
+
+    public, secret = zmq.auth.load_certificate(curve["secret_file"])
+    return public, secret, curve["server_key"].encode()
 
 
 def their_side(fd: int) -> str:

@@ -36,6 +36,9 @@ class Roster:
     links_to: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> roles it may connect with
     messages: int = 0  # what each pusher will send at most, 0 = no limit
     started_ns: int = 0  # when the run started: every real clock stamp is later
+    # name -> how far its clock may be off ours: a remote worker's stamps are its clock plus an
+    # estimated offset, right within this much (half the best round trip when it joined)
+    clock_slack_ns: dict[str, int] = field(default_factory=dict)
 
 
 class MalformedError(ValueError):
@@ -108,6 +111,8 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
 
     if kind == wire.HELLO:
         return ev.ProcessReady(now_ns, name, life)
+    if kind == wire.BEAT:
+        return ev.Heartbeat(now_ns, name, life, bool(header.get("last")))
     if kind == wire.LINK:
         endpoint, up, via = header.get("endpoint"), header.get("up"), header.get("via", "")
         peer = roster.owners.get(endpoint) if isinstance(endpoint, str) else None
@@ -161,10 +166,12 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
         pushers = records["pusher"].astype(np.int64)
         seqs = records["seq"].astype(np.int64)  # below 2**63: larger values fail the sent check
         sent_ns = records["sent_ns"].astype(np.int64)
-        # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC.
-        known = (roster.started_ns <= sent_ns) & (sent_ns <= recv_ns) & (recv_ns <= now_ns)
+        # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC (a remote
+        # worker's moved onto ours, within its slack).
+        slack = roster.clock_slack_ns.get(name, 0)
+        known = (roster.started_ns <= sent_ns) & (sent_ns <= recv_ns + slack) & (recv_ns <= now_ns + slack)
         if done_ns is not None:
-            known &= (recv_ns <= done_ns) & (done_ns <= now_ns)
+            known &= (recv_ns <= done_ns) & (done_ns <= now_ns + slack)
         lowest, highest = int(pushers.min()), int(pushers.max())
         # One pusher is the usual batch: skip np.unique, the costliest step of a batch.
         indexes = [lowest] if lowest == highest else np.unique(pushers).tolist()

@@ -30,7 +30,8 @@ SENT = "sent"  # a sender's progress: sent so far, blocked on HWM, connected pee
 LINK = "link"  # a socket monitor saw a connection to an endpoint come up or go down
 QUEUE = "queue"  # a router's state: messages it holds, workers ready, messages routed so far
 PEER = "peer"  # a peer connected to (or left) an endpoint we bind: a process id (ipc) or an address (tcp)
-TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER)
+BEAT = "beat"  # a remote worker is still there (it is not our child: nothing else would tell us); last: leaving
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, BEAT)
 
 
 def telemetry(kind: str, **fields: Any) -> bytes:

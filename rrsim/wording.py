@@ -71,8 +71,8 @@ _WORDING: dict[str, Callable[..., str]] = {
     "started": _started,
     "ended": _ended,
     "log-line": lambda name, line: f"  {name}: {line}",
-    "paused": lambda name: f"{name} paused (SIGSTOP)",
-    "resumed": lambda name: f"{name} resumed (SIGCONT)",
+    "paused": lambda name, remote=False: f"{name} paused ({'by control message: not our child' if remote else 'SIGSTOP'})",
+    "resumed": lambda name, remote=False: f"{name} resumed ({'by control message' if remote else 'SIGCONT'})",
     "work-set": lambda name, work_ms: f"{name} now works {work_ms:g} ms per message",
     "rate-set": _rate_set,
     "strategy-set": lambda strategy: f"the broker now chooses workers by {strategy}",
@@ -90,5 +90,11 @@ _WORDING: dict[str, Callable[..., str]] = {
         + (f"; what {name} deals it is not lost but strayed (PUSH deals to every connected peer in turn, "
            "ZeroMQ guide ch. 1)" if sender else "")),
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
+    "listening": lambda endpoint, secure: (f"remote workers may join at {endpoint}"
+                                           + (" (CURVE: keys in the allow-list only)" if secure else " (no keys: anyone)")),
+    "remote-joined": lambda name, host, address, label, uncertainty_ms: (
+        f"{name} joined from {host}" + (f" ({label})" if label and label != host else "")
+        + f" at {address or 'an unknown address'}: remote, not our child; clock within ±{uncertainty_ms:.3f} ms"),
+    "refused": lambda address, why, endpoint: f"refused {address or 'a peer'} on {endpoint}: {why}",
 }
 

@@ -37,6 +37,7 @@ class WorkerFrame:
     router: bool = False
     queued: int = 0  # a broker: messages it holds
     ready: int = 0  # a broker: workers ready for a message
+    remote_host: str = ""  # a worker on another machine (rrsim worker --join), not our child
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class TopologyFrame:
     binders: tuple[tuple[str, str], ...]  # (name, endpoint) of every socket that binds
     strangers: tuple[tuple[str, str], ...] = ()  # (whose endpoint, peer) connected now, not ours
     strategy: str = ""  # the broker's, when there is a broker
+    join_line: str = ""  # what a remote worker types to join, when the run listens
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         router=worker.kind == ROUTER,
         queued=worker.queued,
         ready=worker.ready,
+        remote_host=worker.remote_host,
     )
 
 
@@ -147,6 +150,7 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         binders=binders,
         strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None),
         strategy=model.strategy if model.brokers else "",
+        join_line=model.join_line,
     )
 
 

@@ -14,6 +14,8 @@ STATE_COLOURS: dict[str, str] = {
     "stopped": "#a8a8a8",
     "killed": "#ff5f5f",
     "crashed": "#ff5fd7",
+    "left": "#a8a8a8",
+    "lost contact": "#ff875f",
 }
 assert set(STATE_COLOURS) == set(WORKER_STATES)
 

@@ -68,10 +68,12 @@ def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
     return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
             frame.p50_ms, frame.p99_ms, frame.work_ms, frame.late, frame.duplicates, frame.recent, frame.queued,
-            frame.ready)
+            frame.ready, frame.remote_host)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
+    if frame.remote_host:
+        return Content.assemble(("remote", "bold"), f" {frame.remote_host}  pid {frame.pid}")
     return Content(f"pid {frame.pid}  life {frame.life}" if frame.pid else "not started")
 
 

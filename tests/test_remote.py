@@ -1,0 +1,199 @@
+"""Workers that join a run from elsewhere (rrsim worker --join), on loopback: separate processes
+that are not the run's children, let in by key (CURVE, Ironhouse), strangers refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import zmq
+
+from rrsim import keys
+from rrsim.config import Setup
+from rrsim.engine import Engine
+from test_no_orphans import processes_mentioning, wait_for
+
+RUN = """
+[setup]
+workers = 1
+messages = 250
+rate = 100.0
+"""
+
+
+def rrsim(*args: str, tmp: Path, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rrsim", *args], env={**os.environ, "TMPDIR": str(tmp)},
+                            stdin=subprocess.DEVNULL, text=True, **popen)
+
+
+def read_until(stream, needle: str, timeout_s: float) -> str:
+    """Lines of ``stream`` until one holds ``needle``; that line."""
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        if select.select([stream], [], [], 0.1)[0]:
+            line = stream.readline()
+            seen.append(line)
+            if needle in line:
+                return line
+    raise AssertionError(f"no {needle!r} within {timeout_s} s: {seen}")
+
+
+def worker(tmp: Path, join: str, *args: str) -> subprocess.Popen:
+    return rrsim("worker", "--join", join, *args, tmp=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_keyed_worker_joins_strangers_are_refused(tmp_path):
+    host = keys.create(tmp_path / "host")[0]
+    ours = keys.create(tmp_path / "ours")[0]
+    stranger = keys.create(tmp_path / "stranger")[0]
+    keys.allow(tmp_path / "host", ours.public_file)
+    (tmp_path / "run.toml").write_text(RUN)
+    report = tmp_path / "report.json"
+    run = rrsim("run", str(tmp_path / "run.toml"), "--listen", "tcp://127.0.0.1:0", "--keys", str(host.directory),
+                "--json", str(report), tmp=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        line = read_until(run.stderr, "rrsim worker --join", 15)
+        join = line.split("--join ")[1].split()[0]
+        assert f"--server-key='{host.public.decode()}'" in line  # what the remote user types
+        server_key = f"--server-key={host.public.decode()}"
+
+        joined = worker(tmp_path, join, server_key, "--key", str(ours.secret_file), "--name", "far")
+        refused = worker(tmp_path, join, server_key, "--key", str(stranger.secret_file))
+        assert "joined" in read_until(joined.stdout, "joined", 10)
+        assert refused.wait(10) == 2
+        assert "refused our key" in refused.stderr.read()
+        # A plain-text (NULL) ZeroMQ peer is refused by libzmq itself: it gets no answer.
+        ctx = zmq.Context()
+        plain = ctx.socket(zmq.DEALER)
+        plain.connect(join)
+        plain.send_multipart([b"", b'{"clock": 1}'])
+        assert plain.poll(500) == 0
+        plain.close(linger=0)
+        ctx.term()
+        assert joined.wait(20) == 0
+        assert "the run has ended" in joined.stdout.read()
+        assert run.wait(20) == 0
+    finally:
+        run.kill()
+        run.wait()
+    result = json.loads(report.read_text())
+    remote = next(w for w in result["workers"] if w["remote"])
+    assert remote["host"] == socket.gethostname() and remote["label"] == "far"
+    assert remote["received"] > 0 and remote["foreign"] == 0
+    assert not next(w for w in result["workers"] if w["name"] == "w1")["remote"]
+    totals = result["totals"]
+    assert totals["sent"] == totals["delivered"] == 250 and totals["lost"] == 0
+    whys = [r["why"] for r in result["refused"]]
+    assert any(why.startswith("unknown key " + stranger.public.decode()) for why in whys), whys
+    assert any("not a CURVE handshake" in why for why in whys), whys
+    # The authenticator's refusals name the address exactly (the ZAP request carries it); libzmq's
+    # own (no CURVE at all) are known by the connection's fd, which may be closed before it is asked.
+    assert all(r["address"] == "127.0.0.1" for r in result["refused"] if r["why"].startswith("unknown key"))
+    others = [r for r in result["refused"] if not r["why"].startswith("unknown key")]
+    assert others and all(r["address"].startswith("127.0.0.1:") or r["address"] == "unknown" for r in others), others
+    assert any("refused 127.0.0.1" in entry["text"] for entry in result["log"])
+    wait_for(lambda: not processes_mentioning(str(tmp_path)), 5, "nothing left running")
+
+
+def _step_until(engine: Engine, condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        engine.step(10)
+
+
+def _received(engine: Engine, name: str) -> int:
+    worker = engine.model.workers.get(name)
+    return 0 if worker is None else worker.received
+
+
+def test_pause_resume_and_kill_reach_a_remote_worker(tmp_path):
+    """Control messages, not signals: the remote worker is not the engine's child."""
+    setup = Setup(workers=1, messages=0, rate=200.0, duration=30.0, listen="tcp://127.0.0.1:0")
+    with Engine(setup) as engine:
+        engine.start()
+        remote = worker(tmp_path, engine.listener.endpoint, "--work-ms", "1")
+        try:
+            _step_until(engine, lambda: _received(engine, "w2") > 20, 15, "w2 to join and receive")
+            assert engine.model.workers["w2"].remote_host == socket.gethostname()
+            engine.pause("w2")
+            engine.step(10)
+            time.sleep(0.3)  # what was already in its hands is reported after this
+            _step_until(engine, lambda: True, 1, "")
+            paused_at, w1_at = _received(engine, "w2"), _received(engine, "w1")
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                engine.step(10)
+            assert _received(engine, "w1") > w1_at + 20  # the run goes on
+            assert _received(engine, "w2") == paused_at  # but w2 does nothing while paused
+            assert remote.poll() is None  # and is still there
+            engine.resume("w2")
+            _step_until(engine, lambda: _received(engine, "w2") > paused_at + 10, 10, "w2 to work again")
+            engine.kill("w2")
+            assert engine.model.workers["w2"].state == "killed"
+            assert remote.wait(5) == 1  # asked to exit at once
+            assert "killed from the run" in remote.stdout.read()
+        finally:
+            remote.kill()
+            remote.wait()
+
+
+def test_a_vanished_remote_worker_is_lost_contact(tmp_path):
+    setup = Setup(workers=1, messages=0, rate=100.0, duration=30.0, listen="tcp://127.0.0.1:0", insecure=True)
+    with Engine(setup) as engine:
+        engine.start()
+        remote = worker(tmp_path, engine.listener.endpoint)
+        try:
+            _step_until(engine, lambda: _received(engine, "w2") > 10, 15, "w2 to join and receive")
+            remote.send_signal(signal.SIGKILL)  # as if its machine vanished: nothing says goodbye
+            remote.wait()
+            killed_ns = time.monotonic_ns()
+            _step_until(engine, lambda: engine.model.workers["w2"].state == "lost contact", 6,
+                        "w2 to be lost contact")
+            noticed_s = (engine.model.workers["w2"].life.ended_ns - killed_ns) / 1e9
+            assert noticed_s < 4.0, noticed_s  # LOST_CONTACT_NS is 3 s
+            assert any(e.what == "ended" and e.facts.get("how") == "lost contact" for e in engine.model.log)
+            # The run goes on with w1, and counts w2's messages by push-pull's rules: what the
+            # pusher had queued to it went with its connection.
+            before = _received(engine, "w1")
+            _step_until(engine, lambda: _received(engine, "w1") > before + 20, 5, "w1 to go on")
+        finally:
+            remote.kill()
+            remote.wait()
+
+
+def test_bad_remote_command_lines_are_one_line(tmp_path, capsys, monkeypatch):
+    """In this process (cli.main), as the CLI edge catches them: one line, exit 2."""
+    from rrsim.cli import main
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+
+    def one_line(args: list[str], *needles: str) -> None:
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            assert main(args) == 2
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and all(needle in lines[0] for needle in needles), (needles, lines)
+
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): refused before anything binds or sends.
+    one_line(["run", "seed", "--listen", "tcp://192.0.2.1:5000", "--keys", str(tmp_path / "none")],
+             "rrsim keys", "--insecure")
+    one_line(["run", "seed", "--listen", "127.0.0.1:5000"], "tcp://ADDRESS:PORT")
+    one_line(["run", "seed", "--listen", "tcp://127.0.0.1:0", "--bind", "worker"], "listen needs the workers to connect")
+    one_line(["worker", "--join", "localhost:5000"], "--join", "tcp://HOST:PORT")
+    one_line(["worker", "--join", "tcp://h:5000", "--key", "k"], "--key needs --server-key")
+    one_line(["worker", "--join", "tcp://h:5000", "--server-key=short"], "40 characters")
+    one_line(["worker", "--join", "tcp://h:5000", "--speed", "0"], "--speed", "above 0")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]
