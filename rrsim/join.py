@@ -29,15 +29,16 @@ from zmq.utils import z85
 from rrsim import keys
 from rrsim.errors import UserError
 from rrsim.runtime import their_side
+from rrsim.wire import HANDSHAKE_FAILED
 
 HEARTBEAT_NS = 500_000_000  # a remote worker reports this often, even with nothing to say
 LOST_CONTACT_NS = 3_000_000_000  # silent this long: its machine, process or cable is gone
 ENGINE_SILENT_NS = 3_000_000_000  # a remote worker that hears no control this long leaves
 MONITOR_EVENT = struct.Struct("=HI")
 HANDSHAKE_FAILURES = {
-    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "not a CURVE handshake (a plain-text peer, or not ZeroMQ)",
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed (not ZeroMQ, or the connection dropped)",
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "key not allowed",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: HANDSHAKE_FAILED["protocol"],
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: HANDSHAKE_FAILED["no-detail"],
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: HANDSHAKE_FAILED["auth"],
 }
 
 
@@ -139,8 +140,6 @@ class Listener:
     pair: keys.KeyPair | None = None
     allowed_dir: Path | None = None
     refusals: queue.SimpleQueue[Refusal] = field(default_factory=queue.SimpleQueue)
-    # A refused peer's ZeroMQ reconnects every 100 ms: each (host, why, socket) is told once.
-    told: set[tuple[str, str, str]] = field(default_factory=set)
     remotes: dict[str, RemoteWorker] = field(default_factory=dict)
     auth: ThreadAuthenticator | None = None
     join_sock: zmq.Socket | None = None
@@ -247,14 +246,7 @@ class Listener:
             try:
                 out.append(self.refusals.get_nowait())
             except queue.Empty:
-                break
-        fresh = []
-        for refusal in out:
-            key = (refusal.address.rpartition(":")[0] or refusal.address, refusal.why, refusal.endpoint)
-            if key not in self.told:
-                self.told.add(key)
-                fresh.append(refusal)
-        return fresh
+                return out
 
     def close(self) -> None:
         self._closing.set()

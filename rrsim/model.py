@@ -185,6 +185,17 @@ class Stranger:
     took: int = 0  # lost messages of the window counted as strayed to it
 
 
+@dataclass
+class Refused:
+    """A peer whose handshake was refused: the first time, and how often it tried."""
+
+    address: str
+    t_ns: int
+    why: str
+    endpoint: str  # which socket: join, telemetry, control, or the process that binds it
+    attempts: int = 1
+
+
 @dataclass(frozen=True)
 class Totals:
     sent: int
@@ -216,7 +227,9 @@ class Model:
         self._unnamed: dict[tuple[str, str], tuple[int, str]] = {}  # (binder, peer) -> (when, endpoint): ours?
         self.strangers: list[Stranger] = []
         self.join_line = ""  # what a remote worker types to join, if the run listens
-        self.refused: list[ev.PeerRefused] = []  # handshakes refused: unknown keys, plain-text peers
+        # Handshakes refused (unknown keys, plain-text peers), one entry per host, reason and socket:
+        # a refused ZeroMQ peer reconnects every 100 ms.
+        self.refused: dict[tuple[str, str, str], Refused] = {}
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
         self.now_ns = 0
         self.started_ns: int | None = None
@@ -352,7 +365,12 @@ class Model:
                    uncertainty_ms=e.clock_uncertainty_ns / 1e6)
 
     def _on_PeerRefused(self, e: ev.PeerRefused) -> None:
-        self.refused.append(e)
+        host = e.address.rpartition(":")[0] or e.address
+        key = (host.strip("[]"), e.why, e.endpoint)
+        if key in self.refused:
+            self.refused[key].attempts += 1
+            return
+        self.refused[key] = Refused(e.address, e.t_ns, e.why, e.endpoint)
         self._note(e.t_ns, "warn", "refused", address=e.address, why=e.why, endpoint=e.endpoint)
 
     def _drop_links(self, name: str) -> None:

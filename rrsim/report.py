@@ -102,8 +102,8 @@ def build_report(model: Model) -> dict[str, Any]:
         "latency_ms": model.wait.summary_ms(),
         "fairness": None if fairness is None else round(fairness, 6),
         "lost_ids": model.ledger.lost_ids(1000),
-        "refused": [{"address": r.address, "t_s": _seconds(model, r.t_ns), "why": r.why, "endpoint": r.endpoint}
-                    for r in model.refused],
+        "refused": [{"address": r.address, "t_s": _seconds(model, r.t_ns), "why": r.why, "endpoint": r.endpoint,
+                     "attempts": r.attempts} for r in model.refused.values()],
         "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],
     }
 

@@ -29,6 +29,7 @@ PARENT_CHECK_NS = 200_000_000
 # Parsed here rather than with zmq.utils.monitor, whose asyncio import is half a child's start-up time.
 MONITOR_EVENT = struct.Struct("=HI")
 UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+HANDSHAKE_FAILED_EVENTS = {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol", zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "no-detail"}
 CHILD_NICENESS = 19
 
 
@@ -103,8 +104,10 @@ class ChildRuntime:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
         plan = self.spec["sockets"][socket_name]
         sock.linger = 0
-        monitor = sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED)
+        events = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED
+        if self.curve is not None:
+            events |= zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        monitor = sock.get_monitor_socket(events)
         self.sockets[socket_name] = sock
         self.monitors.append((socket_name, monitor))
         self.peers[socket_name] = 0
@@ -184,6 +187,12 @@ class ChildRuntime:
                     self.handshakes[socket_name] += 1
                     if endpoint in self.connected:
                         self.report(wire.LINK, endpoint=endpoint, up=True, via=self.via.get(endpoint, ""))
+                elif event_id in HANDSHAKE_FAILED_EVENTS:
+                    # A secure run's endpoint refused a peer (no fd: the oldest still shaking hands).
+                    fd = shaking.popleft() if shaking else -1
+                    if fd in self.accepted:
+                        bound, peer = self.accepted[fd]
+                        self.report(wire.REFUSED, endpoint=bound, peer=peer, why=HANDSHAKE_FAILED_EVENTS[event_id])
                 else:  # disconnected
                     if fd in live:
                         live.discard(fd)

@@ -121,6 +121,12 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         if not isinstance(via, str) or len(via) > MAX_PEER_TEXT:
             raise MalformedError(f"{name}: bad link report")
         return ev.LinkChanged(now_ns, name, peer, up, via)
+    if kind == wire.REFUSED:
+        endpoint, peer, why = header.get("endpoint"), header.get("peer"), header.get("why")
+        if (not isinstance(endpoint, str) or roster.owners.get(endpoint) != name or not isinstance(peer, str)
+                or len(peer) > MAX_PEER_TEXT or why not in wire.HANDSHAKE_FAILED):
+            raise MalformedError(f"{name}: bad refusal report")
+        return ev.PeerRefused(now_ns, peer, wire.HANDSHAKE_FAILED[why], name)
     if kind == wire.PEER:
         endpoint, peer, up = header.get("endpoint"), header.get("peer"), header.get("up")
         if (not isinstance(endpoint, str) or roster.owners.get(endpoint) != name or not isinstance(peer, str)

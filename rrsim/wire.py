@@ -31,7 +31,14 @@ LINK = "link"  # a socket monitor saw a connection to an endpoint come up or go 
 QUEUE = "queue"  # a router's state: messages it holds, workers ready, messages routed so far
 PEER = "peer"  # a peer connected to (or left) an endpoint we bind: a process id (ipc) or an address (tcp)
 BEAT = "beat"  # a remote worker is still there (it is not our child: nothing else would tell us); last: leaving
-TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, BEAT)
+REFUSED = "refused"  # a handshake on an endpoint we bind failed: a peer without CURVE, or not ZeroMQ
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, BEAT, REFUSED)
+# Why libzmq failed a handshake, by the socket monitor's event (zmq_socket_monitor).
+HANDSHAKE_FAILED = {
+    "protocol": "not a CURVE handshake (a plain-text peer, or not ZeroMQ)",
+    "no-detail": "handshake failed (not ZeroMQ, or the connection dropped)",
+    "auth": "key not allowed",
+}
 
 
 def telemetry(kind: str, **fields: Any) -> bytes:

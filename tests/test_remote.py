@@ -60,7 +60,8 @@ def test_a_keyed_worker_joins_strangers_are_refused(tmp_path):
     run = rrsim("run", str(tmp_path / "run.toml"), "--listen", "tcp://127.0.0.1:0", "--keys", str(host.directory),
                 "--json", str(report), tmp=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        line = read_until(run.stderr, "rrsim worker --join", 15)
+        pusher = read_until(run.stderr, "endpoints:", 15).split("p1 ")[1].split()[0]
+        line = read_until(run.stderr, "rrsim worker --join", 5)
         join = line.split("--join ")[1].split()[0]
         assert f"--server-key='{host.public.decode()}'" in line  # what the remote user types
         server_key = f"--server-key={host.public.decode()}"
@@ -70,13 +71,16 @@ def test_a_keyed_worker_joins_strangers_are_refused(tmp_path):
         assert "joined" in read_until(joined.stdout, "joined", 10)
         assert refused.wait(10) == 2
         assert "refused our key" in refused.stderr.read()
-        # A plain-text (NULL) ZeroMQ peer is refused by libzmq itself: it gets no answer.
+        # A plain-text (NULL) ZeroMQ peer is refused by libzmq itself, at the join endpoint and at
+        # the pusher's (the seed's PULL, say): it gets no answer and no message.
         ctx = zmq.Context()
-        plain = ctx.socket(zmq.DEALER)
+        plain, pull = ctx.socket(zmq.DEALER), ctx.socket(zmq.PULL)
         plain.connect(join)
+        pull.connect(pusher)
         plain.send_multipart([b"", b'{"clock": 1}'])
-        assert plain.poll(500) == 0
+        assert plain.poll(500) == 0 and pull.poll(0) == 0
         plain.close(linger=0)
+        pull.close(linger=0)
         ctx.term()
         assert joined.wait(20) == 0
         assert "the run has ended" in joined.stdout.read()
@@ -93,7 +97,9 @@ def test_a_keyed_worker_joins_strangers_are_refused(tmp_path):
     assert totals["sent"] == totals["delivered"] == 250 and totals["lost"] == 0
     whys = [r["why"] for r in result["refused"]]
     assert any(why.startswith("unknown key " + stranger.public.decode()) for why in whys), whys
-    assert any("not a CURVE handshake" in why for why in whys), whys
+    plain = [r for r in result["refused"] if "not a CURVE handshake" in r["why"]]
+    assert {r["endpoint"] for r in plain} == {"join", "p1"}, result["refused"]
+    assert totals["strayed"] == 0 and not result["unknown_peers"]
     # The authenticator's refusals name the address exactly (the ZAP request carries it); libzmq's
     # own (no CURVE at all) are known by the connection's fd, which may be closed before it is asked.
     assert all(r["address"] == "127.0.0.1" for r in result["refused"] if r["why"].startswith("unknown key"))
