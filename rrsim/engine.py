@@ -572,6 +572,10 @@ class Engine:
             return False
         remote.last_seen_ns = t
         if isinstance(event, ev.Heartbeat):
+            if event.clock_uncertainty_ns >= 0 and event.clock_estimates > remote.clock_estimates:
+                remote.clock_estimates = event.clock_estimates
+                self.roster.clock_slack_ns[name] = event.clock_uncertainty_ns
+                self.emit(ev.ClockEstimated(t, name, event.clock_uncertainty_ns))
             if event.last and not remote.ended:
                 self._remote_ended(remote, remote.ending or "left", 0)
             return True

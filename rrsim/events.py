@@ -175,6 +175,16 @@ class Heartbeat(Event):
     name: str
     life: int
     last: bool = False
+    clock_uncertainty_ns: int = -1  # its clock offset's, as now estimated; -1: not said
+    clock_estimates: int = 0  # how many times it has estimated its offset so far
+
+
+@dataclass(frozen=True)
+class ClockEstimated(Event):
+    """A remote worker's clock offset was estimated anew: right within ``uncertainty_ns``."""
+
+    name: str
+    uncertainty_ns: int
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ class RemoteWorker:
     pid: int
     last_seen_ns: int
     clock_uncertainty_ns: int
+    clock_estimates: int = 1
     ending: str | None = None  # "killed" | "stopped" once asked
     paused: bool = False
     ended: bool = False

@@ -22,6 +22,7 @@ HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
 # A remote worker (not our child) can also have left on its own, or fallen silent (lost contact).
 WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "left", "lost contact")
 RECENT_IDS = 24
+LATENCY_ERROR_SHARE = 0.1  # a remote worker's latency is shown if its clock's uncertainty is within this share of it
 RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
 LOG_LENGTH = 1000
@@ -115,6 +116,15 @@ class WorkerView:
 
     def latency_ms(self, quantile: float) -> float | None:
         return self.latency.quantile_ms(quantile)
+
+    def latency_trusted(self) -> bool:
+        """Whether its latency can be shown: a remote worker's receive times are its clock moved
+        onto ours, right within the offset's uncertainty; a latency whose error could be over a
+        tenth of it is not shown (n/a) rather than shown wrong."""
+        if self.clock_uncertainty_ns is None:
+            return True
+        p50 = self.latency.quantile_ms(0.5)
+        return p50 is not None and self.clock_uncertainty_ns / 1e6 <= LATENCY_ERROR_SHARE * p50
 
     def busy_fraction(self, now_ns: int) -> float | None:
         alive_s = self.alive_seconds(now_ns)
@@ -363,6 +373,11 @@ class Model:
         worker.clock_uncertainty_ns = e.clock_uncertainty_ns
         self._note(e.t_ns, "start", "remote-joined", name=e.name, host=e.host, address=e.address, label=e.label,
                    uncertainty_ms=e.clock_uncertainty_ns / 1e6)
+
+    def _on_ClockEstimated(self, e: ev.ClockEstimated) -> None:
+        worker = self.workers.get(e.name)
+        if worker is not None:
+            worker.clock_uncertainty_ns = e.uncertainty_ns
 
     def _on_PeerRefused(self, e: ev.PeerRefused) -> None:
         host = e.address.rpartition(":")[0] or e.address

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,7 +28,9 @@ from rrsim.patterns import RECEIVER
 from rrsim.patterns import load as load_pattern
 
 JOIN_TIMEOUT_S = 5.0
-CLOCK_SAMPLES = 16  # round trips; the shortest gives the offset (its error is within half of it)
+CLOCK_SAMPLES = 16  # round trips on joining; the shortest gives the offset (its error is within half of it)
+CLOCK_REFRESH_NS = 2_000_000_000  # then one round trip this often: clocks drift apart (ppm) over a long run
+CLOCK_KEPT = 8  # the offset is the shortest of the last this many round trips
 PAUSED_POLL_MS = 100
 
 
@@ -40,8 +43,10 @@ def obey(runtime: Any, now_ns: int) -> dict[str, Any] | None:
     reading control and beating, as a SIGSTOP would hold a local worker without the beats)."""
     state = runtime.read_control()
     while True:
+        keeper = runtime.clock_keeper
         if runtime.clock() >= runtime.next_beat_ns:
-            runtime.report(wire.BEAT)
+            clock = {"uncertainty_ns": keeper.uncertainty_ns, "estimates": keeper.estimates} if keeper else {}
+            runtime.report(wire.BEAT, **clock)
             runtime.next_beat_ns = runtime.clock() + HEARTBEAT_NS
         if state is not None:
             if state.get("end"):
@@ -130,23 +135,78 @@ class Joiner:
     def clock(self) -> tuple[int, int]:
         """(offset to add to our clock to get the run's, its uncertainty), from the shortest of a
         few round trips: the run's clock was read somewhere inside it."""
-        best: tuple[int, int] | None = None
+        samples = []
         for _ in range(CLOCK_SAMPLES):
             sent = time.monotonic_ns()
-            answer = self.ask({"clock": sent})
-            back = time.monotonic_ns()
-            if answer.get("clock") != sent or not isinstance(answer.get("ours_ns"), int):
-                continue  # a late answer to an earlier question: its round trip is unknown
-            rtt = back - sent
-            if best is None or rtt < best[1] * 2:
-                best = (answer["ours_ns"] - (sent + back) // 2, rtt // 2)
-        if best is None:
+            sample = clock_sample(self.ask({"clock": sent}), sent, time.monotonic_ns())
+            if sample is not None:
+                samples.append(sample)
+        if not samples:
             raise RunEnded(f"{self.endpoint} did not answer the clock questions")
-        return best
+        return best_offset(samples)
 
     def close(self) -> None:
         self.monitor.close(linger=0)
         self.sock.close(linger=0)
+
+
+def clock_sample(answer: dict[str, Any], sent_ns: int, back_ns: int) -> tuple[int, int] | None:
+    """(round trip, offset) from the answer to a clock question asked at ``sent_ns``."""
+    if answer.get("clock") != sent_ns or not isinstance(answer.get("ours_ns"), int):
+        return None  # a late answer to an earlier question: its round trip is unknown
+    return back_ns - sent_ns, answer["ours_ns"] - (sent_ns + back_ns) // 2
+
+
+def best_offset(samples: list[tuple[int, int]]) -> tuple[int, int]:
+    """(offset, uncertainty) of the shortest round trip: the run's clock was read inside it,
+    so the offset is right within half of it, however the trip was split."""
+    rtt, offset = min(samples)
+    return offset, rtt // 2
+
+
+class ClockKeeper:
+    """Asks the run for the time every CLOCK_REFRESH_NS, in a thread of its own with a socket of
+    its own (the worker loop must not wait, and an answer read late would look like a long
+    round trip), and keeps the runtime's offset on the best of the recent round trips."""
+
+    def __init__(self, ctx: zmq.Context, endpoint: str, curve: tuple[bytes, bytes, bytes] | None,
+                 first: tuple[int, int], runtime: Any) -> None:
+        self.ctx, self.endpoint, self.curve, self.runtime = ctx, endpoint, curve, runtime
+        self.samples: list[tuple[int, int]] = [(first[1] * 2, first[0])]
+        self.uncertainty_ns = first[1]
+        self.estimates = 1  # how many times the offset was estimated: the engine notes each new one
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="rrsim-clock", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        if self.curve is not None:
+            secure_client(sock, *self.curve)
+        sock.connect(self.endpoint)
+        try:
+            while not self.stopping.wait(CLOCK_REFRESH_NS / 1e9):
+                sent = time.monotonic_ns()
+                sock.send_multipart([b"", json.dumps({"clock": sent}).encode()])
+                if not sock.poll(1000):
+                    continue  # no answer in a second: a trip that long would tell nothing
+                frames = sock.recv_multipart()
+                try:
+                    sample = clock_sample(json.loads(frames[-1]), sent, time.monotonic_ns())
+                except ValueError:
+                    sample = None
+                if sample is not None:
+                    self.samples = [*self.samples[-(CLOCK_KEPT - 1):], sample]
+                    # One int assignment each: the worker loop reads them as they are.
+                    self.runtime.clock_offset_ns, self.uncertainty_ns = best_offset(self.samples)
+                    self.estimates += 1
+        finally:
+            sock.close(linger=0)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join()
 
 
 def rehost(endpoint: str, host: str) -> str:
@@ -157,8 +217,8 @@ def rehost(endpoint: str, host: str) -> str:
     return endpoint
 
 
-def join(args: argparse.Namespace) -> dict[str, Any]:
-    """Ask the run to take us; returns the spec to run."""
+def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, bytes] | None, tuple[int, int]]:
+    """Ask the run to take us; returns the spec to run, our keys and the clock estimate."""
     host, _port = parse_join(args.join)
     curve, key_file = _keys(args)
     ctx = zmq.Context()
@@ -185,7 +245,7 @@ def join(args: argparse.Namespace) -> dict[str, Any]:
         spec["curve"] = {"secret_file": str(key_file), "server_key": curve[2].decode()}
     print(f"rrsim worker: joined {args.join} as {spec['name']} ({spec['pattern']}); clock offset "
           f"{offset_ns / 1e6:+.3f} ms ± {uncertainty_ns / 1e6:.3f} ms", flush=True)
-    return spec
+    return spec, curve, (offset_ns, uncertainty_ns)
 
 
 WORKER_HELP = """\
@@ -217,12 +277,13 @@ def worker_command(argv: Sequence[str]) -> int:
     if args.name is not None and (not args.name.strip() or len(args.name) > 60):
         raise UserError("--name: must be 1 to 60 characters")
     try:
-        spec = join(args)
+        spec, curve, estimate = join(args)
     except RunEnded as ended:
         print(f"rrsim worker: {ended}", file=sys.stderr)
         return 2
     role = next(role for role in load_pattern(spec["pattern"]).ROLES.values() if role.kind == RECEIVER)
     runtime = ChildRuntime(spec)
+    runtime.clock_keeper = ClockKeeper(runtime.ctx, args.join, curve, estimate, runtime)
     try:
         role.loop(runtime)
         print(f"rrsim worker: {spec['name']} stopped from the run: finished what it held, leaving", flush=True)

@@ -42,7 +42,8 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "work_ms": worker.work_ms,
         "completed": worker.received,  # a worker reports a message once its work is done
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
-        "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
+        "latency_ms": ({q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+                       if worker.latency_trusted() else dict.fromkeys(("p50", "p95", "p99"), "n/a")),
         "lives": [_life_report(model, life, "received") for life in worker.lives],
         "remote": bool(worker.remote_host),
         **({"host": worker.remote_host, "label": worker.remote_label,
@@ -108,9 +109,11 @@ def build_report(model: Model) -> dict[str, Any]:
     }
 
 
-def _latency(value: float | None) -> str:
+def _latency(value: float | str | None) -> str:
     if value is None:
         return "-"
+    if isinstance(value, str):
+        return value  # n/a: a remote worker's clock is not known well enough
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 

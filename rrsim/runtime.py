@@ -44,8 +44,10 @@ class ChildRuntime:
         # when the engine falls silent, and it tells the engine it is there with heartbeats.
         self.remote: bool = bool(spec.get("remote"))
         # Our clock as the engine's: a remote worker's CLOCK_MONOTONIC is another machine's.
-        offset = int(spec.get("clock_offset_ns", 0))
-        self.clock = (lambda: time.monotonic_ns() + offset) if offset else time.monotonic_ns
+        # (rrsim worker refreshes the offset as it goes: the lambda reads it each time.)
+        self.clock_offset_ns = int(spec.get("clock_offset_ns", 0))
+        self.clock = (lambda: time.monotonic_ns() + self.clock_offset_ns) if self.remote else time.monotonic_ns
+        self.clock_keeper: Any = None  # rrsim worker's: asks the run for the time now and then
         self.next_beat_ns = 0
         self.paused = False  # a remote worker, told to pause, waits in housekeeping
         self.last_control_ns = self.clock()
@@ -239,6 +241,8 @@ class ChildRuntime:
         self.telemetry.close()
         if self.auth is not None:
             self.auth.stop()
+        if self.clock_keeper is not None:
+            self.clock_keeper.close()
         self.ctx.term()
 
 

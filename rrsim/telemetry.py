@@ -112,7 +112,10 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
     if kind == wire.HELLO:
         return ev.ProcessReady(now_ns, name, life)
     if kind == wire.BEAT:
-        return ev.Heartbeat(now_ns, name, life, bool(header.get("last")))
+        uncertainty, estimates = header.get("uncertainty_ns", -1), header.get("estimates", 0)
+        if not (_is_count(uncertainty) or uncertainty == -1) or not _is_count(estimates):
+            raise MalformedError(f"{name}: bad heartbeat")
+        return ev.Heartbeat(now_ns, name, life, bool(header.get("last")), uncertainty, estimates)
     if kind == wire.LINK:
         endpoint, up, via = header.get("endpoint"), header.get("up"), header.get("via", "")
         peer = roster.owners.get(endpoint) if isinstance(endpoint, str) else None

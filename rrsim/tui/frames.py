@@ -38,6 +38,7 @@ class WorkerFrame:
     queued: int = 0  # a broker: messages it holds
     ready: int = 0  # a broker: workers ready for a message
     remote_host: str = ""  # a worker on another machine (rrsim worker --join), not our child
+    latency_trusted: bool = True  # False: its clock offset is too uncertain to show latency
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         queued=worker.queued,
         ready=worker.ready,
         remote_host=worker.remote_host,
+        latency_trusted=worker.latency_trusted(),
     )
 
 

@@ -68,7 +68,7 @@ def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
     return (frame.pid, frame.life, frame.received, round(frame.share, 3), frame.rates, frame.peak, frame.rate,
             frame.p50_ms, frame.p99_ms, frame.work_ms, frame.late, frame.duplicates, frame.recent, frame.queued,
-            frame.ready, frame.remote_host)
+            frame.ready, frame.remote_host, frame.latency_trusted)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
@@ -95,6 +95,8 @@ def _draw_rates(frame: WorkerFrame, width: int) -> Content:
 
 
 def _draw_latency(frame: WorkerFrame) -> Content:
+    if not frame.latency_trusted:
+        return Content("latency n/a (clock offset unsure)")
     return Content(f"p50 {_ms(frame.p50_ms)}  p99 {_ms(frame.p99_ms)} ms")
 
 
