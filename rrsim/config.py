@@ -77,6 +77,11 @@ SETUP_KEYS: dict[str, Limit] = {
                     "the pattern's sockets then bind on ADDRESS over tcp.  Beyond loopback it needs keys (rrsim keys)"),
     "keys": Limit(str, help="with listen: the keys directory of rrsim keys (default ~/.config/rrsim)"),
     "insecure": Limit(bool, help="with listen: no CURVE, let anyone join (plain text on the wire)"),
+    "external_worker": Limit(str, help="the address (IP) of a plain ZeroMQ PULL (the 2012 post's zeroMQ_PULL.py) "
+                             "let connect to the pushers: a worker without telemetry whose share is estimated, not "
+                             "a stranger; needs tcp"),
+    "connect_pusher": Limit(str, help="tcp://HOST:PORT of a plain ZeroMQ PUSH that binds (the 2012 post's "
+                            "zeroMQ_PUSH.py): every worker connects to it too; its payloads count as foreign"),
 }
 
 
@@ -108,6 +113,8 @@ class Setup:
     listen: str = ""  # no join endpoint
     keys: str = ""  # the default keys directory
     insecure: bool = False
+    connect_pusher: str = ""  # no external pusher
+    external_worker: str = ""  # no plain PULL admitted
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -223,7 +230,37 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
     if setup.listen:
         _check_listen(setup, values, where, text, text_start)
+    if setup.connect_pusher:
+        _check_connect_pusher(setup, where, text, text_start)
+    if setup.external_worker:
+        _check_external_worker(setup, where, text, text_start)
     return setup
+
+
+def _check_external_worker(setup: Setup, where: str, text: str, text_start: int) -> None:
+    import ipaddress
+
+    here = f"{where} key 'external_worker'{_line_of(text, 'external_worker', text_start)}"
+    try:
+        ipaddress.ip_address(setup.external_worker)
+    except ValueError:
+        raise UserError(f"{here}: must be an IP address (the plain PULL's machine), got {setup.external_worker!r}") from None
+    if setup.transport != "tcp" and not setup.listen:
+        raise UserError(f"{here}: a plain PULL elsewhere reaches the pushers over tcp: add transport = \"tcp\" "
+                        "(and an interface it can reach) or listen")
+    if not any(wire.binder == "pusher" and wire.connector == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
+        raise UserError(f"{here}: needs pushers that bind and workers that connect (push-pull, bind pusher)")
+
+
+def _check_connect_pusher(setup: Setup, where: str, text: str, text_start: int) -> None:
+    """A plain PUSH deals to PULL sockets: only a pattern whose workers pull from pushers can join one."""
+    here = f"{where} key 'connect_pusher'{_line_of(text, 'connect_pusher', text_start)}"
+    host, _, port = setup.connect_pusher.removeprefix("tcp://").rpartition(":")
+    if not setup.connect_pusher.startswith("tcp://") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"{here}: must be tcp://HOST:PORT, got {setup.connect_pusher!r}")
+    if not any(wire.connector == "worker" and wire.binder == "pusher" for wire in patterns.load(setup.pattern).wires(setup.bind)):
+        raise UserError(f"{here}: needs workers that connect to pushers (pattern push-pull, bind pusher), "
+                        f"not {setup.pattern} with bind {setup.bind}")
 
 
 def _check_listen(setup: Setup, values: dict[str, Any], where: str, text: str, text_start: int) -> None:

@@ -180,13 +180,20 @@ class Engine:
         role: Role = role_of(self.pattern, name)
         self.work_ms[name] = work_ms
         expected = self._expected_peers(name, self._running_by_role())
-        return {
+        spec = {
             **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
             "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
             "sockets": self.wiring.plan(name), "work_ms": work_ms, "rate": self.rate, "held": self._pushers_held(),
             "expected_peers": expected, "min_peers": expected if wait_ready else 0, "strategy": self.strategy,
             "curve": self.listener.child_security() if self.listener is not None else None,
         }
+        if self.setup.connect_pusher and role.kind == RECEIVER:
+            # A plain PUSH that binds elsewhere (the seed's script): our workers connect to it too.
+            connector = next(wire.connector_socket for wire in self.pattern.wires(self.setup.bind)
+                             if wire.connector == role.name)
+            spec["sockets"][connector]["connect_to"].append(self.setup.connect_pusher)
+            spec["external"] = [self.setup.connect_pusher]
+        return spec
 
     def _start(self, name: str, life: int, work_ms: float, wait_ready: bool = False) -> None:
         spec = self._spec(name, life, work_ms, wait_ready)

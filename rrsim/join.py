@@ -157,6 +157,9 @@ class Listener:
         if self.pair is None and not setup.insecure and not is_loopback(self.host):
             raise UserError(f"--listen {setup.listen}: other machines could join without a key; make the run's keys "
                             f"with `rrsim keys` (then `rrsim keys allow WORKER.key`), or pass --insecure")
+        if self.pair is not None and setup.connect_pusher:
+            raise UserError(f"--connect-pusher {setup.connect_pusher} speaks plain text, and with keys every worker "
+                            "socket is CURVE: pass --insecure to join a plain PUSH")
         if self.pair is not None:
             # Our own children present the run's key too: it is let in beside the allow-list.
             self.allowed_dir = self.run_dir / "allowed"

@@ -193,6 +193,9 @@ class Stranger:
     from_seq: int = 0
     worker_ended: bool = False
     took: int = 0  # lost messages of the window counted as strayed to it
+    # Let in by address (--external-worker): a plain PULL taking its turns, shown as a worker
+    # whose share is estimated (what it took, from the pusher's side), not as a stranger.
+    admitted: bool = False
 
 
 @dataclass
@@ -473,9 +476,14 @@ class Model:
                 from_seq = pusher.sent_at(since) if pusher else 0
                 ended = any((life.ended_ns or 0) >= since for w in self.workers.values() for life in w.lives)
                 label = labels.get(endpoint, binder)
-                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq, worker_ended=ended))
-                self._note(since, "warn", "stranger", name=binder, peer=peer, endpoint=label,
-                           sender=pusher is not None)
+                admitted = bool(self.setup.get("external_worker")) and peer.rpartition(":")[0].strip("[]") == self.setup["external_worker"]
+                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq, worker_ended=ended,
+                                               admitted=admitted))
+                if admitted:
+                    self._note(since, "start", "external-worker", name=binder, peer=peer, endpoint=label)
+                else:
+                    self._note(since, "warn", "stranger", name=binder, peer=peer, endpoint=label,
+                               sender=pusher is not None)
 
     def _on_SentProgress(self, e: ev.SentProgress) -> None:
         pusher = self.pushers.setdefault(e.pusher, PusherView(e.pusher))
@@ -690,6 +698,14 @@ class Model:
             completed=ledger.delivered_unique,
             strayed=ledger.strayed,
         )
+
+    def external_workers(self) -> list[Stranger]:
+        """Plain PULLs let in by address: what each took is estimated from its pusher's side."""
+        return [s for s in self.strangers if s.admitted]
+
+    def external_share(self, external: Stranger) -> float:
+        total = sum(w.received for w in self.workers.values()) + sum(s.took for s in self.external_workers())
+        return external.took / total if total else 0.0
 
     def share(self, worker: WorkerView) -> float:
         total = sum(w.received for w in self.workers.values())

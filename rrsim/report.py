@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from rrsim.model import NS, Life, Model, WorkerView
+from rrsim.model import NS, Life, Model, Stranger, WorkerView
 from rrsim.wording import describe
 
 
@@ -48,6 +48,17 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "remote": bool(worker.remote_host),
         **({"host": worker.remote_host, "label": worker.remote_label,
             "clock_uncertainty_ms": _ms(worker.clock_uncertainty_ns / 1e6)} if worker.remote_host else {}),
+    }
+
+
+def external_report(model: Model, number: int, external: Stranger) -> dict[str, Any]:
+    """A plain PULL let in by address: no telemetry, so what it received is an estimate (the
+    messages its pusher dealt while it was connected that none of our workers received)."""
+    return {
+        "name": f"x{number}", "received": external.took, "share": round(model.external_share(external), 6),
+        "state": "external", "late": 0, "duplicates": 0, "foreign": 0, "work_ms": None, "completed": None,
+        "busy_fraction": None, "latency_ms": dict.fromkeys(("p50", "p95", "p99"), "n/a"), "lives": [],
+        "remote": True, "host": external.peer, "external": True, "estimated": True, "at": external.binder,
     }
 
 
@@ -95,9 +106,10 @@ def build_report(model: Model) -> dict[str, Any]:
             {"peer": s.peer, "at": s.binder, "endpoint": model.endpoints.get(s.endpoint, ""),
              "connected_s": _seconds(model, s.connected_ns), "disconnected_s": _seconds(model, s.disconnected_ns),
              "took_estimate": s.took}
-            for s in model.strangers
+            for s in model.strangers if not s.admitted
         ],
-        "workers": [worker_report(model, w) for w in model.workers.values()],
+        "workers": [*(worker_report(model, w) for w in model.workers.values()),
+                    *(external_report(model, number, s) for number, s in enumerate(model.external_workers(), 1))],
         # Over every message, all workers together: a worker starts a message when it receives
         # it, so this is the same distribution as wait_ms, under the name the workers' use.
         "latency_ms": model.wait.summary_ms(),

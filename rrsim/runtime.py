@@ -64,6 +64,7 @@ class ChildRuntime:
         self.shaking: dict[str, deque[int]] = {}  # per work socket: fds of connections not yet shaken hands
         self.live: dict[str, set[int]] = {}  # per work socket: fds of connections that did
         self.connected: set[str] = set()
+        self.external: set[str] = set(spec.get("external", ()))  # plain peers (a seed's PUSH): no link reports
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
@@ -187,7 +188,7 @@ class ChildRuntime:
                 elif event_id == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                     live.add(shaking.popleft() if shaking else -1 - len(live))
                     self.handshakes[socket_name] += 1
-                    if endpoint in self.connected:
+                    if endpoint in self.connected and endpoint not in self.external:
                         self.report(wire.LINK, endpoint=endpoint, up=True, via=self.via.get(endpoint, ""))
                 elif event_id in HANDSHAKE_FAILED_EVENTS:
                     # A secure run's endpoint refused a peer (no fd: the oldest still shaking hands).
@@ -198,7 +199,7 @@ class ChildRuntime:
                 else:  # disconnected
                     if fd in live:
                         live.discard(fd)
-                        if endpoint in self.connected:
+                        if endpoint in self.connected and endpoint not in self.external:
                             self.report(wire.LINK, endpoint=endpoint, up=False, via=self.via.get(endpoint, ""))
                     elif fd in shaking:
                         shaking.remove(fd)

@@ -90,6 +90,9 @@ _WORDING: dict[str, Callable[..., str]] = {
         + (f"; what {name} deals it is not lost but strayed (PUSH deals to every connected peer in turn, "
            "ZeroMQ guide ch. 1)" if sender else "")),
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
+    "external-worker": lambda name, peer, endpoint: (
+        f"external worker {peer} on {endpoint}: a plain PULL let in by address (no telemetry: its share is "
+        f"estimated from what {name} dealt and our workers never received)"),
     "listening": lambda endpoint, secure: (f"remote workers may join at {endpoint}"
                                            + (" (CURVE: keys in the allow-list only)" if secure else " (no keys: anyone)")),
     "remote-joined": lambda name, host, address, label, uncertainty_ms: (

@@ -210,4 +210,9 @@ def test_bad_remote_command_lines_are_one_line(tmp_path, capsys, monkeypatch):
     one_line(["worker", "--join", "tcp://h:5000", "--key", "k"], "--key needs --server-key")
     one_line(["worker", "--join", "tcp://h:5000", "--server-key=short"], "40 characters")
     one_line(["worker", "--join", "tcp://h:5000", "--speed", "0"], "--speed", "above 0")
+    one_line(["run", "seed", "--connect-pusher", "localhost:1234"], "connect_pusher", "tcp://HOST:PORT")
+    one_line(["run", "seed", "--pattern", "lb-broker", "--connect-pusher", "tcp://h:1234"],
+             "needs workers that connect to pushers")
+    one_line(["run", "seed", "--external-worker", "far-away"], "external_worker", "IP address")
+    one_line(["run", "seed", "--external-worker", "10.0.0.7"], "over tcp")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]

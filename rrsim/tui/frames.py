@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from rrsim.model import ROUTER, LogEntry, Model, Totals, WorkerView
+from rrsim.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
@@ -39,6 +39,8 @@ class WorkerFrame:
     ready: int = 0  # a broker: workers ready for a message
     remote_host: str = ""  # a worker on another machine (rrsim worker --join), not our child
     latency_trusted: bool = True  # False: its clock offset is too uncertain to show latency
+    foreign: int = 0  # payloads without rrsim's header: a plain pusher's (--connect-pusher), or garbage
+    estimated: bool = False  # a plain PULL let in by address: no telemetry, its count is estimated
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,12 @@ def read_frame(model: Model, scenario: str, finished: bool) -> Frame:
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3)),
-        workers=tuple(_worker_frame(model, w, histories[w.name], peak) for w in stations),
+        workers=(*(_worker_frame(model, w, histories[w.name], peak) for w in stations),
+                 *(_external_frame(model, number, s) for number, s in enumerate(model.external_workers(), 1))),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
-                        sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None))
+                        sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None
+                            and not s.admitted))
             for p in model.pushers.values()
         ),
     )
@@ -134,6 +138,16 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         ready=worker.ready,
         remote_host=worker.remote_host,
         latency_trusted=worker.latency_trusted(),
+        foreign=worker.foreign,
+    )
+
+
+def _external_frame(model: Model, number: int, external: Stranger) -> WorkerFrame:
+    return WorkerFrame(
+        name=f"x{number}", state="alive" if external.disconnected_ns is None else "left", pid=None, life=0,
+        received=external.took, share=model.external_share(external), rate=0.0, rates=(), peak=0.0, p50_ms=None,
+        p99_ms=None, work_ms=0.0, late=0, duplicates=0, recent=(), remote_host=external.peer, latency_trusted=False,
+        estimated=True,
     )
 
 
@@ -150,7 +164,7 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         rcvhwm=int(setup.get("rcvhwm", 0)),
         immediate=bool(setup.get("immediate", False)),
         binders=binders,
-        strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None),
+        strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None and not s.admitted),
         strategy=model.strategy if model.brokers else "",
         join_line=model.join_line,
     )
