@@ -30,6 +30,7 @@ from rrsim.patterns import load as load_pattern
 JOIN_TIMEOUT_S = 5.0
 CLOCK_SAMPLES = 16  # round trips on joining; the shortest gives the offset (its error is within half of it)
 CLOCK_REFRESH_NS = 2_000_000_000  # then one round trip this often: clocks drift apart (ppm) over a long run
+CLOCK_FIRST_REFRESH_S = 0.5  # the first soon after joining, when the join's own traffic has settled
 CLOCK_KEPT = 8  # the offset is the shortest of the last this many round trips
 PAUSED_POLL_MS = 100
 
@@ -186,7 +187,9 @@ class ClockKeeper:
             secure_client(sock, *self.curve)
         sock.connect(self.endpoint)
         try:
-            while not self.stopping.wait(CLOCK_REFRESH_NS / 1e9):
+            wait_s = CLOCK_FIRST_REFRESH_S
+            while not self.stopping.wait(wait_s):
+                wait_s = CLOCK_REFRESH_NS / 1e9
                 sent = time.monotonic_ns()
                 sock.send_multipart([b"", json.dumps({"clock": sent}).encode()])
                 if not sock.poll(1000):
