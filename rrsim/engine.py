@@ -558,7 +558,9 @@ class Engine:
             reply(self.listener.join_sock, identity, {"refused": str(error)})
             return
         self._add_name(name)
-        spec = self._spec(name, 1, self.setup.work_ms if joined["work_ms"] is None else joined["work_ms"])
+        # The engine keeps its work_ms (control says it again and again): --speed divides it here.
+        work_ms = self.setup.work_ms if joined["work_ms"] is None else joined["work_ms"]
+        spec = self._spec(name, 1, work_ms / joined["speed"])
         spec.update(remote=True, telemetry=self.remote_telemetry, control=self.remote_control,
                     curve={"server_key": self.listener.pair.public.decode()} if self.listener.pair else None)
         now = now_ns()
@@ -611,6 +613,10 @@ def _join_request(request: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, int) or isinstance(value, bool) or abs(value) >= 1 << 62:
             raise UserError(f"bad {key} in the join request")
         out[key] = value
+    speed = join.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed <= 1e6:
+        raise UserError("bad speed in the join request")
+    out["speed"] = float(speed)
     work_ms = join.get("work_ms")
     if work_ms is not None:
         work_ms = check_value("work_ms", work_ms, "work_ms in the join request")

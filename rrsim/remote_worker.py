@@ -228,9 +228,9 @@ def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, 
     joiner = Joiner(ctx, args.join, curve)
     try:
         offset_ns, uncertainty_ns = joiner.clock()
-        work_ms = None if args.work_ms is None else args.work_ms / args.speed
         answer = joiner.ask({"join": {"host": socket.gethostname(), "label": args.name or socket.gethostname(),
-                                      "pid": os.getpid(), "work_ms": work_ms, "offset_ns": offset_ns,
+                                      "pid": os.getpid(), "work_ms": args.work_ms, "speed": args.speed,
+                                      "offset_ns": offset_ns,
                                       "uncertainty_ns": uncertainty_ns}})
     finally:
         joiner.close()
@@ -238,8 +238,6 @@ def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, 
     if "refused" in answer or "spec" not in answer:
         raise RunEnded(f"the run at {args.join} did not take us: {answer.get('refused', 'no spec in its answer')}")
     spec = answer["spec"]
-    if args.work_ms is None and args.speed != 1:
-        spec["work_ms"] = spec["work_ms"] / args.speed
     spec["clock_offset_ns"] = offset_ns
     spec["telemetry"], spec["control"] = rehost(spec["telemetry"], host), rehost(spec["control"], host)
     for plan in spec["sockets"].values():

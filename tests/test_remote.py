@@ -4,6 +4,7 @@ that are not the run's children, let in by key (CURVE, Ironhouse), strangers ref
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import signal
@@ -19,6 +20,7 @@ from rrsim import events as ev
 from rrsim import keys
 from rrsim.config import Setup
 from rrsim.engine import Engine
+from rrsim.receipts import REPORT_NS
 from test_no_orphans import processes_mentioning, wait_for
 
 RUN = """
@@ -128,10 +130,11 @@ def test_pause_resume_and_kill_reach_a_remote_worker(tmp_path):
     setup = Setup(workers=1, messages=0, rate=200.0, duration=30.0, listen="tcp://127.0.0.1:0")
     with Engine(setup) as engine:
         engine.start()
-        remote = worker(tmp_path, engine.listener.endpoint, "--work-ms", "1")
+        remote = worker(tmp_path, engine.listener.endpoint, "--work-ms", "1", "--speed", "2")
         try:
             _step_until(engine, lambda: _received(engine, "w2") > 20, 15, "w2 to join and receive")
             assert engine.model.workers["w2"].remote_host == socket.gethostname()
+            assert engine.model.workers["w2"].work_ms == 0.5  # --work-ms 1 at twice the speed
             engine.pause("w2")
             engine.step(10)
             time.sleep(0.3)  # what was already in its hands is reported after this
@@ -155,7 +158,9 @@ def test_pause_resume_and_kill_reach_a_remote_worker(tmp_path):
 
 
 def test_a_vanished_remote_worker_is_lost_contact(tmp_path):
-    setup = Setup(workers=1, messages=0, rate=100.0, duration=30.0, listen="tcp://127.0.0.1:0", insecure=True)
+    """Under the broker: a remote worker of any pattern; with its process gone, its one message is lost."""
+    setup = Setup(pattern="lb-broker", workers=1, messages=0, rate=100.0, duration=30.0, listen="tcp://127.0.0.1:0",
+                  insecure=True, work_ms=5.0, lost_after_s=0.5)
     with Engine(setup) as engine:
         engine.start()
         events: list = []
@@ -175,10 +180,16 @@ def test_a_vanished_remote_worker_is_lost_contact(tmp_path):
             noticed_s = (engine.model.workers["w2"].life.ended_ns - killed_ns) / 1e9
             assert noticed_s < 4.0, noticed_s  # LOST_CONTACT_NS is 3 s
             assert any(e.what == "ended" and e.facts.get("how") == "lost contact" for e in engine.model.log)
-            # The run goes on with w1, and counts w2's messages by push-pull's rules: what the
-            # pusher had queued to it went with its connection.
+            # The run goes on with w1; of w2's messages, the one it was working on is lost (the
+            # broker deals a worker one message at a time: lru), and those it finished in its last
+            # report interval whose receipts had not gone out, as for any kill.
             before = _received(engine, "w1")
             _step_until(engine, lambda: _received(engine, "w1") > before + 20, 5, "w1 to go on")
+            engine.end_sending()
+            _step_until(engine, lambda: engine.finished, 10, "the run to drain")
+            totals = engine.model.totals()
+            at_most = 1 + math.ceil(setup.rate * REPORT_NS / 1e9)
+            assert totals.lost <= at_most and totals.sent == totals.delivered + totals.lost, totals
         finally:
             remote.kill()
             remote.wait()
