@@ -127,7 +127,9 @@ def _received(engine: Engine, name: str) -> int:
 
 def test_pause_resume_and_kill_reach_a_remote_worker(tmp_path):
     """Control messages, not signals: the remote worker is not the engine's child."""
-    setup = Setup(workers=1, messages=0, rate=200.0, duration=30.0, listen="tcp://127.0.0.1:0")
+    # A keys directory with no keys: loopback without keys works for local use (no CURVE).
+    setup = Setup(workers=1, messages=0, rate=200.0, duration=30.0, listen="tcp://127.0.0.1:0",
+                  keys=str(tmp_path / "no-keys"))
     with Engine(setup) as engine:
         engine.start()
         remote = worker(tmp_path, engine.listener.endpoint, "--work-ms", "1", "--speed", "2")
