@@ -110,11 +110,11 @@ class Setup:
     broker_queue: int = 1000
     drain_s: float = 1.0
     lost_after_s: float = 2.0
-    listen: str = ""  # no join endpoint
-    keys: str = ""  # the default keys directory
+    listen: str | None = None  # no join endpoint
+    keys: str | None = None  # the default keys directory
     insecure: bool = False
-    connect_pusher: str = ""  # no external pusher
-    external_worker: str = ""  # no plain PULL admitted
+    connect_pusher: str | None = None  # no external pusher
+    external_worker: str | None = None  # no plain PULL admitted
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

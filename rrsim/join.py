@@ -153,7 +153,7 @@ class Listener:
         setup = self.setup
         self.host, self.port = parse_listen(setup.listen, "--listen")
         if not setup.insecure:
-            self.pair = keys.find_pair(keys.keys_dir(setup.keys or None))
+            self.pair = keys.find_pair(keys.keys_dir(setup.keys))
         if self.pair is None and not setup.insecure and not is_loopback(self.host):
             raise UserError(f"--listen {setup.listen}: other machines could join without a key; make the run's keys "
                             f"with `rrsim keys` (then `rrsim keys allow WORKER.key`), or pass --insecure")

@@ -124,9 +124,12 @@ def test_the_seeds_pull_let_in_by_address_is_an_estimated_worker(tmp_path):
         report = build_report(engine.model)
     external = [w for w in report["workers"] if w.get("external")]
     assert len(external) == 1 and external[0]["estimated"] and external[0]["host"].startswith("127.0.0.1:")
-    # The estimate: what p1 dealt while it was connected that our workers never received.
-    assert external[0]["received"] == total >= 30
-    assert report["totals"]["lost"] == 0 and report["totals"]["strayed"] == total
+    # The estimate: what p1 dealt while it was connected that our workers never received.  It
+    # dates the connection by when p1's report of it arrived: what it was dealt before that
+    # counts lost, not strayed (none on an idle machine; a few when the engine lags).
+    totals = report["totals"]
+    assert external[0]["received"] == totals["strayed"] > 0 and total >= 30
+    assert totals["strayed"] + totals["lost"] == total  # every message our workers missed, it got
     assert not report["unknown_peers"]  # let in: not a stranger
     assert any("external worker" in entry["text"] for entry in report["log"])
     wait_for(lambda: not processes_mentioning(str(tmp_path)), 5, "the seed's scripts to end")

@@ -188,7 +188,7 @@ def test_a_vanished_remote_worker_is_lost_contact(tmp_path):
             before = _received(engine, "w1")
             _step_until(engine, lambda: _received(engine, "w1") > before + 20, 5, "w1 to go on")
             engine.end_sending()
-            _step_until(engine, lambda: engine.finished, 10, "the run to drain")
+            _step_until(engine, lambda: engine.finished, 30, "the run to drain")
             totals = engine.model.totals()
             at_most = 1 + math.ceil(setup.rate * REPORT_NS / 1e9)
             assert totals.lost <= at_most and totals.sent == totals.delivered + totals.lost, totals
