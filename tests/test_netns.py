@@ -17,7 +17,7 @@ import pytest
 
 from rrsim import keys
 from test_no_orphans import processes_mentioning, wait_for
-from test_remote import read_until
+from test_remote import PATIENCE_S, read_until
 
 RUN = """
 [setup]
@@ -78,18 +78,18 @@ def test_a_worker_joins_from_another_namespace_and_is_lost_when_the_cable_is_cut
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     joined = None
     try:
-        line = read_until(run.stderr, "rrsim worker --join", 15)
+        line = read_until(run.stderr, "rrsim worker --join", PATIENCE_S)
         join = line.split("--join ")[1].split()[0]
         assert join.startswith(f"tcp://{address}:")
         joined = in_namespace(far_ns, tmp_path, "worker", "--join", join, f"--server-key={host.public.decode()}",
                               "--key", str(far.secret_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        read_until(joined.stdout, "joined", 10)
+        read_until(joined.stdout, "joined", PATIENCE_S)
         joined_at = time.monotonic()
         time.sleep(0.5)  # it works a while: its receipts come over the link
         cut = time.monotonic()
         assert _ip("-n", far_ns, "link", "set", far_link, "down").returncode == 0  # the cable is cut
         # On its side the run falls silent: it leaves with a line saying so.
-        assert joined.wait(10) == 0
+        assert joined.wait(PATIENCE_S) == 0
         assert "fell silent" in joined.stdout.read()
         left_s = time.monotonic() - cut
         time.sleep(0.5)  # the run heard nothing either: by now it has said so

@@ -83,7 +83,7 @@ def test_the_seeds_push_feeds_our_workers_as_foreign_payloads(tmp_path):
     try:
         wait_for(lambda: listening(port), 10, "the seed's PUSH to bind")
         result = run(Setup(workers=2, messages=100, rate=100.0, connect_pusher=f"tcp://127.0.0.1:{port}"), timeout_s=30)
-        assert push.wait(10) == 0, push.stderr.read()
+        assert push.wait(60) == 0, push.stderr.read()
     finally:
         push.kill()
         push.wait()
