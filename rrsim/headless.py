@@ -210,7 +210,8 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
 
 def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes: list[Outcome]) -> None:
     setup = scenario.setup
-    console.print(f"scenario {scenario.name}: {setup.pattern}, {setup.transport}, bind={setup.bind}", highlight=False)
+    transport = report["setup"].get("transport", setup.transport)  # as run: listening makes it tcp
+    console.print(f"scenario {scenario.name}: {setup.pattern}, {transport}, bind={setup.bind}", highlight=False)
     lines = timeline_lines(report)
     if lines:
         console.print("timeline", highlight=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import queue
+import socket
 import threading
 import shutil
 import struct
@@ -193,9 +194,12 @@ class Listener:
     def port_of(sock: zmq.Socket) -> int:
         return int(sock.last_endpoint.decode().rpartition(":")[2])
 
-    def join_line(self, advertised: str | None = None) -> str:
-        """What a remote user types to join."""
-        where = self.endpoint if advertised is None else advertised
+    def join_line(self) -> str:
+        """What a remote user types to join.  Listening on every interface (0.0.0.0), the
+        endpoint is named by this machine's host name, which the other machine may resolve."""
+        where = self.endpoint
+        if ipaddress.ip_address(self.host).is_unspecified:
+            where = f"tcp://{socket.gethostname()}:{self.port_of(self.join_sock)}"
         line = f"rrsim worker --join {where}"
         if self.pair is not None:
             # With '=': a Z85 key may start with '-', which a separate argument would make an option.
