@@ -93,6 +93,15 @@ SETUP_KEYS: dict[str, Limit] = {
                       "(its messages go to another worker at once)"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
+    "listen": Limit(str, help="tcp://ADDRESS:PORT: let workers on other machines join there (rrsim worker --join); "
+                    "the pattern's sockets then bind on ADDRESS over tcp.  Beyond loopback it needs keys (rrsim keys)"),
+    "keys": Limit(str, help="with listen: the keys directory of rrsim keys (default ~/.config/rrsim)"),
+    "insecure": Limit(bool, help="with listen: no CURVE, let anyone join (plain text on the wire)"),
+    "external_worker": Limit(str, help="the address (IP) of a plain ZeroMQ PULL (the 2012 post's zeroMQ_PULL.py) "
+                             "let connect to the pushers: a worker without telemetry whose share is estimated, not "
+                             "a stranger; needs tcp"),
+    "connect_pusher": Limit(str, help="tcp://HOST:PORT of a plain ZeroMQ PUSH that binds (the 2012 post's "
+                            "zeroMQ_PUSH.py): every worker connects to it too; its payloads count as foreign"),
 }
 
 
@@ -130,6 +139,11 @@ class Setup:
     liveness: int = 3
     drain_s: float = 1.0
     lost_after_s: float = 2.0
+    listen: str | None = None  # no join endpoint
+    keys: str | None = None  # the default keys directory
+    insecure: bool = False
+    connect_pusher: str | None = None  # no external pusher
+    external_worker: str | None = None  # no plain PULL admitted
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON has it (a list where the setup holds a tuple), so a setup read back from a
@@ -312,6 +326,12 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
                             f"{_line_of(text, key, text_start)}")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
+    if setup.listen:
+        _check_listen(setup, values, where, text, text_start)
+    if setup.connect_pusher:
+        _check_connect_pusher(setup, where, text, text_start)
+    if setup.external_worker:
+        _check_external_worker(setup, where, text, text_start)
     return setup
 
 
@@ -319,6 +339,42 @@ def check_speeds(setup: Setup, where: str, line: str = "") -> None:
     if len(setup.speeds) > setup.workers:
         raise UserError(f"{where}: speeds has {len(setup.speeds)} factors for {setup.workers} workers{line}: give one "
                         "per starting worker (a worker added later takes its own speed)")
+def _check_external_worker(setup: Setup, where: str, text: str, text_start: int) -> None:
+    import ipaddress
+
+    here = f"{where} key 'external_worker'{_line_of(text, 'external_worker', text_start)}"
+    try:
+        ipaddress.ip_address(setup.external_worker)
+    except ValueError:
+        raise UserError(f"{here}: must be an IP address (the plain PULL's machine), got {setup.external_worker!r}") from None
+    if setup.transport != "tcp" and not setup.listen:
+        raise UserError(f"{here}: a plain PULL elsewhere reaches the pushers over tcp: add transport = \"tcp\" "
+                        "(and an interface it can reach) or listen")
+    if not any(wire.binder == "pusher" and wire.connector == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
+        raise UserError(f"{here}: needs pushers that bind and workers that connect (push-pull, bind pusher)")
+
+
+def _check_connect_pusher(setup: Setup, where: str, text: str, text_start: int) -> None:
+    """A plain PUSH deals to PULL sockets: only a pattern whose workers pull from pushers can join one."""
+    here = f"{where} key 'connect_pusher'{_line_of(text, 'connect_pusher', text_start)}"
+    host, _, port = setup.connect_pusher.removeprefix("tcp://").rpartition(":")
+    if not setup.connect_pusher.startswith("tcp://") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"{here}: must be tcp://HOST:PORT, got {setup.connect_pusher!r}")
+    if not any(wire.connector == "worker" and wire.binder == "pusher" for wire in patterns.load(setup.pattern).wires(setup.bind)):
+        raise UserError(f"{here}: needs workers that connect to pushers (pattern push-pull, bind pusher), "
+                        f"not {setup.pattern} with bind {setup.bind}")
+
+
+def _check_listen(setup: Setup, values: dict[str, Any], where: str, text: str, text_start: int) -> None:
+    """A remote worker connects to what the pattern binds: a wiring where workers bind has
+    nothing for it to connect to."""
+    from rrsim.join import parse_listen
+
+    parse_listen(setup.listen, f"{where} key 'listen'{_line_of(text, 'listen', text_start)}")
+    if any(wire.binder == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
+        others = " or ".join(repr(binder) for binder in patterns.load(setup.pattern).BINDERS if binder != "worker")
+        raise UserError(f"{where}: listen needs the workers to connect (bind = {setup.bind!r} makes them bind): "
+                        f"use bind = {others}")
 
 
 def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Action:

@@ -23,14 +23,15 @@ import zmq
 
 from rrsim import events as ev
 from rrsim import telemetry
-from rrsim.config import MAX_PUSHERS, MAX_WORKERS, Action, Setup, timeline_problem
+from rrsim.config import MAX_PUSHERS, MAX_WORKERS, Action, Setup, check_value, timeline_problem
 from rrsim.errors import UserError
+from rrsim.join import LOST_CONTACT_NS, Listener, RemoteWorker, parse_listen, reply
 from rrsim.model import Model
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern
 from rrsim.patterns.choice import STRATEGIES
 from rrsim.supervisor import Supervisor
-from rrsim.wire import control_topic
+from rrsim.wire import BROADCAST, control_topic
 from rrsim.run_directory import RunDirectory
 from rrsim.timeline import Timeline
 from rrsim.wiring import Wiring
@@ -49,6 +50,9 @@ class Engine:
     def __init__(self, setup: Setup, timeline: tuple[Action, ...] = (), keep_logs: Path | None = None) -> None:
         if setup.seed is None:  # picked here, so that the report says which it was and the run can be repeated
             setup = dataclasses.replace(setup, seed=secrets.randbelow(2**32))
+        if setup.listen:
+            # Remote workers connect to what the pattern binds: over tcp, on the listen address.
+            setup = dataclasses.replace(setup, transport="tcp", interface=parse_listen(setup.listen, "--listen")[0])
         self.setup = setup
         self.timeline = Timeline(timeline)
         self.pattern = load_pattern(setup.pattern)
@@ -75,6 +79,8 @@ class Engine:
         self._deadline_ns: int | None = None
         self._last_activity_ns = 0
         self._closed = False
+        self.listener: Listener | None = None
+        self.remotes: dict[str, RemoteWorker] = {}  # workers on other machines: not our children
 
         self.directory = RunDirectory(keep_logs)
         self.run_dir = self.directory.path
@@ -83,15 +89,31 @@ class Engine:
             self.wiring = Wiring(self.pattern, setup, self.directory)
             self.supervisor = Supervisor(self.directory.logs)
             self.ctx = zmq.Context()
+            if setup.listen:
+                self.listener = Listener(setup, self.ctx, self.directory.path)
+                self.listener.open()
             self.telemetry_sock = self.ctx.socket(zmq.PULL)
             self.telemetry_sock.linger = 0
             self.telemetry_sock.rcvhwm = 0  # never make a child wait on its reports
-            self.telemetry_sock.bind(self.telemetry_endpoint)
             self.control_sock = self.ctx.socket(zmq.PUB)
             self.control_sock.linger = 0
             self.control_endpoint = self.directory.ipc_endpoint("control")
+            if self.listener is not None:
+                # Bound over tcp too, for remote workers (and secured: local children use CURVE as well).
+                self.remote_telemetry = self.listener.bind(self.telemetry_sock, "telemetry")
+                self.remote_control = self.listener.bind(self.control_sock, "control")
+            self.telemetry_sock.bind(self.telemetry_endpoint)
             self.control_sock.bind(self.control_endpoint)
+            self._poller = zmq.Poller()
+            if self.listener is not None:
+                self.listener.watch()
+            for sock in (self.telemetry_sock, *([self.listener.join_sock] if self.listener else [])):
+                self._poller.register(sock, zmq.POLLIN)
         except BaseException:
+            if hasattr(self, "ctx"):
+                if self.listener is not None:
+                    self.listener.close()
+                self.ctx.destroy(linger=0)
             self.directory.remove()
             raise
 
@@ -124,6 +146,9 @@ class Engine:
         if setup.duration is not None:
             self._deadline_ns = self._started_ns + int(setup.duration * 1e9)
         self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), {"telemetry": self.telemetry_endpoint, **self.endpoints}))
+        if self.listener is not None:
+            self.emit(ev.Listening(now_ns(), self.listener.endpoint, self.listener.join_line(),
+                                   self.listener.pair is not None))
         for name in names:
             speed = setup.speed_of(_number(name)) if self.roster.kinds[name] == RECEIVER else 1.0
             self._start(name, 1, setup.work_ms, speed, wait_ready=setup.wait_ready)
@@ -137,10 +162,17 @@ class Engine:
         if role.kind == SENDER:
             self.roster.senders[_number(name)] = name
 
+    def _running(self, name: str) -> bool:
+        """Running and not asked to end: our child, or a remote worker still in touch."""
+        remote = self.remotes.get(name)
+        if remote is not None:
+            return not remote.ended and remote.ending is None
+        return self.supervisor.running(name)
+
     def _running_by_role(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for name in self.wiring.names:
-            if self.supervisor.running(name):
+            if self._running(name):
                 counts[self.roster.roles[name]] = counts.get(self.roster.roles[name], 0) + 1
         return counts
 
@@ -148,7 +180,8 @@ class Engine:
         """How many running processes ``name`` should be connected with."""
         return sum(running.get(role, 0) for role in self.roster.links_to[name])
 
-    def _start(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> None:
+    def _spec(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> dict[str, Any]:
+        """What a process of the run needs to know to take part."""
         role: Role = role_of(self.pattern, name)
         self.work_ms[name], self.speed[name] = work_ms, speed
         expected = self._expected_peers(name, self._running_by_role())
@@ -158,8 +191,24 @@ class Engine:
             "sockets": self.wiring.plan(name), "mean_work_ms": self.setup.work_ms, "work_ms": work_ms, "speed": speed,
             "rate": self.rate, "held": self._pushers_held(),
             "expected_peers": expected, "min_peers": expected if wait_ready else 0, "strategy": self.strategy,
+            "curve": self.listener.child_security() if self.listener is not None else None,
         }
+        if self.setup.connect_pusher and role.kind == RECEIVER:
+            # A plain PUSH that binds elsewhere (the seed's script): our workers connect to it too.
+            connector = next(wire.connector_socket for wire in self.pattern.wires(self.setup.bind)
+                             if wire.connector == role.name)
+            spec["sockets"][connector]["connect_to"].append(self.setup.connect_pusher)
+            spec["external"] = [self.setup.connect_pusher]
+        return spec
+
+    def _start(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> None:
+        spec = self._spec(name, life, work_ms, speed, wait_ready)
         pid = self.supervisor.start(name, life, spec)
+        self._started(name, life, pid)
+
+    def _started(self, name: str, life: int, pid: int) -> None:
+        role: Role = role_of(self.pattern, name)
+        work_ms, speed = self.work_ms[name], self.speed[name]
         self.roster.lives[name] = life  # only once it started: a failed revive is no new life
         self.emit(ev.ProcessStarted(
             now_ns(), name, role.name, life, pid, work_ms if role.kind == RECEIVER else 0.0,
@@ -176,7 +225,7 @@ class Engine:
         if worker is None:
             known = ", ".join(w.name for w in self.model.stations()) or "none"
             raise UserError(f"unknown worker {name!r} (workers and brokers: {known})")
-        if worker.state in ("stopped", "killed", "crashed") or not self.supervisor.running(name):
+        if not worker.running or not self._running(name):
             return "dead"
         return "paused" if worker.state == "paused" else "alive"
 
@@ -187,25 +236,46 @@ class Engine:
 
     def kill(self, name: str) -> None:
         self._check("kill", name)
+        if name in self.remotes:
+            # Not our child: no signal reaches it.  It is told to exit at once, and counts as killed now.
+            self.remotes[name].ending = "killed"
+            self._publish_control()
+            self._remote_ended(self.remotes[name], "killed", None)
+            return
         self.supervisor.kill(name)
         self._reap(now_ns())  # the model says "killed" as soon as the command returns
 
     def stop(self, name: str) -> None:
         self._check("stop", name)
+        if name in self.remotes:
+            self.remotes[name].ending = "stopped"  # it finishes what it holds and says goodbye
+            self._next_control_ns = 0
+            return
         self.supervisor.stop(name)
 
     def pause(self, name: str) -> None:
         self._check("pause", name)
-        self.supervisor.pause(name)
+        if name in self.remotes:
+            self.remotes[name].paused = True
+            self._next_control_ns = 0
+        else:
+            self.supervisor.pause(name)
         self.emit(ev.WorkerPaused(now_ns(), name))
 
     def resume(self, name: str) -> None:
         self._check("resume", name)
-        self.supervisor.resume(name)
+        if name in self.remotes:
+            self.remotes[name].paused = False
+            self._next_control_ns = 0
+        else:
+            self.supervisor.resume(name)
         self.emit(ev.WorkerResumed(now_ns(), name))
 
     def revive(self, name: str) -> None:
         self._check("revive", name)
+        if name in self.remotes:
+            raise UserError(f"{name} is a remote worker, not our child: run rrsim worker --join again on "
+                            f"{self.remotes[name].host} to bring a worker back")
         self._start(name, self.roster.lives[name] + 1, self.work_ms[name], self.speed[name])
 
     def add_worker(self, work_ms: float | None = None, speed: float | None = None) -> str:
@@ -295,6 +365,8 @@ class Engine:
         # Commands and deaths first: a key press must not wait behind a backlog of telemetry.
         now = now_ns()
         self._reap(now)
+        if self.listener is not None:
+            self._serve_listener(now)
         self._run_requests()
         self._run_timeline(now)
         if self.waiting_for_workers:
@@ -302,8 +374,17 @@ class Engine:
         if now >= self._next_control_ns:
             self._publish_control()
             self._next_control_ns = now + CONTROL_REPEAT_NS
-        if self.telemetry_sock.poll(timeout_ms, zmq.POLLIN):
-            self._receive_telemetry()
+        if self.listener is None:
+            if self.telemetry_sock.poll(timeout_ms, zmq.POLLIN):
+                self._receive_telemetry()
+        else:
+            # A join request wakes us too: a remote worker times its clock questions round trip,
+            # and an answer that waited here would skew its offset by half the wait.
+            ready = dict(self._poller.poll(timeout_ms))
+            if self.listener.join_sock in ready:
+                self._serve_listener(now_ns())
+            if self.telemetry_sock in ready:
+                self._receive_telemetry()
         now = now_ns()
         if now >= self._next_tick_ns:
             self.emit(ev.Tick(now))
@@ -332,6 +413,8 @@ class Engine:
             for event in decoded:
                 if isinstance(event, ev.Deliveries):
                     self._last_activity_ns = t
+                if self.remotes and self._heard_from_remote(event, t):
+                    continue
                 self.emit(event)
             if len(batch) < TELEMETRY_BATCH or now_ns() >= deadline:
                 return  # the rest waits for the next step, after commands and reaping
@@ -369,7 +452,8 @@ class Engine:
     def _publish_control(self) -> None:
         running = self._running_by_role()  # once: per process it made this O(n^2) at 256 workers
         for name in self.wiring.names:
-            if not self.supervisor.running(name):
+            remote = self.remotes.get(name)
+            if not self._running(name) and (remote is None or remote.ended and remote.ending != "killed"):
                 continue
             state: dict[str, Any] = {
                 "connect": self.wiring.connects(name), "rate": self.rate, "held": self._pushers_held(),
@@ -377,6 +461,8 @@ class Engine:
                 "expected_peers": self._expected_peers(name, running),
                 "strategy": self.strategy,
             }
+            if remote is not None:
+                state.update(paused=remote.paused, stop=remote.ending == "stopped", exit=remote.ending == "killed")
             self.control_sock.send_multipart([control_topic(name), _json(state)])
 
     def _check_drained(self, now: int) -> None:
@@ -416,10 +502,20 @@ class Engine:
                 now = now_ns()
                 for ended in self.supervisor.shutdown():
                     self.emit(ev.ProcessEnded(now, ended.name, ended.life, ended.how, ended.exit_code, ended.log_tail))
+                for remote in self.remotes.values():
+                    if not remote.ended:
+                        self._remote_ended(remote, "run-end", None)
         finally:
             if hasattr(self, "ctx"):
+                if self.remotes:
+                    # Remote workers are told the run is over; those that miss it leave once the
+                    # control messages stop (ENGINE_SILENT_NS).
+                    self.control_sock.send_multipart([BROADCAST, _json({"end": True})])
+                    self.control_sock.linger = 200
                 self.telemetry_sock.close(linger=0)
-                self.control_sock.close(linger=0)
+                self.control_sock.close()
+                if self.listener is not None:
+                    self.listener.close()
                 self.ctx.term()
             self.directory.remove()
             if in_main:
@@ -430,6 +526,110 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+    # ------------------------------------------------------------------ remote workers
+    def _serve_listener(self, now: int) -> None:
+        """Answer the join endpoint, note refused handshakes, and notice remote workers gone silent."""
+        listener = self.listener
+        for refusal in listener.refused():
+            self.emit(ev.PeerRefused(now, refusal.address, refusal.why, refusal.endpoint))
+        while True:
+            try:
+                frames = listener.join_sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            if len(frames) == 3 and not frames[1].bytes:
+                # libzmq says where the connection came from (ZMQ_MSG_PROPERTY_PEER_ADDRESS).
+                self._answer_join(frames[0].bytes, frames[2].bytes, frames[2].get("Peer-Address"))
+        for remote in self.remotes.values():
+            if not remote.ended and now - remote.last_seen_ns > LOST_CONTACT_NS:
+                self._remote_ended(remote, remote.ending or "lost contact", None)
+
+    def _answer_join(self, identity: bytes, body: bytes, address: str) -> None:
+        try:
+            request = json.loads(body)
+            if not isinstance(request, dict):
+                raise ValueError
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            self.emit(ev.MalformedTelemetry(now_ns(), "join request is not a JSON object"))
+            return
+        if "clock" in request:  # NTP-style: the worker times the round trip around our clock
+            reply(self.listener.join_sock, identity, {"clock": request["clock"], "ours_ns": now_ns()})
+            return
+        try:
+            joined = _join_request(request)
+            joined["address"] = address
+            name = self._next_name(RECEIVER, MAX_WORKERS, "workers")
+            if self.finished or self.time_up:
+                raise UserError("the run has finished sending")
+        except UserError as error:
+            reply(self.listener.join_sock, identity, {"refused": str(error)})
+            return
+        self._add_name(name)
+        work_ms = self.setup.work_ms if joined["work_ms"] is None else joined["work_ms"]
+        spec = self._spec(name, 1, work_ms, joined["speed"])
+        spec.update(remote=True, telemetry=self.remote_telemetry, control=self.remote_control,
+                    curve={"server_key": self.listener.pair.public.decode()} if self.listener.pair else None)
+        now = now_ns()
+        self.roster.clock_slack_ns[name] = joined["uncertainty_ns"]
+        self.remotes[name] = RemoteWorker(name, joined["host"], joined["label"], joined["pid"], now,
+                                          joined["uncertainty_ns"])
+        reply(self.listener.join_sock, identity, {"spec": spec})
+        self._started(name, 1, joined["pid"])
+        self.emit(ev.RemoteJoined(now_ns(), name, joined["host"], joined["address"], joined["label"],
+                                  joined["offset_ns"], joined["uncertainty_ns"]))
+        self._last_activity_ns = now
+
+    def _heard_from_remote(self, event: ev.Event, t: int) -> bool:
+        """Note that a remote worker spoke; True if ``event`` is the engine's alone (a heartbeat)."""
+        name = getattr(event, "name", None) or getattr(event, "worker", None)
+        remote = self.remotes.get(name) if isinstance(name, str) else None
+        if remote is None:
+            return False
+        remote.last_seen_ns = t
+        if isinstance(event, ev.Heartbeat):
+            if event.clock_uncertainty_ns >= 0 and event.clock_estimates > remote.clock_estimates:
+                remote.clock_estimates = event.clock_estimates
+                self.roster.clock_slack_ns[name] = event.clock_uncertainty_ns
+                self.emit(ev.ClockEstimated(t, name, event.clock_uncertainty_ns))
+            if event.last and not remote.ended:
+                self._remote_ended(remote, remote.ending or "left", 0)
+            return True
+        return False
+
+    def _remote_ended(self, remote: RemoteWorker, how: str, exit_code: int | None) -> None:
+        remote.ended = True
+        self.emit(ev.ProcessEnded(now_ns(), remote.name, 1, how, exit_code))
+        self._last_activity_ns = now_ns()
+        self._next_control_ns = 0
+
+
+def _join_request(request: dict[str, Any]) -> dict[str, Any]:
+    """The facts of a join request, checked: it comes from another machine."""
+    join = request.get("join")
+    if not isinstance(join, dict):
+        raise UserError("not a join request")
+    out: dict[str, Any] = {}
+    for key in ("host", "label"):
+        value = join.get(key, "")
+        if not isinstance(value, str) or len(value) > 120:
+            raise UserError(f"bad {key} in the join request")
+        out[key] = value
+    for key in ("pid", "offset_ns", "uncertainty_ns"):
+        value = join.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) >= 1 << 62:
+            raise UserError(f"bad {key} in the join request")
+        out[key] = value
+    speed = join.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed <= 1e6:
+        raise UserError("bad speed in the join request")
+    out["speed"] = float(speed)
+    work_ms = join.get("work_ms")
+    if work_ms is not None:
+        work_ms = check_value("work_ms", work_ms, "work_ms in the join request")
+    out["work_ms"] = work_ms
+    return out
 
 
 def _json(state: dict[str, Any]) -> bytes:

@@ -211,6 +211,56 @@ class MalformedTelemetry(Event):
 
 
 @dataclass(frozen=True)
+class Heartbeat(Event):
+    """A remote worker is still there (``last``: it is leaving).  The engine's own business:
+    it tells the model only when one falls silent or leaves."""
+
+    name: str
+    life: int
+    last: bool = False
+    clock_uncertainty_ns: int = -1  # its clock offset's, as now estimated; -1: not said
+    clock_estimates: int = 0  # how many times it has estimated its offset so far
+
+
+@dataclass(frozen=True)
+class ClockEstimated(Event):
+    """A remote worker's clock offset was estimated anew: right within ``uncertainty_ns``."""
+
+    name: str
+    uncertainty_ns: int
+
+
+@dataclass(frozen=True)
+class Listening(Event):
+    """The run lets remote workers join at ``endpoint``; ``join_line`` is what they type."""
+
+    endpoint: str
+    join_line: str
+    secure: bool
+
+
+@dataclass(frozen=True)
+class RemoteJoined(Event):
+    """Process ``name`` is a worker on another machine, not our child."""
+
+    name: str
+    host: str  # the machine it says it is on
+    address: str  # where its connection came from
+    label: str  # the name it asked for (--name), or its host
+    clock_offset_ns: int  # its CLOCK_MONOTONIC minus ours, as estimated when it joined
+    clock_uncertainty_ns: int  # half the best round trip: the offset is right within this
+
+
+@dataclass(frozen=True)
+class PeerRefused(Event):
+    """A handshake refused: an unknown key, a plain-text peer, something not ZeroMQ."""
+
+    address: str
+    why: str
+    endpoint: str  # which socket: join, telemetry, control, or a process's label
+
+
+@dataclass(frozen=True)
 class ActionFired(Event):
     description: str
 

@@ -130,6 +130,9 @@ def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: F
 
     shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
     console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
+    if engine.listener is not None:
+        console.print(f"to join from another machine: {engine.listener.join_line()}", highlight=False,
+                      markup=False, soft_wrap=True)
     if console.is_terminal:
         with Live(view(), console=console, refresh_per_second=8, transient=True) as live:
             next_view = time.monotonic()
@@ -251,7 +254,8 @@ def write_report(report: dict, output: OutputFile | StandardOutput) -> None:
 
 def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes: list[Outcome]) -> None:
     setup = scenario.setup
-    console.print(f"scenario {scenario.name}: {setup.pattern}, {setup.transport}, bind={setup.bind}, "
+    transport = report["setup"].get("transport", setup.transport)  # as run: listening makes it tcp
+    console.print(f"scenario {scenario.name}: {setup.pattern}, {transport}, bind={setup.bind}, "
                   f"seed {report['seed']}", highlight=False)
     lines = timeline_lines(report)
     if lines:

@@ -21,9 +21,11 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetr
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
-WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "silent")
+# A remote worker (not our child) can also have left on its own, or fallen silent (lost contact).
+WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "silent", "left", "lost contact")
 LATENCY_WINDOW_S = 10  # the live view's latency: the last 10 s (the report has the whole run)
 RECENT_IDS = 24
+LATENCY_ERROR_SHARE = 0.1  # a remote worker's latency is shown if its clock's uncertainty is within this share of it
 RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
 LOG_LENGTH = 1000
@@ -147,6 +149,10 @@ class WorkerView:
     paused_ns: int | None = None
     held: int = 0
     held_grew_ns: int = 0
+    # A worker on another machine (rrsim worker --join): its host, and how far its clock can be trusted
+    remote_host: str = ""
+    remote_label: str = ""
+    clock_uncertainty_ns: int | None = None
 
     @property
     def life(self) -> Life | None:
@@ -169,6 +175,14 @@ class WorkerView:
     def service_ms(self) -> float | None:
         """How long its work took per message, on average (hand-over to done)."""
         return self.busy_ns / self.received / 1e6 if self.received else None
+    def latency_trusted(self) -> bool:
+        """Whether its latency can be shown: a remote worker's receive times are its clock moved
+        onto ours, right within the offset's uncertainty; a latency whose error could be over a
+        tenth of it is not shown (n/a) rather than shown wrong."""
+        if self.clock_uncertainty_ns is None:
+            return True
+        p50 = self.latency.quantile_ms(0.5)
+        return p50 is not None and self.clock_uncertainty_ns / 1e6 <= LATENCY_ERROR_SHARE * p50
 
     def busy_fraction(self, now_ns: int) -> float | None:
         alive_s = self.alive_seconds(now_ns)
@@ -238,6 +252,20 @@ class Stranger:
     from_seq: int = 0
     worker_ended: bool = False
     took: int = 0  # lost messages of the window counted as strayed to it
+    # Let in by address (--external-worker): a plain PULL taking its turns, shown as a worker
+    # whose share is estimated (what it took, from the pusher's side), not as a stranger.
+    admitted: bool = False
+
+
+@dataclass
+class Refused:
+    """A peer whose handshake was refused: the first time, and how often it tried."""
+
+    address: str
+    t_ns: int
+    why: str
+    endpoint: str  # which socket: join, telemetry, control, or the process that binds it
+    attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -272,6 +300,10 @@ class Model:
         self.ours: set[str] = set()  # who our processes are to a peer: "pid N", "host:port"
         self._unnamed: dict[tuple[str, str], tuple[int, str]] = {}  # (binder, peer) -> (when, endpoint): ours?
         self.strangers: list[Stranger] = []
+        self.join_line = ""  # what a remote worker types to join, if the run listens
+        # Handshakes refused (unknown keys, plain-text peers), one entry per host, reason and socket:
+        # a refused ZeroMQ peer reconnects every 100 ms.
+        self.refused: dict[tuple[str, str, str], Refused] = {}
         self.log: deque[LogEntry] = deque(maxlen=LOG_LENGTH)
         self.log_revision = 0  # bumped whenever an entry is added or updated
         self._log_serial = 0
@@ -449,6 +481,33 @@ class Model:
         for line in e.log_tail:
             self._note(e.t_ns, "warn", "log-line", name=e.name, line=line)
 
+    def _on_Listening(self, e: ev.Listening) -> None:
+        self.join_line = e.join_line
+        self._note(e.t_ns, "info", "listening", endpoint=e.endpoint, secure=e.secure)
+
+    def _on_RemoteJoined(self, e: ev.RemoteJoined) -> None:
+        worker = self.workers.get(e.name)
+        if worker is None:
+            return
+        worker.remote_host, worker.remote_label = e.host, e.label
+        worker.clock_uncertainty_ns = e.clock_uncertainty_ns
+        self._note(e.t_ns, "start", "remote-joined", name=e.name, host=e.host, address=e.address, label=e.label,
+                   uncertainty_ms=e.clock_uncertainty_ns / 1e6)
+
+    def _on_ClockEstimated(self, e: ev.ClockEstimated) -> None:
+        worker = self.workers.get(e.name)
+        if worker is not None:
+            worker.clock_uncertainty_ns = e.uncertainty_ns
+
+    def _on_PeerRefused(self, e: ev.PeerRefused) -> None:
+        host = e.address.rpartition(":")[0] or e.address
+        key = (host.strip("[]"), e.why, e.endpoint)
+        if key in self.refused:
+            self.refused[key].attempts += 1
+            return
+        self.refused[key] = Refused(e.address, e.t_ns, e.why, e.endpoint)
+        self._note(e.t_ns, "warn", "refused", address=e.address, why=e.why, endpoint=e.endpoint)
+
     def _drop_links(self, name: str) -> None:
         for link in [link for link in self.links if name in link]:
             self.links.discard(link)
@@ -458,7 +517,7 @@ class Model:
         worker.state = "paused"
         worker.paused_ns, worker.held, worker.held_grew_ns = e.t_ns, 0, e.t_ns
         self._close_alive(worker, e.t_ns)
-        self._note(e.t_ns, "pause", "paused", name=e.name)
+        self._note(e.t_ns, "pause", "paused", name=e.name, **({"remote": True} if worker.remote_host else {}))
 
     def _on_WorkerResumed(self, e: ev.WorkerResumed) -> None:
         worker = self.station(e.name)
@@ -466,7 +525,7 @@ class Model:
         worker.alive_since = e.t_ns
         worker.paused_ns = None
         self._update_ready(worker)
-        self._note(e.t_ns, "pause", "resumed", name=e.name)
+        self._note(e.t_ns, "pause", "resumed", name=e.name, **({"remote": True} if worker.remote_host else {}))
 
     def _on_WorkSet(self, e: ev.WorkSet) -> None:
         worker = self.workers[e.name]
@@ -543,9 +602,14 @@ class Model:
                 from_seq = pusher.sent_at(since) if pusher else 0
                 ended = any((life.ended_ns or 0) >= since for w in self.workers.values() for life in w.lives)
                 label = labels.get(endpoint, binder)
-                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq, worker_ended=ended))
-                self._note_cause(("stranger", binder, peer), since, "warn", "stranger", name=binder, peer=peer,
-                                 endpoint=label, sender=pusher is not None, took=0)
+                admitted = bool(self.setup.get("external_worker")) and peer.rpartition(":")[0].strip("[]") == self.setup["external_worker"]
+                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq, worker_ended=ended,
+                                               admitted=admitted))
+                if admitted:
+                    self._note(since, "start", "external-worker", name=binder, peer=peer, endpoint=label)
+                else:
+                    self._note_cause(("stranger", binder, peer), since, "warn", "stranger", name=binder, peer=peer,
+                                     endpoint=label, sender=pusher is not None, took=0)
 
     def _on_SentProgress(self, e: ev.SentProgress) -> None:
         pusher = self.pushers.setdefault(e.pusher, PusherView(e.pusher))
@@ -959,6 +1023,14 @@ class Model:
             retried=self.counter("retried"),
             given_up=self.counter("given_up"),
         )
+
+    def external_workers(self) -> list[Stranger]:
+        """Plain PULLs let in by address: what each took is estimated from its pusher's side."""
+        return [s for s in self.strangers if s.admitted]
+
+    def external_share(self, external: Stranger) -> float:
+        total = sum(w.received for w in self.workers.values()) + sum(s.took for s in self.external_workers())
+        return external.took / total if total else 0.0
 
     def share(self, worker: WorkerView) -> float:
         total = sum(w.received for w in self.workers.values())

@@ -92,7 +92,7 @@ class Receipts:
         self.stamps.clear()
         self.dones.clear()
         self.other_heads, self.other_stamps, self.foreign = bytearray(), [], 0
-        self.last_flush_ns = time.monotonic_ns()
+        self.last_flush_ns = self.runtime.clock()
 
     def _cut_headers(self, dones: list[int]) -> tuple[bytearray, list[int], list[int]]:
         """The header bytes after the magic of each kept message, their receive and done times."""

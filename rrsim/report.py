@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from rrsim import theory
-from rrsim.model import NS, Life, Model, WorkerView
+from rrsim.model import NS, Life, Model, Stranger, WorkerView
 from rrsim.wording import describe
 
 
@@ -45,12 +45,27 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "service_ms": _ms(worker.service_ms()),
         "completed": worker.received,  # a worker reports a message once its work is done
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
-        "latency_ms": {q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
+        "latency_ms": ({q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+                       if worker.latency_trusted() else dict.fromkeys(("p50", "p95", "p99"), "n/a")),
         "max_queue": None if worker.queue is None else worker.queue.max,
         "lives": [_life_report(model, life, "received") for life in worker.lives],
         "heartbeats_missed": worker.heartbeats_missed,
         # how long after it was paused or ended a router took it for dead, per verdict
         "verdict_ms": [round(ms, 3) for ms in worker.verdict_ms],
+        "remote": bool(worker.remote_host),
+        **({"host": worker.remote_host, "label": worker.remote_label,
+            "clock_uncertainty_ms": _ms(worker.clock_uncertainty_ns / 1e6)} if worker.remote_host else {}),
+    }
+
+
+def external_report(model: Model, number: int, external: Stranger) -> dict[str, Any]:
+    """A plain PULL let in by address: no telemetry, so what it received is an estimate (the
+    messages its pusher dealt while it was connected that none of our workers received)."""
+    return {
+        "name": f"x{number}", "received": external.took, "share": round(model.external_share(external), 6),
+        "state": "external", "late": 0, "duplicates": 0, "foreign": 0, "work_ms": None, "completed": None,
+        "busy_fraction": None, "latency_ms": dict.fromkeys(("p50", "p95", "p99"), "n/a"), "lives": [],
+        "remote": True, "host": external.peer, "external": True, "estimated": True, "at": external.binder,
     }
 
 
@@ -115,14 +130,17 @@ def build_report(model: Model) -> dict[str, Any]:
             {"peer": s.peer, "at": s.binder, "endpoint": model.endpoints.get(s.endpoint, ""),
              "connected_s": _seconds(model, s.connected_ns), "disconnected_s": _seconds(model, s.disconnected_ns),
              "took_estimate": s.took}
-            for s in model.strangers
+            for s in model.strangers if not s.admitted
         ],
-        "workers": [worker_report(model, w) for w in model.workers.values()],
+        "workers": [*(worker_report(model, w) for w in model.workers.values()),
+                    *(external_report(model, number, s) for number, s in enumerate(model.external_workers(), 1))],
         # Over every message, all workers together: a worker starts a message when it receives
         # it, so this is the same distribution as wait_ms, under the name the workers' use.
         "latency_ms": model.wait.summary_ms(),
         "fairness": None if fairness is None else round(fairness, 6),
         "lost_ids": model.ledger.lost_ids(1000),
+        "refused": [{"address": r.address, "t_s": _seconds(model, r.t_ns), "why": r.why, "endpoint": r.endpoint,
+                     "attempts": r.attempts} for r in model.refused.values()],
         "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],
     }
 
@@ -153,9 +171,11 @@ def theory_block(model: Model) -> dict[str, Any] | None:
             "measured_wait_mean_ms": round(run.wait_ms, 3), "measured_wait_in_queue_ms": round(run.queueing_ms, 3)}
 
 
-def format_ms(value: float | None) -> str:
+def format_ms(value: float | str | None) -> str:
     if value is None:
         return "-"
+    if isinstance(value, str):
+        return value  # n/a: a remote worker's clock is not known well enough
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 

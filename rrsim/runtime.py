@@ -29,6 +29,7 @@ PARENT_CHECK_NS = 200_000_000
 # Parsed here rather than with zmq.utils.monitor, whose asyncio import is half a child's start-up time.
 MONITOR_EVENT = struct.Struct("=HI")
 UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+HANDSHAKE_FAILED_EVENTS = {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol", zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "no-detail"}
 CHILD_NICENESS = 19
 
 
@@ -39,14 +40,22 @@ class ChildRuntime:
         self.spec = spec
         self.name: str = spec["name"]
         self.life: int = spec["life"]
-        self.parent_pid: int = spec["parent_pid"]
-        die_with_parent(self.parent_pid)
-        # The engine accounts for what we do, and the TUI shares its process: when the cores are
-        # short, they must not be the ones that starve, or the numbers fall behind the run and
-        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
-        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
-        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
-        os.nice(CHILD_NICENESS)
+        # A remote worker (rrsim worker --join) is no child of the engine: it leaves when told, or
+        # when the engine falls silent, and it tells the engine it is there with heartbeats.
+        self.remote: bool = bool(spec.get("remote"))
+        # Our clock as the engine's: a remote worker's CLOCK_MONOTONIC is another machine's.
+        # (rrsim worker refreshes the offset as it goes: the lambda reads it each time.)
+        self.clock_offset_ns = int(spec.get("clock_offset_ns", 0))
+        self.clock = (lambda: time.monotonic_ns() + self.clock_offset_ns) if self.remote else time.monotonic_ns
+        self.clock_keeper: Any = None  # rrsim worker's: asks the run for the time now and then
+        self.next_beat_ns = 0
+        self.paused = False  # a remote worker, told to pause, waits in housekeeping
+        self.last_control_ns = self.clock()
+        self.auth: Any = None
+        self.curve = _curve_keys(spec.get("curve"))
+        self.parent_pid: int = spec.get("parent_pid", 0)
+        if not self.remote:
+            self._start_as_child()
         self.ctx = zmq.Context()
         self.sockets: dict[str, zmq.Socket] = {}  # socket name in the plan -> the socket
         self.monitors: list[tuple[str, zmq.Socket]] = []
@@ -57,17 +66,44 @@ class ChildRuntime:
         self.live: dict[str, set[int]] = {}  # per work socket: fds of connections that did
         self.connected: set[str] = set()
         self.connected_from: dict[str, str] = {}  # endpoint -> the socket that connected to it
+        self.external: set[str] = set(spec.get("external", ()))  # plain peers (a seed's PUSH): no link reports
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
         self.telemetry.linger = 2000  # an ending child's last report still goes out
+        self._secure_client(self.telemetry)
         self.telemetry.connect(spec["telemetry"])
         self.control = self.ctx.socket(zmq.SUB)
         self.control.setsockopt(zmq.SUBSCRIBE, wire.control_topic(self.name))
         self.control.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST)
+        self._secure_client(self.control)
         self.control.connect(spec["control"])
         self.next_parent_check = time.monotonic_ns() + PARENT_CHECK_NS
         self.stopping = False  # asked to stop gracefully, see stop_on_sigterm
+
+    def _start_as_child(self) -> None:
+        die_with_parent(self.parent_pid)
+        # The engine accounts for what we do, and the TUI shares its process: when the cores are
+        # short, they must not be the ones that starve, or the numbers fall behind the run and
+        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
+        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
+        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
+        os.nice(CHILD_NICENESS)
+
+    def _secure_client(self, sock: zmq.Socket) -> None:
+        if self.curve is not None:
+            public, secret, server = self.curve
+            sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server
+
+    def _secure_server(self, sock: zmq.Socket) -> None:
+        """CURVE server with the run's key, letting in the run's allow-list (pyzmq's authenticator)."""
+        public, secret, _server = self.curve
+        if self.auth is None:
+            from rrsim.join import start_authenticator  # imports asyncio: only for a secure run
+
+            self.auth = start_authenticator(self.ctx, self.spec["curve"]["allowed_dir"], None)
+        sock.curve_secretkey, sock.curve_publickey = secret, public
+        sock.curve_server = True
 
     def wire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
@@ -77,14 +113,17 @@ class ChildRuntime:
         # which a socket made after another was closed (rewire) can get again while the old
         # monitor's endpoint is still bound ("Address already in use").
         self.monitors_made += 1
-        monitor = sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED,
-            addr=f"inproc://monitor.{socket_name}.{self.monitors_made}")
+        events = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED
+        if self.curve is not None:
+            events |= zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        monitor = sock.get_monitor_socket(events, addr=f"inproc://monitor.{socket_name}.{self.monitors_made}")
         self.sockets[socket_name] = sock
         self.monitors.append((socket_name, monitor))
         self.peers[socket_name] = 0
         self.handshakes[socket_name] = 0
         self.shaking[socket_name], self.live[socket_name] = deque(), set()
+        if self.curve is not None:
+            (self._secure_server if plan["bind_at"] else self._secure_client)(sock)
         if plan["bind_at"]:
             sock.bind(plan["bind_at"])
         self._connect(socket_name, plan["connect_to"])
@@ -131,7 +170,7 @@ class ChildRuntime:
                 self.connected_from[endpoint] = socket_name
 
     def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
-        header = wire.telemetry(kind, name=self.name, life=self.life, t=time.monotonic_ns(), **fields)
+        header = wire.telemetry(kind, name=self.name, life=self.life, t=self.clock(), **fields)
         self.telemetry.send_multipart([header, *frames])
 
     def read_control(self) -> dict[str, Any] | None:
@@ -144,6 +183,7 @@ class ChildRuntime:
                 break
             state = json.loads(body)
         if state is not None:
+            self.last_control_ns = self.clock()
             for socket_name, endpoints in state.get("connect", {}).items():
                 if socket_name in self.sockets:
                     self._connect(socket_name, endpoints)
@@ -177,12 +217,18 @@ class ChildRuntime:
                 elif event_id == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                     live.add(shaking.popleft() if shaking else -1 - len(live))
                     self.handshakes[socket_name] += 1
-                    if endpoint in self.connected:
+                    if endpoint in self.connected and endpoint not in self.external:
                         self.report(wire.LINK, endpoint=endpoint, up=True, via=self.via.get(endpoint, ""))
+                elif event_id in HANDSHAKE_FAILED_EVENTS:
+                    # A secure run's endpoint refused a peer (no fd: the oldest still shaking hands).
+                    fd = shaking.popleft() if shaking else -1
+                    if fd in self.accepted:
+                        bound, peer = self.accepted[fd]
+                        self.report(wire.REFUSED, endpoint=bound, peer=peer, why=HANDSHAKE_FAILED_EVENTS[event_id])
                 else:  # disconnected
                     if fd in live:
                         live.discard(fd)
-                        if endpoint in self.connected:
+                        if endpoint in self.connected and endpoint not in self.external:
                             self.report(wire.LINK, endpoint=endpoint, up=False, via=self.via.get(endpoint, ""))
                     elif fd in shaking:
                         shaking.remove(fd)
@@ -194,6 +240,10 @@ class ChildRuntime:
     def housekeeping(self, now_ns: int) -> dict[str, Any] | None:
         """Control, monitors and parent check; returns a new control state if one came."""
         self.read_monitors()
+        if self.remote:
+            from rrsim.remote_worker import obey  # a remote worker obeys control, not signals
+
+            return obey(self, now_ns)
         if now_ns >= self.next_parent_check:
             self.next_parent_check = now_ns + PARENT_CHECK_NS
             if os.getppid() != self.parent_pid:
@@ -211,13 +261,29 @@ class ChildRuntime:
         return self.control in ready or any(monitor in ready for _name, monitor in self.monitors)
 
     def close(self) -> None:
+        if self.remote:
+            self.report(wire.BEAT, last=True)  # leaving: not to be taken for lost contact
         for sock in self.sockets.values():
             sock.close(linger=0)
         for _name, monitor in self.monitors:
             monitor.close(linger=0)
         self.control.close(linger=0)
         self.telemetry.close()
+        if self.auth is not None:
+            self.auth.stop()
+        if self.clock_keeper is not None:
+            self.clock_keeper.close()
         self.ctx.term()
+
+
+def _curve_keys(curve: dict[str, str] | None) -> tuple[bytes, bytes, bytes] | None:
+    """(our public key, our secret key, the run's public key) for a secure run, else None."""
+    if not curve:
+        return None
+    import zmq.auth  # only for a secure run
+
+    public, secret = zmq.auth.load_certificate(curve["secret_file"])
+    return public, secret, curve["server_key"].encode()
 
 
 def their_side(fd: int) -> str:

@@ -40,6 +40,9 @@ class Roster:
     links_to: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> roles it may connect with
     messages: int = 0  # what each pusher will send at most, 0 = no limit
     started_ns: int = 0  # when the run started: every real clock stamp is later
+    # name -> how far its clock may be off ours: a remote worker's stamps are its clock plus an
+    # estimated offset, right within this much (half the best round trip when it joined)
+    clock_slack_ns: dict[str, int] = field(default_factory=dict)
 
 
 class MalformedError(ValueError):
@@ -112,6 +115,11 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
 
     if kind == wire.HELLO:
         return ev.ProcessReady(now_ns, name, life)
+    if kind == wire.BEAT:
+        uncertainty, estimates = header.get("uncertainty_ns", -1), header.get("estimates", 0)
+        if not (_is_count(uncertainty) or uncertainty == -1) or not _is_count(estimates):
+            raise MalformedError(f"{name}: bad heartbeat")
+        return ev.Heartbeat(now_ns, name, life, bool(header.get("last")), uncertainty, estimates)
     if kind == wire.LINK:
         endpoint, up, via = header.get("endpoint"), header.get("up"), header.get("via", "")
         peer = roster.owners.get(endpoint) if isinstance(endpoint, str) else None
@@ -120,6 +128,12 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         if not isinstance(via, str) or len(via) > MAX_PEER_TEXT:
             raise MalformedError(f"{name}: bad link report")
         return ev.LinkChanged(now_ns, name, peer, up, via)
+    if kind == wire.REFUSED:
+        endpoint, peer, why = header.get("endpoint"), header.get("peer"), header.get("why")
+        if (not isinstance(endpoint, str) or roster.owners.get(endpoint) != name or not isinstance(peer, str)
+                or len(peer) > MAX_PEER_TEXT or why not in wire.HANDSHAKE_FAILED):
+            raise MalformedError(f"{name}: bad refusal report")
+        return ev.PeerRefused(now_ns, peer, wire.HANDSHAKE_FAILED[why], name)
     if kind == wire.PEER:
         endpoint, peer, up = header.get("endpoint"), header.get("peer"), header.get("up")
         if (not isinstance(endpoint, str) or roster.owners.get(endpoint) != name or not isinstance(peer, str)
@@ -192,10 +206,12 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
         seqs = records["seq"].astype(np.int64)  # below 2**63: larger values fail the sent check
         sent_ns = records["sent_ns"].astype(np.int64)
         work_us = records["work_us"].astype(np.int64)
-        # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC.
-        known = (roster.started_ns <= sent_ns) & (sent_ns <= recv_ns) & (recv_ns <= now_ns)
+        # The pusher's clock stamp must precede the receipt: both are CLOCK_MONOTONIC (a remote
+        # worker's moved onto ours, within its slack).
+        slack = roster.clock_slack_ns.get(name, 0)
+        known = (roster.started_ns <= sent_ns) & (sent_ns <= recv_ns + slack) & (recv_ns <= now_ns + slack)
         if done_ns is not None:
-            known &= (recv_ns <= done_ns) & (done_ns <= now_ns)
+            known &= (recv_ns <= done_ns) & (done_ns <= now_ns + slack)
         lowest, highest = int(pushers.min()), int(pushers.max())
         # One pusher is the usual batch: skip np.unique, the costliest step of a batch.
         indexes = [lowest] if lowest == highest else np.unique(pushers).tolist()

@@ -39,7 +39,15 @@ PEER = "peer"  # a peer connected to (or left) an endpoint we bind: a process id
 SILENT = "silent"  # a router declared a receiver dead (missed heartbeats, or gone): what it re-queued where
 GAVE_UP = "gave-up"  # a router gave messages up after their last attempt, and why
 WAITING = "waiting"  # a receiver's router fell silent (it waits to reconnect), or spoke again
-TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, SILENT, GAVE_UP, WAITING)
+BEAT = "beat"  # a remote worker is still there (it is not our child: nothing else would tell us); last: leaving
+REFUSED = "refused"  # a handshake on an endpoint we bind failed: a peer without CURVE, or not ZeroMQ
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, SILENT, GAVE_UP, WAITING, BEAT, REFUSED)
+# Why libzmq failed a handshake, by the socket monitor's event (zmq_socket_monitor).
+HANDSHAKE_FAILED = {
+    "protocol": "not a CURVE handshake (a plain-text peer, or not ZeroMQ)",
+    "no-detail": "handshake failed (not ZeroMQ, or the connection dropped)",
+    "auth": "key not allowed",
+}
 
 
 def telemetry(kind: str, **fields: Any) -> bytes:

@@ -237,8 +237,8 @@ _WORDING: dict[str, Callable[..., str]] = {
     "started": _started,
     "ended": _ended,
     "log-line": lambda name, line: f"  {name}: {line}",
-    "paused": lambda name: f"{name} paused (SIGSTOP)",
-    "resumed": lambda name: f"{name} resumed (SIGCONT)",
+    "paused": lambda name, remote=False: f"{name} paused ({'by control message: not our child' if remote else 'SIGSTOP'})",
+    "resumed": lambda name, remote=False: f"{name} resumed ({'by control message' if remote else 'SIGCONT'})",
     "work-set": _work_set,
     "rate-set": _rate_set,
     "strategy-set": lambda strategy: f"the broker now chooses workers by {strategy}",
@@ -257,5 +257,14 @@ _WORDING: dict[str, Callable[..., str]] = {
                                   f"life, not lost: {_KEPT_BY}"),
     "stranger": _stranger,
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
+    "external-worker": lambda name, peer, endpoint: (
+        f"external worker {peer} on {endpoint}: a plain PULL let in by address (no telemetry: its share is "
+        f"estimated from what {name} dealt and our workers never received)"),
+    "listening": lambda endpoint, secure: (f"remote workers may join at {endpoint}"
+                                           + (" (CURVE: keys in the allow-list only)" if secure else " (no keys: anyone)")),
+    "remote-joined": lambda name, host, address, label, uncertainty_ms: (
+        f"{name} joined from {host}" + (f" ({label})" if label and label != host else "")
+        + f" at {address or 'an unknown address'}: remote, not our child; clock within ±{uncertainty_ms:.3f} ms"),
+    "refused": lambda address, why, endpoint: f"refused {address or 'a peer'} on {endpoint}: {why}",
 }
 

@@ -149,7 +149,7 @@ def worker(runtime: ChildRuntime) -> None:
     receipts = Receipts(runtime, spec["size"])
     poller = runtime.poller(dealer)
     dealer.rcvtimeo = IDLE_MS
-    recv, send, clock = dealer.recv_multipart, dealer.send_multipart, time.monotonic_ns
+    recv, send, clock = dealer.recv_multipart, dealer.send_multipart, runtime.clock
     done = said_ready_at = 0  # messages done; connections made when we last said ready
     next_check_ns = 0
 

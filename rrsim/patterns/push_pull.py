@@ -65,7 +65,7 @@ def worker(runtime: ChildRuntime) -> None:
     size = spec["size"]
     receipts = Receipts(runtime, size)
     poller = runtime.poller(pull)
-    recv, add, finish, clock = pull.recv, receipts.add, receipts.finish, time.monotonic_ns
+    recv, add, finish, clock = pull.recv, receipts.add, receipts.finish, runtime.clock
     keep, stamp = receipts.messages.append, receipts.stamps.append
     next_check_ns = next_parent_check_ns = 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from rrsim.model import ROUTER, LogEntry, Model, Totals, WorkerView
+from rrsim.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
@@ -40,6 +40,10 @@ class WorkerFrame:
     speed: float = 1.0  # a worker's: its work per message is divided by it
     waiting: bool = False  # a worker whose broker fell silent: it waits to connect again
     life_received: int = 0  # by this life
+    remote_host: str = ""  # a worker on another machine (rrsim worker --join), not our child
+    latency_trusted: bool = True  # False: its clock offset is too uncertain to show latency
+    foreign: int = 0  # payloads without rrsim's header: a plain pusher's (--connect-pusher), or garbage
+    estimated: bool = False  # a plain PULL let in by address: no telemetry, its count is estimated
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class TopologyFrame:
     binders: tuple[tuple[str, str], ...]  # (name, endpoint) of every socket that binds
     strangers: tuple[tuple[str, str], ...] = ()  # (whose endpoint, peer) connected now, not ours
     strategy: str = ""  # the broker's, when there is a broker
+    join_line: str = ""  # what a remote worker types to join, when the run listens
 
 
 @dataclass(frozen=True)
@@ -115,10 +120,12 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished, replay),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3), tuple(model.queued_for_dead.items())),
-        workers=tuple(_worker_frame(model, w, histories[w.name], peak, finished) for w in stations),
+        workers=(*(_worker_frame(model, w, histories[w.name], peak, finished) for w in stations),
+                 *(_external_frame(model, number, s) for number, s in enumerate(model.external_workers(), 1))),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
-                        sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None))
+                        sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None
+                            and not s.admitted))
             for p in model.pushers.values()
         ),
     )
@@ -151,6 +158,18 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         speed=worker.speed,
         waiting=worker.waiting,
         life_received=life.received if life else 0,
+        remote_host=worker.remote_host,
+        latency_trusted=worker.latency_trusted(),
+        foreign=worker.foreign,
+    )
+
+
+def _external_frame(model: Model, number: int, external: Stranger) -> WorkerFrame:
+    return WorkerFrame(
+        name=f"x{number}", state="alive" if external.disconnected_ns is None else "left", pid=None, life=0,
+        received=external.took, share=model.external_share(external), rate=0.0, rates=(), peak=0.0, p50_ms=None,
+        p99_ms=None, work_ms=0.0, late=0, duplicates=0, recent=(), remote_host=external.peer, latency_trusted=False,
+        estimated=True,
     )
 
 
@@ -167,8 +186,9 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         rcvhwm=int(setup.get("rcvhwm", 0)),
         immediate=bool(setup.get("immediate", False)),
         binders=binders,
-        strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None),
+        strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None and not s.admitted),
         strategy=model.strategy if model.brokers else "",
+        join_line=model.join_line,
     )
 
 

@@ -21,9 +21,13 @@ STATE_MEANINGS = {
               "marks; a broker waits for it",
     "stopped": "ended by SIGTERM: it finished what it had, reported it and left",
     "killed": "ended by SIGKILL: whatever was queued to it is lost (a broker's worker: the one message "
-              "it was working on; a broker: the messages it held)",
+              "it was working on; a broker: the messages it held).  A remote worker is not our child: a "
+              "kill asks its rrsim worker process to exit at once",
     "crashed": "ended on its own; the event log shows the last lines it wrote",
     "done": "the run has finished and drained; the tile keeps its final picture",
+    "left": "a remote worker (rrsim worker --join) that left on its own (ctrl+c on its machine)",
+    "lost contact": "a remote worker that fell silent: no heartbeat for 3 s (its process, machine or "
+                    "cable is gone); what its pattern had dealt it is accounted as for a kill",
 }
 
 

@@ -16,6 +16,8 @@ STATE_COLOURS: dict[str, str] = {
     "crashed": "#ff5fd7",
     "silent": "#ffaf5f",  # a router declared it dead; its process state is not known yet
     "done": "#5fafaf",
+    "left": "#a8a8a8",
+    "lost contact": "#ff875f",
 }
 assert set(STATE_COLOURS) == {*WORKER_STATES, "done"}  # done: what the live view says once a run drained
 

@@ -48,7 +48,8 @@ RUN_BINDINGS: list[Binding] = [
     Binding("question_mark,f1", "app.help", "help", tooltip="Show this help: every key, every state, every count."),
     Binding("q", "app.quit", "quit", tooltip="Quit: end every child process and remove the run directory."),
     Binding("a", "add_worker", "add", tooltip="Start a new worker process; it connects and joins the round robin."),
-    Binding("k", "kill", "kill", tooltip="Kill the selected worker with SIGKILL: what was queued to it is lost."),
+    Binding("k", "kill", "kill", tooltip="Kill the selected worker with SIGKILL: what was queued to it is lost.  A remote "
+            "worker is not our child: its rrsim worker process is asked to exit at once."),
     Binding("t", "stop", "stop", tooltip="Stop the selected worker gracefully with SIGTERM."),
     Binding("r", "revive", "revive", tooltip="Start a dead worker again: same name, new pid, next life number."),
     Binding("p", "pause", "pause", tooltip="Pause the selected worker (SIGSTOP), or resume a paused one (SIGCONT)."),
@@ -180,6 +181,7 @@ class RunScreen(Screen[None]):
             return
         with self.app.batch_update():
             self.query_one(TopologyBar).topology = frame.topology
+            self.query_one("#header").set_class(bool(frame.topology.join_line), "-listening")
             self.query_one(RunStatus).status = frame.status
             self.query_one(TotalsBar).totals = frame.totals
             self.query_one(WorkerGrid).show(frame.workers)

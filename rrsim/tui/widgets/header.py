@@ -31,7 +31,10 @@ class TopologyBar(Widget):
             sockets += [sep, (name, "bold"), f" {endpoint}"]
         for name, peer in t.strangers:
             sockets += [sep, (f"stranger {peer} on {name}", f"bold {WARNING}")]
-        return Content("\n").join([setup, Content.assemble(*sockets)])
+        lines = [setup, Content.assemble(*sockets)]
+        if t.join_line:
+            lines.append(Content.assemble(("to join: ", "bold"), t.join_line))
+        return Content("\n").join(lines)
 
 
 class RunStatus(Widget):

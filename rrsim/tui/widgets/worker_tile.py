@@ -14,7 +14,7 @@ from rrsim.tui.messages import WorkerClicked
 from rrsim.tui.palette import LATE, MUTED, SPARK, pusher_colour, state_colour
 
 BARS = "▁▂▃▄▅▆▇█"
-DEAD_STATES = ("stopped", "killed", "crashed")
+DEAD_STATES = ("stopped", "killed", "crashed", "left", "lost contact")
 FIXED_LINES = 5  # process, counts, rates, latency, work; the latest ids fill the rest
 
 
@@ -43,7 +43,7 @@ class WorkerTile(Widget):
         if old is None or old.state != frame.state:
             self.border_title = Content.assemble((frame.name, "bold"), "  ", (frame.state, f"bold {state_colour(frame.state)}"))
             for state in ("paused", *DEAD_STATES):
-                self.set_class(frame.state == state, f"-{state}")
+                self.set_class(frame.state == state, f"-{state.replace(' ', '-')}")  # a class name has no spaces
             self.set_class(frame.state in DEAD_STATES, "-dead")
 
     def render(self) -> Content:
@@ -68,17 +68,25 @@ def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
     return (frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
             frame.rate, frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates,
-            frame.recent, frame.queued, frame.ready, frame.waiting)
+            frame.recent, frame.queued, frame.ready, frame.waiting, frame.remote_host, frame.latency_trusted,
+            frame.foreign, frame.estimated)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
-    if not frame.pid:
+    if frame.estimated:
+        return Content.assemble(("external", "bold"), f" {frame.remote_host}  no telemetry")
+    if frame.remote_host:
+        process = Content.assemble(("remote", "bold"), f" {frame.remote_host}  pid {frame.pid}")
+    elif not frame.pid:
         return Content("not started")
-    process = Content(f"pid {frame.pid}  life {frame.life}")
+    else:
+        process = Content(f"pid {frame.pid}  life {frame.life}")
     return process.append(Content.styled("  waiting for broker", LATE)) if frame.waiting else process
 
 
 def _draw_counts(frame: WorkerFrame) -> Content:
+    if frame.estimated:
+        return Content.assemble(f"recv ~{frame.received}  ", (f"~{frame.share:.1%}", "bold"), " estimated")
     if frame.life > 1:  # this life's count first: the total adds up every life
         return Content.assemble(f"recv {frame.life_received} of {frame.received}  ", (f"{frame.share:.1%}", "bold"))
     return Content.assemble(f"recv {frame.received}  ", (f"{frame.share:.1%}", "bold"))
@@ -98,6 +106,8 @@ def _draw_rates(frame: WorkerFrame, width: int) -> Content:
 
 
 def _draw_latency(frame: WorkerFrame) -> Content:
+    if not frame.latency_trusted:
+        return Content("latency n/a (clock offset unsure)")
     if max(frame.p50_ms or 0, frame.p99_ms or 0) >= 1000:  # a backlog: seconds fit a narrow tile
         return Content(f"p50 {_s(frame.p50_ms)}  p99 {_s(frame.p99_ms)} s")
     return Content(f"p50 {_ms(frame.p50_ms)}  p99 {_ms(frame.p99_ms)} ms")
@@ -111,6 +121,8 @@ def _draw_work(frame: WorkerFrame) -> Content:
         parts.append((f"  late {frame.late}", LATE))
     if frame.duplicates:
         parts.append((f"  dup {frame.duplicates}", LATE))
+    if frame.foreign:
+        parts.append((f"  foreign {frame.foreign}", LATE))
     return Content.assemble(*parts)
 
 

@@ -1,0 +1,308 @@
+"""``rrsim worker --join tcp://HOST:PORT``: a worker of a run on another machine.
+
+It asks the run's join endpoint for the time (a few round trips, NTP-style, to put its receipts
+on the run's clock), then to join; the answer is the spec a local worker gets, and the pattern's
+own worker loop runs on ``ChildRuntime`` as in a local child.  It is not the engine's child: it
+obeys control messages instead of signals (pause, stop, exit at once), says it is there with
+heartbeats, and leaves with one line when the run ends, falls silent, or refuses its key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import zmq
+
+from rrsim import wire
+from rrsim.errors import UserError
+from rrsim.join import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS, MONITOR_EVENT, secure_client
+from rrsim.patterns import RECEIVER
+from rrsim.patterns import load as load_pattern
+
+JOIN_TIMEOUT_S = 5.0
+CLOCK_SAMPLES = 16  # round trips on joining; the shortest gives the offset (its error is within half of it)
+CLOCK_REFRESH_NS = 2_000_000_000  # then one round trip this often: clocks drift apart (ppm) over a long run
+CLOCK_FIRST_REFRESH_S = 0.5  # the first soon after joining, when the join's own traffic has settled
+CLOCK_KEPT = 8  # the offset is the shortest of the last this many round trips
+PAUSED_POLL_MS = 100
+
+
+class RunEnded(Exception):
+    """The run is over for this worker: the message says why, in one line."""
+
+
+def obey(runtime: Any, now_ns: int) -> dict[str, Any] | None:
+    """A remote worker's housekeeping: heartbeats, and what control says (pause holds us here,
+    reading control and beating, as a SIGSTOP would hold a local worker without the beats)."""
+    state = runtime.read_control()
+    while True:
+        keeper = runtime.clock_keeper
+        if runtime.clock() >= runtime.next_beat_ns:
+            clock = {"uncertainty_ns": keeper.uncertainty_ns, "estimates": keeper.estimates} if keeper else {}
+            runtime.report(wire.BEAT, **clock)
+            runtime.next_beat_ns = runtime.clock() + HEARTBEAT_NS
+        if state is not None:
+            if state.get("end"):
+                raise RunEnded("the run has ended")
+            if state.get("exit"):
+                print(f"rrsim worker: {runtime.name} killed from the run's live view: exiting at once", flush=True)
+                os._exit(1)
+            if state.get("stop"):
+                runtime.stopping = True
+            runtime.paused = bool(state.get("paused"))
+        if runtime.clock() - runtime.last_control_ns > ENGINE_SILENT_NS:
+            raise RunEnded(f"the run fell silent (no control message for {ENGINE_SILENT_NS / 1e9:g} s): it has "
+                           "ended, or its machine or the network is gone")
+        if not runtime.paused:
+            return state
+        runtime.control.poll(PAUSED_POLL_MS)
+        state = runtime.read_control() or state
+
+
+def parse_join(value: str) -> tuple[str, int]:
+    """(host, port) of tcp://HOST:PORT (HOST may be a name here: it is another machine)."""
+    host, _, port_text = value.removeprefix("tcp://").rpartition(":")
+    if not value.startswith("tcp://") or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UserError(f"--join: must be tcp://HOST:PORT (the line the run's header shows), got {value!r}")
+    return host.strip("[]"), int(port_text)
+
+
+def _keys(args: argparse.Namespace) -> tuple[tuple[bytes, bytes, bytes] | None, Path | None]:
+    """(our public key, our secret key, the run's public key) and our secret key's file, or Nones."""
+    from rrsim import keys
+
+    if args.server_key is None:
+        if args.key:
+            raise UserError("--key needs --server-key (the run's public key: its header shows the line to type)")
+        return None, None
+    server = args.server_key.encode()
+    if not keys._is_z85_key(server):
+        raise UserError(f"--server-key: must be the run's public key, {keys.Z85_KEY_LENGTH} characters of Z85")
+    key_file = Path(args.key) if args.key else keys.default_dir() / f"{keys.NAME}.key_secret"
+    if not key_file.exists():
+        raise UserError(f"{key_file}: no key pair: make one with `rrsim keys` and have the run host allow its rrsim.key")
+    pair = keys.load_pair(key_file)
+    return (pair.public, pair.secret, server), key_file
+
+
+class Joiner:
+    """The DEALER to the join endpoint, and a monitor that says why a handshake failed."""
+
+    def __init__(self, ctx: zmq.Context, endpoint: str, curve: tuple[bytes, bytes, bytes] | None) -> None:
+        self.endpoint = endpoint
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        if curve is not None:
+            secure_client(self.sock, *curve)
+        self.monitor = self.sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        self.sock.connect(endpoint)
+        self.deadline = time.monotonic() + JOIN_TIMEOUT_S
+
+    def ask(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.sock.send_multipart([b"", json.dumps(body).encode()])
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        poller.register(self.monitor, zmq.POLLIN)
+        while True:
+            left_ms = (self.deadline - time.monotonic()) * 1000
+            if left_ms <= 0:
+                raise RunEnded(f"no answer from {self.endpoint} in {JOIN_TIMEOUT_S:g} s: is a run listening there "
+                               "(rrsim --listen), and can this machine reach it?")
+            ready = dict(poller.poll(left_ms))
+            if self.monitor in ready:
+                event, _endpoint = self.monitor.recv_multipart()
+                event_id, _value = MONITOR_EVENT.unpack(event[:6])
+                if event_id == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                    raise RunEnded(f"the run at {self.endpoint} refused our key: ask its host to run "
+                                   "`rrsim keys allow` with our public rrsim.key")
+                raise RunEnded(f"handshake with {self.endpoint} failed: {HANDSHAKE_FAILURES[event_id]} "
+                               "(does the run use keys? then give --server-key and --key)")
+            if self.sock in ready:
+                frames = self.sock.recv_multipart()
+                try:
+                    return json.loads(frames[-1])
+                except ValueError:
+                    raise RunEnded(f"{self.endpoint} answered something that is not rrsim's join protocol") from None
+
+    def clock(self) -> tuple[int, int]:
+        """(offset to add to our clock to get the run's, its uncertainty), from the shortest of a
+        few round trips: the run's clock was read somewhere inside it."""
+        samples = []
+        for _ in range(CLOCK_SAMPLES):
+            sent = time.monotonic_ns()
+            sample = clock_sample(self.ask({"clock": sent}), sent, time.monotonic_ns())
+            if sample is not None:
+                samples.append(sample)
+        if not samples:
+            raise RunEnded(f"{self.endpoint} did not answer the clock questions")
+        return best_offset(samples)
+
+    def close(self) -> None:
+        self.monitor.close(linger=0)
+        self.sock.close(linger=0)
+
+
+def clock_sample(answer: dict[str, Any], sent_ns: int, back_ns: int) -> tuple[int, int] | None:
+    """(round trip, offset) from the answer to a clock question asked at ``sent_ns``."""
+    if answer.get("clock") != sent_ns or not isinstance(answer.get("ours_ns"), int):
+        return None  # a late answer to an earlier question: its round trip is unknown
+    return back_ns - sent_ns, answer["ours_ns"] - (sent_ns + back_ns) // 2
+
+
+def best_offset(samples: list[tuple[int, int]]) -> tuple[int, int]:
+    """(offset, uncertainty) of the shortest round trip: the run's clock was read inside it,
+    so the offset is right within half of it, however the trip was split."""
+    rtt, offset = min(samples)
+    return offset, rtt // 2
+
+
+class ClockKeeper:
+    """Asks the run for the time every CLOCK_REFRESH_NS, in a thread of its own with a socket of
+    its own (the worker loop must not wait, and an answer read late would look like a long
+    round trip), and keeps the runtime's offset on the best of the recent round trips."""
+
+    def __init__(self, ctx: zmq.Context, endpoint: str, curve: tuple[bytes, bytes, bytes] | None,
+                 first: tuple[int, int], runtime: Any) -> None:
+        self.ctx, self.endpoint, self.curve, self.runtime = ctx, endpoint, curve, runtime
+        self.samples: list[tuple[int, int]] = [(first[1] * 2, first[0])]
+        self.uncertainty_ns = first[1]
+        self.estimates = 1  # how many times the offset was estimated: the engine notes each new one
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="rrsim-clock", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        if self.curve is not None:
+            secure_client(sock, *self.curve)
+        sock.connect(self.endpoint)
+        try:
+            wait_s = CLOCK_FIRST_REFRESH_S
+            while not self.stopping.wait(wait_s):
+                wait_s = CLOCK_REFRESH_NS / 1e9
+                sent = time.monotonic_ns()
+                sock.send_multipart([b"", json.dumps({"clock": sent}).encode()])
+                if not sock.poll(1000):
+                    continue  # no answer in a second: a trip that long would tell nothing
+                frames = sock.recv_multipart()
+                try:
+                    sample = clock_sample(json.loads(frames[-1]), sent, time.monotonic_ns())
+                except ValueError:
+                    sample = None
+                if sample is not None:
+                    self.samples = [*self.samples[-(CLOCK_KEPT - 1):], sample]
+                    # One int assignment each: the worker loop reads them as they are.
+                    self.runtime.clock_offset_ns, self.uncertainty_ns = best_offset(self.samples)
+                    self.estimates += 1
+        finally:
+            sock.close(linger=0)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+
+def rehost(endpoint: str, host: str) -> str:
+    """An endpoint bound on every interface (0.0.0.0) is reached at the host we joined."""
+    for anywhere in ("tcp://0.0.0.0:", "tcp://[::]:", "tcp://*:"):
+        if endpoint.startswith(anywhere):
+            return f"tcp://{host}:{endpoint[len(anywhere):]}"
+    return endpoint
+
+
+def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, bytes] | None, tuple[int, int]]:
+    """Ask the run to take us; returns the spec to run, our keys and the clock estimate."""
+    host, _port = parse_join(args.join)
+    curve, key_file = _keys(args)
+    ctx = zmq.Context()
+    joiner = Joiner(ctx, args.join, curve)
+    try:
+        offset_ns, uncertainty_ns = joiner.clock()
+        answer = joiner.ask({"join": {"host": socket.gethostname(), "label": args.name or socket.gethostname(),
+                                      "pid": os.getpid(), "work_ms": args.work_ms, "speed": args.speed,
+                                      "offset_ns": offset_ns,
+                                      "uncertainty_ns": uncertainty_ns}})
+    finally:
+        joiner.close()
+        ctx.term()
+    if "refused" in answer or "spec" not in answer:
+        raise RunEnded(f"the run at {args.join} did not take us: {answer.get('refused', 'no spec in its answer')}")
+    spec = answer["spec"]
+    spec["clock_offset_ns"] = offset_ns
+    spec["telemetry"], spec["control"] = rehost(spec["telemetry"], host), rehost(spec["control"], host)
+    for plan in spec["sockets"].values():
+        plan["connect_to"] = [rehost(endpoint, host) for endpoint in plan["connect_to"]]
+    if curve is not None:
+        spec["curve"] = {"secret_file": str(key_file), "server_key": curve[2].decode()}
+    print(f"rrsim worker: joined {args.join} as {spec['name']} ({spec['pattern']}); clock offset "
+          f"{offset_ns / 1e6:+.3f} ms ± {uncertainty_ns / 1e6:.3f} ms", flush=True)
+    return spec, curve, (offset_ns, uncertainty_ns)
+
+
+WORKER_HELP = """\
+Join a run that listens (rrsim --listen) as one more worker of its pattern, from this machine
+or another.  The run's header shows the line to type.  This process is not the run's child:
+pause, resume and stop reach it as control messages, and a kill from the live view asks it to
+exit at once; it leaves on its own when the run ends or falls silent.
+
+exit status: 0 the run ended (or stopped us), 1 killed from the run, 2 bad input, refused, or
+no run answered
+"""
+
+
+def worker_command(argv: Sequence[str]) -> int:
+    from rrsim.cli import Parser
+    from rrsim.runtime import ChildRuntime
+
+    parser = Parser(prog="rrsim worker", description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--join", required=True, metavar="tcp://HOST:PORT", help="the run's join endpoint")
+    parser.add_argument("--server-key", metavar="KEY", help="the run's public key (Z85), for a run with keys")
+    parser.add_argument("--key", metavar="FILE", help="this worker's secret key file (rrsim keys; default "
+                        "~/.config/rrsim/rrsim.key_secret); the run host must allow its public rrsim.key")
+    parser.add_argument("--name", help="what the run calls this machine (default: its host name)")
+    parser.add_argument("--speed", default="1", help="work this many times faster than the run's work_ms (default 1)")
+    parser.add_argument("--work-ms", dest="work_ms", help="simulated work per message in ms (default: the run's)")
+    args = parser.parse_args(argv)
+    args.speed = _positive(args.speed, "--speed")
+    args.work_ms = None if args.work_ms is None else _positive(args.work_ms, "--work-ms", zero_ok=True)
+    if args.name is not None and (not args.name.strip() or len(args.name) > 60):
+        raise UserError("--name: must be 1 to 60 characters")
+    try:
+        spec, curve, estimate = join(args)
+    except RunEnded as ended:
+        print(f"rrsim worker: {ended}", file=sys.stderr)
+        return 2
+    role = next(role for role in load_pattern(spec["pattern"]).ROLES.values() if role.kind == RECEIVER)
+    runtime = ChildRuntime(spec)
+    runtime.clock_keeper = ClockKeeper(runtime.ctx, args.join, curve, estimate, runtime)
+    try:
+        role.loop(runtime)
+        print(f"rrsim worker: {spec['name']} stopped from the run: finished what it held, leaving", flush=True)
+        return 0
+    except RunEnded as ended:
+        print(f"rrsim worker: {spec['name']}: {ended}", flush=True)
+        runtime.close()
+        return 0
+    except KeyboardInterrupt:
+        runtime.close()
+        return 130
+
+
+def _positive(text: str, option: str, zero_ok: bool = False) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{option}: must be a number, got {text!r}") from None
+    if not (value >= 0 if zero_ok else value > 0) or value != value or value == float("inf"):
+        raise UserError(f"{option}: must be {'at least 0' if zero_ok else 'above 0'}, got {text!r}")
+    return value
