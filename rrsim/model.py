@@ -1000,8 +1000,9 @@ class Model:
             if taken.any():
                 self.ledger.pusher(index).mark_strayed(seqs[taken])
                 stranger.took += int(np.count_nonzero(taken))
-                self._note_cause(("stranger", stranger.binder, stranger.peer), self.now_ns, "warn", "stranger",
-                                 took=stranger.took)
+                if not stranger.admitted:  # an admitted plain PULL is a worker: what it takes is no warning
+                    self._note_cause(("stranger", stranger.binder, stranger.peer), self.now_ns, "warn", "stranger",
+                                     took=stranger.took)
                 seqs = seqs[~taken]
         return seqs
 

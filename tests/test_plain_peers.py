@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from rrsim import wire
 from rrsim.config import Setup
 from rrsim.engine import Engine
 from runs import run
@@ -113,7 +114,7 @@ def test_the_seeds_pull_let_in_by_address_is_an_estimated_worker(tmp_path):
                 assert time.monotonic() < deadline, "the plain PULL got too little"
                 engine.step(10)
                 while select.select([pull.stdout], [], [], 0)[0] and got < 30:
-                    got += pull.stdout.readline().startswith("b'RRS1")
+                    got += pull.stdout.readline().startswith(repr(wire.MAGIC)[:-1])  # b'RRS2... as the script prints it
             engine.end_sending()
             while not engine.finished:
                 assert time.monotonic() < deadline + 10, "the run did not drain"

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from rrsim import events as ev
+from rrsim import wire
 from rrsim.config import Action, Setup, build_setup, check_timeline, load_scenario
 from rrsim.errors import UserError
 from rrsim.model import Model
@@ -23,7 +24,7 @@ HEARTBEAT_MS, LIVENESS = 100.0, 5
 
 
 def message(seq: int) -> bytes:
-    return b"RRS1" + (1).to_bytes(2, "little") + seq.to_bytes(8, "little") + bytes(8)
+    return wire.MAGIC + (1).to_bytes(2, "little") + seq.to_bytes(8, "little") + bytes(12)  # time, work size
 
 
 def key(seq: int) -> tuple[bytes, bytes]:

@@ -140,7 +140,8 @@ def test_pause_resume_and_kill_reach_a_remote_worker(tmp_path):
         try:
             _step_until(engine, lambda: _received(engine, "w2") > 20, PATIENCE_S, "w2 to join and receive")
             assert engine.model.workers["w2"].remote_host == socket.gethostname()
-            assert engine.model.workers["w2"].work_ms == 0.5  # --work-ms 1 at twice the speed
+            w2 = engine.model.workers["w2"]
+            assert (w2.work_ms, w2.speed) == (1.0, 2.0)  # --work-ms 1 at twice the speed: 0.5 ms a message
             engine.pause("w2")
             engine.step(10)
             time.sleep(0.3)  # what was already in its hands is reported after this
