@@ -42,7 +42,7 @@ def assert_target(figure: dict[str, Any]) -> None:
     assert isinstance(figure["met"], bool)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process: xdist may not keep a module fixture between two tests
 def tiny_results(tmp_path_factory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("bench")
     out = tmp / "results.json"

@@ -41,7 +41,7 @@ IN_PROCESS = settings(derandomize=True, deadline=None, max_examples=500, databas
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                              HealthCheck.filter_too_much])
 # Real runs start processes: few of them, and no shrinking (each failing case prints all it needs).
-REAL_RUNS = settings(derandomize=True, deadline=None, max_examples=20, database=None,
+REAL_RUNS = settings(derandomize=True, deadline=None, max_examples=12, database=None,
                      phases=[Phase.explicit, Phase.generate],
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.filter_too_much])
