@@ -246,7 +246,10 @@ def _in_limit(value: Any, limit: Limit, kind: type, where: str) -> Any:
             raise UserError(f"{where}: must be a whole number, got {value!r}")
         value = int(value)
     else:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int of hundreds of digits: no float holds it
+            raise UserError(f"{where}: must be a finite number, got one of {len(str(value))} digits") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise UserError(f"{where}: must be a finite number, got {value!r}")
     if limit.low is not None and value < limit.low:

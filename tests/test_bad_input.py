@@ -63,6 +63,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
         (SEED_SETUP + "[[at]]\ntime = -1\naction = \"add_pusher\"\n", ["'time'", "between 0"]),
         (SEED_SETUP + "[[at]]\ntime = 1\naction = \"kill\"\nworker = \"w1\"\ncolour = 3\n", ["unknown key 'colour'"]),
         (SEED_SETUP + "[[at]]\ntime = 1\naction = \"set_rate\"\n", ["set_rate", "needs rate"]),
+        # An int no float can hold (the fuzzer found it: a traceback before).
+        (SEED_SETUP + "[[at]]\ntime = 1\naction = \"set_rate\"\nrate = " + "9" * 400 + "\n", ["rate", "400 digits"]),
     ],
 )
 def test_bad_scenario_files(tmp_path, body, needles):
