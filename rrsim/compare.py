@@ -25,7 +25,7 @@ from rrsim.config import SETUP_KEYS, Scenario, Setup, build_setup, check_timelin
 from rrsim.csv_report import flat_columns, write_rows
 from rrsim.engine import Engine
 from rrsim.errors import UserError, did_you_mean
-from rrsim.headless import STDOUT, OutputFile, StandardOutput, open_output, play
+from rrsim.headless import STDOUT, Output, open_output, play
 from rrsim.interrupt import Interruption
 from rrsim.report import format_ms
 from rrsim.wait_chart import wait_chart
@@ -210,7 +210,7 @@ def run_compare(scenario: Scenario, varies: list[Vary], json_path: Path | str | 
     paths = {"--json": json_path, "--csv": csv_path}
     taken = STDOUT in paths.values()
     progress, summary = Console(stderr=True), Console(stderr=taken)
-    outputs: dict[str, OutputFile | StandardOutput] = {}
+    outputs: dict[str, Output] = {}
     with Interruption() as interruption:
         try:
             for option, path in paths.items():

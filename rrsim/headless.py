@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import io
 import json
 import os
 import signal
@@ -78,8 +79,35 @@ class StandardOutput:
         pass
 
 
-def open_output(path: Path | str, option: str) -> OutputFile | StandardOutput:
-    return StandardOutput() if path == STDOUT else OutputFile(Path(path), option)
+class StreamOutput:
+    """A device or a pipe (``/dev/null``, ``/dev/stderr``, a FIFO): written as it comes.  Moving a
+    finished file onto it would replace the device itself with a plain file."""
+
+    def __init__(self, path: Path, option: str) -> None:
+        try:
+            raw = open(path, "wb")  # noqa: SIM115 - closed by keep() or discard()
+        except OSError as error:
+            raise UserError(f"{option} {path}: cannot write there: {error.strerror}") from None
+        self.stream: IO[str] = gzip_text(raw) if compressed(path) else io.TextIOWrapper(raw, encoding="utf-8")
+
+    def keep(self) -> None:
+        self.stream.close()
+
+    def discard(self) -> None:
+        self.stream.close()
+
+
+Output = OutputFile | StandardOutput | StreamOutput
+
+
+def open_output(path: Path | str, option: str) -> Output:
+    if path == STDOUT:
+        return StandardOutput()
+    path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        return StreamOutput(path, option)
+    # A link to a report is followed: the report is replaced where it lives, the link kept.
+    return OutputFile(path.resolve() if path.is_symlink() else path, option)
 
 
 def consoles(stdout_taken: bool) -> tuple[Console, Console]:
@@ -174,7 +202,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     Returns the exit code: 0, 1 if a check failed, 128 + the signal's number if one ended the run."""
     paths = {"--json": json_path, "--csv": csv_path, "--events": events_path}
     progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
-    outputs: dict[str, OutputFile | StandardOutput] = {}
+    outputs: dict[str, Output] = {}
     engine: Engine | None = None
     with Interruption() as interruption:
         try:

@@ -380,3 +380,27 @@ def test_while_interruptible_a_signal_is_noted_not_raised_and_children_ignore_th
         assert interruption.signum == signal.SIGINT and interruption.exit_code == 130
     assert {s: signal.getsignal(s) for s in handlers} == handlers
     assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == mask
+
+
+# ---------------------------------------------------------------------------------- where outputs go
+def test_a_pipe_or_a_link_given_as_an_output_is_written_through_not_replaced(tmp_path):
+    # A report is written beside its path and moved there at the end; done to a device or a pipe
+    # (`--events /dev/null`, run as root) that move replaced the device with a plain file.
+    fifo, target, link = tmp_path / "events.pipe", tmp_path / "report.json", tmp_path / "latest.json"
+    os.mkfifo(fifo)
+    target.write_text("{}")
+    link.symlink_to(target)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(QUICK)
+    result = rrsim("run", str(scenario), "--events", str(fifo), "--json", str(link), "--messages", "50",
+                   tmp=tmp_path)
+    reader.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert fifo.is_fifo() and link.is_symlink() and link.resolve() == target
+    assert json.loads(target.read_text())["totals"]["sent"] == 50
+    lines = read[0].decode().splitlines()
+    assert json.loads(lines[0])["format"] == "rrsim-events" and len(lines) > 3
+    assert not list(tmp_path.glob(".*.part"))
