@@ -7,6 +7,9 @@ recorder writes them as JSON lines.  Times are CLOCK_MONOTONIC nanoseconds.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,19 +281,63 @@ class Drained(Event):
 _ARRAY_FIELDS = {"pushers", "seqs", "sent_ns", "recv_ns", "done_ns", "work_us"}
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value is of the type a field is declared with (an int is a float too)."""
+    if hint is Any:
+        return True
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_fits(value, arg) for arg in args)
+    if origin is tuple:
+        return isinstance(value, (list, tuple)) and all(_fits(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(key, str) and _fits(item, args[1])
+                                               for key, item in value.items())
+    return hint is type(None) and value is None
+
+
 def from_json(line: dict[str, Any]) -> Event:
-    """The event a ``to_json`` line describes (extra keys, such as ``t_s``, are ignored)."""
+    """The event a ``to_json`` line describes (extra keys, such as ``t_s``, are ignored).
+
+    A value of the wrong type is a ValueError naming the field: a recorded file is input like
+    any other, and a string where a life number belongs would otherwise fail far from here."""
     kind = globals().get(str(line.get("event")))
     if not (isinstance(kind, type) and issubclass(kind, Event)):
         raise ValueError(f"not an event: {line.get('event')!r}")
+    hints = _hints(kind)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(kind):
         if f.name not in line:
             continue
         value = line[f.name]
         if f.name in _ARRAY_FIELDS and value is not None:
-            value = np.asarray(value, dtype=np.int64)
+            if not isinstance(value, np.ndarray) and not (isinstance(value, list)
+                                                          and all(_fits(item, int) for item in value)):
+                raise ValueError(f"{kind.__name__}.{f.name} is not a list of integers")
+            try:
+                value = np.asarray(value, dtype=np.int64)
+            except OverflowError:
+                raise ValueError(f"{kind.__name__}.{f.name} holds an integer over 64 bits") from None
+        elif not _fits(value, hints[f.name]):
+            raise ValueError(f"{kind.__name__}.{f.name} = {value!r:.40} is not of type {_type_name(hints[f.name])}")
         elif isinstance(value, list):
             value = tuple(value)
         values[f.name] = value
     return kind(**values)
+
+
+@functools.cache
+def _hints(kind: type[Event]) -> dict[str, Any]:
+    return typing.get_type_hints(kind)
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")

@@ -96,6 +96,8 @@ def _packed(event: ev.Deliveries) -> str:
 def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
     """The Deliveries fields of a packed line, as ``ev.from_json`` takes them."""
     names = ROWS + tuple(name for name, flag in (("done_ns", "done"), ("work_us", "work")) if line.pop(flag, False))
+    if "deltas" not in line:
+        raise ValueError("its deliveries are not packed (no deltas)")
     raw = base64.b64decode(str(line.pop("deltas")), validate=True)
     if len(raw) % (8 * len(names)):
         raise ValueError(f"deltas: {len(raw)} bytes are not {len(names)} rows of 8-byte numbers")

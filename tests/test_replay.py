@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from rrsim import events as ev
 from rrsim.config import Scenario, Setup
 from rrsim.errors import UserError
 from rrsim.headless import report_recording, run_report
@@ -189,16 +190,33 @@ def garbage_after_two_lines() -> bytes:
      "event 2 of the recording does not fit"),
     (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": "x", "setup": {}, '
      b'"endpoints": {}}\n', "time.jsonl",
-     "line 2 is not an event (t_ns"),
+     "line 2 is not an event (RunStarted.t_ns = 'x' is not of type int"),
     (b"plain text, not gzip\n", "plain.jsonl.gz", "not gzip-compressed"),
     (gzip.compress(b"x" * 100, mtime=0)[:20] + b"\xff" * 20, "corrupt.jsonl.gz", "corrupt gzip"),
     (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n', "header-only.jsonl", "no run in it"),
-], ids=["empty", "version", "no-header", "misfit", "time", "not-gzip", "corrupt-gzip", "header-only"])
+    # A field of the wrong type once passed the fold and failed later, in the wording of the log.
+    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": 1, "setup": {}, '
+     b'"endpoints": {}}\n{"event": "ProcessStarted", "t_ns": 2, "name": "w1", "role": "worker", "life": "x", '
+     b'"pid": 1}\n', "life.jsonl", "ProcessStarted.life = 'x' is not of type int"),
+    (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": 1, "setup": {}, '
+     b'"endpoints": {}}\n{"event": "Deliveries", "t_ns": 2, "worker": "w1", "life": 1, "pushers": [1], '
+     b'"seqs": ["a"], "sent_ns": [1], "recv_ns": [2]}\n', "unpacked.jsonl", "its deliveries are not packed (no deltas)"),
+], ids=["empty", "version", "no-header", "misfit", "time", "not-gzip", "corrupt-gzip", "header-only", "wrong-type",
+        "unpacked"])
 def test_a_bad_recording_is_named_in_one_line(tmp_path: Path, content: bytes, name: str, needle: str):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(UserError) as error:
         Timeline(read_recording(tmp_path / name).events)
     assert needle in str(error.value) and "\n" not in str(error.value)
+
+
+def test_an_event_whose_arrays_are_not_integers_is_refused():
+    with pytest.raises(ValueError, match="Deliveries.seqs is not a list of integers"):
+        ev.from_json({"event": "Deliveries", "t_ns": 2, "worker": "w1", "life": 1, "pushers": [1], "seqs": ["a"],
+                      "sent_ns": [1], "recv_ns": [2]})
+    with pytest.raises(ValueError, match="over 64 bits"):
+        ev.from_json({"event": "Deliveries", "t_ns": 2, "worker": "w1", "life": 1, "pushers": [1], "seqs": [2**70],
+                      "sent_ns": [1], "recv_ns": [2]})
 
 
 def test_rrsim_replay_of_a_bad_recording_says_so_in_one_line_and_exits_2(tmp_path: Path):
