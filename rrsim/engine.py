@@ -59,6 +59,7 @@ class Engine:
         self.model = Model(lost_after_s=setup.lost_after_s)
         self.lock = threading.RLock()
         self.subscribers: list[Callable[[ev.Event], None]] = []
+        self._cause: ev.ActionFired | None = None  # an action being performed, logged with its first effect
         self.roster = telemetry.Roster()
         self.work_ms: dict[str, float] = {}
         self.speed: dict[str, float] = {}
@@ -127,6 +128,9 @@ class Engine:
         self.subscribers.append(callback)
 
     def emit(self, event: ev.Event) -> None:
+        if self._cause is not None:  # an action's first effect: the action goes in the log first
+            cause, self._cause = self._cause, None
+            self.emit(cause)
         with self.lock:
             self.model.apply(event)
         for callback in self.subscribers:
@@ -442,12 +446,18 @@ class Engine:
                 self.emit(ev.ActionFired(now, f"{due.action.describe()} skipped: {due.skipped}"))
                 continue
             self._last_activity_ns = now
+            # Said before its first effect, so that the log tells the cause before the effect; and
+            # not at all when it cannot be done, so that the log does not say it was done, then not.
+            self._cause = ev.ActionFired(now_ns(), due.action.describe())
             try:
-                # Said before it is done, so that the log tells the cause before its effect.
-                self.emit(ev.ActionFired(now_ns(), due.action.describe()))
                 self.perform(due.action)
             except UserError as error:
+                self._cause = None
                 self.emit(ev.ActionFired(now_ns(), f"{due.action.describe()} skipped: {error}"))
+            else:
+                cause, self._cause = self._cause, None
+                if cause is not None:  # nothing it did was an event yet
+                    self.emit(cause)
 
     def _publish_control(self) -> None:
         running = self._running_by_role()  # once: per process it made this O(n^2) at 256 workers

@@ -344,3 +344,14 @@ def test_wait_ready_with_several_pushers_splits_evenly_and_warns_of_no_slow_join
         per_worker = [len(result.delivered_seqs(f"w{n}", pusher=index)) for n in range(1, 13)]
         assert per_worker == [10] * 12, (index, per_worker)
     assert_ledger_consistent(result)
+
+
+def test_an_action_that_cannot_be_done_is_logged_once_as_skipped_and_one_that_can_before_its_effect():
+    result = run(Setup(workers=2, rate=200, messages=40, wait_ready=True, drain_s=0.3),
+                 [Action("revive", after_sent=10, worker="w1"), Action("kill", after_sent=20, worker="w2")])
+    said = [(i, e.description) for i, e in enumerate(result.events) if isinstance(e, ev.ActionFired)]
+    revive = [text for _, text in said if "revive w1" in text]
+    assert len(revive) == 1 and "skipped: w1 is still running" in revive[0], said
+    kill = [(i, text) for i, text in said if "kill w2" in text]
+    ended = [i for i, e in enumerate(result.events) if isinstance(e, ev.ProcessEnded) and e.name == "w2"]
+    assert len(kill) == 1 and "skipped" not in kill[0][1] and kill[0][0] < ended[0], said
