@@ -262,3 +262,10 @@ def test_a_kill_reaped_after_the_revive_is_told_like_any_kill():
     model.apply(ev.ProcessEnded(NS + 1, "w1", 1, "killed", -9))
     assert describe(model.log[-1]).startswith("w1 killed (life 1, pid 101")
     assert model.workers["w1"].state != "killed"  # the end of the old life is not the new one's
+
+
+def test_the_help_explains_every_state_a_worker_can_be_in():
+    from rrsim.model import WORKER_STATES
+    from rrsim.tui.help_screen import STATE_MEANINGS
+
+    assert set(WORKER_STATES) <= set(STATE_MEANINGS)

@@ -18,7 +18,11 @@ STATE_MEANINGS = {
     "alive": "connected: under push-pull it takes its turn in the round robin, under lb-broker it is "
              "handed a message whenever it has been ready longest",
     "paused": "frozen by SIGSTOP; push-pull pushers still queue its turns to it, up to the high-water "
-              "marks; a broker waits for it",
+              "marks; lb-broker waits for it (it holds one message); reliable's broker takes it for dead "
+              "once it misses its heartbeats (silent)",
+    "silent": "reliable: its broker heard no heartbeat from it `liveness` times in a row and took it for "
+              "dead: what it held went to other workers (a late answer from it is a duplicate); alive again "
+              "if it speaks, or its process's fate once known",
     "stopped": "ended by SIGTERM: it finished what it had, reported it and left",
     "killed": "ended by SIGKILL: whatever was queued to it is lost (a broker's worker: the one message "
               "it was working on; a broker: the messages it held).  A remote worker is not our child: a "
