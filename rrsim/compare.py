@@ -142,12 +142,9 @@ def share_seed(scenario: Scenario, varies: list[Vary]) -> tuple[Scenario, int | 
 
     With a ``seed`` setup key the variants get the same random draws (one picked now if the
     scenario sets none), so they differ only in what was varied."""
-    if "seed" not in {f.name for f in dataclasses.fields(Setup)}:
-        return scenario, None, ("every variant plays the same scenario; this rrsim has no seed key, "
-                                "so nothing random is shared")
     if any(vary.key == "seed" for vary in varies):
         return scenario, None, "the seed is one of the varied keys"
-    seed = getattr(scenario.setup, "seed")
+    seed = scenario.setup.seed
     if seed is None:
         seed = random.randrange(2**31)
         setup = build_setup({"seed": seed}, "the shared seed", base=scenario.setup, need_end=False)

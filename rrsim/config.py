@@ -53,7 +53,8 @@ SETUP_KEYS: dict[str, Limit] = {
     "pattern": Limit(str, choices=PATTERNS, help="how sockets are wired and messages routed"),
     "transport": Limit(str, choices=TRANSPORTS, help="ipc (private socket files) or tcp (127.0.0.1)"),
     "bind": Limit(str, choices=BINDERS, help="who binds the first hop: pusher (the others connect to it, as in the "
-                  "2012 post's scripts), worker (push-pull: pushers connect to each) or broker (lb-broker)"),
+                  f"2012 post's scripts), worker ({', '.join(patterns.bound_by('worker'))}: pushers connect to each) "
+                  f"or broker ({', '.join(patterns.bound_by('broker'))})"),
     "pushers": Limit(int, 1, MAX_PUSHERS, help="number of pusher processes"),
     "workers": Limit(int, 1, MAX_WORKERS, help="number of worker processes at start", why_high=WORKERS_LIMIT_WHY),
     "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),

@@ -34,13 +34,24 @@ def _worker_columns(worker: dict[str, Any]) -> dict[str, Any]:
     return flat_columns(renamed)
 
 
+def cell(value: Any) -> Any:
+    """A report value as a spreadsheet reads it: nothing for None, true/false, a list joined by ';'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(cell(item)) for item in value)
+    return value
+
+
 def write_rows(rows: list[dict[str, Any]], stream: IO[str]) -> None:
     """One CSV row per dict; the columns are every key, in the order they first appear."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row.get(key) is None else row[key] for key in columns])
+        writer.writerow([cell(row.get(key)) for key in columns])
 
 
 def write_csv(report: dict[str, Any], stream: IO[str]) -> None:
@@ -52,4 +63,4 @@ def write_csv(report: dict[str, Any], stream: IO[str]) -> None:
         columns = _worker_columns(worker)
         for life in worker["lives"]:
             row = [worker["name"], *(life.get(key) for key in LIFE_COLUMNS[1:]), *(columns.get(key) for key in extra)]
-            writer.writerow(["" if value is None else value for value in row])
+            writer.writerow([cell(value) for value in row])

@@ -1072,9 +1072,6 @@ class Model:
                 setattr(total, name, getattr(total, name) + getattr(worker.overheads, name))
         return total
 
-    def send_rate(self) -> float:
-        return sum(p.rate(self.now_ns) for p in self.pushers.values())
-
 
 def _grown_range(old: tuple[int, int, int, int] | None, seqs: np.ndarray) -> tuple[int, int, int, int]:
     """(first, last, count, step) of sorted ids, grown by ``seqs``: ``step`` is the gap between

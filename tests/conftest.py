@@ -1,10 +1,10 @@
-"""How the suite may be shared between test processes (pytest-xdist).
+"""How the suite is shared between its two test processes (pytest-xdist, ``-n 2 --dist loadgroup``).
 
-It runs one test at a time (``-n 0`` in pyproject.toml): on these 2 cores, two test processes
-starved each other's real-process runs, and tests judged by their timing (the LRU order, theory's
-waits, a stranger's window) failed at random.  With ``-n 2`` (``--dist loadgroup``) each file runs
-in one process, except the files below, which then take turns in one process: those judged by
-timing, and those flat out (rate 0, many workers, random setups).
+Each file runs whole in one process.  The files below take turns in one process: those judged by
+their timing (the LRU order, theory's waits, a stranger's window) and those flat out (the chaos
+soak, the benchmarks' smoke run), so that a timing-judged run never has a flat-out one beside it,
+and two flat-out ones never share the two cores.  The hook runs before xdist's own, which reads
+the groups into the test ids: after it, the groups were silently ignored.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-# Timed against queueing theory or one another (waits, orders), or flat out (rate 0, many workers,
-# random setups): beside one another on two cores, the first fail for want of a core.
-ONE_AT_A_TIME = {"test_theory.py", "test_broker.py", "test_strangers.py", "test_benchmarks.py", "test_tui_live.py",
-                 "test_soak.py", "test_fuzz_input.py", "test_engine.py"}
+ONE_AT_A_TIME = {"test_theory.py", "test_broker.py", "test_strangers.py", "test_benchmarks.py", "test_soak.py"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         name = Path(str(item.fspath)).name

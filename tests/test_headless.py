@@ -255,6 +255,7 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
     for row, (worker, life) in zip(rows, [(w, l) for w in report["workers"] for l in w["lives"]]):
         assert int(row["pid"]) == life["pid"] and row["state"] == worker["state"]
         assert (float(row["latency_p99_ms"]) if row["latency_p99_ms"] else None) == worker["latency_ms"]["p99"]
+        assert row["remote"] == "false"  # as a spreadsheet reads a truth value, not Python's False
 
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()[1:]]
     assert events[0]["event"] == "RunStarted" and events[0]["t_s"] == 0.0

@@ -68,6 +68,11 @@ def binders() -> tuple[str, ...]:
     return tuple(seen)
 
 
+def bound_by(binder: str) -> tuple[str, ...]:
+    """The patterns that understand ``bind = binder``."""
+    return tuple(name for name in MODULES if binder in load(name).BINDERS)
+
+
 def taking(key: str) -> tuple[str, ...]:
     """The patterns that take setup key ``key`` as their own (none: every pattern may have it)."""
     return tuple(name for name in MODULES if key in getattr(load(name), "SETUP_KEYS", ()))
