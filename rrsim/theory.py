@@ -49,9 +49,12 @@ def mm1_wait(arrival_rate: float, service_rate: float) -> float:
 class Measured:
     """What a real run did, with its overheads taken apart so that theory can be held to it.
 
-    ``service_ms``: how long a worker is taken per message: its work (the sleep and its overshoot)
-    and, when another message was already waiting for it, the hand-over before it started that
-    one (under lru: ready to the broker, the broker's hand-over, the receive).  ``transit_ms``: the
+    ``service_ms``: how long a worker is taken per message, as the broker's queue sees it: its work
+    (the sleep and its overshoot) and the hand-over (under lru: ready to the broker, the broker's
+    hand-over, the receive).  Every message pays the hand-over: from the broker's side a worker is
+    busy from the moment a message leaves for it until its ready comes back, whether or not another
+    message was waiting.  It is measured where it can be seen, on the messages that were waiting
+    (from the end of the one before to their receipt).  ``transit_ms``: the
     wait of a message that found its worker free, which is its hops alone, and ``found_free`` the
     share of such messages.  ``queueing_ms``: the mean wait less those hops, what theory calls the
     wait in queue."""
