@@ -104,7 +104,8 @@ def _ended(name: str, how: str, exit_code: int | None, life: int | None = None, 
         return f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}; its next life had started)"
     done = f"routed {routed}" if routed is not None else f"received {received}"
     text = f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}, {done})"
-    return text + (f": the {plural(held, 'message')} it held are lost" if held else "")
+    # The broker's last report of its queue, up to a tick old; the ledger counts what was lost.
+    return text + (f": it last reported holding {plural(held, 'message')}" if held else "")
 
 
 def _rate_text(rate: float) -> str:
