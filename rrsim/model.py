@@ -736,8 +736,9 @@ class Model:
         if worker.state == "silent" and life is worker.life:
             worker.state = "alive"  # declared dead, and heard from after all
         self.message_map.record_deliveries(worker.name, life.number, e.pushers, e.recv_ns, late)
-        if self.first_send_ns is None:
-            self.first_send_ns = int(e.sent_ns.min())
+        # A batch's send times are when the messages left; a progress report comes after them.
+        first = int(e.sent_ns.min())
+        self.first_send_ns = first if self.first_send_ns is None else min(self.first_send_ns, first)
         done_ns = e.recv_ns if e.done_ns is None else e.done_ns
         self.last_delivery_ns = max(self.last_delivery_ns or 0, int(done_ns.max()))
         waited = e.recv_ns - e.sent_ns
@@ -1054,10 +1055,15 @@ class Model:
     def elapsed_s(self) -> float:
         return (self.now_ns - self.started_ns) / NS if self.started_ns is not None else 0.0
 
-    def throughput(self) -> float:
-        if self.first_send_ns is None or self.last_delivery_ns is None or self.last_delivery_ns <= self.first_send_ns:
+    def throughput_window_s(self) -> float:
+        """From the first send to the last delivery: what the throughput is counted over."""
+        if self.first_send_ns is None or self.last_delivery_ns is None:
             return 0.0
-        return self.ledger.delivered_unique / ((self.last_delivery_ns - self.first_send_ns) / NS)
+        return max(0, self.last_delivery_ns - self.first_send_ns) / NS
+
+    def throughput(self) -> float:
+        window = self.throughput_window_s()
+        return self.ledger.delivered_unique / window if window > 0 else 0.0
 
     def service_ms(self) -> float | None:
         """How long a worker's work took per message, on average over every message done."""
