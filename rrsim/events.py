@@ -160,6 +160,9 @@ class RouterState(Event):
     ready: int
     routed: int
     counters: dict[str, int] = field(default_factory=dict)  # a pattern's own counts, this life ("retried", "given_up", "attempts_N")
+    # worker -> messages it had been handed and did not acknowledge in time (dead, silent or slow)
+    # that this router life handed over again
+    retried_from: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,9 @@ class WorkerView:
     # was paused or ended each verdict came, in ms
     heartbeats_missed: int = 0
     verdict_ms: list[float] = field(default_factory=list)
+    # Messages it had been handed and did not acknowledge in time (dead, silent or slow) that a
+    # router handed over again: the retries it cost
+    retried: int = 0
     waiting: bool = False  # its router fell silent: it waits to connect again
     # The most messages waiting for it, known only when a message is dealt to it as it is sent
     # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
@@ -334,6 +337,7 @@ class Model:
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
+        self._retried_from: dict[tuple[str, int], dict[str, int]] = {}  # (router, life) -> its last word, by worker
         self.message_map = MessageMap()
         self._next_aging_ns = 0
 
@@ -653,6 +657,13 @@ class Model:
         broker.max_queued = max(broker.max_queued, e.queued)
         if e.counters:
             self.counters[(e.name, e.life)] = dict(e.counters)
+        if e.retried_from:
+            said = self._retried_from.setdefault((e.name, e.life), {})
+            for name, count in e.retried_from.items():
+                worker = self.workers.get(name)
+                if worker is not None and count > said.get(name, 0):  # counts only grow: a stale report adds nothing
+                    worker.retried += count - said.get(name, 0)
+                    said[name] = count
 
     def _on_PeerSilent(self, e: ev.PeerSilent) -> None:
         worker = self.workers.get(e.peer)

@@ -13,7 +13,9 @@ from rrsim import wire
 from rrsim.config import Action, Setup, build_setup, check_timeline, load_scenario
 from rrsim.errors import UserError
 from rrsim.model import Model
-from rrsim.patterns.reliable import Book
+from rrsim.patterns.choice import STRATEGIES, Dispatcher
+from rrsim.patterns.reliable import Book, per_worker
+from rrsim.report import build_report
 from rrsim.wording import describe
 from runs import Run, assert_ledger_consistent, run
 
@@ -196,3 +198,62 @@ def test_a_message_that_fails_every_attempt_is_given_up_with_its_reason():
     assert result.model.given_up_why == {"no-ack": 1}
     assert (f"gave up p1:0 after 2 attempts: no acknowledgement within retry_ms (last at {gave_up.peer}); "
             "counted lost") in [describe(entry) for entry in result.model.log]
+
+
+# ------------------------------------------------------------------------------ per worker, pure
+def test_the_book_counts_a_resend_against_the_worker_that_had_the_message():
+    book = Book(retry_ms=100, retries=3)
+    for seq in range(3):
+        book.take(b"p1", message(seq))
+    book.handed(key(0), b"w1.1", 0)
+    book.handed(key(1), b"w1.1", 0)
+    book.handed(key(2), b"w2.1", 0)
+    book.lost_worker(b"w1.1", "silent")  # both back to the queue, not yet sent again: no resend yet
+    assert book.retried_from == {} and book.entries[key(0)].last == b"w1.1"
+    book.handed(key(0), b"w3.1", 10 * MS)
+    book.handed(key(1), b"w3.1", 10 * MS)
+    book.overdue(100 * MS)  # w2 did not acknowledge in time; w3's hand-overs are not due yet
+    book.handed(key(2), b"w1.2", 100 * MS)  # w1's next life: a worker of its own
+    assert book.retried_from == {b"w1.1": 2, b"w2.1": 1}
+    assert per_worker(book.retried_from) == {"w1": 2, "w2": 1}
+    assert sum(book.retried_from.values()) == book.retried == 3
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_sends_a_retry_to_another_worker_where_one_is_ready(strategy):
+    for seed in range(20):  # random and p2c draw: whatever they draw, not the worker to avoid
+        workers = Dispatcher(strategy, max_outstanding=1, seed=seed)
+        for identity in (b"w1.1", b"w2.1", b"w3.1"):
+            workers.ready(identity, 0)
+        first = workers.next(avoid=b"w1.1")
+        assert first in (b"w2.1", b"w3.1") and (first == b"w2.1" or strategy != "lru")  # lru: the longest ready
+        assert workers.next(avoid=b"w1.1") == ({b"w2.1", b"w3.1"} - {first}).pop()  # w1 and one other have room
+    # The one to avoid is the only one with room: it gets the message (rather than nobody)
+    alone = Dispatcher(strategy, max_outstanding=1)
+    alone.ready(b"w1.1", 0)
+    assert alone.next(avoid=b"w1.1") == b"w1.1"
+
+
+def test_without_a_worker_to_avoid_lru_keeps_the_guides_order():
+    workers = Dispatcher("lru")
+    for identity in (b"w1.1", b"w2.1", b"w3.1"):
+        workers.ready(identity, 0)
+    assert [workers.next(avoid=b"w9.1"), workers.next(), workers.next()] == [b"w1.1", b"w2.1", b"w3.1"]
+
+
+def test_a_router_report_tells_each_workers_retries_and_the_report_keeps_them():
+    model = Model()
+    model.apply(ev.ProcessStarted(1, "b1", "broker", 1, 99, kind="router", links_to=("pusher", "worker")))
+    for name in ("w1", "w2"):
+        model.apply(ev.ProcessStarted(1, name, "worker", 1, 100, links_to=("broker",)))
+    model.apply(ev.RouterState(2, "b1", 1, 0, 2, 5, {"retried": 2}, retried_from={"w1": 2}))
+    model.apply(ev.RouterState(3, "b1", 1, 0, 2, 7, {"retried": 3}, retried_from={"w1": 2, "w2": 1}))
+    assert (model.workers["w1"].retried, model.workers["w2"].retried) == (2, 1)
+    # The broker's next life counts from nothing: its counts add to the first life's
+    model.apply(ev.ProcessEnded(5, "b1", 1, "killed", -9))
+    model.apply(ev.ProcessStarted(6, "b1", "broker", 2, 98, kind="router", links_to=("pusher", "worker")))
+    model.apply(ev.RouterState(7, "b1", 2, 0, 2, 1, {"retried": 1}, retried_from={"w2": 1}))
+    assert (model.workers["w1"].retried, model.workers["w2"].retried) == (2, 2)
+    assert model.totals().retried == 3 + 1
+    workers = {w["name"]: w for w in build_report(model)["workers"]}
+    assert (workers["w1"]["retried"], workers["w2"]["retried"]) == (2, 2)

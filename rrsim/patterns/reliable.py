@@ -143,6 +143,7 @@ class Entry:
     message: bytes
     attempts: int = 0  # hand-overs to a worker
     worker: bytes | None = None  # who has it now; None: queued
+    last: bytes | None = None  # who had it before it was taken back: its next hand-over avoids it
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ class Book:
         self.timers: deque[tuple[int, Key, int]] = deque()
         self.retried = self.given_up = 0
         self.attempts: Counter[int] = Counter()  # of each message acknowledged: hand-overs it took
+        # hand-overs again of messages each worker had been handed and did not acknowledge in time
+        self.retried_from: Counter[bytes] = Counter()
 
     def take(self, sender: bytes, message: bytes) -> bool:
         """Queue a message from ``sender``; False if it is here already (a pusher's copy)."""
@@ -199,6 +202,7 @@ class Book:
         self.timers.append((now_ns + self.retry_ns, key, entry.attempts))
         if entry.attempts > 1:
             self.retried += 1
+            self.retried_from[entry.last or b""] += 1
 
     def acked(self, key: Key) -> Entry | None:
         entry = self.entries.pop(key, None)
@@ -233,7 +237,7 @@ class Book:
             entry = self.entries[key]
             worker = entry.worker or b""
             self.holds.get(worker, set()).discard(key)
-            entry.worker = None
+            entry.worker, entry.last = None, worker
             if entry.attempts >= 1 + self.retries:
                 del self.entries[key]
                 self.given_up += 1
@@ -263,6 +267,15 @@ def worker_name(identity: bytes) -> tuple[str, int] | None:
     """``w3.2`` -> ("w3", 2); None for an identity that is not one of ours."""
     name, _, life = identity.decode(errors="replace").partition(".")
     return (name, int(life)) if life.isdigit() and len(life) < 9 else None
+
+
+def per_worker(counts: Counter[bytes]) -> dict[str, int]:
+    """Counts by identity (``w3.2``) added up by worker (``w3``): the engine knows no other names."""
+    out: Counter[str] = Counter()
+    for identity, count in counts.items():
+        if (who := worker_name(identity)) is not None:
+            out[who[0]] += count
+    return dict(out)
 
 
 def broker(runtime: ChildRuntime) -> None:
@@ -368,10 +381,10 @@ def broker(runtime: ChildRuntime) -> None:
                     dead(identity, "gone")  # disconnected: no need to wait for its silence
             next_heartbeat_ns = max(next_heartbeat_ns + heartbeat_ns, now)
         while (key := book.first()) is not None:
-            identity = workers.next(now)
+            entry = book.entries[key]
+            identity = workers.next(now, avoid=entry.last)  # sent again: to another worker if one is ready
             if identity is None:
                 break
-            entry = book.entries[key]
             try:
                 backend.send_multipart([identity, b"", entry.sender, entry.message], zmq.NOBLOCK)
             except zmq.Again:
@@ -402,7 +415,8 @@ def broker(runtime: ChildRuntime) -> None:
         counters = book.counters()
         current = (book.queued, len(workers), routed, *counters.values())
         if current != reported and now - last_report_ns >= REPORT_NS:
-            runtime.report(wire.QUEUE, queued=book.queued, ready=len(workers), routed=routed, counters=counters)
+            runtime.report(wire.QUEUE, queued=book.queued, ready=len(workers), routed=routed, counters=counters,
+                           retried_from=per_worker(book.retried_from))
             reported, last_report_ns = current, now
 
 
