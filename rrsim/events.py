@@ -29,6 +29,7 @@ class Event:
 class RunStarted(Event):
     setup: dict[str, Any]
     endpoints: dict[str, str]  # owner name -> endpoint it binds ("engine" for telemetry)
+    retry_budget_s: float = 0.0  # the pattern's: a message every worker passed may still arrive this long after
 
 
 @dataclass(frozen=True)

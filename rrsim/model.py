@@ -222,6 +222,10 @@ class PusherView:
     joined: bool = False  # it has had every peer it expects at once
     early: int = 0  # what it sent before that
     jobs: str = ""  # its fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
+    # Under a pattern that sends messages again: (time, seq below which every worker life had passed
+    # its messages then), and that seq as it was a retry budget ago
+    passed: deque[tuple[int, float]] = field(default_factory=deque)
+    passed_budget_ago: float = 0
 
     def rate(self, now_ns: int) -> float:
         current = now_ns // RATE_BUCKET_NS
@@ -292,6 +296,7 @@ class Model:
 
     def __init__(self, lost_after_s: float = 2.0) -> None:
         self.lost_after_ns = int(lost_after_s * NS)
+        self.retry_budget_ns = 0  # the pattern's: a message every worker passed may still arrive this long after
         self.ledger = Ledger()
         self.setup: dict = {}
         self.endpoints: dict[str, str] = {}  # what is bound: label (p1, b1.backend) -> endpoint
@@ -405,6 +410,7 @@ class Model:
         self.rate = float(e.setup.get("rate", 0.0))
         self.strategy = str(e.setup.get("strategy", ""))
         self.lost_after_ns = int(float(e.setup.get("lost_after_s", self.lost_after_ns / NS)) * NS)
+        self.retry_budget_ns = int(e.retry_budget_s * NS)
         self._note(e.t_ns, "info", "run-started", pattern=e.setup.get("pattern"), transport=e.setup.get("transport"),
                    endpoints=dict(e.endpoints))
 
@@ -691,6 +697,12 @@ class Model:
         worker.waiting = e.waiting
         self._note(e.t_ns, "link", "waiting", name=e.name, waiting=e.waiting, retry_s=e.retry_s)
 
+    def kept(self) -> int:
+        """Messages the running senders keep copies of until they are acknowledged (a pattern whose
+        senders send again): while there are any, something may still arrive."""
+        return sum(self.counters.get((p.name, 1), {}).get("kept", 0) for p in self.pushers.values()
+                   if p.state in ("starting", "running"))
+
     def counter(self, key: str) -> int:
         """A pattern's own count, over every process and life: "retried", "given_up"..."""
         return sum(counts.get(key, 0) for counts in self.counters.values())
@@ -837,12 +849,28 @@ class Model:
                 pusher.overdue = pusher.checkpoints.popleft()[1]
             index = pusher_index(pusher.name)
             ledger = self.ledger.pusher(index)
-            if pusher.overdue <= ledger.lost_scan:
+            if self.retry_budget_ns:  # when every worker passed a message counts: noted whether or not it is overdue
+                passed = self._caught_up_everywhere(index, horizon)
+                passed = min(passed, self._passed_budget_ago(pusher, passed))
+            elif pusher.overdue <= ledger.lost_scan:
                 continue
-            boundary = min(pusher.overdue, self._caught_up_everywhere(index, horizon))
+            else:
+                passed = self._caught_up_everywhere(index, horizon)
+            boundary = min(pusher.overdue, passed)
             if boundary > ledger.lost_scan:
                 newly[index] = ledger.declare_lost_below(boundary)
         self._note_lost(self.now_ns, newly, "overdue")
+
+    def _passed_budget_ago(self, pusher: PusherView, passed_now: float) -> float:
+        """Under a pattern that sends messages again, a message every worker has passed may still
+        come (its retry): the seq below which every worker had passed its messages a retry budget
+        ago.  Counted from when they passed it, not from when it was sent: it may have waited in a
+        broker's queue before its first hand-over."""
+        if not pusher.passed or pusher.passed[-1][1] != passed_now:
+            pusher.passed.append((self.now_ns, passed_now))
+        while pusher.passed and pusher.passed[0][0] <= self.now_ns - self.retry_budget_ns:
+            pusher.passed_budget_ago = pusher.passed.popleft()[1]
+        return pusher.passed_budget_ago
 
     def _caught_up_everywhere(self, index: int, ended_after_ns: int) -> float:
         """The lowest seq of pusher ``index`` that some worker life may still deliver."""

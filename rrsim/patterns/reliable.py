@@ -77,6 +77,13 @@ def queue_outlives(role: str, setup: Any) -> bool:
     return False
 
 
+def retry_budget_s(setup: Any) -> float:
+    """How long a message every worker has passed may still arrive: each of its 1 + ``retries``
+    hand-overs is taken back at the latest ``retry_ms`` later (sooner if its worker is found dead),
+    and a worker that lost its broker hears of it after ``liveness`` heartbeats and connects again."""
+    return (setup.retry_ms * (setup.retries + 1) + setup.heartbeat_ms * setup.liveness) / 1000
+
+
 # ----------------------------------------------------------------------------- the pusher
 class Copies:
     """A pusher's copies of the messages not yet acknowledged (the Lazy Pirate client's part):

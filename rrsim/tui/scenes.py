@@ -102,7 +102,7 @@ class Script:
     def start(self) -> Script:
         names = [f"w{i}" for i in range(1, self.setup.workers + 1)] + [pusher_name(i) for i in range(1, self.setup.pushers + 1)]
         endpoints = {name: endpoint(name) for name in ["telemetry", *names] if self._binds(name)}
-        self.emit(ev.RunStarted(self.t_ns, self.setup.to_dict(), endpoints))
+        self.emit(ev.RunStarted(self.t_ns, self.setup.to_dict(), endpoints, self.pattern.retry_budget_s(self.setup)))
         if self.brokered:
             self._start_broker()
         for name in names[: self.setup.workers]:
