@@ -5,8 +5,10 @@ every attempt is given up with its reason; heartbeats declare a silent worker de
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
+import zmq
 
 from rrsim import events as ev
 from rrsim import wire
@@ -14,7 +16,7 @@ from rrsim.config import Action, Setup, build_setup, check_timeline, load_scenar
 from rrsim.errors import UserError
 from rrsim.model import Model
 from rrsim.patterns.choice import STRATEGIES, Dispatcher
-from rrsim.patterns.reliable import Book, per_worker
+from rrsim.patterns.reliable import Book, Copies, per_worker
 from rrsim.report import build_report
 from rrsim.wording import describe
 from runs import Run, assert_ledger_consistent, run
@@ -278,3 +280,34 @@ def test_a_run_waits_for_a_retry_past_its_drain_and_the_live_view_never_calls_it
     assert set(result.delivered_seqs("w2").tolist()) == {0, 1, 2, 3}
     assert not [describe(e) for e in model.log if e.what in ("lost", "arrived-after-all")]
 
+
+# ------------------------------------------------------------------------------ the pusher's copies
+def test_copies_are_sent_again_on_a_new_connection_and_again_when_one_of_two_drops():
+    # The counts a socket monitor keeps are given by hand (the order a starved machine shows them
+    # in: the broker's new life connects before the old one's connection is seen to drop); the
+    # sockets are real.
+    ctx = zmq.Context.instance()
+    broker_side, pusher_side = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    try:
+        broker_side.bind("inproc://copies-test")
+        pusher_side.connect("inproc://copies-test")
+        runtime = SimpleNamespace(sockets={"dealer": pusher_side}, handshakes={"dealer": 1}, peers={"dealer": 1})
+        copies = Copies(runtime, "dealer")
+        for seq in range(3):
+            copies.kept(seq, message(seq))
+        copies.turn()
+        assert copies.resent == 0  # the first connection: nothing was sent anywhere else
+        runtime.handshakes["dealer"], runtime.peers["dealer"] = 2, 2  # a broker's new life connects
+        copies.turn()
+        assert copies.resent == 3
+        runtime.peers["dealer"] = 1  # the old life's connection is seen gone: some copies went to it
+        copies.turn()
+        assert copies.resent == 6
+        runtime.peers["dealer"] = 0  # every broker gone: nobody to send to until one connects
+        copies.turn()
+        assert copies.resent == 6
+        received = [broker_side.recv_multipart()[1] for _ in range(6)]
+        assert received == [message(seq) for seq in range(3)] * 2
+    finally:
+        broker_side.close(linger=0)
+        pusher_side.close(linger=0)

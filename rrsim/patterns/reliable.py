@@ -87,7 +87,10 @@ def retry_budget_s(setup: Any) -> float:
 # ----------------------------------------------------------------------------- the pusher
 class Copies:
     """A pusher's copies of the messages not yet acknowledged (the Lazy Pirate client's part):
-    dropped on ACK or GIVEUP, all sent again when a broker connection is made again."""
+    dropped on ACK or GIVEUP, all sent again when a broker connection is made again, and again when
+    one of two connections drops: a broker's new life may connect before the old one's connection
+    is seen to go (a killed process starved of the CPU takes a while to die), and the DEALER deals
+    some of the copies to the dead one."""
 
     def __init__(self, runtime: ChildRuntime, socket_name: str) -> None:
         self.runtime, self.socket_name = runtime, socket_name
@@ -95,6 +98,7 @@ class Copies:
         self.copies: dict[int, bytes] = {}
         self.resend: deque[int] = deque()
         self.connections = 0
+        self.peers = 0
         self.blocked = False
         self.resent = 0
 
@@ -108,11 +112,12 @@ class Copies:
             frames = self.sock.recv_multipart()
             if len(frames) == 2 and frames[0] in (ACK, GIVEUP) and len(frames[1]) == ID.size:
                 self.copies.pop(ID.unpack(frames[1])[1], None)
-        connections = self.runtime.handshakes[self.socket_name]
-        if connections > self.connections:
-            if self.connections:  # a broker again: what the last one held may be gone with it
-                self.resend = deque(sorted(self.copies))
-            self.connections = connections
+        connections, peers = self.runtime.handshakes[self.socket_name], self.runtime.peers[self.socket_name]
+        # A broker again (what the last one held may be gone with it), or a connection gone while
+        # another is up (what was dealt to it is gone)
+        if (connections > self.connections and self.connections) or 0 < peers < self.peers:
+            self.resend = deque(sorted(self.copies))
+        self.connections, self.peers = connections, peers
         self.blocked = False
         while self.resend:
             message = self.copies.get(self.resend[0])
