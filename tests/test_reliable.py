@@ -4,6 +4,7 @@ every attempt is given up with its reason; heartbeats declare a silent worker de
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ from rrsim.config import Action, Setup, build_setup, check_timeline, load_scenar
 from rrsim.errors import UserError
 from rrsim.model import Model
 from rrsim.patterns.choice import STRATEGIES, Dispatcher
-from rrsim.patterns.reliable import Book, Copies, per_worker
+from rrsim.patterns.reliable import ACK, HANDED, Book, Copies, per_worker
 from rrsim.report import build_report
 from rrsim.wording import describe
 from runs import Run, assert_ledger_consistent, run
@@ -282,32 +283,56 @@ def test_a_run_waits_for_a_retry_past_its_drain_and_the_live_view_never_calls_it
 
 
 # ------------------------------------------------------------------------------ the pusher's copies
-def test_copies_are_sent_again_on_a_new_connection_and_again_when_one_of_two_drops():
-    # The counts a socket monitor keeps are given by hand (the order a starved machine shows them
-    # in: the broker's new life connects before the old one's connection is seen to drop); the
-    # sockets are real.
+@pytest.fixture
+def pusher_copies(request):
+    """A pusher's ``Copies`` on a real DEALER, the broker's ROUTER at the other end; the counts a
+    socket monitor keeps are given by hand (a starved machine shows them in any order)."""
     ctx = zmq.Context.instance()
     broker_side, pusher_side = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    pusher_side.routing_id = b"p1"
     try:
-        broker_side.bind("inproc://copies-test")
-        pusher_side.connect("inproc://copies-test")
+        address = f"inproc://{request.node.name}"  # its own: a closed socket lets go of its address later
+        broker_side.bind(address)
+        pusher_side.connect(address)
         runtime = SimpleNamespace(sockets={"dealer": pusher_side}, handshakes={"dealer": 1}, peers={"dealer": 1})
         copies = Copies(runtime, "dealer")
         for seq in range(3):
             copies.kept(seq, message(seq))
         copies.turn()
-        assert copies.resent == 0  # the first connection: nothing was sent anywhere else
-        runtime.handshakes["dealer"], runtime.peers["dealer"] = 2, 2  # a broker's new life connects
-        copies.turn()
-        assert copies.resent == 3
-        runtime.peers["dealer"] = 1  # the old life's connection is seen gone: some copies went to it
-        copies.turn()
-        assert copies.resent == 6
-        runtime.peers["dealer"] = 0  # every broker gone: nobody to send to until one connects
-        copies.turn()
-        assert copies.resent == 6
-        received = [broker_side.recv_multipart()[1] for _ in range(6)]
-        assert received == [message(seq) for seq in range(3)] * 2
+        yield copies, runtime, broker_side
     finally:
         broker_side.close(linger=0)
         pusher_side.close(linger=0)
+
+
+def test_copies_are_sent_again_on_a_new_connection_and_again_when_one_of_two_drops(pusher_copies):
+    copies, runtime, broker_side = pusher_copies
+    assert copies.resent == 0  # the first connection: nothing was sent anywhere else
+    runtime.handshakes["dealer"], runtime.peers["dealer"] = 2, 2  # a broker's new life connects
+    copies.turn()
+    assert copies.resent == 3
+    runtime.peers["dealer"] = 1  # the old life's connection is seen gone: some copies went to it
+    copies.turn()
+    assert copies.resent == 6
+    runtime.peers["dealer"] = 0  # every broker gone: nobody to send to until one connects
+    copies.turn()
+    assert copies.resent == 6
+    received = [broker_side.recv_multipart()[1] for _ in range(6)]
+    assert received == [message(seq) for seq in range(3)] * 2
+
+
+def test_a_copy_sent_again_says_how_often_the_last_broker_handed_it_over(pusher_copies):
+    copies, runtime, broker_side = pusher_copies
+    for said in ([HANDED, key(0)[1]], [HANDED, key(0)[1]], [HANDED, key(1)[1]], [ACK, key(1)[1]]):
+        broker_side.send_multipart([b"p1", *said])
+    deadline = time.monotonic() + 5
+    while copies.handed != {0: 2} and time.monotonic() < deadline:  # inproc: at once, but never a bare wait
+        copies.turn()
+    runtime.handshakes["dealer"] = 2  # the broker's next life
+    copies.turn()
+    assert [broker_side.recv_multipart()[1:] for _ in range(2)] == [[message(0), b"2"], [message(2), b"0"]]
+    book = Book(retry_ms=100, retries=2)  # the next life goes on counting from there
+    book.take(b"p1", message(0), handed_before=2)
+    book.handed(key(0), b"w1.1", 0)
+    assert book.retried == 0  # not a retry of this life: its pusher's resend is counted by the pusher
+    assert book.overdue(100 * MS)[0].entry.attempts == 3  # 1 + retries across both lives: given up
