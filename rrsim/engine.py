@@ -149,7 +149,8 @@ class Engine:
         self.roster.messages, self.roster.started_ns = setup.messages, self._started_ns
         if setup.duration is not None:
             self._deadline_ns = self._started_ns + int(setup.duration * 1e9)
-        self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), {"telemetry": self.telemetry_endpoint, **self.endpoints}))
+        self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), {"telemetry": self.telemetry_endpoint, **self.endpoints},
+                                self.pattern.retry_budget_s(setup)))
         if self.listener is not None:
             self.emit(ev.Listening(now_ns(), self.listener.endpoint, self.listener.join_line(),
                                    self.listener.pair is not None))
@@ -490,7 +491,10 @@ class Engine:
             self.drain_started_ns = now
         # Give the pushers' final progress reports time to land before trusting in_flight == 0.
         settled = now - self.drain_started_ns >= 50_000_000
-        quiet = now - max(self._last_activity_ns, self.drain_started_ns) >= self.setup.drain_s * 1e9
+        quiet_s = self.setup.drain_s
+        if model.kept():  # sent again until acknowledged: nothing delivered for a while proves nothing yet
+            quiet_s = max(quiet_s, self.pattern.retry_budget_s(self.setup))
+        quiet = now - max(self._last_activity_ns, self.drain_started_ns) >= quiet_s * 1e9
         # Undelivered, not in_flight: the live view may already count slow messages as lost.
         if (settled and model.ledger.sent == model.ledger.delivered_unique) or quiet:
             self.emit(ev.Drained(now))

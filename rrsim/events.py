@@ -32,6 +32,7 @@ class Event:
 class RunStarted(Event):
     setup: dict[str, Any]
     endpoints: dict[str, str]  # owner name -> endpoint it binds ("engine" for telemetry)
+    retry_budget_s: float = 0.0  # the pattern's: a message every worker passed may still arrive this long after
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ class RouterState(Event):
     ready: int
     routed: int
     counters: dict[str, int] = field(default_factory=dict)  # a pattern's own counts, this life ("retried", "given_up", "attempts_N")
+    # worker -> messages it had been handed and did not acknowledge in time (dead, silent or slow)
+    # that this router life handed over again
+    retried_from: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

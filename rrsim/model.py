@@ -139,6 +139,9 @@ class WorkerView:
     # was paused or ended each verdict came, in ms
     heartbeats_missed: int = 0
     verdict_ms: list[float] = field(default_factory=list)
+    # Messages it had been handed and did not acknowledge in time (dead, silent or slow) that a
+    # router handed over again: the retries it cost
+    retried: int = 0
     waiting: bool = False  # its router fell silent: it waits to connect again
     # The most messages waiting for it, known only when a message is dealt to it as it is sent
     # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
@@ -219,6 +222,10 @@ class PusherView:
     joined: bool = False  # it has had every peer it expects at once
     early: int = 0  # what it sent before that
     jobs: str = ""  # its fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
+    # Under a pattern that sends messages again: (time, seq below which every worker life had passed
+    # its messages then), and that seq as it was a retry budget ago
+    passed: deque[tuple[int, float]] = field(default_factory=deque)
+    passed_budget_ago: float = 0
 
     def rate(self, now_ns: int) -> float:
         current = now_ns // RATE_BUCKET_NS
@@ -289,6 +296,7 @@ class Model:
 
     def __init__(self, lost_after_s: float = 2.0) -> None:
         self.lost_after_ns = int(lost_after_s * NS)
+        self.retry_budget_ns = 0  # the pattern's: a message every worker passed may still arrive this long after
         self.ledger = Ledger()
         self.setup: dict = {}
         self.endpoints: dict[str, str] = {}  # what is bound: label (p1, b1.backend) -> endpoint
@@ -334,6 +342,7 @@ class Model:
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
+        self._retried_from: dict[tuple[str, int], dict[str, int]] = {}  # (router, life) -> its last word, by worker
         self.message_map = MessageMap()
         self._next_aging_ns = 0
 
@@ -401,6 +410,7 @@ class Model:
         self.rate = float(e.setup.get("rate", 0.0))
         self.strategy = str(e.setup.get("strategy", ""))
         self.lost_after_ns = int(float(e.setup.get("lost_after_s", self.lost_after_ns / NS)) * NS)
+        self.retry_budget_ns = int(e.retry_budget_s * NS)
         self._note(e.t_ns, "info", "run-started", pattern=e.setup.get("pattern"), transport=e.setup.get("transport"),
                    endpoints=dict(e.endpoints))
 
@@ -653,6 +663,13 @@ class Model:
         broker.max_queued = max(broker.max_queued, e.queued)
         if e.counters:
             self.counters[(e.name, e.life)] = dict(e.counters)
+        if e.retried_from:
+            said = self._retried_from.setdefault((e.name, e.life), {})
+            for name, count in e.retried_from.items():
+                worker = self.workers.get(name)
+                if worker is not None and count > said.get(name, 0):  # counts only grow: a stale report adds nothing
+                    worker.retried += count - said.get(name, 0)
+                    said[name] = count
 
     def _on_PeerSilent(self, e: ev.PeerSilent) -> None:
         worker = self.workers.get(e.peer)
@@ -679,6 +696,12 @@ class Model:
             return
         worker.waiting = e.waiting
         self._note(e.t_ns, "link", "waiting", name=e.name, waiting=e.waiting, retry_s=e.retry_s)
+
+    def kept(self) -> int:
+        """Messages the running senders keep copies of until they are acknowledged (a pattern whose
+        senders send again): while there are any, something may still arrive."""
+        return sum(self.counters.get((p.name, 1), {}).get("kept", 0) for p in self.pushers.values()
+                   if p.state in ("starting", "running"))
 
     def counter(self, key: str) -> int:
         """A pattern's own count, over every process and life: "retried", "given_up"..."""
@@ -827,12 +850,28 @@ class Model:
                 pusher.overdue = pusher.checkpoints.popleft()[1]
             index = pusher_index(pusher.name)
             ledger = self.ledger.pusher(index)
-            if pusher.overdue <= ledger.lost_scan:
+            if self.retry_budget_ns:  # when every worker passed a message counts: noted whether or not it is overdue
+                passed = self._caught_up_everywhere(index, horizon)
+                passed = min(passed, self._passed_budget_ago(pusher, passed))
+            elif pusher.overdue <= ledger.lost_scan:
                 continue
-            boundary = min(pusher.overdue, self._caught_up_everywhere(index, horizon))
+            else:
+                passed = self._caught_up_everywhere(index, horizon)
+            boundary = min(pusher.overdue, passed)
             if boundary > ledger.lost_scan:
                 newly[index] = ledger.declare_lost_below(boundary)
         self._note_lost(self.now_ns, newly, "overdue")
+
+    def _passed_budget_ago(self, pusher: PusherView, passed_now: float) -> float:
+        """Under a pattern that sends messages again, a message every worker has passed may still
+        come (its retry): the seq below which every worker had passed its messages a retry budget
+        ago.  Counted from when they passed it, not from when it was sent: it may have waited in a
+        broker's queue before its first hand-over."""
+        if not pusher.passed or pusher.passed[-1][1] != passed_now:
+            pusher.passed.append((self.now_ns, passed_now))
+        while pusher.passed and pusher.passed[0][0] <= self.now_ns - self.retry_budget_ns:
+            pusher.passed_budget_ago = pusher.passed.popleft()[1]
+        return pusher.passed_budget_ago
 
     def _caught_up_everywhere(self, index: int, ended_after_ns: int) -> float:
         """The lowest seq of pusher ``index`` that some worker life may still deliver."""

@@ -49,6 +49,8 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
                        if worker.latency_trusted() else dict.fromkeys(("p50", "p95", "p99"), "n/a")),
         "max_queue": None if worker.queue is None else worker.queue.max,
         "lives": [_life_report(model, life, "received") for life in worker.lives],
+        # messages it held and did not acknowledge in time that a router handed over again
+        "retried": worker.retried,
         "heartbeats_missed": worker.heartbeats_missed,
         # how long after it was paused or ended a router took it for dead, per verdict
         "verdict_ms": [round(ms, 3) for ms in worker.verdict_ms],
@@ -63,7 +65,7 @@ def external_report(model: Model, number: int, external: Stranger) -> dict[str, 
     messages its pusher dealt while it was connected that none of our workers received)."""
     return {
         "name": f"x{number}", "received": external.took, "share": round(model.external_share(external), 6),
-        "state": "external", "late": 0, "duplicates": 0, "foreign": 0, "work_ms": None, "completed": None,
+        "state": "external", "late": 0, "duplicates": 0, "retried": 0, "foreign": 0, "work_ms": None, "completed": None,
         "busy_fraction": None, "latency_ms": dict.fromkeys(("p50", "p95", "p99"), "n/a"), "lives": [],
         "remote": True, "host": external.peer, "external": True, "estimated": True, "at": external.binder,
     }

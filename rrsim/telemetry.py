@@ -24,6 +24,7 @@ SEQ_SLACK = 10_000_000
 MAX_PEER_TEXT = 120  # "pid N" or "host:port", with room for an IPv6 address
 MAX_DIGEST_TEXT = 64  # a pusher's fingerprint of its jobs: 16 hex digits
 MAX_COUNTERS = 64  # a pattern's own counters in one report
+MAX_WORKER_COUNTS = 4096  # workers named in one router report
 MAX_SEQS = 4096  # message ids in one report
 WHY = ("no-ack", "silent", "gone")  # why a router re-queued or gave up a message
 
@@ -158,7 +159,8 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         counts = [header.get(key) for key in ("queued", "ready", "routed")]
         if not all(_is_count(v) for v in counts):
             raise MalformedError(f"{name}: bad queue counts")
-        return ev.RouterState(now_ns, name, life, *counts, counters=_counters(header, name))
+        return ev.RouterState(now_ns, name, life, *counts, counters=_counters(header, name),
+                              retried_from=_retried_from(header, name, roster))
     if kind == wire.SILENT:
         peer, peer_life, to = header.get("peer"), header.get("peer_life"), header.get("to")
         counts = [peer_life, header.get("missed"), header.get("requeued")]
@@ -251,6 +253,16 @@ def _counters(header: dict, name: str) -> dict[str, int]:
             or not all(isinstance(k, str) and len(k) <= 40 and _is_count(v) for k, v in counters.items())):
         raise MalformedError(f"{name}: bad counters")
     return counters
+
+
+def _retried_from(header: dict, name: str, roster: Roster) -> dict[str, int]:
+    """A router's resends by the worker that had each message before, checked; a name that is not
+    one of our workers (a stranger took messages from the router) is left out."""
+    counts = header.get("retried_from", {})
+    if (not isinstance(counts, dict) or len(counts) > MAX_WORKER_COUNTS
+            or not all(isinstance(k, str) and _is_count(v) for k, v in counts.items())):
+        raise MalformedError(f"{name}: bad retried_from")
+    return {worker: count for worker, count in counts.items() if _is_receiver(roster, worker)}
 
 
 def _is_count(value: object) -> bool:

@@ -212,7 +212,8 @@ WHY_WORDS = {"no-ack": "no acknowledgement within retry_ms", "silent": "its work
 def _silent(name: str, router: str, missed: int, why: str, requeued: int, to: list[str]) -> str:
     verdict = f"{name} missed {plural(missed, 'heartbeat')}" if why == "silent" else f"{name} disconnected"
     if not requeued:
-        return f"{verdict}: {router} takes it for dead; it held no message"
+        # a message it held on its last attempt was given up, not re-queued: told on a line of its own
+        return f"{verdict}: {router} takes it for dead; nothing to re-queue"
     where = f" to {names(to)}" if to else ", waiting for a ready worker"
     return f"{verdict}: {plural(requeued, 'message')} re-queued{where}"
 

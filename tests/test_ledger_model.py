@@ -269,3 +269,42 @@ def test_the_help_explains_every_state_a_worker_can_be_in():
     from rrsim.tui.help_screen import STATE_MEANINGS
 
     assert set(WORKER_STATES) <= set(STATE_MEANINGS)
+
+
+def _brokered_model(retry_budget_s: float) -> Model:
+    """Two workers fed by a broker (their lives may get anything still queued), one pusher: 6 sent
+    at 0.1 s; w1 did 1 and 3, w2 did 2, 4 and 5 by 0.2 s: message 0 has been passed by both."""
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 10.0, "lost_after_s": 2.0}, {}, retry_budget_s))
+    for t, name in ((1, "w1"), (2, "w2")):
+        model.apply(ev.ProcessStarted(t, name, "worker", 1, 100 + t, links_to=("broker",), inherits_backlog=True))
+    model.apply(ev.ProcessStarted(3, "p1", "pusher", 1, 103, kind="sender", links_to=("broker",)))
+    model.apply(ev.SentProgress(NS // 10, "p1", 6, False, 1, False))
+    deliver(model, 15 * NS // 100, "w1", 1, [1, 3], sent_ns=NS // 10)
+    deliver(model, 2 * NS // 10, "w2", 1, [2, 4, 5], sent_ns=NS // 10)
+    return model
+
+
+def _lost_at(model: Model, t_ns: int) -> int:
+    model.apply(ev.Tick(t_ns))
+    return model.totals().lost
+
+
+@pytest.mark.parametrize("retry_budget_s", [0.0, 3.0])
+def test_a_message_waiting_for_its_retry_is_lost_only_when_it_can_no_longer_arrive(retry_budget_s):
+    # Message 0 was held by a worker that fell silent; the broker sends it again and w2 does it at
+    # 2.8 s, past the live view's 2 s.  Within the pattern's retry budget it was never lost.
+    model = _brokered_model(retry_budget_s)
+    assert _lost_at(model, 25 * NS // 10) == (1 if retry_budget_s == 0 else 0)
+    deliver(model, 28 * NS // 10, "w2", 1, [0], sent_ns=NS // 10)
+    assert _lost_at(model, 4 * NS) == 0
+    arrived_after_all = [e for e in model.log if e.what == "arrived-after-all"]
+    assert len(arrived_after_all) == (1 if retry_budget_s == 0 else 0)
+
+
+def test_a_message_is_lost_once_its_retry_budget_is_spent():
+    # Passed by both workers at 0.2 s: with a budget of 3 s it may arrive until 3.2 s, then it is lost.
+    model = _brokered_model(3.0)
+    assert _lost_at(model, 31 * NS // 10) == 0
+    assert _lost_at(model, 33 * NS // 10) == 1
+    assert model.ledger.lost_ids() == ["p1:0"]

@@ -59,3 +59,17 @@ def test_receipts_for_messages_never_sent_are_foreign_even_when_merged():
     events = decode([receipts("w1", 2, [1]), receipts("w1", 2, [10**9])])  # far past what p1 has sent
     assert [e.seqs.tolist() for e in events if isinstance(e, ev.Deliveries)] == [[1]]
     assert [e.count for e in events if isinstance(e, ev.ForeignPayloads)] == [1]
+
+
+def test_a_routers_resends_by_worker_keep_our_workers_and_refuse_bad_counts():
+    with_router = roster()
+    with_router.lives["b1"], with_router.kinds["b1"] = 1, "router"
+
+    def router_state(retried_from: object) -> ev.Event:
+        header = wire.telemetry(wire.QUEUE, name="b1", life=1, queued=0, ready=2, routed=9, retried_from=retried_from)
+        return decode_batch([[header]], NOW_NS, with_router, sent_of=lambda index: 1000)[0]
+
+    # "x" is a stranger that took messages from the router: not one of our workers, left out
+    assert router_state({"w1": 3, "w2": 1, "x": 5}).retried_from == {"w1": 3, "w2": 1}
+    for bad in ({"w1": -1}, {"w1": "3"}, ["w1", 3], {"w1": True}):
+        assert isinstance(router_state(bad), ev.MalformedTelemetry), bad

@@ -38,9 +38,17 @@ def steady(app: RrsimApp) -> RrsimApp:
     return app
 
 
-@pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained", "dead-queue", "silent"])
+@pytest.mark.parametrize("scene_name", ["start", "kill", "revive", "paused", "drained", "dead-queue"])
 def test_scene_at_80x24(snap_compare, scene_name: str) -> None:
     assert snap_compare(app_for(scene_name), terminal_size=NARROW)
+
+
+@pytest.mark.parametrize("scene_name", ["silent", "waiting", "given-up"])
+def test_reliable_scenes(snap_compare, scene_name: str) -> None:
+    # A worker taken for dead (silent) and its retried message; workers waiting for a dead broker;
+    # the totals of retries, duplicates and a message given up.  The broker's tile and four
+    # workers' need more room than 80x24.
+    assert snap_compare(app_for(scene_name), terminal_size=(120, 34))
 
 
 @pytest.mark.parametrize("scene_name", ["start", "busy"])

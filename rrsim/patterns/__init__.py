@@ -13,6 +13,10 @@ A pattern module (``push_pull.py``, ``lb_broker.py``) holds, top to bottom:
 - ``SETUP_KEYS`` (optional): the setup keys only it takes (reliable's ``retry_ms``...).
 - ``queue_outlives(role, setup)``: whether what was dealt to a receiver's life and not yet received
   waits for its next life when it dies (a connecting socket keeps its queue), or is dropped.
+- ``retry_budget_s(setup)``: how long after every worker has passed it a message may still arrive,
+  sent again (0: nothing is sent again).  The live view calls a message lost only after that, and a
+  run whose senders still keep unacknowledged copies (their ``kept`` counter) drains only after
+  that long with nothing delivered.
 
 Everything else (engine, model, TUI, reports) is written against these facts, never against a
 pattern's name.  Adding a pattern is a module and a line in ``MODULES``.

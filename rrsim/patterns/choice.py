@@ -114,12 +114,16 @@ class Dispatcher:
         worker.full = False  # it took what was in its pipe, or it would not have said so
         self._update_room(worker)
 
-    def next(self, now_ns: int = 0) -> bytes | None:
-        """The chosen worker, handed one message (None: nobody has room)."""
+    def next(self, now_ns: int = 0, avoid: bytes | None = None) -> bytes | None:
+        """The chosen worker, handed one message (None: nobody has room).  ``avoid`` is chosen only
+        if nobody else has room: a message sent again goes to another worker where one is ready."""
         if not self.room:
             return None
-        if self.choose is lru:
-            worker = next(iter(self.room.values()))
+        if avoid in self.room and len(self.room) > 1:
+            candidates = [c for c in self.room.values() if c.identity != avoid]
+            worker = candidates[0] if self.choose is lru else self.choose(candidates, self.rng, self._turn)
+        elif self.choose is lru:
+            worker = next(iter(self.room.values()))  # the first with room, in constant time
         else:
             worker = self.choose(list(self.room.values()), self.rng, self._turn)
         self._turn = worker.order

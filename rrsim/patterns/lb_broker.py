@@ -57,6 +57,10 @@ def queue_outlives(role: str, setup: Any) -> bool:
     return False
 
 
+def retry_budget_s(setup: Any) -> float:
+    return 0.0  # nothing is sent again: what a dead worker held is gone
+
+
 def broker(runtime: ChildRuntime) -> None:
     """Poll the backend always and the frontend only while there is room; hand out by the strategy."""
     spec = runtime.spec

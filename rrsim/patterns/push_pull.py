@@ -45,6 +45,10 @@ def queue_outlives(role: str, setup: Any) -> bool:
     return setup.bind == "worker" and not setup.immediate
 
 
+def retry_budget_s(setup: Any) -> float:
+    return 0.0  # nothing is sent again: a message passed by every worker has gone where it went
+
+
 def worker(runtime: ChildRuntime) -> None:
     """Receive, work, report.  While messages flow the loop only receives, and looks at control,
     the socket monitor and the report deadline once a millisecond; after a millisecond without

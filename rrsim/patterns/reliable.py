@@ -7,7 +7,9 @@ done (ACK) or given up (GIVEUP); when its connection to a broker is made again (
 life) it sends every copy it still keeps, so killing the broker loses nothing.  The broker keeps
 what it took until a worker acknowledges it: a message not acknowledged within ``retry_ms`` goes
 to the front of the queue and on to the next ready worker, up to ``retries`` more times; then it
-is given up.  Broker and workers send each other heartbeats every ``heartbeat_ms``; a worker not
+is given up.  The broker tells the pusher of each hand-over (HANDED), and a copy sent to the next
+broker life carries how many there were: a message's attempts, and its retries, count across
+broker lives.  Broker and workers send each other heartbeats every ``heartbeat_ms``; a worker not
 heard for ``liveness`` of them (or whose connection is gone: ROUTER_MANDATORY says so) is dead
 and what it held is re-queued at once.  A worker whose broker falls silent closes its socket,
 waits, and connects again, waiting 1 s, then 2, 4 ... up to 32 s (the guide's ppworker).
@@ -51,6 +53,7 @@ BYE = b"BYE"  # worker -> broker: [empty, BYE]: stopping, deal it nothing more
 HEARTBEAT = b"HEARTBEAT"  # broker -> worker [empty, HEARTBEAT]; worker -> broker [empty, HEARTBEAT, done]
 ACK = b"ACK"  # broker -> pusher: [ACK, id]: done, drop your copy
 GIVEUP = b"GIVEUP"  # broker -> pusher: [GIVEUP, id]: every attempt failed, drop your copy
+HANDED = b"HANDED"  # broker -> pusher: [HANDED, id]: handed to a worker (a copy sent again says how often)
 ID = struct.Struct("<HQ")  # a message's id, bytes 4 to 14 of its header: the pusher's number and seq
 ID_AT = slice(len(wire.MAGIC), len(wire.MAGIC) + ID.size)
 BACKOFF_S, BACKOFF_MAX_S = 1.0, 32.0  # ppworker's INTERVAL_INIT and INTERVAL_MAX
@@ -77,17 +80,31 @@ def queue_outlives(role: str, setup: Any) -> bool:
     return False
 
 
+def retry_budget_s(setup: Any) -> float:
+    """How long a message every worker has passed may still arrive: each of its 1 + ``retries``
+    hand-overs is taken back at the latest ``retry_ms`` later (sooner if its worker is found dead),
+    and a worker that lost its broker hears of it after ``liveness`` heartbeats and connects again."""
+    return (setup.retry_ms * (setup.retries + 1) + setup.heartbeat_ms * setup.liveness) / 1000
+
+
 # ----------------------------------------------------------------------------- the pusher
 class Copies:
     """A pusher's copies of the messages not yet acknowledged (the Lazy Pirate client's part):
-    dropped on ACK or GIVEUP, all sent again when a broker connection is made again."""
+    dropped on ACK or GIVEUP, all sent again when a broker connection is made again, and again when
+    one of two connections drops: a broker's new life may connect before the old one's connection
+    is seen to go (a killed process starved of the CPU takes a while to die), and the DEALER deals
+    some of the copies to the dead one."""
 
     def __init__(self, runtime: ChildRuntime, socket_name: str) -> None:
         self.runtime, self.socket_name = runtime, socket_name
         self.sock = runtime.sockets[socket_name]
         self.copies: dict[int, bytes] = {}
+        # Hand-overs to a worker the broker told of, per copy: a copy sent to the broker's next life
+        # carries the count, so that a message's attempts are counted across broker lives
+        self.handed: Counter[int] = Counter()
         self.resend: deque[int] = deque()
         self.connections = 0
+        self.peers = 0
         self.blocked = False
         self.resent = 0
 
@@ -99,19 +116,26 @@ class Copies:
             if not self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 break
             frames = self.sock.recv_multipart()
-            if len(frames) == 2 and frames[0] in (ACK, GIVEUP) and len(frames[1]) == ID.size:
-                self.copies.pop(ID.unpack(frames[1])[1], None)
-        connections = self.runtime.handshakes[self.socket_name]
-        if connections > self.connections:
-            if self.connections:  # a broker again: what the last one held may be gone with it
-                self.resend = deque(sorted(self.copies))
-            self.connections = connections
+            if len(frames) != 2 or len(frames[1]) != ID.size:
+                continue
+            seq = ID.unpack(frames[1])[1]
+            if frames[0] == HANDED and seq in self.copies:
+                self.handed[seq] += 1
+            elif frames[0] in (ACK, GIVEUP):
+                self.copies.pop(seq, None)
+                self.handed.pop(seq, None)
+        connections, peers = self.runtime.handshakes[self.socket_name], self.runtime.peers[self.socket_name]
+        # A broker again (what the last one held may be gone with it), or a connection gone while
+        # another is up (what was dealt to it is gone)
+        if (connections > self.connections and self.connections) or 0 < peers < self.peers:
+            self.resend = deque(sorted(self.copies))
+        self.connections, self.peers = connections, peers
         self.blocked = False
         while self.resend:
             message = self.copies.get(self.resend[0])
             if message is not None:
                 try:
-                    self.sock.send(message, zmq.NOBLOCK)
+                    self.sock.send_multipart([message, b"%d" % self.handed[self.resend[0]]], zmq.NOBLOCK)
                 except zmq.Again:
                     self.blocked = True
                     return
@@ -141,8 +165,9 @@ def pusher(runtime: ChildRuntime) -> None:
 class Entry:
     sender: bytes
     message: bytes
-    attempts: int = 0  # hand-overs to a worker
+    attempts: int = 0  # hand-overs to a worker, by this broker life and the ones before
     worker: bytes | None = None  # who has it now; None: queued
+    last: bytes | None = None  # who had it before it was taken back: its next hand-over avoids it
 
 
 @dataclass(frozen=True)
@@ -169,13 +194,16 @@ class Book:
         self.timers: deque[tuple[int, Key, int]] = deque()
         self.retried = self.given_up = 0
         self.attempts: Counter[int] = Counter()  # of each message acknowledged: hand-overs it took
+        # hand-overs again of messages each worker had been handed and did not acknowledge in time
+        self.retried_from: Counter[bytes] = Counter()
 
-    def take(self, sender: bytes, message: bytes) -> bool:
-        """Queue a message from ``sender``; False if it is here already (a pusher's copy)."""
+    def take(self, sender: bytes, message: bytes, handed_before: int = 0) -> bool:
+        """Queue a message from ``sender``; False if it is here already (a pusher's copy).
+        ``handed_before``: hand-overs an earlier broker life made of it, as its pusher was told."""
         key = (sender, message[ID_AT])
         if key in self.entries:
             return False
-        self.entries[key] = Entry(sender, message)
+        self.entries[key] = Entry(sender, message, attempts=handed_before)
         self.held.append(key)
         self.queued += 1
         return True
@@ -197,8 +225,9 @@ class Book:
         entry.worker = worker
         self.holds.setdefault(worker, set()).add(key)
         self.timers.append((now_ns + self.retry_ns, key, entry.attempts))
-        if entry.attempts > 1:
+        if entry.last is not None:  # taken back from a worker of this life: a retry
             self.retried += 1
+            self.retried_from[entry.last] += 1
 
     def acked(self, key: Key) -> Entry | None:
         entry = self.entries.pop(key, None)
@@ -233,7 +262,7 @@ class Book:
             entry = self.entries[key]
             worker = entry.worker or b""
             self.holds.get(worker, set()).discard(key)
-            entry.worker = None
+            entry.worker, entry.last = None, worker
             if entry.attempts >= 1 + self.retries:
                 del self.entries[key]
                 self.given_up += 1
@@ -263,6 +292,15 @@ def worker_name(identity: bytes) -> tuple[str, int] | None:
     """``w3.2`` -> ("w3", 2); None for an identity that is not one of ours."""
     name, _, life = identity.decode(errors="replace").partition(".")
     return (name, int(life)) if life.isdigit() and len(life) < 9 else None
+
+
+def per_worker(counts: Counter[bytes]) -> dict[str, int]:
+    """Counts by identity (``w3.2``) added up by worker (``w3``): the engine knows no other names."""
+    out: Counter[str] = Counter()
+    for identity, count in counts.items():
+        if (who := worker_name(identity)) is not None:
+            out[who[0]] += count
+    return dict(out)
 
 
 def broker(runtime: ChildRuntime) -> None:
@@ -348,8 +386,12 @@ def broker(runtime: ChildRuntime) -> None:
             room = min(BURST, bound - book.queued)
             while room > 0 and frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 sender, *rest = frontend.recv_multipart()
-                if len(rest) == 1 and book.take(sender, rest[0]):
-                    room -= 1
+                # [message], or a copy sent again: [message, hand-overs an earlier life made]
+                if len(rest) == 2 and rest[1].isdigit() and len(rest[1]) <= 6:
+                    taken = book.take(sender, rest[0], int(rest[1]))
+                else:
+                    taken = len(rest) == 1 and book.take(sender, rest[0])
+                room -= taken
         give_up(book.overdue(now))
         if now >= next_heartbeat_ns:
             for identity, peer in list(peers.items()):
@@ -368,10 +410,10 @@ def broker(runtime: ChildRuntime) -> None:
                     dead(identity, "gone")  # disconnected: no need to wait for its silence
             next_heartbeat_ns = max(next_heartbeat_ns + heartbeat_ns, now)
         while (key := book.first()) is not None:
-            identity = workers.next(now)
+            entry = book.entries[key]
+            identity = workers.next(now, avoid=entry.last)  # sent again: to another worker if one is ready
             if identity is None:
                 break
-            entry = book.entries[key]
             try:
                 backend.send_multipart([identity, b"", entry.sender, entry.message], zmq.NOBLOCK)
             except zmq.Again:
@@ -385,6 +427,10 @@ def broker(runtime: ChildRuntime) -> None:
                     dead(identity, "gone")
                 continue
             book.handed(key, identity, now)
+            try:
+                frontend.send_multipart([entry.sender, HANDED, key[1]], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass  # the pusher is not connected: its copy comes with the count it has
             routed += 1
         for identity, missed, why, requeued in verdicts:
             who = worker_name(identity)
@@ -402,7 +448,8 @@ def broker(runtime: ChildRuntime) -> None:
         counters = book.counters()
         current = (book.queued, len(workers), routed, *counters.values())
         if current != reported and now - last_report_ns >= REPORT_NS:
-            runtime.report(wire.QUEUE, queued=book.queued, ready=len(workers), routed=routed, counters=counters)
+            runtime.report(wire.QUEUE, queued=book.queued, ready=len(workers), routed=routed, counters=counters,
+                           retried_from=per_worker(book.retried_from))
             reported, last_report_ns = current, now
 
 

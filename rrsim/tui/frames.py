@@ -44,6 +44,7 @@ class WorkerFrame:
     latency_trusted: bool = True  # False: its clock offset is too uncertain to show latency
     foreign: int = 0  # payloads without rrsim's header: a plain pusher's (--connect-pusher), or garbage
     estimated: bool = False  # a plain PULL let in by address: no telemetry, its count is estimated
+    retried: int = 0  # messages it held and did not acknowledge in time, handed over again by a router
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         remote_host=worker.remote_host,
         latency_trusted=worker.latency_trusted(),
         foreign=worker.foreign,
+        retried=worker.retried,
     )
 
 

@@ -20,14 +20,13 @@ STATE_MEANINGS = {
     "paused": "frozen by SIGSTOP; push-pull pushers still queue its turns to it, up to the high-water "
               "marks; lb-broker waits for it (it holds one message); reliable's broker takes it for dead "
               "once it misses its heartbeats (silent)",
-    "silent": "reliable: its broker heard no heartbeat from it `liveness` times in a row and took it for "
-              "dead: what it held went to other workers (a late answer from it is a duplicate); alive again "
-              "if it speaks, or its process's fate once known",
     "stopped": "ended by SIGTERM: it finished what it had, reported it and left",
     "killed": "ended by SIGKILL: whatever was queued to it is lost (a broker's worker: the one message "
               "it was working on; a broker: the messages it held).  A remote worker is not our child: a "
               "kill asks its rrsim worker process to exit at once",
     "crashed": "ended on its own; the event log shows the last lines it wrote",
+    "silent": "reliable: the broker took it for dead (it missed liveness heartbeats in a row) and sent what it "
+              "held to another worker; its process may be paused, starved or hung, and comes back if it speaks",
     "done": "the run has finished and drained; the tile keeps its final picture",
     "left": "a remote worker (rrsim worker --join) that left on its own (ctrl+c on its machine)",
     "lost contact": "a remote worker that fell silent: no heartbeat for 3 s (its process, machine or "
@@ -46,6 +45,9 @@ def count_meanings(lost_after_s: float) -> dict[str, str]:
         "late": "delivered after waiting for a process on its way that was dead when it was sent (a worker "
                 "life that started later, or a broker's next life)",
         "dup": "ids delivered more than once",
+        "retried": "reliable: messages sent again, by the broker to another worker (not acknowledged within "
+                   "retry_ms, or its worker taken for dead) or by a pusher to the broker's next life; given up: "
+                   "every attempt failed, counted lost",
         "fairness": "Jain's index of messages per second alive over the workers: 1.000 is a perfectly even split",
     }
 
@@ -58,6 +60,9 @@ TILE_PARTS = {
     "p50, p99": "median and 99th percentile time from send to receipt (when its work started) over the last "
                 "10 s; the whole run's are in the report (rrsim run --json)",
     "queue, ready": "a broker: messages it holds, and workers ready for one",
+    "waiting for broker": "reliable: its broker fell silent; it waits 1 s, doubling up to 32 s, and connects again",
+    "retried, dup": "reliable: messages it had and did not acknowledge in time, sent to another worker; messages "
+                    "it did that had been done already",
     "work": "the worker's work per message for a message of the run's mean size ([ and ] double and halve it, "
             "so every message it gets takes it twice or half as long); speed, when not 1, divides it",
     "p1:17 ...": "the ids it received last, newest at the end: seq 17 of pusher p1, one colour per pusher; "

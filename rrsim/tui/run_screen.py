@@ -65,7 +65,7 @@ RUN_BINDINGS: list[Binding] = [
     Binding("space", "hold", "hold", tooltip="Pause or resume sending in every pusher."),
     Binding("P", "add_pusher", "pusher", tooltip="Start another pusher; every worker connects to it too."),
     Binding("s", "strategy", "strategy", show=False,
-            tooltip="lb-broker: the broker's next way of choosing a worker (lru, round-robin, random, "
+            tooltip="lb-broker, reliable: the broker's next way of choosing a worker (lru, round-robin, random, "
                     "least-loaded, p2c, pewma)."),
     Binding("tab", "select_step(1, True)", "next worker", show=False, group=SELECT,
             tooltip="Select another worker: arrows move in the grid, tab and shift+tab cycle, 1-9 pick wN; "

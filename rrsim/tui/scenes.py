@@ -9,6 +9,7 @@ recordings of real runs in ``recordings/``, replayed up to a chosen moment.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -21,7 +22,7 @@ from rrsim.config import Setup, load_scenario
 from rrsim.model import NS, Model, pusher_name
 from rrsim.recording import Recording, read_recording
 from rrsim.replay import Player, Timeline
-from rrsim.patterns import push_pull
+from rrsim import patterns
 from rrsim.tui.source import StaticRun
 
 T0_NS = 1_000 * NS
@@ -41,6 +42,7 @@ class Target:
     work_ms: float
     speed: float = 1.0
     state: str = "alive"  # alive | paused | dead
+    forgotten: bool = False  # the broker took it for dead: it hands it nothing until it hears from it
     unlinked_at_ns: int | None = None  # a killed worker's link goes down a little later
     queued: list[tuple[int, int, int]] | None = None  # (pusher, seq, sent_ns) held while paused
 
@@ -50,10 +52,20 @@ def endpoint(name: str) -> str:
 
 
 class Script:
-    """Feeds a model what a run of ``setup`` would do; time moves only in ``run`` and ``wait``."""
+    """Feeds a model what a run of ``setup`` would do; time moves only in ``run`` and ``wait``.
+
+    Under a pattern with a broker (b1), the pushers send to it and it hands each message on, in
+    turn, to a worker that holds none (lru with equal workers): a paused or hung worker keeps the
+    one it has and is passed over; ``retry`` plays the broker taking that one back."""
 
     def __init__(self, setup: Setup = TUI_DEFAULTS) -> None:
         self.setup = setup
+        self.pattern = patterns.load(setup.pattern)
+        self.brokered = "broker" in self.pattern.ROLES
+        self.broker_alive = False
+        self.routed = 0
+        self.router_counters: Counter[str] = Counter()  # the broker's own counts: retried, given_up
+        self.retried_from: Counter[str] = Counter()
         self.model = Model(lost_after_s=setup.lost_after_s)
         self.t_ns = T0_NS
         self.next_pid = FIRST_PID
@@ -66,12 +78,18 @@ class Script:
         self.model.apply(event)
 
     def _link(self, pusher: str, worker: str, up: bool) -> ev.LinkChanged:
-        """As the connecting side's socket monitor reports it."""
+        """As the connecting side's socket monitor reports it; under a broker, each has one link,
+        with b1."""
+        if self.brokered:
+            pusher, worker = ("b1", worker) if worker != "b1" else (pusher, "b1")
         a, b = (worker, pusher) if self._binds(pusher) else (pusher, worker)
         return ev.LinkChanged(self.t_ns, a, b, up)
 
     def _binds(self, name: str) -> bool:
-        return name == "telemetry" or name.startswith(self.setup.bind[0])
+        return name == "telemetry" or name.startswith(self.setup.bind[0]) or name == "b1"
+
+    def _links_to(self, role: str) -> tuple[str, ...]:
+        return patterns.linked_roles(self.pattern, self.setup.bind, role)
 
     def _bound(self, name: str) -> dict[str, str]:
         return {name: endpoint(name)} if self._binds(name) else {}
@@ -84,7 +102,9 @@ class Script:
     def start(self) -> Script:
         names = [f"w{i}" for i in range(1, self.setup.workers + 1)] + [pusher_name(i) for i in range(1, self.setup.pushers + 1)]
         endpoints = {name: endpoint(name) for name in ["telemetry", *names] if self._binds(name)}
-        self.emit(ev.RunStarted(self.t_ns, self.setup.to_dict(), endpoints))
+        self.emit(ev.RunStarted(self.t_ns, self.setup.to_dict(), endpoints, self.pattern.retry_budget_s(self.setup)))
+        if self.brokered:
+            self._start_broker()
         for name in names[: self.setup.workers]:
             self._start_worker(name, self.setup.work_ms)
         for index in range(1, self.setup.pushers + 1):
@@ -95,12 +115,17 @@ class Script:
         life = self.targets[name].life + 1 if name in self.targets else 1
         kept = self.targets[name].queued if name in self.targets else None  # a queue kept for this life
         self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, self._bound(name),
-                                    "receiver", ("pusher",), push_pull.inherits_backlog("worker", life, self.setup),
-                                    queue_outlives=push_pull.queue_outlives("worker", self.setup), speed=speed))
+                                    "receiver", self._links_to("worker"),
+                                    self.pattern.inherits_backlog("worker", life, self.setup),
+                                    queue_outlives=self.pattern.queue_outlives("worker", self.setup), speed=speed))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
         self.targets[name] = Target(name, life, work_ms, speed)
-        for index in self.sent:
-            self.emit(self._link(pusher_name(index), name, True))
+        if self.brokered:
+            if self.broker_alive:
+                self.emit(self._link("b1", name, True))
+        else:
+            for index in self.sent:
+                self.emit(self._link(pusher_name(index), name, True))
         if kept:
             self._deliver(self.targets[name], kept)
 
@@ -113,20 +138,64 @@ class Script:
         index = index or len(self.sent) + 1
         name = pusher_name(index)
         self.emit(ev.ProcessStarted(self.t_ns, name, "pusher", 1, self._pid(), endpoints=self._bound(name),
-                                    kind="sender", links_to=("worker",)))
+                                    kind="sender", links_to=self._links_to("pusher")))
         self.emit(ev.ProcessReady(self.t_ns, name, 1))
         self.sent[index], self.turn[index], self.owed[index] = 0, 0, 0.0
+        if self.brokered:
+            if self.broker_alive:
+                self.emit(self._link(name, "b1", True))
+            return
         for target in self.targets.values():
             if target.state != "dead":
                 self.emit(self._link(name, target.name, True))
+
+    def _start_broker(self) -> None:
+        bound = {f"b1.{label}": endpoint(f"b1.{label}") for label in ("frontend", "backend")
+                 if label == "backend" or self.setup.bind == "broker"}
+        self.emit(ev.ProcessStarted(self.t_ns, "b1", "broker", 1, self._pid(), endpoints=bound, kind="router",
+                                    links_to=self._links_to("broker"), inherits_backlog=True))
+        self.emit(ev.ProcessReady(self.t_ns, "b1", 1))
+        self.broker_alive = True
+
+    def kill_broker(self) -> None:
+        """SIGKILL b1: its connections go down at once; the pushers block (their DEALERs queue to no one)."""
+        self.emit(ev.ProcessEnded(self.t_ns, "b1", 1, "killed", -9))
+        self.broker_alive = False
+        for name in [*map(pusher_name, self.sent), *self.targets]:
+            self.emit(self._link(name, "b1", False))
+
+    def retry(self, held_by: str, to: str, why: str = "silent", missed: int = 3) -> None:
+        """b1 takes ``held_by`` for dead and hands what it held to ``to`` (who may hold it in turn)."""
+        source, target = self.targets[held_by], self.targets[to]
+        held, source.forgotten = list(source.queued or []), True  # it still has them: it may do them yet
+        self.emit(ev.PeerSilent(self.t_ns, "b1", held_by, source.life, missed, why, len(held), (to,) if held else ()))
+        self.router_counters["retried"] += len(held)
+        self.retried_from[held_by] += len(held)
+        self.routed += len(held)
+        if target.queued is not None:
+            target.queued.extend(held)
+        elif held:
+            self._deliver(target, held)
+
+    def give_up(self, held_by: str, attempts: int) -> None:
+        """b1 finds ``held_by`` gone and gives up what it held: that was the message's last attempt."""
+        source = self.targets[held_by]
+        held, source.queued = source.queued or [], []
+        self.emit(ev.PeerSilent(self.t_ns, "b1", held_by, source.life, 0, "gone", 0))
+        for index, seq, _sent_ns in held:
+            self.emit(ev.GaveUp(self.t_ns, "b1", index, (seq,), attempts, "gone", held_by))
+        self.router_counters["given_up"] += len(held)
 
     def kill(self, name: str, noticed_after_s: float = 0.25) -> None:
         """SIGKILL: the pushers keep dealing to the dead pipe until they notice it is gone, or,
         when their queue outlives it (they connect), keep it for its next life."""
         target = self.targets[name]
         self.emit(ev.ProcessEnded(self.t_ns, name, target.life, "killed", -9))
-        kept = push_pull.queue_outlives("worker", self.setup)
-        target.state, target.queued = "dead", [] if kept else None
+        kept = self.pattern.queue_outlives("worker", self.setup)
+        target.state = "dead"
+        if self.brokered:  # what it held is the broker's to take back (``give_up``, ``retry``)
+            return
+        target.queued = [] if kept else None
         target.unlinked_at_ns = self.t_ns + int(noticed_after_s * NS)
 
     def revive(self, name: str) -> None:
@@ -139,7 +208,7 @@ class Script:
     def resume(self, name: str) -> None:
         target = self.targets[name]
         self.emit(ev.WorkerResumed(self.t_ns, name))
-        queued, target.state, target.queued = target.queued or [], "alive", None
+        queued, target.state, target.queued, target.forgotten = target.queued or [], "alive", None, False
         if queued:
             self._deliver(target, queued)
 
@@ -167,6 +236,10 @@ class Script:
             if sending:
                 for index in self.sent:
                     self._send(index)
+            if self.brokered and self.broker_alive:
+                ready = sum(1 for t in self.targets.values() if t.state == "alive" and not t.queued and not t.forgotten)
+                self.emit(ev.RouterState(self.t_ns, "b1", 1, 0, ready, self.routed, dict(self.router_counters),
+                                         dict(self.retried_from)))
             self.emit(ev.Tick(self.t_ns))
         return self
 
@@ -178,6 +251,9 @@ class Script:
                     self.emit(self._link(pusher_name(index), target.name, False))
 
     def _linked(self) -> list[Target]:
+        if self.brokered:  # the workers the broker may hand a message: alive, or stuck with none yet
+            return ([t for t in self.targets.values() if t.state != "dead" and not t.queued and not t.forgotten]
+                    if self.broker_alive else [])
         return [t for t in self.targets.values()
                 if t.state != "dead" or t.unlinked_at_ns is not None or t.queued is not None]
 
@@ -192,13 +268,18 @@ class Script:
             self.turn[index] += 1
             message = (index, self.sent[index], self.t_ns)
             self.sent[index] += 1
+            self.routed += self.brokered
             if target.queued is not None:  # paused, or dead with its queue kept
                 target.queued.append(message)
+                if self.brokered:
+                    linked = self._linked()  # it holds one: the broker passes it over
             elif target.state == "alive":
                 batches.setdefault(target.name, []).append(message)
             # else: dealt to a dead pipe, never delivered
         done = limit is not None and self.sent[index] >= limit
-        self.emit(ev.SentProgress(self.t_ns, pusher_name(index), self.sent[index], False, len(linked), done))
+        peers = int(self.broker_alive) if self.brokered else len(linked)
+        self.emit(ev.SentProgress(self.t_ns, pusher_name(index), self.sent[index], self.brokered and not peers, peers,
+                                  done))
         for name, messages in batches.items():
             self._deliver(self.targets[name], messages)
 
@@ -279,17 +360,52 @@ def busy_scene() -> Scene:
     return Scene("interactive", script.run(3.0).model)
 
 
+RELIABLE = replace(TUI_DEFAULTS, pattern="reliable")
+VERDICT_S = RELIABLE.liveness * RELIABLE.heartbeat_ms / 1000  # a silent peer is taken for dead after this
+
+
 def silent_scene() -> Scene:
-    """reliable: w2 hangs, and the broker's heartbeats declare it dead (`silent`: its process state is
-    not known); its message went to w3, which also did one message twice; the totals count retries."""
-    script = Script(replace(TUI_DEFAULTS, pattern="reliable")).start().run(4.0)
+    """reliable: w2 hangs holding a message; when it has missed three heartbeats the broker takes it
+    for dead (`silent`: its process state is not known) and hands that message to w3."""
+    script = Script(RELIABLE).start().run(4.0)
     script.hang("w2")
-    script.run(0.4)
-    script.emit(ev.PeerSilent(script.t_ns, "b1", "w2", 1, 3, "silent", 1, ("w3",)))
-    script.emit(ev.SentProgress(script.t_ns, "p1", script.sent[1], False, 3, False, counters={"retried": 1, "kept": 4}))
-    w3 = script.targets["w3"]
-    script._deliver(w3, [(1, 2, script.t_ns - NS)])  # done before by w3, in its first turn: a duplicate
+    script.run(VERDICT_S)
+    script.retry("w2", "w3")
     return Scene("interactive", script.run(1.0).model)
+
+
+def waiting_scene() -> Scene:
+    """reliable: the broker killed; when they have missed three of its heartbeats the workers close
+    their sockets and wait a second (ppworker's back-off) before they connect again."""
+    script = Script(RELIABLE).start().run(3.0)
+    script.kill_broker()
+    script.run(VERDICT_S)
+    for name, target in script.targets.items():
+        script.emit(ev.Waiting(script.t_ns, name, target.life, True, 1.0))
+    return Scene("interactive", script.run(0.5).model)
+
+
+def given_up_scene() -> Scene:
+    """reliable with one retry, played out: w4 paused and taken for dead, its message done by w1 and,
+    once w4 is resumed, by w4 too (a duplicate); w2 and w3 hang, their messages go to w1 and w4, and
+    w4 is killed holding its one: that was its last attempt, given up and counted lost."""
+    script = Script(replace(RELIABLE, workers=4, retries=1)).start().run(3.0)
+    script.pause("w4")
+    script.run(VERDICT_S)
+    script.retry("w4", "w1")
+    script.run(0.5)
+    script.resume("w4")
+    script.run(1.0)
+    script.hang("w2")
+    script.hang("w3")
+    script.run(VERDICT_S)
+    script.retry("w2", "w1")
+    script.hang("w4")  # it is handed w3's message and killed before it is done
+    script.retry("w3", "w4")
+    script.kill("w4")
+    script.give_up("w4", attempts=2)
+    script.run(1.0).wait(0.5).drain()
+    return Scene("interactive", script.model, finished=True)
 
 
 def recorded(name: str, until_s: float | None = None) -> Model:
@@ -337,6 +453,8 @@ SCENES: dict[str, Callable[[], Scene]] = {
     "dead-queue": dead_queue_scene,
     "busy": busy_scene,
     "silent": silent_scene,
+    "waiting": waiting_scene,
+    "given-up": given_up_scene,
     "busy-worker-push-pull": busy_worker_push_pull_scene,
     "busy-worker-lb-broker": busy_worker_lb_broker_scene,
     "broker-killed": broker_killed_scene,

@@ -36,6 +36,7 @@ SHOTS = (
     Shot("broker-killed.svg", "broker-killed", (120, 34)),
     Shot("message-map.svg", "revive", (120, 34), ("m",)),
     Shot("queued-for-dead.svg", "dead-queue", (100, 30)),
+    Shot("reliable-given-up.svg", "given-up", (120, 34)),
 )
 
 

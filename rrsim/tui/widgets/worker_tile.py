@@ -15,7 +15,6 @@ from rrsim.tui.palette import LATE, MUTED, SPARK, pusher_colour, state_colour
 
 BARS = "▁▂▃▄▅▆▇█"
 DEAD_STATES = ("stopped", "killed", "crashed", "left", "lost contact")
-FIXED_LINES = 5  # process, counts, rates, latency, work; the latest ids fill the rest
 
 
 class WorkerTile(Widget):
@@ -54,10 +53,13 @@ class WorkerTile(Widget):
         if frame.router:
             lines = [_draw_process(frame), _draw_routed(frame), _draw_rates(frame, width), _draw_queue(frame)]
         else:
-            lines = [
-                _draw_process(frame), _draw_counts(frame), _draw_rates(frame, width), _draw_latency(frame),
-                _draw_work(frame), *recent_id_lines(frame.recent, width, height - FIXED_LINES),
-            ]
+            lines = [_draw_process(frame)]
+            if frame.waiting:  # a line of its own: it says why the tile has gone quiet
+                lines.append(Content.styled("waiting for broker", LATE))
+            lines += [_draw_counts(frame), _draw_rates(frame, width), _draw_latency(frame), _draw_work(frame)]
+            if frame.retried or frame.duplicates:
+                lines.append(_draw_retries(frame))
+            lines += recent_id_lines(frame.recent, width, height - len(lines))
         return Content("\n").join(lines[:height])
 
     def on_click(self, event: Click) -> None:
@@ -69,19 +71,17 @@ def _visible(frame: WorkerFrame) -> tuple:
     return (frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
             frame.rate, frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates,
             frame.recent, frame.queued, frame.ready, frame.waiting, frame.remote_host, frame.latency_trusted,
-            frame.foreign, frame.estimated)
+            frame.foreign, frame.estimated, frame.retried)
 
 
 def _draw_process(frame: WorkerFrame) -> Content:
     if frame.estimated:
         return Content.assemble(("external", "bold"), f" {frame.remote_host}  no telemetry")
     if frame.remote_host:
-        process = Content.assemble(("remote", "bold"), f" {frame.remote_host}  pid {frame.pid}")
-    elif not frame.pid:
+        return Content.assemble(("remote", "bold"), f" {frame.remote_host}  pid {frame.pid}")
+    if not frame.pid:
         return Content("not started")
-    else:
-        process = Content(f"pid {frame.pid}  life {frame.life}")
-    return process.append(Content.styled("  waiting for broker", LATE)) if frame.waiting else process
+    return Content(f"pid {frame.pid}  life {frame.life}")
 
 
 def _draw_counts(frame: WorkerFrame) -> Content:
@@ -119,11 +119,16 @@ def _draw_work(frame: WorkerFrame) -> Content:
         parts.append(f"  speed {frame.speed:g}")
     if frame.late:
         parts.append((f"  late {frame.late}", LATE))
-    if frame.duplicates:
-        parts.append((f"  dup {frame.duplicates}", LATE))
     if frame.foreign:
         parts.append((f"  foreign {frame.foreign}", LATE))
     return Content.assemble(*parts)
+
+
+def _draw_retries(frame: WorkerFrame) -> Content:
+    """What reliability cost at this worker: its messages handed to another after it failed to
+    acknowledge them, and the messages it did that had been done already."""
+    counts = [f"{label} {count}" for label, count in (("retried", frame.retried), ("dup", frame.duplicates)) if count]
+    return Content.styled("  ".join(counts), LATE)
 
 
 def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
