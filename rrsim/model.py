@@ -254,10 +254,9 @@ class Stranger:
     connected_ns: int
     endpoint: str = ""  # its label: p1, b1.frontend
     disconnected_ns: int | None = None
-    # A pusher's: what it had sent when the stranger came, and whether one of our workers of that
-    # pusher ended meanwhile (then a loss in the window may be theirs, not its).
+    # A pusher's: what it had sent when the stranger came (a loss a dead worker of ours may have
+    # had stays lost: see Model._note_lost).
     from_seq: int = 0
-    worker_ended: bool = False
     took: int = 0  # lost messages of the window counted as strayed to it
     # Let in by address (--external-worker): a plain PULL taking its turns, shown as a worker
     # whose share is estimated (what it took, from the pusher's side), not as a stranger.
@@ -480,9 +479,6 @@ class Model:
         self._drop_links(e.name)
         if e.how == "run-end":
             return  # the state a worker had when the run ended is what the report shows
-        for stranger in self.strangers:
-            if stranger.binder in self.pushers and stranger.disconnected_ns is None:
-                stranger.worker_ended = True
         worker.state = e.how
         counted = {"routed": worker.routed, "held": worker.queued} if worker.kind == ROUTER else {"received": life.received}
         self._note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
@@ -607,13 +603,11 @@ class Model:
             elif self.now_ns - since >= STRANGER_GRACE_NS:
                 del self._unnamed[(binder, peer)]
                 pusher = self.pushers.get(binder)
-                # Messages dealt from the moment it connected: what the pusher had sent then; and a
-                # worker that died since may have taken some of what is lost.
+                # Messages dealt from the moment it connected: what the pusher had sent then.
                 from_seq = pusher.sent_at(since) if pusher else 0
-                ended = any((life.ended_ns or 0) >= since for w in self.workers.values() for life in w.lives)
                 label = labels.get(endpoint, binder)
                 admitted = bool(self.setup.get("external_worker")) and peer.rpartition(":")[0].strip("[]") == self.setup["external_worker"]
-                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq, worker_ended=ended,
+                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq,
                                                admitted=admitted))
                 if admitted:
                     self._note(since, "start", "external-worker", name=binder, peer=peer, endpoint=label)
@@ -938,15 +932,17 @@ class Model:
         self._recovered_noted_ns = self.now_ns
 
     def _note_lost(self, t_ns: int, newly: dict[int, np.ndarray], why: str) -> None:
-        """``why``: "overdue" (live view) or "undelivered" (the run is over).  What a stranger
-        took is counted as strayed instead, where the evidence says so: it was sent while the
-        stranger was connected to its pusher and none of our workers of that pusher ended
-        meanwhile, and every running worker has had a later message (that is why it is lost).
-        The rest is traced to the lives it was dealt to, one log line per cause."""
+        """``why``: "overdue" (live view) or "undelivered" (the run is over).  Each lost message is
+        traced to the ended lives it may have been dealt to, one log line per cause.  One that no
+        ended life can have had, sent while a stranger was connected to its pusher, is counted as
+        strayed instead (every running worker has had a later message: that is why it is lost);
+        one a dead life may have had stays lost, since either may have taken it."""
         for index, seqs in newly.items():
-            seqs = self._stray(index, seqs)
             for lives, dealt in self._dealt_to(index, seqs):
-                self._count_lost(t_ns, index, lives, dealt, why)
+                if not lives:
+                    dealt = self._stray(index, dealt)
+                if len(dealt):
+                    self._count_lost(t_ns, index, lives, dealt, why)
 
     def _dealt_to(self, index: int, seqs: np.ndarray) -> list[tuple[tuple[tuple[WorkerView, Life], ...], np.ndarray]]:
         """Lost ``seqs`` of pusher ``index``, grouped by the ended lives each may have been dealt to.
@@ -1029,7 +1025,7 @@ class Model:
         """Count the lost ``seqs`` a stranger took as strayed; return the rest."""
         name = pusher_name(index)
         for stranger in self.strangers:
-            if stranger.binder != name or stranger.worker_ended or not len(seqs):
+            if stranger.binder != name or not len(seqs):
                 continue
             end = float("inf")
             if stranger.disconnected_ns is not None:

@@ -160,9 +160,33 @@ def test_a_worker_dying_just_after_a_stranger_came_keeps_its_losses_lost():
     model.apply(ev.SentProgress(2 * NS, "p1", 100, False, 2, True))
     model.apply(ev.Tick(3 * NS))
     [stranger] = model.strangers
-    assert stranger.worker_ended and stranger.endpoint == "p1"
+    assert stranger.endpoint == "p1"
     model.apply(ev.Drained(5 * NS))
     assert (model.totals().strayed, model.totals().lost) == (0, 100)
+
+
+NS = 1_000_000_000
+
+
+def test_what_a_stranger_took_after_a_worker_died_is_strayed_and_only_what_the_dead_may_have_had_is_lost():
+    # Found by review: once w1 died, everything the stranger took was called lost, and blamed on w1.
+    # w1 dies at 1.1 s (dealt up to 1 s later: 0..99, lost, either may have had them); then w2 and
+    # the stranger take turns on 100..199: w2 the even ones, the stranger the odd ones (strayed).
+    model = _model_with_a_stranger_at(NS)
+    model.apply(ev.ProcessEnded(NS + NS // 10, "w1", 1, "killed", -9))
+    model.apply(ev.SentProgress(2 * NS, "p1", 100, False, 2, True))
+    model.apply(ev.Tick(2 * NS))  # the stranger is named once its grace is over
+    model.apply(ev.SentProgress(22 * NS // 10, "p1", 101, False, 2, True))  # 1 s after the death: 0..100 may be w1's
+    model.apply(ev.SentProgress(4 * NS, "p1", 200, False, 2, True))
+    seqs = np.arange(100, 200, 2, dtype=np.int64)
+    model.apply(ev.Deliveries(4 * NS, "w2", 1, np.ones(len(seqs), dtype=np.int64), seqs,
+                              np.full(len(seqs), 3 * NS, dtype=np.int64), np.full(len(seqs), 4 * NS, dtype=np.int64)))
+    model.apply(ev.Drained(5 * NS))
+    totals = model.totals()
+    assert (totals.delivered, totals.strayed, totals.lost) == (50, 50, 100)
+    lost_to_w1 = [entry for entry in model.log if entry.what == "lost" and entry.facts.get("lives")]
+    assert [entry.facts["lives"][0][:2] for entry in lost_to_w1] == [("w1", 1)]
+    assert lost_to_w1[0].facts["count"] == 100
 
 
 def test_a_peer_whose_word_comes_late_is_ours_after_all():
