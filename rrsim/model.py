@@ -29,7 +29,6 @@ LATENCY_ERROR_SHARE = 0.1  # a remote worker's latency is shown if its clock's u
 RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
 LOG_LENGTH = 1000
-LOST_IDS_IN_LOG = 12
 AGING_INTERVAL_NS = 20_000_000  # how often the live view looks for lost messages, in event time
 # A peer we cannot name this long after it connected is a stranger: one of ours says who it is
 # (its link report) within a few ms, or is known already by its process id.
@@ -681,8 +680,16 @@ class Model:
 
     def _on_GaveUp(self, e: ev.GaveUp) -> None:
         self.given_up_why[e.why] = self.given_up_why.get(e.why, 0) + len(e.seqs)
-        self._note(e.t_ns, "lost", "gave-up", pusher=pusher_name(e.pusher), seqs=list(e.seqs[:LOST_IDS_IN_LOG]),
-                   count=len(e.seqs), attempts=e.attempts, why=e.why, peer=e.peer)
+        if not e.seqs:
+            return
+        # One line per router, reason and number of attempts, its count growing (as for losses).
+        key = ("gave-up", e.name, e.why, e.attempts)
+        old = self._causes.get(key)
+        ranges = dict(old.facts["ranges"]) if old else {}
+        name = pusher_name(e.pusher)
+        ranges[name] = _grown_range(ranges.get(name), np.sort(np.asarray(e.seqs, dtype=np.int64)))
+        self._note_cause(key, e.t_ns, "lost", "gave-up", ranges=ranges, count=sum(r[2] for r in ranges.values()),
+                         attempts=e.attempts, why=e.why, peer=e.peer)
 
     def _on_Waiting(self, e: ev.Waiting) -> None:
         worker = self.workers.get(e.name)

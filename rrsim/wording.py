@@ -218,11 +218,12 @@ def _silent(name: str, router: str, missed: int, why: str, requeued: int, to: li
     return f"{verdict}: {plural(requeued, 'message')} re-queued{where}"
 
 
-def _gave_up(pusher: str, seqs: list[int], count: int, attempts: int, why: str, peer: str) -> str:
-    shown = ", ".join(f"{pusher}:{seq}" for seq in seqs)
-    more = f" and {count - len(seqs)} more" if count > len(seqs) else ""
+def _gave_up(ranges: dict[str, tuple[int, int, int, int]], count: int, attempts: int, why: str, peer: str) -> str:
+    ids = "; ".join(id_range(pusher, *span) for pusher, span in ranges.items())
     last = f" (last at {peer})" if peer else ""
-    return f"gave up {shown}{more} after {plural(attempts, 'attempt')}: {WHY_WORDS[why]}{last}; counted lost"
+    # The worker that had it last may still finish it: then it is delivered, not lost.
+    return (f"gave up {plural(count, 'message')} ({ids}) after {plural(attempts, 'attempt')} each: "
+            f"{WHY_WORDS[why]}{last}; lost unless a worker still finishes it")
 
 
 def _waiting(name: str, waiting: bool, retry_s: float) -> str:

@@ -200,8 +200,8 @@ def test_a_message_that_fails_every_attempt_is_given_up_with_its_reason():
     gave_up = result.first(ev.GaveUp)
     assert (gave_up.seqs, gave_up.attempts, gave_up.why) == ((0,), 2, "no-ack") and gave_up.peer in ("w1", "w2")
     assert result.model.given_up_why == {"no-ack": 1}
-    assert (f"gave up p1:0 after 2 attempts: no acknowledgement within retry_ms (last at {gave_up.peer}); "
-            "counted lost") in [describe(entry) for entry in result.model.log]
+    assert (f"gave up 1 message (p1:0) after 2 attempts each: no acknowledgement within retry_ms (last at "
+            f"{gave_up.peer}); lost unless a worker still finishes it") in [describe(entry) for entry in result.model.log]
 
 
 # ------------------------------------------------------------------------------ per worker, pure
@@ -337,3 +337,14 @@ def test_a_copy_sent_again_says_how_often_the_last_broker_handed_it_over(pusher_
     book.handed(key(0), b"w1.1", 0)
     assert book.retried == 0  # not a retry of this life: its pusher's resend is counted by the pusher
     assert book.overdue(100 * MS)[0].entry.attempts == 3  # 1 + retries across both lives: given up
+
+
+def test_messages_given_up_are_one_growing_line_that_does_not_call_them_lost_before_the_ledger_does():
+    # Found by review: twenty give-ups were twenty lines saying "counted lost", and then all were done.
+    model = Model()
+    model.apply(ev.RunStarted(0, {"pattern": "reliable"}, {}))
+    for seq in range(20):
+        model.apply(ev.GaveUp(seq + 1, "b1", 1, (seq,), 1, "no-ack", "w1"))
+    [line] = [describe(entry) for entry in model.log if entry.what == "gave-up"]
+    assert line == ("gave up 20 messages (p1:0..p1:19, one after another) after 1 attempt each: no acknowledgement "
+                    "within retry_ms (last at w1); lost unless a worker still finishes it")
