@@ -328,6 +328,9 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         if takers and setup.pattern not in takers:
             raise UserError(f"{where}: {key} applies to pattern {' or '.join(takers)} only, not {setup.pattern!r}"
                             f"{_line_of(text, key, text_start)}")
+        ignored = ignored_by_pattern(key, setup)  # a broker's key with no broker would do nothing, unsaid
+        if ignored:
+            raise UserError(f"{where}: {ignored}{_line_of(text, key, text_start)}")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
     if setup.listen:

@@ -160,6 +160,9 @@ HUGE = st.one_of(st.integers(10**12, 10**40), st.builds(BigInt, st.integers(4301
 # Keys whose values have a form (tcp://HOST:PORT, an IP address) and fit only some other keys
 # (bind, transport): valid ones are not drawn at random, tests/test_remote.py and
 # tests/test_plain_peers.py check them; invalid ones still are, below.
+# The patterns with a broker: the only ones a broker's keys (strategy, max_outstanding) apply to.
+BROKERED = tuple(name for name in patterns.names()
+                 if any(role.kind == patterns.ROUTER for role in patterns.load(name).ROLES.values()))
 FORMED_KEYS = {"listen", "connect_pusher", "external_worker"}
 
 
@@ -360,6 +363,8 @@ def scenario_documents(draw, small: bool = False):
     for key in [k for k in setup if patterns.taking(k)]:  # a pattern's own keys come with that pattern
         if setup.get("pattern", "push-pull") not in patterns.taking(key):
             setup["pattern"] = draw(st.sampled_from(patterns.taking(key)))
+    if any(SETUP_KEYS[k].needs_router for k in setup) and setup.get("pattern", "push-pull") not in BROKERED:
+        setup["pattern"] = draw(st.sampled_from(BROKERED))  # a broker's keys come with a broker
     binders = patterns.load(setup.get("pattern", "push-pull")).BINDERS
     if setup.get("bind", "pusher") not in binders:  # each pattern takes its own choices of who binds
         setup["bind"] = draw(st.sampled_from(binders))
