@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -16,6 +18,7 @@ from rrsim.errors import UserError
 from rrsim.model import Model
 from rrsim.patterns.choice import STRATEGIES
 from rrsim.tui import controls
+from rrsim.tui.footer_fit import footer_items, left_out
 from rrsim.tui.frames import Frame, ReplayFrame, WorkerFrame, log_changes, read_frame
 from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
 from rrsim.tui.pacing import Pacer
@@ -32,7 +35,6 @@ REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
 MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
-TOTALS_ON_ONE_LINE = 110  # columns; narrower, the totals take two lines rather than lose fairness
 TALL_FROM = 50  # rows from which tiles grow taller (more ids)
 LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process changed state
 
@@ -87,6 +89,9 @@ RUN_BINDINGS: list[Binding] = [
     Binding("home", "log_oldest", show=False, group=LOG_SCROLL),
     Binding("end", "log_newest", show=False, group=LOG_SCROLL),
 ]
+# On a narrow terminal the footer leaves these out, first to last, until the rest fit: keys the
+# issue's walk-through needs (k, +-, space, P, m, f) and help stay. Help lists every key.
+FOOTER_LEAVES_OUT_FIRST = ("stop", "slower", "faster", "pause", "add_worker", "revive", "app.quit")
 
 
 class RunScreen(Screen[None]):
@@ -95,7 +100,7 @@ class RunScreen(Screen[None]):
     KEYS: ClassVar[list[Binding]] = RUN_BINDINGS  # what the help screen and the command palette list
     FINISHED = "Every message is accounted for; the result stays until you quit (q)."
     BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (TOTALS_ON_ONE_LINE, "-wide-enough")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough"), (TALL_FROM, "-tall")]
 
     frame: var[Frame | None] = var(None)
@@ -110,6 +115,7 @@ class RunScreen(Screen[None]):
         self._log_revision = 0  # of the model's log, as last shown
         self._asked: dict[tuple[str, str], Any] = {}  # settings asked for and not yet shown
         self._pacer = Pacer(UI_CPU_SHARE)
+        self._footer_width = 0  # the width the footer's keys were chosen for
 
     def compose(self) -> ComposeResult:
         with Vertical(id="body"):
@@ -128,6 +134,25 @@ class RunScreen(Screen[None]):
     def on_mount(self) -> None:
         self.read_model()
         self.set_interval(1 / REFRESH_HZ, self._tick)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with the keys the footer has no room for marked not to be shown there
+        (they still work: keys are dispatched from the bindings, not from this)."""
+        active = super().active_bindings
+        hidden = self._left_out_of_footer(active, self.app.size.width)
+        return {key: one._replace(binding=replace(one.binding, show=False)) if one.binding.action in hidden else one
+                for key, one in active.items()}
+
+    def _left_out_of_footer(self, active: dict[str, ActiveBinding], width: int) -> set[str]:
+        shown = [(one.binding, self.app.get_key_display(one.binding)) for one in active.values() if one.binding.show]
+        return left_out(footer_items(shown), width, FOOTER_LEAVES_OUT_FIRST)
+
+    def on_resize(self, event: Resize) -> None:
+        active = super().active_bindings
+        if self._left_out_of_footer(active, event.size.width) != self._left_out_of_footer(active, self._footer_width):
+            self.refresh_bindings()  # the footer composes its keys again
+        self._footer_width = event.size.width
 
     def _tick(self) -> None:
         # A worker or pusher started, ended, paused or resumed is shown at once; counts,

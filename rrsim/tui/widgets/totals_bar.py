@@ -11,9 +11,32 @@ from rrsim.tui.palette import LATE, MUTED, WARNING
 
 
 class TotalsBar(Widget):
-    """sent, delivered, in flight, lost, late, duplicates, fairness; bad news in red."""
+    """sent, delivered, in flight, lost, late, duplicates, fairness; bad news in red.
+
+    One line where they fit, else as many as they wrap to (fairness is never cut off). The
+    height changes only when the number of lines does: a height set on every frame would lay
+    out the whole screen every frame.
+    """
 
     totals: reactive[TotalsFrame | None] = reactive(None)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines = 1
+
+    def watch_totals(self) -> None:
+        self._fit(self.content_size.width)
+
+    def on_resize(self) -> None:
+        self._fit(self.content_size.width)
+
+    def _fit(self, width: int) -> None:
+        if width <= 0:
+            return
+        lines = max(len(self.render().wrap(width)), 1)
+        if lines != self._lines:
+            self._lines = lines
+            self.styles.height = lines
 
     def render(self) -> Content:
         if self.totals is None:
