@@ -275,3 +275,11 @@ def test_the_footer_and_the_totals_fit_every_width() -> None:
     assert {"q quit", "a add", "r revive"} <= set(seen[80][1])
     # "sent 0  delivered 0  in flight 0  lost 0  late 0  dup 0  fairness -": 67 cells
     assert totals_lines == {200: 1, 80: 1, 60: 2, 102: 1, 101: 1, 40: 0}  # too small: not shown
+
+
+@pytest.mark.parametrize(("scene_name", "size", "keys"), [("busy", (80, 24), ()), ("busy", (200, 60), ()),
+                                                          ("many-workers", (80, 24), ("9", "tab", "tab", "tab"))],
+                         ids=["80x24", "200x60", "80x24-128-workers-w12-selected"])
+def test_the_map_at_every_size_and_at_128_workers(snap_compare, scene_name: str, size: tuple[int, int],
+                                                 keys: tuple[str, ...]) -> None:
+    assert snap_compare(app_for(scene_name), press=["m", *keys], terminal_size=size)

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from rrsim.errors import UserError
+from rrsim.message_map import MapFrame
 from rrsim.model import Model
 from rrsim.patterns.choice import STRATEGIES
 from rrsim.tui import controls
@@ -25,7 +26,7 @@ from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
 from rrsim.tui.widgets.header import RunStatus, TopologyBar
-from rrsim.tui.widgets.message_map import MessageMapView
+from rrsim.tui.widgets.message_map import MessageMapView, first_row_shown
 from rrsim.tui.widgets.pushers_panel import PushersPanel
 from rrsim.tui.widgets.too_small import TooSmall
 from rrsim.tui.widgets.totals_bar import TotalsBar
@@ -80,7 +81,8 @@ RUN_BINDINGS: list[Binding] = [
     *(Binding(str(n), f"select_number({n})", show=False, group=SELECT, key_display="1-9") for n in range(1, 10)),
     Binding("m", "toggle_map", "map",
             tooltip="Show the message map instead of the tiles (again: the tiles): time left to right, one row "
-                    "per worker life, a cell shaded by messages and coloured by pusher, lost a red cross, late orange."),
+                    "per worker life, a cell shaded by messages and coloured by pusher, lost a red cross, late orange. "
+                    "With more lives than fit, it shows those around the selected worker's (tab selects the next)."),
     Binding("f", "filter_log", "filter",
             tooltip="Show only the log lines about the selected worker (again: every line)."),
     Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
@@ -116,6 +118,7 @@ class RunScreen(Screen[None]):
         self._asked: dict[tuple[str, str], Any] = {}  # settings asked for and not yet shown
         self._pacer = Pacer(UI_CPU_SHARE)
         self._footer_width = 0  # the width the footer's keys were chosen for
+        self._map_first_row = 0  # the first life the map shows, when not every life fits
 
     def compose(self) -> ComposeResult:
         with Vertical(id="body"):
@@ -186,9 +189,7 @@ class RunScreen(Screen[None]):
             if swapped:
                 self._log_revision = 0  # every entry of the new model's log is to be shown
             frame = read_frame(model, self.scenario, source.finished, replay)
-            showing_map = self.has_class("-map")
-            message_map = (model.message_map.frame(model.started_ns or 0, model.now_ns, self.query_one(MessageMapView).columns())
-                           if showing_map else None)
+            message_map = self._read_map(model) if self.has_class("-map") else None
             entries = log_changes(model.log, self._log_revision) if model.log_revision != self._log_revision else []
             self._log_revision = model.log_revision
             started_ns = model.started_ns or 0
@@ -200,6 +201,14 @@ class RunScreen(Screen[None]):
         if message_map is not None:
             self.query_one(MessageMapView).map = message_map
         self.frame = frame
+
+    def _read_map(self, model: Model) -> MapFrame:
+        """The map's lives that fit, around the selected worker's; call it holding the engine lock."""
+        view = self.query_one(MessageMapView)
+        rows = view.rows()
+        lives = [name for name, _ in model.message_map.lives()]
+        self._map_first_row = first_row_shown(lives, self.selected, self._map_first_row, rows)
+        return model.message_map.frame(model.started_ns or 0, model.now_ns, view.columns(), self._map_first_row, rows)
 
     def watch_frame(self, old: Frame | None, frame: Frame | None) -> None:
         if frame is None:
@@ -221,6 +230,9 @@ class RunScreen(Screen[None]):
         logs = self.query(EventLog)
         if name is not None and logs and logs.first().only is not None:
             logs.first().only = name  # a filtered log follows the selection
+        if self.has_class("-map"):
+            self._shown = None  # the map follows the selection too
+            self.read_model()
 
     def on_worker_clicked(self, message: WorkerClicked) -> None:
         self.selected = message.name

@@ -279,6 +279,15 @@ def busy_scene() -> Scene:
     return Scene("interactive", script.run(3.0).model)
 
 
+def many_workers_scene() -> Scene:
+    """128 workers and two pushers, w5 killed and revived: more lives than the map has rows for."""
+    script = Script(replace(TUI_DEFAULTS, pushers=2, workers=128, rate=1280.0)).start().run(0.6)
+    script.kill("w5", noticed_after_s=0.2)
+    script.run(0.6)
+    script.revive("w5")
+    return Scene("interactive", script.run(0.6).model)
+
+
 def silent_scene() -> Scene:
     """reliable: w2 hangs, and the broker's heartbeats declare it dead (`silent`: its process state is
     not known); its message went to w3, which also did one message twice; the totals count retries."""
@@ -336,6 +345,7 @@ SCENES: dict[str, Callable[[], Scene]] = {
     "drained": drained_scene,
     "dead-queue": dead_queue_scene,
     "busy": busy_scene,
+    "many-workers": many_workers_scene,
     "silent": silent_scene,
     "busy-worker-push-pull": busy_worker_push_pull_scene,
     "busy-worker-lb-broker": busy_worker_lb_broker_scene,
