@@ -301,15 +301,29 @@ def silent_scene() -> Scene:
     return Scene("interactive", script.run(1.0).model)
 
 
-def recorded(name: str, until_s: float | None = None) -> Model:
-    """A model fed a recording of a real run (``rrsim run ... --events``, its run directory
-    renamed /tmp/rrsim-demo) up to ``until_s`` seconds after it started, or to its end."""
-    player = Player(Timeline(recording(name).events))
-    if until_s is None:
-        player.go_to(player.timeline.end)
+def recorded(name: str, after: Callable[[ev.Event], bool] | None = None, then_s: float = 0.0) -> Model:
+    """A model fed a recording of a real run (made as recordings/README.md says) up to ``then_s``
+    seconds after the first event that ``after`` picks, or to its end.
+
+    Counted from an event of the run rather than from its start: how long the processes took to
+    start depends on how busy the machine was when it was recorded.
+    """
+    timeline = Timeline(recording(name).events)
+    player = Player(timeline)
+    if after is None:
+        player.go_to(timeline.end)
     else:
-        player.seek_s(until_s)
+        at_ns = next(event.t_ns for event in timeline.events if after(event))
+        player.seek_s((at_ns - timeline.started_ns) / NS + then_s)
     return player.model
+
+
+def first_sent(event: ev.Event) -> bool:
+    return isinstance(event, ev.SentProgress) and event.sent > 0
+
+
+def broker_ended(event: ev.Event) -> bool:
+    return isinstance(event, ev.ProcessEnded) and event.name == "b1"
 
 
 def recording(name: str) -> Recording:
@@ -319,17 +333,17 @@ def recording(name: str) -> Recording:
 
 def busy_worker_push_pull_scene() -> Scene:
     """busy-worker under push-pull, recorded: w1 (8x slower) gets every fourth message, its queue grows."""
-    return Scene("busy-worker", recorded("busy-worker-push-pull", 1.9))
+    return Scene("busy-worker", recorded("busy-worker-push-pull", first_sent, 1.2))
 
 
 def busy_worker_lb_broker_scene() -> Scene:
     """busy-worker under lb-broker, recorded: w1 gets what it can do, nothing waits long."""
-    return Scene("busy-worker", recorded("busy-worker-lb-broker", 1.9))
+    return Scene("busy-worker", recorded("busy-worker-lb-broker", first_sent, 1.2))
 
 
 def broker_killed_scene() -> Scene:
     """The broker killed mid-run, recorded: the workers wait for it."""
-    return Scene("broker-kill", recorded("broker-kill", 2.3))
+    return Scene("broker-kill", recorded("broker-kill", broker_ended, 0.4))
 
 
 def broker_revived_scene() -> Scene:
