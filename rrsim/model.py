@@ -21,6 +21,7 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetr
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
+EARLY_KEPT = 100_000  # seqs a pusher's workers received before it joined, kept to tell which were early
 # A remote worker (not our child) can also have left on its own, or fallen silent (lost contact).
 WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "silent", "left", "lost contact")
 LATENCY_WINDOW_S = 10  # the live view's latency: the last 10 s (the report has the whole run)
@@ -218,6 +219,10 @@ class PusherView:
     history: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_REPORTS))
     joined: bool = False  # it has had every peer it expects at once
     early: int = 0  # what it sent before that
+    early_taken: dict[str, int] = field(default_factory=dict)  # worker -> its early messages (seqs below early)
+    # Until it has joined, which messages are early is not known yet: seqs received meanwhile, by worker
+    received_unjoined: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    kept_unjoined: int = 0  # how many seqs received_unjoined holds (up to EARLY_KEPT)
     jobs: str = ""  # its fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
 
     def rate(self, now_ns: int) -> float:
@@ -636,6 +641,9 @@ class Model:
         self.ledger.pusher(pusher_index(e.pusher)).record_sent(e.sent)
         if e.joined and not pusher.joined:
             pusher.joined, pusher.early = True, e.early
+            for worker_name, batches in pusher.received_unjoined.items():
+                self._count_early(pusher, worker_name, np.concatenate(batches))
+            pusher.received_unjoined, pusher.kept_unjoined = {}, 0
             self._check_slow_joiners(e.t_ns)
 
     def _on_RouterState(self, e: ev.RouterState) -> None:
@@ -718,6 +726,8 @@ class Model:
             mine = slice(None) if single else e.pushers == index
             seqs = e.seqs[mine]
             flags = self.ledger.pusher(int(index)).record_deliveries(seqs)
+            if (pusher := self.pushers.get(pusher_name(int(index)))) is not None:
+                self._take_early(e.t_ns, pusher, worker.name, seqs)
             life.caught_up[int(index)] = max(life.caught_up.get(int(index), 0), int(seqs.max()) + 1)
             worker.duplicates += int((~flags.first).sum())
             recovered = int(flags.was_lost.sum())
@@ -807,7 +817,33 @@ class Model:
         running = [w for w in self.workers.values() if w.running]
         if not early or len(running) < 2:
             return
-        self._note(t_ns, "warn", "slow-joiner", senders=list(early), count=sum(early.values()), workers=len(running))
+        self._note_cause(("slow-joiner",), t_ns, "warn", "slow-joiner", senders=list(early), count=sum(early.values()),
+                         workers=len(running), taken=self._early_taken())
+
+    def _take_early(self, t_ns: int, pusher: PusherView, worker: str, seqs: np.ndarray) -> None:
+        """Which worker got a pusher's early messages: its receipts of seqs below ``early``,
+        kept until the pusher has joined (only then is ``early`` known), counted after."""
+        if not pusher.joined:
+            if pusher.kept_unjoined < EARLY_KEPT:
+                pusher.received_unjoined.setdefault(worker, []).append(seqs)
+                pusher.kept_unjoined += len(seqs)
+        elif pusher.early and self._count_early(pusher, worker, seqs) and ("slow-joiner",) in self._causes:
+            self._note_cause(("slow-joiner",), t_ns, "warn", "slow-joiner", taken=self._early_taken())
+
+    @staticmethod
+    def _count_early(pusher: PusherView, worker: str, seqs: np.ndarray) -> int:
+        taken = int(np.count_nonzero(seqs < pusher.early))
+        if taken:
+            pusher.early_taken[worker] = pusher.early_taken.get(worker, 0) + taken
+        return taken
+
+    def _early_taken(self) -> dict[str, int]:
+        """Every pusher's early messages received so far, by worker, most first."""
+        taken: dict[str, int] = {}
+        for pusher in self.pushers.values():
+            for worker, count in pusher.early_taken.items():
+                taken[worker] = taken.get(worker, 0) + count
+        return dict(sorted(taken.items(), key=lambda item: -item[1]))
 
     def _age_undelivered(self) -> None:
         """Live view: an undelivered message is lost once it is lost_after_s old and no worker

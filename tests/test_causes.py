@@ -215,3 +215,26 @@ def test_a_paused_workers_full_pipe_is_told_once_round_robin_skips_it():
         "socket buffers), and round robin now skips it: a PUSH deals only to peers whose queue is not full "
         "(RFC 30; libzmq lb.cpp)"]
     assert model.totals().in_flight == 10 and model.totals().lost == 0
+
+
+def test_a_slow_joiner_names_the_worker_that_got_the_early_messages_as_their_receipts_come():
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 0.0, "lost_after_s": 2.0}, {}))
+    for i in (1, 2, 3):
+        model.apply(worker_started(i, f"w{i}", 1, 100 + i))
+    model.apply(pusher_started(4, "p1", 99))
+    model.apply(ev.LinkChanged(10, "w1", "p1", True))
+    model.apply(ev.SentProgress(20, "p1", 40, False, 1, False, joined=False, early=40))
+    deliver(model, 30, "w1", 1, list(range(30)), sent_ns=20)  # before the pusher has joined: early not known yet
+    model.apply(ev.LinkChanged(40, "w2", "p1", True))
+    model.apply(ev.SentProgress(45, "p1", 45, False, 2, False, joined=False, early=45))
+    model.apply(ev.LinkChanged(50, "w3", "p1", True))
+    model.apply(ev.SentProgress(55, "p1", 60, False, 3, False, joined=True, early=45))
+    [line] = lines(model, "slow-joiner")
+    assert "sent 45 messages before all 3 workers were connected, dealt among those connected then (w1 got 30):" in line
+    serial = next(e.serial for e in model.log if e.what == "slow-joiner")
+    deliver(model, 60, "w1", 1, [30, 32, 34, 36, 38, 40, 42, 44, 46], sent_ns=40)  # 46: sent after the join
+    deliver(model, 60, "w2", 1, [31, 33, 35, 37, 39, 41, 43, 47], sent_ns=40)
+    [line] = lines(model, "slow-joiner")
+    assert "dealt among those connected then (w1 got 38, w2 got 7):" in line  # grown in place, most first
+    assert [e.serial for e in model.log if e.what == "slow-joiner"] == [serial]
