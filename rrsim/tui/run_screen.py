@@ -127,7 +127,7 @@ class RunScreen(Screen[None]):
                 yield RunStatus()
             yield TotalsBar()
             yield WorkerGrid().data_bind(RunScreen.selected)
-            yield MessageMapView(id="map")
+            yield MessageMapView(id="map").data_bind(RunScreen.selected)
             with Horizontal(id="bottom"):
                 yield PushersPanel()
                 yield EventLog(id="event-log")

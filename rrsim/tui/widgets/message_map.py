@@ -31,6 +31,7 @@ class MessageMapView(Vertical, can_focus=False):
     lives of how many are shown."""
 
     map: reactive[MapFrame | None] = reactive(None, repaint=False)
+    selected: reactive[str | None] = reactive(None, repaint=False)  # its lives' labels stand out
 
     def compose(self) -> ComposeResult:
         yield Static(id="map-lines")
@@ -45,7 +46,13 @@ class MessageMapView(Vertical, can_focus=False):
         (from the body, which has its size while the map is hidden)."""
         return max(int(self.parent.size.height * MAX_HEIGHT) - BORDER_HEIGHT, 1)
 
+    def watch_selected(self) -> None:
+        self._draw(self.map, self.map)
+
     def watch_map(self, old: MapFrame | None, frame: MapFrame | None) -> None:
+        self._draw(old, frame)
+
+    def _draw(self, old: MapFrame | None, frame: MapFrame | None) -> None:
         if frame is None:
             return
         per = frame.column_ns / 1e9
@@ -54,7 +61,7 @@ class MessageMapView(Vertical, can_focus=False):
             last = frame.first_row + len(frame.rows)
             self.border_title += f" · lives {frame.first_row + 1}-{last} of {frame.lives}"  # the selected worker's
         self.border_subtitle = f"shade: messages in a cell (peak {frame.peak}) · ✕ lost · orange: late · m: tiles"
-        lines = Content("\n").join(map_line(row, frame.peak) for row in frame.rows)
+        lines = Content("\n").join(map_line(row, frame.peak, row.name == self.selected) for row in frame.rows)
         self.query_one("#map-lines", Static).update(lines, layout=old is None or len(old.rows) != len(frame.rows))
 
 
@@ -71,7 +78,7 @@ def first_row_shown(lives: list[str], selected: str | None, first_row: int, rows
     return min(first_row, max(len(lives) - rows, 0))
 
 
-def map_line(row: MapRow, peak: int) -> Content:
+def map_line(row: MapRow, peak: int, selected: bool = False) -> Content:
     """A life's label and its cells, as runs of one colour (a span per cell would cost Textual
     time on every frame): the shading and colouring are done on all cells at once."""
     counts, lost = np.asarray(row.counts), np.asarray(row.lost)
@@ -83,7 +90,7 @@ def map_line(row: MapRow, peak: int) -> Content:
     starts = [0, *(np.flatnonzero(np.diff(codes[: len(text)])) + 1).tolist()]
     ends = [*starts[1:], len(text)]
     label = row.name if row.life == 1 else f"{row.name}·{row.life}"
-    runs = [(f"{label:<{LABEL_WIDTH - 1}} ", "bold")]
+    runs = [(f"{label:<{LABEL_WIDTH - 1}}", "bold reverse" if selected else "bold"), (" ", "")]
     runs += [(text[start:end], _style(int(codes[start]))) for start, end in zip(starts, ends) if end > start]
     return Content.assemble(*runs)
 
