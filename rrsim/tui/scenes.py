@@ -280,8 +280,8 @@ def busy_scene() -> Scene:
 
 
 def many_workers_scene() -> Scene:
-    """128 workers and two pushers, w5 killed and revived: more lives than the map has rows for."""
-    script = Script(replace(TUI_DEFAULTS, pushers=2, workers=128, rate=1280.0)).start().run(0.6)
+    """128 workers, w5 killed and revived: more lives than the map has rows for."""
+    script = Script(replace(TUI_DEFAULTS, workers=128, rate=640.0)).start().run(0.6)
     script.kill("w5", noticed_after_s=0.2)
     script.run(0.6)
     script.revive("w5")
