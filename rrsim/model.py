@@ -336,6 +336,7 @@ class Model:
         self._recovered: dict[tuple[int, str], int] = {}
         self._recovered_noted_ns = 0
         self.all_linked_once = False
+        self._early_senders: list[str] = []  # the pushers the slow-joiner line is about
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
@@ -817,6 +818,7 @@ class Model:
         running = [w for w in self.workers.values() if w.running]
         if not early or len(running) < 2:
             return
+        self._early_senders = list(early)
         self._note_cause(("slow-joiner",), t_ns, "warn", "slow-joiner", senders=list(early), count=sum(early.values()),
                          workers=len(running), taken=self._early_taken())
 
@@ -827,7 +829,7 @@ class Model:
             if pusher.kept_unjoined < EARLY_KEPT:
                 pusher.received_unjoined.setdefault(worker, []).append(seqs)
                 pusher.kept_unjoined += len(seqs)
-        elif pusher.early and self._count_early(pusher, worker, seqs) and ("slow-joiner",) in self._causes:
+        elif pusher.early and self._count_early(pusher, worker, seqs) and pusher.name in self._early_senders:
             self._note_cause(("slow-joiner",), t_ns, "warn", "slow-joiner", taken=self._early_taken())
 
     @staticmethod
@@ -838,9 +840,9 @@ class Model:
         return taken
 
     def _early_taken(self) -> dict[str, int]:
-        """Every pusher's early messages received so far, by worker, most first."""
+        """The slow-joiner line's pushers' early messages received so far, by worker, most first."""
         taken: dict[str, int] = {}
-        for pusher in self.pushers.values():
+        for pusher in (self.pushers[name] for name in self._early_senders):
             for worker, count in pusher.early_taken.items():
                 taken[worker] = taken.get(worker, 0) + count
         return dict(sorted(taken.items(), key=lambda item: -item[1]))

@@ -250,6 +250,7 @@ def test_the_footer_and_the_totals_fit_every_width() -> None:
 
     seen: dict[int, tuple[int, list[str]]] = {}
     totals_lines: dict[int, int] = {}
+    totals_text: dict[int, list[str]] = {}
 
     async def resize() -> None:
         app = RrsimApp(SCENES["start"]().source())
@@ -263,6 +264,7 @@ def test_the_footer_and_the_totals_fit_every_width() -> None:
                 labels += [label.content for label in footer.query(FooterLabel)]
                 seen[width] = (footer.max_scroll_x, labels)
                 totals_lines[width] = app.screen.query_one(TotalsBar).region.height
+                totals_text[width] = app.screen.query_one(TotalsBar).render().plain.splitlines()
 
     asyncio.run(resize())
     needed = {"? help", "k kill", "+", "-", "rate", "space hold", "P pusher", "m map", "f filter"}
@@ -273,8 +275,10 @@ def test_the_footer_and_the_totals_fit_every_width() -> None:
     assert len(seen[102][1]) == len(seen[200][1])  # from 102 columns every key is there
     assert "t stop" in seen[102][1] and "t stop" not in seen[101][1]  # the least needed goes first
     assert {"q quit", "a add", "r revive"} <= set(seen[80][1])
-    # "sent 0  delivered 0  in flight 0  lost 0  late 0  dup 0  fairness -": 67 cells
+    # "sent 60  delivered 60  in flight 0  lost 0  late 0  dup 0  fairness 1.000": 73 cells
     assert totals_lines == {200: 1, 80: 1, 60: 2, 102: 1, 101: 1, 40: 0}  # too small: not shown
+    assert [line.strip() for line in totals_text[60]] == [  # broken between items, never inside one
+        "sent 60  delivered 60  in flight 0  lost 0  late 0  dup 0", "fairness 1.000"]
 
 
 @pytest.mark.parametrize(("scene_name", "size", "keys"), [("busy", (80, 24), ()), ("busy", (200, 60), ()),
