@@ -29,6 +29,7 @@ def subjects(entry: LogEntry) -> set[str]:
     about.update(facts.get("senders", ()))
     about.update(facts["names"].split(", ") if isinstance(facts.get("names"), str) else ())
     about.update(facts.get("ranges", {}))
+    about.update(facts.get("taken", {}))  # the workers that got a slow joiner's early messages
     if entry.what == "action":  # a scenario's action names its worker in words: "kill w1"
         about.update(re.findall(r"\b[a-z]+\d+\b", facts.get("description", "")))
     return about

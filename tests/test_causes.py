@@ -8,7 +8,7 @@ import numpy as np
 from rrsim import events as ev
 from rrsim.model import NS, Model
 from rrsim.tui.frames import read_frame
-from rrsim.wording import describe
+from rrsim.wording import describe, subjects
 from test_ledger_model import arr, pusher_started, worker_started
 
 
@@ -238,6 +238,7 @@ def test_a_slow_joiner_names_the_worker_that_got_the_early_messages_as_their_rec
     [line] = lines(model, "slow-joiner")
     assert "dealt among those connected then (w1 got 38, w2 got 7):" in line  # grown in place, most first
     assert [e.serial for e in model.log if e.what == "slow-joiner"] == [serial]
+    assert {"p1", "w1", "w2"} <= subjects(next(e for e in model.log if e.what == "slow-joiner"))  # f shows it for w2
     # A pusher added later is not in that line: its early messages do not count in it.
     model.apply(pusher_started(70, "p2", 98))
     model.apply(ev.SentProgress(80, "p2", 10, False, 3, False, joined=True, early=5))
