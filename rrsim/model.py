@@ -337,6 +337,7 @@ class Model:
         self._recovered_noted_ns = 0
         self.all_linked_once = False
         self._early_senders: list[str] = []  # the pushers the slow-joiner line is about
+        self._last_start_serial = 0  # the log's latest line that a process started
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
@@ -363,6 +364,8 @@ class Model:
         self.log_revision += 1
         entry = LogEntry(t_ns, kind, what, facts, self._log_serial, self.log_revision, t_ns)
         self.log.append(entry)
+        if kind == "start":
+            self._last_start_serial = entry.serial
         return entry
 
     def _rewrite(self, old: LogEntry, t_ns: int, **facts: Any) -> LogEntry:
@@ -574,8 +577,11 @@ class Model:
             self.links.discard(link)
         key = ("links", e.up)
         wave = self._causes.get(key)
-        if wave is not None and e.t_ns - (wave.until_ns or wave.t_ns) >= LINK_FOLD_NS:
-            del self._causes[key]  # a new wave of connections, told on a line of its own
+        if wave is not None and (e.t_ns - (wave.until_ns or wave.t_ns) >= LINK_FOLD_NS
+                                 or self._last_start_serial > wave.serial):
+            # A new wave of connections, told on a line of its own; so are those after a process
+            # started (P): its line comes first, not after links to it told on an earlier line.
+            del self._causes[key]
             wave = None
         pairs = [] if wave is None else wave.facts["pairs"]
         self._note_cause(key, e.t_ns, "link", "links", pairs=[*pairs, (e.a, e.b)], up=e.up)

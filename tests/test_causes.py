@@ -181,6 +181,21 @@ def test_a_wave_of_connections_is_one_line():
     assert lines(model, "links")[1:] == ["p1 disconnected from w4"]
 
 
+def test_connections_to_a_pusher_started_during_a_wave_come_after_its_start():
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 10.0}, {}))
+    for i in (1, 2, 3):
+        model.apply(worker_started(i, f"w{i}", 1, 100 + i))
+    model.apply(pusher_started(10, "p1", 91))
+    for i in (1, 2, 3):
+        model.apply(ev.LinkChanged(NS + i * 10_000_000, f"w{i}", "p1", True))
+    model.apply(pusher_started(NS + 300_000_000, "p2", 92))  # P, within a second of the last link
+    for i in (1, 2, 3):
+        model.apply(ev.LinkChanged(NS + 400_000_000 + i * 10_000_000, f"w{i}", "p2", True))
+    told = [describe(e) for e in model.log if e.what in ("links", "started") or "p2" in describe(e)]
+    assert told[-3:] == ["w1-w3 connected to p1 in 0.02 s", "p2 started (pid 92)", "w1-w3 connected to p2 in 0.02 s"]
+
+
 def test_grammar_for_one():
     model = push_pull(2)
     model.apply(ev.SentProgress(NS // 2, "p1", 3, False, 2, False))
