@@ -126,6 +126,8 @@ def run(settings: Settings) -> dict[str, Any]:
     long_s, frames = settings.map_drawn_s, settings.reps * FRAMES_PER_REP
     draw: dict[str, Any] = {name: draw_times(*size, False, long_s, frames) for name, size in SCREENS.items()}
     draw["200x60, every life"] = draw_times(*SCREENS["200x60"], True, long_s, frames)
+    for name in SCREENS:
+        draw[name]["met"] = draw[name]["steady_ms"]["median"] <= TARGET_FRAME_MS
     worst = max(draw[name]["steady_ms"]["median"] for name in SCREENS)
     return {
         "setup": f"{WORKERS} worker lives, 1 pusher, {RATE:,} msgs/s in 20 ms batches; map of {long_s:g} s drawn",
@@ -133,7 +135,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "drawn_s": long_s,
         "draw": draw,
         "frame_target": f"steady frame median <= {TARGET_FRAME_MS:g} ms (refresh every {REFRESH_MS:g} ms)",
-        "frame_met": worst <= TARGET_FRAME_MS,
+        "frame_met": all(draw[name]["met"] for name in SCREENS),
         "per_second_of_run_ms": round(worst * 1000 / REFRESH_MS, 1),  # at the live view's 20 frames a second
     }
 

@@ -135,8 +135,8 @@ def _columns(row: LifeRow, first: int, per_column: int, columns: int) -> MapRow:
     """One life's slots summed into columns of ``per_column`` slots, the first column starting at
     slot ``first``.
 
-    Sums are kept between frames: a frame sums again only the columns from the first slot written
-    since (a dead life's: none; a live one's: the last column or two), unless the layout changed.
+    Columns are kept between frames: a frame sums again only those from the first slot written
+    since (a dead life's: none; a live one's: the last one or two), unless the layout changed.
     A column's slots are padded to whole columns and summed in place (a reshape), which numpy
     does far faster than a reduceat over rows of pushers.
     """
@@ -147,26 +147,31 @@ def _columns(row: LifeRow, first: int, per_column: int, columns: int) -> MapRow:
     if row.drawn is not None and row.drawn[0] == how:
         if row.changed_from >= row.used:
             return row.drawn[2]  # nothing new
-        sums = row.drawn[1]
+        cells = row.drawn[1]
         start = max(lo, (offset + row.changed_from) // per_column * per_column - offset)  # a whole column
     else:
-        sums = (np.zeros((columns, PUSHER_SLOTS), np.int64), np.zeros(columns, np.int64), np.zeros(columns, np.int64))
+        cells = [[0] * columns for _ in range(4)]  # counts, dominant pushers, late, lost: as MapRow has them
         start = lo
     if hi > start:
         lead = (offset + start) % per_column  # empty slots before it in its first column
         column = (offset + start) // per_column
         spanned = -(-(lead + hi - start) // per_column)
-        for whole, part in zip(sums, (row.received, row.late, row.lost)):
-            padded = np.zeros((spanned * per_column, *part.shape[1:]), np.int64)
-            padded[lead : lead + hi - start] = part[start:hi]
-            whole[column : column + spanned] = padded.reshape(spanned, per_column, *part.shape[1:]).sum(axis=1)
-    received, late, lost = sums
-    counts = received.sum(axis=1)
-    dominant = np.where(counts > 0, received.argmax(axis=1) + 1, 0)
-    drawn = MapRow(row.name, row.life, tuple(counts.tolist()), tuple(dominant.tolist()),
-                   tuple(late.tolist()), tuple(lost.tolist()))
-    row.drawn, row.changed_from = (how, sums, drawn), row.used
+        received, late, lost = (_sum_columns(part[start:hi], lead, spanned, per_column)
+                                for part in (row.received, row.late, row.lost))
+        counts = received.sum(axis=1)
+        dominant = np.where(counts > 0, received.argmax(axis=1) + 1, 0)
+        for whole, part in zip(cells, (counts, dominant, late, lost)):
+            whole[column : column + spanned] = part.tolist()
+    drawn = MapRow(row.name, row.life, *(tuple(column_values) for column_values in cells))
+    row.drawn, row.changed_from = (how, cells, drawn), row.used
     return drawn
+
+
+def _sum_columns(slots: np.ndarray, lead: int, spanned: int, per_column: int) -> np.ndarray:
+    """``slots`` summed ``per_column`` at a time into ``spanned`` columns, after ``lead`` empty slots."""
+    padded = np.zeros((spanned * per_column, *slots.shape[1:]), np.int64)
+    padded[lead : lead + len(slots)] = slots
+    return padded.reshape(spanned, per_column, *slots.shape[1:]).sum(axis=1)
 
 
 def _number(name: str) -> int:

@@ -17,7 +17,11 @@ from textual.widgets import Static
 from rrsim.message_map import MapFrame, MapRow
 from rrsim.tui.palette import LATE, WARNING, pusher_colour
 
-SHADES = np.array(list("▁▂▃▄▅▆▇█"))
+SHADES = "▁▂▃▄▅▆▇█"
+# A cell's character by number, 0 blank, 1-8 the shades, 9 lost: numbers become digits, and
+# the digits these characters, in one str.translate (a numpy array of str is slow to make).
+CELL_CHARACTERS = str.maketrans("0123456789", f" {SHADES}✕")
+LOST_CELL = len(SHADES) + 1
 LABEL_WIDTH = 7  # "w12·3 " and a space
 FRAME_WIDTH = 2  # its border
 BORDER_HEIGHT = 2
@@ -81,12 +85,12 @@ def first_row_shown(lives: list[str], selected: str | None, first_row: int, rows
 def map_line(row: MapRow, peak: int, selected: bool = False) -> Content:
     """A life's label and its cells, as runs of one colour (a span per cell would cost Textual
     time on every frame): the shading and colouring are done on all cells at once."""
-    counts, lost = np.asarray(row.counts), np.asarray(row.lost)
-    shade = np.clip(np.ceil(counts / max(peak, 1) * len(SHADES)).astype(np.int64) - 1, 0, len(SHADES) - 1)
-    cells = np.where(lost > 0, "✕", np.where(counts == 0, " ", SHADES[shade]))
-    codes = np.where(lost > 0, LOST, np.where(counts == 0, BLANK, np.where(np.asarray(row.late) > 0, LATE_CELL,
-                                                                          np.asarray(row.pushers))))
-    text = "".join(cells.tolist()).rstrip()
+    counts, lost = np.asarray(row.counts), np.asarray(row.lost) > 0
+    shade = np.clip(np.ceil(counts / max(peak, 1) * len(SHADES)).astype(np.int64), 1, len(SHADES))
+    cells = np.where(lost, LOST_CELL, np.where(counts == 0, 0, shade))
+    codes = np.where(lost, LOST, np.where(counts == 0, BLANK, np.where(np.asarray(row.late) > 0, LATE_CELL,
+                                                                       np.asarray(row.pushers))))
+    text = (cells + ord("0")).astype(np.uint8).tobytes().decode("ascii").translate(CELL_CHARACTERS).rstrip()
     starts = [0, *(np.flatnonzero(np.diff(codes[: len(text)])) + 1).tolist()]
     ends = [*starts[1:], len(text)]
     label = row.name if row.life == 1 else f"{row.name}·{row.life}"
