@@ -282,7 +282,7 @@ def test_the_footer_and_the_totals_fit_every_width() -> None:
 
 
 @pytest.mark.parametrize(("scene_name", "size", "keys"), [("busy", (80, 24), ()), ("busy", (200, 60), ()),
-                                                          ("many-workers", (80, 24), ("9", "tab", "tab", "tab"))],
+                                                          ("many-workers", (80, 24), ("9", "down", "down", "down"))],
                          ids=["80x24", "200x60", "80x24-128-workers-w12-selected"])
 def test_the_map_at_every_size_and_at_128_workers(snap_compare, scene_name: str, size: tuple[int, int],
                                                  keys: tuple[str, ...]) -> None:

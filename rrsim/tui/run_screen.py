@@ -71,8 +71,8 @@ RUN_BINDINGS: list[Binding] = [
             tooltip="lb-broker: the broker's next way of choosing a worker (lru, round-robin, random, "
                     "least-loaded, p2c, pewma)."),
     Binding("tab", "select_step(1, True)", "next worker", show=False, group=SELECT,
-            tooltip="Select another worker: arrows move in the grid, tab and shift+tab cycle, 1-9 pick wN; "
-                    "a click selects too."),
+            tooltip="Select another worker: arrows move in the grid (in the map, up and down a worker), tab and "
+                    "shift+tab cycle, 1-9 pick wN; a click selects too."),
     Binding("shift+tab", "select_step(-1, True)", "previous worker", show=False, group=SELECT),
     Binding("left", "select_step(-1)", show=False, group=SELECT),
     Binding("right", "select_step(1)", show=False, group=SELECT),
@@ -82,7 +82,7 @@ RUN_BINDINGS: list[Binding] = [
     Binding("m", "toggle_map", "map",
             tooltip="Show the message map instead of the tiles (again: the tiles): time left to right, one row "
                     "per worker life, a cell shaded by messages and coloured by pusher, lost a red cross, late orange. "
-                    "With more lives than fit, it shows those around the selected worker's (tab selects the next)."),
+                    "With more lives than fit, it shows those around the selected worker's (down selects the next)."),
     Binding("f", "filter_log", "filter",
             tooltip="Show only the log lines about the selected worker (again: every line)."),
     Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
@@ -390,7 +390,8 @@ class RunScreen(Screen[None]):
             self.selected = names[index]
 
     def action_select_row(self, rows: int) -> None:
-        self.action_select_step(rows * self.query_one(WorkerGrid).columns)
+        # In the map a worker is a row: up and down move one worker, as in any list.
+        self.action_select_step(rows if self.has_class("-map") else rows * self.query_one(WorkerGrid).columns)
 
     def action_select_number(self, number: int) -> None:
         names = self._names()
