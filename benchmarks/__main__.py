@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import broker, findings, machine, reaction, recording, scale, throughput, ui
+from benchmarks import broker, findings, machine, map_view, reaction, recording, scale, throughput, ui
 from benchmarks.settings import BY_NAME, FULL, Settings
 from benchmarks.table import headline_rows, render
 
@@ -29,6 +29,7 @@ PARTS: dict[str, Callable[[Settings], dict[str, Any]]] = {
     "scale": scale.run,
     "broker": broker.run,
     "recording": recording.run,
+    "map": map_view.run,
     "ui": ui.run,  # last: the heaviest import, and the other parts do not need it
 }
 HERE = Path(__file__).resolve().parent

@@ -30,6 +30,10 @@ class Settings:
     #    and the length of the synthetic recording at 10,000 msgs/s that seeks are timed on
     recording_messages: int
     seek_recording_s: float
+    # 7. the message map (pure, no processes): seconds of run at 100,000 msgs/s over 128 workers
+    #    folded, and the length of run the map holds when its frames are timed
+    map_seconds: float = 2.0
+    map_drawn_s: float = 600.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +54,7 @@ QUICK = Settings(
     kill_cycles=5, start_workers=(4,),
     ui_workers=16, ui_seconds=1.5, ui_kills=2,
     scale_workers=8, scale_pushers=2, scale_seconds=2.0, scale_catch_up_s=2.0,
-    recording_messages=100_000, seek_recording_s=120.0,
+    recording_messages=100_000, seek_recording_s=120.0, map_seconds=0.5,
 )
 
 # A smoke test of the machinery (tests/test_benchmarks.py): the figures mean little.
@@ -60,7 +64,7 @@ TINY = Settings(
     kill_cycles=2, start_workers=(2,),
     ui_workers=2, ui_seconds=0.5, ui_kills=2,
     scale_workers=4, scale_pushers=2, scale_seconds=0.5, scale_catch_up_s=3.0,
-    recording_messages=2_000, seek_recording_s=10.0,
+    recording_messages=2_000, seek_recording_s=10.0, map_seconds=0.1, map_drawn_s=20.0,
 )
 
 BY_NAME = {s.name: s for s in (FULL, QUICK, TINY)}

@@ -90,12 +90,25 @@ def _recording_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _map_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    fold, draw = part["fold"], part["draw"]
+    rows = [_row("map: recording 128 lives at 100k msgs/s, per second of run",
+                 f"{fold['map_record_ms_per_s']:.0f} ms ({fold['map_share_of_fold']:.0%} of the model's fold, "
+                 f"{fold['model_fold_ms_per_s']:.0f} ms)", fold["target"].replace("map record ", ""), fold["met"])]
+    for screen, figures in draw.items():
+        rows.append(_row(f"map: a frame at {screen} ({figures['lives_drawn']} of 128 lives, {part['drawn_s']:g} s), "
+                         "steady median",
+                         f"{figures['steady_ms']['median']:.1f} ms (cold {figures['cold_ms']:.0f} ms)",
+                         "<= 10 ms" if "met" in figures else "", figures.get("met")))
+    return rows
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
 PART_ROWS = {"throughput": _throughput_rows, "reaction": _reaction_rows, "scale": _scale_rows, "broker": _broker_rows,
-             "ui": _ui_rows, "recording": _recording_rows}
+             "ui": _ui_rows, "recording": _recording_rows, "map": _map_rows}
 
 
 def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

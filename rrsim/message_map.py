@@ -24,6 +24,9 @@ class LifeRow:
     name: str
     life: int
     first_slot: int
+    used: int = 0  # slots from first_slot with anything recorded (the arrays hold more: room to grow)
+    changed_from: int = 0  # the first slot written since its columns were last summed
+    drawn: tuple | None = field(default=None, repr=False)  # (how, its columns' sums, its MapRow): see _columns
     received: np.ndarray = field(default_factory=lambda: np.zeros((_GROW, PUSHER_SLOTS), dtype=np.int64))
     late: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
     lost: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
@@ -35,7 +38,11 @@ class LifeRow:
             self.received = np.concatenate([self.received, np.zeros((size - len(self.late), PUSHER_SLOTS), np.int64)])
             self.late = np.concatenate([self.late, np.zeros(size - len(self.late), np.int64)])
             self.lost = np.concatenate([self.lost, np.zeros(size - len(self.lost), np.int64)])
+        self.used = max(self.used, offset + 1)
         return offset
+
+    def written(self, offset: int) -> None:
+        self.changed_from = min(self.changed_from, offset)
 
 
 @dataclass(frozen=True)
@@ -52,12 +59,15 @@ class MapRow:
 
 @dataclass(frozen=True)
 class MapFrame:
-    """The map as drawn: ``columns`` cells per life, each ``column_ns`` of time wide."""
+    """The map as drawn: ``columns`` cells per life, each ``column_ns`` of time wide; of the
+    ``lives`` rows in all, the ones shown, from ``first_row`` (0 = the first life)."""
 
     rows: tuple[MapRow, ...]
     column_ns: int
-    peak: int  # the most messages in any cell: one scale for every row
+    peak: int  # the most messages in any cell shown: one scale for every row
     aggregated: bool  # a cell holds more than one message's worth of time (slots)
+    first_row: int = 0
+    lives: int = 0
 
 
 class MessageMap:
@@ -72,17 +82,22 @@ class MessageMap:
 
     def record_deliveries(self, name: str, life: int, pushers: np.ndarray, recv_ns: np.ndarray,
                           late: np.ndarray) -> None:
-        slots = recv_ns // SLOT_NS
-        low, high = int(slots.min()), int(slots.max())
+        # Called for every batch of receipts (thousands a second at full speed): few numpy calls.
+        low, high = int(recv_ns.min()) // SLOT_NS, int(recv_ns.max()) // SLOT_NS
         row = self.row(name, life, low * SLOT_NS)
         row._reserve(high)
-        colour = (pushers - 1) % PUSHER_SLOTS
         first = max(low - row.first_slot, 0)
+        row.written(first)
         if low == high:  # the usual batch: a few ms of receipts, all in one slot
-            row.received[first] += np.bincount(colour, minlength=PUSHER_SLOTS)
-            row.late[first] += int(np.count_nonzero(late))
+            by_pusher = np.bincount(pushers)[1:]  # pusher 1 first
+            if len(by_pusher) > PUSHER_SLOTS:  # the ninth pusher shares the first's colour
+                by_pusher = np.pad(by_pusher, (0, -len(by_pusher) % PUSHER_SLOTS)).reshape(-1, PUSHER_SLOTS).sum(axis=0)
+            row.received[first, : len(by_pusher)] += by_pusher
+            if late.any():
+                row.late[first] += int(np.count_nonzero(late))
             return
-        offsets = np.maximum(slots - row.first_slot, 0) - first
+        colour = (pushers - 1) % PUSHER_SLOTS
+        offsets = np.maximum(recv_ns // SLOT_NS - row.first_slot, 0) - first
         span = high - low + 1
         cells = np.bincount(offsets * PUSHER_SLOTS + colour, minlength=span * PUSHER_SLOTS)
         row.received[first : first + span] += cells.reshape(span, PUSHER_SLOTS)
@@ -93,37 +108,70 @@ class MessageMap:
         """``count`` messages dealt to this life were lost; shown where the life ended."""
         row = self.row(name, life, t_ns)
         offset = row._reserve(t_ns // SLOT_NS)  # first: it may grow the arrays
+        row.written(offset)
         row.lost[offset] += count
 
-    def frame(self, start_ns: int, now_ns: int, columns: int) -> MapFrame:
-        """The whole run so far in ``columns`` columns (each a whole number of slots)."""
+    def lives(self) -> list[tuple[str, int]]:
+        """Every life with a row, in the map's order: by worker number, then life."""
+        return sorted(self.rows, key=lambda key: (_number(key[0]), key[0], key[1]))
+
+    def frame(self, start_ns: int, now_ns: int, columns: int, first_row: int = 0,
+              max_rows: int | None = None) -> MapFrame:
+        """The whole run so far in ``columns`` columns (each a whole number of slots), for at most
+        ``max_rows`` lives from the ``first_row``-th: only the rows shown cost anything."""
         first = start_ns // SLOT_NS
         columns = max(columns, 1)
         slots = max(now_ns // SLOT_NS - first + 1, 1)
         per_column = max(1, -(-slots // columns))
-        rows = []
-        peak = 0
-        for row in sorted(self.rows.values(), key=lambda r: (_number(r.name), r.name, r.life)):
-            # Only the slots this life used: each goes to column (its slot - first) // per_column.
-            # Slots map to columns in order, so each column's slots are one run: reduceat sums them.
-            used = len(row.late)
-            where = (row.first_slot - first + np.arange(used)) // per_column
-            keep = np.flatnonzero((where >= 0) & (where < columns))
-            received = np.zeros((columns, PUSHER_SLOTS), np.int64)
-            late, lost = np.zeros(columns, np.int64), np.zeros(columns, np.int64)
-            if len(keep):
-                lo, hi = keep[0], keep[-1] + 1
-                starts = np.flatnonzero(np.diff(where[lo:hi], prepend=-1))
-                at = where[lo:hi][starts]
-                received[at] = np.add.reduceat(row.received[lo:hi], starts, axis=0)
-                late[at] = np.add.reduceat(row.late[lo:hi], starts)
-                lost[at] = np.add.reduceat(row.lost[lo:hi], starts)
-            counts = received.sum(axis=1)
-            peak = max(peak, int(counts.max(initial=0)))
-            dominant = np.where(counts > 0, received.argmax(axis=1) + 1, 0)
-            rows.append(MapRow(row.name, row.life, tuple(counts.tolist()), tuple(dominant.tolist()),
-                               tuple(late.tolist()), tuple(lost.tolist())))
-        return MapFrame(tuple(rows), per_column * SLOT_NS, peak, per_column > 1)
+        lives = self.lives()
+        first_row = min(max(first_row, 0), max(len(lives) - 1, 0))
+        shown = lives[first_row:] if max_rows is None else lives[first_row : first_row + max(max_rows, 1)]
+        rows = [_columns(self.rows[key], first, per_column, columns) for key in shown]
+        peak = max((max(row.counts) for row in rows), default=0)
+        return MapFrame(tuple(rows), per_column * SLOT_NS, peak, per_column > 1, first_row, len(lives))
+
+
+def _columns(row: LifeRow, first: int, per_column: int, columns: int) -> MapRow:
+    """One life's slots summed into columns of ``per_column`` slots, the first column starting at
+    slot ``first``.
+
+    Columns are kept between frames: a frame sums again only those from the first slot written
+    since (a dead life's: none; a live one's: the last one or two), unless the layout changed.
+    A column's slots are padded to whole columns and summed in place (a reshape), which numpy
+    does far faster than a reduceat over rows of pushers.
+    """
+    how = (first, per_column, columns)
+    offset = row.first_slot - first  # the life's first slot, counted from the map's first
+    lo = max(-offset, 0)  # a life's slots before the map's first are not drawn
+    hi = min(row.used, columns * per_column - offset)  # nor those past the last column
+    if row.drawn is not None and row.drawn[0] == how:
+        if row.changed_from >= row.used:
+            return row.drawn[2]  # nothing new
+        cells = row.drawn[1]
+        start = max(lo, (offset + row.changed_from) // per_column * per_column - offset)  # a whole column
+    else:
+        cells = [[0] * columns for _ in range(4)]  # counts, dominant pushers, late, lost: as MapRow has them
+        start = lo
+    if hi > start:
+        lead = (offset + start) % per_column  # empty slots before it in its first column
+        column = (offset + start) // per_column
+        spanned = -(-(lead + hi - start) // per_column)
+        received, late, lost = (_sum_columns(part[start:hi], lead, spanned, per_column)
+                                for part in (row.received, row.late, row.lost))
+        counts = received.sum(axis=1)
+        dominant = np.where(counts > 0, received.argmax(axis=1) + 1, 0)
+        for whole, part in zip(cells, (counts, dominant, late, lost)):
+            whole[column : column + spanned] = part.tolist()
+    drawn = MapRow(row.name, row.life, *(tuple(column_values) for column_values in cells))
+    row.drawn, row.changed_from = (how, cells, drawn), row.used
+    return drawn
+
+
+def _sum_columns(slots: np.ndarray, lead: int, spanned: int, per_column: int) -> np.ndarray:
+    """``slots`` summed ``per_column`` at a time into ``spanned`` columns, after ``lead`` empty slots."""
+    padded = np.zeros((spanned * per_column, *slots.shape[1:]), np.int64)
+    padded[lead : lead + len(slots)] = slots
+    return padded.reshape(spanned, per_column, *slots.shape[1:]).sum(axis=1)
 
 
 def _number(name: str) -> int:

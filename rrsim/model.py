@@ -21,6 +21,7 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetr
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
+EARLY_KEPT = 100_000  # seqs a pusher's workers received before it joined, kept to tell which were early
 # A remote worker (not our child) can also have left on its own, or fallen silent (lost contact).
 WORKER_STATES = ("starting", "alive", "paused", "stopped", "killed", "crashed", "silent", "left", "lost contact")
 LATENCY_WINDOW_S = 10  # the live view's latency: the last 10 s (the report has the whole run)
@@ -220,6 +221,10 @@ class PusherView:
     history: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_REPORTS))
     joined: bool = False  # it has had every peer it expects at once
     early: int = 0  # what it sent before that
+    early_taken: dict[str, int] = field(default_factory=dict)  # worker -> its early messages (seqs below early)
+    # Until it has joined, which messages are early is not known yet: seqs received meanwhile, by worker
+    received_unjoined: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    kept_unjoined: int = 0  # how many seqs received_unjoined holds (up to EARLY_KEPT)
     jobs: str = ""  # its fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
     # Under a pattern that sends messages again: (time, seq below which every worker life had passed
     # its messages then), and that seq as it was a retry budget ago
@@ -337,6 +342,8 @@ class Model:
         self._recovered: dict[tuple[int, str], int] = {}
         self._recovered_noted_ns = 0
         self.all_linked_once = False
+        self._early_senders: list[str] = []  # the pushers the slow-joiner line is about
+        self._last_start_serial = 0  # the log's latest line that a process started
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
@@ -364,6 +371,8 @@ class Model:
         self.log_revision += 1
         entry = LogEntry(t_ns, kind, what, facts, self._log_serial, self.log_revision, t_ns)
         self.log.append(entry)
+        if kind == "start":
+            self._last_start_serial = entry.serial
         return entry
 
     def _rewrite(self, old: LogEntry, t_ns: int, **facts: Any) -> LogEntry:
@@ -573,8 +582,11 @@ class Model:
             self.links.discard(link)
         key = ("links", e.up)
         wave = self._causes.get(key)
-        if wave is not None and e.t_ns - (wave.until_ns or wave.t_ns) >= LINK_FOLD_NS:
-            del self._causes[key]  # a new wave of connections, told on a line of its own
+        if wave is not None and (e.t_ns - (wave.until_ns or wave.t_ns) >= LINK_FOLD_NS
+                                 or self._last_start_serial > wave.serial):
+            # A new wave of connections, told on a line of its own; so are those after a process
+            # started (P): its line comes first, not after links to it told on an earlier line.
+            del self._causes[key]
             wave = None
         pairs = [] if wave is None else wave.facts["pairs"]
         self._note_cause(key, e.t_ns, "link", "links", pairs=[*pairs, (e.a, e.b)], up=e.up)
@@ -639,6 +651,9 @@ class Model:
         self.ledger.pusher(pusher_index(e.pusher)).record_sent(e.sent)
         if e.joined and not pusher.joined:
             pusher.joined, pusher.early = True, e.early
+            for worker_name, batches in pusher.received_unjoined.items():
+                self._count_early(pusher, worker_name, np.concatenate(batches))
+            pusher.received_unjoined, pusher.kept_unjoined = {}, 0
             self._check_slow_joiners(e.t_ns)
 
     def _on_RouterState(self, e: ev.RouterState) -> None:
@@ -742,6 +757,8 @@ class Model:
             mine = slice(None) if single else e.pushers == index
             seqs = e.seqs[mine]
             flags = self.ledger.pusher(int(index)).record_deliveries(seqs)
+            if (pusher := self.pushers.get(pusher_name(int(index)))) is not None:
+                self._take_early(e.t_ns, pusher, worker.name, seqs)
             life.caught_up[int(index)] = max(life.caught_up.get(int(index), 0), int(seqs.max()) + 1)
             worker.duplicates += int((~flags.first).sum())
             recovered = int(flags.was_lost.sum())
@@ -832,7 +849,34 @@ class Model:
         running = [w for w in self.workers.values() if w.running]
         if not early or len(running) < 2:
             return
-        self._note(t_ns, "warn", "slow-joiner", senders=list(early), count=sum(early.values()), workers=len(running))
+        self._early_senders = list(early)
+        self._note_cause(("slow-joiner",), t_ns, "warn", "slow-joiner", senders=list(early), count=sum(early.values()),
+                         workers=len(running), taken=self._early_taken())
+
+    def _take_early(self, t_ns: int, pusher: PusherView, worker: str, seqs: np.ndarray) -> None:
+        """Which worker got a pusher's early messages: its receipts of seqs below ``early``,
+        kept until the pusher has joined (only then is ``early`` known), counted after."""
+        if not pusher.joined:
+            if pusher.kept_unjoined < EARLY_KEPT:
+                pusher.received_unjoined.setdefault(worker, []).append(seqs)
+                pusher.kept_unjoined += len(seqs)
+        elif pusher.early and self._count_early(pusher, worker, seqs) and pusher.name in self._early_senders:
+            self._note_cause(("slow-joiner",), t_ns, "warn", "slow-joiner", taken=self._early_taken())
+
+    @staticmethod
+    def _count_early(pusher: PusherView, worker: str, seqs: np.ndarray) -> int:
+        taken = int(np.count_nonzero(seqs < pusher.early))
+        if taken:
+            pusher.early_taken[worker] = pusher.early_taken.get(worker, 0) + taken
+        return taken
+
+    def _early_taken(self) -> dict[str, int]:
+        """The slow-joiner line's pushers' early messages received so far, by worker, most first."""
+        taken: dict[str, int] = {}
+        for pusher in (self.pushers[name] for name in self._early_senders):
+            for worker, count in pusher.early_taken.items():
+                taken[worker] = taken.get(worker, 0) + count
+        return dict(sorted(taken.items(), key=lambda item: -item[1]))
 
     def _age_undelivered(self) -> None:
         """Live view: an undelivered message is lost once it is lost_after_s old and no worker

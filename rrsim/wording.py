@@ -29,6 +29,7 @@ def subjects(entry: LogEntry) -> set[str]:
     about.update(facts.get("senders", ()))
     about.update(facts["names"].split(", ") if isinstance(facts.get("names"), str) else ())
     about.update(facts.get("ranges", {}))
+    about.update(facts.get("taken", {}))  # the workers that got a slow joiner's early messages
     if entry.what == "action":  # a scenario's action names its worker in words: "kill w1"
         about.update(re.findall(r"\b[a-z]+\d+\b", facts.get("description", "")))
     return about
@@ -122,10 +123,13 @@ def _work_set(name: str, work_ms: float, was_ms: float | None = None) -> str:
     return f"{name} now works {work_ms:g} ms per message{was}"
 
 
-def _slow_joiner(senders: list[str], count: int, workers: int) -> str:
+def _slow_joiner(senders: list[str], count: int, workers: int, taken: dict[str, int] | None = None) -> str:
+    # taken: who has received them so far (it grows in place as their receipts come in)
+    who = f" ({names([f'{worker} got {got:,}' for worker, got in taken.items()])})" if taken else ""
     return (f"slow joiner: {names(senders)} sent {plural(count, 'message')} before all {workers} workers were "
-            "connected, dealt among those connected then: the first to connect gets a whole load while the others "
-            "are still connecting (zguide ch. 1 \"Divide and Conquer\"; wait_ready holds the pushers until all are)")
+            f"connected, dealt among those connected then{who}: the first to connect gets a whole load while the "
+            "others are still connecting (zguide ch. 1 \"Divide and Conquer\"; wait_ready holds the pushers until "
+            "all are)")
 
 
 def _links(pairs: list[tuple[str, str]], up: bool, t_ns: int = 0, until_ns: int = 0) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 from rrsim import events as ev
 from rrsim.model import NS, Model
 from rrsim.tui.frames import read_frame
-from rrsim.wording import describe
+from rrsim.wording import describe, subjects
 from test_ledger_model import arr, pusher_started, worker_started
 
 
@@ -181,6 +181,21 @@ def test_a_wave_of_connections_is_one_line():
     assert lines(model, "links")[1:] == ["p1 disconnected from w4"]
 
 
+def test_connections_to_a_pusher_started_during_a_wave_come_after_its_start():
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 10.0}, {}))
+    for i in (1, 2, 3):
+        model.apply(worker_started(i, f"w{i}", 1, 100 + i))
+    model.apply(pusher_started(10, "p1", 91))
+    for i in (1, 2, 3):
+        model.apply(ev.LinkChanged(NS + i * 10_000_000, f"w{i}", "p1", True))
+    model.apply(pusher_started(NS + 300_000_000, "p2", 92))  # P, within a second of the last link
+    for i in (1, 2, 3):
+        model.apply(ev.LinkChanged(NS + 400_000_000 + i * 10_000_000, f"w{i}", "p2", True))
+    told = [describe(e) for e in model.log if e.what in ("links", "started") or "p2" in describe(e)]
+    assert told[-3:] == ["w1-w3 connected to p1 in 0.02 s", "p2 started (pid 92)", "w1-w3 connected to p2 in 0.02 s"]
+
+
 def test_grammar_for_one():
     model = push_pull(2)
     model.apply(ev.SentProgress(NS // 2, "p1", 3, False, 2, False))
@@ -215,3 +230,34 @@ def test_a_paused_workers_full_pipe_is_told_once_round_robin_skips_it():
         "socket buffers), and round robin now skips it: a PUSH deals only to peers whose queue is not full "
         "(RFC 30; libzmq lb.cpp)"]
     assert model.totals().in_flight == 10 and model.totals().lost == 0
+
+
+def test_a_slow_joiner_names_the_worker_that_got_the_early_messages_as_their_receipts_come():
+    model = Model(lost_after_s=2.0)
+    model.apply(ev.RunStarted(0, {"rate": 0.0, "lost_after_s": 2.0}, {}))
+    for i in (1, 2, 3):
+        model.apply(worker_started(i, f"w{i}", 1, 100 + i))
+    model.apply(pusher_started(4, "p1", 99))
+    model.apply(ev.LinkChanged(10, "w1", "p1", True))
+    model.apply(ev.SentProgress(20, "p1", 40, False, 1, False, joined=False, early=40))
+    deliver(model, 30, "w1", 1, list(range(30)), sent_ns=20)  # before the pusher has joined: early not known yet
+    model.apply(ev.LinkChanged(40, "w2", "p1", True))
+    model.apply(ev.SentProgress(45, "p1", 45, False, 2, False, joined=False, early=45))
+    model.apply(ev.LinkChanged(50, "w3", "p1", True))
+    model.apply(ev.SentProgress(55, "p1", 60, False, 3, False, joined=True, early=45))
+    [line] = lines(model, "slow-joiner")
+    assert "sent 45 messages before all 3 workers were connected, dealt among those connected then (w1 got 30):" in line
+    serial = next(e.serial for e in model.log if e.what == "slow-joiner")
+    deliver(model, 60, "w1", 1, [30, 32, 34, 36, 38, 40, 42, 44, 46], sent_ns=40)  # 46: sent after the join
+    deliver(model, 60, "w2", 1, [31, 33, 35, 37, 39, 41, 43, 47], sent_ns=40)
+    [line] = lines(model, "slow-joiner")
+    assert "dealt among those connected then (w1 got 38, w2 got 7):" in line  # grown in place, most first
+    assert [e.serial for e in model.log if e.what == "slow-joiner"] == [serial]
+    assert {"p1", "w1", "w2"} <= subjects(next(e for e in model.log if e.what == "slow-joiner"))  # f shows it for w2
+    # A pusher added later is not in that line: its early messages do not count in it.
+    model.apply(pusher_started(70, "p2", 98))
+    model.apply(ev.SentProgress(80, "p2", 10, False, 3, False, joined=True, early=5))
+    model.apply(ev.Deliveries(90, "w3", 1, np.full(5, 2, dtype=np.int64), arr(0, 1, 2, 3, 4), np.full(5, 80, np.int64),
+                              np.full(5, 90, np.int64)))
+    [line] = lines(model, "slow-joiner")
+    assert "(w1 got 38, w2 got 7):" in line

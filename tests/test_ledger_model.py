@@ -205,7 +205,7 @@ def test_sends_before_every_worker_connected_are_called_a_slow_joiner():
     model.apply(ev.SentProgress(45, "p1", 60, False, 2, False, joined=True, early=50))
     assert [describe(e) for e in model.log if "slow joiner" in describe(e)] == [
         "slow joiner: p1 sent 50 messages before all 2 workers were connected, dealt among those connected "
-        "then: the first to connect gets a whole load while the others are still connecting (zguide ch. 1 "
+        "then (w1 got 50): the first to connect gets a whole load while the others are still connecting (zguide ch. 1 "
         "\"Divide and Conquer\"; wait_ready holds the pushers until all are)"]
 
 

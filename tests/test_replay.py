@@ -35,7 +35,7 @@ from test_strangers import _pull, _run_with
 from test_tui_exits import terminal  # noqa: F401 - a fixture
 
 NARROW = (80, 24)
-RECORDED = "broker-kill"  # the broker is killed at 2.3 s and revived; 4.7 s in all
+RECORDED = "broker-kill"  # the broker is killed at 3.7 s and revived at 4.5 s; 7.5 s in all
 
 
 def broker_kill() -> Timeline:
@@ -45,7 +45,7 @@ def broker_kill() -> Timeline:
 # ---------------------------------------------------------------------- the player, pure
 def test_any_moment_reached_by_seeking_back_is_the_moment_folded_from_the_start():
     timeline = broker_kill()
-    assert len(timeline.snapshots) >= 8  # every half second of a 4.7 s run
+    assert len(timeline.snapshots) >= 8  # every half second of a 7.5 s run
     moments = (4.0, 0.7, 3.3, 2.31, 0.0, 4.6)
     folded, expected = Model(), {}
     for seconds in sorted(moments):  # one fold from the start, forwards only

@@ -245,3 +245,53 @@ def test_eight_workers_and_two_pushers_at_every_terminal_size(snap_compare, size
 @pytest.mark.parametrize("scene_name", ["revive", "busy"])
 def test_m_shows_the_message_map(snap_compare, scene_name: str) -> None:
     assert snap_compare(app_for(scene_name), press=["m"], terminal_size=(120, 40))
+
+
+def test_the_footer_and_the_totals_fit_every_width() -> None:
+    """Every key the walk-through needs is in the footer, none past its edge; the totals take
+    one line where they fit, two where they do not (fairness is never cut off)."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey, FooterLabel
+
+    from rrsim.tui.run_screen import MIN_WIDTH
+    from rrsim.tui.widgets.totals_bar import TotalsBar
+
+    seen: dict[int, tuple[int, list[str]]] = {}
+    totals_lines: dict[int, int] = {}
+    totals_text: dict[int, list[str]] = {}
+
+    async def resize() -> None:
+        app = RrsimApp(SCENES["start"]().source())
+        async with app.run_test(size=(200, 24)) as pilot:
+            for width in (200, 80, 60, 102, 101, 40):  # one app: the footer follows a resize
+                await pilot.resize_terminal(width, 24)
+                await pilot.pause()
+                await pilot.pause()
+                footer = app.screen.query_one(Footer)
+                labels = [f"{key.key_display} {key.description}".strip() for key in footer.query(FooterKey)]
+                labels += [label.content for label in footer.query(FooterLabel)]
+                seen[width] = (footer.max_scroll_x, labels)
+                totals_lines[width] = app.screen.query_one(TotalsBar).region.height
+                totals_text[width] = app.screen.query_one(TotalsBar).render().plain.splitlines()
+
+    asyncio.run(resize())
+    needed = {"? help", "k kill", "+", "-", "rate", "space hold", "P pusher", "m map", "f filter"}
+    for width, (scroll, labels) in seen.items():
+        assert scroll == 0, (width, labels)  # nothing beyond the edge, reachable only by scrolling
+        assert width < MIN_WIDTH or needed <= set(labels), (width, labels)
+    assert seen[40][1][0] == "? help" and len(seen[40][1]) < len(seen[60][1])  # too small: fewer keys, none cut
+    assert len(seen[102][1]) == len(seen[200][1])  # from 102 columns every key is there
+    assert "t stop" in seen[102][1] and "t stop" not in seen[101][1]  # the least needed goes first
+    assert {"q quit", "a add", "r revive"} <= set(seen[80][1])
+    # "sent 60  delivered 60  in flight 0  lost 0  late 0  dup 0  fairness 1.000": 73 cells
+    assert totals_lines == {200: 1, 80: 1, 60: 2, 102: 1, 101: 1, 40: 0}  # too small: not shown
+    assert [line.strip() for line in totals_text[60]] == [  # broken between items, never inside one
+        "sent 60  delivered 60  in flight 0  lost 0  late 0  dup 0", "fairness 1.000"]
+
+
+@pytest.mark.parametrize(("scene_name", "size", "keys"), [("busy", (80, 24), ()), ("busy", (200, 60), ()),
+                                                          ("many-workers", (80, 24), ("9", "down", "down", "down"))],
+                         ids=["80x24", "200x60", "80x24-128-workers-w12-selected"])
+def test_the_map_at_every_size_and_at_128_workers(snap_compare, scene_name: str, size: tuple[int, int],
+                                                 keys: tuple[str, ...]) -> None:
+    assert snap_compare(app_for(scene_name), press=["m", *keys], terminal_size=size)

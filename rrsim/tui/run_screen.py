@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from rrsim.errors import UserError
+from rrsim.message_map import MapFrame
 from rrsim.model import Model
 from rrsim.patterns.choice import STRATEGIES
 from rrsim.tui import controls
+from rrsim.tui.footer_fit import footer_items, left_out
 from rrsim.tui.frames import Frame, ReplayFrame, WorkerFrame, log_changes, read_frame
 from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
 from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
 from rrsim.tui.widgets.header import RunStatus, TopologyBar
-from rrsim.tui.widgets.message_map import MessageMapView
+from rrsim.tui.widgets.message_map import MessageMapView, first_row_shown
 from rrsim.tui.widgets.pushers_panel import PushersPanel
 from rrsim.tui.widgets.too_small import TooSmall
 from rrsim.tui.widgets.totals_bar import TotalsBar
@@ -32,7 +36,6 @@ REFRESH_HZ = 20  # a kill must show within 100 ms of the key: one frame is 50 ms
 UI_CPU_SHARE = 0.3  # under load, fewer frames rather than a starved engine thread
 MIN_WIDTH = 60
 MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
-TOTALS_ON_ONE_LINE = 110  # columns; narrower, the totals take two lines rather than lose fairness
 TALL_FROM = 50  # rows from which tiles grow taller (more ids)
 LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process changed state
 
@@ -68,8 +71,8 @@ RUN_BINDINGS: list[Binding] = [
             tooltip="lb-broker, reliable: the broker's next way of choosing a worker (lru, round-robin, random, "
                     "least-loaded, p2c, pewma)."),
     Binding("tab", "select_step(1, True)", "next worker", show=False, group=SELECT,
-            tooltip="Select another worker: arrows move in the grid, tab and shift+tab cycle, 1-9 pick wN; "
-                    "a click selects too."),
+            tooltip="Select another worker: arrows move in the grid (in the map, up and down a worker), tab and "
+                    "shift+tab cycle, 1-9 pick wN; a click selects too."),
     Binding("shift+tab", "select_step(-1, True)", "previous worker", show=False, group=SELECT),
     Binding("left", "select_step(-1)", show=False, group=SELECT),
     Binding("right", "select_step(1)", show=False, group=SELECT),
@@ -78,7 +81,8 @@ RUN_BINDINGS: list[Binding] = [
     *(Binding(str(n), f"select_number({n})", show=False, group=SELECT, key_display="1-9") for n in range(1, 10)),
     Binding("m", "toggle_map", "map",
             tooltip="Show the message map instead of the tiles (again: the tiles): time left to right, one row "
-                    "per worker life, a cell shaded by messages and coloured by pusher, lost a red cross, late orange."),
+                    "per worker life, a cell shaded by messages and coloured by pusher, lost a red cross, late orange. "
+                    "With more lives than fit, it shows those around the selected worker's (down selects the next)."),
     Binding("f", "filter_log", "filter",
             tooltip="Show only the log lines about the selected worker (again: every line)."),
     Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
@@ -87,6 +91,9 @@ RUN_BINDINGS: list[Binding] = [
     Binding("home", "log_oldest", show=False, group=LOG_SCROLL),
     Binding("end", "log_newest", show=False, group=LOG_SCROLL),
 ]
+# On a narrow terminal the footer leaves these out, first to last, until the rest fit: keys the
+# issue's walk-through needs (k, +-, space, P, m, f) and help stay. Help lists every key.
+FOOTER_LEAVES_OUT_FIRST = ("stop", "slower", "faster", "pause", "add_worker", "revive", "app.quit")
 
 
 class RunScreen(Screen[None]):
@@ -95,7 +102,7 @@ class RunScreen(Screen[None]):
     KEYS: ClassVar[list[Binding]] = RUN_BINDINGS  # what the help screen and the command palette list
     FINISHED = "Every message is accounted for; the result stays until you quit (q)."
     BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (TOTALS_ON_ONE_LINE, "-wide-enough")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough"), (TALL_FROM, "-tall")]
 
     frame: var[Frame | None] = var(None)
@@ -110,6 +117,8 @@ class RunScreen(Screen[None]):
         self._log_revision = 0  # of the model's log, as last shown
         self._asked: dict[tuple[str, str], Any] = {}  # settings asked for and not yet shown
         self._pacer = Pacer(UI_CPU_SHARE)
+        self._footer_width = 0  # the width the footer's keys were chosen for
+        self._map_first_row = 0  # the first life the map shows, when not every life fits
 
     def compose(self) -> ComposeResult:
         with Vertical(id="body"):
@@ -118,7 +127,7 @@ class RunScreen(Screen[None]):
                 yield RunStatus()
             yield TotalsBar()
             yield WorkerGrid().data_bind(RunScreen.selected)
-            yield MessageMapView(id="map")
+            yield MessageMapView(id="map").data_bind(RunScreen.selected)
             with Horizontal(id="bottom"):
                 yield PushersPanel()
                 yield EventLog(id="event-log")
@@ -128,6 +137,25 @@ class RunScreen(Screen[None]):
     def on_mount(self) -> None:
         self.read_model()
         self.set_interval(1 / REFRESH_HZ, self._tick)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with the keys the footer has no room for marked not to be shown there
+        (they still work: keys are dispatched from the bindings, not from this)."""
+        active = super().active_bindings
+        hidden = self._left_out_of_footer(active, self.app.size.width)
+        return {key: one._replace(binding=replace(one.binding, show=False)) if one.binding.action in hidden else one
+                for key, one in active.items()}
+
+    def _left_out_of_footer(self, active: dict[str, ActiveBinding], width: int) -> set[str]:
+        shown = [(one.binding, self.app.get_key_display(one.binding)) for one in active.values() if one.binding.show]
+        return left_out(footer_items(shown), width, FOOTER_LEAVES_OUT_FIRST)
+
+    def on_resize(self, event: Resize) -> None:
+        active = super().active_bindings
+        if self._left_out_of_footer(active, event.size.width) != self._left_out_of_footer(active, self._footer_width):
+            self.refresh_bindings()  # the footer composes its keys again
+        self._footer_width = event.size.width
 
     def _tick(self) -> None:
         # A worker or pusher started, ended, paused or resumed is shown at once; counts,
@@ -161,9 +189,7 @@ class RunScreen(Screen[None]):
             if swapped:
                 self._log_revision = 0  # every entry of the new model's log is to be shown
             frame = read_frame(model, self.scenario, source.finished, replay)
-            showing_map = self.has_class("-map")
-            message_map = (model.message_map.frame(model.started_ns or 0, model.now_ns, self.query_one(MessageMapView).columns())
-                           if showing_map else None)
+            message_map = self._read_map(model) if self.has_class("-map") else None
             entries = log_changes(model.log, self._log_revision) if model.log_revision != self._log_revision else []
             self._log_revision = model.log_revision
             started_ns = model.started_ns or 0
@@ -175,6 +201,14 @@ class RunScreen(Screen[None]):
         if message_map is not None:
             self.query_one(MessageMapView).map = message_map
         self.frame = frame
+
+    def _read_map(self, model: Model) -> MapFrame:
+        """The map's lives that fit, around the selected worker's; call it holding the engine lock."""
+        view = self.query_one(MessageMapView)
+        rows = view.rows()
+        lives = [name for name, _ in model.message_map.lives()]
+        self._map_first_row = first_row_shown(lives, self.selected, self._map_first_row, rows)
+        return model.message_map.frame(model.started_ns or 0, model.now_ns, view.columns(), self._map_first_row, rows)
 
     def watch_frame(self, old: Frame | None, frame: Frame | None) -> None:
         if frame is None:
@@ -196,6 +230,9 @@ class RunScreen(Screen[None]):
         logs = self.query(EventLog)
         if name is not None and logs and logs.first().only is not None:
             logs.first().only = name  # a filtered log follows the selection
+        if self.has_class("-map"):
+            self._shown = None  # the map follows the selection too
+            self.read_model()
 
     def on_worker_clicked(self, message: WorkerClicked) -> None:
         self.selected = message.name
@@ -353,7 +390,8 @@ class RunScreen(Screen[None]):
             self.selected = names[index]
 
     def action_select_row(self, rows: int) -> None:
-        self.action_select_step(rows * self.query_one(WorkerGrid).columns)
+        # In the map a worker is a row: up and down move one worker, as in any list.
+        self.action_select_step(rows if self.has_class("-map") else rows * self.query_one(WorkerGrid).columns)
 
     def action_select_number(self, number: int) -> None:
         names = self._names()

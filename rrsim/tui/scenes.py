@@ -364,6 +364,15 @@ RELIABLE = replace(TUI_DEFAULTS, pattern="reliable")
 VERDICT_S = RELIABLE.liveness * RELIABLE.heartbeat_ms / 1000  # a silent peer is taken for dead after this
 
 
+def many_workers_scene() -> Scene:
+    """128 workers, w5 killed and revived: more lives than the map has rows for."""
+    script = Script(replace(TUI_DEFAULTS, workers=128, rate=640.0)).start().run(0.6)
+    script.kill("w5", noticed_after_s=0.2)
+    script.run(0.6)
+    script.revive("w5")
+    return Scene("interactive", script.run(0.6).model)
+
+
 def silent_scene() -> Scene:
     """reliable: w2 hangs holding a message; when it has missed three heartbeats the broker takes it
     for dead (`silent`: its process state is not known) and hands that message to w3."""
@@ -408,15 +417,29 @@ def given_up_scene() -> Scene:
     return Scene("interactive", script.model, finished=True)
 
 
-def recorded(name: str, until_s: float | None = None) -> Model:
-    """A model fed a recording of a real run (``rrsim run ... --events``, its run directory
-    renamed /tmp/rrsim-demo) up to ``until_s`` seconds after it started, or to its end."""
-    player = Player(Timeline(recording(name).events))
-    if until_s is None:
-        player.go_to(player.timeline.end)
+def recorded(name: str, after: Callable[[ev.Event], bool] | None = None, then_s: float = 0.0) -> Model:
+    """A model fed a recording of a real run (made as recordings/README.md says) up to ``then_s``
+    seconds after the first event that ``after`` picks, or to its end.
+
+    Counted from an event of the run rather than from its start: how long the processes took to
+    start depends on how busy the machine was when it was recorded.
+    """
+    timeline = Timeline(recording(name).events)
+    player = Player(timeline)
+    if after is None:
+        player.go_to(timeline.end)
     else:
-        player.seek_s(until_s)
+        at_ns = next(event.t_ns for event in timeline.events if after(event))
+        player.seek_s((at_ns - timeline.started_ns) / NS + then_s)
     return player.model
+
+
+def first_sent(event: ev.Event) -> bool:
+    return isinstance(event, ev.SentProgress) and event.sent > 0
+
+
+def broker_ended(event: ev.Event) -> bool:
+    return isinstance(event, ev.ProcessEnded) and event.name == "b1"
 
 
 def recording(name: str) -> Recording:
@@ -426,17 +449,17 @@ def recording(name: str) -> Recording:
 
 def busy_worker_push_pull_scene() -> Scene:
     """busy-worker under push-pull, recorded: w1 (8x slower) gets every fourth message, its queue grows."""
-    return Scene("busy-worker", recorded("busy-worker-push-pull", 1.9))
+    return Scene("busy-worker", recorded("busy-worker-push-pull", first_sent, 1.2))
 
 
 def busy_worker_lb_broker_scene() -> Scene:
     """busy-worker under lb-broker, recorded: w1 gets what it can do, nothing waits long."""
-    return Scene("busy-worker", recorded("busy-worker-lb-broker", 1.9))
+    return Scene("busy-worker", recorded("busy-worker-lb-broker", first_sent, 1.2))
 
 
 def broker_killed_scene() -> Scene:
     """The broker killed mid-run, recorded: the workers wait for it."""
-    return Scene("broker-kill", recorded("broker-kill", 2.3))
+    return Scene("broker-kill", recorded("broker-kill", broker_ended, 0.4))
 
 
 def broker_revived_scene() -> Scene:
@@ -452,6 +475,7 @@ SCENES: dict[str, Callable[[], Scene]] = {
     "drained": drained_scene,
     "dead-queue": dead_queue_scene,
     "busy": busy_scene,
+    "many-workers": many_workers_scene,
     "silent": silent_scene,
     "waiting": waiting_scene,
     "given-up": given_up_scene,

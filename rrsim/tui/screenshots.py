@@ -46,7 +46,19 @@ async def take(shot: Shot) -> str:
     async with app.run_test(size=shot.size) as pilot:
         await pilot.press(*shot.keys)
         await pilot.pause()
-        return app.export_screenshot(title=f"rrsim · {shot.file.removesuffix('.svg')}")
+        return preserve_spaces(app.export_screenshot(title=f"rrsim · {shot.file.removesuffix('.svg')}"))
+
+
+def preserve_spaces(svg: str) -> str:
+    """The SVG with its spaces kept as drawn.
+
+    Rich writes each run of one style as its own ``<text>`` and a space as ``&#160;``, so a run
+    after a coloured one often starts with a space (`` p2:184`` after ``p1:184``). Without
+    ``xml:space="preserve"`` an SVG renderer may strip a text's leading spaces as SVG 1.1's
+    default white-space handling says (librsvg does, NBSP included): the two ids are then drawn
+    side by side, ``p1:184p2:184``, though the terminal shows a space. Browsers keep it.
+    """
+    return svg.replace("<svg ", '<svg xml:space="preserve" ', 1)
 
 
 def main(argv: list[str]) -> int:

@@ -10,25 +10,67 @@ from rrsim.tui.frames import TotalsFrame
 from rrsim.tui.palette import LATE, MUTED, WARNING
 
 
+GAP = "  "  # between two items, and after the last of a line
+
+
 class TotalsBar(Widget):
-    """sent, delivered, in flight, lost, late, duplicates, fairness; bad news in red."""
+    """sent, delivered, in flight, lost, late, duplicates, fairness; bad news in red.
+
+    One line where they fit, else as many as it takes, broken between items so that a label
+    stays with its count (fairness is never cut off, nor split from its value). The height
+    changes only when the number of lines does: a height set on every frame would lay out the
+    whole screen every frame.
+    """
 
     totals: reactive[TotalsFrame | None] = reactive(None)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines = 1
+
+    def watch_totals(self) -> None:
+        self._fit(self.content_size.width)
+
+    def on_resize(self) -> None:
+        self._fit(self.content_size.width)
+
+    def _fit(self, width: int) -> None:
+        if width <= 0:
+            return
+        lines = len(self._laid_out(width))
+        if lines != self._lines:
+            self._lines = lines
+            self.styles.height = lines
+
     def render(self) -> Content:
+        return Content("\n").join(Content.assemble(*line) for line in self._laid_out(self.content_size.width))
+
+    def _laid_out(self, width: int) -> list[list[Content | str]]:
+        """The items, as many a line as fit ``width`` (0: all on one line), each followed by GAP."""
+        lines: list[list[Content | str]] = [[]]
+        used = 0
+        for item in self._items():
+            if used and width and used + item.cell_length > width:
+                lines.append([])
+                used = 0
+            lines[-1].extend([item, GAP])
+            used += item.cell_length + len(GAP)
+        return lines
+
+    def _items(self) -> list[Content]:
         if self.totals is None:
-            return Content("")
+            return []
         t, fairness = self.totals.totals, self.totals.fairness
-        parts: list[str | tuple[str, str]] = []
+        items: list[Content] = []
 
         def item(label: str, value: str, bad: bool = False) -> None:
-            parts.extend([(f"{label} ", MUTED), (value, WARNING if bad else "bold"), "  "])
+            items.append(Content.assemble((f"{label} ", MUTED), (value, WARNING if bad else "bold")))
 
         item("sent", str(t.sent))
         item("delivered", str(t.delivered))
         item("in flight", str(t.in_flight))
         for names, count in self.totals.queued_for_dead:  # not lost: waiting for a next life
-            parts.extend([(f"{count} queued for {names} (dead)", LATE), "  "])
+            items.append(Content.styled(f"{count} queued for {names} (dead)", LATE))
         item("lost", str(t.lost), bad=t.lost > 0)
         item("late", str(t.late), bad=t.late > 0)
         item("dup", str(t.duplicates), bad=t.duplicates > 0)
@@ -41,4 +83,4 @@ class TotalsBar(Widget):
         if t.foreign:
             item("foreign", str(t.foreign), bad=True)
         item("fairness", "-" if fairness is None else f"{fairness:.3f}")
-        return Content.assemble(*parts)
+        return items
