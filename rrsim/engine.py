@@ -501,6 +501,12 @@ class Engine:
             self.finished = True
 
     # ------------------------------------------------------------------ the end
+    def expect_run_end(self) -> None:
+        """Call from the stepping thread as it stops stepping, before ``close``: see
+        ``Supervisor.expect_run_end``."""
+        if hasattr(self, "supervisor"):
+            self.supervisor.expect_run_end()
+
     def close(self) -> None:
         """End every child, close the sockets, remove the run directory.  Safe to call twice."""
         if self._closed:

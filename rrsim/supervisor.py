@@ -130,6 +130,13 @@ class Supervisor:
             return ()
         return tuple(line for line in lines if line.strip())[-LOG_TAIL_LINES:]
 
+    def expect_run_end(self) -> None:
+        """The run is ending: a child that ends from now on ended with it, not by itself.  Said by
+        the thread that started the children before it stops: Linux kills them as it ends
+        (PR_SET_PDEATHSIG follows the thread), and they must not be taken for crashed."""
+        for child in [*self.retiring, *self.children.values()]:
+            child.ending = child.ending or "run-end"
+
     def shutdown(self, timeout_s: float = 5.0) -> list[Ended]:
         """End every child (SIGKILL: nothing they do now matters) and wait for them."""
         everyone = [*self.retiring, *self.children.values()]

@@ -355,3 +355,25 @@ def test_an_action_that_cannot_be_done_is_logged_once_as_skipped_and_one_that_ca
     kill = [(i, text) for i, text in said if "kill w2" in text]
     ended = [i for i, e in enumerate(result.events) if isinstance(e, ev.ProcessEnded) and e.name == "w2"]
     assert len(kill) == 1 and "skipped" not in kill[0][1] and kill[0][0] < ended[0], said
+
+
+def test_children_killed_with_the_live_views_stepping_thread_ended_with_the_run_not_by_crashing():
+    # The live view steps the engine on a thread of its own, and Linux kills the children when the
+    # thread that started them ends (PR_SET_PDEATHSIG) - before the main thread closes the run.
+    # On a loaded machine they were dead by then, and reported crashed.
+    from rrsim.tui.source import LiveRun
+
+    run_ = LiveRun(Engine(Setup(workers=2, rate=50, messages=0, duration=30.0)))
+    run_.begin()
+    deadline = time.monotonic() + 20
+    while not all(w.state == "alive" for w in run_.model.workers.values()) or len(run_.model.workers) < 2:
+        assert time.monotonic() < deadline, "the workers to start"
+        time.sleep(0.02)
+    children = list(run_.engine.supervisor.children.values())
+    run_._stop.set()
+    run_._thread.join(10)
+    while any(child.process.poll() is None for child in children):  # the thread's end killed them
+        assert time.monotonic() < deadline + 10, "the children to die with the thread that started them"
+        time.sleep(0.02)
+    run_.close()
+    assert {life.how_ended for w in run_.model.workers.values() for life in w.lives} == {"run-end"}

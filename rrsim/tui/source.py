@@ -78,6 +78,8 @@ class LiveRun:
                     engine.step(STEP_MS)
         except BaseException as error:  # the app shows it and exits; run_tui raises it again
             self.failure = error
+        finally:
+            engine.expect_run_end()  # the children die with this thread: at the run's end, not crashed
 
     def request(self, command: str, *args: Any) -> Future:
         return self.engine.request(command, *args)
