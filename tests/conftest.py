@@ -1,10 +1,12 @@
-"""How the suite is shared between its two test processes (pytest-xdist, ``-n 2 --dist loadgroup``).
+"""How the suite may be shared between test processes (pytest-xdist).
 
-Each file runs whole in one process.  The files below take turns in one process: those judged by
-their timing (the LRU order, theory's waits, a stranger's window) and those flat out (the chaos
-soak, the benchmarks' smoke run), so that a timing-judged run never has a flat-out one beside it,
-and two flat-out ones never share the two cores.  The hook runs before xdist's own, which reads
-the groups into the test ids: after it, the groups were silently ignored.
+It runs one test at a time (``-n 0`` in pyproject.toml): with two test processes on these 2
+cores, real-process runs judged by their timing (the LRU order, theory's waits, a broker's kill,
+a stranger's window, a refusal's socket) still failed at random, 5 of 419 in a run at a load of 9.
+With ``-n 2 --dist loadgroup`` each file runs whole in one process, and the files below take
+turns in one process: those judged by timing and those flat out (the chaos soak, the benchmarks'
+smoke run).  The hook runs before xdist's own, which reads the groups into the test ids: after
+it, as it first was, the groups were silently ignored.
 """
 
 from __future__ import annotations
