@@ -603,7 +603,10 @@ class Model:
         for stranger in self.strangers:
             if (stranger.binder, stranger.peer) == (e.name, e.peer) and stranger.disconnected_ns is None:
                 stranger.disconnected_ns = e.t_ns
-                self._note(e.t_ns, "warn", "stranger-left", name=e.name, peer=e.peer)
+                if stranger.admitted:  # let in by address: a worker of the run that left, no warning
+                    self._note(e.t_ns, "info", "external-worker-left", name=e.name, peer=e.peer)
+                else:
+                    self._note(e.t_ns, "warn", "stranger-left", name=e.name, peer=e.peer)
 
     def _name_strangers(self) -> None:
         """Peers still unnamed after the grace time are strangers."""
@@ -1116,12 +1119,17 @@ class Model:
         """Plain PULLs let in by address: what each took is estimated from its pusher's side."""
         return [s for s in self.strangers if s.admitted]
 
+    def _taken_by_all(self) -> int:
+        """What our workers received and the let-in plain PULLs are estimated to have taken: one
+        denominator for every share, so that they add up to 100%."""
+        return sum(w.received for w in self.workers.values()) + sum(s.took for s in self.external_workers())
+
     def external_share(self, external: Stranger) -> float:
-        total = sum(w.received for w in self.workers.values()) + sum(s.took for s in self.external_workers())
+        total = self._taken_by_all()
         return external.took / total if total else 0.0
 
     def share(self, worker: WorkerView) -> float:
-        total = sum(w.received for w in self.workers.values())
+        total = self._taken_by_all()
         return worker.received / total if total and worker.kind == RECEIVER else 0.0
 
     def fairness(self) -> float | None:

@@ -264,6 +264,7 @@ _WORDING: dict[str, Callable[..., str]] = {
                                   f"life, not lost: {_KEPT_BY}"),
     "stranger": _stranger,
     "stranger-left": lambda name, peer: f"stranger {peer} left {name}",
+    "external-worker-left": lambda name, peer: f"external worker {peer} left {name}",
     "external-worker": lambda name, peer, endpoint: (
         f"external worker {peer} on {endpoint}: a plain PULL let in by address (no telemetry: its share is "
         f"estimated from what {name} dealt and our workers never received)"),

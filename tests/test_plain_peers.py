@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from rrsim import wire
 from rrsim.config import Setup
 from rrsim.engine import Engine
@@ -137,6 +139,9 @@ def test_the_seeds_pull_let_in_by_address_is_an_estimated_worker(tmp_path):
     # counts lost, not strayed (none on an idle machine; a few when the engine lags).
     totals = report["totals"]
     assert external[0]["received"] == totals["strayed"] > 0 and total >= 30
+    # One denominator for every share (found by review: they added up to 110%).
+    assert sum(w["share"] for w in report["workers"]) == pytest.approx(1.0, abs=1e-4)
+    assert not any(entry["text"].startswith("stranger") for entry in report["log"]), report["log"]
     assert totals["strayed"] + totals["lost"] == total  # every message our workers missed, it got
     assert not report["unknown_peers"]  # let in: not a stranger
     assert any("external worker" in entry["text"] for entry in report["log"])
