@@ -74,7 +74,8 @@ SETUP_KEYS: dict[str, Limit] = {
     "rcvhwm": Limit(int, 0, 10_000_000, help="ZMQ_RCVHWM of the receiving sockets: the workers' and the broker's frontend (0 = no limit)"),
     "immediate": Limit(bool, help="ZMQ_IMMEDIATE on the connecting side: queue only to completed connections"),
     "wait_ready": Limit(bool, help="pushers start only once every worker is connected (exact even split)"),
-    "duration": Limit(float, 0.001, 7 * 86400, help="hard cap on the run in seconds"),
+    "duration": Limit(float, 0.001, 7 * 86400, help="seconds from the run's start after which the pushers stop sending "
+                     "(the run then drains what is in flight)"),
     "interface": Limit(str, help="tcp only: the address to bind"),
     "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
     "strategy": Limit(str, choices=tuple(STRATEGIES), help="lb-broker: how the broker picks a worker: lru (the "

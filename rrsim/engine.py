@@ -333,15 +333,15 @@ class Engine:
         self.emit(ev.StrategySet(now_ns(), strategy))
         self._next_control_ns = 0
 
-    def hold_sending(self, held: bool) -> None:
+    def hold_sending(self, held: bool, for_good: bool = False) -> None:
         self.held = held
-        self.emit(ev.SendingHeld(now_ns(), held))
+        self.emit(ev.SendingHeld(now_ns(), held, for_good))
         self._next_control_ns = 0
 
     def end_sending(self) -> None:
         """Stop sending for good: the run ends once what is in flight has landed, as at its duration."""
         self.time_up = True
-        self.hold_sending(True)
+        self.hold_sending(True, for_good=True)
 
     def request(self, command: str, *args: Any) -> Future:
         """Run a command on the engine's thread; the future holds its result or its UserError."""

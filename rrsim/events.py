@@ -104,6 +104,7 @@ class StrategySet(Event):
 @dataclass(frozen=True)
 class SendingHeld(Event):
     held: bool
+    for_good: bool = False  # the duration is up (or the run was told to end): it drains, then ends
 
 
 @dataclass(frozen=True)

@@ -556,7 +556,7 @@ class Model:
 
     def _on_SendingHeld(self, e: ev.SendingHeld) -> None:
         self.sending_held = e.held
-        self._note(e.t_ns, "info", "sending-held", held=e.held)
+        self._note(e.t_ns, "info", "sending-held", held=e.held, for_good=e.for_good)
 
     def _running(self, name: str) -> bool:
         station = self.station(name)

@@ -249,7 +249,9 @@ _WORDING: dict[str, Callable[..., str]] = {
     "work-set": _work_set,
     "rate-set": _rate_set,
     "strategy-set": lambda strategy: f"the broker now chooses workers by {strategy}",
-    "sending-held": lambda held: "sending paused" if held else "sending resumed",
+    "sending-held": lambda held, for_good=False: (
+        "sending stopped for good (the duration is up): the run drains what is in flight, then ends" if for_good
+        else "sending paused" if held else "sending resumed"),
     "links": _links,
     "sent-all": lambda name, sent: f"{name} has sent all {sent} messages",
     "foreign": lambda name, count: f"{name} received {count} foreign payload(s): counted, not fatal",
