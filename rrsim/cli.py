@@ -64,7 +64,9 @@ workloads:
   [checks] (for rrsim run) holds conditions on the report, e.g. lost = "== 0".
 
 keys in the TUI: a add worker, k kill, t stop, r revive, p pause/resume, [ ] work x2 / x0.5,
-  P add pusher, + - send rate, space hold sending, 1-9 select, ? help, q quit
+  P add pusher, + - send rate, space hold sending, s broker strategy, m message map,
+  f log of the selected worker, PgUp PgDn Home End scroll the log, 1-9 tab arrows select,
+  ? help, q quit
 """
 
 

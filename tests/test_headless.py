@@ -405,3 +405,16 @@ def test_a_pipe_or_a_link_given_as_an_output_is_written_through_not_replaced(tmp
     lines = read[0].decode().splitlines()
     assert json.loads(lines[0])["format"] == "rrsim-events" and len(lines) > 3
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_rrsim_help_names_every_key_of_the_live_view():
+    from rrsim.cli import EPILOG
+    from rrsim.tui.run_screen import RUN_BINDINGS
+
+    keys = EPILOG.split("keys in the TUI:", 1)[1]
+    shown = {"question_mark,f1": "?", "left_square_bracket": "[", "right_square_bracket": "]", "plus": "+",
+             "minus": "-", "space": "space", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End",
+             "shift+tab": "tab", "left": "arrows", "right": "arrows", "up": "arrows", "down": "arrows"}
+    for binding in RUN_BINDINGS:
+        key = "1-9" if binding.key.isdigit() else shown.get(binding.key, binding.key)
+        assert re.search(rf"(^|\s){re.escape(key)}\s", keys), binding.key
