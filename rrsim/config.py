@@ -465,9 +465,16 @@ def check_timeline(setup: Setup, timeline: list[Action], where: str) -> None:
         problem = timeline_problem(action.action, state)
         if action.action == "set_work" and action.worker in brokers:
             problem = "is a broker: only workers do work"
+        if action.action == "stop" and action.worker in brokers:
+            problem = BROKER_NO_STOP
         if problem:
             raise UserError(f"{here}: {action.worker} {problem}")
         alive[action.worker] = {"kill": "dead", "stop": "dead", "pause": "paused", "resume": "alive", "revive": "alive"}.get(action.action, state)
+
+
+# A broker's queue lives in its process: there is no stopping it without losing what it holds.
+BROKER_NO_STOP = ("is a broker: it has no graceful stop (what it holds lives in its process); kill, pause or "
+                  "revive it")
 
 
 def timeline_problem(action: str, state: str) -> str:
@@ -491,7 +498,12 @@ def builtin_scenarios() -> list[str]:
 def load_scenario(name_or_path: str) -> Scenario:
     """Read a scenario from a file path or a built-in name such as ``seed``."""
     path = Path(name_or_path)
-    if not path.exists() and "/" not in name_or_path and name_or_path in builtin_scenarios():
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise UserError(f"{name_or_path[:60]}{'...' if len(name_or_path) > 60 else ''}: cannot be a scenario file: "
+                        f"{error.strerror}") from None
+    if not exists and "/" not in name_or_path and name_or_path in builtin_scenarios():
         text = (resources.files("rrsim") / "scenarios" / f"{name_or_path}.toml").read_text()
         return parse_scenario(text, f"{name_or_path}.toml", name_or_path)
     try:

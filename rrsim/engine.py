@@ -23,7 +23,7 @@ import zmq
 
 from rrsim import events as ev
 from rrsim import telemetry
-from rrsim.config import MAX_PUSHERS, MAX_WORKERS, Action, Setup, check_value, timeline_problem
+from rrsim.config import BROKER_NO_STOP, MAX_PUSHERS, MAX_WORKERS, Action, Setup, check_value, timeline_problem
 from rrsim.errors import UserError
 from rrsim.join import LOST_CONTACT_NS, Listener, RemoteWorker, parse_listen, reply
 from rrsim.model import Model
@@ -252,6 +252,8 @@ class Engine:
 
     def stop(self, name: str) -> None:
         self._check("stop", name)
+        if name in self.model.brokers:
+            raise UserError(f"{name} {BROKER_NO_STOP}")
         if name in self.remotes:
             self.remotes[name].ending = "stopped"  # it finishes what it holds and says goodbye
             self._next_control_ns = 0

@@ -79,6 +79,8 @@ def test_bad_scenario_files(tmp_path, body, needles):
     "args, needles",
     [
         (["run", "seed", "--rate", "abc"], ["--rate", "must be a number"]),
+        (["run", "9" * 5000], ["cannot be a scenario file", "File name too long"]),  # found by the fuzzer
+        (["run", "seed", "--strategy", "random"], ["strategy shapes a broker", "push-pull"]),
         (["run", "seed", "--rate", "-3"], ["--rate", "at least 0"]),
         (["run", "seed", "--workers", "2.5"], ["--workers", "whole number"]),
         (["run", "seed", "--transport", "carrier-pigeon"], ["--transport", "ipc, tcp"]),

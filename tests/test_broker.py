@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.config import Action, Setup, load_scenario
+from rrsim.config import Action, Setup, load_scenario, parse_scenario
+from rrsim.errors import UserError
 from rrsim.patterns.choice import Dispatcher
 from runs import assert_ledger_consistent, run
 
@@ -119,6 +120,13 @@ def test_pewma_prefers_the_fast_worker_and_remembers_a_slow_peak():
     pewma.workers[b"fast"].given = pewma.workers[b"fast"].done = 0
     pewma.workers[b"slow"].given = pewma.workers[b"slow"].done = 0
     assert [pewma.next(t) for _ in range(5)] == [b"fast"] * 5  # 1 ms x 5 outstanding < 50 ms x 1
+
+
+def test_a_broker_has_no_graceful_stop_and_a_scenario_that_asks_for_one_is_refused():
+    # What a broker holds lives in its process: SIGTERM would end it as a kill does (found by review).
+    text = '[setup]\npattern = "lb-broker"\n\n[[at]]\ntime = 1.0\naction = "stop"\ntarget = "b1"\n'
+    with pytest.raises(UserError, match="b1 is a broker: it has no graceful stop"):
+        parse_scenario(text, "s.toml", "s")
 
 
 # ------------------------------------------------------------------------------ real processes
