@@ -811,7 +811,12 @@ class Model:
         self.foreign += e.count
         if e.worker in self.workers:
             self.workers[e.worker].foreign += e.count
-        self._note(e.t_ns, "warn", "foreign", name=e.worker, count=e.count)
+        # One line per worker, its count growing; expected traffic (--connect-pusher) is no warning.
+        key = ("foreign", e.worker)
+        before = self._causes[key].facts["count"] if key in self._causes else 0
+        kind = "info" if self.setup.get("connect_pusher") else "warn"
+        self._note_cause(key, e.t_ns, kind, "foreign", name=e.worker, count=before + e.count,
+                         expected=bool(self.setup.get("connect_pusher")))
 
     def _on_MalformedTelemetry(self, e: ev.MalformedTelemetry) -> None:
         self.malformed += e.count

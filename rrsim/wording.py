@@ -254,7 +254,10 @@ _WORDING: dict[str, Callable[..., str]] = {
         else "sending paused" if held else "sending resumed"),
     "links": _links,
     "sent-all": lambda name, sent: f"{name} has sent all {sent} messages",
-    "foreign": lambda name, count: f"{name} received {count} foreign payload(s): counted, not fatal",
+    "foreign": lambda name, count, expected=False: (
+        f"{name} received {plural(count, 'foreign payload')} "
+        + ("from the plain PUSH it was asked to connect to (--connect-pusher): counted apart from ours" if expected
+           else "(no rrsim header: not one of our pushers' messages): counted, not fatal")),
     "malformed": lambda reason: f"dropped malformed telemetry: {reason}",
     "action": lambda description: f"scenario: {description}",
     "slow-joiner": _slow_joiner,

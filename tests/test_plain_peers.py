@@ -100,6 +100,10 @@ def test_the_seeds_push_feeds_our_workers_as_foreign_payloads(tmp_path):
     totals = result.model.totals()
     assert totals.sent == totals.delivered == 100 and totals.lost == 0
     assert totals.malformed == 0  # our workers' links to it are not reported as links to our pushers
+    # Asked for, its traffic is told once per worker, its count growing, and is no warning.
+    told = [entry for entry in result.model.log if entry.what == "foreign"]
+    assert len({entry.facts["name"] for entry in told}) == len(told) and {entry.kind for entry in told} == {"info"}
+    assert sum(entry.facts["count"] for entry in told) == 20
 
 
 def test_the_seeds_pull_let_in_by_address_is_an_estimated_worker(tmp_path):
