@@ -288,15 +288,11 @@ def value_from_text(key: str, text: str, where: str) -> Any:
         raise UserError(f"{where}: cannot read {text!r} as a value (write it as in a scenario file)") from None
 
 
-def _has_router(pattern: str) -> bool:
-    return any(role.kind == patterns.ROUTER for role in patterns.load(pattern).ROLES.values())
-
-
 def ignored_by_pattern(key: str, setup: Setup) -> str:
     """Why setup key ``key`` does nothing in ``setup``'s pattern, or '' if it does something."""
-    if not SETUP_KEYS[key].needs_router or _has_router(setup.pattern):
+    with_router = patterns.with_router()
+    if not SETUP_KEYS[key].needs_router or setup.pattern in with_router:
         return ""
-    with_router = [name for name in PATTERNS if _has_router(name)]
     return (f"{key} shapes a broker, and pattern {setup.pattern!r} has none "
             f"(it takes pattern = {' or '.join(repr(name) for name in with_router)})")
 

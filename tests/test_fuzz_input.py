@@ -160,9 +160,7 @@ HUGE = st.one_of(st.integers(10**12, 10**40), st.builds(BigInt, st.integers(4301
 # Keys whose values have a form (tcp://HOST:PORT, an IP address) and fit only some other keys
 # (bind, transport): valid ones are not drawn at random, tests/test_remote.py and
 # tests/test_plain_peers.py check them; invalid ones still are, below.
-# The patterns with a broker: the only ones a broker's keys (strategy, max_outstanding) apply to.
-BROKERED = tuple(name for name in patterns.names()
-                 if any(role.kind == patterns.ROUTER for role in patterns.load(name).ROLES.values()))
+BROKERED = patterns.with_router()  # the only patterns a broker's keys (strategy, max_outstanding) apply to
 FORMED_KEYS = {"listen", "connect_pusher", "external_worker"}
 
 

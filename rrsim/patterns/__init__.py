@@ -72,6 +72,11 @@ def binders() -> tuple[str, ...]:
     return tuple(seen)
 
 
+def with_router() -> tuple[str, ...]:
+    """The patterns with a broker: those that a broker's setup keys (strategy ...) apply to."""
+    return tuple(name for name in MODULES if any(role.kind == ROUTER for role in load(name).ROLES.values()))
+
+
 def bound_by(binder: str) -> tuple[str, ...]:
     """The patterns that understand ``bind = binder``."""
     return tuple(name for name in MODULES if binder in load(name).BINDERS)
