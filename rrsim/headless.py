@@ -29,7 +29,7 @@ from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.interrupt import Interruption
 from rrsim.model import Model
-from rrsim.recording import EventRecorder, Recording, compressed, gzip_text, scenario_of, truncation_note
+from rrsim.recording import EventRecorder, RecordingFile, compressed, gzip_text, scenario_of, truncation_note
 from rrsim.replay import play_all
 from rrsim.report import build_report, summary_table, theory_block, theory_line, totals_line
 from rrsim.timeline_summary import timeline_lines
@@ -227,14 +227,14 @@ def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dic
     return report, check(report, scenario)
 
 
-def report_recording(recording: Recording, json_path: Path | str) -> int:
+def report_recording(recording: RecordingFile, json_path: Path | str) -> int:
     """``rrsim replay FILE --json REPORT``: the report the recorded run wrote, from its events alone.
 
     Returns the exit code the run had: 1 if a check of its scenario failed, else 0."""
     scenario = scenario_of(recording)
+    model = play_all(event for _, event in recording.read())  # one at a time: a long recording is never all in memory
     if recording.truncated:
-        print(f"rrsim: {truncation_note(recording)}", file=sys.stderr)
-    model = play_all(recording.events)
+        print(f"rrsim: {truncation_note(recording.path, model.version)}", file=sys.stderr)
     # A run that was interrupted never drained; neither did one whose recording was cut off.
     report, outcomes = run_report(model, scenario, interrupted=not model.drained)
     output = open_output(json_path, "--json")

@@ -7,14 +7,16 @@ it.  docs/events.md describes the format.  A name ending in ``.gz`` is gzip-comp
 from __future__ import annotations
 
 import base64
+import bisect
 import gzip
 import io
 import json
+import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 import numpy as np
 
@@ -104,8 +106,135 @@ def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
     return line
 
 
+CHUNK_BYTES = 1 << 16
+# A gzip stream can be read only from its start, or from a copy of the decompressor's state (its
+# 32 KiB window and the rest, ~45 KB).  One such restart point per MiB of file bounds both the
+# memory a long recording holds and what reaching a line decompresses (~8 MB of text at level 1).
+RESTART_EVERY_BYTES = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class _Restart:
+    """Where a gzip file's reader can begin: the file offset, the text before it, the decompressor there."""
+
+    file_offset: int
+    text_offset: int
+    inflate: Any | None  # a zlib decompress object to copy; None: a gzip member begins here
+
+
+class RecordingFile:
+    """A recording on disk, read as a stream: its header at once, then its events from the first
+    or from any line a reader has passed before (``read``), never all of them in memory."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self.gzipped = compressed(path)
+        try:
+            self.size = Path(path).stat().st_size
+            with open(path, "rb") as file:
+                magic = file.read(2)
+        except OSError as error:
+            raise UserError(f"{self.path}: cannot read it: {error.strerror}") from None
+        if self.gzipped and magic and magic != GZIP_MAGIC:
+            raise UserError(f"{self.path}: not gzip-compressed, yet its name ends in .gz")
+        self.read_bytes = 0  # of the file, by the reader that got furthest: how much is loaded
+        self.truncated = False  # the file ended inside a line (the run was killed while writing): known at its end
+        self._restarts = [_Restart(0, 0, None)]
+        self._restarts_lock = threading.Lock()  # two readers at the frontier must not both add one
+        first = next(self._lines(0), None)
+        if first is None or not first[1].strip():
+            cut = " (it was cut off before its first line)" if self.truncated else ""
+            raise UserError(f"{self.path}: empty, not a recording{cut}")
+        self.header = _header(self.path, first[1])
+        self.first_place = len(first[1]) + 1  # where the first event's line begins in the text
+
+    def progress(self) -> float:
+        """How much of the file has been read, 0 to 1."""
+        return 1.0 if not self.size else min(1.0, self.read_bytes / self.size)
+
+    def read(self, place: int | None = None, position: int = 0) -> Iterator[tuple[int, ev.Event]]:
+        """Each event from the line that begins at text offset ``place`` (None: the first event),
+        with where it begins; ``position`` is how many events come before it (for line numbers)."""
+        number = position + 1  # the header is line 1
+        for number, (offset, line) in enumerate(self._lines(self.first_place if place is None else place),
+                                                start=position + 2):
+            event = _event(self.path, number, line)
+            if number == 2 and not isinstance(event, ev.RunStarted):
+                raise UserError(f"{self.path}: no run in it: its first event is not the run's start (RunStarted)")
+            yield offset, event
+        if number == 1:
+            cut = " (it was cut off before it)" if self.truncated else ""
+            raise UserError(f"{self.path}: no run in it: its first event is not the run's start (RunStarted){cut}")
+
+    def _lines(self, place: int) -> Iterator[tuple[int, bytes]]:
+        """Every whole line from text offset ``place`` with the offset it begins at; a last line
+        without its end marks the file cut off."""
+        pending, offset = b"", place
+        for text in self._text(place):
+            lines = (pending + text).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield offset, line
+                offset += len(line) + 1
+        if pending:
+            self.truncated = True  # the writer ends every line: this one was cut short
+
+    def _text(self, place: int) -> Iterator[bytes]:
+        """The file's text from ``place`` on, in chunks."""
+        with open(self.path, "rb") as file:
+            if not self.gzipped:
+                file.seek(place)
+                while chunk := file.read(CHUNK_BYTES):
+                    self.read_bytes = max(self.read_bytes, file.tell())
+                    yield chunk
+                return
+            yield from self._inflated(file, place)
+
+    def _inflated(self, file: IO[bytes], place: int) -> Iterator[bytes]:
+        with self._restarts_lock:
+            restart = self._restarts[bisect.bisect_right([r.text_offset for r in self._restarts], place) - 1]
+        file.seek(restart.file_offset)
+        inflate = restart.inflate.copy() if restart.inflate is not None else zlib.decompressobj(wbits=31)
+        skip, text_offset, fed = place - restart.text_offset, restart.text_offset, False
+        try:
+            while chunk := file.read(CHUNK_BYTES):
+                fed = True
+                self._note_restart(file.tell() - len(chunk), text_offset, inflate)
+                text = inflate.decompress(chunk)
+                while inflate.eof and inflate.unused_data:  # gzip members may be concatenated
+                    rest = inflate.unused_data
+                    inflate = zlib.decompressobj(wbits=31)
+                    text += inflate.decompress(rest)
+                self.read_bytes = max(self.read_bytes, file.tell())
+                text_offset += len(text)
+                if skip >= len(text):
+                    skip -= len(text)
+                    continue
+                yield text[skip:]
+                skip = 0
+        except zlib.error as error:
+            raise UserError(f"{self.path}: corrupt gzip data: {error}") from None
+        if fed and not inflate.eof:
+            self.truncated = True  # the gzip stream stops before its end
+
+    def _note_restart(self, file_offset: int, text_offset: int, inflate: Any) -> None:
+        """Keep a way back to ``file_offset`` if it is far enough past the last one kept."""
+        if file_offset < self._restarts[-1].file_offset + RESTART_EVERY_BYTES:
+            return
+        with self._restarts_lock:
+            if file_offset >= self._restarts[-1].file_offset + RESTART_EVERY_BYTES:
+                self._restarts.append(_Restart(file_offset, text_offset, None if inflate.eof else inflate.copy()))
+
+    def restart_bytes(self) -> int:
+        """Roughly what the restart points hold: a decompressor's state each (zlib's window and more)."""
+        return sum(45_000 for restart in self._restarts if restart.inflate is not None)
+
+
 @dataclass
 class Recording:
+    """A recording read whole: for short ones (tests, the TUI's fixed scenes)."""
+
     path: str
     header: dict[str, Any]
     events: list[ev.Event] = field(default_factory=list)
@@ -114,44 +243,9 @@ class Recording:
 
 def read_recording(path: Path | str) -> Recording:
     """Every complete event of a recording; a UserError naming the file and what is wrong with it."""
-    name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as error:
-        raise UserError(f"{name}: cannot read it: {error.strerror}") from None
-    text, truncated = _decompress(name, raw) if compressed(path) else (raw, False)
-    lines = text.split(b"\n")
-    if lines[-1]:
-        truncated = True  # the writer ends every line: this one was cut short
-    lines.pop()
-    if not lines or not lines[0].strip():
-        raise UserError(f"{name}: empty, not a recording" + (" (it was cut off before its first line)" if truncated else ""))
-    recording = Recording(name, _header(name, lines[0]), truncated=truncated)
-    for number, line in enumerate(lines[1:], start=2):
-        recording.events.append(_event(name, number, line))
-    if not recording.events or not isinstance(recording.events[0], ev.RunStarted):
-        cut = " (it was cut off before it)" if truncated and not recording.events else ""
-        raise UserError(f"{name}: no run in it: its first event is not the run's start (RunStarted){cut}")
-    return recording
-
-
-def _decompress(name: str, raw: bytes) -> tuple[bytes, bool]:
-    """What a gzip file holds, and whether it ended before its end (a run killed while writing)."""
-    if not raw:
-        return b"", False
-    if raw[:2] != b"\x1f\x8b":
-        raise UserError(f"{name}: not gzip-compressed, yet its name ends in .gz")
-    out, rest = [], raw
-    try:
-        while rest[:2] == b"\x1f\x8b":  # gzip files may be concatenated
-            unpack = zlib.decompressobj(wbits=31)
-            out.append(unpack.decompress(rest))
-            if not unpack.eof:
-                return b"".join(out), True
-            rest = unpack.unused_data
-    except zlib.error as error:
-        raise UserError(f"{name}: corrupt gzip data: {error}") from None
-    return b"".join(out), False
+    file = RecordingFile(path)
+    events = [event for _, event in file.read()]
+    return Recording(file.path, file.header, events, file.truncated)
 
 
 def _header(name: str, line: bytes) -> dict[str, Any]:
@@ -183,7 +277,7 @@ def _event(name: str, number: int, line: bytes) -> ev.Event:
         raise UserError(f"{name}: line {number} is not an event ({error}): {shown!r}") from None
 
 
-def scenario_of(recording: Recording) -> Scenario:
+def scenario_of(recording: Recording | RecordingFile) -> Scenario:
     """The scenario the header names: its name, setup and checks (a replay has no timeline to play)."""
     from rrsim.checks import known_names, parse_check
 
@@ -205,6 +299,6 @@ def scenario_of(recording: Recording) -> Scenario:
     )
 
 
-def truncation_note(recording: Recording) -> str:
-    return (f"{recording.path} was cut off inside a line (was the run killed while writing it?): "
-            f"replaying its {len(recording.events)} complete events")
+def truncation_note(path: str, events: int) -> str:
+    return (f"{path} was cut off inside a line (was the run killed while writing it?): "
+            f"replaying its {events} complete events")

@@ -295,7 +295,7 @@ def silent_scene() -> Scene:
 def recorded(name: str, until_s: float | None = None) -> Model:
     """A model fed a recording of a real run (``rrsim run ... --events``, its run directory
     renamed /tmp/rrsim-demo) up to ``until_s`` seconds after it started, or to its end."""
-    player = Player(Timeline(recording(name).events))
+    player = Player(Timeline(recording(name).events).load_all())
     if until_s is None:
         player.go_to(player.timeline.end)
     else:
