@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -51,62 +52,64 @@ WAIT_NS = 300_000  # send to receipt in the synthetic run
 T0_NS = 1_000 * NS
 
 
-class TimedRecorder:
-    """A recorder that counts the CPU time its thread spends in it: what recording costs the engine."""
-
-    def __init__(self, recorder: EventRecorder) -> None:
-        self.recorder = recorder
-        self.cpu_s = 0.0
-
-    def __call__(self, event: ev.Event) -> None:
-        began = time.thread_time()
-        self.recorder(event)
-        self.cpu_s += time.thread_time() - began
+@dataclass
+class RecordedRun:
+    msgs_per_s: float
+    cpu_us_per_msg: float  # the engine process's CPU time (every thread of it), per message
+    recorder_share: float = 0.0  # of that, the recorder's writing thread's
+    close_s: float = 0.0  # what was left to write once the run had accounted for every message
 
 
-def _recorded_run(messages: int, path: Path | None) -> tuple[float, float]:
-    """(msgs/s, share of the engine's CPU time spent recording) of one run."""
+def _recorded_run(messages: int, path: Path | None) -> RecordedRun:
     began = time.process_time()
     if path is None:
-        return run_rrsim("ipc", WORKERS, messages)["msgs_per_s"], 0.0
+        rate = run_rrsim("ipc", WORKERS, messages)["msgs_per_s"]
+        return RecordedRun(rate, (time.process_time() - began) / messages * 1e6)
     binary = path.open("wb")
     stream = gzip_text(binary) if compressed(path) else io.TextIOWrapper(binary, encoding="utf-8")
-    recorder = TimedRecorder(EventRecorder(stream, Scenario("benchmark", Setup())))
+    recorder = EventRecorder(stream, Scenario("benchmark", Setup()))
     try:
         rate = run_rrsim("ipc", WORKERS, messages, recorder)["msgs_per_s"]
+        closing = time.perf_counter()
+        recorder.close()
         stream.close()  # the last of the compression: part of the cost
+        close_s = time.perf_counter() - closing
     finally:
         stream.close()
-    return rate, recorder.cpu_s / (time.process_time() - began)
+    cpu_s = time.process_time() - began
+    return RecordedRun(rate, cpu_s / messages * 1e6, recorder.cpu_s / cpu_s, close_s)
 
 
 def cost(settings: Settings) -> dict[str, Any]:
     messages = settings.recording_messages
-    rates: dict[str, list[float]] = {"none": [], "jsonl": [], "jsonl.gz": []}
-    shares: dict[str, list[float]] = {"jsonl": [], "jsonl.gz": []}
+    runs: dict[str, list[RecordedRun]] = {"none": [], "jsonl": [], "jsonl.gz": []}
     sizes: dict[str, list[float]] = {"jsonl": [], "jsonl.gz": [], "jsonl, uncompressed from .gz": []}
-    kinds = list(rates)
+    kinds = list(runs)
     with tempfile.TemporaryDirectory(prefix="rrsim-bench-rec-") as tmp:
         for rep in range(settings.reps):
             for kind in kinds[rep % 3:] + kinds[: rep % 3]:
                 path = None if kind == "none" else Path(tmp) / f"events.{kind}"
-                rate, share = _recorded_run(messages, path)
-                rates[kind].append(rate)
+                runs[kind].append(_recorded_run(messages, path))
                 if path is not None:
-                    shares[kind].append(share)
                     sizes[kind].append(path.stat().st_size / messages)
                     if kind == "jsonl.gz":
                         with gzip.open(path) as text:
                             sizes["jsonl, uncompressed from .gz"].append(len(text.read()) / messages)
                     path.unlink()
-    ratios = {kind: summary([r / base for r, base in zip(rates[kind], rates["none"])])
-              for kind in ("jsonl", "jsonl.gz")}
+    recorded = ("jsonl", "jsonl.gz")
+    # Each repetition's runs took turns: their ratio compares runs made under the same load.
+    ratios = {kind: summary([run.msgs_per_s / base.msgs_per_s for run, base in zip(runs[kind], runs["none"])])
+              for kind in recorded}
     return {
         "case": f"ipc, {WORKERS} workers, rate 0, {messages} messages",
-        "msgs_per_s": {kind: summary(values, 0) for kind, values in rates.items()},
+        "msgs_per_s": {kind: summary([run.msgs_per_s for run in values], 0) for kind, values in runs.items()},
         "ratio": ratios,
-        # Steadier than the ratio on a busy machine: the engine's CPU time that went to recording.
-        "recorder_cpu_share": {kind: summary(values) for kind, values in shares.items()},
+        # Steadier than the ratio on a busy machine: the engine process's CPU time per message, with
+        # a recorder over without, and the share of it the recorder's own thread took.
+        "cpu_ratio": {kind: summary([run.cpu_us_per_msg / base.cpu_us_per_msg
+                                     for run, base in zip(runs[kind], runs["none"])]) for kind in recorded},
+        "recorder_cpu_share": {kind: summary([run.recorder_share for run in runs[kind]]) for kind in recorded},
+        "close_s": {kind: summary([run.close_s for run in runs[kind]], 3) for kind in recorded},
         "bytes_per_message": {kind: summary(values, 2) for kind, values in sizes.items()},
         "target": f"ratio >= {TARGET_RATIO}",
         "met": all(ratio["median"] >= TARGET_RATIO for ratio in ratios.values()),
@@ -178,6 +181,7 @@ def _write_synthetic(seconds: float, path: Path) -> None:
         record = EventRecorder(stream, Scenario("synthetic", Setup()))
         for index in range(len(events)):
             record(events[index])
+        record.close()
         stream.close()
 
 

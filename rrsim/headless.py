@@ -176,6 +176,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
     outputs: dict[str, OutputFile | StandardOutput] = {}
     engine: Engine | None = None
+    recorder: EventRecorder | None = None
     with Interruption() as interruption:
         try:
             for option, path in paths.items():
@@ -183,7 +184,8 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                     outputs[option] = open_output(path, option)
             engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
             if "--events" in outputs:
-                engine.subscribe(EventRecorder(outputs["--events"].stream, dataclasses.replace(scenario, setup=engine.setup)))
+                recorder = EventRecorder(outputs["--events"].stream, dataclasses.replace(scenario, setup=engine.setup))
+                engine.subscribe(recorder)
             report = play(engine, scenario, progress, interruption)
             outcomes = check(report, scenario)
             if "--json" in outputs:
@@ -193,6 +195,8 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                 outputs["--csv"].keep()
         finally:
             # The events of a run that started are worth keeping, even after a crash.
+            if recorder is not None:
+                recorder.close()  # every event written before the file is kept (or discarded)
             if "--events" in outputs and engine is not None and engine.model.started_ns is not None:
                 outputs["--events"].keep()
             for output in outputs.values():

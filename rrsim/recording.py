@@ -11,7 +11,9 @@ import bisect
 import gzip
 import io
 import json
+import queue
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +28,8 @@ from rrsim.config import Scenario, Setup, build_setup
 from rrsim.errors import UserError
 
 FORMAT = "rrsim-events"
-VERSION = 1
+VERSION = 2  # 2: a Deliveries line's deltas may be 4 bytes wide ("width")
+READS = (1, 2)
 # Level 1: the events of a run at full speed compress to a third in a fraction of the time of
 # the default 9 (benchmarks/recording.py measures both the size and the cost).
 GZIP_LEVEL = 1
@@ -58,51 +61,114 @@ def gzip_text(binary: IO[bytes]) -> IO[str]:
 
 class EventRecorder:
     """Writes the header, then every engine event as one JSON line with ``t_s``: seconds since
-    the run started."""
+    the run started.
+
+    The engine's thread only hands each event over (``__call__``): a thread of the recorder's own
+    turns them into lines and writes them, many at a time, so that gzip's compression (which lets
+    go of the GIL) runs beside the engine rather than in its way.  ``close`` writes what is left;
+    call it before closing the stream."""
 
     def __init__(self, stream: IO[str], scenario: Scenario) -> None:
         self.stream = stream
         self.started_ns: int | None = None
-        self._write(header(scenario))
-
-    def _write(self, line: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self.failure: BaseException | None = None  # the writing thread's, raised again by close()
+        self.cpu_s = 0.0  # the writing thread's CPU time, once closed (benchmarks/recording.py reads it)
+        self._events: queue.SimpleQueue[ev.Event | None] = queue.SimpleQueue()
+        self.stream.write(_json_line(header(scenario)))
+        self._thread = threading.Thread(target=self._write_all, name="rrsim-recorder", daemon=True)
+        self._thread.start()
 
     def __call__(self, event: ev.Event) -> None:
+        self._events.put(event)
+
+    def close(self) -> None:
+        """Write every event handed over so far, then stop; the stream stays open."""
+        if self._thread.is_alive():
+            self._events.put(None)
+            self._thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def _write_all(self) -> None:
+        try:
+            while True:
+                lines, last = [], self._events.get()
+                while last is not None:  # what has queued up meanwhile goes in one write
+                    lines.append(self._line(last))
+                    if len(lines) == WRITE_LINES:
+                        break
+                    try:
+                        last = self._events.get_nowait()
+                    except queue.Empty:
+                        break
+                self.stream.write("".join(lines))
+                if last is None:
+                    return
+        except BaseException as error:  # a full disk, say: told by close(), in the engine's thread
+            self.failure = error
+        finally:
+            self.cpu_s = time.thread_time()
+
+    def _line(self, event: ev.Event) -> str:
         if self.started_ns is None and isinstance(event, ev.RunStarted):
             self.started_ns = event.t_ns
         t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
         if isinstance(event, ev.Deliveries):
             # Spliced in by hand: json.dumps would look at every character of a long base64 string.
+            deltas, width = _packed(event)
             fields = {"event": "Deliveries", "t_s": t_s, "t_ns": event.t_ns, "worker": event.worker,
-                      "life": event.life, "done": event.done_ns is not None, "work": event.work_us is not None}
-            self.stream.write(f'{json.dumps(fields, separators=(",", ":"))[:-1]},"deltas":"{_packed(event)}"}}\n')
-        else:
-            fields = event.to_json()
-            self._write({"event": fields.pop("event"), "t_s": t_s, **fields})
+                      "life": event.life, "done": event.done_ns is not None, "work": event.work_us is not None,
+                      "width": width}
+            return f'{json.dumps(fields, separators=(",", ":"))[:-1]},"deltas":"{deltas}"}}\n'
+        fields = event.to_json()
+        return _json_line({"event": fields.pop("event"), "t_s": t_s, **fields})
+
+
+WRITE_LINES = 256  # at most this many lines a write: the queue's backlog is drained a piece at a time
+
+
+def _json_line(line: dict[str, Any]) -> str:
+    return json.dumps(line, separators=(",", ":")) + "\n"
 
 
 # A batch of deliveries is up to thousands of messages of four or five numbers each.  As JSON lists
 # a message cost the engine more to write than to fold into its model (38 bytes of text); packed
-# (each array delta-coded, as little-endian int64 rows, in base64) it costs a fifth of that.
+# (each array delta-coded, in base64) it costs a fifth of that.  The deltas after each row's first
+# number almost always fit in 4 bytes (ids step by a few, times by microseconds): then they are
+# written 4 bytes wide, which halves what base64 and gzip have to chew.
 ROWS = ("pushers", "seqs", "sent_ns", "recv_ns")  # always; then done_ns and work_us when the line says so
+INT32 = np.iinfo(np.int32)
 
 
-def _packed(event: ev.Deliveries) -> str:
+def _packed(event: ev.Deliveries) -> tuple[str, int]:
+    """The line's ``deltas`` and their ``width`` in bytes (after each row's first number, always 8)."""
     rows = [event.pushers, event.seqs, event.sent_ns, event.recv_ns]
     rows += [optional for optional in (event.done_ns, event.work_us) if optional is not None]
     deltas = np.diff(np.stack(rows), axis=1, prepend=0)
-    return base64.b64encode(deltas.astype("<i8").tobytes()).decode("ascii")
+    rest = deltas[:, 1:]
+    if rest.size and (rest.min() < INT32.min or rest.max() > INT32.max):
+        return base64.b64encode(deltas.astype("<i8").tobytes()).decode("ascii"), 8
+    packed = deltas[:, 0].astype("<i8").tobytes() + rest.astype("<i4").tobytes()
+    return base64.b64encode(packed).decode("ascii"), 4
 
 
 def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
     """The Deliveries fields of a packed line, as ``ev.from_json`` takes them."""
     names = ROWS + tuple(name for name, flag in (("done_ns", "done"), ("work_us", "work")) if line.pop(flag, False))
     raw = base64.b64decode(str(line.pop("deltas")), validate=True)
-    if len(raw) % (8 * len(names)):
-        raise ValueError(f"deltas: {len(raw)} bytes are not {len(names)} rows of 8-byte numbers")
-    values = np.cumsum(np.frombuffer(raw, dtype="<i8").reshape(len(names), -1), axis=1)
-    line.update(zip(names, values))
+    width, rows = line.pop("width", 8), len(names)  # version 1 wrote no width: always 8
+    if width == 8:
+        if len(raw) % (8 * rows):
+            raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of 8-byte numbers")
+        deltas = np.frombuffer(raw, dtype="<i8").reshape(rows, -1)
+    elif width == 4:
+        if len(raw) < 8 * rows or (len(raw) - 8 * rows) % (4 * rows):
+            raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of an 8-byte number and 4-byte ones")
+        firsts = np.frombuffer(raw[:8 * rows], dtype="<i8").reshape(rows, 1)
+        deltas = np.hstack([firsts, np.frombuffer(raw[8 * rows:], dtype="<i4").reshape(rows, -1)])
+    else:
+        raise ValueError(f"width is {width!r}: deltas are 4 or 8 bytes wide")
+    line.update(zip(names, np.cumsum(deltas, axis=1, dtype=np.int64)))
     return line
 
 
@@ -255,9 +321,9 @@ def _header(name: str, line: bytes) -> dict[str, Any]:
         first = None
     if not isinstance(first, dict) or first.get("format") != FORMAT:
         raise UserError(f"{name}: not an rrsim recording (its first line is not an {FORMAT} header)")
-    if first.get("version") != VERSION:
+    if first.get("version") not in READS:
         raise UserError(f"{name}: recording format version {first.get('version')!r}; this rrsim ({__version__}) "
-                        f"reads version {VERSION}")
+                        f"reads versions {' and '.join(map(str, READS))}")
     if not isinstance(first.get("setup"), dict):
         raise UserError(f"{name}: its header has no setup")
     return first

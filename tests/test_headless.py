@@ -117,6 +117,7 @@ def test_each_recorded_event_says_when_since_the_run_started():
     record = EventRecorder(stream, Scenario("s", Setup()))
     record(ev.RunStarted(5_000_000_000, {}, {}))
     record(ev.WorkerPaused(6_250_000_000, "w1"))
+    record.close()  # written by a thread of its own: every line is there once it is closed
     header, *lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert header["format"] == "rrsim-events" and header["scenario"] == "s"
     assert [(line["event"], line["t_s"], line["t_ns"]) for line in lines] == [

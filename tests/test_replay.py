@@ -8,6 +8,8 @@ screen with no playing thread: no clocks, so every picture is the same on every 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import gzip
 import io
 import itertools
@@ -17,8 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from rrsim import events as ev
 from rrsim.config import Scenario, Setup
 from rrsim.errors import UserError
 from rrsim.headless import report_recording, run_report
@@ -102,6 +106,27 @@ def test_playing_follows_the_clock_at_its_speed_and_stops_at_the_end():
     while player.playing:
         player.advance(0)
     assert player.at_end and build_report(player.model) == build_report(timeline.final)
+
+
+def test_deliveries_are_written_four_bytes_a_number_when_they_fit_and_eight_when_not(tmp_path: Path):
+    close = ev.Deliveries(7 * NS, "w1", 1, np.array([0, 0, 0]), np.array([10, 14, 18]),
+                          np.array([5 * NS, 5 * NS + 900, 5 * NS + 1_700]), np.array([6 * NS, 6 * NS + 5, 6 * NS + 9]),
+                          done_ns=np.array([6 * NS + 1, 6 * NS + 6, 6 * NS + 10]), work_us=np.array([0, 0, 0]))
+    # A message queued for a dead worker's next life, sent 5 s before the one received before it.
+    apart = dataclasses.replace(close, sent_ns=np.array([5 * NS, 0, 1]))
+    stream = io.StringIO()
+    record = EventRecorder(stream, Scenario("widths", Setup()))
+    for event in (ev.RunStarted(0, {}, {}), close, apart):
+        record(event)
+    record.close()
+    _, _, narrow, wide = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert (narrow["width"], wide["width"]) == (4, 8)
+    assert len(base64.b64decode(narrow["deltas"])) == 6 * 8 + 6 * 2 * 4  # each row: its first number, then two
+    (tmp_path / "w.jsonl").write_text(stream.getvalue())
+    _, *read = read_recording(tmp_path / "w.jsonl").events
+    assert [event.to_json() for event in read] == [close.to_json(), apart.to_json()]
+    # A version 1 recording (no width: eight bytes) still reads: the TUI's recorded scenes are such.
+    assert read_recording(RECORDED_PATH).header["version"] == 1
 
 
 # ---------------------------------------------------------------------- a long recording, opened at once
@@ -242,6 +267,7 @@ def test_a_stranger_replays_as_it_happened(tmp_path: Path):
     record = EventRecorder(stream, scenario)
     for event in events:
         record(event)
+    record.close()
     (tmp_path / "s.jsonl").write_text(stream.getvalue())
     replayed = play_all(read_recording(tmp_path / "s.jsonl").events)
     original, _ = run_report(engine.model, scenario, interrupted=False)

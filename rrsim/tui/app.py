@@ -99,13 +99,16 @@ def run_tui(scenario: Scenario, keep_logs: Path | None, record: Path | None = No
         if recording is not None:
             recording.discard()
         raise
+    recorder = None
     if recording is not None:
-        engine.subscribe(EventRecorder(recording.stream, dataclasses.replace(scenario, setup=engine.setup)))
+        recorder = EventRecorder(recording.stream, dataclasses.replace(scenario, setup=engine.setup))
+        engine.subscribe(recorder)
     run = LiveRun(engine)
 
     def close() -> None:
         run.close()  # the engine's last events (every process ended) are written before the file is kept
-        if recording is not None and not recording.stream.closed:
+        if recording is not None and recorder is not None and not recording.stream.closed:
+            recorder.close()
             recording.keep()
 
     return _show(run, scenario.name, close)
