@@ -3,7 +3,9 @@
 Cost: one pusher at rate 0 and 4 workers over ipc (throughput's window), run without a
 recorder, with one writing JSON lines and with one writing them gzipped, the order rotating
 each repetition; the figures are the medians of the per-repetition ratios to the run without,
-and the recordings' bytes per message.
+the recordings' bytes per message, and the recorder thread's CPU time as a share of the engine
+process's and of the whole run's (the engine and its children): on a shared machine the ratio of
+throughputs is mostly noise, and these shares are the steadier figures.
 
 Opening and seeking: a synthetic recording of a push-pull run at 10,000 msgs/s (one pusher, 4
 workers, each worker's receipts batched every 20 ms, as rrsim.receipts does) written to a gzip
@@ -20,6 +22,7 @@ import io
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -57,7 +60,14 @@ class RecordedRun:
     msgs_per_s: float
     cpu_us_per_msg: float  # the engine process's CPU time (every thread of it), per message
     recorder_share: float = 0.0  # of that, the recorder's writing thread's
+    run_share: float = 0.0  # of the whole run's CPU time (the engine process and every child), the recorder's
     close_s: float = 0.0  # what was left to write once the run had accounted for every message
+
+
+def _run_cpu_s() -> float:
+    """CPU time of this process and of its children that have ended (a run's end every one of them)."""
+    return sum(usage.ru_utime + usage.ru_stime
+               for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def _recorded_run(messages: int, path: Path | None) -> RecordedRun:
@@ -65,6 +75,7 @@ def _recorded_run(messages: int, path: Path | None) -> RecordedRun:
     if path is None:
         rate = run_rrsim("ipc", WORKERS, messages)["msgs_per_s"]
         return RecordedRun(rate, (time.process_time() - began) / messages * 1e6)
+    run_began = _run_cpu_s()
     binary = path.open("wb")
     stream = gzip_text(binary) if compressed(path) else io.TextIOWrapper(binary, encoding="utf-8")
     recorder = EventRecorder(stream, Scenario("benchmark", Setup()))
@@ -77,7 +88,8 @@ def _recorded_run(messages: int, path: Path | None) -> RecordedRun:
     finally:
         stream.close()
     cpu_s = time.process_time() - began
-    return RecordedRun(rate, cpu_s / messages * 1e6, recorder.cpu_s / cpu_s, close_s)
+    return RecordedRun(rate, cpu_s / messages * 1e6, recorder.cpu_s / cpu_s, recorder.cpu_s / (_run_cpu_s() - run_began),
+                       close_s)
 
 
 def cost(settings: Settings) -> dict[str, Any]:
@@ -109,6 +121,10 @@ def cost(settings: Settings) -> dict[str, Any]:
         "cpu_ratio": {kind: summary([run.cpu_us_per_msg / base.cpu_us_per_msg
                                      for run, base in zip(runs[kind], runs["none"])]) for kind in recorded},
         "recorder_cpu_share": {kind: summary([run.recorder_share for run in runs[kind]]) for kind in recorded},
+        # The steadiest: at rate 0 the engine's own thread is mostly waiting (~6% busy), the pusher and
+        # the workers are what the two cores are busy with, so what recording takes from the run is
+        # about its share of the whole run's CPU time.
+        "recorder_run_cpu_share": {kind: summary([run.run_share for run in runs[kind]]) for kind in recorded},
         "close_s": {kind: summary([run.close_s for run in runs[kind]], 3) for kind in recorded},
         "bytes_per_message": {kind: summary(values, 2) for kind, values in sizes.items()},
         "target": f"ratio >= {TARGET_RATIO}",

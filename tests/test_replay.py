@@ -172,15 +172,16 @@ def test_any_line_of_a_recording_is_read_again_from_where_it_begins(tmp_path: Pa
 
 
 def test_a_replay_folds_the_rest_behind_the_view_and_tells_a_bad_line_deep_in_it(tmp_path: Path):
-    run = ReplayRun(RecordingFile(RECORDED_PATH))
+    lines = lines_of(RECORDED)[:330]  # the first 1.8 s: enough to fold in slices
+    (tmp_path / "good.jsonl").write_bytes(b"".join(lines))
+    run = ReplayRun(RecordingFile(tmp_path / "good.jsonl"))
     assert not run.timeline.complete and run.replay().loading is not None
     run.begin()
     try:
         wait_for(lambda: run.timeline.complete, 30, "the recording to be folded")
     finally:
         run.close()
-    assert run.failure is None and run.replay().loading is None
-    lines = lines_of(RECORDED)
+    assert run.failure is None and run.replay().loading is None and run.timeline.loaded == 329
     (tmp_path / "bad.jsonl").write_bytes(b"".join(lines[:300]) + b"{not json\n" + b"".join(lines[300:]))
     bad = ReplayRun(RecordingFile(tmp_path / "bad.jsonl"))
     bad.begin()
