@@ -195,12 +195,14 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                 outputs["--csv"].keep()
         finally:
             # The events of a run that started are worth keeping, even after a crash.
-            if recorder is not None:
-                recorder.close()  # every event written before the file is kept (or discarded)
-            if "--events" in outputs and engine is not None and engine.model.started_ns is not None:
-                outputs["--events"].keep()
-            for output in outputs.values():
-                output.discard()  # a no-op for one already kept
+            try:
+                if recorder is not None:
+                    recorder.close()  # every event written before the file is kept (or discarded)
+                if "--events" in outputs and engine is not None and engine.model.started_ns is not None:
+                    outputs["--events"].keep()
+            finally:
+                for output in outputs.values():
+                    output.discard()  # a no-op for one already kept
         _print_summary(summary, scenario, report, outcomes)
     if interruption.interrupted:
         return interruption.exit_code

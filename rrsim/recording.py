@@ -86,6 +86,8 @@ class EventRecorder:
         if self._thread.is_alive():
             self._events.put(None)
             self._thread.join()
+        if isinstance(self.failure, OSError):  # a full disk, say: the user's to mend
+            raise UserError(f"cannot write the recording: {self.failure.strerror or self.failure}") from None
         if self.failure is not None:
             raise self.failure
 
