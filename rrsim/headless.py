@@ -30,7 +30,7 @@ from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.interrupt import Interruption
 from rrsim.model import Model
-from rrsim.recording import EventRecorder, Recording, compressed, gzip_text, scenario_of, truncation_note
+from rrsim.recording import EventRecorder, RecordingFile, compressed, gzip_text, scenario_of, truncation_note
 from rrsim.replay import play_all
 from rrsim.report import build_report, summary_table, theory_block, theory_line, totals_line
 from rrsim.timeline_summary import timeline_lines
@@ -204,6 +204,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
     outputs: dict[str, Output] = {}
     engine: Engine | None = None
+    recorder: EventRecorder | None = None
     with Interruption() as interruption:
         try:
             for option, path in paths.items():
@@ -211,7 +212,8 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                     outputs[option] = open_output(path, option)
             engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
             if "--events" in outputs:
-                engine.subscribe(EventRecorder(outputs["--events"].stream, dataclasses.replace(scenario, setup=engine.setup)))
+                recorder = EventRecorder(outputs["--events"].stream, dataclasses.replace(scenario, setup=engine.setup))
+                engine.subscribe(recorder)
             report = play(engine, scenario, progress, interruption)
             outcomes = check(report, scenario)
             if "--json" in outputs:
@@ -221,10 +223,14 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
                 outputs["--csv"].keep()
         finally:
             # The events of a run that started are worth keeping, even after a crash.
-            if "--events" in outputs and engine is not None and engine.model.started_ns is not None:
-                outputs["--events"].keep()
-            for output in outputs.values():
-                output.discard()  # a no-op for one already kept
+            try:
+                if recorder is not None:
+                    recorder.close()  # every event written before the file is kept (or discarded)
+                if "--events" in outputs and engine is not None and engine.model.started_ns is not None:
+                    outputs["--events"].keep()
+            finally:
+                for output in outputs.values():
+                    output.discard()  # a no-op for one already kept
         _print_summary(summary, scenario, report, outcomes)
     if interruption.interrupted:
         return interruption.exit_code
@@ -255,14 +261,14 @@ def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dic
     return report, check(report, scenario)
 
 
-def report_recording(recording: Recording, json_path: Path | str) -> int:
+def report_recording(recording: RecordingFile, json_path: Path | str) -> int:
     """``rrsim replay FILE --json REPORT``: the report the recorded run wrote, from its events alone.
 
     Returns the exit code the run had: 1 if a check of its scenario failed, else 0."""
     scenario = scenario_of(recording)
+    model = play_all(event for _, event in recording.read())  # one at a time: a long recording is never all in memory
     if recording.truncated:
-        print(f"rrsim: {truncation_note(recording)}", file=sys.stderr)
-    model = play_all(recording.events)
+        print(f"rrsim: {truncation_note(recording.path, model.version)}", file=sys.stderr)
     # A run that was interrupted never drained; neither did one whose recording was cut off.
     report, outcomes = run_report(model, scenario, interrupted=not model.drained)
     output = open_output(json_path, "--json")

@@ -7,14 +7,18 @@ it.  docs/events.md describes the format.  A name ending in ``.gz`` is gzip-comp
 from __future__ import annotations
 
 import base64
+import bisect
 import gzip
 import io
 import json
+import queue
+import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 import numpy as np
 
@@ -24,7 +28,8 @@ from rrsim.config import Scenario, Setup, build_setup
 from rrsim.errors import UserError
 
 FORMAT = "rrsim-events"
-VERSION = 1
+VERSION = 2  # 2: a Deliveries line's deltas may be 4 bytes wide ("width")
+READS = (1, 2)
 # Level 1: the events of a run at full speed compress to a third in a fraction of the time of
 # the default 9 (benchmarks/recording.py measures both the size and the cost).
 GZIP_LEVEL = 1
@@ -56,41 +61,97 @@ def gzip_text(binary: IO[bytes]) -> IO[str]:
 
 class EventRecorder:
     """Writes the header, then every engine event as one JSON line with ``t_s``: seconds since
-    the run started."""
+    the run started.
+
+    The engine's thread only hands each event over (``__call__``): a thread of the recorder's own
+    turns them into lines and writes them, many at a time, so that gzip's compression (which lets
+    go of the GIL) runs beside the engine rather than in its way.  ``close`` writes what is left;
+    call it before closing the stream."""
 
     def __init__(self, stream: IO[str], scenario: Scenario) -> None:
         self.stream = stream
         self.started_ns: int | None = None
-        self._write(header(scenario))
-
-    def _write(self, line: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self.failure: BaseException | None = None  # the writing thread's, raised again by close()
+        self.cpu_s = 0.0  # the writing thread's CPU time, once closed (benchmarks/recording.py reads it)
+        self._events: queue.SimpleQueue[ev.Event | None] = queue.SimpleQueue()
+        self.stream.write(_json_line(header(scenario)))
+        self._thread = threading.Thread(target=self._write_all, name="rrsim-recorder", daemon=True)
+        self._thread.start()
 
     def __call__(self, event: ev.Event) -> None:
+        self._events.put(event)
+
+    def close(self) -> None:
+        """Write every event handed over so far, then stop; the stream stays open."""
+        if self._thread.is_alive():
+            self._events.put(None)
+            self._thread.join()
+        if isinstance(self.failure, OSError):  # a full disk, say: the user's to mend
+            raise UserError(f"cannot write the recording: {self.failure.strerror or self.failure}") from None
+        if self.failure is not None:
+            raise self.failure
+
+    def _write_all(self) -> None:
+        try:
+            while True:
+                lines, last = [], self._events.get()
+                while last is not None:  # what has queued up meanwhile goes in one write
+                    lines.append(self._line(last))
+                    if len(lines) == WRITE_LINES:
+                        break
+                    try:
+                        last = self._events.get_nowait()
+                    except queue.Empty:
+                        break
+                self.stream.write("".join(lines))
+                if last is None:
+                    return
+        except BaseException as error:  # a full disk, say: told by close(), in the engine's thread
+            self.failure = error
+        finally:
+            self.cpu_s = time.thread_time()
+
+    def _line(self, event: ev.Event) -> str:
         if self.started_ns is None and isinstance(event, ev.RunStarted):
             self.started_ns = event.t_ns
         t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
         if isinstance(event, ev.Deliveries):
             # Spliced in by hand: json.dumps would look at every character of a long base64 string.
+            deltas, width = _packed(event)
             fields = {"event": "Deliveries", "t_s": t_s, "t_ns": event.t_ns, "worker": event.worker,
-                      "life": event.life, "done": event.done_ns is not None, "work": event.work_us is not None}
-            self.stream.write(f'{json.dumps(fields, separators=(",", ":"))[:-1]},"deltas":"{_packed(event)}"}}\n')
-        else:
-            fields = event.to_json()
-            self._write({"event": fields.pop("event"), "t_s": t_s, **fields})
+                      "life": event.life, "done": event.done_ns is not None, "work": event.work_us is not None,
+                      "width": width}
+            return f'{json.dumps(fields, separators=(",", ":"))[:-1]},"deltas":"{deltas}"}}\n'
+        fields = event.to_json()
+        return _json_line({"event": fields.pop("event"), "t_s": t_s, **fields})
+
+
+WRITE_LINES = 256  # at most this many lines a write: the queue's backlog is drained a piece at a time
+
+
+def _json_line(line: dict[str, Any]) -> str:
+    return json.dumps(line, separators=(",", ":")) + "\n"
 
 
 # A batch of deliveries is up to thousands of messages of four or five numbers each.  As JSON lists
 # a message cost the engine more to write than to fold into its model (38 bytes of text); packed
-# (each array delta-coded, as little-endian int64 rows, in base64) it costs a fifth of that.
+# (each array delta-coded, in base64) it costs a fifth of that.  The deltas after each row's first
+# number almost always fit in 4 bytes (ids step by a few, times by microseconds): then they are
+# written 4 bytes wide, which halves what base64 and gzip have to chew.
 ROWS = ("pushers", "seqs", "sent_ns", "recv_ns")  # always; then done_ns and work_us when the line says so
+INT32 = np.iinfo(np.int32)
 
 
-def _packed(event: ev.Deliveries) -> str:
+def _packed(event: ev.Deliveries) -> tuple[str, int]:
+    """The line's ``deltas`` and their ``width`` in bytes (after each row's first number, always 8)."""
     rows = [event.pushers, event.seqs, event.sent_ns, event.recv_ns]
     rows += [optional for optional in (event.done_ns, event.work_us) if optional is not None]
     deltas = np.diff(np.stack(rows), axis=1, prepend=0)
-    return base64.b64encode(deltas.astype("<i8").tobytes()).decode("ascii")
+    rest = deltas[:, 1:]
+    if rest.size and (rest.min() < INT32.min or rest.max() > INT32.max):
+        return base64.b64encode(deltas.astype("<i8").tobytes()).decode("ascii"), 8
+    packed = deltas[:, 0].astype("<i8").tobytes() + rest.astype("<i4").tobytes()
+    return base64.b64encode(packed).decode("ascii"), 4
 
 
 def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
@@ -99,15 +160,152 @@ def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
     if "deltas" not in line:
         raise ValueError("its deliveries are not packed (no deltas)")
     raw = base64.b64decode(str(line.pop("deltas")), validate=True)
-    if len(raw) % (8 * len(names)):
-        raise ValueError(f"deltas: {len(raw)} bytes are not {len(names)} rows of 8-byte numbers")
-    values = np.cumsum(np.frombuffer(raw, dtype="<i8").reshape(len(names), -1), axis=1)
-    line.update(zip(names, values))
+    width, rows = line.pop("width", 8), len(names)  # version 1 wrote no width: always 8
+    if width == 8:
+        if len(raw) % (8 * rows):
+            raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of 8-byte numbers")
+        deltas = np.frombuffer(raw, dtype="<i8").reshape(rows, -1)
+    elif width == 4:
+        if len(raw) < 8 * rows or (len(raw) - 8 * rows) % (4 * rows):
+            raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of an 8-byte number and 4-byte ones")
+        firsts = np.frombuffer(raw[:8 * rows], dtype="<i8").reshape(rows, 1)
+        deltas = np.hstack([firsts, np.frombuffer(raw[8 * rows:], dtype="<i4").reshape(rows, -1)])
+    else:
+        raise ValueError(f"width is {width!r}: deltas are 4 or 8 bytes wide")
+    line.update(zip(names, np.cumsum(deltas, axis=1, dtype=np.int64)))
     return line
+
+
+CHUNK_BYTES = 1 << 16
+# A gzip stream can be read only from its start, or from a copy of the decompressor's state (its
+# 32 KiB window and the rest, ~45 KB).  One such restart point per 4 MiB of text bounds what
+# reaching a line decompresses (a few ms), however well the file compresses, and keeps the memory
+# small (an hour at 10,000 msgs/s is ~1 GB of text: ~230 restart points, ~10 MB).
+RESTART_EVERY_BYTES = 4 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class _Restart:
+    """Where a gzip file's reader can begin: the file offset, the text before it, the decompressor there."""
+
+    file_offset: int
+    text_offset: int
+    inflate: Any | None  # a zlib decompress object to copy; None: a gzip member begins here
+
+
+class RecordingFile:
+    """A recording on disk, read as a stream: its header at once, then its events from the first
+    or from any line a reader has passed before (``read``), never all of them in memory."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self.gzipped = compressed(path)
+        try:
+            self.size = Path(path).stat().st_size
+            with open(path, "rb") as file:
+                magic = file.read(2)
+        except OSError as error:
+            raise UserError(f"{self.path}: cannot read it: {error.strerror}") from None
+        if self.gzipped and magic and magic != GZIP_MAGIC:
+            raise UserError(f"{self.path}: not gzip-compressed, yet its name ends in .gz")
+        self.read_bytes = 0  # of the file, by the reader that got furthest: how much is loaded
+        self.truncated = False  # the file ended inside a line (the run was killed while writing): known at its end
+        self._restarts = [_Restart(0, 0, None)]
+        self._restarts_lock = threading.Lock()  # two readers at the frontier must not both add one
+        first = next(self._lines(0), None)
+        if first is None or not first[1].strip():
+            cut = " (it was cut off before its first line)" if self.truncated else ""
+            raise UserError(f"{self.path}: empty, not a recording{cut}")
+        self.header = _header(self.path, first[1])
+        self.first_place = len(first[1]) + 1  # where the first event's line begins in the text
+
+    def progress(self) -> float:
+        """How much of the file has been read, 0 to 1."""
+        return 1.0 if not self.size else min(1.0, self.read_bytes / self.size)
+
+    def read(self, place: int | None = None, position: int = 0) -> Iterator[tuple[int, ev.Event]]:
+        """Each event from the line that begins at text offset ``place`` (None: the first event),
+        with where it begins; ``position`` is how many events come before it (for line numbers)."""
+        number = position + 1  # the header is line 1
+        for number, (offset, line) in enumerate(self._lines(self.first_place if place is None else place),
+                                                start=position + 2):
+            event = _event(self.path, number, line)
+            if number == 2 and not isinstance(event, ev.RunStarted):
+                raise UserError(f"{self.path}: no run in it: its first event is not the run's start (RunStarted)")
+            yield offset, event
+        if number == 1:
+            cut = " (it was cut off before it)" if self.truncated else ""
+            raise UserError(f"{self.path}: no run in it: its first event is not the run's start (RunStarted){cut}")
+
+    def _lines(self, place: int) -> Iterator[tuple[int, bytes]]:
+        """Every whole line from text offset ``place`` with the offset it begins at; a last line
+        without its end marks the file cut off."""
+        pending, offset = b"", place
+        for text in self._text(place):
+            lines = (pending + text).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield offset, line
+                offset += len(line) + 1
+        if pending:
+            self.truncated = True  # the writer ends every line: this one was cut short
+
+    def _text(self, place: int) -> Iterator[bytes]:
+        """The file's text from ``place`` on, in chunks."""
+        with open(self.path, "rb") as file:
+            if not self.gzipped:
+                file.seek(place)
+                while chunk := file.read(CHUNK_BYTES):
+                    self.read_bytes = max(self.read_bytes, file.tell())
+                    yield chunk
+                return
+            yield from self._inflated(file, place)
+
+    def _inflated(self, file: IO[bytes], place: int) -> Iterator[bytes]:
+        with self._restarts_lock:
+            restart = self._restarts[bisect.bisect_right([r.text_offset for r in self._restarts], place) - 1]
+        file.seek(restart.file_offset)
+        inflate = restart.inflate.copy() if restart.inflate is not None else zlib.decompressobj(wbits=31)
+        skip, text_offset, fed = place - restart.text_offset, restart.text_offset, False
+        try:
+            while chunk := file.read(CHUNK_BYTES):
+                fed = True
+                self._note_restart(file.tell() - len(chunk), text_offset, inflate)
+                text = inflate.decompress(chunk)
+                while inflate.eof and inflate.unused_data:  # gzip members may be concatenated
+                    rest = inflate.unused_data
+                    inflate = zlib.decompressobj(wbits=31)
+                    text += inflate.decompress(rest)
+                self.read_bytes = max(self.read_bytes, file.tell())
+                text_offset += len(text)
+                if skip >= len(text):
+                    skip -= len(text)
+                    continue
+                yield text[skip:]
+                skip = 0
+        except zlib.error as error:
+            raise UserError(f"{self.path}: corrupt gzip data: {error}") from None
+        if fed and not inflate.eof:
+            self.truncated = True  # the gzip stream stops before its end
+
+    def _note_restart(self, file_offset: int, text_offset: int, inflate: Any) -> None:
+        """Keep a way back to ``file_offset`` if its text is far enough past the last one kept."""
+        if text_offset < self._restarts[-1].text_offset + RESTART_EVERY_BYTES:
+            return
+        with self._restarts_lock:
+            if text_offset >= self._restarts[-1].text_offset + RESTART_EVERY_BYTES:
+                self._restarts.append(_Restart(file_offset, text_offset, None if inflate.eof else inflate.copy()))
+
+    def restart_bytes(self) -> int:
+        """Roughly what the restart points hold: a decompressor's state each (zlib's window and more)."""
+        return sum(45_000 for restart in self._restarts if restart.inflate is not None)
 
 
 @dataclass
 class Recording:
+    """A recording read whole: for short ones (tests, the TUI's fixed scenes)."""
+
     path: str
     header: dict[str, Any]
     events: list[ev.Event] = field(default_factory=list)
@@ -116,44 +314,9 @@ class Recording:
 
 def read_recording(path: Path | str) -> Recording:
     """Every complete event of a recording; a UserError naming the file and what is wrong with it."""
-    name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as error:
-        raise UserError(f"{name}: cannot read it: {error.strerror}") from None
-    text, truncated = _decompress(name, raw) if compressed(path) else (raw, False)
-    lines = text.split(b"\n")
-    if lines[-1]:
-        truncated = True  # the writer ends every line: this one was cut short
-    lines.pop()
-    if not lines or not lines[0].strip():
-        raise UserError(f"{name}: empty, not a recording" + (" (it was cut off before its first line)" if truncated else ""))
-    recording = Recording(name, _header(name, lines[0]), truncated=truncated)
-    for number, line in enumerate(lines[1:], start=2):
-        recording.events.append(_event(name, number, line))
-    if not recording.events or not isinstance(recording.events[0], ev.RunStarted):
-        cut = " (it was cut off before it)" if truncated and not recording.events else ""
-        raise UserError(f"{name}: no run in it: its first event is not the run's start (RunStarted){cut}")
-    return recording
-
-
-def _decompress(name: str, raw: bytes) -> tuple[bytes, bool]:
-    """What a gzip file holds, and whether it ended before its end (a run killed while writing)."""
-    if not raw:
-        return b"", False
-    if raw[:2] != b"\x1f\x8b":
-        raise UserError(f"{name}: not gzip-compressed, yet its name ends in .gz")
-    out, rest = [], raw
-    try:
-        while rest[:2] == b"\x1f\x8b":  # gzip files may be concatenated
-            unpack = zlib.decompressobj(wbits=31)
-            out.append(unpack.decompress(rest))
-            if not unpack.eof:
-                return b"".join(out), True
-            rest = unpack.unused_data
-    except zlib.error as error:
-        raise UserError(f"{name}: corrupt gzip data: {error}") from None
-    return b"".join(out), False
+    file = RecordingFile(path)
+    events = [event for _, event in file.read()]
+    return Recording(file.path, file.header, events, file.truncated)
 
 
 def _header(name: str, line: bytes) -> dict[str, Any]:
@@ -163,9 +326,9 @@ def _header(name: str, line: bytes) -> dict[str, Any]:
         first = None
     if not isinstance(first, dict) or first.get("format") != FORMAT:
         raise UserError(f"{name}: not an rrsim recording (its first line is not an {FORMAT} header)")
-    if first.get("version") != VERSION:
+    if first.get("version") not in READS:
         raise UserError(f"{name}: recording format version {first.get('version')!r}; this rrsim ({__version__}) "
-                        f"reads version {VERSION}")
+                        f"reads versions {' and '.join(map(str, READS))}")
     if not isinstance(first.get("setup"), dict):
         raise UserError(f"{name}: its header has no setup")
     return first
@@ -185,7 +348,7 @@ def _event(name: str, number: int, line: bytes) -> ev.Event:
         raise UserError(f"{name}: line {number} is not an event ({error}): {shown!r}") from None
 
 
-def scenario_of(recording: Recording) -> Scenario:
+def scenario_of(recording: Recording | RecordingFile) -> Scenario:
     """The scenario the header names: its name, setup and checks (a replay has no timeline to play)."""
     from rrsim.checks import known_names, parse_check
 
@@ -207,6 +370,6 @@ def scenario_of(recording: Recording) -> Scenario:
     )
 
 
-def truncation_note(recording: Recording) -> str:
-    return (f"{recording.path} was cut off inside a line (was the run killed while writing it?): "
-            f"replaying its {len(recording.events)} complete events")
+def truncation_note(path: str, events: int) -> str:
+    return (f"{path} was cut off inside a line (was the run killed while writing it?): "
+            f"replaying its {events} complete events")

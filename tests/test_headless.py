@@ -112,11 +112,26 @@ def test_latency_over_all_workers_is_one_histogram_not_the_worst_worker():
     assert latency["mean"] == pytest.approx(1.99)  # (99 x 1 + 100) / 100, exactly
 
 
+def test_a_recording_that_cannot_be_written_is_one_line_when_closed():
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            if "WorkerPaused" in text:
+                raise OSError(28, "No space left on device")
+            return super().write(text)
+
+    record = EventRecorder(Full(), Scenario("s", Setup()))
+    record(ev.RunStarted(5_000_000_000, {}, {}))
+    record(ev.WorkerPaused(6_250_000_000, "w1"))
+    with pytest.raises(UserError, match="cannot write the recording: No space left on device"):
+        record.close()
+
+
 def test_each_recorded_event_says_when_since_the_run_started():
     stream = io.StringIO()
     record = EventRecorder(stream, Scenario("s", Setup()))
     record(ev.RunStarted(5_000_000_000, {}, {}))
     record(ev.WorkerPaused(6_250_000_000, "w1"))
+    record.close()  # written by a thread of its own: every line is there once it is closed
     header, *lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert header["format"] == "rrsim-events" and header["scenario"] == "s"
     assert [(line["event"], line["t_s"], line["t_ns"]) for line in lines] == [

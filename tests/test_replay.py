@@ -8,13 +8,18 @@ screen with no playing thread: no clocks, so every picture is the same on every 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import gzip
 import io
+import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rrsim import events as ev
@@ -22,13 +27,15 @@ from rrsim.config import Scenario, Setup
 from rrsim.errors import UserError
 from rrsim.headless import report_recording, run_report
 from rrsim.model import NS, Model
-from rrsim.recording import EventRecorder, read_recording, scenario_of
-from rrsim.replay import MAX_SPEED, Player, Timeline, fold, play_all
+from rrsim.recording import EventRecorder, RecordingFile, read_recording, scenario_of
+from rrsim.cli import replay_command
+from rrsim.replay import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
 from rrsim.report import build_report
 from rrsim.tui.app import RrsimApp
-from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen, parse_time
+from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
 from rrsim.tui.scenes import recording
 from rrsim.tui.source import ReplayRun
+from rrsim.tui.widgets.header import RunStatus
 from test_bad_input import assert_one_line_error, rrsim
 from test_no_orphans import wait_for
 from test_strangers import _pull, _run_with
@@ -36,39 +43,45 @@ from test_tui_exits import terminal  # noqa: F401 - a fixture
 
 NARROW = (80, 24)
 RECORDED = "broker-kill"  # the broker is killed at 3.7 s and revived at 4.5 s; 7.5 s in all
+RECORDED_PATH = Path(__file__).parent.parent / "rrsim" / "tui" / "recordings" / f"{RECORDED}.jsonl.gz"
 
 
 def broker_kill() -> Timeline:
-    return Timeline(recording(RECORDED).events, snapshot_every_ns=NS // 2)
+    return Timeline(recording(RECORDED).events, snapshot_every_ns=NS // 2).load_all()
+
+
+def folded_to(events: list, t_ns: int) -> Model:
+    """The events up to ``t_ns`` folded from the start, as the run's model was then."""
+    model = Model()
+    for event in events:
+        if model.version and max(model.now_ns, event.t_ns) > t_ns:
+            break
+        model.apply(event)
+    return model
 
 
 # ---------------------------------------------------------------------- the player, pure
 def test_any_moment_reached_by_seeking_back_is_the_moment_folded_from_the_start():
-    timeline = broker_kill()
+    timeline, events = broker_kill(), recording(RECORDED).events
     assert len(timeline.snapshots) >= 8  # every half second of a 7.5 s run
     moments = (4.0, 0.7, 3.3, 2.31, 0.0, 4.6)
-    folded, expected = Model(), {}
-    for seconds in sorted(moments):  # one fold from the start, forwards only
-        position = max(1, timeline.position_at(timeline.started_ns + int(seconds * NS)))
-        fold(folded, timeline.events, folded.version, position)
-        expected[seconds] = build_report(folded)
     player = Player(timeline)
     for seconds in moments:
         player.seek_s(seconds)
-        assert build_report(player.model) == expected[seconds], seconds
+        expected = folded_to(events, timeline.started_ns + int(seconds * NS))
+        assert player.position == expected.version and build_report(player.model) == build_report(expected), seconds
         assert player.elapsed_s() == pytest.approx(seconds)
     player.go_to(timeline.end)
     assert build_report(player.model) == build_report(timeline.final)
 
 
 def test_steps_move_one_event_and_pass_over_ticks():
-    timeline = broker_kill()
-    player = Player(timeline)
+    player, events = Player(broker_kill()), recording(RECORDED).events
     player.seek_s(1.0)
     at = player.position
     player.step(1)
-    assert player.position > at and type(timeline.events[player.position - 1]).__name__ != "Tick"
-    assert all(type(e).__name__ == "Tick" for e in timeline.events[at:player.position - 1])
+    assert player.position > at and type(events[player.position - 1]).__name__ != "Tick"
+    assert all(type(e).__name__ == "Tick" for e in events[at:player.position - 1])
     player.step(-1)
     assert player.position <= at
 
@@ -88,11 +101,117 @@ def test_playing_follows_the_clock_at_its_speed_and_stops_at_the_end():
     player.toggle()
     player.advance(NS // 2)
     assert player.elapsed_s() == pytest.approx(1.0)
-    assert player.model.now_ns <= timeline.started_ns + NS < timeline.times[player.position]
+    assert player.model.now_ns <= timeline.started_ns + NS < recording(RECORDED).events[player.position].t_ns
     player.speed = MAX_SPEED
     while player.playing:
         player.advance(0)
     assert player.at_end and build_report(player.model) == build_report(timeline.final)
+
+
+def test_deliveries_are_written_four_bytes_a_number_when_they_fit_and_eight_when_not(tmp_path: Path):
+    close = ev.Deliveries(7 * NS, "w1", 1, np.array([0, 0, 0]), np.array([10, 14, 18]),
+                          np.array([5 * NS, 5 * NS + 900, 5 * NS + 1_700]), np.array([6 * NS, 6 * NS + 5, 6 * NS + 9]),
+                          done_ns=np.array([6 * NS + 1, 6 * NS + 6, 6 * NS + 10]), work_us=np.array([0, 0, 0]))
+    # A message queued for a dead worker's next life, sent 5 s before the one received before it.
+    apart = dataclasses.replace(close, sent_ns=np.array([5 * NS, 0, 1]))
+    stream = io.StringIO()
+    record = EventRecorder(stream, Scenario("widths", Setup()))
+    for event in (ev.RunStarted(0, {}, {}), close, apart):
+        record(event)
+    record.close()
+    _, _, narrow, wide = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert (narrow["width"], wide["width"]) == (4, 8)
+    assert len(base64.b64decode(narrow["deltas"])) == 6 * 8 + 6 * 2 * 4  # each row: its first number, then two
+    (tmp_path / "w.jsonl").write_text(stream.getvalue())
+    _, *read = read_recording(tmp_path / "w.jsonl").events
+    assert [event.to_json() for event in read] == [close.to_json(), apart.to_json()]
+    # A version 1 recording (no width: eight bytes) still reads: the TUI's recorded scenes are such.
+    assert read_recording(RECORDED_PATH).header["version"] == 1
+
+
+# ---------------------------------------------------------------------- a long recording, opened at once
+def test_the_player_shows_the_start_at_once_and_moves_past_what_is_loaded_once_the_fold_gets_there():
+    events = recording(RECORDED).events
+    timeline = Timeline(RecordingFile(RECORDED_PATH), snapshot_every_ns=NS // 2)
+    assert timeline.loaded == 1 and not timeline.complete  # opened: nothing folded but the run's start
+    player = Player(timeline)
+    assert player.position == 1 and player.model.started_ns == events[0].t_ns
+    for move, what, arrived in [
+        (lambda: player.seek_s(1.0), "1 s", lambda: player.position == folded_to(events, timeline.started_ns + NS).version),
+        (player.next_notable, "the next notable moment", lambda: player.position == timeline.notable[0]),
+        (player.end, "the end", lambda: player.at_end),
+    ]:
+        move()
+        assert player.waiting is not None and player.waiting.what == what, what  # not there yet: waiting
+        before = player.position
+        while player.waiting is not None:
+            assert player.position == before
+            timeline.load(40)
+            player.advance(0)
+        assert arrived(), what
+    assert timeline.complete and build_report(player.model) == build_report(timeline.final)
+    assert timeline.loaded == len(events) and build_report(timeline.final) == build_report(play_all(events))
+
+
+@pytest.mark.parametrize("gzipped", [True, False], ids=["gzip", "plain"])
+def test_any_line_of_a_recording_is_read_again_from_where_it_begins(tmp_path: Path, monkeypatch, gzipped: bool):
+    # Small chunks and restart points: a 100 KB recording reads like a long one.
+    monkeypatch.setattr("rrsim.recording.CHUNK_BYTES", 1024)
+    monkeypatch.setattr("rrsim.recording.RESTART_EVERY_BYTES", 4096)
+    path = tmp_path / ("r.jsonl.gz" if gzipped else "r.jsonl")
+    path.write_bytes(RECORDED_PATH.read_bytes() if gzipped else b"".join(lines_of(RECORDED)))
+    file = RecordingFile(path)
+    places = [place for place, _ in file.read()]
+    events = recording(RECORDED).events
+    assert len(places) == len(events) and file.progress() == 1.0 and not file.truncated
+    if gzipped:
+        assert len(file._restarts) > 5
+    for position in (*range(0, len(events), 37), len(events) - 1):
+        again = list(itertools.islice(file.read(places[position], position), 2))
+        assert [e.to_json() for _, e in again] == [e.to_json() for e in events[position:position + 2]], position
+
+
+def test_a_replay_folds_the_rest_behind_the_view_and_tells_a_bad_line_deep_in_it(tmp_path: Path):
+    lines = lines_of(RECORDED)[:330]  # the first 1.8 s: enough to fold in slices
+    (tmp_path / "good.jsonl").write_bytes(b"".join(lines))
+    run = ReplayRun(RecordingFile(tmp_path / "good.jsonl"))
+    assert not run.timeline.complete and run.replay().loading is not None
+    run.begin()
+    try:
+        wait_for(lambda: run.timeline.complete, 30, "the recording to be folded")
+    finally:
+        run.close()
+    assert run.failure is None and run.replay().loading is None and run.timeline.loaded == 329
+    (tmp_path / "bad.jsonl").write_bytes(b"".join(lines[:300]) + b"{not json\n" + b"".join(lines[300:]))
+    bad = ReplayRun(RecordingFile(tmp_path / "bad.jsonl"))
+    bad.begin()
+    try:
+        wait_for(lambda: bad.failure is not None, 30, "the bad line to be found")
+    finally:
+        bad.close()
+    assert isinstance(bad.failure, UserError) and "line 301 is not an event" in str(bad.failure)
+
+
+def test_the_header_says_how_much_is_loaded_and_where_the_player_is_going():
+    run = ReplayRun(RecordingFile(RECORDED_PATH))  # no thread: the test folds
+    app = RrsimApp(run, RECORDED)
+
+    def status() -> str:
+        app.screen.read_model()
+        return app.screen.query_one(RunStatus).render().plain
+
+    async def press() -> None:
+        async with app.run_test(size=NARROW) as pilot:
+            await pilot.pause()
+            assert "loading" in status() and "paused" in status()
+            await pilot.press("G")
+            assert "going to the end" in status()
+            run.load(30)
+            with run.lock:
+                run.player.advance(0)
+            assert "loading" not in status() and "finished" in status()
+
+    asyncio.run(press())
 
 
 # ---------------------------------------------------------------------- real runs, replayed
@@ -131,7 +250,7 @@ def test_replaying_a_recorded_run_writes_the_report_it_wrote(tmp_path: Path):
     for pattern, process in runs.items():
         assert process.wait(timeout=60) == 0, process.stderr.read()
         # What rrsim replay FILE --json REPORT runs, in this process: a second interpreter costs a second.
-        assert report_recording(read_recording(tmp_path / f"{pattern}.jsonl.gz"), tmp_path / "replayed.json") == 0
+        assert report_recording(RecordingFile(tmp_path / f"{pattern}.jsonl.gz"), tmp_path / "replayed.json") == 0
         original = json.loads((tmp_path / f"{pattern}.json").read_text())
         assert json.loads((tmp_path / "replayed.json").read_text()) == original
         # It was worth replaying: a kill, a second life, the checks, and every message told.
@@ -149,6 +268,7 @@ def test_a_stranger_replays_as_it_happened(tmp_path: Path):
     record = EventRecorder(stream, scenario)
     for event in events:
         record(event)
+    record.close()
     (tmp_path / "s.jsonl").write_text(stream.getvalue())
     replayed = play_all(read_recording(tmp_path / "s.jsonl").events)
     original, _ = run_report(engine.model, scenario, interrupted=False)
@@ -172,7 +292,7 @@ def test_the_live_view_records_what_a_replay_shows(tmp_path: Path, tmp_path_fact
 
 # ---------------------------------------------------------------------- bad and cut-off files
 def lines_of(name: str) -> list[bytes]:
-    with gzip.open(Path(__file__).parent.parent / "rrsim" / "tui" / "recordings" / f"{name}.jsonl.gz") as file:
+    with gzip.open(RECORDED_PATH.with_name(f"{name}.jsonl.gz")) as file:
         return file.read().splitlines(keepends=True)
 
 
@@ -206,7 +326,7 @@ def garbage_after_two_lines() -> bytes:
 def test_a_bad_recording_is_named_in_one_line(tmp_path: Path, content: bytes, name: str, needle: str):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(UserError) as error:
-        Timeline(read_recording(tmp_path / name).events)
+        Timeline(RecordingFile(tmp_path / name)).load_all()
     assert needle in str(error.value) and "\n" not in str(error.value)
 
 
@@ -325,6 +445,55 @@ def test_every_replay_key_is_in_the_command_palette():
     for binding in REPLAY_BINDINGS:
         if binding.description and binding.action != "app.quit":
             assert any(binding.description in title for title in shown), binding
+
+
+def test_a_replay_begins_where_and_how_fast_the_command_line_says():
+    paused = ReplayRun(recording(RECORDED), broker_kill(), speed=5.0, at_s=2.5, paused=True)
+    slow = ReplayRun(recording(RECORDED), broker_kill(), speed=0.1, at_s=1.0)  # 0.1x: it barely moves meanwhile
+
+    async def show(run: ReplayRun) -> str:
+        app = RrsimApp(run, RECORDED)
+        async with app.run_test(size=NARROW) as pilot:
+            run.begin()
+            try:
+                await pilot.pause()
+                app.screen.read_model()
+                return app.screen.query_one(RunStatus).render().plain
+            finally:
+                run.close()
+
+    shown = asyncio.run(show(paused))
+    assert "replay paused" in shown and "2.5 / 7.5 s" in shown, shown
+    assert paused.player.speed == 5.0 and not paused.player.playing
+    assert paused.model.now_ns <= paused.timeline.started_ns + 2.5 * NS
+    shown = asyncio.run(show(slow))
+    assert "replay ▶ 0.1x" in shown and re.search(r"\n1\.\d / 7\.5 s", shown), shown  # 1.0 s, and 0.1 s a second on
+    assert slow.player.playing and slow.failure is None
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--speed", "fast"], "--speed fast: not a speed"),
+    (["--speed", "0"], "from 0.1 to 100"),
+    (["--speed", "1000"], "from 0.1 to 100"),
+    (["--speed", "nan"], "not a speed"),
+    (["--at", "soon"], "--at soon: not a time"),
+    (["--at", "-3"], "not a time"),
+    (["--at", "1:05", "--json", "-"], "for the live view"),
+])
+def test_a_bad_speed_or_time_to_begin_at_is_one_line(args: list[str], needle: str):
+    with pytest.raises(UserError) as error:
+        replay_command([str(RECORDED_PATH), *args])
+    assert needle in str(error.value) and "\n" not in str(error.value)
+
+
+def test_rrsim_replay_with_a_bad_speed_exits_2_before_reading_the_file(tmp_path: Path):
+    assert_one_line_error(rrsim("replay", "missing.jsonl", "--speed", "2y", cwd=tmp_path), "--speed 2y")
+
+
+def test_speeds_are_numbers_from_a_tenth_to_a_hundred_or_max():
+    assert parse_speed("2") == 2.0 and parse_speed(" 0.5x ") == 0.5 and parse_speed("MAX") == MAX_SPEED
+    assert parse_speed("100") == 100.0 and parse_speed("0.1") == 0.1
+    assert parse_speed("101") is None and parse_speed("inf") is None and parse_speed("") is None
 
 
 def test_a_time_to_jump_to_is_seconds_or_minutes_and_seconds():

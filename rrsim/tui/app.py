@@ -23,7 +23,7 @@ from rrsim.model import NS
 from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
 from rrsim.headless import open_output
-from rrsim.recording import EventRecorder, Recording
+from rrsim.recording import EventRecorder, RecordingFile
 from rrsim.tui.replay_screen import ReplayScreen
 from rrsim.tui.run_screen import RunScreen
 from rrsim.tui.source import LiveRun, ReplayRun, RunSource
@@ -31,6 +31,9 @@ from rrsim.tui.source import LiveRun, ReplayRun, RunSource
 # Young objects collected this often (Python's default is 700): a frame makes thousands of
 # short-lived ones, and each collection pauses the event loop and the engine's thread alike.
 GC_YOUNG_THRESHOLD = 20_000
+# A replay folds this long before its view opens: a short recording is then whole (its faults told
+# on the command line, exit 2) and a long one shows its start at once, the rest folding behind it.
+PRELOAD_S = 0.2
 
 
 class RrsimApp(App[None]):
@@ -69,7 +72,7 @@ class RrsimApp(App[None]):
         if isinstance(self.screen, RunScreen):
             with self.source.lock:
                 lost_after_s = self.source.model.lost_after_ns / NS
-            self.push_screen(HelpScreen(self.screen.KEYS, lost_after_s))
+            self.push_screen(HelpScreen(self.screen.KEYS, lost_after_s, self.screen.help_intro()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -96,21 +99,25 @@ def run_tui(scenario: Scenario, keep_logs: Path | None, record: Path | None = No
         if recording is not None:
             recording.discard()
         raise
+    recorder = None
     if recording is not None:
-        engine.subscribe(EventRecorder(recording.stream, dataclasses.replace(scenario, setup=engine.setup)))
+        recorder = EventRecorder(recording.stream, dataclasses.replace(scenario, setup=engine.setup))
+        engine.subscribe(recorder)
     run = LiveRun(engine)
 
     def close() -> None:
         run.close()  # the engine's last events (every process ended) are written before the file is kept
-        if recording is not None and not recording.stream.closed:
+        if recording is not None and recorder is not None and not recording.stream.closed:
+            recorder.close()
             recording.keep()
 
     return _show(run, scenario.name, close)
 
 
-def run_replay(recording: Recording) -> int:
-    """Play a recording in the live view until q."""
-    run = ReplayRun(recording)
+def run_replay(recording: RecordingFile, speed: float = 1.0, at_s: float | None = None, paused: bool = False) -> int:
+    """Play a recording in the live view until q; the start shows at once, the rest loads meanwhile."""
+    run = ReplayRun(recording, speed=speed, at_s=at_s, paused=paused)
+    run.load(PRELOAD_S)
     return _show(run, str(recording.header.get("scenario", "replay")), run.close)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rrsim.replay import MAX_SPEED
+from rrsim.replay import FASTEST, MAX_SPEED, SLOWEST
 
 # Send rates per pusher that `+` and `-` step through; 0 (as fast as possible) sits above the top.
 RATE_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
@@ -47,7 +47,7 @@ def rate_text(rate: float) -> str:
 
 
 # Replay speeds, times real time, that `+` and `-` step through; "max" (as fast as the model folds) sits above.
-REPLAY_SPEEDS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+REPLAY_SPEEDS = (SLOWEST, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, FASTEST)
 
 
 def faster_speed(speed: float) -> float | None:

@@ -84,6 +84,8 @@ class ReplayFrame:
     elapsed_s: float  # to a tenth
     length_s: float
     truncated: bool  # the recording was cut off: it ends early
+    loading: int | None = None  # percent of the recording read while it is still being folded
+    waiting: str | None = None  # a move waiting for the fold: "the end", "12.5 s"
 
 
 @dataclass(frozen=True)

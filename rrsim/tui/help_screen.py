@@ -87,10 +87,11 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,question_mark,f1", "dismiss", "close help"), Binding("q", "app.quit", "quit")]
 
-    def __init__(self, bindings: list[Binding], lost_after_s: float) -> None:
+    def __init__(self, bindings: list[Binding], lost_after_s: float, intro: Content) -> None:
         super().__init__()
         self.bindings = bindings
         self.lost_after_s = lost_after_s
+        self.intro = intro
 
     def compose(self) -> ComposeResult:
         sections = [
@@ -102,8 +103,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help") as page:
             page.border_title = "rrsim help"
             page.border_subtitle = "escape, ? or f1 closes"
-            yield Static(Content.assemble(("rrsim", "bold"), " runs real pusher and worker processes wired with "
-                                          "ZeroMQ and shows where every message goes."))
+            yield Static(self.intro)
             for title, rows in sections:
                 yield Static(Content.styled(title, "bold underline"), classes="help-title")
                 for label, text in rows:

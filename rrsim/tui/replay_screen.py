@@ -8,18 +8,18 @@ that a recorded run cannot change.
 from __future__ import annotations
 
 import dataclasses
-import re
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from rrsim.recording import truncation_note
-from rrsim.replay import Player
+from rrsim.replay import TIME_FORMS, Player, parse_time
 from rrsim.tui import controls
 from rrsim.tui.messages import CommandDone, Setting
 from rrsim.tui.run_screen import RUN_BINDINGS, SELECT, RunScreen
@@ -30,7 +30,10 @@ STEP = Binding.Group("step", compact=True)
 SPEED = Binding.Group("speed", compact=True)
 ENDS = Binding.Group("go to", compact=True)
 RECORDED = Binding.Group("recorded")
-HELP_AND_QUIT = RUN_BINDINGS[:2]  # first in the footer, as in the live view
+# First in the footer, as in the live view; a replay's q has no processes to end.
+HELP_AND_QUIT = [RUN_BINDINGS[0], dataclasses.replace(
+    RUN_BINDINGS[1], tooltip="Quit the replay.  Nothing runs in a replay (no child processes, no run directory): "
+                             "the recording is only read.")]
 
 PLAYER_BINDINGS: list[Binding] = [
     Binding("space", "play", "play/pause", group=PLAY,
@@ -66,12 +69,23 @@ class ReplayScreen(RunScreen, inherit_bindings=False):
     BINDINGS: ClassVar[list[BindingType]] = [*REPLAY_BINDINGS]
     FINISHED = "The recorded run drained here: every message is accounted for. g goes back to the start."
 
+    def help_intro(self) -> Content:
+        head = self.source.recording.header
+        when = f" on {head['started_at'][:19].replace('T', ' ')} UTC" if head.get("started_at") else ""
+        return Content.assemble(
+            ("A replay", "bold"), f" of {Path(self.source.recording.path).name}, recorded by rrsim {head.get('rrsim', '?')}{when}: "
+            "no processes run and nothing can change; the keys move through the recorded run, which the view shows "
+            "as the live view showed it.")
+
     source: ReplayRun
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        if self.source.recording.truncated:
-            self.notify(truncation_note(self.source.recording), severity="warning", timeout=10, markup=False)
+    _told_cut_off = False
+
+    def read_model(self) -> None:
+        super().read_model()
+        if self.source.truncated and not self._told_cut_off:  # known once the recording is loaded
+            self._told_cut_off = True
+            self.notify(self.source.truncation_note(), severity="warning", timeout=10, markup=False)
 
     def _move(self, move: Callable[[Player], Any]) -> Any:
         """Move the player (holding the lock the playing thread takes) and show where it is now."""
@@ -98,10 +112,10 @@ class ReplayScreen(RunScreen, inherit_bindings=False):
         self.read_model()
 
     def action_start(self) -> None:
-        self._move(lambda player: player.go_to(1))
+        self._move(Player.start)
 
     def action_end(self) -> None:
-        self._move(lambda player: player.go_to(player.timeline.end))
+        self._move(Player.end)
 
     def action_next_notable(self) -> None:
         if not self._move(Player.next_notable):
@@ -120,18 +134,6 @@ class ReplayScreen(RunScreen, inherit_bindings=False):
         self.post_message(CommandDone(command, args, self.source.request(command, *args)))
 
 
-TIME = re.compile(r"\s*(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)\s*s?\s*")
-
-
-def parse_time(text: str) -> float | None:
-    """Seconds from ``12.5``, ``12.5s`` or ``1:30``; None if it is none of those."""
-    match = TIME.fullmatch(text)
-    if match is None:
-        return None
-    minutes, seconds = match.groups()
-    return int(minutes or 0) * 60 + float(seconds)
-
-
 class JumpScreen(ModalScreen[float | None]):
     """Asks for a time to go to; escape leaves things as they are."""
 
@@ -145,7 +147,6 @@ class JumpScreen(ModalScreen[float | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         seconds = parse_time(event.value)
         if seconds is None:
-            self.notify(f"{event.value!r} is not a time: write seconds (12.5) or m:ss (1:30).", severity="warning",
-                        markup=False)
+            self.notify(f"{event.value!r} is not a time: write {TIME_FORMS}.", severity="warning", markup=False)
             return
         self.dismiss(seconds)

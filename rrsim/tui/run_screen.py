@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.events import Resize
 from textual.reactive import var
 from textual.screen import Screen
@@ -101,6 +102,11 @@ class RunScreen(Screen[None]):
 
     KEYS: ClassVar[list[Binding]] = RUN_BINDINGS  # what the help screen and the command palette list
     FINISHED = "Every message is accounted for; the result stays until you quit (q)."
+
+    def help_intro(self) -> Content:
+        """The help's first line: what this screen is."""
+        return Content.assemble(("rrsim", "bold"), " runs real pusher and worker processes wired with ZeroMQ and "
+                                "shows where every message goes.")
     BINDINGS: ClassVar[list[BindingType]] = [*RUN_BINDINGS]
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough"), (TALL_FROM, "-tall")]

@@ -424,12 +424,13 @@ def recorded(name: str, after: Callable[[ev.Event], bool] | None = None, then_s:
     Counted from an event of the run rather than from its start: how long the processes took to
     start depends on how busy the machine was when it was recorded.
     """
-    timeline = Timeline(recording(name).events)
+    events = recording(name).events
+    timeline = Timeline(events).load_all()
     player = Player(timeline)
     if after is None:
         player.go_to(timeline.end)
     else:
-        at_ns = next(event.t_ns for event in timeline.events if after(event))
+        at_ns = next(event.t_ns for event in events if after(event))
         player.seek_s((at_ns - timeline.started_ns) / NS + then_s)
     return player.model
 

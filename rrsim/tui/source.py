@@ -17,13 +17,17 @@ from typing import Any, Protocol
 from rrsim.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model import Model
-from rrsim.recording import Recording
+from rrsim.recording import Recording, RecordingFile, truncation_note
 from rrsim.replay import Player, Timeline
 from rrsim.tui.frames import ReplayFrame
 
 STEP_MS = 10.0
 IDLE_S = 0.05  # once a run has drained, step() has nothing left to do
 JOIN_S = 15.0  # a step takes milliseconds (seconds when overloaded); past this, close regardless
+# A replay folds the rest of its recording between the player's moves, this long at a time: the
+# player is moved on at least this often, and the keys' lock is free meanwhile.
+LOAD_S = 0.02
+LOAD_EVENTS = 20
 
 
 class RunSource(Protocol):
@@ -124,12 +128,21 @@ class StaticRun:
 
 class ReplayRun:
     """A recording played back by a ``Player``, moved on by a clock on a thread of its own
-    (``begin``); keys move it too, holding ``lock``.  Commands are refused: a recorded run
-    cannot change."""
+    (``begin``), which also folds the rest of the recording between moves; keys move the player
+    too, holding ``lock``.  Commands are refused: a recorded run cannot change."""
 
-    def __init__(self, recording: Recording, timeline: Timeline | None = None) -> None:
+    def __init__(self, recording: RecordingFile | Recording, timeline: Timeline | None = None, speed: float = 1.0,
+                 at_s: float | None = None, paused: bool = False) -> None:
+        """At the start (``at_s``: at that time, once loaded that far), still until ``begin``
+        plays it (or leaves it ``paused``)."""
         self.recording = recording
-        self.player = Player(timeline or Timeline(recording.events))
+        if timeline is None:
+            timeline = Timeline(recording if isinstance(recording, RecordingFile) else recording.events)
+        self.timeline = timeline
+        self.player = Player(timeline, speed)
+        if at_s is not None:
+            self.player.seek_s(at_s)
+        self.paused = paused
         self.lock = threading.RLock()
         self.failure: BaseException | None = None
         self._stop = threading.Event()
@@ -143,6 +156,14 @@ class ReplayRun:
     def finished(self) -> bool:
         return self.player.model.drained
 
+    @property
+    def truncated(self) -> bool:
+        """The recording was cut off (known once it is loaded to its end)."""
+        return self.timeline.complete and self.recording.truncated
+
+    def truncation_note(self) -> str:
+        return truncation_note(self.recording.path, self.timeline.loaded)
+
     def request(self, command: str, *args: Any) -> Future:
         future: Future = Future()
         future.set_exception(UserError(f"This is a replay of {self.recording.path}: {command.replace('_', ' ')} "
@@ -153,24 +174,36 @@ class ReplayRun:
         player = self.player
         timeline = player.timeline
         return ReplayFrame(player.playing, player.speed, round(player.elapsed_s(), 1),
-                           round((timeline.end_ns - timeline.started_ns) / 1e9, 1), self.recording.truncated)
+                           round((timeline.end_ns - timeline.started_ns) / 1e9, 1), self.truncated,
+                           None if timeline.complete else int(timeline.progress() * 100),
+                           None if player.waiting is None else player.waiting.what)
+
+    def load(self, seconds: float) -> bool:
+        """Fold the recording for up to ``seconds``; True once it is all folded.  Before the view
+        opens, so that a short recording is whole (and its faults told) before anything shows."""
+        until = time.monotonic() + seconds
+        while not self.timeline.load(LOAD_EVENTS):
+            if time.monotonic() >= until:
+                return False
+        return True
 
     def begin(self) -> None:
-        """Play from the start, in real time."""
-        self.player.playing = True
+        """Play (unless made paused), and fold the rest of the recording."""
+        self.player.playing = not self.paused
         self._thread.start()
 
     def _run(self) -> None:
         last_ns = time.monotonic_ns()
-        while not self._stop.wait(STEP_MS / 1000):
-            now_ns = time.monotonic_ns()
-            try:
+        try:
+            while not self._stop.wait(STEP_MS / 1000 if self.timeline.complete else 0):
+                now_ns = time.monotonic_ns()
                 with self.lock:
                     self.player.advance(now_ns - last_ns)
-            except BaseException as error:  # the app shows it and exits, as for an engine
-                self.failure = error
-                return
-            last_ns = now_ns
+                last_ns = now_ns
+                if not self.timeline.complete:
+                    self.load(LOAD_S)  # outside the lock: the keys move the player meanwhile
+        except BaseException as error:  # the app shows it and exits, as for an engine
+            self.failure = error
 
     def close(self) -> None:
         self._stop.set()

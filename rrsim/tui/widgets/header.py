@@ -57,10 +57,15 @@ class RunStatus(Widget):
         return Content.assemble((what, "bold"), f"\n{s.elapsed_s:.1f} s")
 
     def _replay(self, replay: ReplayFrame, finished: bool) -> Content:
-        """``replay ▶ 2x`` (or paused, or the end), and where: ``12.3 / 45.6 s``."""
-        if replay.playing:
+        """``replay ▶ 2x`` (or paused, or the end, or going to a moment not loaded yet), and
+        where: ``12.3 / 45.6 s``, and how much of the recording is loaded while it loads."""
+        if replay.waiting is not None:
+            state = f"going to {replay.waiting}"
+        elif replay.playing:
             state = f"▶ {speed_text(replay.speed)}"
         else:
             state = "finished" if finished and replay.elapsed_s >= replay.length_s else "paused"
         cut = (" (cut off)", WARNING) if replay.truncated else ""
-        return Content.assemble(("replay ", "bold"), state, "\n", f"{replay.elapsed_s:.1f} / {replay.length_s:.1f} s", cut)
+        loading = (f" loading {replay.loading}%", MUTED) if replay.loading is not None else ""
+        return Content.assemble(("replay ", "bold"), state, "\n", f"{replay.elapsed_s:.1f} / {replay.length_s:.1f} s",
+                                cut, loading)
