@@ -47,7 +47,15 @@ def parse_time(text: str) -> float | None:
     if match is None:
         return None
     minutes, seconds = match.groups()
-    return int(minutes or 0) * 60 + float(seconds)
+    value = float(seconds)
+    if minutes is not None:
+        if value >= 60:
+            return None  # 1:75 is no time on a clock
+        try:
+            value += float(int(minutes)) * 60
+        except OverflowError:  # more minutes than a float holds (found by review: a traceback)
+            return None
+    return value if math.isfinite(value) else None
 
 
 def parse_speed(text: str) -> float | None:

@@ -499,3 +499,5 @@ def test_speeds_are_numbers_from_a_tenth_to_a_hundred_or_max():
 def test_a_time_to_jump_to_is_seconds_or_minutes_and_seconds():
     assert parse_time("12.5") == 12.5 and parse_time(" 3s ") == 3.0 and parse_time("1:30") == 90.0
     assert parse_time("soon") is None and parse_time("-1") is None
+    # Found by review: a clock with 75 seconds, and more minutes than a float holds (a traceback).
+    assert parse_time("1:75") is None and parse_time("9" * 400 + ":1") is None and parse_time("9" * 400) is None
