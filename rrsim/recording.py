@@ -92,6 +92,7 @@ class EventRecorder:
             raise self.failure
 
     def _write_all(self) -> None:
+        next_flush = time.monotonic() + FLUSH_EVERY_S
         try:
             while True:
                 lines, last = [], self._events.get()
@@ -106,6 +107,11 @@ class EventRecorder:
                 self.stream.write("".join(lines))
                 if last is None:
                     return
+                if time.monotonic() >= next_flush:
+                    # A run killed with SIGKILL leaves what was flushed: gzip keeps tens of KB to
+                    # itself otherwise, a whole short run (a sync flush costs a few bytes).
+                    self.stream.flush()
+                    next_flush = time.monotonic() + FLUSH_EVERY_S
         except BaseException as error:  # a full disk, say: told by close(), in the engine's thread
             self.failure = error
         finally:
@@ -126,6 +132,7 @@ class EventRecorder:
         return _json_line({"event": fields.pop("event"), "t_s": t_s, **fields})
 
 
+FLUSH_EVERY_S = 1.0  # what a killed run's recording may miss at most
 WRITE_LINES = 256  # at most this many lines a write: the queue's backlog is drained a piece at a time
 
 

@@ -339,6 +339,27 @@ def test_an_event_whose_arrays_are_not_integers_is_refused():
                       "sent_ns": [1], "recv_ns": [2]})
 
 
+def test_a_gzip_recording_of_a_run_killed_by_sigkill_keeps_all_but_its_last_second(tmp_path: Path):
+    # Found by review: gzip kept a short run's whole recording to itself, and SIGKILL left a
+    # hidden .part of nothing at all.  The recorder flushes once a second.
+    # Slow: unflushed, gzip would hold minutes of this run.
+    (tmp_path / "s.toml").write_text("[setup]\nworkers = 2\nrate = 20.0\nmessages = 0\nduration = 30.0\n")
+    run_ = subprocess.Popen([sys.executable, "-m", "rrsim", "run", "s.toml", "--events", "rec.jsonl.gz"], cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def recorded_some() -> bool:
+            parts = list(tmp_path.glob(".rec.jsonl.gz.*.part"))
+            return bool(parts) and parts[0].stat().st_size > 500
+        wait_for(recorded_some, 15, "the recording to reach its file")
+    finally:
+        run_.kill()
+        run_.communicate(timeout=30)
+    [part] = tmp_path.glob(".rec.jsonl.gz.*.part")
+    cut_off = read_recording(part.rename(tmp_path / "cut.jsonl.gz"))
+    assert cut_off.truncated and isinstance(cut_off.events[0], ev.RunStarted)
+    assert any(isinstance(event, ev.Deliveries) for event in cut_off.events)
+
+
 def test_rrsim_replay_of_a_bad_recording_says_so_in_one_line_and_exits_2(tmp_path: Path):
     (tmp_path / "garbage.jsonl").write_bytes(garbage_after_two_lines())
     assert_one_line_error(rrsim("replay", "garbage.jsonl", cwd=tmp_path), "garbage.jsonl", "line 3 is not an event")
