@@ -702,10 +702,7 @@ class Model:
             return
         # One line per router, reason and number of attempts, its count growing (as for losses).
         key = ("gave-up", e.name, e.why, e.attempts)
-        old = self._causes.get(key)
-        ranges = dict(old.facts["ranges"]) if old else {}
-        name = pusher_name(e.pusher)
-        ranges[name] = _grown_range(ranges.get(name), np.sort(np.asarray(e.seqs, dtype=np.int64)))
+        ranges = self._ranges_grown(key, e.pusher, np.sort(np.asarray(e.seqs, dtype=np.int64)))
         self._note_cause(key, e.t_ns, "lost", "gave-up", ranges=ranges, count=sum(r[2] for r in ranges.values()),
                          attempts=e.attempts, why=e.why, peer=e.peer)
 
@@ -1054,11 +1051,16 @@ class Model:
             }
         else:
             key, facts = ("lost", why), {"why": why}
+        ranges = self._ranges_grown(key, index, seqs)
+        self._note_cause(key, t_ns, "lost", "lost", **facts, count=sum(r[2] for r in ranges.values()), ranges=ranges)
+
+    def _ranges_grown(self, key: tuple, index: int, seqs: np.ndarray) -> dict[str, tuple[int, int, int, int]]:
+        """The id ranges of cause ``key``'s line, per pusher, with pusher ``index``'s sorted ``seqs`` added."""
         old = self._causes.get(key)
         ranges = dict(old.facts["ranges"]) if old else {}
         name = pusher_name(index)
         ranges[name] = _grown_range(ranges.get(name), seqs)
-        self._note_cause(key, t_ns, "lost", "lost", **facts, count=sum(r[2] for r in ranges.values()), ranges=ranges)
+        return ranges
 
     def _count_late(self, t_ns: int, worker: WorkerView, life: Life, before_life: np.ndarray,
                     router_down: dict[str, np.ndarray], firsts: np.ndarray) -> None:
