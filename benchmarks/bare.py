@@ -24,7 +24,7 @@ from pathlib import Path
 
 import zmq
 
-from rrsim.deathsig import die_with_parent
+from rrsim.child.deathsig import die_with_parent
 
 END_IDLE_MS = 300  # a PULL that has received nothing for this long has received everything
 FIRST_MESSAGE_MS = 30_000

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rrsim.config import Setup
-from rrsim.engine import Engine
+from rrsim.scenario.config import Setup
+from rrsim.engine.engine import Engine
 
 STEP_MS = 10.0
 

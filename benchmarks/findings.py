@@ -24,7 +24,7 @@ FINDINGS: list[dict[str, str]] = [
                   "message than the baseline, in pure Python.",
     },
     {
-        "area": "pusher send loop (rrsim/sending.py)",
+        "area": "pusher send loop (rrsim/child/sending.py)",
         "found": "wire.pack_message built a new bytes object per message (struct.pack plus concatenation "
                  "with the padding): 873 ns per send against 415-460 ns for a bare send of a prebuilt payload.",
         "change": "one bytearray of the message size with the magic and pusher index written once; before "
@@ -51,7 +51,7 @@ FINDINGS: list[dict[str, str]] = [
                   "1M messages, 4 workers: 0.53 -> 0.66-0.69M msgs/s accounted (same machine, minutes apart).",
     },
     {
-        "area": "pusher and worker poll timeouts (rrsim/sending.py, rrsim/patterns/push_pull.py)",
+        "area": "pusher and worker poll timeouts (rrsim/child/sending.py, rrsim/patterns/push_pull.py)",
         "found": "pyzmq truncates a float poll timeout to whole milliseconds, so a pusher above 1000 msgs/s "
                  "(a wait under 1 ms) polled with 0 ms and spun: each pusher used a full core.",
         "change": "timeouts rounded up to whole milliseconds (sends are scheduled from an epoch, so waking "
@@ -59,7 +59,7 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "2 pushers at 1500 msgs/s for 2400 messages: ~1.0 s of CPU each, now ~0.1 s (mostly start-up).",
     },
     {
-        "area": "receipt decoding (rrsim/telemetry.py)",
+        "area": "receipt decoding (rrsim/engine/telemetry.py)",
         "found": "np.unique over the pusher column of every batch (~25 ns per message) although nearly every "
                  "batch comes from one pusher; a copy per field after masking.",
         "change": "one pusher (min == max) skips np.unique; fields converted once; no masking when every "
@@ -67,7 +67,7 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "decode 79 -> 40 ns per message at 1200-message batches.",
     },
     {
-        "area": "model and ledger per batch (rrsim/ledger.py, rrsim/model.py)",
+        "area": "model and ledger per batch (rrsim/model/ledger.py, rrsim/model/model.py)",
         "found": "PusherLedger.record_deliveries used np.add.at (57 ns per message) and np.unique(seqs, "
                  "return_index=True) on every batch; Model._on_Deliveries ran np.unique over the pushers again.",
         "change": "when a batch's seqs are strictly increasing (every batch from one worker for one pusher) "
@@ -77,7 +77,7 @@ FINDINGS: list[dict[str, str]] = [
                   "End to end (ipc, 4 workers, 1M): engine CPU 0.69 -> 0.57 s.",
     },
     {
-        "area": "engine at rate 0 with many workers (rrsim/engine.py, rrsim/telemetry.py)",
+        "area": "engine at rate 0 with many workers (rrsim/engine/engine.py, rrsim/engine/telemetry.py)",
         "found": "64 workers report every 20 ms: 3200 receipt batches a second of ~60 messages, each costing "
                  "the engine ~170-240 us whatever its size. The engine fell behind without bound: 26 s of "
                  "accounting lag after 30 s, 589 MB peak, the telemetry queue (rcvhwm 0) growing in memory.",
@@ -88,7 +88,7 @@ FINDINGS: list[dict[str, str]] = [
                   "lag at the end 26 s -> 0.1 s, engine peak RSS 589 -> 69 MB.",
     },
     {
-        "area": "engine and TUI starved by their own children (rrsim/runtime.py)",
+        "area": "engine and TUI starved by their own children (rrsim/child/runtime.py)",
         "found": "At rate 0 every child wants a core; the engine (and the TUI in the same process) got a "
                  "fair share of 2 cores among up to 69 processes: 4-11% of a core in the scale benchmark.",
         "change": "children lower their priority at start: os.nice(5), then 10, now 19 (weight 15 against "
@@ -101,7 +101,7 @@ FINDINGS: list[dict[str, str]] = [
                   "10 (before the GC fix), 25-40 -> 17-22 ms from 10 to 19. Throughput unchanged.",
     },
     {
-        "area": "engine step and commands (rrsim/engine.py, rrsim/supervisor.py)",
+        "area": "engine step and commands (rrsim/engine/engine.py, rrsim/engine/supervisor.py)",
         "found": "Engine.step read up to 2000 telemetry messages before running requests; behind a backlog "
                  "a step took up to 8 s. Then a kill's end was only seen at the next step's reap.",
         "change": "requests run first in step(), telemetry at most ~20 ms per step; a kill waits up to 50 ms "
@@ -109,7 +109,7 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "kill -> killed in the model, p95: 11 -> 6 ms. UI kill key -> tile, see the UI entries.",
     },
     {
-        "area": "child start-up (rrsim/runtime.py)",
+        "area": "child start-up (rrsim/child/runtime.py)",
         "found": "child.py imported zmq.utils.monitor, which imports zmq.asyncio and asyncio: ~35 of the "
                  "~65 ms of CPU a worker spent importing.",
         "change": "the monitor's two frames are parsed with struct ('=HI' and the endpoint).",
@@ -139,7 +139,7 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "compositor CPU per frame 30 -> 13 ms; kill key -> tile p95 467 -> 35-65 ms.",
     },
     {
-        "area": "ledger memory (rrsim/ledger.py)",
+        "area": "ledger memory (rrsim/model/ledger.py)",
         "found": "One byte per message: resident 1.001 bytes per message at scale (pages past the messages "
                  "sent are never written), so an unlimited run at ~600k msgs/s grows by ~2 GB an hour.",
         "change": "one bit per message (delivered or not), duplicates counted per pusher rather than per id; "
@@ -164,7 +164,7 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "",
     },
     {
-        "area": "how many workers a run can hold (rrsim/config.py MAX_WORKERS)",
+        "area": "how many workers a run can hold (rrsim/scenario/config.py MAX_WORKERS)",
         "found": "python -m benchmarks.many_workers 128 256 512 (ipc, 1 pusher, wait_ready, 4 small messages per "
                  "worker; 2 cores, 24 GiB, 2026-11-29): every worker is ~17 MB resident, ~7.8 MB of it its own "
                  "(PSS; the machine's available memory fell by ~8 MB per worker). Start to all connected: 128 in "

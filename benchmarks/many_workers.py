@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.driving import all_connected, running, step_until
-from rrsim.config import Setup
-from rrsim.deathsig import die_with_parent
+from rrsim.scenario.config import Setup
+from rrsim.child.deathsig import die_with_parent
 
 
 def _kb(path: str, key: str) -> int:

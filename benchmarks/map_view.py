@@ -2,7 +2,7 @@
 
 Fold: a push-pull run of 128 workers and one pusher at 100,000 msgs/s, as events (every 20 ms
 the pusher's progress and each worker's batch of what it was dealt round robin, as
-rrsim.receipts batches them), folded into a Model; the map's own part (recording each batch) is
+rrsim.child.receipts batches them), folded into a Model; the map's own part (recording each batch) is
 timed apart on the same batches. Figures are per second of run.
 
 Draw: what the screen does for one frame of the map, summing the lives shown into columns
@@ -24,9 +24,9 @@ import numpy as np
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.config import Setup
-from rrsim.message_map import SLOT_NS, MessageMap
-from rrsim.model import NS, Model
+from rrsim.scenario.config import Setup
+from rrsim.model.message_map import SLOT_NS, MessageMap
+from rrsim.model.model import NS, Model
 from rrsim.tui.widgets.message_map import BORDER_HEIGHT, FRAME_WIDTH, LABEL_WIDTH, MAX_HEIGHT, map_line
 
 WORKERS = 128

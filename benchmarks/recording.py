@@ -8,7 +8,7 @@ process's and of the whole run's (the engine and its children): on a shared mach
 throughputs is mostly noise, and these shares are the steadier figures.
 
 Opening and seeking: a synthetic recording of a push-pull run at 10,000 msgs/s (one pusher, 4
-workers, each worker's receipts batched every 20 ms, as rrsim.receipts does) written to a gzip
+workers, each worker's receipts batched every 20 ms, as rrsim.child.receipts does) written to a gzip
 file; in a process of its own, opened as ``rrsim replay`` opens it (time to the first frame, and
 the memory it took), folded to its end (as the replay does behind the view), then seeks to
 random moments, back and forth, each timed; and ``rrsim replay FILE --json`` (which must fold it
@@ -40,10 +40,10 @@ from benchmarks.stats import summary
 from benchmarks.throughput import run_rrsim
 from rrsim import events as ev
 from rrsim.cli import main
-from rrsim.config import Scenario, Setup
-from rrsim.model import NS
-from rrsim.recording import EventRecorder, RecordingFile, compressed, gzip_text
-from rrsim.replay import Player, Timeline
+from rrsim.scenario.config import Scenario, Setup
+from rrsim.model.model import NS
+from rrsim.recording.file import EventRecorder, RecordingFile, compressed, gzip_text
+from rrsim.recording.player import Player, Timeline
 from rrsim.tui.frames import read_frame
 
 WORKERS = 4

@@ -21,8 +21,8 @@ from textual import events
 
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
-from rrsim.config import Setup
-from rrsim.engine import Engine
+from rrsim.scenario.config import Setup
+from rrsim.engine.engine import Engine
 
 TIMER_S = 0.05
 TARGET_TIMER_LAG_P99_MS = 50.0

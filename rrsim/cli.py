@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from rrsim import patterns
-from rrsim.config import (ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, check_speeds,
+from rrsim.scenario.config import (ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, check_speeds,
                           load_scenario, value_from_text)
 from rrsim.errors import UserError
 
@@ -135,7 +135,7 @@ def _with_checks(scenario: Scenario, texts: list[str]) -> Scenario:
     """The scenario's [checks] and then those given with --check: all of them must pass."""
     if not texts:
         return scenario
-    from rrsim.checks import known_names, parse_check
+    from rrsim.scenario.checks import known_names, parse_check
 
     known = known_names()
     added = tuple(parse_check(text, "option --check", known) for text in texts)
@@ -193,7 +193,7 @@ def run_command(argv: Sequence[str]) -> int:
     to_stdout = [option for option in ("--json", "--csv", "--events") if getattr(args, option[2:]) == "-"]
     if len(to_stdout) > 1:
         raise UserError(f"{' and '.join(to_stdout)} both ask for standard output (-): give one of them a file")
-    from rrsim.headless import run_headless
+    from rrsim.commands.run import run_headless
 
     return run_headless(scenario, _output(args.json), _output(args.events), None, _log_dir(args.keep_logs),
                         _output(args.csv))
@@ -243,7 +243,7 @@ def compare_command(argv: Sequence[str]) -> int:
     _add_setup_options(parser, Setup(), "setup options (override the scenario's [setup] in every variant)")
     args = parser.parse_args(argv)
     overrides = _setup_overrides(args)
-    from rrsim.compare import parse_vary, run_compare
+    from rrsim.commands.compare import parse_vary, run_compare
 
     varies = parse_vary(args.vary, set(overrides))
     # Whether the run has an end is each variant's to say when what ends it is varied.
@@ -303,7 +303,7 @@ def replay_command(argv: Sequence[str]) -> int:
                                                     "(1:05); past the end, at the end")
     view.add_argument("--paused", action="store_true", help="begin paused (space plays)")
     args = parser.parse_args(argv)
-    from rrsim.replay import TIME_FORMS, parse_speed, parse_time
+    from rrsim.recording.player import TIME_FORMS, parse_speed, parse_time
 
     speed = 1.0 if args.speed is None else parse_speed(args.speed)
     if speed is None:
@@ -313,11 +313,11 @@ def replay_command(argv: Sequence[str]) -> int:
         raise UserError(f"--at {args.at}: not a time: {TIME_FORMS}")
     if args.json is not None and (args.speed, args.at, args.paused) != (None, None, False):
         raise UserError("--speed, --at and --paused are for the live view: --json writes the whole run's report")
-    from rrsim.recording import RecordingFile
+    from rrsim.recording.file import RecordingFile
 
     recording = RecordingFile(args.file)
     if args.json is not None:
-        from rrsim.headless import report_recording
+        from rrsim.commands.run import report_recording
 
         return report_recording(recording, _output(args.json))
     from rrsim.tui.app import run_replay
@@ -365,11 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "scenarios":
             return scenarios_command(argv[1:])
         if argv and argv[0] == "keys":
-            from rrsim.keys import keys_command
+            from rrsim.remote.keys import keys_command
 
             return keys_command(argv[1:])
         if argv and argv[0] == "worker":
-            from rrsim.remote_worker import worker_command
+            from rrsim.remote.worker import worker_command
 
             return worker_command(argv[1:])
         return tui_command(argv)

@@ -4,8 +4,8 @@ Imported by the child processes, so it uses nothing heavier than ``struct`` and 
 
 A work message is ``MAGIC | pusher index (u16) | seq (u64) | send time (CLOCK_MONOTONIC ns, i64) |
 work size (u32 microseconds)`` followed by padding up to the configured size.  The work size is
-what the pusher drew for the message (``rrsim.workload``); a worker works it divided by its speed
-(``rrsim.work``).  Telemetry is a multipart message whose first frame is a small JSON header;
+what the pusher drew for the message (``rrsim.child.workload``); a worker works it divided by its speed
+(``rrsim.child.work``).  Telemetry is a multipart message whose first frame is a small JSON header;
 receipts add two or three binary frames (the 22 bytes after each message's magic, one i64
 receive time per message and, when the work took time, one i64 time per message when its work
 was done), so a worker never decodes what it receives.

@@ -9,8 +9,8 @@ from typing import Any, Callable
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.config import Action, Setup
-from rrsim.engine import Engine
+from rrsim.scenario.config import Action, Setup
+from rrsim.engine.engine import Engine
 
 
 @dataclasses.dataclass

@@ -121,7 +121,7 @@ def test_ipc_path_over_the_limit(tmp_path):
 
 
 def test_help_documents_every_setup_key_and_action():
-    from rrsim.config import ACTIONS, SETUP_KEYS
+    from rrsim.scenario.config import ACTIONS, SETUP_KEYS
 
     result = rrsim("--help")
     assert result.returncode == 0
@@ -149,7 +149,7 @@ def test_a_good_run_writes_the_report(tmp_path):
     header, *lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert header["format"] == "rrsim-events" and lines[0]["event"] == "RunStarted"
     from rrsim import events as ev
-    from rrsim.recording import read_recording
+    from rrsim.recording.file import read_recording
 
     assert sum(len(e.seqs) for e in read_recording(events).events if isinstance(e, ev.Deliveries)) == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "ok.toml", "report.json"]

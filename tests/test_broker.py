@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.config import Action, Setup, load_scenario, parse_scenario
+from rrsim.scenario.config import Action, Setup, load_scenario, parse_scenario
 from rrsim.errors import UserError
-from rrsim.patterns.choice import Dispatcher
+from rrsim.patterns.dispatch import Dispatcher
 from runs import assert_ledger_consistent, run
 
 NS = 1_000_000_000

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.model import NS, Model
+from rrsim.model.model import NS, Model
 from rrsim.tui.frames import read_frame
-from rrsim.wording import describe, subjects
+from rrsim.report.wording import describe, subjects
 from test_ledger_model import arr, pusher_started, worker_started
 
 

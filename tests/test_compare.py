@@ -16,9 +16,11 @@ import sys
 import pytest
 from rich.console import Console
 
-from rrsim import cli, compare
-from rrsim.compare import Variant, comparison_table
-from rrsim.wait_chart import wait_chart
+from rrsim import cli
+
+from rrsim.commands import compare
+from rrsim.commands.compare import Variant, comparison_table
+from rrsim.report.wait_chart import wait_chart
 from test_headless import Stderr, rrsim
 from test_no_orphans import assert_nothing_left
 

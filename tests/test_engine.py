@@ -11,11 +11,11 @@ import pytest
 import zmq
 
 from rrsim import events as ev
-from rrsim.wording import describe
-from rrsim.config import Action, Setup, builtin_scenarios, load_scenario
-from rrsim.engine import Engine
+from rrsim.report.wording import describe
+from rrsim.scenario.config import Action, Setup, builtin_scenarios, load_scenario
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from rrsim.wiring import free_port as _free_port
+from rrsim.engine.wiring import free_port as _free_port
 from runs import assert_ledger_consistent, run
 
 NS = 1_000_000_000

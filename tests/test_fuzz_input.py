@@ -29,10 +29,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
-import rrsim.headless
+import rrsim.commands.run
 from rrsim import cli
 from rrsim import patterns
-from rrsim.config import ACTIONS, MAX_WORKERS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
+from rrsim.scenario.config import ACTIONS, MAX_WORKERS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning
 
@@ -575,17 +575,17 @@ class Outcome:
 @contextlib.contextmanager
 def nothing_starts(started: list[tuple[str, Scenario]]):
     """Replace the headless run and the TUI by recorders, so that cli.main only parses and checks."""
-    real_headless = rrsim.headless.run_headless
+    real_headless = rrsim.commands.run.run_headless
     fake_tui = types.ModuleType("rrsim.tui.app")
     fake_tui.run_tui = lambda scenario, keep_logs=None, record=None: started.append(("tui", scenario)) or 0
     saved_tui = sys.modules.get("rrsim.tui.app")
-    rrsim.headless.run_headless = lambda scenario, *args, **kwargs: started.append(("run", scenario)) or 0
+    rrsim.commands.run.run_headless = lambda scenario, *args, **kwargs: started.append(("run", scenario)) or 0
     sys.modules["rrsim.tui.app"] = fake_tui
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}  # main() installs its own
     try:
         yield
     finally:
-        rrsim.headless.run_headless = real_headless
+        rrsim.commands.run.run_headless = real_headless
         if saved_tui is None:
             del sys.modules["rrsim.tui.app"]
         else:

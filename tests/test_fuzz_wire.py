@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from rrsim import events as ev
 from rrsim import wire
-from rrsim.config import Setup
-from rrsim.engine import Engine
-from rrsim.telemetry import SEQ_SLACK
+from rrsim.scenario.config import Setup
+from rrsim.engine.engine import Engine
+from rrsim.engine.telemetry import SEQ_SLACK
 
 # Each example is a whole run on real processes carrying hundreds of payloads: few examples, no shrinking.
 WIRE = settings(derandomize=True, deadline=None, max_examples=4, database=None, phases=[Phase.explicit, Phase.generate],

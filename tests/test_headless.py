@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.checks import evaluate, known_names, parse_check, report_values
-from rrsim.config import MAX_WORKERS, Scenario, Setup, builtin_scenarios, parse_scenario
+from rrsim.scenario.checks import evaluate, known_names, parse_check, report_values
+from rrsim.scenario.config import MAX_WORKERS, Scenario, Setup, builtin_scenarios, parse_scenario
 from rrsim.errors import UserError
-from rrsim.interrupt import Interruption
-from rrsim.model import Model
-from rrsim.recording import EventRecorder
-from rrsim.report import build_report
-from rrsim.timeline_summary import timeline_lines
+from rrsim.commands.interrupt import Interruption
+from rrsim.model.model import Model
+from rrsim.recording.file import EventRecorder
+from rrsim.report.report import build_report
+from rrsim.report.timeline_summary import timeline_lines
 from test_no_orphans import assert_nothing_left
 
 # A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import zmq.auth
 
-from rrsim import keys
+from rrsim.remote import keys
 from rrsim.errors import UserError
 from test_bad_input import assert_one_line_error, rrsim
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.wording import describe
-from rrsim.ledger import Ledger, PusherLedger
-from rrsim.model import NS, Model
+from rrsim.report.wording import describe
+from rrsim.model.ledger import Ledger, PusherLedger
+from rrsim.model.model import NS, Model
 
 
 def arr(*values: int) -> np.ndarray:
@@ -265,7 +265,7 @@ def test_a_kill_reaped_after_the_revive_is_told_like_any_kill():
 
 
 def test_the_help_explains_every_state_a_worker_can_be_in():
-    from rrsim.model import WORKER_STATES
+    from rrsim.model.model import WORKER_STATES
     from rrsim.tui.help_screen import STATE_MEANINGS
 
     assert set(WORKER_STATES) <= set(STATE_MEANINGS)

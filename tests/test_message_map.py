@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rrsim.message_map import SLOT_NS, MessageMap
+from rrsim.model.message_map import SLOT_NS, MessageMap
 from rrsim.tui.widgets.message_map import first_row_shown
 
 

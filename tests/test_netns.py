@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rrsim import keys
+from rrsim.remote import keys
 from test_no_orphans import processes_mentioning, wait_for
 from test_remote import PATIENCE_S, read_until
 

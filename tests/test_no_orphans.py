@@ -110,7 +110,7 @@ def test_the_end_of_a_headless_run_leaves_nothing(tmp_path):
 def test_an_exception_inside_the_engine_still_ends_everything(tmp_path):
     # A programming error in the middle of a run: it may crash loudly, but it must clean up.
     script = (
-        "import sys, rrsim.telemetry as t\n"
+        "import sys, rrsim.engine.telemetry as t\n"
         "calls = []\n"
         "real = t.decode_batch\n"
         "def broken(*a, **k):\n"
@@ -118,8 +118,8 @@ def test_an_exception_inside_the_engine_still_ends_everything(tmp_path):
         "    if len(calls) > 20: raise RuntimeError('injected engine bug')\n"
         "    return real(*a, **k)\n"
         "t.decode_batch = broken\n"
-        "import rrsim.engine\n"
-        "rrsim.engine.telemetry.decode_batch = broken\n"
+        "import rrsim.engine.engine\n"
+        "rrsim.engine.engine.telemetry.decode_batch = broken\n"
         "from rrsim.cli import main\n"
         "sys.exit(main(['run', 'seed']))\n"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.model import NS
+from rrsim.model.model import NS
 from rrsim.tui.frames import read_frame
 from rrsim.tui.widgets.worker_tile import recent_id_lines
 from test_causes import deliver, push_pull

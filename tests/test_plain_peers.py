@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from rrsim import wire
-from rrsim.config import Setup
-from rrsim.engine import Engine
+from rrsim.scenario.config import Setup
+from rrsim.engine.engine import Engine
 from runs import run
 from test_no_orphans import processes_mentioning, wait_for
 
@@ -133,7 +133,7 @@ def test_the_seeds_pull_let_in_by_address_is_an_estimated_worker(tmp_path):
         finally:
             pull.kill()
             pull.wait()
-        from rrsim.report import build_report
+        from rrsim.report.report import build_report
 
         report = build_report(engine.model)
     external = [w for w in report["workers"] if w.get("external")]

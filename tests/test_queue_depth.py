@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rrsim.queue_depth import QueueDepth
+from rrsim.model.queue_depth import QueueDepth
 
 
 def by_hand(sent: list[int], recv: list[int]) -> int:

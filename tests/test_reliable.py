@@ -13,13 +13,13 @@ import zmq
 
 from rrsim import events as ev
 from rrsim import wire
-from rrsim.config import Action, Setup, build_setup, check_timeline, load_scenario
+from rrsim.scenario.config import Action, Setup, build_setup, check_timeline, load_scenario
 from rrsim.errors import UserError
-from rrsim.model import Model
-from rrsim.patterns.choice import STRATEGIES, Dispatcher
+from rrsim.model.model import Model
+from rrsim.patterns.dispatch import STRATEGIES, Dispatcher
 from rrsim.patterns.reliable import ACK, HANDED, Book, Copies, per_worker
-from rrsim.report import build_report
-from rrsim.wording import describe
+from rrsim.report.report import build_report
+from rrsim.report.wording import describe
 from runs import Run, assert_ledger_consistent, run
 
 MS = 1_000_000

@@ -17,10 +17,10 @@ from pathlib import Path
 import zmq
 
 from rrsim import events as ev
-from rrsim import keys
-from rrsim.config import Setup
-from rrsim.engine import Engine
-from rrsim.receipts import REPORT_NS
+from rrsim.remote import keys
+from rrsim.scenario.config import Setup
+from rrsim.engine.engine import Engine
+from rrsim.child.receipts import REPORT_NS
 from test_no_orphans import processes_mentioning, wait_for
 
 # Deadlines only a failure reaches: on a loaded 2-core machine a Python process can take seconds to start.

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.model import Model
-from rrsim.remote_worker import best_offset, clock_sample
-from rrsim.report import build_report
+from rrsim.model.model import Model
+from rrsim.remote.worker import best_offset, clock_sample
+from rrsim.report.report import build_report
 
 SECOND = 1_000_000_000
 

@@ -23,14 +23,14 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.config import Scenario, Setup
+from rrsim.scenario.config import Scenario, Setup
 from rrsim.errors import UserError
-from rrsim.headless import report_recording, run_report
-from rrsim.model import NS, Model
-from rrsim.recording import EventRecorder, RecordingFile, read_recording, scenario_of
+from rrsim.commands.run import report_recording, run_report
+from rrsim.model.model import NS, Model
+from rrsim.recording.file import EventRecorder, RecordingFile, read_recording, scenario_of
 from rrsim.cli import replay_command
-from rrsim.replay import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
-from rrsim.report import build_report
+from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
+from rrsim.report.report import build_report
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
 from rrsim.tui.scenes import recording
@@ -156,8 +156,8 @@ def test_the_player_shows_the_start_at_once_and_moves_past_what_is_loaded_once_t
 @pytest.mark.parametrize("gzipped", [True, False], ids=["gzip", "plain"])
 def test_any_line_of_a_recording_is_read_again_from_where_it_begins(tmp_path: Path, monkeypatch, gzipped: bool):
     # Small chunks and restart points: a 100 KB recording reads like a long one.
-    monkeypatch.setattr("rrsim.recording.CHUNK_BYTES", 1024)
-    monkeypatch.setattr("rrsim.recording.RESTART_EVERY_BYTES", 4096)
+    monkeypatch.setattr("rrsim.recording.file.CHUNK_BYTES", 1024)
+    monkeypatch.setattr("rrsim.recording.file.RESTART_EVERY_BYTES", 4096)
     path = tmp_path / ("r.jsonl.gz" if gzipped else "r.jsonl")
     path.write_bytes(RECORDED_PATH.read_bytes() if gzipped else b"".join(lines_of(RECORDED)))
     file = RecordingFile(path)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.config import Setup
-from rrsim.engine import Engine
+from rrsim.scenario.config import Setup
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning
 

@@ -10,9 +10,9 @@ import numpy as np
 import zmq
 
 from rrsim import events as ev
-from rrsim.config import Action, Setup
-from rrsim.engine import Engine
-from rrsim.ledger import PusherLedger
+from rrsim.scenario.config import Action, Setup
+from rrsim.engine.engine import Engine
+from rrsim.model.ledger import PusherLedger
 from runs import assert_ledger_consistent, run
 
 DEADLINE_S = 60.0
@@ -141,7 +141,7 @@ def assert_ledger_consistent_with(engine: Engine) -> None:
 
 
 def _model_with_a_stranger_at(t_connect: int):
-    from rrsim.model import Model
+    from rrsim.model.model import Model
 
     model = Model(lost_after_s=2.0)
     model.apply(ev.RunStarted(0, {"rate": 100.0, "lost_after_s": 2.0}, {"p1": "tcp://127.0.0.1:5599"}))

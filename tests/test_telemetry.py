@@ -6,7 +6,7 @@ import struct
 
 from rrsim import events as ev
 from rrsim import wire
-from rrsim.telemetry import Roster, decode_batch
+from rrsim.engine.telemetry import Roster, decode_batch
 
 STARTED_NS = 1_000_000_000
 NOW_NS = 2_000_000_000

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rrsim import theory
-from rrsim.config import Setup
-from rrsim.model import Overheads
-from rrsim.report import measured
+from rrsim.report import theory
+from rrsim.scenario.config import Setup
+from rrsim.model.model import Overheads
+from rrsim.report.report import measured
 from runs import assert_ledger_consistent, run
 
 
@@ -149,8 +149,8 @@ def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those
 
 def test_the_report_sets_theory_beside_what_the_run_measured():
     from rrsim import events as ev
-    from rrsim.model import Model
-    from rrsim.report import theory_block, theory_line
+    from rrsim.model.model import Model
+    from rrsim.report.report import theory_block, theory_line
 
     setup = Setup(pattern="lb-broker", strategy="random", arrivals="poisson", work_dist="exponential", work_ms=20.0,
                   workers=1, rate=25.0, seed=1)

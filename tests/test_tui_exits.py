@@ -50,13 +50,13 @@ sys.exit(main(sys.argv[1:]))
 BREAK_ENGINE = "break-the-engine"
 ENGINE_BUG = f"""
 import os, sys, tempfile
-import rrsim.engine
-real = rrsim.engine.telemetry.decode_batch
+import rrsim.engine.engine
+real = rrsim.engine.engine.telemetry.decode_batch
 def broken(*args, **kwargs):
     if os.path.exists(os.path.join(tempfile.gettempdir(), {BREAK_ENGINE!r})):
         raise RuntimeError("injected engine bug")
     return real(*args, **kwargs)
-rrsim.engine.telemetry.decode_batch = broken
+rrsim.engine.engine.telemetry.decode_batch = broken
 from rrsim.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from textual.pilot import Pilot
 
 from rrsim.cli import TUI_DEFAULTS
-from rrsim.engine import Engine
+from rrsim.engine.engine import Engine
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.source import LiveRun

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from rrsim import cli, wire
-from rrsim.config import Action, Setup, parse_scenario
-from rrsim.engine import Engine
+from rrsim.scenario.config import Action, Setup, parse_scenario
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from rrsim.report import build_report
-from rrsim.sending import EvenJobs, jobs_for
-from rrsim.work import Work
-from rrsim.workload import BLOCK, DrawnJobs, draw_sizes, work_cap_us
+from rrsim.report.report import build_report
+from rrsim.child.sending import EvenJobs, jobs_for
+from rrsim.child.work import Work
+from rrsim.child.workload import BLOCK, DrawnJobs, draw_sizes, work_cap_us
 from runs import assert_ledger_consistent, run
 
 

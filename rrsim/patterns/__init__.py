@@ -35,7 +35,7 @@ MODULES = {
     "reliable": "rrsim.patterns.reliable",
 }
 
-SENDER, ROUTER, RECEIVER = "sender", "router", "receiver"
+from rrsim.kinds import RECEIVER, ROUTER, SENDER  # noqa: F401 (the kinds a pattern declares its roles of)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """lb-broker: the ZeroMQ guide's load-balancing broker (chapter 3, ``lbbroker``).  Pushers PUSH
 to a broker; workers tell the broker when they are ready; the broker hands each message to the
 worker that has been ready longest, and never a second one before the first is done (the
-``lru`` strategy; others, and ``max_outstanding``, are in ``choice.py``).
+``lru`` strategy; others, and ``max_outstanding``, are in ``dispatch.py``).
 
 Pushers send open loop, at their rate, whether or not a worker is free (a closed loop would hide
 the queueing).  While no worker is ready the broker holds up to ``broker_queue`` messages;
@@ -24,11 +24,11 @@ import zmq
 
 from rrsim import wire
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
-from rrsim.patterns.choice import Dispatcher
-from rrsim.receipts import CHECK_NS, IDLE_MS, Receipts
-from rrsim.runtime import ChildRuntime, idle_timeout_ms
-from rrsim.sending import pusher
-from rrsim.work import Work
+from rrsim.patterns.dispatch import Dispatcher
+from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
+from rrsim.child.sending import pusher
+from rrsim.child.work import Work
 
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")

@@ -16,10 +16,10 @@ from typing import Any
 import zmq
 
 from rrsim.patterns import RECEIVER, SENDER, Role, Wire
-from rrsim.receipts import CHECK_NS, IDLE_MS, Receipts
-from rrsim.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
-from rrsim.sending import pusher
-from rrsim.work import Work
+from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
+from rrsim.child.sending import pusher
+from rrsim.child.work import Work
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")

@@ -37,11 +37,11 @@ import zmq
 
 from rrsim import wire
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
-from rrsim.patterns.choice import Dispatcher
-from rrsim.receipts import Receipts
-from rrsim.runtime import ChildRuntime
-from rrsim.sending import send_at_rate
-from rrsim.work import Work
+from rrsim.patterns.dispatch import Dispatcher
+from rrsim.child.receipts import Receipts
+from rrsim.child.runtime import ChildRuntime
+from rrsim.child.sending import send_at_rate
+from rrsim.child.work import Work
 
 SUMMARY = ("lb-broker with acknowledgements, retries and heartbeats (the guide's Pirates): a kill loses "
            "nothing, at the price of duplicates")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rrsim.replay import FASTEST, MAX_SPEED, SLOWEST
+from rrsim.recording.player import FASTEST, MAX_SPEED, SLOWEST
 
 # Send rates per pusher that `+` and `-` step through; 0 (as fast as possible) sits above the top.
 RATE_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,

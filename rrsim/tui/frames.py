@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from rrsim.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
+from rrsim.model.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 

@@ -5,7 +5,7 @@ Plain colour strings work both in Textual content and in Rich text (the event lo
 
 from __future__ import annotations
 
-from rrsim.model import WORKER_STATES
+from rrsim.model.model import WORKER_STATES
 
 STATE_COLOURS: dict[str, str] = {
     "starting": "#d7af5f",

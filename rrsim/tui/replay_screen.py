@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from rrsim.replay import TIME_FORMS, Player, parse_time
+from rrsim.recording.player import TIME_FORMS, Player, parse_time
 from rrsim.tui import controls
 from rrsim.tui.messages import CommandDone, Setting
 from rrsim.tui.run_screen import RUN_BINDINGS, SELECT, RunScreen

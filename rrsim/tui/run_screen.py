@@ -16,9 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from rrsim.errors import UserError
-from rrsim.message_map import MapFrame
-from rrsim.model import Model
-from rrsim.patterns.choice import STRATEGIES
+from rrsim.model.message_map import MapFrame
+from rrsim.model.model import Model
+from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.tui import controls
 from rrsim.tui.footer_fit import footer_items, left_out
 from rrsim.tui.frames import Frame, ReplayFrame, WorkerFrame, log_changes, read_frame

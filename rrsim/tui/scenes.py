@@ -18,10 +18,10 @@ import numpy as np
 
 from rrsim import events as ev
 from rrsim.cli import TUI_DEFAULTS
-from rrsim.config import Setup, load_scenario
-from rrsim.model import NS, Model, pusher_name
-from rrsim.recording import Recording, read_recording
-from rrsim.replay import Player, Timeline
+from rrsim.scenario.config import Setup, load_scenario
+from rrsim.model.model import NS, Model, pusher_name
+from rrsim.recording.file import Recording, read_recording
+from rrsim.recording.player import Player, Timeline
 from rrsim import patterns
 from rrsim.tui.source import StaticRun
 

@@ -14,11 +14,11 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from rrsim.engine import Engine
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from rrsim.model import Model
-from rrsim.recording import Recording, RecordingFile, truncation_note
-from rrsim.replay import Player, Timeline
+from rrsim.model.model import Model
+from rrsim.recording.file import Recording, RecordingFile, truncation_note
+from rrsim.recording.player import Player, Timeline
 from rrsim.tui.frames import ReplayFrame
 
 STEP_MS = 10.0

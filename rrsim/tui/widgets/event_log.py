@@ -9,9 +9,9 @@ from textual.events import MouseScrollDown, MouseScrollUp
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from rrsim.model import LOG_LENGTH, NS, LogEntry
+from rrsim.model.model import LOG_LENGTH, NS, LogEntry
 from rrsim.tui.palette import LOG_COLOURS, MUTED
-from rrsim.wording import describe, subjects
+from rrsim.report.wording import describe, subjects
 
 TIME_WIDTH = 6  # "  12.3 " less the space
 WHEEL_LINES = 3

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from rrsim.message_map import MapFrame, MapRow
+from rrsim.model.message_map import MapFrame, MapRow
 from rrsim.tui.palette import LATE, WARNING, pusher_colour
 
 SHADES = "▁▂▃▄▅▆▇█"

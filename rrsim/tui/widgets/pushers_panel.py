@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from rrsim.model import pusher_index
+from rrsim.model.model import pusher_index
 from rrsim.tui.controls import rate_text
 from rrsim.tui.frames import PusherFrame
 from rrsim.tui.palette import MUTED, WARNING, pusher_colour

@@ -1,6 +1,6 @@
 """The janitor: removes a run directory if the engine that made it dies without doing so.
 
-Started by the engine as ``python -m rrsim.janitor RUN_DIR PARENT_PID``.  The pushers and
+Started by the engine as ``python -m rrsim.engine.janitor RUN_DIR PARENT_PID``.  The pushers and
 workers die with the engine by themselves (PR_SET_PDEATHSIG); nothing else is left to
 remove a SIGKILLed engine's ipc sockets and logs.  Imports nothing heavy: it starts in ~20 ms.
 """
@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from rrsim.deathsig import die_with_parent
+from rrsim.child.deathsig import die_with_parent
 
 CHECK_S = 0.1
 

@@ -23,7 +23,7 @@ import zmq
 
 from rrsim import wire
 from rrsim.errors import UserError
-from rrsim.join import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS, MONITOR_EVENT, secure_client
+from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS, MONITOR_EVENT, secure_client
 from rrsim.patterns import RECEIVER
 from rrsim.patterns import load as load_pattern
 
@@ -77,7 +77,7 @@ def parse_join(value: str) -> tuple[str, int]:
 
 def _keys(args: argparse.Namespace) -> tuple[tuple[bytes, bytes, bytes] | None, Path | None]:
     """(our public key, our secret key, the run's public key) and our secret key's file, or Nones."""
-    from rrsim import keys
+    from rrsim.remote import keys
 
     if args.server_key is None:
         if args.key:
@@ -262,7 +262,7 @@ no run answered
 
 def worker_command(argv: Sequence[str]) -> int:
     from rrsim.cli import Parser
-    from rrsim.runtime import ChildRuntime
+    from rrsim.child.runtime import ChildRuntime
 
     parser = Parser(prog="rrsim worker", description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--join", required=True, metavar="tcp://HOST:PORT", help="the run's join endpoint")

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from rrsim import patterns
-from rrsim.patterns.choice import STRATEGIES
-from rrsim.checks import Check, checks_from_table
+from rrsim.patterns.dispatch import STRATEGIES
+from rrsim.scenario.checks import Check, checks_from_table
 from rrsim.errors import UserError, did_you_mean
 from rrsim.wire import HEADER_SIZE
-from rrsim.workload import ARRIVALS, WORK_DISTS
+from rrsim.child.workload import ARRIVALS, WORK_DISTS
 
 PATTERNS = patterns.names()
 TRANSPORTS = ("ipc", "tcp")
@@ -372,7 +372,7 @@ def _check_connect_pusher(setup: Setup, where: str, text: str, text_start: int) 
 def _check_listen(setup: Setup, values: dict[str, Any], where: str, text: str, text_start: int) -> None:
     """A remote worker connects to what the pattern binds: a wiring where workers bind has
     nothing for it to connect to."""
-    from rrsim.join import parse_listen
+    from rrsim.remote.listener import parse_listen
 
     parse_listen(setup.listen, f"{where} key 'listen'{_line_of(text, 'listen', text_start)}")
     if any(wire.binder == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):

@@ -159,7 +159,7 @@ class PusherLedger:
     def memory_bytes(self) -> int:
         return self.delivered.nbytes
 
-    # A replay keeps a pickled ledger every second or so of a run (rrsim.replay): its bits, runs of
+    # A replay keeps a pickled ledger every second or so of a run (rrsim.recording.player): its bits, runs of
     # set bytes broken by the few messages in flight or lost, are kept as runs, not byte by byte.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

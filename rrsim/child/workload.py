@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from rrsim.wire import MAX_WORK_US
-from rrsim.work import MAX_WORK_FACTOR
+from rrsim.child.work import MAX_WORK_FACTOR
 
 ARRIVALS = ("fixed", "poisson")
 WORK_DISTS = ("fixed", "exponential", "uniform", "lognormal")

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.distribution import Durations, RecentDurations
-from rrsim.ledger import Ledger
-from rrsim.queue_depth import QueueDepth
-from rrsim.message_map import MessageMap
-from rrsim.patterns import RECEIVER, ROUTER, SENDER  # what a process's telemetry means
+from rrsim.model.distribution import Durations, RecentDurations
+from rrsim.model.ledger import Ledger
+from rrsim.model.queue_depth import QueueDepth
+from rrsim.model.message_map import MessageMap
+from rrsim.kinds import RECEIVER, ROUTER, SENDER
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
@@ -70,7 +70,7 @@ class Life:
 
 @dataclass(frozen=True)
 class LogEntry:
-    """Something worth telling, as facts: ``rrsim.wording.describe`` says it in words."""
+    """Something worth telling, as facts: ``rrsim.report.wording.describe`` says it in words."""
 
     t_ns: int
     kind: str  # "start" | "end" | "pause" | "link" | "lost" | "action" | "warn" | "info": how it looks

@@ -27,9 +27,9 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from rrsim import keys
+from rrsim.remote import keys
 from rrsim.errors import UserError
-from rrsim.runtime import their_side
+from rrsim.child.runtime import their_side
 from rrsim.wire import HANDSHAKE_FAILED
 
 HEARTBEAT_NS = 500_000_000  # a remote worker reports this often, even with nothing to say

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import zmq
 
 from rrsim import wire
-from rrsim.runtime import ChildRuntime
+from rrsim.child.runtime import ChildRuntime
 
 REPORT_NS = 10_000_000
 BURST = 1024  # messages sent between housekeeping rounds at full speed (about 1 ms)
@@ -61,7 +61,7 @@ def jobs_for(spec: dict[str, Any]) -> Jobs:
     work_us = min(wire.MAX_WORK_US, round(spec["mean_work_ms"] * 1000))
     if spec["arrivals"] == "fixed" and (spec["work_dist"] == "fixed" or work_us == 0):
         return EvenJobs(work_us)
-    from rrsim.workload import DrawnJobs  # numpy: only in a pusher that draws
+    from rrsim.child.workload import DrawnJobs  # numpy: only in a pusher that draws
 
     return DrawnJobs(spec["seed"], spec["index"], spec["arrivals"], spec["work_dist"], spec["mean_work_ms"],
                      spec["work_cv"])

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from rrsim import events as ev
 from rrsim.errors import UserError
-from rrsim.model import NS, LogEntry, Model
+from rrsim.model.model import NS, LogEntry, Model
 
 MAX_SPEED = float("inf")  # as fast as the model folds
 # A seek folds at most this much of the recording: a few seconds of run time, and fewer on a busy

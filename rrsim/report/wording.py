@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from rrsim.model import NS, ROUTER, SENDER, LogEntry
+from rrsim.model.model import NS, ROUTER, SENDER, LogEntry
 
 NAMES_SHOWN = 4  # a line names this many at most, then says how many more
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from rich.table import Table
 
-from rrsim import theory
-from rrsim.model import NS, Life, Model, Stranger, WorkerView
-from rrsim.wording import describe
+from rrsim.report import theory
+from rrsim.model.model import NS, Life, Model, Stranger, WorkerView
+from rrsim.report.wording import describe
 
 
 def _ms(value: float | None) -> float | None:
@@ -165,7 +165,7 @@ def measured(model: Model) -> theory.Measured | None:
 def theory_block(model: Model) -> dict[str, Any] | None:
     """What queueing theory predicts for this run, with the service time its workers really took
     (work and hand-over; a sleep overshoots, more on a busy machine), beside the wait in queue
-    rrsim measured; None where theory has no exact answer (see ``rrsim.theory``)."""
+    rrsim measured; None where theory has no exact answer (see ``rrsim.report.theory``)."""
     run = measured(model)
     prediction = None if run is None else theory.predict(model.setup, run.service_ms)
     if prediction is None:

@@ -22,19 +22,19 @@ from typing import Any, Callable
 import zmq
 
 from rrsim import events as ev
-from rrsim import telemetry
-from rrsim.config import BROKER_NO_STOP, MAX_PUSHERS, MAX_WORKERS, Action, Setup, check_value, timeline_problem
+from rrsim.engine import telemetry
+from rrsim.scenario.config import BROKER_NO_STOP, MAX_PUSHERS, MAX_WORKERS, Action, Setup, check_value, timeline_problem
 from rrsim.errors import UserError
-from rrsim.join import LOST_CONTACT_NS, Listener, RemoteWorker, parse_listen, reply
-from rrsim.model import Model
+from rrsim.remote.listener import LOST_CONTACT_NS, Listener, RemoteWorker, parse_listen, reply
+from rrsim.model.model import Model
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern
-from rrsim.patterns.choice import STRATEGIES
-from rrsim.supervisor import Supervisor
+from rrsim.patterns.dispatch import STRATEGIES
+from rrsim.engine.supervisor import Supervisor
 from rrsim.wire import BROADCAST, control_topic
-from rrsim.run_directory import RunDirectory
-from rrsim.timeline import Timeline
-from rrsim.wiring import Wiring
+from rrsim.engine.run_directory import RunDirectory
+from rrsim.engine.timeline import Timeline
+from rrsim.engine.wiring import Wiring
 
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000

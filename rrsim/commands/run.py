@@ -23,17 +23,17 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rrsim.checks import Outcome, evaluate
-from rrsim.config import Scenario
-from rrsim.csv_report import write_csv
-from rrsim.engine import Engine
+from rrsim.scenario.checks import Outcome, evaluate
+from rrsim.scenario.config import Scenario
+from rrsim.report.csv_report import write_csv
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from rrsim.interrupt import Interruption
-from rrsim.model import Model
-from rrsim.recording import EventRecorder, RecordingFile, compressed, gzip_text, scenario_of, truncation_note
-from rrsim.replay import play_all
-from rrsim.report import build_report, summary_table, theory_block, theory_line, totals_line
-from rrsim.timeline_summary import timeline_lines
+from rrsim.commands.interrupt import Interruption
+from rrsim.model.model import Model
+from rrsim.recording.file import EventRecorder, RecordingFile, compressed, gzip_text, scenario_of, truncation_note
+from rrsim.recording.player import play_all
+from rrsim.report.report import build_report, summary_table, theory_block, theory_line, totals_line
+from rrsim.report.timeline_summary import timeline_lines
 
 PROGRESS_EVERY_S = 1.0
 STDOUT = "-"  # as an output path: standard output

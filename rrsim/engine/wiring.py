@@ -11,10 +11,10 @@ import socket
 from types import ModuleType
 from typing import Any
 
-from rrsim.config import Setup
+from rrsim.scenario.config import Setup
 from rrsim.errors import UserError
 from rrsim.patterns import role_of
-from rrsim.run_directory import RunDirectory
+from rrsim.engine.run_directory import RunDirectory
 
 class Wiring:
     def __init__(self, pattern: ModuleType, setup: Setup, directory: RunDirectory) -> None:

@@ -88,8 +88,8 @@ def report_values(report: dict[str, Any]) -> dict[str, Any]:
 
 def known_names() -> set[str]:
     """The names a report can have: those of an empty run's report, and the statistics blocks."""
-    from rrsim.model import Model
-    from rrsim.report import build_report
+    from rrsim.model.model import Model
+    from rrsim.report.report import build_report
 
     names = set(report_values(build_report(Model())))
     names.update(f"{block}_{stat}_ms" for block in STAT_BLOCKS for stat in STATS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rrsim.config import Action
-from rrsim.model import Model
+from rrsim.scenario.config import Action
+from rrsim.model.model import Model
 
 
 @dataclass(frozen=True)

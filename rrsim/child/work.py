@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from rrsim import wire
 
-MAX_WORK_FACTOR = 1000  # a message claiming more than this many times the mean is cut to it (rrsim.workload draws no more)
+MAX_WORK_FACTOR = 1000  # a message claiming more than this many times the mean is cut to it (rrsim.child.workload draws no more)
 
 
 class Work:

@@ -21,14 +21,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from rrsim.config import SETUP_KEYS, Scenario, Setup, build_setup, check_timeline, check_value, ignored_by_pattern, value_from_text
-from rrsim.csv_report import flat_columns, write_rows
-from rrsim.engine import Engine
+from rrsim.scenario.config import SETUP_KEYS, Scenario, Setup, build_setup, check_timeline, check_value, ignored_by_pattern, value_from_text
+from rrsim.report.csv_report import flat_columns, write_rows
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError, did_you_mean
-from rrsim.headless import STDOUT, Output, open_output, play
-from rrsim.interrupt import Interruption
-from rrsim.report import format_ms
-from rrsim.wait_chart import wait_chart
+from rrsim.commands.run import STDOUT, Output, open_output, play
+from rrsim.commands.interrupt import Interruption
+from rrsim.report.report import format_ms
+from rrsim.report.wait_chart import wait_chart
 
 START_AND_DRAIN_S = 1.0  # a guess at what a run adds to its sending time, until one has been measured
 MAX_NAME_WIDTH = 16  # a longer varied value wraps in the table, so that the figures fit

@@ -21,7 +21,7 @@ from typing import Any
 import zmq
 
 from rrsim import wire
-from rrsim.deathsig import die_with_parent
+from rrsim.child.deathsig import die_with_parent
 from rrsim.patterns import load as load_pattern
 
 PARENT_CHECK_NS = 200_000_000
@@ -99,7 +99,7 @@ class ChildRuntime:
         """CURVE server with the run's key, letting in the run's allow-list (pyzmq's authenticator)."""
         public, secret, _server = self.curve
         if self.auth is None:
-            from rrsim.join import start_authenticator  # imports asyncio: only for a secure run
+            from rrsim.remote.listener import start_authenticator  # imports asyncio: only for a secure run
 
             self.auth = start_authenticator(self.ctx, self.spec["curve"]["allowed_dir"], None)
         sock.curve_secretkey, sock.curve_publickey = secret, public
@@ -241,7 +241,7 @@ class ChildRuntime:
         """Control, monitors and parent check; returns a new control state if one came."""
         self.read_monitors()
         if self.remote:
-            from rrsim.remote_worker import obey  # a remote worker obeys control, not signals
+            from rrsim.remote.worker import obey  # a remote worker obeys control, not signals
 
             return obey(self, now_ns)
         if now_ns >= self.next_parent_check:
@@ -320,7 +320,7 @@ def idle_timeout_ms(receipts: Any, now_ns: int) -> int:
 
 
 def main() -> None:
-    """``python -m rrsim.runtime SPEC_JSON``: run the loop of the spec's role in its pattern."""
+    """``python -m rrsim.child.runtime SPEC_JSON``: run the loop of the spec's role in its pattern."""
     spec = json.loads(sys.argv[1])
     role = load_pattern(spec["pattern"]).ROLES[spec["role"]]
     role.loop(ChildRuntime(spec))

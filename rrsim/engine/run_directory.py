@@ -22,7 +22,7 @@ class RunDirectory:
         self.janitor: subprocess.Popen | None = None
         try:
             self.janitor = subprocess.Popen(
-                [sys.executable, "-m", "rrsim.janitor", str(self.path), str(os.getpid())],
+                [sys.executable, "-m", "rrsim.engine.janitor", str(self.path), str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
             )
             self.logs = self.path / "logs"

@@ -14,7 +14,7 @@ import time
 from array import array
 
 from rrsim import wire
-from rrsim.runtime import ChildRuntime
+from rrsim.child.runtime import ChildRuntime
 
 # 20 ms: what a kill may leave unreported.  Shorter would mean more, smaller batches, and with
 # 64 workers at full speed the engine's cost per batch, not per message, is what limits it.

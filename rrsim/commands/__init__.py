@@ -1,0 +1,1 @@
+"""The subcommands behind ``rrsim``: one module each, with their output handling."""

@@ -1,0 +1,1 @@
+"""Recordings of a run's events: the file format, and playing one back to any moment."""

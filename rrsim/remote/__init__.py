@@ -1,0 +1,1 @@
+"""Workers on other machines: the run's join listener, the joining worker, and CURVE keys."""

@@ -1,0 +1,1 @@
+"""What a run is asked to do: setup keys and their checks, timeline actions, scenario files, pass/fail checks."""
