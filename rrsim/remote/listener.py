@@ -1,5 +1,5 @@
-"""The run's side of remote workers: the join endpoint, CURVE on every socket they reach, who
-was refused, and the remote workers the engine knows of (they are not its children).
+"""The run's side of remote workers: the join endpoint, CURVE on every socket they reach, and who
+was refused (the conversations on the join endpoint are ``host.py``'s).
 
 ``--listen tcp://ADDRESS:PORT`` opens one ROUTER there.  A remote ``rrsim worker`` (a DEALER)
 asks it for the time (to estimate its clock's offset from ours, NTP-style) and then to join;
@@ -28,6 +28,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from rrsim.remote import keys
+from rrsim.scenario.config import Setup
 from rrsim.errors import UserError
 from rrsim.child.runtime import their_side
 from rrsim.wire import HANDSHAKE_FAILED
@@ -115,26 +116,10 @@ def start_authenticator(ctx: zmq.Context, allowed_dir: Path, refusals: queue.Sim
 
 
 @dataclass
-class RemoteWorker:
-    """A worker that joined from elsewhere: what the engine knows of it instead of a process."""
-
-    name: str
-    host: str  # its machine, as it says, and the address it came from
-    label: str
-    pid: int
-    last_seen_ns: int
-    clock_uncertainty_ns: int
-    clock_estimates: int = 1
-    ending: str | None = None  # "killed" | "stopped" once asked
-    paused: bool = False
-    ended: bool = False
-
-
-@dataclass
 class Listener:
     """The join endpoint and the security of a listening run.  ``pair`` is None without keys."""
 
-    setup: Any
+    setup: Setup
     ctx: zmq.Context
     run_dir: Path
     host: str = ""
@@ -142,7 +127,6 @@ class Listener:
     pair: keys.KeyPair | None = None
     allowed_dir: Path | None = None
     refusals: queue.SimpleQueue[Refusal] = field(default_factory=queue.SimpleQueue)
-    remotes: dict[str, RemoteWorker] = field(default_factory=dict)
     auth: ThreadAuthenticator | None = None
     join_sock: zmq.Socket | None = None
     endpoint: str = ""

@@ -1,0 +1,35 @@
+"""When a run is over: sending has ended, and what was sent has landed or nothing has for a while."""
+
+from __future__ import annotations
+
+from rrsim.model.model import Model
+
+SETTLE_NS = 50_000_000  # the senders' final progress reports land within this after they finish
+
+
+class Drain:
+    def __init__(self, drain_s: float, retry_budget_s: float) -> None:
+        self.drain_s = drain_s  # quiet this long: what is still missing is not coming
+        self.retry_budget_s = retry_budget_s
+        self.started_ns: int | None = None  # when sending was over, while it still is
+
+    def over(self, model: Model, now: int, time_up: bool, actions_pending: bool, last_activity_ns: int) -> bool:
+        """Whether the run has drained at ``now``; ``last_activity_ns``: when anything last
+        happened (a delivery, a process's end, an action)."""
+        senders = model.pushers.values()
+        # A sender that died (killed or crashed from outside) will send no more either.
+        finished_sending = [p.done or p.state not in ("starting", "running") for p in senders]
+        sending_over = time_up or (bool(senders) and all(finished_sending))
+        if not sending_over or actions_pending:
+            self.started_ns = None
+            return False
+        if self.started_ns is None:
+            self.started_ns = now
+        # Give the senders' final progress reports time to land before trusting in_flight == 0.
+        settled = now - self.started_ns >= SETTLE_NS
+        quiet_s = self.drain_s
+        if model.kept():  # sent again until acknowledged: nothing delivered for a while proves nothing yet
+            quiet_s = max(quiet_s, self.retry_budget_s)
+        quiet = now - max(last_activity_ns, self.started_ns) >= quiet_s * 1e9
+        # Undelivered, not in_flight: the live view may already count slow messages as lost.
+        return (settled and model.ledger.sent == model.ledger.delivered_unique) or quiet
