@@ -13,7 +13,8 @@ from rrsim.engine.supervisor import Ended, Supervisor
 class Process(Protocol):
     """What the engine can do to one process of the run, wherever it runs."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def running(self) -> bool:
         """Running and not asked to end."""

@@ -19,7 +19,7 @@ class RunDirectory:
     def __init__(self, keep_logs: Path | None = None) -> None:
         self.keep_logs = keep_logs
         self.path = Path(tempfile.mkdtemp(prefix="rrsim-"))  # mode 0700: private to this user
-        self.janitor: subprocess.Popen | None = None
+        self.janitor: subprocess.Popen[bytes] | None = None
         try:
             self.janitor = subprocess.Popen(
                 [sys.executable, "-m", "rrsim.engine.janitor", str(self.path), str(os.getpid())],

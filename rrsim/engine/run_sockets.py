@@ -55,8 +55,8 @@ class RunSockets:
     def wait(self, timeout_ms: float) -> tuple[bool, bool]:
         """Wait up to ``timeout_ms`` for telemetry or (listening) a join request: (join, telemetry) ready."""
         if self.listener is None:
-            return False, bool(self.telemetry_sock.poll(timeout_ms, zmq.POLLIN))
-        ready = dict(self._poller.poll(timeout_ms))
+            return False, bool(self.telemetry_sock.poll(int(timeout_ms), zmq.POLLIN))  # pyzmq takes whole ms
+        ready = dict(self._poller.poll(int(timeout_ms)))
         return self.listener.join_sock in ready, self.telemetry_sock in ready
 
     def telemetry_batches(self) -> Iterator[list[list[bytes]]]:

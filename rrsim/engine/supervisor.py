@@ -27,7 +27,7 @@ LOG_TAIL_LINES = 5
 class ChildProcess:
     name: str
     life: int
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log_path: Path
     ending: str | None = None  # "killed" | "stopped" | "run-end" once we asked it to go
     stop_deadline: float | None = None
@@ -51,7 +51,7 @@ class Supervisor:
     def start(self, name: str, life: int, spec: dict[str, Any]) -> int:
         log_path = self.log_dir / f"{name}.{life}.log"
         try:
-            log = open(log_path, "wb")
+            log = open(log_path, "wb")  # noqa: SIM115 (closed by the with below, once its error is ours)
         except OSError as error:
             # The run directory was removed (by a /tmp cleaner, say) and its sockets with it: a
             # child started anyway could never report.  The command fails; the run goes on.

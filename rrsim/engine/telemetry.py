@@ -9,13 +9,15 @@ counted as foreign payloads of the worker that received them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from rrsim import events as ev
 from rrsim import wire
+from rrsim.kinds import RECEIVER, ROUTER, SENDER
 
 RECEIPT_DTYPE = np.dtype([("pusher", "<u2"), ("seq", "<u8"), ("sent_ns", "<i8"), ("work_us", "<u4")])
 assert RECEIPT_DTYPE.itemsize == wire.RECEIPT_SIZE
@@ -141,12 +143,14 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
                 or not peer or len(peer) > MAX_PEER_TEXT or not isinstance(up, bool)):
             raise MalformedError(f"{name}: bad peer report")
         return ev.PeerChanged(now_ns, name, peer, up, endpoint)
-    expected_kind = {wire.SENT: "sender", wire.QUEUE: "router", wire.RECEIPTS: "receiver", wire.SILENT: "router",
-                     wire.GAVE_UP: "router", wire.WAITING: "receiver"}[kind]
+    expected_kind = {wire.SENT: SENDER, wire.QUEUE: ROUTER, wire.RECEIPTS: RECEIVER, wire.SILENT: ROUTER,
+                     wire.GAVE_UP: ROUTER, wire.WAITING: RECEIVER}[kind]
     if sender_kind != expected_kind:
         raise MalformedError(f"{kind} report from {name}, a {sender_kind}")
     if kind == wire.SENT:
-        sent, peers, early = header.get("sent"), header.get("peers"), header.get("early", 0)
+        sent: Any = header.get("sent")
+        peers: Any = header.get("peers")
+        early: Any = header.get("early", 0)
         if not all(_is_count(v) for v in (sent, peers, early)) or (roster.messages and sent > roster.messages):
             raise MalformedError(f"{name}: bad progress counts")
         jobs = header.get("jobs", "")
@@ -156,26 +160,26 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
                                joined=bool(header.get("joined", True)), early=min(early, sent), jobs=jobs,
                                counters=_counters(header, name))
     if kind == wire.QUEUE:
-        counts = [header.get(key) for key in ("queued", "ready", "routed")]
+        counts: list[Any] = [header.get(key) for key in ("queued", "ready", "routed")]
         if not all(_is_count(v) for v in counts):
             raise MalformedError(f"{name}: bad queue counts")
-        return ev.RouterState(now_ns, name, life, *counts, counters=_counters(header, name),
+        return ev.RouterState(now_ns, name, life, counts[0], counts[1], counts[2], counters=_counters(header, name),
                               retried_from=_retried_from(header, name, roster))
     if kind == wire.SILENT:
         peer, peer_life, to = header.get("peer"), header.get("peer_life"), header.get("to")
-        counts = [peer_life, header.get("missed"), header.get("requeued")]
-        if (not _is_receiver(roster, peer) or not all(_is_count(v) for v in counts)
+        silent: list[Any] = [peer_life, header.get("missed"), header.get("requeued")]
+        if (not _is_receiver(peer, roster) or not all(_is_count(v) for v in silent)
                 or header.get("why") not in WHY or not isinstance(to, list) or len(to) > len(roster.kinds)
-                or not all(_is_receiver(roster, w) for w in to)):
+                or not all(_is_receiver(w, roster) for w in to)):
             raise MalformedError(f"{name}: bad silent-peer report")
-        return ev.PeerSilent(now_ns, name, peer, *counts[:2], header["why"], counts[2], tuple(to))
+        return ev.PeerSilent(now_ns, name, peer, silent[0], silent[1], header["why"], silent[2], tuple(to))
     if kind == wire.GAVE_UP:
         pusher, seqs, attempts, peer = header.get("pusher"), header.get("seqs"), header.get("attempts"), header.get("peer")
         if (not _is_count(pusher) or pusher not in roster.senders or not isinstance(seqs, list) or not 0 < len(seqs) <= MAX_SEQS
                 or not all(_is_count(s) for s in seqs) or not _is_count(attempts) or header.get("why") not in WHY
-                or not (peer == "" or _is_receiver(roster, peer))):
+                or not (peer == "" or _is_receiver(peer, roster))):
             raise MalformedError(f"{name}: bad given-up report")
-        return ev.GaveUp(now_ns, name, pusher, tuple(seqs), attempts, header["why"], peer)
+        return ev.GaveUp(now_ns, name, pusher, tuple(seqs), attempts, header["why"], str(peer))
     if kind == wire.WAITING:
         waiting, retry_s = header.get("waiting"), header.get("retry_s")
         if not isinstance(waiting, bool) or isinstance(retry_s, bool) or not isinstance(retry_s, (int, float)) \
@@ -242,11 +246,11 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
     return out
 
 
-def _is_receiver(roster: Roster, name: object) -> bool:
-    return isinstance(name, str) and roster.kinds.get(name) == "receiver"
+def _is_receiver(name: object, roster: Roster) -> TypeGuard[str]:
+    return isinstance(name, str) and roster.kinds.get(name) == RECEIVER
 
 
-def _counters(header: dict, name: str) -> dict[str, int]:
+def _counters(header: dict[str, Any], name: str) -> dict[str, int]:
     """A pattern's own counters in a report (none: an empty dict), checked."""
     counters = header.get("counters", {})
     if (not isinstance(counters, dict) or len(counters) > MAX_COUNTERS
@@ -255,15 +259,15 @@ def _counters(header: dict, name: str) -> dict[str, int]:
     return counters
 
 
-def _retried_from(header: dict, name: str, roster: Roster) -> dict[str, int]:
+def _retried_from(header: dict[str, Any], name: str, roster: Roster) -> dict[str, int]:
     """A router's resends by the worker that had each message before, checked; a name that is not
     one of our workers (a stranger took messages from the router) is left out."""
     counts = header.get("retried_from", {})
     if (not isinstance(counts, dict) or len(counts) > MAX_WORKER_COUNTS
             or not all(isinstance(k, str) and _is_count(v) for k, v in counts.items())):
         raise MalformedError(f"{name}: bad retried_from")
-    return {worker: count for worker, count in counts.items() if _is_receiver(roster, worker)}
+    return {worker: count for worker, count in counts.items() if _is_receiver(worker, roster)}
 
 
-def _is_count(value: object) -> bool:
+def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 62

@@ -11,10 +11,11 @@ import socket
 from types import ModuleType
 from typing import Any
 
-from rrsim.scenario.config import Setup
+from rrsim.engine.run_directory import RunDirectory
 from rrsim.errors import UserError
 from rrsim.patterns import role_of
-from rrsim.engine.run_directory import RunDirectory
+from rrsim.scenario.config import Setup
+
 
 class Wiring:
     def __init__(self, pattern: ModuleType, setup: Setup, directory: RunDirectory) -> None:

@@ -93,7 +93,8 @@ class Host:
     """The join endpoint's conversations and the remote workers that joined through it."""
 
     def __init__(self, listener: Listener, telemetry: str, control: str) -> None:
-        self.listener = listener
+        assert listener.join_sock is not None, "the listener is opened first"
+        self.listener, self.join_sock = listener, listener.join_sock
         self.telemetry, self.control = telemetry, control  # the run's sockets, bound on the listen address
         self.remotes: dict[str, RemoteWorker] = {}
 
@@ -104,12 +105,12 @@ class Host:
         out: list[ev.Event | Join] = [ev.PeerRefused(now, r.address, r.why, r.endpoint) for r in listener.refused()]
         while True:
             try:
-                frames = listener.join_sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = self.join_sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
             if len(frames) == 3 and not frames[1].bytes:
                 # libzmq says where the connection came from (ZMQ_MSG_PROPERTY_PEER_ADDRESS).
-                answer = self._answer(frames[0].bytes, frames[2].bytes, frames[2].get("Peer-Address"))
+                answer = self._answer(frames[0].bytes, frames[2].bytes, str(frames[2].get("Peer-Address")))
                 if answer is not None:
                     out.append(answer)
         for remote in self.remotes.values():
@@ -121,12 +122,12 @@ class Host:
         """A clock question is answered here; a join request goes to the engine."""
         try:
             request = json.loads(body)
-            if not isinstance(request, dict):
-                raise ValueError
         except (ValueError, UnicodeDecodeError, RecursionError):
+            request = None
+        if not isinstance(request, dict):
             return ev.MalformedTelemetry(now_ns(), "join request is not a JSON object")
         if "clock" in request:  # NTP-style: the worker times the round trip around our clock
-            reply(self.listener.join_sock, identity, {"clock": request["clock"], "ours_ns": now_ns()})
+            reply(self.join_sock, identity, {"clock": request["clock"], "ours_ns": now_ns()})
             return None
         try:
             return _join_request(identity, request, address)
@@ -135,7 +136,7 @@ class Host:
             return None
 
     def refuse(self, identity: bytes, why: str) -> None:
-        reply(self.listener.join_sock, identity, {"refused": why})
+        reply(self.join_sock, identity, {"refused": why})
 
     def admit(self, join: Join, name: str, spec: dict[str, Any], now: int) -> RemoteWorker:
         """Answer ``join`` with ``spec`` (a local child's, with the run's endpoints and key for
@@ -145,7 +146,7 @@ class Host:
                     curve={"server_key": pair.public.decode()} if pair else None)
         remote = RemoteWorker(name, join.host, join.label, join.pid, now, join.uncertainty_ns)
         self.remotes[name] = remote
-        reply(self.listener.join_sock, identity=join.identity, body={"spec": spec})
+        reply(self.join_sock, identity=join.identity, body={"spec": spec})
         return remote
 
     def heard(self, event: ev.Event, t: int) -> tuple[ev.Event, ...] | None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import queue
-import socket
-import threading
 import shutil
+import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +27,10 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
+from rrsim.child.runtime import their_side
+from rrsim.errors import UserError
 from rrsim.remote import keys
 from rrsim.scenario.config import Setup
-from rrsim.errors import UserError
-from rrsim.child.runtime import their_side
 from rrsim.wire import HANDSHAKE_FAILED
 
 HEARTBEAT_NS = 500_000_000  # a remote worker reports this often, even with nothing to say
@@ -136,6 +136,7 @@ class Listener:
 
     def open(self) -> None:
         setup = self.setup
+        assert setup.listen, "a listener is for a listening run"
         self.host, self.port = parse_listen(setup.listen, "--listen")
         if not setup.insecure:
             self.pair = keys.find_pair(keys.keys_dir(setup.keys))
@@ -172,16 +173,17 @@ class Listener:
         except zmq.ZMQError as error:
             raise UserError(f"--listen {self.setup.listen}: cannot bind {label} on {self.host} port {port}: "
                             f"{error.strerror}") from None
-        return sock.last_endpoint.decode()
+        return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     @staticmethod
     def port_of(sock: zmq.Socket) -> int:
-        return int(sock.last_endpoint.decode().rpartition(":")[2])
+        return int(sock.getsockopt_string(zmq.LAST_ENDPOINT).rpartition(":")[2])
 
     def join_line(self) -> str:
         """What a remote user types to join.  Listening on every interface (0.0.0.0), the
         endpoint is named by this machine's host name, which the other machine may resolve."""
         where = self.endpoint
+        assert self.join_sock is not None, "open() comes first"
         if ipaddress.ip_address(self.host).is_unspecified:
             where = f"tcp://{socket.gethostname()}:{self.port_of(self.join_sock)}"
         line = f"rrsim worker --join {where}"
