@@ -11,7 +11,6 @@ protocol), ``timeline``, ``drain``, ``wiring``, ``supervisor``.
 from __future__ import annotations
 
 import dataclasses
-import queue
 import secrets
 import signal
 import threading
@@ -19,17 +18,18 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from rrsim import events as ev
 from rrsim import patterns
 from rrsim.engine import telemetry
 from rrsim.engine.drain import Drain
 from rrsim.engine.processes import Processes
+from rrsim.engine.requests import Requests
 from rrsim.engine.run_directory import RunDirectory
 from rrsim.engine.run_sockets import RunSockets
 from rrsim.engine.supervisor import Supervisor
-from rrsim.engine.timeline import Timeline
+from rrsim.engine.timeline import Timeline, engine_command
 from rrsim.engine.wiring import Wiring
 from rrsim.errors import UserError
 from rrsim.model.model import Model
@@ -37,7 +37,14 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.remote.host import Host, Join
 from rrsim.remote.listener import parse_listen
-from rrsim.scenario.config import BROKER_NO_STOP, MAX_PUSHERS, MAX_WORKERS, Action, Setup, timeline_problem
+from rrsim.scenario.config import (
+    BROKER_NO_STOP,
+    MAX_PUSHERS,
+    MAX_WORKERS,
+    Action,
+    Setup,
+    timeline_problem,
+)
 
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000
@@ -75,7 +82,7 @@ class Engine:
         self.time_up = False
         self.finished = False
         self.drain = Drain(setup.drain_s, self.pattern.retry_budget_s(setup))
-        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._requests = Requests()
         self._next_control_ns = 0
         self._next_tick_ns = 0
         self._started_ns = 0
@@ -303,34 +310,24 @@ class Engine:
 
     def request(self, command: str, *args: Any) -> Future[Any]:
         """Run a command on the engine's thread; the future holds its result or its UserError."""
-        future: Future[Any] = Future()
-        self._requests.put((lambda: getattr(self, command)(*args), future))
-        return future
+        return self._requests.put(lambda: getattr(self, command)(*args))
 
     def perform(self, action: Action) -> None:
-        if action.action in ("kill", "stop", "pause", "resume", "revive"):
-            getattr(self, action.action)(action.worker)
-        elif action.action == "add_worker":
-            self.add_worker(action.work_ms, action.speed)
-        elif action.action == "add_pusher":
-            self.add_pusher()
-        elif action.action == "set_rate":
-            self.set_rate(action.rate)
-        elif action.action == "set_work":
-            self.set_work(action.worker, action.work_ms)
+        command, args = engine_command(action)
+        getattr(self, command)(*args)
 
     # ------------------------------------------------------------------ the loop
     def step(self, timeout_ms: float = 10.0) -> None:
         """Do whatever is due, then receive telemetry for up to ``timeout_ms``."""
         if self.finished:
-            self._run_requests()  # answered, not run: a command queued just before the end must not hang
+            self._requests.run(self.finished)  # answered, not run: a command queued just before the end must not hang
             return
         # Commands and deaths first: a key press must not wait behind a backlog of telemetry.
         now = now_ns()
         self._reap(now)
         if self.host is not None:
             self._serve(self.host, now)
-        self._run_requests()
+        self._requests.run(self.finished)
         self._run_timeline(now)
         if self.waiting_for_workers:
             self._open_gate_when_ready()
@@ -370,20 +367,6 @@ class Engine:
 
     def _sent_of(self, index: int) -> int:
         return self.model.ledger.pusher(index).sent
-
-    def _run_requests(self) -> None:
-        while True:
-            try:
-                command, future = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            if self.finished:
-                future.set_exception(UserError("the run has finished"))
-                continue
-            try:
-                future.set_result(command())
-            except UserError as error:
-                future.set_exception(error)
 
     def _run_timeline(self, now: int) -> None:
         for due in self.timeline.due(self.model, now, self.time_up):
@@ -489,7 +472,7 @@ class Engine:
             if in_main:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
-    def __enter__(self) -> Engine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

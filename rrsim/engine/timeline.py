@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from rrsim.scenario.config import Action
 from rrsim.model.model import Model
+from rrsim.scenario.config import ACTIONS, Action
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,13 @@ class Timeline:
             if action.time is not None:
                 if model.first_send_ns is None or now_ns < model.first_send_ns + action.time * 1e9:
                     break
-            elif model.ledger.sent < action.after_sent:
+            elif action.after_sent is not None and model.ledger.sent < action.after_sent:
                 break
             out.append(Due(self.pending.pop(0)))
         return out
+
+
+def engine_command(action: Action) -> tuple[str, tuple[Any, ...]]:
+    """The engine command that performs ``action`` (named alike), and its arguments: the keys the
+    action takes, in the command's order."""
+    return action.action, tuple(getattr(action, key) for key in ACTIONS[action.action])
