@@ -274,9 +274,8 @@ def test_a_worker_that_connects_late_misses_what_was_dealt_before_it():
     assert_ledger_consistent(result)
 
 
-# churn is 20 s of kills and pauses by design, too long for the suite: tests/test_reliable.py checks that it
-# loads under every pattern, and the chaos soak does the same to real runs (the numbers of a full run of
-# churn under each pattern are in docs/patterns.md).
+# churn is 20 s of kills and pauses by design, too long for the suite: tests/test_churn.py runs it four
+# times as fast under every pattern (the numbers of a full run are in docs/patterns.md).
 @pytest.mark.parametrize("name", [name for name in builtin_scenarios() if name != "churn"])
 def test_builtin_scenarios_keep_the_ledger_consistent(name):
     scenario = load_scenario(name)
