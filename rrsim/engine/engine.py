@@ -376,7 +376,7 @@ class Engine:
             self._last_activity_ns = now
             # Said before its first effect, so that the log tells the cause before the effect; and
             # not at all when it cannot be done, so that the log does not say it was done, then not.
-            self._cause = ev.ActionFired(now_ns(), due.action.describe())
+            self._cause = ev.ActionFired(now_ns(), due.describe())
             try:
                 self.perform(due.action)
             except UserError as error:

@@ -13,6 +13,17 @@ from rrsim.scenario.config import ACTIONS, Action
 class Due:
     action: Action
     skipped: str = ""  # why it will never fire, or "" when it fires now
+    late_s: float = 0.0  # how long after its time a timed entry fires, held by an earlier entry
+
+    def describe(self) -> str:
+        """The entry as the log tells it: a timed entry held behind an earlier one says when it fired,
+        so that "at 2.5 s" printed at 6.1 s is not a mystery."""
+        if self.late_s < LATE_S:
+            return self.action.describe()
+        return f"{self.action.describe()} (fired {self.late_s:.1f} s late: entries fire in order, after the one before it)"
+
+
+LATE_S = 0.2  # later than the engine's steps and a loaded machine explain
 
 
 class Timeline:
@@ -38,7 +49,10 @@ class Timeline:
                     break
             elif action.after_sent is not None and model.ledger.sent < action.after_sent:
                 break
-            out.append(Due(self.pending.pop(0)))
+            late_s = 0.0
+            if action.time is not None and model.first_send_ns is not None:
+                late_s = max(0.0, (now_ns - model.first_send_ns) / 1e9 - action.time)
+            out.append(Due(self.pending.pop(0), late_s=late_s))
         return out
 
 
