@@ -333,6 +333,18 @@ class Roster:
         kinds = [self.kinds.get(role, "") for role in station.links_to]
         return ROUTER if ROUTER in kinds and station.kind != ROUTER else SENDER
 
+    def dealt_between(self) -> bool:
+        """Whether every message passes a process between senders and receivers (which keeps them
+        in its queue and hands each over), rather than being dealt by a sender straight to a
+        receiver: no sender links to a receiver's role, nor a receiver to a sender's."""
+        by_kind: dict[str, set[str]] = {SENDER: set(), RECEIVER: set()}
+        for role, kind in self.kinds.items():
+            by_kind.setdefault(kind, set()).add(role)
+        ends = [*self.pushers.values(), *self.workers.values()]
+        if not self.pushers or not self.workers:
+            return False
+        return not any(set(end.links_to) & by_kind[RECEIVER if end.name in self.pushers else SENDER] for end in ends)
+
     def peers_expected(self, name: str, links_to: tuple[str, ...]) -> list[str]:
         """The running processes of the roles ``name`` must be connected with."""
         return [peer for peer, role in self.roles.items() if role in links_to and peer != name and self.running(peer)]
