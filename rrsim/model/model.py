@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rrsim import events as ev
 from rrsim.kinds import RECEIVER, ROUTER, SENDER
@@ -244,14 +245,14 @@ class Model:
         self.peers.refuse(e)
 
     def _on_WorkerPaused(self, e: ev.WorkerPaused) -> None:
-        worker = self.station(e.name)
+        worker = self.workers.get(e.name) or self.brokers[e.name]
         worker.state = "paused"
         worker.paused_ns, worker.held, worker.held_grew_ns = e.t_ns, 0, e.t_ns
         worker.close_alive(e.t_ns)
         self.journal.note(e.t_ns, "pause", "paused", name=e.name, **({"remote": True} if worker.remote_host else {}))
 
     def _on_WorkerResumed(self, e: ev.WorkerResumed) -> None:
-        worker = self.station(e.name)
+        worker = self.workers.get(e.name) or self.brokers[e.name]
         worker.state = "starting"
         worker.alive_since = e.t_ns
         worker.paused_ns = None
@@ -371,7 +372,7 @@ class Model:
         late, before_life, router_down = self.losses.late_in_batch(e, life)
         single = e.pushers[0] == e.pushers[-1] and bool((e.pushers == e.pushers[0]).all())
         for index in [e.pushers[0]] if single else np.unique(e.pushers):
-            mine = slice(None) if single else e.pushers == index
+            mine: slice | npt.NDArray[np.bool_] = slice(None) if single else e.pushers == index
             seqs = e.seqs[mine]
             flags = self.ledger.pusher(int(index)).record_deliveries(seqs)
             if (pusher := self.pushers.get(pusher_name(int(index)))) is not None:
@@ -386,7 +387,7 @@ class Model:
             worker.late += late_first
             if late_first:
                 firsts = np.zeros(n, dtype=bool)
-                firsts[np.flatnonzero(mine) if not single else slice(None)] = flags.first
+                firsts[mine] = flags.first
                 self.losses.count_late(e.t_ns, worker, life, before_life & firsts, router_down, firsts)
         worker.received += n
         life.received += n

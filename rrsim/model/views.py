@@ -337,13 +337,11 @@ class Roster:
         """Whether every message passes a process between senders and receivers (which keeps them
         in its queue and hands each over), rather than being dealt by a sender straight to a
         receiver: no sender links to a receiver's role, nor a receiver to a sender's."""
-        by_kind: dict[str, set[str]] = {SENDER: set(), RECEIVER: set()}
-        for role, kind in self.kinds.items():
-            by_kind.setdefault(kind, set()).add(role)
-        ends = [*self.pushers.values(), *self.workers.values()]
         if not self.pushers or not self.workers:
             return False
-        return not any(set(end.links_to) & by_kind[RECEIVER if end.name in self.pushers else SENDER] for end in ends)
+        roles = {kind: {role for role, of in self.kinds.items() if of == kind} for kind in (SENDER, RECEIVER)}
+        return not (any(roles[RECEIVER] & set(p.links_to) for p in self.pushers.values())
+                    or any(roles[SENDER] & set(w.links_to) for w in self.workers.values()))
 
     def peers_expected(self, name: str, links_to: tuple[str, ...]) -> list[str]:
         """The running processes of the roles ``name`` must be connected with."""
