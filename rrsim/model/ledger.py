@@ -154,7 +154,8 @@ class PusherLedger:
         if self.strayed_bits is None:
             return self._undelivered(0, self.lost_scan, cap)
         undelivered = self._undelivered(0, self.lost_scan)
-        return undelivered[~self._is_strayed(undelivered)][:cap]
+        kept: np.ndarray = undelivered[~self._is_strayed(undelivered)][:cap]
+        return kept
 
     def memory_bytes(self) -> int:
         return self.delivered.nbytes

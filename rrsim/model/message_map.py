@@ -26,7 +26,7 @@ class LifeRow:
     first_slot: int
     used: int = 0  # slots from first_slot with anything recorded (the arrays hold more: room to grow)
     changed_from: int = 0  # the first slot written since its columns were last summed
-    drawn: tuple | None = field(default=None, repr=False)  # (how, its columns' sums, its MapRow): see _columns
+    drawn: tuple[tuple[int, int, int], list[list[int]], MapRow] | None = field(default=None, repr=False)  # (how, its columns' sums, its MapRow): see _columns
     received: np.ndarray = field(default_factory=lambda: np.zeros((_GROW, PUSHER_SLOTS), dtype=np.int64))
     late: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
     lost: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
@@ -171,7 +171,8 @@ def _sum_columns(slots: np.ndarray, lead: int, spanned: int, per_column: int) ->
     """``slots`` summed ``per_column`` at a time into ``spanned`` columns, after ``lead`` empty slots."""
     padded = np.zeros((spanned * per_column, *slots.shape[1:]), np.int64)
     padded[lead : lead + len(slots)] = slots
-    return padded.reshape(spanned, per_column, *slots.shape[1:]).sum(axis=1)
+    summed: np.ndarray = padded.reshape(spanned, per_column, *slots.shape[1:]).sum(axis=1)
+    return summed
 
 
 def _number(name: str) -> int:

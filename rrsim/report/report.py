@@ -6,8 +6,9 @@ from typing import Any
 
 from rich.table import Table
 
+from rrsim.model.model import Model
+from rrsim.model.views import NS, Life, Stranger, WorkerView
 from rrsim.report import theory
-from rrsim.model.model import NS, Life, Model, Stranger, WorkerView
 from rrsim.report.wording import describe
 
 
@@ -167,7 +168,8 @@ def theory_block(model: Model) -> dict[str, Any] | None:
     (work and hand-over; a sleep overshoots, more on a busy machine), beside the wait in queue
     rrsim measured; None where theory has no exact answer (see ``rrsim.report.theory``)."""
     run = measured(model)
-    prediction = None if run is None else theory.predict(model.setup, run.service_ms)
+    wiring = theory.Wiring(dealt_between=model.roster.dealt_between(), resends=model.losses.retry_budget_ns > 0)
+    prediction = None if run is None else theory.predict(model.setup, run.service_ms, wiring)
     if prediction is None:
         return None
     return {**prediction.to_json(), "transit_ms": round(run.transit_ms, 3), "found_free": round(run.found_free, 6),

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from rrsim import patterns
+
 
 def erlang_c(servers: int, offered: float) -> float:
     """The chance that an arrival waits in an M/M/c queue with ``offered`` = arrival rate /
@@ -89,9 +91,26 @@ def worker_speeds(setup: dict[str, Any]) -> list[float]:
     return speeds + [1.0] * (setup["workers"] - len(speeds))
 
 
-def queue_model(setup: dict[str, Any]) -> str | None:
-    """Which queue theory makes of a run's setup, or None where it has no exact answer."""
-    if (setup.get("pattern") != "lb-broker" or setup.get("arrivals") != "poisson"
+@dataclass(frozen=True)
+class Wiring:
+    """How messages reach the workers, as far as theory cares: ``dealt_between``, each waits in
+    the queue of a process between senders and workers that hands it to one (a broker), rather
+    than being dealt by a sender straight away; ``resends``, one may be handed over again."""
+
+    dealt_between: bool
+    resends: bool = False
+
+    @classmethod
+    def of(cls, setup: dict[str, Any]) -> Wiring:
+        """What the registry says of the setup's pattern: whether one of its roles routes."""
+        return cls(dealt_between=setup.get("pattern") in patterns.with_router())
+
+
+def queue_model(setup: dict[str, Any], wiring: Wiring | None = None) -> str | None:
+    """Which queue theory makes of a run's setup, or None where it has no exact answer: only for
+    messages that wait in one broker's queue, handed over once each."""
+    wiring = Wiring.of(setup) if wiring is None else wiring
+    if (not wiring.dealt_between or wiring.resends or setup.get("arrivals") != "poisson"
             or setup.get("work_dist") != "exponential" or not setup.get("rate") or not setup.get("work_ms")
             or len(set(worker_speeds(setup))) != 1):
         return None
@@ -102,11 +121,12 @@ def queue_model(setup: dict[str, Any]) -> str | None:
     return None
 
 
-def predict(setup: dict[str, Any], service_ms: float | None = None) -> Prediction | None:
+def predict(setup: dict[str, Any], service_ms: float | None = None, wiring: Wiring | None = None) -> Prediction | None:
     """Theory's mean wait for a run of ``setup`` whose workers take ``service_ms`` per message on
     average (by default what the setup asks: work_ms / speed).  None where theory has no exact
-    answer: another pattern, strategy or workload, or workers of different speeds."""
-    model = queue_model(setup)
+    answer: another wiring, strategy or workload, or workers of different speeds.  ``wiring``: what
+    the run's model saw (by default, what the registry says of the setup's pattern)."""
+    model = queue_model(setup, wiring)
     if model is None:
         return None
     servers = setup["workers"]

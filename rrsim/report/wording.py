@@ -7,9 +7,10 @@ say it through ``describe``, so one wording serves every view.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
 
-from rrsim.model.model import NS, ROUTER, SENDER, LogEntry
+from rrsim.kinds import ROUTER, SENDER
+from rrsim.model.views import NS, LogEntry
 
 NAMES_SHOWN = 4  # a line names this many at most, then says how many more
 

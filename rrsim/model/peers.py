@@ -1,0 +1,137 @@
+"""Who is connected to whom: links between our processes, peers of our endpoints we cannot name
+(strangers, or plain PULLs let in by address), and handshakes refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rrsim import events as ev
+from rrsim.model.ledger import Ledger
+from rrsim.model.log import EventLog
+from rrsim.model.views import NS, Refused, Roster, Stranger, pusher_name
+
+# A peer we cannot name this long after it connected is a stranger: one of ours says who it is
+# (its link report) within a few ms, or is known already by its process id.
+STRANGER_GRACE_NS = 500_000_000
+LINK_FOLD_NS = NS  # connections coming up (or going down) this close together are one log line
+
+
+class Peers:
+    """The connections the run's sockets report, folded: ``links`` between our processes, the
+    ``strangers`` among the peers of endpoints we bind, and the ``refused`` handshakes."""
+
+    def __init__(self, log: EventLog, roster: Roster, ledger: Ledger) -> None:
+        self.log = log
+        self.roster = roster
+        self.ledger = ledger
+        self.links: set[frozenset[str]] = set()  # {a, b}: a connection is up between them
+        self.ours: set[str] = set()  # who our processes are to a peer: "pid N", "host:port"
+        self.unnamed: dict[tuple[str, str], tuple[int, str]] = {}  # (binder, peer) -> (when, endpoint): ours?
+        self.strangers: list[Stranger] = []
+        # Handshakes refused (unknown keys, plain-text peers), one entry per host, reason and socket:
+        # a refused ZeroMQ peer reconnects every 100 ms.
+        self.refused: dict[tuple[str, str, str], Refused] = {}
+
+    def refuse(self, e: ev.PeerRefused) -> None:
+        host = e.address.rpartition(":")[0] or e.address
+        key = (host.strip("[]"), e.why, e.endpoint)
+        if key in self.refused:
+            self.refused[key].attempts += 1
+            return
+        self.refused[key] = Refused(e.address, e.t_ns, e.why, e.endpoint)
+        self.log.note(e.t_ns, "warn", "refused", address=e.address, why=e.why, endpoint=e.endpoint)
+
+    def drop_links(self, name: str) -> None:
+        for link in [link for link in self.links if name in link]:
+            self.links.discard(link)
+
+    def link_changed(self, e: ev.LinkChanged) -> bool:
+        """Fold a link report; True if a link between two running processes came up or went down."""
+        if e.via:
+            self.ours.add(e.via)
+            self.unnamed.pop((e.b, e.via), None)
+            # Named a stranger because its word came late (a machine too busy for 0.5 s): it is ours.
+            self.strangers = [s for s in self.strangers if (s.binder, s.peer) != (e.b, e.via)]
+        link = frozenset((e.a, e.b))
+        if e.up == (link in self.links):
+            return False
+        if e.up:
+            if not (self.roster.running(e.a) and self.roster.running(e.b)):
+                return False  # a late report about a process that is already gone
+            self.links.add(link)
+        else:
+            self.links.discard(link)
+        key = ("links", e.up)
+        wave = self.log.cause(key)
+        if wave is not None and (e.t_ns - (wave.until_ns or wave.t_ns) >= LINK_FOLD_NS
+                                 or self.log.last_start_serial > wave.serial):
+            # A new wave of connections, told on a line of its own; so are those after a process
+            # started (P): its line comes first, not after links to it told on an earlier line.
+            self.log.forget_cause(key)
+            wave = None
+        pairs = [] if wave is None else wave.facts["pairs"]
+        self.log.note_cause(key, e.t_ns, "link", "links", pairs=[*pairs, (e.a, e.b)], up=e.up)
+        return True
+
+    def peer_changed(self, e: ev.PeerChanged) -> None:
+        if e.up:
+            if e.peer not in self.ours:
+                self.unnamed[(e.name, e.peer)] = (e.t_ns, e.endpoint)
+            return
+        self.unnamed.pop((e.name, e.peer), None)
+        for stranger in self.strangers:
+            if (stranger.binder, stranger.peer) == (e.name, e.peer) and stranger.disconnected_ns is None:
+                stranger.disconnected_ns = e.t_ns
+                if stranger.admitted:  # let in by address: a worker of the run that left, no warning
+                    self.log.note(e.t_ns, "info", "external-worker-left", name=e.name, peer=e.peer)
+                else:
+                    self.log.note(e.t_ns, "warn", "stranger-left", name=e.name, peer=e.peer)
+
+    def name_strangers(self, now_ns: int, endpoints: dict[str, str], setup: dict[str, Any]) -> None:
+        """Peers still unnamed after the grace time are strangers."""
+        labels = {endpoint: label for label, endpoint in endpoints.items()}
+        for (binder, peer), (since, endpoint) in list(self.unnamed.items()):
+            if peer in self.ours:
+                del self.unnamed[(binder, peer)]
+            elif now_ns - since >= STRANGER_GRACE_NS:
+                del self.unnamed[(binder, peer)]
+                pusher = self.roster.pushers.get(binder)
+                # Messages dealt from the moment it connected: what the pusher had sent then.
+                from_seq = pusher.sent_at(since) if pusher else 0
+                label = labels.get(endpoint, binder)
+                admitted = bool(setup.get("external_worker")) and peer.rpartition(":")[0].strip("[]") == setup["external_worker"]
+                self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq,
+                                               admitted=admitted))
+                if admitted:
+                    self.log.note(since, "start", "external-worker", name=binder, peer=peer, endpoint=label)
+                else:
+                    self.log.note_cause(("stranger", binder, peer), since, "warn", "stranger", name=binder, peer=peer,
+                                        endpoint=label, sender=pusher is not None, took=0)
+
+    def stray(self, now_ns: int, index: int, seqs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Count the lost ``seqs`` of pusher ``index`` a stranger took as strayed; return the rest."""
+        name = pusher_name(index)
+        for stranger in self.strangers:
+            if stranger.binder != name or not len(seqs):
+                continue
+            end = float("inf")
+            if stranger.disconnected_ns is not None:
+                # It reported the stranger gone before its next progress report: that one bounds
+                # what was sent while the stranger was there.
+                end = self.roster.pushers[name].sent_after(stranger.disconnected_ns)
+            taken = (seqs >= stranger.from_seq) & (seqs < end)
+            if taken.any():
+                self.ledger.pusher(index).mark_strayed(seqs[taken])
+                stranger.took += int(np.count_nonzero(taken))
+                if not stranger.admitted:  # an admitted plain PULL is a worker: what it takes is no warning
+                    self.log.note_cause(("stranger", stranger.binder, stranger.peer), now_ns, "warn", "stranger",
+                                        took=stranger.took)
+                seqs = seqs[~taken]
+        return seqs
+
+    def external_workers(self) -> list[Stranger]:
+        """Plain PULLs let in by address: what each took is estimated from its pusher's side."""
+        return [s for s in self.strangers if s.admitted]
