@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from rrsim import patterns
-from rrsim.scenario.config import (ACTIONS, SETUP_KEYS, Scenario, Setup, build_setup, builtin_scenarios, check_speeds,
-                          load_scenario, value_from_text)
+from rrsim.scenario.actions import ACTIONS
+from rrsim.scenario.scenario import TUI_DEFAULTS, Scenario, builtin_scenarios, load_scenario
+from rrsim.scenario.setup import SETUP_KEYS, Setup, build_setup, check_speeds, value_from_text
 from rrsim.errors import UserError
-
-# What `rrsim` with no arguments shows: round robin at human speed.
-TUI_DEFAULTS = Setup(pushers=1, workers=3, rate=10.0, messages=0, work_ms=5.0)
 
 EPILOG = f"""\
 patterns (--pattern):

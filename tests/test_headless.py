@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.scenario.checks import evaluate, known_names, parse_check, report_values
-from rrsim.scenario.config import MAX_WORKERS, Scenario, Setup, builtin_scenarios, parse_scenario
+from rrsim.report.checking import evaluate, report_values
+from rrsim.scenario.checks import known_names, parse_check
+from rrsim.scenario.scenario import Scenario, builtin_scenarios, parse_scenario
+from rrsim.scenario.setup import MAX_WORKERS, Setup
 from rrsim.errors import UserError
 from rrsim.commands.interrupt import Interruption
 from rrsim.model.model import Model

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.scenario.config import Scenario, Setup
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup
 from rrsim.errors import UserError
 from rrsim.commands.run import report_recording, run_report
 from rrsim.model.model import NS, Model

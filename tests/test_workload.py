@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from rrsim import cli, wire
-from rrsim.scenario.config import Action, Setup, parse_scenario
+from rrsim.scenario.actions import Action
+from rrsim.scenario.scenario import parse_scenario
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.report.report import build_report

@@ -21,7 +21,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from rrsim.scenario.config import SETUP_KEYS, Scenario, Setup, build_setup, check_timeline, check_value, ignored_by_pattern, value_from_text
+from rrsim.scenario.actions import check_timeline
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import SETUP_KEYS, Setup, build_setup, check_value, ignored_by_pattern, value_from_text
 from rrsim.report.csv_report import flat_columns, write_rows
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError, did_you_mean

@@ -23,8 +23,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rrsim.scenario.checks import Outcome, evaluate
-from rrsim.scenario.config import Scenario
+from rrsim.report.checking import Outcome, evaluate
+from rrsim.scenario.scenario import Scenario
 from rrsim.report.csv_report import write_csv
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError

@@ -23,7 +23,8 @@ import zmq
 
 from rrsim import events as ev
 from rrsim.engine import telemetry
-from rrsim.scenario.config import BROKER_NO_STOP, MAX_PUSHERS, MAX_WORKERS, Action, Setup, check_value, timeline_problem
+from rrsim.scenario.actions import BROKER_NO_STOP, Action, timeline_problem
+from rrsim.scenario.setup import MAX_PUSHERS, MAX_WORKERS, Setup, check_value
 from rrsim.errors import UserError
 from rrsim.remote.listener import LOST_CONTACT_NS, Listener, RemoteWorker, parse_listen, reply
 from rrsim.model.model import Model

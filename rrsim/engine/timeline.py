@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rrsim.scenario.config import Action
+from rrsim.scenario.actions import Action
 from rrsim.model.model import Model
 
 

@@ -11,7 +11,7 @@ import socket
 from types import ModuleType
 from typing import Any
 
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.errors import UserError
 from rrsim.patterns import role_of
 from rrsim.engine.run_directory import RunDirectory

@@ -16,7 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from rrsim.scenario.config import Scenario
+from rrsim.scenario.scenario import Scenario
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model.model import NS

@@ -1,7 +1,7 @@
-"""Setup and scenario: validated, frozen descriptions of a run, read from TOML or options.
+"""Setup keys and values: the limits, the one table of keys, the frozen ``Setup`` and its checks.
 
-Every check that a user can fail raises ``UserError`` with one line naming the
-file, the key (and its line where it can be found) and what was wrong.
+Every check that a user can fail raises ``UserError`` with one line naming the file, the key (and
+its line where it can be found) and what was wrong.
 """
 
 from __future__ import annotations
@@ -9,17 +9,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from rrsim import patterns
-from rrsim.patterns.dispatch import STRATEGIES
-from rrsim.scenario.checks import Check, checks_from_table
-from rrsim.errors import UserError, did_you_mean
-from rrsim.wire import HEADER_SIZE
 from rrsim.child.workload import ARRIVALS, WORK_DISTS
+from rrsim.errors import UserError, did_you_mean
+from rrsim.patterns.dispatch import STRATEGIES
+from rrsim.wire import HEADER_SIZE
 
 PATTERNS = patterns.names()
 TRANSPORTS = ("ipc", "tcp")
@@ -157,58 +154,13 @@ class Setup:
         return self.speeds[worker - 1] if worker <= len(self.speeds) else 1.0
 
 
-ACTIONS: dict[str, tuple[str, ...]] = {
-    # action -> the keys it takes besides its trigger
-    "kill": ("worker",),
-    "stop": ("worker",),
-    "pause": ("worker",),
-    "resume": ("worker",),
-    "revive": ("worker",),
-    "add_worker": ("work_ms", "speed"),
-    "add_pusher": (),
-    "set_rate": ("rate",),
-    "set_work": ("worker", "work_ms"),
-}
-NEEDS_WORKER = {"kill", "stop", "pause", "resume", "revive", "set_work"}
-
-
-@dataclass(frozen=True)
-class Action:
-    """One timeline entry: fire ``action`` once its trigger is met and every earlier entry has fired."""
-
-    action: str
-    time: float | None = None
-    after_sent: int | None = None
-    worker: str | None = None
-    work_ms: float | None = None
-    rate: float | None = None
-    speed: float | None = None
-
-    def describe(self) -> str:
-        trigger = f"at {self.time:g} s" if self.time is not None else f"after {self.after_sent} sent"
-        target = f" {self.worker}" if self.worker else ""
-        extra = f" rate={self.rate:g}" if self.rate is not None else ""
-        extra += f" work_ms={self.work_ms:g}" if self.work_ms is not None else ""
-        extra += f" speed={self.speed:g}" if self.speed is not None else ""
-        return f"{trigger}: {self.action}{target}{extra}"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    setup: Setup
-    timeline: tuple[Action, ...] = field(default_factory=tuple)
-    source: str = ""  # the file it came from, for messages
-    checks: tuple[Check, ...] = ()  # what `rrsim run` asserts of the report
-
-
-def _line_of(text: str, key: str, start: int = 0) -> str:
+def line_of(text: str, key: str, start: int = 0) -> str:
     """' (line N)' for the first ``key =`` at or after character ``start``, or '' if not found."""
     match = re.compile(rf"^\s*{re.escape(key)}\s*=", re.M).search(text, start)
     return f" (line {text.count(chr(10), 0, match.start()) + 1})" if match else ""
 
 
-def _table_start(text: str, table: str) -> int:
+def table_start(text: str, table: str) -> int:
     match = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]", re.M).search(text)
     return match.start() if match else 0
 
@@ -307,7 +259,7 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
     """
     checked: dict[str, Any] = {}
     for key, value in values.items():
-        line = _line_of(text, key, text_start)
+        line = line_of(text, key, text_start)
         if key not in SETUP_KEYS:
             known = ", ".join(SETUP_KEYS)
             raise UserError(f"{where}: unknown key {key!r}{line}; known keys: {known}{did_you_mean(key, SETUP_KEYS)}")
@@ -316,18 +268,18 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
     binders = patterns.load(setup.pattern).BINDERS
     if setup.bind not in binders:
         key = "bind" if "bind" in values else "pattern"
-        raise UserError(f"{where}: bind = {setup.bind!r} does not fit pattern {setup.pattern!r}{_line_of(text, key, text_start)}: "
+        raise UserError(f"{where}: bind = {setup.bind!r} does not fit pattern {setup.pattern!r}{line_of(text, key, text_start)}: "
                         f"it takes bind = {' or '.join(binders)}")
     if not partial:
-        check_speeds(setup, where, _line_of(text, "speeds", text_start))
+        check_speeds(setup, where, line_of(text, "speeds", text_start))
     for key in values:
         takers = patterns.taking(key)
         if takers and setup.pattern not in takers:
             raise UserError(f"{where}: {key} applies to pattern {' or '.join(takers)} only, not {setup.pattern!r}"
-                            f"{_line_of(text, key, text_start)}")
+                            f"{line_of(text, key, text_start)}")
         ignored = ignored_by_pattern(key, setup)  # a broker's key with no broker would do nothing, unsaid
         if ignored:
-            raise UserError(f"{where}: {ignored}{_line_of(text, key, text_start)}")
+            raise UserError(f"{where}: {ignored}{line_of(text, key, text_start)}")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
     if setup.listen:
@@ -346,7 +298,7 @@ def check_speeds(setup: Setup, where: str, line: str = "") -> None:
 def _check_external_worker(setup: Setup, where: str, text: str, text_start: int) -> None:
     import ipaddress
 
-    here = f"{where} key 'external_worker'{_line_of(text, 'external_worker', text_start)}"
+    here = f"{where} key 'external_worker'{line_of(text, 'external_worker', text_start)}"
     try:
         ipaddress.ip_address(setup.external_worker)
     except ValueError:
@@ -360,7 +312,7 @@ def _check_external_worker(setup: Setup, where: str, text: str, text_start: int)
 
 def _check_connect_pusher(setup: Setup, where: str, text: str, text_start: int) -> None:
     """A plain PUSH deals to PULL sockets: only a pattern whose workers pull from pushers can join one."""
-    here = f"{where} key 'connect_pusher'{_line_of(text, 'connect_pusher', text_start)}"
+    here = f"{where} key 'connect_pusher'{line_of(text, 'connect_pusher', text_start)}"
     host, _, port = setup.connect_pusher.removeprefix("tcp://").rpartition(":")
     if not setup.connect_pusher.startswith("tcp://") or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UserError(f"{here}: must be tcp://HOST:PORT, got {setup.connect_pusher!r}")
@@ -374,168 +326,8 @@ def _check_listen(setup: Setup, values: dict[str, Any], where: str, text: str, t
     nothing for it to connect to."""
     from rrsim.remote.listener import parse_listen
 
-    parse_listen(setup.listen, f"{where} key 'listen'{_line_of(text, 'listen', text_start)}")
+    parse_listen(setup.listen, f"{where} key 'listen'{line_of(text, 'listen', text_start)}")
     if any(wire.binder == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
         others = " or ".join(repr(binder) for binder in patterns.load(setup.pattern).BINDERS if binder != "worker")
         raise UserError(f"{where}: listen needs the workers to connect (bind = {setup.bind!r} makes them bind): "
                         f"use bind = {others}")
-
-
-def _check_action(raw: Any, index: int, where: str, text: str, pos: int) -> Action:
-    here = f"{where} [[at]] #{index + 1}"
-    if not isinstance(raw, dict):
-        raise UserError(f"{here}: must be a table")
-    name = raw.get("action")
-    if not isinstance(name, str) or name not in ACTIONS:
-        raise UserError(f"{here}{_line_of(text, 'action', pos)}: action must be one of {', '.join(ACTIONS)}, "
-                        f"got {name!r}{did_you_mean(name, ACTIONS)}")
-    allowed = {"action", "time", "after_sent", *ACTIONS[name]}
-    if "worker" in allowed:
-        allowed.add("target")  # the same: a broker is a target, not a worker
-    for key in raw:
-        if key not in allowed:
-            raise UserError(f"{here}{_line_of(text, key, pos)}: unknown key {key!r} for action {name!r}; "
-                            f"it takes {', '.join(sorted(allowed))}{did_you_mean(key, allowed)}")
-    if ("time" in raw) == ("after_sent" in raw):
-        raise UserError(f"{here}: give exactly one trigger, time or after_sent")
-    fields: dict[str, Any] = {"action": name}
-    for key, kind, low in (("time", float, 0.0), ("after_sent", int, 0)):
-        if key in raw:
-            fields[key] = _number(raw[key], kind, low, f"{here} key {key!r}{_line_of(text, key, pos)}")
-    for key in ("work_ms", "rate"):  # the same values as the setup keys of that name, checked by one validator
-        if key in raw:
-            fields[key] = check_value(key, raw[key], f"{here} key {key!r}{_line_of(text, key, pos)}")
-    if "speed" in raw:
-        fields["speed"] = check_speed(raw["speed"], f"{here} key 'speed'{_line_of(text, 'speed', pos)}")
-    if name in NEEDS_WORKER:
-        if "worker" in raw and "target" in raw:
-            raise UserError(f"{here}: give worker or target, not both")
-        worker = raw.get("worker", raw.get("target"))
-        if not isinstance(worker, str) or not worker:
-            raise UserError(f"{here}: action {name!r} needs worker = \"wN\" (or target = \"b1\" for a broker)")
-        fields["worker"] = worker
-    if name == "set_rate" and "rate" not in raw:
-        raise UserError(f"{here}: action 'set_rate' needs rate")
-    if name == "set_work" and "work_ms" not in raw:
-        raise UserError(f"{here}: action 'set_work' needs work_ms")
-    return Action(**fields)
-
-
-def _number(value: Any, kind: type, low: float, where: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserError(f"{where}: must be a number, got {value!r}")
-    if kind is int and isinstance(value, float) and not value.is_integer():
-        raise UserError(f"{where}: must be a whole number, got {value!r}")
-    value = kind(value)
-    if value != value or value in (float("inf"), float("-inf")) or value < low or value > 1e12:
-        raise UserError(f"{where}: must be between {low:g} and 1e12, got {value!r}")
-    return value
-
-
-def check_timeline(setup: Setup, timeline: list[Action], where: str) -> None:
-    """Walk the timeline in order, as the engine will, and reject what cannot happen."""
-    pattern = patterns.load(setup.pattern)
-    brokers = [f"{role.prefix}1" for role in pattern.ROLES.values() if role.kind == patterns.ROUTER]
-    workers = setup.workers
-    alive = {name: "alive" for name in [*brokers, *(f"w{i}" for i in range(1, workers + 1))]}
-    last_time = last_sent = 0.0
-    for index, action in enumerate(timeline):
-        here = f"{where} [[at]] #{index + 1} ({action.action})"
-        if action.time is not None:
-            if action.time < last_time:
-                raise UserError(f"{here}: time {action.time:g} goes back in time (an earlier entry is at {last_time:g})")
-            last_time = action.time
-        if action.after_sent is not None:
-            if action.after_sent < last_sent:
-                raise UserError(f"{here}: after_sent {action.after_sent} goes back (an earlier entry is at {last_sent:g})")
-            last_sent = action.after_sent
-        if action.action == "add_worker":
-            workers += 1
-            alive[f"w{workers}"] = "alive"
-            continue
-        if action.worker is None:
-            continue
-        state = alive.get(action.worker)
-        if state is None:
-            raise UserError(f"{here}: unknown worker {action.worker!r}; known at that point: {', '.join(alive)}")
-        problem = timeline_problem(action.action, state)
-        if action.action == "set_work" and action.worker in brokers:
-            problem = "is a broker: only workers do work"
-        if action.action == "stop" and action.worker in brokers:
-            problem = BROKER_NO_STOP
-        if problem:
-            raise UserError(f"{here}: {action.worker} {problem}")
-        alive[action.worker] = {"kill": "dead", "stop": "dead", "pause": "paused", "resume": "alive", "revive": "alive"}.get(action.action, state)
-
-
-# A broker's queue lives in its process: there is no stopping it without losing what it holds.
-BROKER_NO_STOP = ("is a broker: it has no graceful stop (what it holds lives in its process); kill, pause or "
-                  "revive it")
-
-
-def timeline_problem(action: str, state: str) -> str:
-    """Why ``action`` cannot apply to a worker in ``state`` ('alive', 'paused' or 'dead'), or ''."""
-    if action == "revive" and state != "dead":
-        return "is still running; only a killed, stopped or crashed worker can be revived"
-    if action in ("kill", "stop", "pause", "set_work") and state == "dead":
-        return "is not running"
-    if action == "pause" and state == "paused":
-        return "is already paused"
-    if action == "resume" and state != "paused":
-        return "is not paused"
-    return ""
-
-
-def builtin_scenarios() -> list[str]:
-    folder = resources.files("rrsim") / "scenarios"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
-
-
-def load_scenario(name_or_path: str) -> Scenario:
-    """Read a scenario from a file path or a built-in name such as ``seed``."""
-    path = Path(name_or_path)
-    try:
-        exists = path.exists()
-    except OSError as error:  # a name too long for the file system, say
-        raise UserError(f"{name_or_path[:60]}{'...' if len(name_or_path) > 60 else ''}: cannot be a scenario file: "
-                        f"{error.strerror}") from None
-    if not exists and "/" not in name_or_path and name_or_path in builtin_scenarios():
-        text = (resources.files("rrsim") / "scenarios" / f"{name_or_path}.toml").read_text()
-        return parse_scenario(text, f"{name_or_path}.toml", name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        known = ", ".join(builtin_scenarios())
-        raise UserError(f"{name_or_path}: no such scenario file or built-in scenario (built-ins: {known})") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{name_or_path}: cannot read scenario: {getattr(error, 'strerror', None) or error}") from None
-    return parse_scenario(text, name_or_path, path.stem)
-
-
-def parse_scenario(text: str, where: str, name: str) -> Scenario:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{where}: not valid TOML: {error}") from None
-    except ValueError as error:  # e.g. an integer of more digits than Python converts
-        raise UserError(f"{where}: cannot read a value: {error}") from None
-    for key in data:
-        if key not in ("setup", "at", "checks"):
-            raise UserError(f"{where}: unknown table {key!r}{_line_of(text, key)}; "
-                            f"a scenario has [setup], [[at]] and [checks]{did_you_mean(key, ('setup', 'at', 'checks'))}")
-    raw_setup = data.get("setup", {})
-    if not isinstance(raw_setup, dict):
-        raise UserError(f"{where}: 'setup' must be a table [setup]")
-    # An endless scenario is fine in the TUI; `rrsim run` asks for a duration itself.
-    setup = build_setup(raw_setup, f"{where} [setup]", text=text, need_end=False, text_start=_table_start(text, "setup"))
-    raw_timeline = data.get("at", [])
-    if not isinstance(raw_timeline, list):
-        raise UserError(f"{where}: 'at' must be an array of tables [[at]]")
-    starts = [m.start() for m in re.finditer(r"^\s*\[\[at\]\]", text, re.M)]
-    timeline = [
-        _check_action(raw, i, where, text, starts[i] if i < len(starts) else 0) for i, raw in enumerate(raw_timeline)
-    ]
-    check_timeline(setup, timeline, where)
-    checks_start = _table_start(text, "checks")
-    checks = checks_from_table(data.get("checks", {}), where, lambda key: _line_of(text, key, checks_start))
-    return Scenario(name=name, setup=setup, timeline=tuple(timeline), source=where, checks=checks)
