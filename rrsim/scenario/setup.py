@@ -25,6 +25,7 @@ MAX_PUSHERS = 16
 # Measured on 2 cores with 24 GiB (benchmarks/many_workers.py): 256 workers take ~30 s to start
 # and connect, 512 ~2 min; and libzmq aborts the engine when it runs out of file descriptors.
 MAX_WORKERS = 256
+MAX_WORK_MS = 600_000.0  # ten minutes of simulated work per message
 WORKERS_LIMIT_WHY = (
     "each worker is a process (~8 MB of memory of its own, 256 take ~30 s to start on 2 cores) "
     "and the engine holds 2 sockets per worker: a common limit of 1024 open files allows no more than ~500"
@@ -57,7 +58,7 @@ SETUP_KEYS: dict[str, Limit] = {
     "rate": Limit(float, 0, 10_000_000, help="messages per second per pusher, 0 = as fast as possible"),
     "messages": Limit(int, 0, 10**11, help="messages per pusher, 0 = unlimited"),
     "size": Limit(int, HEADER_SIZE, 10_000_000, help=f"bytes per message (at least the {HEADER_SIZE}-byte header)"),
-    "work_ms": Limit(float, 0, 600_000, help="simulated work per message in each worker, in ms: the mean of work_dist"),
+    "work_ms": Limit(float, 0, MAX_WORK_MS, help="simulated work per message in each worker, in ms: the mean of work_dist"),
     "arrivals": Limit(str, choices=ARRIVALS, help="fixed: messages evenly spaced at rate; poisson: a Poisson process "
                       "of mean rate per pusher (at rate 0, as fast as possible, arrivals do not apply)"),
     "work_dist": Limit(str, choices=WORK_DISTS, help="how each message's work size is drawn around work_ms: fixed, "
