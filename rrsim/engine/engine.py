@@ -26,7 +26,8 @@ from rrsim.engine import telemetry
 from rrsim.scenario.actions import BROKER_NO_STOP, Action, timeline_problem
 from rrsim.scenario.setup import MAX_PUSHERS, MAX_WORKERS, Setup, check_value
 from rrsim.errors import UserError
-from rrsim.remote.listener import LOST_CONTACT_NS, Listener, RemoteWorker, parse_listen, reply
+from rrsim.endpoints import parse_listen
+from rrsim.remote.listener import LOST_CONTACT_NS, Listener, RemoteWorker, reply
 from rrsim.model.model import Model
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern

@@ -7,6 +7,7 @@ its line where it can be found) and what was wrong.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 from rrsim import patterns
 from rrsim.child.workload import ARRIVALS, WORK_DISTS
+from rrsim.endpoints import parse_connect, parse_listen
 from rrsim.errors import UserError, did_you_mean
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.wire import HEADER_SIZE
@@ -297,8 +299,6 @@ def check_speeds(setup: Setup, where: str, line: str = "") -> None:
         raise UserError(f"{where}: speeds has {len(setup.speeds)} factors for {setup.workers} workers{line}: give one "
                         "per starting worker (a worker added later takes its own speed)")
 def _check_external_worker(setup: Setup, where: str, text: str, text_start: int) -> None:
-    import ipaddress
-
     here = f"{where} key 'external_worker'{line_of(text, 'external_worker', text_start)}"
     try:
         ipaddress.ip_address(setup.external_worker)
@@ -314,9 +314,7 @@ def _check_external_worker(setup: Setup, where: str, text: str, text_start: int)
 def _check_connect_pusher(setup: Setup, where: str, text: str, text_start: int) -> None:
     """A plain PUSH deals to PULL sockets: only a pattern whose workers pull from pushers can join one."""
     here = f"{where} key 'connect_pusher'{line_of(text, 'connect_pusher', text_start)}"
-    host, _, port = setup.connect_pusher.removeprefix("tcp://").rpartition(":")
-    if not setup.connect_pusher.startswith("tcp://") or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"{here}: must be tcp://HOST:PORT, got {setup.connect_pusher!r}")
+    parse_connect(setup.connect_pusher, here)
     if not any(wire.connector == "worker" and wire.binder == "pusher" for wire in patterns.load(setup.pattern).wires(setup.bind)):
         raise UserError(f"{here}: needs workers that connect to pushers (pattern push-pull, bind pusher), "
                         f"not {setup.pattern} with bind {setup.bind}")
@@ -325,8 +323,6 @@ def _check_connect_pusher(setup: Setup, where: str, text: str, text_start: int) 
 def _check_listen(setup: Setup, values: dict[str, Any], where: str, text: str, text_start: int) -> None:
     """A remote worker connects to what the pattern binds: a wiring where workers bind has
     nothing for it to connect to."""
-    from rrsim.remote.listener import parse_listen
-
     parse_listen(setup.listen, f"{where} key 'listen'{line_of(text, 'listen', text_start)}")
     if any(wire.binder == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
         others = " or ".join(repr(binder) for binder in patterns.load(setup.pattern).BINDERS if binder != "worker")
