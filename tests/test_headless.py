@@ -425,7 +425,7 @@ def test_a_pipe_or_a_link_given_as_an_output_is_written_through_not_replaced(tmp
 
 
 def test_rrsim_help_names_every_key_of_the_live_view():
-    from rrsim.cli import EPILOG
+    from rrsim.commands.tui import EPILOG
     from rrsim.tui.run_screen import RUN_BINDINGS
 
     keys = EPILOG.split("keys in the TUI:", 1)[1]

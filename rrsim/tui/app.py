@@ -22,7 +22,7 @@ from rrsim.errors import UserError
 from rrsim.model.model import NS
 from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
-from rrsim.commands.run import open_output
+from rrsim.recording.outputs import open_output
 from rrsim.recording.file import EventRecorder, RecordingFile
 from rrsim.tui.replay_screen import ReplayScreen
 from rrsim.tui.run_screen import RunScreen
