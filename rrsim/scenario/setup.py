@@ -17,7 +17,7 @@ from rrsim import patterns
 from rrsim.child.workload import ARRIVALS, WORK_DISTS
 from rrsim.endpoints import parse_connect, parse_listen
 from rrsim.errors import UserError, did_you_mean
-from rrsim.patterns.dispatch import STRATEGIES
+from rrsim.limits import Limit
 from rrsim.wire import HEADER_SIZE
 
 PATTERNS = patterns.names()
@@ -34,22 +34,9 @@ WORKERS_LIMIT_WHY = (
 )
 
 
-@dataclass(frozen=True)
-class Limit:
-    """How one setup key is checked: its type and its allowed range."""
-
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    help: str = ""
-    why_high: str = ""  # why ``high`` is the limit, for the error that refuses more
-    needs_router: bool = False  # it shapes a router (the broker): a pattern without one ignores it
-    # kind tuple: a list of numbers (float), each within low..high
-
-
-# One table drives the TOML checks, the CLI options and the --help text.
-SETUP_KEYS: dict[str, Limit] = {
+# The keys every pattern takes.  With the patterns' own keys (``SETUP_KEYS`` of each pattern module, in
+# the registry's order) they make the one table that drives the TOML checks, the CLI options and --help.
+COMMON_KEYS: dict[str, Limit] = {
     "pattern": Limit(str, choices=PATTERNS, help="how sockets are wired and messages routed"),
     "transport": Limit(str, choices=TRANSPORTS, help="ipc (private socket files) or tcp (127.0.0.1)"),
     "bind": Limit(str, choices=BINDERS, help="who binds the first hop: pusher (the others connect to it, as in the "
@@ -78,21 +65,9 @@ SETUP_KEYS: dict[str, Limit] = {
                      "(the run then drains what is in flight)"),
     "interface": Limit(str, help="tcp only: the address to bind"),
     "port": Limit(int, 0, 65535, help="tcp only: first port to bind, the next ones follow; 0 = ephemeral ports"),
-    "strategy": Limit(str, choices=tuple(STRATEGIES), help="lb-broker: how the broker picks a worker: lru (the "
-                      "guide's ready queue), round-robin, random, least-loaded, p2c (power of two choices) or "
-                      "pewma (peak-EWMA of service time)", needs_router=True),
-    "max_outstanding": Limit(int, 0, 1_000_000, help="lb-broker: messages a worker may hold at once; 0 = the "
-                             "strategy's default (1 for lru, no limit for the others)", needs_router=True),
-    "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
-                          "beyond that it stops reading and the pushers block at their HWM", needs_router=True),
-    "retry_ms": Limit(float, 1, 3_600_000, help="reliable: a message a worker has not acknowledged after this "
-                      "long goes to the next ready worker"),
-    "retries": Limit(int, 0, 1000, help="reliable: how many times a message is handed over again before it is "
-                     "given up (and counted lost)"),
-    "heartbeat_ms": Limit(float, 1, 3_600_000, help="reliable: broker and workers send each other a heartbeat "
-                          "this often"),
-    "liveness": Limit(int, 1, 1000, help="reliable: heartbeats missed in a row before a peer is taken for dead "
-                      "(its messages go to another worker at once)"),
+}
+# The keys every pattern takes that --help lists after the patterns' own.
+RUN_KEYS: dict[str, Limit] = {
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
     "listen": Limit(str, help="tcp://ADDRESS:PORT: let workers on other machines join there (rrsim worker --join); "
@@ -105,6 +80,16 @@ SETUP_KEYS: dict[str, Limit] = {
     "connect_pusher": Limit(str, help="tcp://HOST:PORT of a plain ZeroMQ PUSH that binds (the 2012 post's "
                             "zeroMQ_PUSH.py): every worker connects to it too; its payloads count as foreign"),
 }
+
+
+def _pattern_keys() -> dict[str, Limit]:
+    keys: dict[str, Limit] = {}
+    for name in patterns.names():
+        keys.update(patterns.load(name).SETUP_KEYS)
+    return keys
+
+
+SETUP_KEYS: dict[str, Limit] = {**COMMON_KEYS, **_pattern_keys(), **RUN_KEYS}
 
 
 @dataclass(frozen=True)
@@ -155,6 +140,10 @@ class Setup:
     def speed_of(self, worker: int) -> float:
         """The speed of starting worker number ``worker`` (1 = w1)."""
         return self.speeds[worker - 1] if worker <= len(self.speeds) else 1.0
+
+
+# A pattern's own key is a field here too: what the run is given is one frozen Setup.
+assert set(SETUP_KEYS) == {f.name for f in dataclasses.fields(Setup)}, "a setup key without a Setup field"
 
 
 def line_of(text: str, key: str, start: int = 0) -> str:
@@ -277,7 +266,7 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         check_speeds(setup, where, line_of(text, "speeds", text_start))
     for key in values:
         takers = patterns.taking(key)
-        if takers and setup.pattern not in takers:
+        if takers and setup.pattern not in takers and not SETUP_KEYS[key].needs_router:  # that, below
             raise UserError(f"{where}: {key} applies to pattern {' or '.join(takers)} only, not {setup.pattern!r}"
                             f"{line_of(text, key, text_start)}")
         ignored = ignored_by_pattern(key, setup)  # a broker's key with no broker would do nothing, unsaid
