@@ -13,27 +13,42 @@ import itertools
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from rrsim.scenario.actions import check_timeline
-from rrsim.scenario.scenario import Scenario, load_scenario
-from rrsim.scenario.setup import SETUP_KEYS, Setup, build_setup, check_value, ignored_by_pattern, value_from_text
-from rrsim.report.csv_report import flat_columns, write_rows
+from rrsim.commands.interrupt import Interruption
+from rrsim.commands.parser import (
+    KeepEpilogFormatter,
+    Parser,
+    add_setup_options,
+    apply_overrides,
+    describe_defaults,
+    output_path,
+    setup_overrides,
+)
+from rrsim.commands.run import play
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError, did_you_mean
-from rrsim.commands.run import play
 from rrsim.recording.outputs import STDOUT, Output, open_output
-from rrsim.commands.interrupt import Interruption
-from rrsim.commands.parser import (KeepEpilogFormatter, Parser, add_setup_options, apply_overrides, describe_defaults,
-                                   output_path, setup_overrides)
+from rrsim.report.csv_report import flat_columns, write_rows
 from rrsim.report.report import format_ms
 from rrsim.report.wait_chart import wait_chart
+from rrsim.scenario.actions import check_timeline
+from rrsim.scenario.scenario import Scenario, load_scenario
+from rrsim.scenario.setup import (
+    SETUP_KEYS,
+    Setup,
+    build_setup,
+    check_value,
+    ignored_by_pattern,
+    value_from_text,
+)
 
 START_AND_DRAIN_S = 1.0  # a guess at what a run adds to its sending time, until one has been measured
 MAX_NAME_WIDTH = 16  # a longer varied value wraps in the table, so that the figures fit

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rrsim.commands.parser import Parser
 from rrsim.errors import UserError
 from rrsim.remote.keys import allow, allowed_keys, create, default_dir, keys_dir
-
 
 KEYS_HELP = """\
 rrsim keys [--keys DIR]                  make this machine's key pair (once) and allowed/

@@ -11,7 +11,13 @@ from typing import Any, NoReturn
 from rrsim.errors import UserError
 from rrsim.scenario.checks import known_names, parse_check
 from rrsim.scenario.scenario import Scenario
-from rrsim.scenario.setup import SETUP_KEYS, Setup, build_setup, check_speeds, value_from_text
+from rrsim.scenario.setup import (
+    SETUP_KEYS,
+    Setup,
+    build_setup,
+    check_speeds,
+    value_from_text,
+)
 
 
 class Parser(argparse.ArgumentParser):

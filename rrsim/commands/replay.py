@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rrsim.commands.parser import Parser, output_path
 from rrsim.commands.run import report_recording
@@ -39,6 +39,8 @@ def replay_command(argv: Sequence[str]) -> int:
     recording = RecordingFile(args.file)
     if args.json is not None:
         return report_recording(recording, output_path(args.json))
-    from rrsim.tui.app import run_replay  # deferred for start-up speed: Textual is slow to import
+    from rrsim.tui.app import (
+        run_replay,  # deferred for start-up speed: Textual is slow to import
+    )
 
     return run_replay(recording, speed, at_s, paused=args.paused)

@@ -10,8 +10,8 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -19,21 +19,47 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rrsim.report.checking import Outcome, evaluate
-from rrsim.scenario.scenario import TUI_DEFAULTS, Scenario, load_scenario
-from rrsim.scenario.setup import Setup
-from rrsim.report.csv_report import write_csv
-from rrsim.engine.engine import Engine
 from rrsim.commands.interrupt import Interruption
-from rrsim.commands.parser import (KeepEpilogFormatter, Parser, add_setup_options, apply_overrides, describe_defaults, log_dir,
-                                   output_path, setup_overrides, with_checks)
+from rrsim.commands.parser import (
+    KeepEpilogFormatter,
+    Parser,
+    add_setup_options,
+    apply_overrides,
+    describe_defaults,
+    log_dir,
+    output_path,
+    setup_overrides,
+    with_checks,
+)
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model.model import Model
-from rrsim.recording.file import EventRecorder, RecordingFile, scenario_of, truncation_note
-from rrsim.recording.outputs import STDOUT, Output, OutputFile, StandardOutput, open_output
+from rrsim.recording.file import (
+    EventRecorder,
+    RecordingFile,
+    scenario_of,
+    truncation_note,
+)
+from rrsim.recording.outputs import (
+    STDOUT,
+    Output,
+    OutputFile,
+    StandardOutput,
+    open_output,
+)
 from rrsim.recording.player import play_all
-from rrsim.report.report import build_report, summary_table, theory_block, theory_line, totals_line
+from rrsim.report.checking import Outcome, evaluate
+from rrsim.report.csv_report import write_csv
+from rrsim.report.report import (
+    build_report,
+    summary_table,
+    theory_block,
+    theory_line,
+    totals_line,
+)
 from rrsim.report.timeline_summary import timeline_lines
+from rrsim.scenario.scenario import TUI_DEFAULTS, Scenario, load_scenario
+from rrsim.scenario.setup import Setup
 
 PROGRESS_EVERY_S = 1.0
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
-from typing import Sequence
 
 from rrsim.errors import UserError
 from rrsim.scenario.scenario import builtin_scenarios

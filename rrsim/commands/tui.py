@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 from rrsim import patterns
-from rrsim.commands.parser import (Parser, add_setup_options, apply_overrides, describe_defaults, log_dir, path_or_none,
-                                   setup_overrides)
+from rrsim.commands.parser import (
+    Parser,
+    add_setup_options,
+    apply_overrides,
+    describe_defaults,
+    log_dir,
+    path_or_none,
+    setup_overrides,
+)
 from rrsim.scenario.actions import ACTIONS
-from rrsim.scenario.scenario import TUI_DEFAULTS, Scenario, builtin_scenarios, load_scenario
+from rrsim.scenario.scenario import (
+    TUI_DEFAULTS,
+    Scenario,
+    builtin_scenarios,
+    load_scenario,
+)
 from rrsim.scenario.setup import Setup
 
 EPILOG = f"""\
@@ -77,6 +89,8 @@ def tui_command(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     base = load_scenario(args.scenario) if args.scenario else Scenario("interactive", TUI_DEFAULTS)
     scenario = apply_overrides(base, setup_overrides(args), need_end=False)
-    from rrsim.tui.app import run_tui  # deferred for start-up speed: Textual is slow to import
+    from rrsim.tui.app import (
+        run_tui,  # deferred for start-up speed: Textual is slow to import
+    )
 
     return run_tui(scenario, log_dir(args.keep_logs), path_or_none(args.record))

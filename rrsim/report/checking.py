@@ -33,7 +33,7 @@ def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
-def _number(value: int | float) -> str:
+def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from rrsim import patterns
 from rrsim.errors import UserError, did_you_mean
+from rrsim.kinds import ROUTER
 from rrsim.scenario.setup import Setup, check_speed, check_value, line_of
 
 ACTIONS: dict[str, tuple[str, ...]] = {
@@ -91,7 +93,7 @@ def _number(value: Any, kind: type, low: float, where: str) -> Any:
     if kind is int and isinstance(value, float) and not value.is_integer():
         raise UserError(f"{where}: must be a whole number, got {value!r}")
     value = kind(value)
-    if value != value or value in (float("inf"), float("-inf")) or value < low or value > 1e12:
+    if (isinstance(value, float) and not math.isfinite(value)) or value < low or value > 1e12:
         raise UserError(f"{where}: must be between {low:g} and 1e12, got {value!r}")
     return value
 
@@ -99,7 +101,7 @@ def _number(value: Any, kind: type, low: float, where: str) -> Any:
 def check_timeline(setup: Setup, timeline: list[Action], where: str) -> None:
     """Walk the timeline in order, as the engine will, and reject what cannot happen."""
     pattern = patterns.load(setup.pattern)
-    brokers = [f"{role.prefix}1" for role in pattern.ROLES.values() if role.kind == patterns.ROUTER]
+    brokers = [f"{role.prefix}1" for role in pattern.ROLES.values() if role.kind == ROUTER]
     workers = setup.workers
     alive = {name: "alive" for name in [*brokers, *(f"w{i}" for i in range(1, workers + 1))]}
     last_time = last_sent = 0.0

@@ -71,7 +71,7 @@ def parse_scenario(text: str, where: str, name: str) -> Scenario:
     raw_timeline = data.get("at", [])
     if not isinstance(raw_timeline, list):
         raise UserError(f"{where}: 'at' must be an array of tables [[at]]")
-    starts = [m.start() for m in re.finditer(r"^\s*\[\[at\]\]", text, re.M)]
+    starts = [m.start() for m in re.finditer(r"^\s*\[\[at\]\]", text, re.MULTILINE)]
     timeline = [
         check_action(raw, i, where, text, starts[i] if i < len(starts) else 0) for i, raw in enumerate(raw_timeline)
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -148,12 +149,12 @@ assert set(SETUP_KEYS) == {f.name for f in dataclasses.fields(Setup)}, "a setup 
 
 def line_of(text: str, key: str, start: int = 0) -> str:
     """' (line N)' for the first ``key =`` at or after character ``start``, or '' if not found."""
-    match = re.compile(rf"^\s*{re.escape(key)}\s*=", re.M).search(text, start)
+    match = re.compile(rf"^\s*{re.escape(key)}\s*=", re.MULTILINE).search(text, start)
     return f" (line {text.count(chr(10), 0, match.start()) + 1})" if match else ""
 
 
 def table_start(text: str, table: str) -> int:
-    match = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]", re.M).search(text)
+    match = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]", re.MULTILINE).search(text)
     return match.start() if match else 0
 
 
@@ -181,7 +182,7 @@ def check_value(key: str, value: Any, where: str) -> Any:
 
 def check_speed(value: Any, where: str) -> float:
     """One worker's speed, checked as an item of ``speeds``."""
-    return _in_limit(value, SETUP_KEYS["speeds"], float, where)
+    return float(_in_limit(value, SETUP_KEYS["speeds"], float, where))
 
 
 def _in_limit(value: Any, limit: Limit, kind: type, where: str) -> Any:
@@ -196,7 +197,7 @@ def _in_limit(value: Any, limit: Limit, kind: type, where: str) -> Any:
             value = float(value)
         except OverflowError:  # an int of hundreds of digits: no float holds it
             raise UserError(f"{where}: must be a finite number, got one of {len(str(value))} digits") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise UserError(f"{where}: must be a finite number, got {value!r}")
     if limit.low is not None and value < limit.low:
         raise UserError(f"{where}: must be at least {limit.low:g}, got {value!r}")
@@ -275,11 +276,11 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{where}: messages = 0 (unlimited) needs a duration")
     if setup.listen:
-        _check_listen(setup, values, where, text, text_start)
+        _check_listen(setup, setup.listen, where, text, text_start)
     if setup.connect_pusher:
-        _check_connect_pusher(setup, where, text, text_start)
+        _check_connect_pusher(setup, setup.connect_pusher, where, text, text_start)
     if setup.external_worker:
-        _check_external_worker(setup, where, text, text_start)
+        _check_external_worker(setup, setup.external_worker, where, text, text_start)
     return setup
 
 
@@ -287,12 +288,14 @@ def check_speeds(setup: Setup, where: str, line: str = "") -> None:
     if len(setup.speeds) > setup.workers:
         raise UserError(f"{where}: speeds has {len(setup.speeds)} factors for {setup.workers} workers{line}: give one "
                         "per starting worker (a worker added later takes its own speed)")
-def _check_external_worker(setup: Setup, where: str, text: str, text_start: int) -> None:
+
+
+def _check_external_worker(setup: Setup, address: str, where: str, text: str, text_start: int) -> None:
     here = f"{where} key 'external_worker'{line_of(text, 'external_worker', text_start)}"
     try:
-        ipaddress.ip_address(setup.external_worker)
+        ipaddress.ip_address(address)
     except ValueError:
-        raise UserError(f"{here}: must be an IP address (the plain PULL's machine), got {setup.external_worker!r}") from None
+        raise UserError(f"{here}: must be an IP address (the plain PULL's machine), got {address!r}") from None
     if setup.transport != "tcp" and not setup.listen:
         raise UserError(f"{here}: a plain PULL elsewhere reaches the pushers over tcp: add transport = \"tcp\" "
                         "(and an interface it can reach) or listen")
@@ -300,19 +303,19 @@ def _check_external_worker(setup: Setup, where: str, text: str, text_start: int)
         raise UserError(f"{here}: needs pushers that bind and workers that connect (push-pull, bind pusher)")
 
 
-def _check_connect_pusher(setup: Setup, where: str, text: str, text_start: int) -> None:
+def _check_connect_pusher(setup: Setup, endpoint: str, where: str, text: str, text_start: int) -> None:
     """A plain PUSH deals to PULL sockets: only a pattern whose workers pull from pushers can join one."""
     here = f"{where} key 'connect_pusher'{line_of(text, 'connect_pusher', text_start)}"
-    parse_connect(setup.connect_pusher, here)
+    parse_connect(endpoint, here)
     if not any(wire.connector == "worker" and wire.binder == "pusher" for wire in patterns.load(setup.pattern).wires(setup.bind)):
         raise UserError(f"{here}: needs workers that connect to pushers (pattern push-pull, bind pusher), "
                         f"not {setup.pattern} with bind {setup.bind}")
 
 
-def _check_listen(setup: Setup, values: dict[str, Any], where: str, text: str, text_start: int) -> None:
+def _check_listen(setup: Setup, endpoint: str, where: str, text: str, text_start: int) -> None:
     """A remote worker connects to what the pattern binds: a wiring where workers bind has
     nothing for it to connect to."""
-    parse_listen(setup.listen, f"{where} key 'listen'{line_of(text, 'listen', text_start)}")
+    parse_listen(endpoint, f"{where} key 'listen'{line_of(text, 'listen', text_start)}")
     if any(wire.binder == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
         others = " or ".join(repr(binder) for binder in patterns.load(setup.pattern).BINDERS if binder != "worker")
         raise UserError(f"{where}: listen needs the workers to connect (bind = {setup.bind!r} makes them bind): "
