@@ -39,8 +39,7 @@ def replay_command(argv: Sequence[str]) -> int:
     recording = RecordingFile(args.file)
     if args.json is not None:
         return report_recording(recording, output_path(args.json))
-    from rrsim.tui.app import (
-        run_replay,  # deferred for start-up speed: Textual is slow to import
-    )
+    # Deferred for start-up speed: Textual is slow to import, and only the live view needs it.
+    from rrsim.tui.app import run_replay
 
     return run_replay(recording, speed, at_s, paused=args.paused)

@@ -89,8 +89,7 @@ def tui_command(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     base = load_scenario(args.scenario) if args.scenario else Scenario("interactive", TUI_DEFAULTS)
     scenario = apply_overrides(base, setup_overrides(args), need_end=False)
-    from rrsim.tui.app import (
-        run_tui,  # deferred for start-up speed: Textual is slow to import
-    )
+    # Deferred for start-up speed: Textual is slow to import, and only the live view needs it.
+    from rrsim.tui.app import run_tui
 
     return run_tui(scenario, log_dir(args.keep_logs), path_or_none(args.record))
