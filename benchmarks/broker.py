@@ -13,7 +13,7 @@ from benchmarks.driving import running, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from benchmarks.throughput import SIZE, AccountingWindow
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 
 TARGET_RATIO = 0.9
 WORKERS = 4

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 
 STEP_MS = 10.0

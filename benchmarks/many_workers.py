@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.driving import all_connected, running, step_until
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.child.deathsig import die_with_parent
 
 

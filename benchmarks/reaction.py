@@ -19,7 +19,7 @@ from benchmarks.driving import all_connected, running, step_for, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine, now_ns
 
 RATE = 1000.0  # msgs/s through the run while workers are killed and revived

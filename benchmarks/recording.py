@@ -40,7 +40,8 @@ from benchmarks.stats import summary
 from benchmarks.throughput import run_rrsim
 from rrsim import events as ev
 from rrsim.cli import main
-from rrsim.scenario.config import Scenario, Setup
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup
 from rrsim.model.model import NS
 from rrsim.recording.file import EventRecorder, RecordingFile, compressed, gzip_text
 from rrsim.recording.player import Player, Timeline

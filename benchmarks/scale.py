@@ -27,7 +27,7 @@ from benchmarks.driving import all_connected, running, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.child.deathsig import die_with_parent
 from rrsim.engine.engine import Engine, now_ns
 

@@ -18,7 +18,7 @@ from benchmarks.driving import running, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 
 TARGET_RATIO = 0.9

@@ -21,7 +21,7 @@ from textual import events
 
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 
 TIMER_S = 0.05

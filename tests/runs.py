@@ -9,7 +9,8 @@ from typing import Any, Callable
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.scenario.config import Action, Setup
+from rrsim.scenario.actions import Action
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 
 

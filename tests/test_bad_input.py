@@ -121,7 +121,8 @@ def test_ipc_path_over_the_limit(tmp_path):
 
 
 def test_help_documents_every_setup_key_and_action():
-    from rrsim.scenario.config import ACTIONS, SETUP_KEYS
+    from rrsim.scenario.actions import ACTIONS
+    from rrsim.scenario.setup import SETUP_KEYS
 
     result = rrsim("--help")
     assert result.returncode == 0

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from rrsim.scenario.config import build_setup, load_scenario
+from rrsim.scenario.scenario import load_scenario
+from rrsim.scenario.setup import build_setup
 from runs import assert_ledger_consistent, run
 
 pytestmark = pytest.mark.system

@@ -17,6 +17,8 @@ import pytest
 from rich.console import Console
 
 from rrsim import cli
+from rrsim.scenario.scenario import Scenario, load_scenario
+from rrsim.scenario.setup import Setup
 
 from rrsim.commands import compare
 from rrsim.commands.compare import Variant, comparison_table
@@ -114,7 +116,7 @@ def test_a_failing_variant_is_reported_and_the_others_still_run(tmp_path):
 
 def test_a_key_the_pattern_ignores_is_a_failing_variant_not_a_silent_duplicate(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
-    variants = compare.make_variants(cli.load_scenario(str(tmp_path / "tiny.toml")),
+    variants = compare.make_variants(load_scenario(str(tmp_path / "tiny.toml")),
                                      compare.parse_vary(["strategy=lru,p2c"], set()))
     assert [v.setup for v in variants] == [None, None]
     assert "strategy shapes a broker, and pattern 'push-pull' has none" in variants[0].problem
@@ -198,7 +200,7 @@ def test_the_wait_chart_puts_every_variant_on_one_log_axis():
 
 def printed(variants: list[Variant]) -> str:
     console = Console(width=80, file=io.StringIO(), color_system=None)
-    compare.print_comparison(console, cli.Scenario("fixed", cli.Setup()), variants, "fixed numbers")
+    compare.print_comparison(console, Scenario("fixed", Setup()), variants, "fixed numbers")
     return console.file.getvalue()
 
 
@@ -223,7 +225,7 @@ def test_the_table_fits_80_columns_and_never_cuts_a_figure():
 
 
 def test_time_left_starts_from_the_setups_and_learns_from_the_runs_done():
-    setups = [cli.Setup(messages=100, rate=50.0), cli.Setup(messages=300, rate=50.0), cli.Setup(messages=100, rate=0.0)]
+    setups = [Setup(messages=100, rate=50.0), Setup(messages=300, rate=50.0), Setup(messages=100, rate=0.0)]
     variants = [Variant(n, {"rate": s.rate}, s) for n, s in enumerate(setups, start=1)]
     time_left = compare.TimeLeft(variants[:2])
     # 2 s and 6 s of sending, each with a second to start and drain.

@@ -12,7 +12,9 @@ import zmq
 
 from rrsim import events as ev
 from rrsim.report.wording import describe
-from rrsim.scenario.config import Action, Setup, builtin_scenarios, load_scenario
+from rrsim.scenario.actions import Action
+from rrsim.scenario.scenario import builtin_scenarios, load_scenario
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.engine.wiring import free_port as _free_port

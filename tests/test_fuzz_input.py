@@ -32,7 +32,9 @@ from hypothesis import strategies as st
 import rrsim.commands.run
 from rrsim import cli
 from rrsim import patterns
-from rrsim.scenario.config import ACTIONS, MAX_WORKERS, NEEDS_WORKER, SETUP_KEYS, Action, Scenario, check_value, parse_scenario
+from rrsim.scenario.actions import ACTIONS, NEEDS_WORKER, Action
+from rrsim.scenario.scenario import Scenario, parse_scenario
+from rrsim.scenario.setup import MAX_WORKERS, SETUP_KEYS, check_value
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from rrsim import events as ev
 from rrsim import wire
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.engine.telemetry import SEQ_SLACK
 

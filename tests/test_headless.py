@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.scenario.checks import evaluate, known_names, parse_check, report_values
-from rrsim.scenario.config import MAX_WORKERS, Scenario, Setup, builtin_scenarios, parse_scenario
+from rrsim.report.checking import evaluate, report_values
+from rrsim.scenario.checks import known_names, parse_check
+from rrsim.scenario.scenario import Scenario, builtin_scenarios, parse_scenario
+from rrsim.scenario.setup import MAX_WORKERS, Setup
 from rrsim.errors import UserError
 from rrsim.commands.interrupt import Interruption
 from rrsim.model.model import Model
@@ -423,7 +425,7 @@ def test_a_pipe_or_a_link_given_as_an_output_is_written_through_not_replaced(tmp
 
 
 def test_rrsim_help_names_every_key_of_the_live_view():
-    from rrsim.cli import EPILOG
+    from rrsim.commands.tui import EPILOG
     from rrsim.tui.run_screen import RUN_BINDINGS
 
     keys = EPILOG.split("keys in the TUI:", 1)[1]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rrsim import wire
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from runs import run
 from test_no_orphans import processes_mentioning, wait_for

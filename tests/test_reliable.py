@@ -13,7 +13,9 @@ import zmq
 
 from rrsim import events as ev
 from rrsim import wire
-from rrsim.scenario.config import Action, Setup, build_setup, check_timeline, load_scenario
+from rrsim.scenario.actions import Action, check_timeline
+from rrsim.scenario.scenario import load_scenario
+from rrsim.scenario.setup import Setup, build_setup
 from rrsim.errors import UserError
 from rrsim.model.model import Model
 from rrsim.patterns.dispatch import STRATEGIES, Dispatcher

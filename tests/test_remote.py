@@ -18,7 +18,7 @@ import zmq
 
 from rrsim import events as ev
 from rrsim.remote import keys
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.child.receipts import REPORT_NS
 from test_no_orphans import processes_mentioning, wait_for

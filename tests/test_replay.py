@@ -23,12 +23,13 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.scenario.config import Scenario, Setup
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup
 from rrsim.errors import UserError
 from rrsim.commands.run import report_recording, run_report
 from rrsim.model.model import NS, Model
 from rrsim.recording.file import EventRecorder, RecordingFile, read_recording, scenario_of
-from rrsim.cli import replay_command
+from rrsim.commands.replay import replay_command
 from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
 from rrsim.report.report import build_report
 from rrsim.tui.app import RrsimApp

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning

@@ -10,7 +10,8 @@ import numpy as np
 import zmq
 
 from rrsim import events as ev
-from rrsim.scenario.config import Action, Setup
+from rrsim.scenario.actions import Action
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.model.ledger import PusherLedger
 from runs import assert_ledger_consistent, run

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rrsim.report import theory
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.model.model import Overheads
 from rrsim.report.report import measured
 from runs import assert_ledger_consistent, run

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rrsim import events as ev
 from rrsim.engine.timeline import Timeline
 from rrsim.model.model import Model
-from rrsim.scenario.config import Action, load_scenario
+from rrsim.scenario.actions import Action
+from rrsim.scenario.scenario import load_scenario
 
 NS = 1_000_000_000
 

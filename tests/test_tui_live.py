@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 from textual.pilot import Pilot
 
-from rrsim.cli import TUI_DEFAULTS
+from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.engine.engine import Engine
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import WorkerFrame

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rrsim.cli import TUI_DEFAULTS
+from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.errors import UserError
 from rrsim.tui import controls
 from rrsim.tui.app import RrsimApp

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from rrsim import cli, wire
-from rrsim.scenario.config import Action, Setup, parse_scenario
+from rrsim.commands.parser import apply_overrides
+from rrsim.scenario.actions import Action
+from rrsim.scenario.scenario import load_scenario, parse_scenario
+from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.report.report import build_report
@@ -152,7 +155,7 @@ def test_bad_workload_options_exit_2_with_one_line(capsys, args, needle):
 
 
 def test_more_workers_on_the_command_line_make_room_for_the_speeds():
-    assert cli._apply(cli.load_scenario("seed"), {"workers": 3, "speeds": [1.0, 1.0, 0.5]}, need_end=True).setup.speeds \
+    assert apply_overrides(load_scenario("seed"), {"workers": 3, "speeds": [1.0, 1.0, 0.5]}, need_end=True).setup.speeds \
         == (1.0, 1.0, 0.5)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
+from typing import Self
 
 NOTED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # A terminal sends ctrl+c (and its hang-up) to the whole foreground process group, children
@@ -47,7 +48,7 @@ class Interruption:
                 return
             self._note(signum)
 
-    def __enter__(self) -> "Interruption":
+    def __enter__(self) -> Self:
         if threading.current_thread() is not threading.main_thread():
             return self
         for signum in NOTED:

@@ -6,16 +6,12 @@ summary goes to stdout unless the report, the CSV or the events were sent there 
 from __future__ import annotations
 
 import dataclasses
-
-import io
 import json
-import os
 import signal
 import sys
-import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Callable
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -23,91 +19,49 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rrsim.scenario.checks import Outcome, evaluate
-from rrsim.scenario.config import Scenario
-from rrsim.report.csv_report import write_csv
+from rrsim.commands.interrupt import Interruption
+from rrsim.commands.parser import (
+    KeepEpilogFormatter,
+    Parser,
+    add_setup_options,
+    apply_overrides,
+    describe_defaults,
+    log_dir,
+    output_path,
+    setup_overrides,
+    with_checks,
+)
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from rrsim.commands.interrupt import Interruption
 from rrsim.model.model import Model
-from rrsim.recording.file import EventRecorder, RecordingFile, compressed, gzip_text, scenario_of, truncation_note
+from rrsim.recording.file import (
+    EventRecorder,
+    RecordingFile,
+    scenario_of,
+    truncation_note,
+)
+from rrsim.recording.outputs import (
+    STDOUT,
+    Output,
+    OutputFile,
+    StandardOutput,
+    open_output,
+)
 from rrsim.recording.player import play_all
-from rrsim.report.report import build_report, summary_table, theory_block, theory_line, totals_line
+from rrsim.report.checking import Outcome, evaluate
+from rrsim.report.csv_report import write_csv
+from rrsim.report.report import (
+    build_report,
+    summary_table,
+    theory_block,
+    theory_line,
+    totals_line,
+)
 from rrsim.report.timeline_summary import timeline_lines
+from rrsim.scenario.scenario import TUI_DEFAULTS, Scenario, load_scenario
+from rrsim.scenario.setup import Setup
 
 PROGRESS_EVERY_S = 1.0
-STDOUT = "-"  # as an output path: standard output
-
-
-class OutputFile:
-    """A file written beside its final path and moved there by ``keep()``, so that a run that
-    fails to start never clobbers the report or events of an earlier one."""
-
-    def __init__(self, path: Path, option: str) -> None:
-        self.path = path
-        if path.is_dir():
-            raise UserError(f"{option} {path}: is a directory")
-        try:
-            fd, self.part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        except OSError as error:
-            raise UserError(f"{option} {path}: cannot write there: {error.strerror}") from None
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
-        self.stream: IO[str] = gzip_text(os.fdopen(fd, "wb")) if compressed(path) else os.fdopen(fd, "w", encoding="utf-8")
-
-    def keep(self) -> None:
-        self.stream.close()
-        os.replace(self.part, self.path)
-
-    def discard(self) -> None:
-        if not self.stream.closed:  # kept already: nothing to discard
-            self.stream.close()
-            Path(self.part).unlink(missing_ok=True)
-
-
-class StandardOutput:
-    """Standard output as an output file: written as it comes, nothing to move or remove."""
-
-    def __init__(self) -> None:
-        self.stream: IO[str] = sys.stdout
-
-    def keep(self) -> None:
-        self.stream.flush()
-
-    def discard(self) -> None:
-        pass
-
-
-class StreamOutput:
-    """A device or a pipe (``/dev/null``, ``/dev/stderr``, a FIFO): written as it comes.  Moving a
-    finished file onto it would replace the device itself with a plain file."""
-
-    def __init__(self, path: Path, option: str) -> None:
-        try:
-            raw = open(path, "wb")  # noqa: SIM115 - closed by keep() or discard()
-        except OSError as error:
-            raise UserError(f"{option} {path}: cannot write there: {error.strerror}") from None
-        self.stream: IO[str] = gzip_text(raw) if compressed(path) else io.TextIOWrapper(raw, encoding="utf-8")
-
-    def keep(self) -> None:
-        self.stream.close()
-
-    def discard(self) -> None:
-        self.stream.close()
-
-
-Output = OutputFile | StandardOutput | StreamOutput
-
-
-def open_output(path: Path | str, option: str) -> Output:
-    if path == STDOUT:
-        return StandardOutput()
-    path = Path(path)
-    if path.exists() and not path.is_file() and not path.is_dir():
-        return StreamOutput(path, option)
-    # A link to a report is followed: the report is replaced where it lives, the link kept.
-    return OutputFile(path.resolve() if path.is_symlink() else path, option)
 
 
 def consoles(stdout_taken: bool) -> tuple[Console, Console]:
@@ -317,3 +271,47 @@ def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes:
     for outcome in outcomes:
         if not outcome.passed:
             console.print(f"check failed: {outcome.describe()}", highlight=False, markup=False, soft_wrap=True)
+
+
+RUN_EPILOG = """\
+checks:
+  NAME OP NUMBER, OP one of < <= > >= == !=.  NAME is a key of the report's totals (sent,
+  delivered, lost, late, duplicates, in_flight, ...), throughput (msgs/s), fairness, p50_ms,
+  p95_ms, p99_ms (latency over all workers), or X_mean_ms, X_p50_ms, X_p95_ms, X_p99_ms, X_max_ms
+  for a statistics block X_ms of the report (latency_ms, ...).  A scenario can hold checks too:
+      [checks]
+      lost = "== 0"
+      fairness = [">= 0.9", "<= 1"]
+  --check adds to the scenario's checks; every one must pass.
+
+exit status: 0 done (every check passed), 1 a check failed, 2 bad input (nothing ran),
+  130 / 143 / 129 ended by SIGINT (ctrl+c) / SIGTERM / SIGHUP: the report says "interrupted": true
+"""
+
+
+def run_command(argv: Sequence[str]) -> int:
+    parser = Parser(
+        prog="rrsim run",
+        description="Run a scenario headless and report where every message went.  A setup option overrides "
+                    f"the scenario's [setup]; a key that neither sets takes the default shown ({describe_defaults(Setup())}), "
+                    f"not the live view's ({describe_defaults(TUI_DEFAULTS)}).",
+        epilog=RUN_EPILOG,
+        formatter_class=KeepEpilogFormatter,
+    )
+    parser.add_argument("scenario", help="a scenario TOML file or a built-in name")
+    parser.add_argument("--json", metavar="REPORT", help="write the JSON report here (- for standard output)")
+    parser.add_argument("--csv", metavar="FILE", help="write one row per worker life here (- for standard output)")
+    parser.add_argument("--events", metavar="EVENTS",
+                        help="write every engine event here, one JSON line each (- for standard output)")
+    parser.add_argument("--check", metavar="CHECK", action="append", default=[],
+                        help="a condition the report must meet, e.g. 'lost == 0' or 'p99_ms < 50'; repeatable")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
+    add_setup_options(parser, Setup(), "setup options (override the scenario's [setup])")
+    args = parser.parse_args(argv)
+    scenario = apply_overrides(load_scenario(args.scenario), setup_overrides(args), need_end=True)
+    scenario = with_checks(scenario, args.check)
+    to_stdout = [option for option in ("--json", "--csv", "--events") if getattr(args, option[2:]) == "-"]
+    if len(to_stdout) > 1:
+        raise UserError(f"{' and '.join(to_stdout)} both ask for standard output (-): give one of them a file")
+    return run_headless(scenario, output_path(args.json), output_path(args.events), None, log_dir(args.keep_logs),
+                        output_path(args.csv))

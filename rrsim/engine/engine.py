@@ -36,15 +36,9 @@ from rrsim.model.model import Model
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.remote.host import Host, Join
-from rrsim.remote.listener import parse_listen
-from rrsim.scenario.config import (
-    BROKER_NO_STOP,
-    MAX_PUSHERS,
-    MAX_WORKERS,
-    Action,
-    Setup,
-    timeline_problem,
-)
+from rrsim.endpoints import parse_listen
+from rrsim.scenario.actions import BROKER_NO_STOP, Action, timeline_problem
+from rrsim.scenario.setup import MAX_PUSHERS, MAX_WORKERS, Setup
 
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000

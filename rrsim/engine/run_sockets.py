@@ -12,7 +12,7 @@ import zmq
 
 from rrsim.engine.run_directory import RunDirectory
 from rrsim.remote.listener import Listener
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.wire import BROADCAST, control_topic
 
 TELEMETRY_BUDGET_NS = 20_000_000  # per step, so commands are never far behind

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rrsim.model.model import Model
-from rrsim.scenario.config import ACTIONS, Action
+from rrsim.scenario.actions import ACTIONS, Action
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from rrsim.limits import Limit
+
 PEWMA_DECAY_NS = 10_000_000_000  # how fast a peak of service time fades: about 10 s
 
 
@@ -72,6 +74,17 @@ STRATEGIES: dict[str, Callable[[list[Candidate], random.Random, int], Candidate]
     "least-loaded": least_loaded,
     "p2c": p2c,
     "pewma": pewma,
+}
+
+# The setup keys of a broker that dispatches with these strategies (lb-broker and reliable).
+BROKER_KEYS: dict[str, Limit] = {
+    "strategy": Limit(str, choices=tuple(STRATEGIES), help="lb-broker: how the broker picks a worker: lru (the "
+                      "guide's ready queue), round-robin, random, least-loaded, p2c (power of two choices) or "
+                      "pewma (peak-EWMA of service time)", needs_router=True),
+    "max_outstanding": Limit(int, 0, 1_000_000, help="lb-broker: messages a worker may hold at once; 0 = the "
+                             "strategy's default (1 for lru, no limit for the others)", needs_router=True),
+    "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
+                          "beyond that it stops reading and the pushers block at their HWM", needs_router=True),
 }
 
 

@@ -23,8 +23,9 @@ from typing import Any
 import zmq
 
 from rrsim import wire
+from rrsim.limits import Limit
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
-from rrsim.patterns.dispatch import Dispatcher
+from rrsim.patterns.dispatch import BROKER_KEYS, Dispatcher
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
@@ -33,6 +34,7 @@ from rrsim.child.work import Work
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")
 BINDERS = ("pusher", "broker")
+SETUP_KEYS: dict[str, Limit] = {**BROKER_KEYS}
 
 READY = b"READY"  # worker -> broker: [empty, READY, messages done so far]
 BYE = b"BYE"  # worker -> broker: [empty, BYE]: it is stopping, deal it nothing more

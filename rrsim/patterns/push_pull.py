@@ -15,6 +15,7 @@ from typing import Any
 
 import zmq
 
+from rrsim.limits import Limit
 from rrsim.patterns import RECEIVER, SENDER, Role, Wire
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
@@ -23,6 +24,7 @@ from rrsim.child.work import Work
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")
+SETUP_KEYS: dict[str, Limit] = {}  # only the keys every pattern takes
 
 
 

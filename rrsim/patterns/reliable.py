@@ -37,7 +37,8 @@ import zmq
 
 from rrsim import wire
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
-from rrsim.patterns.dispatch import Dispatcher
+from rrsim.limits import Limit
+from rrsim.patterns.dispatch import BROKER_KEYS, Dispatcher
 from rrsim.child.receipts import Receipts
 from rrsim.child.runtime import ChildRuntime
 from rrsim.child.sending import send_at_rate
@@ -46,7 +47,16 @@ from rrsim.child.work import Work
 SUMMARY = ("lb-broker with acknowledgements, retries and heartbeats (the guide's Pirates): a kill loses "
            "nothing, at the price of duplicates")
 BINDERS = ("pusher", "broker")
-SETUP_KEYS = ("retry_ms", "retries", "heartbeat_ms", "liveness")  # its own: no other pattern takes them
+SETUP_KEYS: dict[str, Limit] = {**BROKER_KEYS,  # its own after the broker's: no other pattern takes them
+    "retry_ms": Limit(float, 1, 3_600_000, help="reliable: a message a worker has not acknowledged after this "
+                      "long goes to the next ready worker"),
+    "retries": Limit(int, 0, 1000, help="reliable: how many times a message is handed over again before it is "
+                     "given up (and counted lost)"),
+    "heartbeat_ms": Limit(float, 1, 3_600_000, help="reliable: broker and workers send each other a heartbeat "
+                          "this often"),
+    "liveness": Limit(int, 1, 1000, help="reliable: heartbeats missed in a row before a peer is taken for dead "
+                      "(its messages go to another worker at once)"),
+}
 
 READY = b"READY"  # worker -> broker: [empty, READY, done so far] or, acknowledging, [..., sender, id]
 BYE = b"BYE"  # worker -> broker: [empty, BYE]: stopping, deal it nothing more

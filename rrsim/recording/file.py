@@ -24,7 +24,9 @@ import numpy as np
 
 from rrsim import __version__
 from rrsim import events as ev
-from rrsim.scenario.config import Scenario, Setup, build_setup
+from rrsim.scenario.checks import known_names, parse_check
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup, build_setup
 from rrsim.errors import UserError
 
 FORMAT = "rrsim-events"
@@ -357,8 +359,6 @@ def _event(name: str, number: int, line: bytes) -> ev.Event:
 
 def scenario_of(recording: Recording | RecordingFile) -> Scenario:
     """The scenario the header names: its name, setup and checks (a replay has no timeline to play)."""
-    from rrsim.scenario.checks import known_names, parse_check
-
     head, where = recording.header, f"{recording.path}: header"
     checks = head.get("checks", [])
     if not isinstance(checks, list):

@@ -16,7 +16,7 @@ import zmq
 from rrsim import events as ev
 from rrsim.errors import UserError
 from rrsim.remote.listener import LOST_CONTACT_NS, Listener, now_ns, reply
-from rrsim.scenario.config import check_value
+from rrsim.scenario.setup import check_value
 
 
 @dataclass(frozen=True)

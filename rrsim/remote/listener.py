@@ -28,9 +28,10 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from rrsim.child.runtime import their_side
+from rrsim.endpoints import is_loopback, parse_listen, url_host
 from rrsim.errors import UserError
 from rrsim.remote import keys
-from rrsim.scenario.config import Setup
+from rrsim.scenario.setup import Setup
 from rrsim.wire import HANDSHAKE_FAILED
 
 HEARTBEAT_NS = 500_000_000  # a remote worker reports this often, even with nothing to say
@@ -42,26 +43,6 @@ HANDSHAKE_FAILURES = {
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: HANDSHAKE_FAILED["no-detail"],
     zmq.EVENT_HANDSHAKE_FAILED_AUTH: HANDSHAKE_FAILED["auth"],
 }
-
-
-def parse_listen(value: str, where: str) -> tuple[str, int]:
-    """(address, port) of ``tcp://ADDRESS:PORT``, or one line saying what is wrong."""
-    if not value.startswith("tcp://") or ":" not in value[6:]:
-        raise UserError(f"{where}: must be tcp://ADDRESS:PORT, got {value!r}")
-    host, _, port_text = value[6:].rpartition(":")
-    host = host.strip("[]")
-    try:
-        port = int(port_text)
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise UserError(f"{where}: must be tcp://ADDRESS:PORT with a numeric address and port, got {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise UserError(f"{where}: port {port} is not between 0 and 65535")
-    return host, port
-
-
-def is_loopback(host: str) -> bool:
-    return ipaddress.ip_address(host).is_loopback
 
 
 def secure_server(sock: zmq.Socket, pair: keys.KeyPair) -> None:
@@ -157,7 +138,7 @@ class Listener:
         self.join_sock = self.ctx.socket(zmq.ROUTER)
         self.join_sock.linger = 0
         self.bind(self.join_sock, "join", self.port)
-        self.endpoint = f"tcp://{_url_host(self.host)}:{self.port_of(self.join_sock)}"
+        self.endpoint = f"tcp://{url_host(self.host)}:{self.port_of(self.join_sock)}"
 
     def bind(self, sock: zmq.Socket, label: str, port: int = 0) -> str:
         """Secure ``sock`` (if there are keys), watch its handshakes and bind it on the listen
@@ -169,7 +150,7 @@ class Listener:
                                           | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         self._monitors.append((label, monitor, []))
         try:
-            sock.bind(f"tcp://{_url_host(self.host)}:{port}")
+            sock.bind(f"tcp://{url_host(self.host)}:{port}")
         except zmq.ZMQError as error:
             raise UserError(f"--listen {self.setup.listen}: cannot bind {label} on {self.host} port {port}: "
                             f"{error.strerror}") from None
@@ -252,10 +233,6 @@ class Listener:
             self.join_sock.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def now_ns() -> int:

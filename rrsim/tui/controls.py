@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rrsim.recording.player import FASTEST, MAX_SPEED, SLOWEST
+from rrsim.scenario.setup import MAX_WORK_MS as WORK_CEILING_MS  # the setup's own limit on work_ms
 
 # Send rates per pusher that `+` and `-` step through; 0 (as fast as possible) sits above the top.
 RATE_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
@@ -10,7 +11,6 @@ RATE_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
 UNLIMITED = 0.0
 WORK_FROM_ZERO_MS = 1.0  # `[` on a worker that does no work: something visible, not 0 x 2
 WORK_FLOOR_MS = 0.5  # `]` below this means no work at all
-WORK_CEILING_MS = 600_000.0  # the setup's own limit on work_ms
 
 
 def faster_rate(rate: float) -> float | None:

@@ -17,8 +17,8 @@ from importlib import resources
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.cli import TUI_DEFAULTS
-from rrsim.scenario.config import Setup, load_scenario
+from rrsim.scenario.scenario import TUI_DEFAULTS, load_scenario
+from rrsim.scenario.setup import Setup
 from rrsim.model.model import NS, Model, pusher_name
 from rrsim.recording.file import Recording, read_recording
 from rrsim.recording.player import Player, Timeline

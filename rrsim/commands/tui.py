@@ -1,0 +1,95 @@
+"""``rrsim``: the live view of a run, from the defaults, a scenario or setup options."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from collections.abc import Sequence
+
+from rrsim import patterns
+from rrsim.commands.parser import (
+    Parser,
+    add_setup_options,
+    apply_overrides,
+    describe_defaults,
+    log_dir,
+    path_or_none,
+    setup_overrides,
+)
+from rrsim.scenario.actions import ACTIONS
+from rrsim.scenario.scenario import (
+    TUI_DEFAULTS,
+    Scenario,
+    builtin_scenarios,
+    load_scenario,
+)
+from rrsim.scenario.setup import Setup
+
+EPILOG = f"""\
+patterns (--pattern):
+{chr(10).join(f"  {name:<11}{patterns.load(name).SUMMARY}" for name in patterns.names())}
+
+headless runs:
+  rrsim run SCENARIO [--json REPORT] [--csv FILE] [--events EVENTS.jsonl] [--check CHECK]...
+                    [setup options]          (rrsim run --help says more)
+      SCENARIO is a TOML file or a built-in name: {', '.join(builtin_scenarios())}
+  rrsim compare SCENARIO --vary KEY=V1,V2,... [--vary ...] [--json FILE] [--csv FILE]
+                    [setup options]          (rrsim compare --help says more)
+      runs the scenario once per combination of the varied setup keys, one after the other,
+      and prints a table and a chart of their wait side by side
+  rrsim scenarios      list the built-in scenarios
+
+recordings:
+  rrsim --record FILE or rrsim run ... --events FILE records a run (FILE.gz: compressed)
+  rrsim replay FILE    watch it again: space play/pause, . , step, + - speed, g G start/end,
+                       n next kill/loss/revive, j jump to a time (rrsim replay --help)
+
+scenario files:
+  [setup] takes the keys of the setup options above (with _ for -), e.g.
+      [setup]
+      bind = "worker"
+      workers = 3
+      messages = 20
+  each [[at]] entry has one trigger, time = SECONDS after the first send or
+  after_sent = N messages in total, and an action:
+      {', '.join(ACTIONS)}
+  kill/stop/pause/resume/revive/set_work name a worker (worker = "w1"; the first five
+  also take the broker, target = "b1"); add_worker
+  takes work_ms and speed; set_rate takes rate; set_work takes work_ms.  Entries fire in order.
+
+workloads:
+  each message carries a work size drawn around work_ms (work_dist) and is sent at rate, evenly
+  or as a Poisson process (arrivals), from the run's seed: the same seed, the same jobs.  A worker
+  takes size x (its work_ms / the run's work_ms) / its speed: `[` / `]` and set_work change its
+  work_ms, so they scale every message it gets; speeds and add_worker's speed set its speed.
+  [checks] (for rrsim run) holds conditions on the report, e.g. lost = "== 0".
+
+keys in the TUI: a add worker, k kill, t stop, r revive, p pause/resume, [ ] work x2 / x0.5,
+  P add pusher, + - send rate, space hold sending, s broker strategy, m message map,
+  f log of the selected worker, PgUp PgDn Home End scroll the log, 1-9 tab arrows select,
+  ? help, q quit
+"""
+
+
+def tui_command(argv: Sequence[str]) -> int:
+    parser = Parser(
+        prog="rrsim",
+        description=textwrap.fill(
+            "Watch ZeroMQ distribute work over real processes; kill, pause and revive workers live.  "
+            f"Without --scenario it starts {describe_defaults(TUI_DEFAULTS)}; `rrsim run` starts from "
+            f"other defaults ({describe_defaults(Setup())}).", 79),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scenario", metavar="FILE|NAME", help="play a scenario's setup and timeline in the TUI")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
+    parser.add_argument("--record", metavar="FILE", help="write every event to FILE (gzip if it ends in .gz) "
+                                                         "for rrsim replay FILE")
+    add_setup_options(parser, TUI_DEFAULTS, "setup options (the [setup] keys of a scenario; they override --scenario's)")
+    args = parser.parse_args(argv)
+    base = load_scenario(args.scenario) if args.scenario else Scenario("interactive", TUI_DEFAULTS)
+    scenario = apply_overrides(base, setup_overrides(args), need_end=False)
+    # Deferred for start-up speed: Textual is slow to import, and only the live view needs it.
+    from rrsim.tui.app import run_tui
+
+    return run_tui(scenario, log_dir(args.keep_logs), path_or_none(args.record))
