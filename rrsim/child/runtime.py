@@ -16,12 +16,13 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import zmq
 
 from rrsim import wire
 from rrsim.child.deathsig import die_with_parent
+from rrsim.child.spec import ChildSpec, Curve
 from rrsim.patterns import load as load_pattern
 
 PARENT_CHECK_NS = 200_000_000
@@ -34,26 +35,26 @@ CHILD_NICENESS = 19
 
 
 class ChildRuntime:
-    """The sockets around a child's work sockets; ``spec`` is the JSON the engine planned."""
+    """The sockets around a child's work sockets; ``spec`` is what the engine planned."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
-        self.name: str = spec["name"]
-        self.life: int = spec["life"]
+        self.name = spec.name
+        self.life = spec.life
         # A remote worker (rrsim worker --join) is no child of the engine: it leaves when told, or
         # when the engine falls silent, and it tells the engine it is there with heartbeats.
-        self.remote: bool = bool(spec.get("remote"))
+        self.remote = spec.remote
         # Our clock as the engine's: a remote worker's CLOCK_MONOTONIC is another machine's.
         # (rrsim worker refreshes the offset as it goes: the lambda reads it each time.)
-        self.clock_offset_ns = int(spec.get("clock_offset_ns", 0))
+        self.clock_offset_ns = spec.clock_offset_ns
         self.clock = (lambda: time.monotonic_ns() + self.clock_offset_ns) if self.remote else time.monotonic_ns
         self.clock_keeper: Any = None  # rrsim worker's: asks the run for the time now and then
         self.next_beat_ns = 0
         self.paused = False  # a remote worker, told to pause, waits in housekeeping
         self.last_control_ns = self.clock()
         self.auth: Any = None
-        self.curve = _curve_keys(spec.get("curve"))
-        self.parent_pid: int = spec.get("parent_pid", 0)
+        self.curve = _curve_keys(spec.curve)
+        self.parent_pid = spec.parent_pid
         if not self.remote:
             self._start_as_child()
         self.ctx = zmq.Context()
@@ -66,18 +67,18 @@ class ChildRuntime:
         self.live: dict[str, set[int]] = {}  # per work socket: fds of connections that did
         self.connected: set[str] = set()
         self.connected_from: dict[str, str] = {}  # endpoint -> the socket that connected to it
-        self.external: set[str] = set(spec.get("external", ()))  # plain peers (a seed's PUSH): no link reports
+        self.external: set[str] = set(spec.external)  # plain peers (a seed's PUSH): no link reports
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
         self.telemetry.linger = 2000  # an ending child's last report still goes out
         self._secure_client(self.telemetry)
-        self.telemetry.connect(spec["telemetry"])
+        self.telemetry.connect(spec.telemetry)
         self.control = self.ctx.socket(zmq.SUB)
         self.control.setsockopt(zmq.SUBSCRIBE, wire.control_topic(self.name))
         self.control.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST)
         self._secure_client(self.control)
-        self.control.connect(spec["control"])
+        self.control.connect(spec.control)
         self.next_parent_check = time.monotonic_ns() + PARENT_CHECK_NS
         self.stopping = False  # asked to stop gracefully, see stop_on_sigterm
 
@@ -101,13 +102,13 @@ class ChildRuntime:
         if self.auth is None:
             from rrsim.remote.listener import start_authenticator  # imports asyncio: only for a secure run
 
-            self.auth = start_authenticator(self.ctx, self.spec["curve"]["allowed_dir"], None)
+            self.auth = start_authenticator(self.ctx, self.spec.curve.allowed_dir, None)
         sock.curve_secretkey, sock.curve_publickey = secret, public
         sock.curve_server = True
 
     def wire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
-        plan = self.spec["sockets"][socket_name]
+        plan = self.spec.sockets[socket_name]
         sock.linger = 0
         # Our own inproc address, never used twice: pyzmq's default names it after the socket's fd,
         # which a socket made after another was closed (rewire) can get again while the old
@@ -123,10 +124,10 @@ class ChildRuntime:
         self.handshakes[socket_name] = 0
         self.shaking[socket_name], self.live[socket_name] = deque(), set()
         if self.curve is not None:
-            (self._secure_server if plan["bind_at"] else self._secure_client)(sock)
-        if plan["bind_at"]:
-            sock.bind(plan["bind_at"])
-        self._connect(socket_name, plan["connect_to"])
+            (self._secure_server if plan.bind_at else self._secure_client)(sock)
+        if plan.bind_at:
+            sock.bind(plan.bind_at)
+        self._connect(socket_name, plan.connect_to)
         return sock
 
     def rewire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
@@ -162,7 +163,7 @@ class ChildRuntime:
         """Tell the engine our sockets are open (call once every socket is wired)."""
         self.report(wire.HELLO, pid=os.getpid())
 
-    def _connect(self, socket_name: str, endpoints: list[str]) -> None:
+    def _connect(self, socket_name: str, endpoints: Iterable[str]) -> None:
         for endpoint in endpoints:
             if endpoint not in self.connected:
                 self.sockets[socket_name].connect(endpoint)
@@ -210,7 +211,7 @@ class ChildRuntime:
                     shaking.append(fd)
                 elif event_id == zmq.EVENT_ACCEPTED:
                     # Named by the endpoint as planned: libzmq says 127.0.0.1 where we bound 0.0.0.0.
-                    bound = self.spec["sockets"][socket_name]["bind_at"] or endpoint
+                    bound = self.spec.sockets[socket_name].bind_at or endpoint
                     self.accepted[fd] = (bound, their_side(fd))
                     self.report(wire.PEER, endpoint=bound, peer=self.accepted[fd][1], up=True)
                     shaking.append(fd)
@@ -276,14 +277,14 @@ class ChildRuntime:
         self.ctx.term()
 
 
-def _curve_keys(curve: dict[str, str] | None) -> tuple[bytes, bytes, bytes] | None:
+def _curve_keys(curve: Curve | None) -> tuple[bytes, bytes, bytes] | None:
     """(our public key, our secret key, the run's public key) for a secure run, else None."""
-    if not curve:
+    if curve is None:
         return None
     import zmq.auth  # only for a secure run
 
-    public, secret = zmq.auth.load_certificate(curve["secret_file"])
-    return public, secret, curve["server_key"].encode()
+    public, secret = zmq.auth.load_certificate(curve.secret_file)
+    return public, secret, curve.server_key.encode()
 
 
 def their_side(fd: int) -> str:
@@ -321,8 +322,8 @@ def idle_timeout_ms(receipts: Any, now_ns: int) -> int:
 
 def main() -> None:
     """``python -m rrsim.child.runtime SPEC_JSON``: run the loop of the spec's role in its pattern."""
-    spec = json.loads(sys.argv[1])
-    role = load_pattern(spec["pattern"]).ROLES[spec["role"]]
+    spec = ChildSpec.from_dict(json.loads(sys.argv[1]))
+    role = load_pattern(spec.pattern).ROLES[spec.role]
     role.loop(ChildRuntime(spec))
 
 

@@ -31,6 +31,7 @@ from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.engine.supervisor import Supervisor
+from rrsim.child.spec import ChildSpec, Curve, SocketPlan
 from rrsim.wire import BROADCAST, control_topic
 from rrsim.engine.run_directory import RunDirectory
 from rrsim.engine.timeline import Timeline
@@ -185,26 +186,35 @@ class Engine:
         """How many running processes ``name`` should be connected with."""
         return sum(running.get(role, 0) for role in self.roster.links_to[name])
 
-    def _spec(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> dict[str, Any]:
+    def _spec(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> ChildSpec:
         """What a process of the run needs to know to take part."""
         role: Role = role_of(self.pattern, name)
+        setup = self.setup
         self.work_ms[name], self.speed[name] = work_ms, speed
         expected = self._expected_peers(name, self._running_by_role())
-        spec = {
-            **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
-            "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
-            "sockets": self.wiring.plan(name), "mean_work_ms": self.setup.work_ms, "work_ms": work_ms, "speed": speed,
-            "rate": self.rate, "held": self._pushers_held(),
-            "expected_peers": expected, "min_peers": expected if wait_ready else 0, "strategy": self.strategy,
-            "curve": self.listener.child_security() if self.listener is not None else None,
-        }
-        if self.setup.connect_pusher and role.kind == RECEIVER:
+        plan = self.wiring.plan(name)
+        external: tuple[str, ...] = ()
+        if setup.connect_pusher and role.kind == RECEIVER:
             # A plain PUSH that binds elsewhere (the seed's script): our workers connect to it too.
-            connector = next(wire.connector_socket for wire in self.pattern.wires(self.setup.bind)
+            connector = next(wire.connector_socket for wire in self.pattern.wires(setup.bind)
                              if wire.connector == role.name)
-            spec["sockets"][connector]["connect_to"].append(self.setup.connect_pusher)
-            spec["external"] = [self.setup.connect_pusher]
-        return spec
+            plan[connector]["connect_to"].append(setup.connect_pusher)
+            external = (setup.connect_pusher,)
+        security = self.listener.child_security() if self.listener is not None else None
+        return ChildSpec(
+            pattern=setup.pattern, role=role.name, name=name, life=life, index=_number(name),
+            telemetry=self.telemetry_endpoint, control=self.control_endpoint,
+            sockets={socket: SocketPlan(part["bind_at"] or "", tuple(part["connect_to"])) for socket, part in plan.items()},
+            external=external, curve=Curve(**security) if security is not None else None,
+            remote=False, clock_offset_ns=0, parent_pid=0,
+            sndhwm=setup.sndhwm, rcvhwm=setup.rcvhwm, immediate=setup.immediate,
+            size=setup.size, messages=setup.messages, rate=self.rate, held=self._pushers_held(),
+            min_peers=expected if wait_ready else 0, expected_peers=expected,
+            arrivals=setup.arrivals, work_dist=setup.work_dist, work_cv=setup.work_cv, seed=setup.seed,
+            mean_work_ms=setup.work_ms, work_ms=work_ms, speed=speed,
+            strategy=self.strategy, max_outstanding=setup.max_outstanding, broker_queue=setup.broker_queue,
+            pattern_setup={key: getattr(setup, key) for key in getattr(self.pattern, "SETUP_KEYS", ())},
+        )
 
     def _start(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> None:
         spec = self._spec(name, life, work_ms, speed, wait_ready)
@@ -590,14 +600,15 @@ class Engine:
             return
         self._add_name(name)
         work_ms = self.setup.work_ms if joined["work_ms"] is None else joined["work_ms"]
-        spec = self._spec(name, 1, work_ms, joined["speed"])
-        spec.update(remote=True, telemetry=self.remote_telemetry, control=self.remote_control,
-                    curve={"server_key": self.listener.pair.public.decode()} if self.listener.pair else None)
+        spec = dataclasses.replace(
+            self._spec(name, 1, work_ms, joined["speed"]), remote=True, telemetry=self.remote_telemetry,
+            control=self.remote_control,
+            curve=Curve("", self.listener.pair.public.decode(), "") if self.listener.pair else None)
         now = now_ns()
         self.roster.clock_slack_ns[name] = joined["uncertainty_ns"]
         self.remotes[name] = RemoteWorker(name, joined["host"], joined["label"], joined["pid"], now,
                                           joined["uncertainty_ns"])
-        reply(self.listener.join_sock, identity, {"spec": spec})
+        reply(self.listener.join_sock, identity, {"spec": spec.to_dict()})
         self._started(name, 1, joined["pid"])
         self.emit(ev.RemoteJoined(now_ns(), name, joined["host"], joined["address"], joined["label"],
                                   joined["offset_ns"], joined["uncertainty_ns"]))

@@ -65,9 +65,9 @@ def broker(runtime: ChildRuntime) -> None:
     """Poll the backend always and the frontend only while there is room; hand out by the strategy."""
     spec = runtime.spec
     frontend = runtime.ctx.socket(zmq.PULL)
-    frontend.rcvhwm = spec["rcvhwm"]
+    frontend.rcvhwm = spec.rcvhwm
     backend = runtime.ctx.socket(zmq.ROUTER)
-    backend.sndhwm = spec["sndhwm"]  # a worker's pipe: what it may be dealt beyond what it holds
+    backend.sndhwm = spec.sndhwm  # a worker's pipe: what it may be dealt beyond what it holds
     # A worker that is gone makes send raise EHOSTUNREACH instead of dropping the message silently.
     backend.router_mandatory = 1
     runtime.wire("frontend", frontend)
@@ -75,9 +75,9 @@ def broker(runtime: ChildRuntime) -> None:
     runtime.hello()
     # The run's seed makes random and p2c choose alike in two runs of the same jobs (as far as
     # the workers' timing allows); each life draws afresh.
-    workers = Dispatcher(spec["strategy"], spec["max_outstanding"], seed=f"{spec['seed']}/{spec['life']}")
+    workers = Dispatcher(spec.strategy, spec.max_outstanding, seed=f"{spec.seed}/{spec.life}")
     held: deque[list[bytes]] = deque()
-    bound = spec["broker_queue"]
+    bound = spec.broker_queue
     routed = 0
     reported: tuple = ()
     last_report_ns = next_housekeeping_ns = 0
@@ -145,12 +145,12 @@ def worker(runtime: ChildRuntime) -> None:
     spec = runtime.spec
     runtime.stop_on_sigterm()
     dealer = runtime.ctx.socket(zmq.DEALER)
-    dealer.rcvhwm = spec["rcvhwm"]
+    dealer.rcvhwm = spec.rcvhwm
     dealer.routing_id = f"{runtime.name}.{runtime.life}".encode()
     runtime.wire("dealer", dealer)
     runtime.hello()
-    work = Work(spec["mean_work_ms"], spec["work_ms"], spec["speed"])
-    receipts = Receipts(runtime, spec["size"])
+    work = Work(spec.mean_work_ms, spec.work_ms, spec.speed)
+    receipts = Receipts(runtime, spec.size)
     poller = runtime.poller(dealer)
     dealer.rcvtimeo = IDLE_MS
     recv, send, clock = dealer.recv_multipart, dealer.send_multipart, runtime.clock
@@ -194,7 +194,7 @@ def worker(runtime: ChildRuntime) -> None:
     # Stopping: tell the broker, then finish what was handed to us before it heard (bounded, and
     # reported as it goes, as push-pull's worker drains its queue).
     send([b"", BYE])
-    for _ in range(max(spec["rcvhwm"], 1000) + 1000):
+    for _ in range(max(spec.rcvhwm, 1000) + 1000):
         if not dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
             break
         frames = recv()

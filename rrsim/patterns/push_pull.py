@@ -59,14 +59,14 @@ def worker(runtime: ChildRuntime) -> None:
     spec = runtime.spec
     runtime.stop_on_sigterm()
     pull = runtime.ctx.socket(zmq.PULL)
-    pull.rcvhwm = spec["rcvhwm"]
-    if spec["immediate"]:
+    pull.rcvhwm = spec.rcvhwm
+    if spec.immediate:
         pull.immediate = 1
     pull.rcvtimeo = IDLE_MS
     runtime.wire("pull", pull)
     runtime.hello()
-    work = Work(spec["mean_work_ms"], spec["work_ms"], spec["speed"])
-    size = spec["size"]
+    work = Work(spec.mean_work_ms, spec.work_ms, spec.speed)
+    size = spec.size
     receipts = Receipts(runtime, size)
     poller = runtime.poller(pull)
     recv, add, finish, clock = pull.recv, receipts.add, receipts.finish, runtime.clock
@@ -113,7 +113,7 @@ def worker(runtime: ChildRuntime) -> None:
 
     # Graceful stop: finish what is already queued here (bounded: new messages keep
     # arriving while we drain), report it, and leave.
-    for _ in range(max(spec["rcvhwm"], 1000) + 1000):
+    for _ in range(max(spec.rcvhwm, 1000) + 1000):
         try:
             message = pull.recv(zmq.NOBLOCK)
         except zmq.Again:

@@ -39,6 +39,7 @@ from rrsim import wire
 from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
 from rrsim.patterns.dispatch import Dispatcher
 from rrsim.child.receipts import Receipts
+from rrsim.child.spec import ChildSpec
 from rrsim.child.runtime import ChildRuntime
 from rrsim.child.sending import send_at_rate
 from rrsim.child.work import Work
@@ -62,6 +63,21 @@ REPORT_NS = 10_000_000
 STOP_GRACE_MS = 20
 
 Key = tuple[bytes, bytes]  # (the pusher's routing id, the message's id)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """This pattern's own setup keys, as a child's spec carries them."""
+
+    retry_ms: float
+    retries: int
+    heartbeat_ms: float
+    liveness: int
+
+    @classmethod
+    def of(cls, spec: ChildSpec) -> Settings:
+        own = spec.pattern_setup
+        return cls(float(own["retry_ms"]), int(own["retries"]), float(own["heartbeat_ms"]), int(own["liveness"]))
 
 
 def wires(bind: str) -> list[Wire]:
@@ -152,7 +168,7 @@ class Copies:
 def pusher(runtime: ChildRuntime) -> None:
     """The shared open-loop sender, on a DEALER that keeps a copy of each message until acknowledged."""
     dealer = runtime.ctx.socket(zmq.DEALER)
-    dealer.sndhwm = runtime.spec["sndhwm"]
+    dealer.sndhwm = runtime.spec.sndhwm
     dealer.rcvhwm = 0  # an acknowledgement must never be dropped
     dealer.immediate = 1  # queue only to a broker that is there: the copies are the queue
     dealer.routing_id = runtime.name.encode()
@@ -307,22 +323,23 @@ def broker(runtime: ChildRuntime) -> None:
     """lb-broker's loop, plus acknowledgements forwarded to the pushers, retries, and heartbeats."""
     spec = runtime.spec
     frontend = runtime.ctx.socket(zmq.ROUTER)
-    frontend.rcvhwm = spec["rcvhwm"]
+    frontend.rcvhwm = spec.rcvhwm
     frontend.sndhwm = 0  # acknowledgements to the pushers: never dropped at a HWM
     frontend.router_mandatory = 1  # an ACK for a pusher that is gone raises, and is dropped here
     backend = runtime.ctx.socket(zmq.ROUTER)
-    backend.sndhwm = spec["sndhwm"]
+    backend.sndhwm = spec.sndhwm
     backend.router_mandatory = 1  # a send to a worker that is gone raises EHOSTUNREACH: it is dead
     backend.router_handover = 1  # a worker that reconnects (ppworker) takes its routing id back
     runtime.wire("frontend", frontend)
     runtime.wire("backend", backend)
     runtime.hello()
-    workers = Dispatcher(spec["strategy"], spec["max_outstanding"], seed=f"{spec['seed']}/{spec['life']}")
-    book = Book(spec["retry_ms"], spec["retries"])
-    heartbeat_ns, liveness = int(spec["heartbeat_ms"] * 1_000_000), spec["liveness"]
+    workers = Dispatcher(spec.strategy, spec.max_outstanding, seed=f"{spec.seed}/{spec.life}")
+    settings = Settings.of(spec)
+    book = Book(settings.retry_ms, settings.retries)
+    heartbeat_ns, liveness = int(settings.heartbeat_ms * 1_000_000), settings.liveness
     peers: dict[bytes, Peer] = {}
     verdicts: list[tuple[bytes, int, str, list[Key]]] = []  # told once their messages went on
-    bound = spec["broker_queue"]
+    bound = spec.broker_queue
     routed = 0
     reported: tuple = ()
     clock = time.monotonic_ns
@@ -456,7 +473,7 @@ def broker(runtime: ChildRuntime) -> None:
 # ----------------------------------------------------------------------------- the worker
 def connect_dealer(runtime: ChildRuntime) -> zmq.Socket:
     dealer = runtime.ctx.socket(zmq.DEALER)
-    dealer.rcvhwm = runtime.spec["rcvhwm"]
+    dealer.rcvhwm = runtime.spec.rcvhwm
     dealer.routing_id = f"{runtime.name}.{runtime.life}".encode()
     return dealer
 
@@ -471,9 +488,10 @@ def worker(runtime: ChildRuntime) -> None:
     runtime.stop_on_sigterm()
     dealer = runtime.wire("dealer", connect_dealer(runtime))
     runtime.hello()
-    work = Work(spec["mean_work_ms"], spec["work_ms"], spec["speed"])
-    heartbeat_ns, liveness = int(spec["heartbeat_ms"] * 1_000_000), spec["liveness"]
-    receipts = Receipts(runtime, spec["size"])
+    work = Work(spec.mean_work_ms, spec.work_ms, spec.speed)
+    settings = Settings.of(spec)
+    heartbeat_ns, liveness = int(settings.heartbeat_ms * 1_000_000), settings.liveness
+    receipts = Receipts(runtime, spec.size)
     poller = runtime.poller(dealer)
     clock = time.monotonic_ns
     done = said_ready_at = 0
@@ -565,7 +583,7 @@ def worker(runtime: ChildRuntime) -> None:
 
     # Stopping: tell the broker, then finish and acknowledge what was handed to us before it heard.
     dealer.send_multipart([b"", BYE])
-    for _ in range(max(spec["rcvhwm"], 1000) + 1000):
+    for _ in range(max(spec.rcvhwm, 1000) + 1000):
         if not dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
             break
         frames = dealer.recv_multipart()

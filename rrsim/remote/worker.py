@@ -10,6 +10,7 @@ heartbeats, and leaves with one line when the run ends, falls silent, or refuses
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import socket
@@ -22,6 +23,7 @@ from typing import Any, Sequence
 import zmq
 
 from rrsim import wire
+from rrsim.child.spec import ChildSpec, Curve
 from rrsim.errors import UserError
 from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS, MONITOR_EVENT, secure_client
 from rrsim.patterns import RECEIVER
@@ -220,7 +222,7 @@ def rehost(endpoint: str, host: str) -> str:
     return endpoint
 
 
-def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, bytes] | None, tuple[int, int]]:
+def join(args: argparse.Namespace) -> tuple[ChildSpec, tuple[bytes, bytes, bytes] | None, tuple[int, int]]:
     """Ask the run to take us; returns the spec to run, our keys and the clock estimate."""
     host, _port = parse_join(args.join)
     curve, key_file = _keys(args)
@@ -237,14 +239,13 @@ def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, 
         ctx.term()
     if "refused" in answer or "spec" not in answer:
         raise RunEnded(f"the run at {args.join} did not take us: {answer.get('refused', 'no spec in its answer')}")
-    spec = answer["spec"]
-    spec["clock_offset_ns"] = offset_ns
-    spec["telemetry"], spec["control"] = rehost(spec["telemetry"], host), rehost(spec["control"], host)
-    for plan in spec["sockets"].values():
-        plan["connect_to"] = [rehost(endpoint, host) for endpoint in plan["connect_to"]]
-    if curve is not None:
-        spec["curve"] = {"secret_file": str(key_file), "server_key": curve[2].decode()}
-    print(f"rrsim worker: joined {args.join} as {spec['name']} ({spec['pattern']}); clock offset "
+    spec = ChildSpec.from_dict(answer["spec"])
+    spec = dataclasses.replace(
+        spec, clock_offset_ns=offset_ns, telemetry=rehost(spec.telemetry, host), control=rehost(spec.control, host),
+        sockets={name: dataclasses.replace(plan, connect_to=tuple(rehost(endpoint, host) for endpoint in plan.connect_to))
+                 for name, plan in spec.sockets.items()},
+        curve=spec.curve if curve is None else Curve(str(key_file), curve[2].decode(), ""))
+    print(f"rrsim worker: joined {args.join} as {spec.name} ({spec.pattern}); clock offset "
           f"{offset_ns / 1e6:+.3f} ms ± {uncertainty_ns / 1e6:.3f} ms", flush=True)
     return spec, curve, (offset_ns, uncertainty_ns)
 
@@ -282,15 +283,15 @@ def worker_command(argv: Sequence[str]) -> int:
     except RunEnded as ended:
         print(f"rrsim worker: {ended}", file=sys.stderr)
         return 2
-    role = next(role for role in load_pattern(spec["pattern"]).ROLES.values() if role.kind == RECEIVER)
+    role = next(role for role in load_pattern(spec.pattern).ROLES.values() if role.kind == RECEIVER)
     runtime = ChildRuntime(spec)
     runtime.clock_keeper = ClockKeeper(runtime.ctx, args.join, curve, estimate, runtime)
     try:
         role.loop(runtime)
-        print(f"rrsim worker: {spec['name']} stopped from the run: finished what it held, leaving", flush=True)
+        print(f"rrsim worker: {spec.name} stopped from the run: finished what it held, leaving", flush=True)
         return 0
     except RunEnded as ended:
-        print(f"rrsim worker: {spec['name']}: {ended}", flush=True)
+        print(f"rrsim worker: {spec.name}: {ended}", flush=True)
         runtime.close()
         return 0
     except KeyboardInterrupt:
