@@ -45,7 +45,6 @@ class ChildSpec:
     sockets: dict[str, SocketPlan]  # socket name in the pattern's wires -> its plan
     external: tuple[str, ...]  # endpoints of plain peers (a seed's PUSH): no link reports for them
     curve: Curve | None
-    remote: bool  # a remote worker (rrsim worker --join): obeys control, not signals
     clock_offset_ns: int  # added to our clock to get the run's (a remote worker's machine differs)
     parent_pid: int  # the engine's process, which a local child dies with
     # sockets

@@ -206,7 +206,7 @@ class Engine:
             telemetry=self.telemetry_endpoint, control=self.control_endpoint,
             sockets={socket: SocketPlan(part["bind_at"] or "", tuple(part["connect_to"])) for socket, part in plan.items()},
             external=external, curve=Curve(**security) if security is not None else None,
-            remote=False, clock_offset_ns=0, parent_pid=0,
+            clock_offset_ns=0, parent_pid=0,
             sndhwm=setup.sndhwm, rcvhwm=setup.rcvhwm, immediate=setup.immediate,
             size=setup.size, messages=setup.messages, rate=self.rate, held=self._pushers_held(),
             min_peers=expected if wait_ready else 0, expected_peers=expected,
@@ -601,8 +601,7 @@ class Engine:
         self._add_name(name)
         work_ms = self.setup.work_ms if joined["work_ms"] is None else joined["work_ms"]
         spec = dataclasses.replace(
-            self._spec(name, 1, work_ms, joined["speed"]), remote=True, telemetry=self.remote_telemetry,
-            control=self.remote_control,
+            self._spec(name, 1, work_ms, joined["speed"]), telemetry=self.remote_telemetry, control=self.remote_control,
             curve=Curve("", self.listener.pair.public.decode(), "") if self.listener.pair else None)
         now = now_ns()
         self.roster.clock_slack_ns[name] = joined["uncertainty_ns"]

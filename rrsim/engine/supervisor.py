@@ -60,7 +60,7 @@ class Supervisor:
             raise UserError(f"cannot start {name}: cannot write {log_path}: {error.strerror}") from None
         with log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "rrsim.child.runtime", json.dumps(replace(spec, parent_pid=os.getpid()).to_dict())],
+                [sys.executable, "-m", "rrsim.patterns", json.dumps(replace(spec, parent_pid=os.getpid()).to_dict())],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -18,14 +18,17 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import zmq
 
 from rrsim import wire
 from rrsim.child.spec import ChildSpec, Curve
 from rrsim.errors import UserError
-from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS, MONITOR_EVENT, secure_client
+from rrsim.child.runtime import ChildRuntime
+from rrsim.child.security import secure_client
+from rrsim.child.sockets import monitor_event
+from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS
 from rrsim.patterns import RECEIVER
 from rrsim.patterns import load as load_pattern
 
@@ -41,32 +44,56 @@ class RunEnded(Exception):
     """The run is over for this worker: the message says why, in one line."""
 
 
-def obey(runtime: Any, now_ns: int) -> dict[str, Any] | None:
-    """A remote worker's housekeeping: heartbeats, and what control says (pause holds us here,
-    reading control and beating, as a SIGSTOP would hold a local worker without the beats)."""
-    state = runtime.read_control()
-    while True:
-        keeper = runtime.clock_keeper
-        if runtime.clock() >= runtime.next_beat_ns:
-            clock = {"uncertainty_ns": keeper.uncertainty_ns, "estimates": keeper.estimates} if keeper else {}
-            runtime.report(wire.BEAT, **clock)
-            runtime.next_beat_ns = runtime.clock() + HEARTBEAT_NS
-        if state is not None:
-            if state.get("end"):
-                raise RunEnded("the run has ended")
-            if state.get("exit"):
-                print(f"rrsim worker: {runtime.name} killed from the run's live view: exiting at once", flush=True)
-                os._exit(1)
-            if state.get("stop"):
-                runtime.stopping = True
-            runtime.paused = bool(state.get("paused"))
-        if runtime.clock() - runtime.last_control_ns > ENGINE_SILENT_NS:
-            raise RunEnded(f"the run fell silent (no control message for {ENGINE_SILENT_NS / 1e9:g} s): it has "
-                           "ended, or its machine or the network is gone")
-        if not runtime.paused:
-            return state
-        runtime.control.poll(PAUSED_POLL_MS)
-        state = runtime.read_control() or state
+class RemoteRuntime(ChildRuntime):
+    """A remote worker's runtime: no child of the engine, so it obeys control messages instead of
+    signals (pause holds it in housekeeping, reading control and beating, as a SIGSTOP would hold
+    a local worker without the beats), says it is there with heartbeats, and keeps its clock on
+    the run's with the offset its ``clock_keeper`` refreshes."""
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.clock_keeper: ClockKeeper | None = None  # asks the run for the time now and then
+        self.next_beat_ns = 0
+        self.paused = False
+        super().__init__(spec)
+
+    def run_clock(self) -> Callable[[], int]:
+        # Our clock as the engine's: CLOCK_MONOTONIC is another machine's.  The lambda reads the
+        # offset each time, as the clock keeper refreshes it.
+        return lambda: time.monotonic_ns() + self.clock_offset_ns
+
+    def start_as_child(self) -> None:
+        pass  # it leaves when told, or when the engine falls silent, not with a parent
+
+    def read_orders(self, now_ns: int) -> dict[str, Any] | None:
+        state = self.read_control()
+        while True:
+            keeper = self.clock_keeper
+            if self.clock() >= self.next_beat_ns:
+                clock = {"uncertainty_ns": keeper.uncertainty_ns, "estimates": keeper.estimates} if keeper else {}
+                self.report(wire.BEAT, **clock)
+                self.next_beat_ns = self.clock() + HEARTBEAT_NS
+            if state is not None:
+                if state.get("end"):
+                    raise RunEnded("the run has ended")
+                if state.get("exit"):
+                    print(f"rrsim worker: {self.name} killed from the run's live view: exiting at once", flush=True)
+                    os._exit(1)
+                if state.get("stop"):
+                    self.stopping = True
+                self.paused = bool(state.get("paused"))
+            if self.clock() - self.last_control_ns > ENGINE_SILENT_NS:
+                raise RunEnded(f"the run fell silent (no control message for {ENGINE_SILENT_NS / 1e9:g} s): it has "
+                               "ended, or its machine or the network is gone")
+            if not self.paused:
+                return state
+            self.control.poll(PAUSED_POLL_MS)
+            state = self.read_control() or state
+
+    def close(self) -> None:
+        self.report(wire.BEAT, last=True)  # leaving: not to be taken for lost contact
+        super().close()
+        if self.clock_keeper is not None:
+            self.clock_keeper.close()
 
 
 def parse_join(value: str) -> tuple[str, int]:
@@ -121,8 +148,7 @@ class Joiner:
                                "(rrsim --listen), and can this machine reach it?")
             ready = dict(poller.poll(left_ms))
             if self.monitor in ready:
-                event, _endpoint = self.monitor.recv_multipart()
-                event_id, _value = MONITOR_EVENT.unpack(event[:6])
+                event_id, _value, _endpoint = monitor_event(self.monitor.recv_multipart())
                 if event_id == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                     raise RunEnded(f"the run at {self.endpoint} refused our key: ask its host to run "
                                    "`rrsim keys allow` with our public rrsim.key")
@@ -173,7 +199,7 @@ class ClockKeeper:
     round trip), and keeps the runtime's offset on the best of the recent round trips."""
 
     def __init__(self, ctx: zmq.Context, endpoint: str, curve: tuple[bytes, bytes, bytes] | None,
-                 first: tuple[int, int], runtime: Any) -> None:
+                 first: tuple[int, int], runtime: ChildRuntime) -> None:
         self.ctx, self.endpoint, self.curve, self.runtime = ctx, endpoint, curve, runtime
         self.samples: list[tuple[int, int]] = [(first[1] * 2, first[0])]
         self.uncertainty_ns = first[1]
@@ -263,7 +289,6 @@ no run answered
 
 def worker_command(argv: Sequence[str]) -> int:
     from rrsim.cli import Parser
-    from rrsim.child.runtime import ChildRuntime
 
     parser = Parser(prog="rrsim worker", description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--join", required=True, metavar="tcp://HOST:PORT", help="the run's join endpoint")
@@ -284,7 +309,7 @@ def worker_command(argv: Sequence[str]) -> int:
         print(f"rrsim worker: {ended}", file=sys.stderr)
         return 2
     role = next(role for role in load_pattern(spec.pattern).ROLES.values() if role.kind == RECEIVER)
-    runtime = ChildRuntime(spec)
+    runtime = RemoteRuntime(spec)
     runtime.clock_keeper = ClockKeeper(runtime.ctx, args.join, curve, estimate, runtime)
     try:
         role.loop(runtime)
