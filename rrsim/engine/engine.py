@@ -27,7 +27,9 @@ from rrsim.scenario.config import BROKER_NO_STOP, MAX_PUSHERS, MAX_WORKERS, Acti
 from rrsim.errors import UserError
 from rrsim.remote.listener import LOST_CONTACT_NS, Listener, RemoteWorker, parse_listen, reply
 from rrsim.model.model import Model
-from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
+from rrsim.kinds import RECEIVER, ROUTER, SENDER
+from rrsim.names import name_number as _number
+from rrsim.patterns.base import Role, linked_roles, role_of
 from rrsim.patterns import load as load_pattern
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.engine.supervisor import Supervisor
@@ -666,8 +668,3 @@ def _join_request(request: dict[str, Any]) -> dict[str, Any]:
 
 def _json(state: dict[str, Any]) -> bytes:
     return json.dumps(state).encode()
-
-
-def _number(name: str) -> int:
-    """The number in a process name: 3 for p3 (a pusher's number is in every message it sends)."""
-    return int(name.lstrip("abcdefghijklmnopqrstuvwxyz"))

@@ -23,7 +23,7 @@ from typing import Any
 import zmq
 
 from rrsim import wire
-from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
+from rrsim.patterns.base import RECEIVER, ROUTER, SENDER, Role, Wire, PatternSetup
 from rrsim.patterns.dispatch import Dispatcher
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
@@ -33,6 +33,7 @@ from rrsim.child.work import Work
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")
 BINDERS = ("pusher", "broker")
+SETUP_KEYS: tuple[str, ...] = ()  # no setup key of its own
 
 READY = b"READY"  # worker -> broker: [empty, READY, messages done so far]
 BYE = b"BYE"  # worker -> broker: [empty, BYE]: it is stopping, deal it nothing more
@@ -47,17 +48,17 @@ def wires(bind: str) -> list[Wire]:
     return [first, Wire("broker", "backend", "worker", "dealer")]
 
 
-def inherits_backlog(role: str, life: int, setup: Any) -> bool:
+def inherits_backlog(role: str, life: int, setup: PatternSetup) -> bool:
     return True  # the broker's queue serves whoever is ready: a new life may get old messages
 
 
-def queue_outlives(role: str, setup: Any) -> bool:
+def queue_outlives(role: str, setup: PatternSetup) -> bool:
     # The broker's ROUTER drops what it queued for a peer that left (RFC 28), and what a worker or
     # the broker itself held in its process dies with it.
     return False
 
 
-def retry_budget_s(setup: Any) -> float:
+def retry_budget_s(setup: PatternSetup) -> float:
     return 0.0  # nothing is sent again: what a dead worker held is gone
 
 

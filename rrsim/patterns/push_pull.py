@@ -15,7 +15,7 @@ from typing import Any
 
 import zmq
 
-from rrsim.patterns import RECEIVER, SENDER, Role, Wire
+from rrsim.patterns.base import RECEIVER, SENDER, Role, Wire, PatternSetup
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
@@ -23,6 +23,7 @@ from rrsim.child.work import Work
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")
+SETUP_KEYS: tuple[str, ...] = ()  # no setup key of its own
 
 
 
@@ -32,20 +33,20 @@ def wires(bind: str) -> list[Wire]:
     return [Wire("pusher", "push", "worker", "pull")]
 
 
-def inherits_backlog(role: str, life: int, setup: Any) -> bool:
+def inherits_backlog(role: str, life: int, setup: PatternSetup) -> bool:
     # A pipe made for this life carries only messages sent from now on.  With the workers binding
     # and ZMQ_IMMEDIATE off, the pushers kept queueing into the dead life's pipe, and the new
     # life inherits it, backlog and all.
     return life > 1 and queue_outlives(role, setup)
 
 
-def queue_outlives(role: str, setup: Any) -> bool:
+def queue_outlives(role: str, setup: PatternSetup) -> bool:
     # RFC 30: a PUSH that connects keeps its queue for a peer whether or not the connection is up;
     # one that was connected to drops a departed peer's queue (so does ZMQ_IMMEDIATE's pipe).
     return setup.bind == "worker" and not setup.immediate
 
 
-def retry_budget_s(setup: Any) -> float:
+def retry_budget_s(setup: PatternSetup) -> float:
     return 0.0  # nothing is sent again: a message passed by every worker has gone where it went
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import zmq
 
 from rrsim import wire
-from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
+from rrsim.patterns.base import RECEIVER, ROUTER, SENDER, Role, Wire, PatternSetup
 from rrsim.patterns.dispatch import Dispatcher
 from rrsim.child.receipts import Receipts
 from rrsim.child.spec import ChildSpec
@@ -86,17 +86,17 @@ def wires(bind: str) -> list[Wire]:
     return [first, Wire("broker", "backend", "worker", "dealer")]
 
 
-def inherits_backlog(role: str, life: int, setup: Any) -> bool:
+def inherits_backlog(role: str, life: int, setup: PatternSetup) -> bool:
     return True  # the broker's queue, and the pushers' copies, serve whoever is up
 
 
-def queue_outlives(role: str, setup: Any) -> bool:
+def queue_outlives(role: str, setup: PatternSetup) -> bool:
     # Nothing waits for a dead process's next life: the broker re-queues what a dead worker held
     # for whoever is ready, and the pushers resend what a dead broker held to its next life.
     return False
 
 
-def retry_budget_s(setup: Any) -> float:
+def retry_budget_s(setup: PatternSetup) -> float:
     """How long a message every worker has passed may still arrive: each of its 1 + ``retries``
     hand-overs is taken back at the latest ``retry_ms`` later (sooner if its worker is found dead),
     and a worker that lost its broker hears of it after ``liveness`` heartbeats and connects again."""

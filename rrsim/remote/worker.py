@@ -29,7 +29,7 @@ from rrsim.child.runtime import ChildRuntime
 from rrsim.child.security import secure_client
 from rrsim.child.sockets import monitor_event
 from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS
-from rrsim.patterns import RECEIVER
+from rrsim.kinds import RECEIVER
 from rrsim.patterns import load as load_pattern
 
 JOIN_TIMEOUT_S = 5.0
