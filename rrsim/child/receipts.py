@@ -10,7 +10,6 @@ each receipt goes out as soon as its work is done, and a kill loses at most 20 m
 
 from __future__ import annotations
 
-import time
 from array import array
 
 from rrsim import wire

@@ -13,14 +13,26 @@ import os
 import signal
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
 from rrsim import wire
 from rrsim.child.deathsig import die_with_parent
-from rrsim.child.security import curve_keys, plain_authenticator, secure_client, secure_server, start_authenticator
-from rrsim.child.sockets import HANDSHAKE_FAILED_EVENTS, monitor_event, our_side, their_side
+from rrsim.child.security import (
+    curve_keys,
+    plain_authenticator,
+    secure_client,
+    secure_server,
+    start_authenticator,
+)
+from rrsim.child.sockets import (
+    HANDSHAKE_FAILED_EVENTS,
+    monitor_event,
+    our_side,
+    their_side,
+)
 from rrsim.child.spec import ChildSpec
 
 if TYPE_CHECKING:

@@ -39,7 +39,9 @@ def secure_server(sock: zmq.Socket, public: bytes, secret: bytes) -> None:
 
 def plain_authenticator(ctx: zmq.Context) -> ThreadAuthenticator:
     """pyzmq's ZAP handler for ``ctx``, not yet started."""
-    from zmq.auth.thread import ThreadAuthenticator  # deferred for start-up speed: it imports asyncio
+    from zmq.auth.thread import (
+        ThreadAuthenticator,  # deferred for start-up speed: it imports asyncio
+    )
 
     return ThreadAuthenticator(ctx)
 

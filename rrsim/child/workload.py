@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from rrsim.wire import MAX_WORK_US
 from rrsim.child.work import MAX_WORK_FACTOR
+from rrsim.wire import MAX_WORK_US
 
 ARRIVALS = ("fixed", "poisson")
 WORK_DISTS = ("fixed", "exponential", "uniform", "lognormal")

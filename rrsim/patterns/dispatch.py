@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 PEWMA_DECAY_NS = 10_000_000_000  # how fast a peak of service time fades: about 10 s
 

@@ -18,28 +18,26 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
 
 import zmq
 
 from rrsim import wire
-from rrsim.patterns.base import RECEIVER, ROUTER, SENDER, Role, Wire, PatternSetup
-from rrsim.patterns.dispatch import Dispatcher
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
 from rrsim.child.work import Work
+from rrsim.patterns.base import PatternSetup, Wire
+from rrsim.patterns.brokered import BYE, READY, STOP_GRACE_MS, broker_roles
+from rrsim.patterns.dispatch import Dispatcher
 
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")
 BINDERS = ("pusher", "broker")
 SETUP_KEYS: tuple[str, ...] = ()  # no setup key of its own
 
-READY = b"READY"  # worker -> broker: [empty, READY, messages done so far]
-BYE = b"BYE"  # worker -> broker: [empty, BYE]: it is stopping, deal it nothing more
 BACKEND_BURST = 1024  # worker messages read in one turn
 REPORT_NS = 10_000_000
-STOP_GRACE_MS = 20  # a stopping worker waits this long for a message handed to it as it stopped
 FRONTEND_BURST = 256  # messages read from the frontend in one go
 
 
@@ -165,13 +163,7 @@ def worker(runtime: ChildRuntime) -> None:
             frames = None
         now = clock()
         if frames is not None:
-            payload = frames[1] if len(frames) == 2 and not frames[0] else b""
-            ours = receipts.add(payload, now)
-            if work.any:
-                time.sleep(work.seconds(payload))
-                now = clock()
-                if ours:
-                    receipts.finish(now)
+            now = work_on(runtime, receipts, work, payload_of(frames))
             done += 1  # foreign bytes too: the broker counts every message it handed us
             send([b"", READY, b"%d" % done])
             if now < next_check_ns:
@@ -195,24 +187,13 @@ def worker(runtime: ChildRuntime) -> None:
     # Stopping: tell the broker, then finish what was handed to us before it heard (bounded, and
     # reported as it goes, as push-pull's worker drains its queue).
     send([b"", BYE])
-    for _ in range(max(spec.rcvhwm, 1000) + 1000):
-        if not dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
-            break
-        frames = recv()
-        payload = frames[1] if len(frames) == 2 and not frames[0] else b""
-        ours = receipts.add(payload, clock())
-        if work.any:
-            time.sleep(work.seconds(payload))
-            if ours:
-                receipts.finish(clock())
-        if receipts.due(clock()):
-            receipts.flush()
-    receipts.flush()
-    runtime.close()
+    drain_and_close(runtime, receipts, lambda: recv() if dealer.poll(STOP_GRACE_MS, zmq.POLLIN) else None,
+                    lambda frames: work_on(runtime, receipts, work, payload_of(frames)))
 
 
-ROLES = {
-    "pusher": Role("pusher", "p", SENDER, pusher),
-    "broker": Role("broker", "b", ROUTER, broker),
-    "worker": Role("worker", "w", RECEIVER, worker),
-}
+def payload_of(frames: list[bytes]) -> bytes:
+    """The message in what the broker handed us, [empty, message]; anything else is foreign bytes."""
+    return frames[1] if len(frames) == 2 and not frames[0] else b""
+
+
+ROLES = broker_roles(pusher, broker, worker)

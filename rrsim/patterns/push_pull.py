@@ -11,15 +11,15 @@ binding side drops a disconnected peer's queue, the connecting side keeps queuei
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import zmq
 
-from rrsim.patterns.base import RECEIVER, SENDER, Role, Wire, PatternSetup
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
 from rrsim.child.work import Work
+from rrsim.patterns.base import RECEIVER, SENDER, PatternSetup, Role, Wire
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")
@@ -112,22 +112,15 @@ def worker(runtime: ChildRuntime) -> None:
         if receipts.pending():
             next_check_ns = min(next_check_ns, receipts.deadline_ns())
 
-    # Graceful stop: finish what is already queued here (bounded: new messages keep
-    # arriving while we drain), report it, and leave.
-    for _ in range(max(spec.rcvhwm, 1000) + 1000):
-        try:
-            message = pull.recv(zmq.NOBLOCK)
-        except zmq.Again:
-            break
-        ours = add(message, clock())
-        if work.any:
-            time.sleep(work.seconds(message))
-            if ours:
-                finish(clock())
-        if receipts.due(clock()):
-            receipts.flush()  # as in the loop: a slow drain reports as it goes, and holds little
-    receipts.flush()
-    runtime.close()
+    # Graceful stop: finish what is already queued here, report it, and leave.
+    drain_and_close(runtime, receipts, lambda: _recv_now(pull), lambda message: work_on(runtime, receipts, work, message))
+
+
+def _recv_now(sock: zmq.Socket) -> bytes | None:
+    try:
+        return sock.recv(zmq.NOBLOCK)
+    except zmq.Again:
+        return None
 
 
 ROLES = {
