@@ -82,7 +82,7 @@ class Receipts:
         heads, stamps, dones = self._cut_headers(dones)
         heads += self.other_heads
         stamps += self.other_stamps
-        frames = [heads, array("q", stamps).tobytes()]
+        frames: list[bytes | bytearray] = [heads, array("q", stamps).tobytes()]
         if dones:  # without, each message was done when it arrived
             frames.append(array("q", dones + self.other_stamps).tobytes())
         self.runtime.report(wire.RECEIPTS, *frames, n=len(stamps), foreign=self.foreign)

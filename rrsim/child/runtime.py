@@ -60,8 +60,8 @@ class ChildRuntime:
         self.parent_pid = spec.parent_pid
         self.start_as_child()
         self.ctx = zmq.Context()
-        self.sockets: dict[str, zmq.Socket] = {}  # socket name in the plan -> the socket
-        self.monitors: list[tuple[str, zmq.Socket]] = []
+        self.sockets: dict[str, zmq.Socket[bytes]] = {}  # socket name in the plan -> the socket
+        self.monitors: list[tuple[str, zmq.Socket[bytes]]] = []
         self.monitors_made = 0
         self.peers: dict[str, int] = {}  # completed connections per work socket, either side
         self.handshakes: dict[str, int] = {}  # connections completed so far per work socket, ever
@@ -97,11 +97,11 @@ class ChildRuntime:
         # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
         os.nice(CHILD_NICENESS)
 
-    def _secure_client(self, sock: zmq.Socket) -> None:
+    def _secure_client(self, sock: zmq.Socket[bytes]) -> None:
         if self.curve is not None:
             secure_client(sock, *self.curve)
 
-    def _secure_server(self, sock: zmq.Socket) -> None:
+    def _secure_server(self, sock: zmq.Socket[bytes]) -> None:
         """CURVE server with the run's key, letting in the run's allow-list (pyzmq's authenticator)."""
         assert self.curve is not None and self.spec.curve is not None
         public, secret, _server = self.curve
@@ -109,7 +109,7 @@ class ChildRuntime:
             self.auth = start_authenticator(plain_authenticator(self.ctx), self.spec.curve.allowed_dir)
         secure_server(sock, public, secret)
 
-    def wire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
+    def wire(self, socket_name: str, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
         plan = self.spec.sockets[socket_name]
         sock.linger = 0
@@ -133,7 +133,7 @@ class ChildRuntime:
         self._connect(socket_name, plan.connect_to)
         return sock
 
-    def rewire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
+    def rewire(self, socket_name: str, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
         """Close the socket wired as ``socket_name`` and wire ``sock`` in its place (the guide's
         Paranoid Pirate worker does this when its broker falls silent).  The connections the old
         one had are reported down: closing it ends them whatever its monitor still says."""
@@ -173,7 +173,7 @@ class ChildRuntime:
                 self.connected.add(endpoint)
                 self.connected_from[endpoint] = socket_name
 
-    def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
+    def report(self, kind: str, *frames: bytes | bytearray, **fields: Any) -> None:
         header = wire.telemetry(kind, name=self.name, life=self.life, t=self.clock(), **fields)
         self.telemetry.send_multipart([header, *frames])
 
@@ -252,14 +252,14 @@ class ChildRuntime:
                 os._exit(0)  # the engine is gone: nobody will read what we do
         return self.read_control()
 
-    def poller(self, *socks: zmq.Socket) -> zmq.Poller:
+    def poller(self, *socks: zmq.Socket[bytes]) -> zmq.Poller:
         """A poller on ``socks`` and on everything housekeeping reads."""
         poller = zmq.Poller()
         for sock in (*socks, self.control, *(monitor for _name, monitor in self.monitors)):
             poller.register(sock, zmq.POLLIN)
         return poller
 
-    def wants_housekeeping(self, ready: dict[zmq.Socket, int]) -> bool:
+    def wants_housekeeping(self, ready: dict[zmq.Socket[bytes], int]) -> bool:
         return self.control in ready or any(monitor in ready for _name, monitor in self.monitors)
 
     def close(self) -> None:

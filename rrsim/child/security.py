@@ -23,21 +23,22 @@ def curve_keys(curve: Curve | None) -> Keys | None:
     import zmq.auth  # deferred for start-up speed: only a secure run reads key files
 
     public, secret = zmq.auth.load_certificate(curve.secret_file)
+    assert secret is not None, f"{curve.secret_file} holds no secret key"
     return public, secret, curve.server_key.encode()
 
 
-def secure_client(sock: zmq.Socket, public: bytes, secret: bytes, server_public: bytes) -> None:
+def secure_client(sock: zmq.Socket[bytes], public: bytes, secret: bytes, server_public: bytes) -> None:
     """Make ``sock`` a CURVE client presenting (``public``, ``secret``) to the server ``server_public``."""
     sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server_public
 
 
-def secure_server(sock: zmq.Socket, public: bytes, secret: bytes) -> None:
+def secure_server(sock: zmq.Socket[bytes], public: bytes, secret: bytes) -> None:
     """Make ``sock`` a CURVE server with the key pair (``public``, ``secret``), before it binds."""
     sock.curve_secretkey, sock.curve_publickey = secret, public
     sock.curve_server = True
 
 
-def plain_authenticator(ctx: zmq.Context) -> ThreadAuthenticator:
+def plain_authenticator(ctx: zmq.Context[zmq.Socket[bytes]]) -> ThreadAuthenticator:
     """pyzmq's ZAP handler for ``ctx``, not yet started."""
     from zmq.auth.thread import (
         ThreadAuthenticator,  # deferred for start-up speed: it imports asyncio

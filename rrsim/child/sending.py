@@ -120,12 +120,12 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
     stamp, at = wire.SEQ_TIME_AND_WORK.pack_into, wire.SEQ_OFFSET
     send, clock = sock.send, time.monotonic_ns
     jobs = jobs_for(spec)
-    limit = spec.messages or float("inf")
+    limit: float = spec.messages or float("inf")
     rate, held, min_peers, expected = spec.rate, spec.held, spec.min_peers, spec.expected_peers
     seq = early = 0
     blocked = started = joined = was_sending = False
     epoch_ns, epoch_units = time.monotonic_ns(), 0.0  # the rate schedule restarts here, at this arrival offset
-    reported: tuple = ()
+    reported: tuple[object, ...] = ()
     last_report_ns = 0
     poller = runtime.poller(sock) if keeper is not None else runtime.poller()  # a keeper's replies wake us
 
@@ -145,7 +145,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
 
         # Send what is due.
         sending = started and not held and seq < limit
-        due = seq
+        due: float = seq
         if sending and not was_sending:
             # It was held, or waiting for peers: the slots it missed are skipped, not made up in a
             # burst now (that would show as a rate above the setting, and as queueing).

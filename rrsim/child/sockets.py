@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from typing import cast
 
 import zmq
 
@@ -16,7 +17,7 @@ import zmq
 MONITOR_EVENT = struct.Struct("=HI")
 UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 # What libzmq says when it refuses a peer's handshake, by the name the wire's HANDSHAKE_FAILED uses.
-HANDSHAKE_FAILED_EVENTS = {
+HANDSHAKE_FAILED_EVENTS: dict[int, str] = {
     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol",
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "no-detail",
     zmq.EVENT_HANDSHAKE_FAILED_AUTH: "auth",
@@ -54,3 +55,8 @@ def our_side(fd: int) -> str:
             return f"{host}:{port}"
     except OSError:
         return ""
+
+
+def has_input(sock: zmq.Socket[bytes]) -> bool:
+    """A message waits on ``sock`` (ZMQ_EVENTS): read it without raising zmq.Again at the end of a burst."""
+    return bool(cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)

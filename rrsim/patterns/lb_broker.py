@@ -26,6 +26,7 @@ from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
+from rrsim.child.sockets import has_input
 from rrsim.child.work import Work
 from rrsim.patterns.base import PatternSetup, Wire
 from rrsim.patterns.brokered import BYE, READY, STOP_GRACE_MS, broker_roles
@@ -78,7 +79,7 @@ def broker(runtime: ChildRuntime) -> None:
     held: deque[list[bytes]] = deque()
     bound = spec.broker_queue
     routed = 0
-    reported: tuple = ()
+    reported: tuple[int, ...] = ()
     last_report_ns = next_housekeeping_ns = 0
     # Only the work sockets: control and the monitors are read every REPORT_NS (the poll times
     # out that often), which keeps each turn's poll to two sockets, as in the guide's loop.
@@ -87,13 +88,14 @@ def broker(runtime: ChildRuntime) -> None:
     for poller in (poll_both, poll_backend):
         poller.register(backend, zmq.POLLIN)
 
+    identity: bytes | None
     while True:
         poller = poll_both if len(held) < bound else poll_backend
         ready = dict(poller.poll(REPORT_NS // 1_000_000))
         # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.
         if backend in ready:
             for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
-                if not backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if not has_input(backend):
                     break
                 identity, *said = backend.recv_multipart()
                 if said == [b"", BYE]:
@@ -102,7 +104,7 @@ def broker(runtime: ChildRuntime) -> None:
                     workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
         if frontend in ready:
             room = min(FRONTEND_BURST, bound - len(held))
-            while room and frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            while room and has_input(frontend):
                 held.append(frontend.recv_multipart())
                 room -= 1
         while held:

@@ -116,7 +116,7 @@ def worker(runtime: ChildRuntime) -> None:
     drain_and_close(runtime, receipts, lambda: _recv_now(pull), lambda message: work_on(runtime, receipts, work, message))
 
 
-def _recv_now(sock: zmq.Socket) -> bytes | None:
+def _recv_now(sock: zmq.Socket[bytes]) -> bytes | None:
     try:
         return sock.recv(zmq.NOBLOCK)
     except zmq.Again:

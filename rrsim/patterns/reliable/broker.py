@@ -11,6 +11,7 @@ import zmq
 
 from rrsim import wire
 from rrsim.child.runtime import ChildRuntime
+from rrsim.child.sockets import has_input
 from rrsim.patterns.dispatch import Dispatcher
 from rrsim.patterns.reliable.book import Book, GivenUp
 from rrsim.patterns.reliable.protocol import (
@@ -104,7 +105,7 @@ class Broker:
         """What the workers said: ready (perhaps acknowledging one), a heartbeat, or bye."""
         backend, workers = self.backend, self.workers
         for _ in range(BURST):
-            if not backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            if not has_input(backend):
                 break
             identity, *said = backend.recv_multipart()
             if len(said) < 2 or said[0] != b"":
@@ -124,7 +125,7 @@ class Broker:
     def on_frontend(self) -> None:
         """Take what the pushers sent, while there is room."""
         room = min(BURST, self.bound - self.book.queued)
-        while room > 0 and self.frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        while room > 0 and has_input(self.frontend):
             sender, *rest = self.frontend.recv_multipart()
             # [message], or a copy sent again: [message, hand-overs an earlier life made]
             if len(rest) == 2 and is_count(rest[1], 6):

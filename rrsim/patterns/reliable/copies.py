@@ -9,6 +9,7 @@ import zmq
 
 from rrsim.child.runtime import ChildRuntime
 from rrsim.child.sending import send_at_rate
+from rrsim.child.sockets import has_input
 from rrsim.patterns.reliable.protocol import ACK, BURST, GIVEUP, HANDED, ID
 
 
@@ -37,7 +38,7 @@ class Copies:
 
     def turn(self) -> None:
         for _ in range(BURST):
-            if not self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            if not has_input(self.sock):
                 break
             frames = self.sock.recv_multipart()
             if len(frames) != 2 or len(frames[1]) != ID.size:

@@ -10,6 +10,7 @@ from rrsim import wire
 from rrsim.child.receipts import Receipts
 from rrsim.child.receiving import drain_and_close
 from rrsim.child.runtime import ChildRuntime
+from rrsim.child.sockets import has_input
 from rrsim.child.work import Work
 from rrsim.patterns.brokered import STOP_GRACE_MS
 from rrsim.patterns.reliable.protocol import (
@@ -24,7 +25,7 @@ from rrsim.patterns.reliable.protocol import (
 BACKOFF_S, BACKOFF_MAX_S = 1.0, 32.0  # ppworker's INTERVAL_INIT and INTERVAL_MAX
 
 
-def connect_dealer(runtime: ChildRuntime) -> zmq.Socket:
+def connect_dealer(runtime: ChildRuntime) -> zmq.Socket[bytes]:
     dealer = runtime.ctx.socket(zmq.DEALER)
     dealer.rcvhwm = runtime.spec.rcvhwm
     dealer.routing_id = f"{runtime.name}.{runtime.life}".encode()
@@ -62,7 +63,7 @@ def worker(runtime: ChildRuntime) -> None:
             except zmq.Again:
                 pass  # no broker to take it: its silence is what we go by
             # Busy working, we read nothing: whatever waits for us is a word from the broker too.
-            heard = heard or bool(dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+            heard = heard or has_input(dealer)
             missed = 0 if heard else missed + 1
             heard = False
             next_beat_ns = max(next_beat_ns + heartbeat_ns, now_ns)
@@ -94,7 +95,7 @@ def worker(runtime: ChildRuntime) -> None:
         now = clock()
         if dealer in ready:
             for _ in range(BURST):
-                if not dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if not has_input(dealer):
                     break
                 frames = dealer.recv_multipart()
                 heard, missed = True, 0
@@ -135,6 +136,10 @@ def worker(runtime: ChildRuntime) -> None:
             dealer.send_multipart([b"", READY, b"%d" % done])
 
     # Stopping: tell the broker, then finish and acknowledge what was handed to us before it heard.
+    def take(frames: list[bytes]) -> None:
+        if frames != [b"", HEARTBEAT]:
+            work_on(frames)
+
     dealer.send_multipart([b"", BYE])
     drain_and_close(runtime, receipts, lambda: dealer.recv_multipart() if dealer.poll(STOP_GRACE_MS, zmq.POLLIN) else None,
-                    lambda frames: frames != [b"", HEARTBEAT] and work_on(frames))
+                    take)
