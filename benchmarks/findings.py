@@ -164,7 +164,7 @@ FINDINGS: list[dict[str, str]] = [
         "effect": "",
     },
     {
-        "area": "how many workers a run can hold (rrsim/scenario/config.py MAX_WORKERS)",
+        "area": "how many workers a run can hold (rrsim/scenario/setup.py MAX_WORKERS)",
         "found": "python -m benchmarks.many_workers 128 256 512 (ipc, 1 pusher, wait_ready, 4 small messages per "
                  "worker; 2 cores, 24 GiB, 2026-11-29): every worker is ~17 MB resident, ~7.8 MB of it its own "
                  "(PSS; the machine's available memory fell by ~8 MB per worker). Start to all connected: 128 in "

@@ -3,6 +3,8 @@ with the same seed sending the same jobs."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -94,9 +96,9 @@ def test_the_fingerprint_covers_exactly_what_was_sent():
 
 def test_a_pusher_draws_only_when_something_is_random():
     spec = {"arrivals": "fixed", "work_dist": "fixed", "mean_work_ms": 5.0, "seed": 1, "index": 1, "work_cv": 1.0}
-    assert isinstance(jobs_for(spec), EvenJobs) and jobs_for(spec).sizes_from(0)[1][0] == 5000
-    assert isinstance(jobs_for({**spec, "work_dist": "exponential", "mean_work_ms": 0.0}), EvenJobs)
-    assert isinstance(jobs_for({**spec, "arrivals": "poisson"}), DrawnJobs)
+    assert isinstance(jobs_for(SimpleNamespace(**spec)), EvenJobs) and jobs_for(SimpleNamespace(**spec)).sizes_from(0)[1][0] == 5000
+    assert isinstance(jobs_for(SimpleNamespace(**{**spec, "work_dist": "exponential", "mean_work_ms": 0.0})), EvenJobs)
+    assert isinstance(jobs_for(SimpleNamespace(**{**spec, "arrivals": "poisson"})), DrawnJobs)
 
 
 def _message(work_us: int) -> bytes:

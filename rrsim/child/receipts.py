@@ -10,7 +10,6 @@ each receipt goes out as soon as its work is done, and a kill loses at most 20 m
 
 from __future__ import annotations
 
-import time
 from array import array
 
 from rrsim import wire
@@ -83,7 +82,7 @@ class Receipts:
         heads, stamps, dones = self._cut_headers(dones)
         heads += self.other_heads
         stamps += self.other_stamps
-        frames = [heads, array("q", stamps).tobytes()]
+        frames: list[bytes | bytearray] = [heads, array("q", stamps).tobytes()]
         if dones:  # without, each message was done when it arrived
             frames.append(array("q", dones + self.other_stamps).tobytes())
         self.runtime.report(wire.RECEIPTS, *frames, n=len(stamps), foreign=self.foreign)

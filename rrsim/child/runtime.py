@@ -9,56 +9,59 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
 import os
 import signal
-import socket
-import struct
-import sys
 import time
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
 from rrsim import wire
 from rrsim.child.deathsig import die_with_parent
-from rrsim.patterns import load as load_pattern
+from rrsim.child.security import (
+    curve_keys,
+    plain_authenticator,
+    secure_client,
+    secure_server,
+    start_authenticator,
+)
+from rrsim.child.sockets import (
+    HANDSHAKE_FAILED_EVENTS,
+    monitor_event,
+    our_side,
+    their_side,
+)
+from rrsim.child.spec import ChildSpec
+
+if TYPE_CHECKING:
+    from zmq.auth.thread import ThreadAuthenticator
 
 PARENT_CHECK_NS = 200_000_000
-# A socket monitor event: u16 event id, u32 value, then a frame with the endpoint (zmq_socket_monitor).
-# Parsed here rather than with zmq.utils.monitor, whose asyncio import is half a child's start-up time.
-MONITOR_EVENT = struct.Struct("=HI")
-UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
-HANDSHAKE_FAILED_EVENTS = {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol", zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "no-detail"}
 CHILD_NICENESS = 19
 
 
 class ChildRuntime:
-    """The sockets around a child's work sockets; ``spec`` is the JSON the engine planned."""
+    """The sockets around a local child's work sockets; ``spec`` is what the engine planned.
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    A remote worker (``rrsim.remote.worker.RemoteRuntime``) is one too, with its own clock, and
+    it takes its orders from control messages rather than from signals and its parent."""
+
+    def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
-        self.name: str = spec["name"]
-        self.life: int = spec["life"]
-        # A remote worker (rrsim worker --join) is no child of the engine: it leaves when told, or
-        # when the engine falls silent, and it tells the engine it is there with heartbeats.
-        self.remote: bool = bool(spec.get("remote"))
-        # Our clock as the engine's: a remote worker's CLOCK_MONOTONIC is another machine's.
-        # (rrsim worker refreshes the offset as it goes: the lambda reads it each time.)
-        self.clock_offset_ns = int(spec.get("clock_offset_ns", 0))
-        self.clock = (lambda: time.monotonic_ns() + self.clock_offset_ns) if self.remote else time.monotonic_ns
-        self.clock_keeper: Any = None  # rrsim worker's: asks the run for the time now and then
-        self.next_beat_ns = 0
-        self.paused = False  # a remote worker, told to pause, waits in housekeeping
+        self.name = spec.name
+        self.life = spec.life
+        self.clock_offset_ns = spec.clock_offset_ns
+        self.clock: Callable[[], int] = self.run_clock()
         self.last_control_ns = self.clock()
-        self.auth: Any = None
-        self.curve = _curve_keys(spec.get("curve"))
-        self.parent_pid: int = spec.get("parent_pid", 0)
-        if not self.remote:
-            self._start_as_child()
+        self.auth: ThreadAuthenticator | None = None
+        self.curve = curve_keys(spec.curve)
+        self.parent_pid = spec.parent_pid
+        self.start_as_child()
         self.ctx = zmq.Context()
-        self.sockets: dict[str, zmq.Socket] = {}  # socket name in the plan -> the socket
-        self.monitors: list[tuple[str, zmq.Socket]] = []
+        self.sockets: dict[str, zmq.Socket[bytes]] = {}  # socket name in the plan -> the socket
+        self.monitors: list[tuple[str, zmq.Socket[bytes]]] = []
         self.monitors_made = 0
         self.peers: dict[str, int] = {}  # completed connections per work socket, either side
         self.handshakes: dict[str, int] = {}  # connections completed so far per work socket, ever
@@ -66,22 +69,26 @@ class ChildRuntime:
         self.live: dict[str, set[int]] = {}  # per work socket: fds of connections that did
         self.connected: set[str] = set()
         self.connected_from: dict[str, str] = {}  # endpoint -> the socket that connected to it
-        self.external: set[str] = set(spec.get("external", ()))  # plain peers (a seed's PUSH): no link reports
+        self.external: set[str] = set(spec.external)  # plain peers (a seed's PUSH): no link reports
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
         self.telemetry = self.ctx.socket(zmq.PUSH)
         self.telemetry.linger = 2000  # an ending child's last report still goes out
         self._secure_client(self.telemetry)
-        self.telemetry.connect(spec["telemetry"])
+        self.telemetry.connect(spec.telemetry)
         self.control = self.ctx.socket(zmq.SUB)
         self.control.setsockopt(zmq.SUBSCRIBE, wire.control_topic(self.name))
         self.control.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST)
         self._secure_client(self.control)
-        self.control.connect(spec["control"])
+        self.control.connect(spec.control)
         self.next_parent_check = time.monotonic_ns() + PARENT_CHECK_NS
         self.stopping = False  # asked to stop gracefully, see stop_on_sigterm
 
-    def _start_as_child(self) -> None:
+    def run_clock(self) -> Callable[[], int]:
+        """The run's clock: a local child's is the engine's."""
+        return time.monotonic_ns
+
+    def start_as_child(self) -> None:
         die_with_parent(self.parent_pid)
         # The engine accounts for what we do, and the TUI shares its process: when the cores are
         # short, they must not be the ones that starve, or the numbers fall behind the run and
@@ -90,24 +97,21 @@ class ChildRuntime:
         # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
         os.nice(CHILD_NICENESS)
 
-    def _secure_client(self, sock: zmq.Socket) -> None:
+    def _secure_client(self, sock: zmq.Socket[bytes]) -> None:
         if self.curve is not None:
-            public, secret, server = self.curve
-            sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server
+            secure_client(sock, *self.curve)
 
-    def _secure_server(self, sock: zmq.Socket) -> None:
+    def _secure_server(self, sock: zmq.Socket[bytes]) -> None:
         """CURVE server with the run's key, letting in the run's allow-list (pyzmq's authenticator)."""
+        assert self.curve is not None and self.spec.curve is not None
         public, secret, _server = self.curve
         if self.auth is None:
-            from rrsim.remote.listener import start_authenticator  # imports asyncio: only for a secure run
+            self.auth = start_authenticator(plain_authenticator(self.ctx), self.spec.curve.allowed_dir)
+        secure_server(sock, public, secret)
 
-            self.auth = start_authenticator(self.ctx, self.spec["curve"]["allowed_dir"], None)
-        sock.curve_secretkey, sock.curve_publickey = secret, public
-        sock.curve_server = True
-
-    def wire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
+    def wire(self, socket_name: str, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
         """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
-        plan = self.spec["sockets"][socket_name]
+        plan = self.spec.sockets[socket_name]
         sock.linger = 0
         # Our own inproc address, never used twice: pyzmq's default names it after the socket's fd,
         # which a socket made after another was closed (rewire) can get again while the old
@@ -123,13 +127,13 @@ class ChildRuntime:
         self.handshakes[socket_name] = 0
         self.shaking[socket_name], self.live[socket_name] = deque(), set()
         if self.curve is not None:
-            (self._secure_server if plan["bind_at"] else self._secure_client)(sock)
-        if plan["bind_at"]:
-            sock.bind(plan["bind_at"])
-        self._connect(socket_name, plan["connect_to"])
+            (self._secure_server if plan.bind_at else self._secure_client)(sock)
+        if plan.bind_at:
+            sock.bind(plan.bind_at)
+        self._connect(socket_name, plan.connect_to)
         return sock
 
-    def rewire(self, socket_name: str, sock: zmq.Socket) -> zmq.Socket:
+    def rewire(self, socket_name: str, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
         """Close the socket wired as ``socket_name`` and wire ``sock`` in its place (the guide's
         Paranoid Pirate worker does this when its broker falls silent).  The connections the old
         one had are reported down: closing it ends them whatever its monitor still says."""
@@ -162,14 +166,14 @@ class ChildRuntime:
         """Tell the engine our sockets are open (call once every socket is wired)."""
         self.report(wire.HELLO, pid=os.getpid())
 
-    def _connect(self, socket_name: str, endpoints: list[str]) -> None:
+    def _connect(self, socket_name: str, endpoints: Iterable[str]) -> None:
         for endpoint in endpoints:
             if endpoint not in self.connected:
                 self.sockets[socket_name].connect(endpoint)
                 self.connected.add(endpoint)
                 self.connected_from[endpoint] = socket_name
 
-    def report(self, kind: str, *frames: bytes, **fields: Any) -> None:
+    def report(self, kind: str, *frames: bytes | bytearray, **fields: Any) -> None:
         header = wire.telemetry(kind, name=self.name, life=self.life, t=self.clock(), **fields)
         self.telemetry.send_multipart([header, *frames])
 
@@ -196,11 +200,9 @@ class ChildRuntime:
         for socket_name, monitor in self.monitors:
             while True:
                 try:
-                    event, endpoint_bytes = monitor.recv_multipart(zmq.NOBLOCK)
+                    event_id, fd, endpoint = monitor_event(monitor.recv_multipart(zmq.NOBLOCK))
                 except zmq.Again:
                     break
-                event_id, fd = MONITOR_EVENT.unpack(event)
-                endpoint = endpoint_bytes.decode()
                 # A connection counts as a peer once its handshake succeeded (that event carries no
                 # fd: the oldest connection still shaking hands is taken to be the one); one that
                 # closes before, a probe or a failed handshake, was never a peer.
@@ -210,7 +212,7 @@ class ChildRuntime:
                     shaking.append(fd)
                 elif event_id == zmq.EVENT_ACCEPTED:
                     # Named by the endpoint as planned: libzmq says 127.0.0.1 where we bound 0.0.0.0.
-                    bound = self.spec["sockets"][socket_name]["bind_at"] or endpoint
+                    bound = self.spec.sockets[socket_name].bind_at or endpoint
                     self.accepted[fd] = (bound, their_side(fd))
                     self.report(wire.PEER, endpoint=bound, peer=self.accepted[fd][1], up=True)
                     shaking.append(fd)
@@ -219,7 +221,7 @@ class ChildRuntime:
                     self.handshakes[socket_name] += 1
                     if endpoint in self.connected and endpoint not in self.external:
                         self.report(wire.LINK, endpoint=endpoint, up=True, via=self.via.get(endpoint, ""))
-                elif event_id in HANDSHAKE_FAILED_EVENTS:
+                elif event_id in HANDSHAKE_FAILED_EVENTS:  # (AUTH is not watched: the authenticator reports it)
                     # A secure run's endpoint refused a peer (no fd: the oldest still shaking hands).
                     fd = shaking.popleft() if shaking else -1
                     if fd in self.accepted:
@@ -240,29 +242,27 @@ class ChildRuntime:
     def housekeeping(self, now_ns: int) -> dict[str, Any] | None:
         """Control, monitors and parent check; returns a new control state if one came."""
         self.read_monitors()
-        if self.remote:
-            from rrsim.remote.worker import obey  # a remote worker obeys control, not signals
+        return self.read_orders(now_ns)
 
-            return obey(self, now_ns)
+    def read_orders(self, now_ns: int) -> dict[str, Any] | None:
+        """Control, and the parent check: a child whose engine is gone leaves at once."""
         if now_ns >= self.next_parent_check:
             self.next_parent_check = now_ns + PARENT_CHECK_NS
             if os.getppid() != self.parent_pid:
                 os._exit(0)  # the engine is gone: nobody will read what we do
         return self.read_control()
 
-    def poller(self, *socks: zmq.Socket) -> zmq.Poller:
+    def poller(self, *socks: zmq.Socket[bytes]) -> zmq.Poller:
         """A poller on ``socks`` and on everything housekeeping reads."""
         poller = zmq.Poller()
         for sock in (*socks, self.control, *(monitor for _name, monitor in self.monitors)):
             poller.register(sock, zmq.POLLIN)
         return poller
 
-    def wants_housekeeping(self, ready: dict) -> bool:
+    def wants_housekeeping(self, ready: dict[zmq.Socket[bytes], int]) -> bool:
         return self.control in ready or any(monitor in ready for _name, monitor in self.monitors)
 
     def close(self) -> None:
-        if self.remote:
-            self.report(wire.BEAT, last=True)  # leaving: not to be taken for lost contact
         for sock in self.sockets.values():
             sock.close(linger=0)
         for _name, monitor in self.monitors:
@@ -271,45 +271,7 @@ class ChildRuntime:
         self.telemetry.close()
         if self.auth is not None:
             self.auth.stop()
-        if self.clock_keeper is not None:
-            self.clock_keeper.close()
         self.ctx.term()
-
-
-def _curve_keys(curve: dict[str, str] | None) -> tuple[bytes, bytes, bytes] | None:
-    """(our public key, our secret key, the run's public key) for a secure run, else None."""
-    if not curve:
-        return None
-    import zmq.auth  # only for a secure run
-
-    public, secret = zmq.auth.load_certificate(curve["secret_file"])
-    return public, secret, curve["server_key"].encode()
-
-
-def their_side(fd: int) -> str:
-    """Who is at the other end of a connection made to us: a process id over ipc (SO_PEERCRED),
-    an address over tcp."""
-    try:
-        with socket.socket(fileno=os.dup(fd)) as conn:
-            if conn.family == socket.AF_UNIX:
-                pid, _uid, _gid = UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, UCRED.size))
-                return f"pid {pid}"
-            host, port = conn.getpeername()[:2]
-            return f"{host}:{port}"
-    except OSError:
-        return "unknown"  # gone already
-
-
-def our_side(fd: int) -> str:
-    """Who we are to the owner of an endpoint we connected to: what ``their_side`` says there."""
-    try:
-        with socket.socket(fileno=os.dup(fd)) as conn:
-            if conn.family == socket.AF_UNIX:
-                return f"pid {os.getpid()}"
-            host, port = conn.getsockname()[:2]
-            return f"{host}:{port}"
-    except OSError:
-        return ""
 
 
 def idle_timeout_ms(receipts: Any, now_ns: int) -> int:
@@ -317,14 +279,3 @@ def idle_timeout_ms(receipts: Any, now_ns: int) -> int:
 
     Whole milliseconds, rounded up: pyzmq would truncate, and a poll of 0 ms spins."""
     return max(0, math.ceil((receipts.deadline_ns() - now_ns) / 1e6)) if receipts.pending() else 100
-
-
-def main() -> None:
-    """``python -m rrsim.child.runtime SPEC_JSON``: run the loop of the spec's role in its pattern."""
-    spec = json.loads(sys.argv[1])
-    role = load_pattern(spec["pattern"]).ROLES[spec["role"]]
-    role.loop(ChildRuntime(spec))
-
-
-if __name__ == "__main__":
-    main()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 import zmq
 
@@ -57,21 +57,37 @@ class EvenJobs:
         return ""
 
 
-def jobs_for(spec: dict[str, Any]) -> Jobs:
-    work_us = min(wire.MAX_WORK_US, round(spec["mean_work_ms"] * 1000))
-    if spec["arrivals"] == "fixed" and (spec["work_dist"] == "fixed" or work_us == 0):
+class JobOrders(Protocol):
+    """What a pusher's jobs are drawn from (a ``ChildSpec`` has it all)."""
+
+    @property
+    def arrivals(self) -> str: ...
+    @property
+    def work_dist(self) -> str: ...
+    @property
+    def mean_work_ms(self) -> float: ...
+    @property
+    def work_cv(self) -> float: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def index(self) -> int: ...
+
+
+def jobs_for(spec: JobOrders) -> Jobs:
+    work_us = min(wire.MAX_WORK_US, round(spec.mean_work_ms * 1000))
+    if spec.arrivals == "fixed" and (spec.work_dist == "fixed" or work_us == 0):
         return EvenJobs(work_us)
     from rrsim.child.workload import DrawnJobs  # numpy: only in a pusher that draws
 
-    return DrawnJobs(spec["seed"], spec["index"], spec["arrivals"], spec["work_dist"], spec["mean_work_ms"],
-                     spec["work_cv"])
+    return DrawnJobs(spec.seed, spec.index, spec.arrivals, spec.work_dist, spec.mean_work_ms, spec.work_cv)
 
 
 def pusher(runtime: ChildRuntime) -> None:
     """The pusher of every pattern so far: a PUSH socket called "push" in the pattern's wires."""
     push = runtime.ctx.socket(zmq.PUSH)
-    push.sndhwm = runtime.spec["sndhwm"]
-    if runtime.spec["immediate"]:
+    push.sndhwm = runtime.spec.sndhwm
+    if runtime.spec.immediate:
         push.immediate = 1  # only affects a connecting socket: queue to completed connections only
     runtime.wire("push", push)
     send_at_rate(runtime, "push")
@@ -99,17 +115,17 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
     runtime.hello()
     # One message buffer, re-stamped in place for each send (zmq copies it): no allocation per
     # message, and only the sequence number, the send time and the work size are written each time.
-    message = bytearray(spec["size"])
-    wire.HEADER.pack_into(message, 0, wire.MAGIC, spec["index"], 0, 0, 0)
+    message = bytearray(spec.size)
+    wire.HEADER.pack_into(message, 0, wire.MAGIC, spec.index, 0, 0, 0)
     stamp, at = wire.SEQ_TIME_AND_WORK.pack_into, wire.SEQ_OFFSET
     send, clock = sock.send, time.monotonic_ns
     jobs = jobs_for(spec)
-    limit = spec["messages"] or float("inf")
-    rate, held, min_peers, expected = spec["rate"], spec["held"], spec["min_peers"], spec["expected_peers"]
+    limit: float = spec.messages or float("inf")
+    rate, held, min_peers, expected = spec.rate, spec.held, spec.min_peers, spec.expected_peers
     seq = early = 0
     blocked = started = joined = was_sending = False
     epoch_ns, epoch_units = time.monotonic_ns(), 0.0  # the rate schedule restarts here, at this arrival offset
-    reported: tuple = ()
+    reported: tuple[object, ...] = ()
     last_report_ns = 0
     poller = runtime.poller(sock) if keeper is not None else runtime.poller()  # a keeper's replies wake us
 
@@ -129,7 +145,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
 
         # Send what is due.
         sending = started and not held and seq < limit
-        due = seq
+        due: float = seq
         if sending and not was_sending:
             # It was held, or waiting for peers: the slots it missed are skipped, not made up in a
             # burst now (that would show as a rate above the setting, and as queueing).

@@ -37,4 +37,4 @@ class Work:
     def seconds(self, message: bytes) -> float:
         if not self.per_us or len(message) < wire.HEADER_SIZE or message[:4] != wire.MAGIC:
             return self.mean_s
-        return min(wire.WORK.unpack_from(message, wire.WORK_OFFSET)[0] * self.per_us, self.cap_s)
+        return min(float(wire.WORK.unpack_from(message, wire.WORK_OFFSET)[0]) * self.per_us, self.cap_s)

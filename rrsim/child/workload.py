@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from rrsim.wire import MAX_WORK_US
 from rrsim.child.work import MAX_WORK_FACTOR
+from rrsim.wire import MAX_WORK_US
 
 ARRIVALS = ("fixed", "poisson")
 WORK_DISTS = ("fixed", "exponential", "uniform", "lognormal")
@@ -49,7 +49,8 @@ def draw_sizes(rng: np.random.Generator, work_dist: str, work_ms: float, work_cv
         sizes = rng.lognormal(math.log(mean_us) - sigma**2 / 2, sigma, count)
     else:
         raise ValueError(f"unknown work distribution {work_dist!r}")
-    return np.clip(np.rint(sizes), 0, work_cap_us(work_ms)).astype(np.uint32)
+    clipped: np.ndarray = np.clip(np.rint(sizes), 0, work_cap_us(work_ms)).astype(np.uint32)
+    return clipped
 
 
 class DrawnJobs:

@@ -6,12 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rrsim.child.runtime import ChildRuntime
 from rrsim.commands.parser import Parser
 from rrsim.errors import UserError
-from rrsim.patterns import RECEIVER
+from rrsim.kinds import RECEIVER
 from rrsim.patterns import load as load_pattern
-from rrsim.remote.worker import ClockKeeper, RunEnded, join
+from rrsim.remote.worker import ClockKeeper, RemoteRuntime, RunEnded, join
 from rrsim.scenario.setup import check_value, value_from_text
 
 WORKER_HELP = """\
@@ -45,15 +44,15 @@ def worker_command(argv: Sequence[str]) -> int:
     except RunEnded as ended:
         print(f"rrsim worker: {ended}", file=sys.stderr)
         return 2
-    role = next(role for role in load_pattern(spec["pattern"]).ROLES.values() if role.kind == RECEIVER)
-    runtime = ChildRuntime(spec)
+    role = next(role for role in load_pattern(spec.pattern).ROLES.values() if role.kind == RECEIVER)
+    runtime = RemoteRuntime(spec)
     runtime.clock_keeper = ClockKeeper(runtime.ctx, args.join, curve, estimate, runtime)
     try:
         role.loop(runtime)
-        print(f"rrsim worker: {spec['name']} stopped from the run: finished what it held, leaving", flush=True)
+        print(f"rrsim worker: {spec.name} stopped from the run: finished what it held, leaving", flush=True)
         return 0
     except RunEnded as ended:
-        print(f"rrsim worker: {spec['name']}: {ended}", flush=True)
+        print(f"rrsim worker: {spec.name}: {ended}", flush=True)
         runtime.close()
         return 0
     except KeyboardInterrupt:

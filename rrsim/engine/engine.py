@@ -33,7 +33,10 @@ from rrsim.engine.timeline import Timeline, engine_command
 from rrsim.engine.wiring import Wiring
 from rrsim.errors import UserError
 from rrsim.model.model import Model
-from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, linked_roles, role_of
+from rrsim.kinds import RECEIVER, ROUTER, SENDER
+from rrsim.names import name_number
+from rrsim.patterns.base import Role, linked_roles, role_of
+from rrsim.child.spec import ChildSpec, Curve, SocketPlan
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.remote.host import Host, Join
 from rrsim.endpoints import parse_listen
@@ -138,7 +141,7 @@ class Engine:
             self.emit(ev.Listening(now_ns(), self.listener.endpoint, self.listener.join_line(),
                                    self.listener.pair is not None))
         for name in names:
-            speed = setup.speed_of(_number(name)) if self.roster.kinds[name] == RECEIVER else 1.0
+            speed = setup.speed_of(name_number(name)) if self.roster.kinds[name] == RECEIVER else 1.0
             self._start(name, 1, setup.work_ms, speed, wait_ready=setup.wait_ready)
 
     def _add_name(self, name: str) -> None:
@@ -148,7 +151,7 @@ class Engine:
         self.roster.kinds[name], self.roster.roles[name] = role.kind, role.name
         self.roster.links_to[name] = linked_roles(self.pattern, self.setup.bind, role.name)
         if role.kind == SENDER:
-            self.roster.senders[_number(name)] = name
+            self.roster.senders[name_number(name)] = name
 
     def _running_by_role(self) -> dict[str, int]:
         return self.processes.count_running(self.roster.roles)
@@ -157,26 +160,35 @@ class Engine:
         """How many running processes ``name`` should be connected with."""
         return sum(running.get(role, 0) for role in self.roster.links_to[name])
 
-    def _spec(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> dict[str, Any]:
+    def _spec(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> ChildSpec:
         """What a process of the run needs to know to take part."""
         role: Role = role_of(self.pattern, name)
+        setup = self.setup
         self.work_ms[name], self.speed[name] = work_ms, speed
         expected = self._expected_peers(name, self._running_by_role())
-        spec = {
-            **self.setup.to_dict(), "name": name, "life": life, "role": role.name, "index": _number(name),
-            "telemetry": self.telemetry_endpoint, "control": self.control_endpoint,
-            "sockets": self.wiring.plan(name), "mean_work_ms": self.setup.work_ms, "work_ms": work_ms, "speed": speed,
-            "rate": self.rate, "held": self._pushers_held(),
-            "expected_peers": expected, "min_peers": expected if wait_ready else 0, "strategy": self.strategy,
-            "curve": self.listener.child_security() if self.listener is not None else None,
-        }
-        if self.setup.connect_pusher and role.kind == RECEIVER:
+        plan = self.wiring.plan(name)
+        external: tuple[str, ...] = ()
+        if setup.connect_pusher and role.kind == RECEIVER:
             # A plain PUSH that binds elsewhere (the seed's script): our workers connect to it too.
-            connector = next(wire.connector_socket for wire in self.pattern.wires(self.setup.bind)
+            connector = next(wire.connector_socket for wire in self.pattern.wires(setup.bind)
                              if wire.connector == role.name)
-            spec["sockets"][connector]["connect_to"].append(self.setup.connect_pusher)
-            spec["external"] = [self.setup.connect_pusher]
-        return spec
+            plan[connector]["connect_to"].append(setup.connect_pusher)
+            external = (setup.connect_pusher,)
+        security = self.listener.child_security() if self.listener is not None else None
+        return ChildSpec(
+            pattern=setup.pattern, role=role.name, name=name, life=life, index=name_number(name),
+            telemetry=self.telemetry_endpoint, control=self.control_endpoint,
+            sockets={socket: SocketPlan(part["bind_at"] or "", tuple(part["connect_to"])) for socket, part in plan.items()},
+            external=external, curve=Curve(**security) if security is not None else None,
+            clock_offset_ns=0, parent_pid=0,
+            sndhwm=setup.sndhwm, rcvhwm=setup.rcvhwm, immediate=setup.immediate,
+            size=setup.size, messages=setup.messages, rate=self.rate, held=self._pushers_held(),
+            min_peers=expected if wait_ready else 0, expected_peers=expected,
+            arrivals=setup.arrivals, work_dist=setup.work_dist, work_cv=setup.work_cv, seed=setup.seed,
+            mean_work_ms=setup.work_ms, work_ms=work_ms, speed=speed,
+            strategy=self.strategy, max_outstanding=setup.max_outstanding, broker_queue=setup.broker_queue,
+            pattern_setup={key: getattr(setup, key) for key in getattr(self.pattern, "SETUP_KEYS", ())},
+        )
 
     def _start(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> None:
         spec = self._spec(name, life, work_ms, speed, wait_ready)
@@ -473,6 +485,3 @@ class Engine:
         self.close()
 
 
-def _number(name: str) -> int:
-    """The number in a process name: 3 for p3 (a pusher's number is in every message it sends)."""
-    return int(name.lstrip("abcdefghijklmnopqrstuvwxyz"))

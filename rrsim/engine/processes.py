@@ -4,9 +4,10 @@ a command is said once: the handle knows how it reaches its process (a signal, o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from rrsim import events as ev
+from rrsim.child.spec import ChildSpec
 from rrsim.engine.supervisor import Ended, Supervisor
 
 
@@ -87,7 +88,7 @@ class Processes:
         self.supervisor = supervisor
         self.handles: dict[str, Process] = {}
 
-    def start(self, name: str, life: int, spec: dict[str, Any]) -> int:
+    def start(self, name: str, life: int, spec: ChildSpec) -> int:
         """Start a life of our child ``name``; its pid."""
         pid = self.supervisor.start(name, life, spec)
         self.handles[name] = LocalProcess(name, self.supervisor)

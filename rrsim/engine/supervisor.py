@@ -12,10 +12,10 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from rrsim.child.spec import ChildSpec
 from rrsim.errors import UserError
 
 STOP_GRACE_S = 5.0  # a stopped worker that has not finished by then is killed
@@ -48,7 +48,7 @@ class Supervisor:
         self.children: dict[str, ChildProcess] = {}  # the current incarnation of each name
         self.retiring: list[ChildProcess] = []  # earlier incarnations told to go but not yet reaped
 
-    def start(self, name: str, life: int, spec: dict[str, Any]) -> int:
+    def start(self, name: str, life: int, spec: ChildSpec) -> int:
         log_path = self.log_dir / f"{name}.{life}.log"
         try:
             log = open(log_path, "wb")  # noqa: SIM115 (closed by the with below, once its error is ours)
@@ -60,7 +60,7 @@ class Supervisor:
             raise UserError(f"cannot start {name}: cannot write {log_path}: {error.strerror}") from None
         with log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "rrsim.child.runtime", json.dumps({**spec, "parent_pid": os.getpid()})],
+                [sys.executable, "-m", "rrsim.patterns", json.dumps(replace(spec, parent_pid=os.getpid()).to_dict())],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -13,7 +13,7 @@ from typing import Any
 
 from rrsim.engine.run_directory import RunDirectory
 from rrsim.errors import UserError
-from rrsim.patterns import role_of
+from rrsim.patterns.base import role_of
 from rrsim.scenario.setup import Setup
 
 

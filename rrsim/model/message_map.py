@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rrsim.names import name_number as _number
+
 SLOT_NS = 100_000_000
 PUSHER_SLOTS = 8  # pushers counted apart (the ninth shares the first's colour, as in the tiles)
 _GROW = 64
@@ -173,8 +175,3 @@ def _sum_columns(slots: np.ndarray, lead: int, spanned: int, per_column: int) ->
     padded[lead : lead + len(slots)] = slots
     summed: np.ndarray = padded.reshape(spanned, per_column, *slots.shape[1:]).sum(axis=1)
     return summed
-
-
-def _number(name: str) -> int:
-    digits = name.lstrip("abcdefghijklmnopqrstuvwxyz")
-    return int(digits) if digits.isdigit() else 0

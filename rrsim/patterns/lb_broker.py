@@ -18,29 +18,29 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
 
 import zmq
 
 from rrsim import wire
 from rrsim.limits import Limit
-from rrsim.patterns import RECEIVER, ROUTER, SENDER, Role, Wire
-from rrsim.patterns.dispatch import BROKER_KEYS, Dispatcher
+from rrsim.patterns.dispatch import BROKER_KEYS
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
+from rrsim.child.sockets import has_input
 from rrsim.child.work import Work
+from rrsim.patterns.base import PatternSetup, Wire
+from rrsim.patterns.brokered import BYE, READY, STOP_GRACE_MS, broker_roles
+from rrsim.patterns.dispatch import Dispatcher
 
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")
 BINDERS = ("pusher", "broker")
 SETUP_KEYS: dict[str, Limit] = {**BROKER_KEYS}
 
-READY = b"READY"  # worker -> broker: [empty, READY, messages done so far]
-BYE = b"BYE"  # worker -> broker: [empty, BYE]: it is stopping, deal it nothing more
 BACKEND_BURST = 1024  # worker messages read in one turn
 REPORT_NS = 10_000_000
-STOP_GRACE_MS = 20  # a stopping worker waits this long for a message handed to it as it stopped
 FRONTEND_BURST = 256  # messages read from the frontend in one go
 
 
@@ -49,17 +49,17 @@ def wires(bind: str) -> list[Wire]:
     return [first, Wire("broker", "backend", "worker", "dealer")]
 
 
-def inherits_backlog(role: str, life: int, setup: Any) -> bool:
+def inherits_backlog(role: str, life: int, setup: PatternSetup) -> bool:
     return True  # the broker's queue serves whoever is ready: a new life may get old messages
 
 
-def queue_outlives(role: str, setup: Any) -> bool:
+def queue_outlives(role: str, setup: PatternSetup) -> bool:
     # The broker's ROUTER drops what it queued for a peer that left (RFC 28), and what a worker or
     # the broker itself held in its process dies with it.
     return False
 
 
-def retry_budget_s(setup: Any) -> float:
+def retry_budget_s(setup: PatternSetup) -> float:
     return 0.0  # nothing is sent again: what a dead worker held is gone
 
 
@@ -67,9 +67,9 @@ def broker(runtime: ChildRuntime) -> None:
     """Poll the backend always and the frontend only while there is room; hand out by the strategy."""
     spec = runtime.spec
     frontend = runtime.ctx.socket(zmq.PULL)
-    frontend.rcvhwm = spec["rcvhwm"]
+    frontend.rcvhwm = spec.rcvhwm
     backend = runtime.ctx.socket(zmq.ROUTER)
-    backend.sndhwm = spec["sndhwm"]  # a worker's pipe: what it may be dealt beyond what it holds
+    backend.sndhwm = spec.sndhwm  # a worker's pipe: what it may be dealt beyond what it holds
     # A worker that is gone makes send raise EHOSTUNREACH instead of dropping the message silently.
     backend.router_mandatory = 1
     runtime.wire("frontend", frontend)
@@ -77,11 +77,11 @@ def broker(runtime: ChildRuntime) -> None:
     runtime.hello()
     # The run's seed makes random and p2c choose alike in two runs of the same jobs (as far as
     # the workers' timing allows); each life draws afresh.
-    workers = Dispatcher(spec["strategy"], spec["max_outstanding"], seed=f"{spec['seed']}/{spec['life']}")
+    workers = Dispatcher(spec.strategy, spec.max_outstanding, seed=f"{spec.seed}/{spec.life}")
     held: deque[list[bytes]] = deque()
-    bound = spec["broker_queue"]
+    bound = spec.broker_queue
     routed = 0
-    reported: tuple = ()
+    reported: tuple[int, ...] = ()
     last_report_ns = next_housekeeping_ns = 0
     # Only the work sockets: control and the monitors are read every REPORT_NS (the poll times
     # out that often), which keeps each turn's poll to two sockets, as in the guide's loop.
@@ -90,13 +90,14 @@ def broker(runtime: ChildRuntime) -> None:
     for poller in (poll_both, poll_backend):
         poller.register(backend, zmq.POLLIN)
 
+    identity: bytes | None
     while True:
         poller = poll_both if len(held) < bound else poll_backend
         ready = dict(poller.poll(REPORT_NS // 1_000_000))
         # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.
         if backend in ready:
             for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
-                if not backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if not has_input(backend):
                     break
                 identity, *said = backend.recv_multipart()
                 if said == [b"", BYE]:
@@ -105,7 +106,7 @@ def broker(runtime: ChildRuntime) -> None:
                     workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
         if frontend in ready:
             room = min(FRONTEND_BURST, bound - len(held))
-            while room and frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            while room and has_input(frontend):
                 held.append(frontend.recv_multipart())
                 room -= 1
         while held:
@@ -147,12 +148,12 @@ def worker(runtime: ChildRuntime) -> None:
     spec = runtime.spec
     runtime.stop_on_sigterm()
     dealer = runtime.ctx.socket(zmq.DEALER)
-    dealer.rcvhwm = spec["rcvhwm"]
+    dealer.rcvhwm = spec.rcvhwm
     dealer.routing_id = f"{runtime.name}.{runtime.life}".encode()
     runtime.wire("dealer", dealer)
     runtime.hello()
-    work = Work(spec["mean_work_ms"], spec["work_ms"], spec["speed"])
-    receipts = Receipts(runtime, spec["size"])
+    work = Work(spec.mean_work_ms, spec.work_ms, spec.speed)
+    receipts = Receipts(runtime, spec.size)
     poller = runtime.poller(dealer)
     dealer.rcvtimeo = IDLE_MS
     recv, send, clock = dealer.recv_multipart, dealer.send_multipart, runtime.clock
@@ -166,13 +167,7 @@ def worker(runtime: ChildRuntime) -> None:
             frames = None
         now = clock()
         if frames is not None:
-            payload = frames[1] if len(frames) == 2 and not frames[0] else b""
-            ours = receipts.add(payload, now)
-            if work.any:
-                time.sleep(work.seconds(payload))
-                now = clock()
-                if ours:
-                    receipts.finish(now)
+            now = work_on(runtime, receipts, work, payload_of(frames))
             done += 1  # foreign bytes too: the broker counts every message it handed us
             send([b"", READY, b"%d" % done])
             if now < next_check_ns:
@@ -196,24 +191,13 @@ def worker(runtime: ChildRuntime) -> None:
     # Stopping: tell the broker, then finish what was handed to us before it heard (bounded, and
     # reported as it goes, as push-pull's worker drains its queue).
     send([b"", BYE])
-    for _ in range(max(spec["rcvhwm"], 1000) + 1000):
-        if not dealer.poll(STOP_GRACE_MS, zmq.POLLIN):
-            break
-        frames = recv()
-        payload = frames[1] if len(frames) == 2 and not frames[0] else b""
-        ours = receipts.add(payload, clock())
-        if work.any:
-            time.sleep(work.seconds(payload))
-            if ours:
-                receipts.finish(clock())
-        if receipts.due(clock()):
-            receipts.flush()
-    receipts.flush()
-    runtime.close()
+    drain_and_close(runtime, receipts, lambda: recv() if dealer.poll(STOP_GRACE_MS, zmq.POLLIN) else None,
+                    lambda frames: work_on(runtime, receipts, work, payload_of(frames)))
 
 
-ROLES = {
-    "pusher": Role("pusher", "p", SENDER, pusher),
-    "broker": Role("broker", "b", ROUTER, broker),
-    "worker": Role("worker", "w", RECEIVER, worker),
-}
+def payload_of(frames: list[bytes]) -> bytes:
+    """The message in what the broker handed us, [empty, message]; anything else is foreign bytes."""
+    return frames[1] if len(frames) == 2 and not frames[0] else b""
+
+
+ROLES = broker_roles(pusher, broker, worker)

@@ -11,16 +11,16 @@ binding side drops a disconnected peer's queue, the connecting side keeps queuei
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import zmq
 
 from rrsim.limits import Limit
-from rrsim.patterns import RECEIVER, SENDER, Role, Wire
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
 from rrsim.child.work import Work
+from rrsim.patterns.base import RECEIVER, SENDER, PatternSetup, Role, Wire
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")
@@ -34,20 +34,20 @@ def wires(bind: str) -> list[Wire]:
     return [Wire("pusher", "push", "worker", "pull")]
 
 
-def inherits_backlog(role: str, life: int, setup: Any) -> bool:
+def inherits_backlog(role: str, life: int, setup: PatternSetup) -> bool:
     # A pipe made for this life carries only messages sent from now on.  With the workers binding
     # and ZMQ_IMMEDIATE off, the pushers kept queueing into the dead life's pipe, and the new
     # life inherits it, backlog and all.
     return life > 1 and queue_outlives(role, setup)
 
 
-def queue_outlives(role: str, setup: Any) -> bool:
+def queue_outlives(role: str, setup: PatternSetup) -> bool:
     # RFC 30: a PUSH that connects keeps its queue for a peer whether or not the connection is up;
     # one that was connected to drops a departed peer's queue (so does ZMQ_IMMEDIATE's pipe).
     return setup.bind == "worker" and not setup.immediate
 
 
-def retry_budget_s(setup: Any) -> float:
+def retry_budget_s(setup: PatternSetup) -> float:
     return 0.0  # nothing is sent again: a message passed by every worker has gone where it went
 
 
@@ -61,14 +61,14 @@ def worker(runtime: ChildRuntime) -> None:
     spec = runtime.spec
     runtime.stop_on_sigterm()
     pull = runtime.ctx.socket(zmq.PULL)
-    pull.rcvhwm = spec["rcvhwm"]
-    if spec["immediate"]:
+    pull.rcvhwm = spec.rcvhwm
+    if spec.immediate:
         pull.immediate = 1
     pull.rcvtimeo = IDLE_MS
     runtime.wire("pull", pull)
     runtime.hello()
-    work = Work(spec["mean_work_ms"], spec["work_ms"], spec["speed"])
-    size = spec["size"]
+    work = Work(spec.mean_work_ms, spec.work_ms, spec.speed)
+    size = spec.size
     receipts = Receipts(runtime, size)
     poller = runtime.poller(pull)
     recv, add, finish, clock = pull.recv, receipts.add, receipts.finish, runtime.clock
@@ -113,22 +113,15 @@ def worker(runtime: ChildRuntime) -> None:
         if receipts.pending():
             next_check_ns = min(next_check_ns, receipts.deadline_ns())
 
-    # Graceful stop: finish what is already queued here (bounded: new messages keep
-    # arriving while we drain), report it, and leave.
-    for _ in range(max(spec["rcvhwm"], 1000) + 1000):
-        try:
-            message = pull.recv(zmq.NOBLOCK)
-        except zmq.Again:
-            break
-        ours = add(message, clock())
-        if work.any:
-            time.sleep(work.seconds(message))
-            if ours:
-                finish(clock())
-        if receipts.due(clock()):
-            receipts.flush()  # as in the loop: a slow drain reports as it goes, and holds little
-    receipts.flush()
-    runtime.close()
+    # Graceful stop: finish what is already queued here, report it, and leave.
+    drain_and_close(runtime, receipts, lambda: _recv_now(pull), lambda message: work_on(runtime, receipts, work, message))
+
+
+def _recv_now(sock: zmq.Socket[bytes]) -> bytes | None:
+    try:
+        return sock.recv(zmq.NOBLOCK)
+    except zmq.Again:
+        return None
 
 
 ROLES = {

@@ -7,6 +7,8 @@ engine names the worker and says what it is told), and everything else as events
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import zmq
 
 from rrsim import events as ev
+from rrsim.child.spec import ChildSpec, Curve
 from rrsim.errors import UserError
 from rrsim.remote.listener import LOST_CONTACT_NS, Listener, now_ns, reply
 from rrsim.scenario.setup import check_value
@@ -138,15 +141,15 @@ class Host:
     def refuse(self, identity: bytes, why: str) -> None:
         reply(self.join_sock, identity, {"refused": why})
 
-    def admit(self, join: Join, name: str, spec: dict[str, Any], now: int) -> RemoteWorker:
+    def admit(self, join: Join, name: str, spec: ChildSpec, now: int) -> RemoteWorker:
         """Answer ``join`` with ``spec`` (a local child's, with the run's endpoints and key for
         another machine), and know it from now on as ``name``."""
         pair = self.listener.pair
-        spec.update(remote=True, telemetry=self.telemetry, control=self.control,
-                    curve={"server_key": pair.public.decode()} if pair else None)
+        spec = dataclasses.replace(spec, telemetry=self.telemetry, control=self.control,
+                                   curve=Curve("", pair.public.decode(), "") if pair else None)
         remote = RemoteWorker(name, join.host, join.label, join.pid, now, join.uncertainty_ns)
         self.remotes[name] = remote
-        reply(self.join_sock, identity=join.identity, body={"spec": spec})
+        reply(self.join_sock, identity=join.identity, body={"spec": spec.to_dict()})
         return remote
 
     def heard(self, event: ev.Event, t: int) -> tuple[ev.Event, ...] | None:

@@ -16,7 +16,6 @@ import json
 import queue
 import shutil
 import socket
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from rrsim.child.runtime import their_side
+from rrsim.child.security import secure_server, start_authenticator
+from rrsim.child.sockets import HANDSHAKE_FAILED_EVENTS, monitor_event, their_side
 from rrsim.endpoints import is_loopback, parse_listen, url_host
 from rrsim.errors import UserError
 from rrsim.remote import keys
@@ -37,23 +37,9 @@ from rrsim.wire import HANDSHAKE_FAILED
 HEARTBEAT_NS = 500_000_000  # a remote worker reports this often, even with nothing to say
 LOST_CONTACT_NS = 3_000_000_000  # silent this long: its machine, process or cable is gone
 ENGINE_SILENT_NS = 3_000_000_000  # a remote worker that hears no control this long leaves
-MONITOR_EVENT = struct.Struct("=HI")
-HANDSHAKE_FAILURES = {
-    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: HANDSHAKE_FAILED["protocol"],
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: HANDSHAKE_FAILED["no-detail"],
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH: HANDSHAKE_FAILED["auth"],
-}
+HANDSHAKE_FAILURES = {event: HANDSHAKE_FAILED[why] for event, why in HANDSHAKE_FAILED_EVENTS.items()}
 
 
-def secure_server(sock: zmq.Socket, pair: keys.KeyPair) -> None:
-    """Make ``sock`` a CURVE server with ``pair`` (before it binds, as libzmq requires)."""
-    sock.curve_secretkey, sock.curve_publickey = pair.secret, pair.public
-    sock.curve_server = True
-
-
-def secure_client(sock: zmq.Socket, public: bytes, secret: bytes, server_public: bytes) -> None:
-    """Make ``sock`` a CURVE client presenting (``public``, ``secret``) to the server ``server_public``."""
-    sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server_public
 
 
 @dataclass(frozen=True)
@@ -85,15 +71,6 @@ class RecordingAuthenticator(ThreadAuthenticator):
             key = f" {z85.encode(credential).decode()}" if len(credential) == 32 else ""
             why = f"{status_text.decode(errors='replace').lower()}{key} ({msg[5].decode(errors='replace')})"
             self.refusals.put(Refusal(msg[3].decode(errors="replace"), why, self.endpoint))
-
-
-def start_authenticator(ctx: zmq.Context, allowed_dir: Path, refusals: queue.SimpleQueue[Refusal] | None,
-                        endpoint: str = "") -> ThreadAuthenticator:
-    """A ZAP handler for ``ctx`` that lets in the CURVE keys in ``allowed_dir`` (Ironhouse)."""
-    auth = RecordingAuthenticator(ctx, refusals, endpoint) if refusals is not None else ThreadAuthenticator(ctx)
-    auth.start()
-    auth.configure_curve(domain="*", location=str(allowed_dir))
-    return auth
 
 
 @dataclass
@@ -134,7 +111,7 @@ class Listener:
             shutil.copyfile(self.pair.public_file, self.allowed_dir / "rrsim-run.key")
             for path in self.pair.allowed_dir.glob("*.key"):
                 shutil.copyfile(path, self.allowed_dir / path.name)
-            self.auth = start_authenticator(self.ctx, self.allowed_dir, self.refusals, "join")
+            self.auth = start_authenticator(RecordingAuthenticator(self.ctx, self.refusals, "join"), self.allowed_dir)
         self.join_sock = self.ctx.socket(zmq.ROUTER)
         self.join_sock.linger = 0
         self.bind(self.join_sock, "join", self.port)
@@ -144,7 +121,7 @@ class Listener:
         """Secure ``sock`` (if there are keys), watch its handshakes and bind it on the listen
         address; returns the endpoint."""
         if self.pair is not None:
-            secure_server(sock, self.pair)
+            secure_server(sock, self.pair.public, self.pair.secret)
         monitor = sock.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
                                           | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
                                           | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
@@ -199,10 +176,9 @@ class Listener:
     def _read_monitor(self, label: str, monitor: zmq.Socket, shaking: list[tuple[int, str]]) -> None:
         while True:
             try:
-                event, _endpoint = monitor.recv_multipart(zmq.NOBLOCK)
+                event_id, value, _endpoint = monitor_event(monitor.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            event_id, value = MONITOR_EVENT.unpack(event[:6])
             if event_id == zmq.EVENT_ACCEPTED:
                 shaking.append((value, their_side(value)))
             elif event_id == zmq.EVENT_DISCONNECTED:

@@ -10,19 +10,24 @@ heartbeats, and leaves with one line when the run ends, falls silent, or refuses
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import zmq
 
 from rrsim import wire
+from rrsim.child.spec import ChildSpec, Curve
 from rrsim.errors import UserError
-from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS, MONITOR_EVENT, secure_client
+from rrsim.child.runtime import ChildRuntime
+from rrsim.child.security import secure_client
+from rrsim.child.sockets import monitor_event
+from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS
 
 JOIN_TIMEOUT_S = 5.0
 CLOCK_SAMPLES = 16  # round trips on joining; the shortest gives the offset (its error is within half of it)
@@ -36,32 +41,56 @@ class RunEnded(Exception):
     """The run is over for this worker: the message says why, in one line."""
 
 
-def obey(runtime: Any, now_ns: int) -> dict[str, Any] | None:
-    """A remote worker's housekeeping: heartbeats, and what control says (pause holds us here,
-    reading control and beating, as a SIGSTOP would hold a local worker without the beats)."""
-    state = runtime.read_control()
-    while True:
-        keeper = runtime.clock_keeper
-        if runtime.clock() >= runtime.next_beat_ns:
-            clock = {"uncertainty_ns": keeper.uncertainty_ns, "estimates": keeper.estimates} if keeper else {}
-            runtime.report(wire.BEAT, **clock)
-            runtime.next_beat_ns = runtime.clock() + HEARTBEAT_NS
-        if state is not None:
-            if state.get("end"):
-                raise RunEnded("the run has ended")
-            if state.get("exit"):
-                print(f"rrsim worker: {runtime.name} killed from the run's live view: exiting at once", flush=True)
-                os._exit(1)
-            if state.get("stop"):
-                runtime.stopping = True
-            runtime.paused = bool(state.get("paused"))
-        if runtime.clock() - runtime.last_control_ns > ENGINE_SILENT_NS:
-            raise RunEnded(f"the run fell silent (no control message for {ENGINE_SILENT_NS / 1e9:g} s): it has "
-                           "ended, or its machine or the network is gone")
-        if not runtime.paused:
-            return state
-        runtime.control.poll(PAUSED_POLL_MS)
-        state = runtime.read_control() or state
+class RemoteRuntime(ChildRuntime):
+    """A remote worker's runtime: no child of the engine, so it obeys control messages instead of
+    signals (pause holds it in housekeeping, reading control and beating, as a SIGSTOP would hold
+    a local worker without the beats), says it is there with heartbeats, and keeps its clock on
+    the run's with the offset its ``clock_keeper`` refreshes."""
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.clock_keeper: ClockKeeper | None = None  # asks the run for the time now and then
+        self.next_beat_ns = 0
+        self.paused = False
+        super().__init__(spec)
+
+    def run_clock(self) -> Callable[[], int]:
+        # Our clock as the engine's: CLOCK_MONOTONIC is another machine's.  The lambda reads the
+        # offset each time, as the clock keeper refreshes it.
+        return lambda: time.monotonic_ns() + self.clock_offset_ns
+
+    def start_as_child(self) -> None:
+        pass  # it leaves when told, or when the engine falls silent, not with a parent
+
+    def read_orders(self, now_ns: int) -> dict[str, Any] | None:
+        state = self.read_control()
+        while True:
+            keeper = self.clock_keeper
+            if self.clock() >= self.next_beat_ns:
+                clock = {"uncertainty_ns": keeper.uncertainty_ns, "estimates": keeper.estimates} if keeper else {}
+                self.report(wire.BEAT, **clock)
+                self.next_beat_ns = self.clock() + HEARTBEAT_NS
+            if state is not None:
+                if state.get("end"):
+                    raise RunEnded("the run has ended")
+                if state.get("exit"):
+                    print(f"rrsim worker: {self.name} killed from the run's live view: exiting at once", flush=True)
+                    os._exit(1)
+                if state.get("stop"):
+                    self.stopping = True
+                self.paused = bool(state.get("paused"))
+            if self.clock() - self.last_control_ns > ENGINE_SILENT_NS:
+                raise RunEnded(f"the run fell silent (no control message for {ENGINE_SILENT_NS / 1e9:g} s): it has "
+                               "ended, or its machine or the network is gone")
+            if not self.paused:
+                return state
+            self.control.poll(PAUSED_POLL_MS)
+            state = self.read_control() or state
+
+    def close(self) -> None:
+        self.report(wire.BEAT, last=True)  # leaving: not to be taken for lost contact
+        super().close()
+        if self.clock_keeper is not None:
+            self.clock_keeper.close()
 
 
 def parse_join(value: str) -> tuple[str, int]:
@@ -116,8 +145,7 @@ class Joiner:
                                "(rrsim --listen), and can this machine reach it?")
             ready = dict(poller.poll(left_ms))
             if self.monitor in ready:
-                event, _endpoint = self.monitor.recv_multipart()
-                event_id, _value = MONITOR_EVENT.unpack(event[:6])
+                event_id, _value, _endpoint = monitor_event(self.monitor.recv_multipart())
                 if event_id == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                     raise RunEnded(f"the run at {self.endpoint} refused our key: ask its host to run "
                                    "`rrsim keys allow` with our public rrsim.key")
@@ -168,7 +196,7 @@ class ClockKeeper:
     round trip), and keeps the runtime's offset on the best of the recent round trips."""
 
     def __init__(self, ctx: zmq.Context, endpoint: str, curve: tuple[bytes, bytes, bytes] | None,
-                 first: tuple[int, int], runtime: Any) -> None:
+                 first: tuple[int, int], runtime: ChildRuntime) -> None:
         self.ctx, self.endpoint, self.curve, self.runtime = ctx, endpoint, curve, runtime
         self.samples: list[tuple[int, int]] = [(first[1] * 2, first[0])]
         self.uncertainty_ns = first[1]
@@ -217,7 +245,7 @@ def rehost(endpoint: str, host: str) -> str:
     return endpoint
 
 
-def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, bytes] | None, tuple[int, int]]:
+def join(args: argparse.Namespace) -> tuple[ChildSpec, tuple[bytes, bytes, bytes] | None, tuple[int, int]]:
     """Ask the run to take us; returns the spec to run, our keys and the clock estimate."""
     host, _port = parse_join(args.join)
     curve, key_file = _keys(args)
@@ -234,13 +262,12 @@ def join(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[bytes, bytes, 
         ctx.term()
     if "refused" in answer or "spec" not in answer:
         raise RunEnded(f"the run at {args.join} did not take us: {answer.get('refused', 'no spec in its answer')}")
-    spec = answer["spec"]
-    spec["clock_offset_ns"] = offset_ns
-    spec["telemetry"], spec["control"] = rehost(spec["telemetry"], host), rehost(spec["control"], host)
-    for plan in spec["sockets"].values():
-        plan["connect_to"] = [rehost(endpoint, host) for endpoint in plan["connect_to"]]
-    if curve is not None:
-        spec["curve"] = {"secret_file": str(key_file), "server_key": curve[2].decode()}
-    print(f"rrsim worker: joined {args.join} as {spec['name']} ({spec['pattern']}); clock offset "
+    spec = ChildSpec.from_dict(answer["spec"])
+    spec = dataclasses.replace(
+        spec, clock_offset_ns=offset_ns, telemetry=rehost(spec.telemetry, host), control=rehost(spec.control, host),
+        sockets={name: dataclasses.replace(plan, connect_to=tuple(rehost(endpoint, host) for endpoint in plan.connect_to))
+                 for name, plan in spec.sockets.items()},
+        curve=spec.curve if curve is None else Curve(str(key_file), curve[2].decode(), ""))
+    print(f"rrsim worker: joined {args.join} as {spec.name} ({spec.pattern}); clock offset "
           f"{offset_ns / 1e6:+.3f} ms ± {uncertainty_ns / 1e6:.3f} ms", flush=True)
     return spec, curve, (offset_ns, uncertainty_ns)

@@ -1,0 +1,20 @@
+"""``python -m rrsim.patterns SPEC_JSON``: a local child's entry: load the spec's pattern and run
+its role's loop on a ``ChildRuntime``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rrsim.child.runtime import ChildRuntime
+from rrsim.child.spec import ChildSpec
+from rrsim.patterns import load
+
+
+def main() -> None:
+    spec = ChildSpec.from_dict(json.loads(sys.argv[1]))
+    load(spec.pattern).ROLES[spec.role].loop(ChildRuntime(spec))
+
+
+if __name__ == "__main__":
+    main()
