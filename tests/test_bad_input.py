@@ -11,6 +11,8 @@ import pytest
 
 from rrsim.wire import HEADER_SIZE
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 SEED_SETUP = """
 [setup]
 workers = 2

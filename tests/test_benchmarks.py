@@ -19,6 +19,8 @@ import pytest
 
 from test_no_orphans import assert_nothing_left
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -130,6 +130,7 @@ def test_a_broker_has_no_graceful_stop_and_a_scenario_that_asks_for_one_is_refus
 
 
 # ------------------------------------------------------------------------------ real processes
+@pytest.mark.system
 def test_idle_workers_take_turns_in_the_order_they_became_ready():
     # Over tcp (the other broker tests run over ipc).  50 ms apart, every worker is idle again
     # long before the next message, even on a busy machine.
@@ -147,6 +148,7 @@ def test_idle_workers_take_turns_in_the_order_they_became_ready():
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_a_busy_worker_is_never_handed_a_second_message():
     # One worker, 100 ms a message, messages every 20 ms: the broker holds them and hands the
     # worker one at a time.  Killed, the worker loses only the one in hand; had the broker sent
@@ -170,6 +172,7 @@ def _slow_worker_killed(pattern: str):
     )
 
 
+@pytest.mark.system
 def test_killing_a_worker_loses_at_most_the_message_it_was_working_on_not_a_queue():
     broker = _slow_worker_killed("lb-broker")
     assert broker.model.workers["w1"].state == "killed"
@@ -181,6 +184,7 @@ def test_killing_a_worker_loses_at_most_the_message_it_was_working_on_not_a_queu
     assert_ledger_consistent(push_pull)
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("bind", ["broker", "pusher"])
 def test_a_killed_broker_loses_only_what_it_held_and_the_workers_come_back_to_the_next(bind):
     result = run(
@@ -217,6 +221,7 @@ def test_a_killed_broker_loses_only_what_it_held_and_the_workers_come_back_to_th
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_two_pushers_feed_one_broker():
     result = run(Setup(pattern="lb-broker", pushers=2, workers=3, rate=200, messages=300, wait_ready=True,
                        transport="tcp"))
@@ -227,6 +232,7 @@ def test_two_pushers_feed_one_broker():
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_busy_worker_under_both_patterns():
     scenario = load_scenario("busy-worker")
     results = {}
@@ -255,6 +261,7 @@ def test_busy_worker_under_both_patterns():
     assert broker.totals().lost == push_pull.totals().lost == 0
 
 
+@pytest.mark.system
 def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_does_not():
     scenario = load_scenario("busy-worker")
     shares = {}
@@ -269,6 +276,7 @@ def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_do
     assert shares["least-loaded"] < 0.15
 
 
+@pytest.mark.system
 def test_a_paused_worker_does_not_stop_the_broker_whatever_the_strategy():
     # round-robin with no limit keeps dealing to the paused w1 until its pipe is full; then the
     # broker skips it (a send that would block), as PUSH does, and w2 takes the rest.
@@ -284,6 +292,7 @@ def test_a_paused_worker_does_not_stop_the_broker_whatever_the_strategy():
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_stopping_a_worker_under_the_broker_keeps_what_it_did():
     result = run(Setup(pattern="lb-broker", strategy="round-robin", workers=2, rate=1000, messages=3000,
                        wait_ready=True, drain_s=0.5),

@@ -46,6 +46,7 @@ duration = 60.0
 """
 
 
+@pytest.mark.system
 def test_two_patterns_give_two_rows_and_two_reports_that_differ_as_they_should(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
     result = rrsim("compare", "tiny.toml", "--vary", "pattern=push-pull,lb-broker", "--json", "cmp.json",
@@ -88,6 +89,7 @@ def test_two_patterns_give_two_rows_and_two_reports_that_differ_as_they_should(t
     assert_nothing_left(tmp_path)
 
 
+@pytest.mark.system
 def test_a_failing_variant_is_reported_and_the_others_still_run(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
     with socket.socket() as taken:  # a port in use: the engine cannot bind it
@@ -147,6 +149,7 @@ def test_bad_vary_input_is_one_line_and_exit_2_before_anything_starts(tmp_path, 
         assert "did you mean 'pattern'?" in err
 
 
+@pytest.mark.system
 def test_ctrl_c_ends_the_run_in_progress_and_writes_what_was_done(tmp_path):
     (tmp_path / "long.toml").write_text(LONG)
     process = subprocess.Popen(

@@ -770,6 +770,7 @@ def real_command_lines(draw, out: str):
     return args + ["--duration", str(RUN_CAP_S)]
 
 
+@pytest.mark.system
 @REAL_RUNS
 @given(st.data())
 def test_real_runs_end_cleanly(data):
@@ -818,6 +819,7 @@ UNREACHABLE = {
 }
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("timeline", UNREACHABLE.values(), ids=UNREACHABLE.keys())
 def test_a_trigger_that_is_never_met_does_not_outlive_the_duration(tmp_path, timeline):
     # README: duration is "a hard cap in seconds".  Pending [[at]] entries keep _check_drained from ending the run.
@@ -831,6 +833,7 @@ def test_a_trigger_that_is_never_met_does_not_outlive_the_duration(tmp_path, tim
     assert_nothing_left(tmp_path / "t")
 
 
+@pytest.mark.system
 def test_an_empty_tcp_interface_is_refused_or_works(tmp_path):
     # socket.bind(("", 0)) accepts "" (any address), libzmq cannot bind "tcp://:PORT": the pusher crashes,
     # nothing is ever sent, and with no duration the run never ends.
@@ -846,6 +849,7 @@ def test_an_empty_tcp_interface_is_refused_or_works(tmp_path):
     assert_nothing_left(tmp_path / "t")
 
 
+@pytest.mark.system
 def test_a_run_that_fails_to_start_keeps_the_previous_report(tmp_path):
     # The report file is opened (truncated) before the engine starts; an engine error then leaves it empty.
     report = tmp_path / "r.json"
@@ -858,6 +862,7 @@ def test_a_run_that_fails_to_start_keeps_the_previous_report(tmp_path):
     assert_nothing_left(tmp_path / "t")
 
 
+@pytest.mark.system
 def test_kill_and_revive_on_the_same_trigger_end_both_lives(tmp_path):
     # Both entries fire in one step: revive() replaces w1's first process in the supervisor before
     # reap() has seen it die, so its end is never recorded (and the model ignores ends of older lives).

@@ -14,6 +14,7 @@ import struct
 import time
 from typing import Any
 
+import pytest
 import zmq
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,8 @@ from rrsim import wire
 from rrsim.scenario.config import Setup
 from rrsim.engine.engine import Engine
 from rrsim.engine.telemetry import SEQ_SLACK
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 # Each example is a whole run on real processes carrying hundreds of payloads: few examples, no shrinking.
 WIRE = settings(derandomize=True, deadline=None, max_examples=4, database=None, phases=[Phase.explicit, Phase.generate],

@@ -55,6 +55,7 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 
 
 # ---------------------------------------------------------------------------------- help and hints
+@pytest.mark.system
 def test_help_shows_each_default_once_and_says_how_the_two_commands_differ(tmp_path):
     tui = rrsim("--help", tmp=tmp_path).stdout
     run = rrsim("run", "--help", tmp=tmp_path).stdout
@@ -64,6 +65,7 @@ def test_help_shows_each_default_once_and_says_how_the_two_commands_differ(tmp_p
         assert "3 workers" in " ".join(text.split()) and "2 workers" in " ".join(text.split())
 
 
+@pytest.mark.system
 def test_scenarios_says_what_each_one_shows(tmp_path):
     result = rrsim("scenarios", tmp=tmp_path)
     lines = result.stdout.splitlines()
@@ -72,6 +74,7 @@ def test_scenarios_says_what_each_one_shows(tmp_path):
     assert any("slow joiner" in line for line in lines)
 
 
+@pytest.mark.system
 @pytest.mark.parametrize(
     "body, hint",
     [
@@ -86,6 +89,7 @@ def test_a_mistyped_name_in_a_scenario_suggests_the_nearest(tmp_path, body, hint
     assert hint in one_error_line(rrsim("run", "s.toml", tmp=tmp_path))
 
 
+@pytest.mark.system
 def test_too_many_workers_is_refused_with_the_reason(tmp_path):
     line = one_error_line(rrsim("run", "seed", "--workers", str(MAX_WORKERS + 1), tmp=tmp_path))
     assert f"at most {MAX_WORKERS}" in line and "open files" in line
@@ -200,6 +204,7 @@ def test_a_scenario_holds_checks_in_a_table(tmp_path):
     assert [str(c) for c in scenario.checks] == ["lost == 0", "fairness >= 0.5", "fairness <= 1"]
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("table, needles", [
     ('lots = "== 0"', ["[checks] key 'lots' (line 10)", "did you mean 'lost'?"]),
     ("lost = 0", ["[checks] key 'lost' (line 10)", "in a string"]),
@@ -215,6 +220,7 @@ def test_bad_checks_in_a_scenario_name_file_and_line_before_anything_runs(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no run directory was made
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("args, needle", [
     (["--check", "lots == 0"], "did you mean 'lost'?"),
     (["--check", "lost = 0"], "not a check"),
@@ -245,6 +251,7 @@ lost = ">= 0"
 """
 
 
+@pytest.mark.system
 def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_path):
     (tmp_path / "s.toml").write_text(KILL_AND_REVIVE)
     result = rrsim("run", "s.toml", "--json", "-", "--csv", "lives.csv", "--events", "events.jsonl",
@@ -278,6 +285,7 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
         assert event["t_s"] == pytest.approx((event["t_ns"] - events[0]["t_ns"]) / 1e9, abs=1e-6)
 
 
+@pytest.mark.system
 def test_the_summary_goes_to_stdout_and_progress_to_stderr_when_stdout_is_a_file(tmp_path):
     (tmp_path / "s.toml").write_text(QUICK)
     result = rrsim("run", "s.toml", "--check", "lost == 0", "--check", "p99_ms < 60000", tmp=tmp_path)
@@ -288,6 +296,7 @@ def test_the_summary_goes_to_stdout_and_progress_to_stderr_when_stdout_is_a_file
     assert "check failed" not in result.stdout
 
 
+@pytest.mark.system
 def test_the_csv_can_go_to_stdout(tmp_path):
     (tmp_path / "s.toml").write_text(QUICK)
     result = rrsim("run", "s.toml", "--csv", "-", tmp=tmp_path)
@@ -297,6 +306,7 @@ def test_the_csv_can_go_to_stdout(tmp_path):
     assert "scenario s:" in result.stderr
 
 
+@pytest.mark.system
 def test_a_run_that_ends_normally_says_it_was_not_interrupted(tmp_path):
     (tmp_path / "s.toml").write_text(QUICK)
     result = rrsim("run", "s.toml", "--json", "r.json", tmp=tmp_path)
@@ -340,6 +350,7 @@ class Stderr:
                 return match
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("signum, group", [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)])
 def test_a_signal_ends_the_run_and_still_writes_what_happened(tmp_path, signum, group):
     # group: a terminal's ctrl+c, which goes to the whole process group, the children included.
@@ -379,6 +390,7 @@ def test_a_signal_ends_the_run_and_still_writes_what_happened(tmp_path, signum, 
     assert_nothing_left(tmp_path)
 
 
+@pytest.mark.system
 def test_while_interruptible_a_signal_is_noted_not_raised_and_children_ignore_the_terminals_keys():
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
@@ -399,6 +411,7 @@ def test_while_interruptible_a_signal_is_noted_not_raised_and_children_ignore_th
 
 
 # ---------------------------------------------------------------------------------- where outputs go
+@pytest.mark.system
 def test_a_pipe_or_a_link_given_as_an_output_is_written_through_not_replaced(tmp_path):
     # A report is written beside its path and moved there at the end; done to a device or a pipe
     # (`--events /dev/null`, run as root) that move replaced the device with a plain file.

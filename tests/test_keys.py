@@ -17,6 +17,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.system
 def test_keys_makes_an_owner_only_pair_once(tmp_path):
     directory = tmp_path / "host"
     result = rrsim("keys", "--keys", str(directory))
@@ -33,6 +34,7 @@ def test_keys_makes_an_owner_only_pair_once(tmp_path):
     assert not made and again == pair
 
 
+@pytest.mark.system
 def test_allow_copies_the_public_key_owner_only(tmp_path):
     host, worker = tmp_path / "host", tmp_path / "worker"
     keys.create(host)
@@ -68,6 +70,7 @@ def test_bad_public_key_files(tmp_path, content, needle):
         keys.allow(tmp_path / "host", bad)
 
 
+@pytest.mark.system
 def test_bad_keys_command_lines_are_one_line(tmp_path):
     assert_one_line_error(rrsim("keys", "allow", str(tmp_path / "missing.key"), "--keys", str(tmp_path)),
                           "missing.key", "no such public key file")

@@ -19,6 +19,8 @@ from rrsim.remote import keys
 from test_no_orphans import processes_mentioning, wait_for
 from test_remote import PATIENCE_S, read_until
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 RUN = """
 [setup]
 workers = 1

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 # w1 is paused (SIGSTOP) early on: a stopped child must not survive its parent either.
 LONG_RUN = """
 [setup]

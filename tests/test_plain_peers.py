@@ -23,6 +23,8 @@ from rrsim.engine.engine import Engine
 from runs import run
 from test_no_orphans import processes_mentioning, wait_for
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 SEED_PUSH = """\
 import sys
 import time

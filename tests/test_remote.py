@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import zmq
 
 from rrsim import events as ev
@@ -22,6 +23,8 @@ from rrsim.scenario.config import Setup
 from rrsim.engine.engine import Engine
 from rrsim.child.receipts import REPORT_NS
 from test_no_orphans import processes_mentioning, wait_for
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 # Deadlines only a failure reaches: on a loaded 2-core machine a Python process can take seconds to start.
 PATIENCE_S = 60

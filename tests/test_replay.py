@@ -239,6 +239,7 @@ sent = "== 240"
 """
 
 
+@pytest.mark.system
 def test_replaying_a_recorded_run_writes_the_report_it_wrote(tmp_path: Path):
     runs = {}
     for pattern in ("push-pull", "lb-broker"):  # at once: most of a run is waiting
@@ -260,6 +261,7 @@ def test_replaying_a_recorded_run_writes_the_report_it_wrote(tmp_path: Path):
         assert original["totals"]["sent"] == 240 and original["drained"]
 
 
+@pytest.mark.system
 def test_a_stranger_replays_as_it_happened(tmp_path: Path):
     setup = Setup(transport="ipc", bind="pusher", workers=2, rate=300, messages=300, wait_ready=True, drain_s=0.3)
     scenario = Scenario("stranger", setup)
@@ -276,6 +278,7 @@ def test_a_stranger_replays_as_it_happened(tmp_path: Path):
     assert taken > 0 and len(original["unknown_peers"]) == 1
 
 
+@pytest.mark.system
 def test_the_live_view_records_what_a_replay_shows(tmp_path: Path, tmp_path_factory, terminal):
     path = tmp_path_factory.mktemp("recorded") / "live.jsonl.gz"  # outside TMPDIR: not a run's file
     term = terminal([sys.executable, "-m", "rrsim", "--record", str(path)])
@@ -339,6 +342,7 @@ def test_an_event_whose_arrays_are_not_integers_is_refused():
                       "sent_ns": [1], "recv_ns": [2]})
 
 
+@pytest.mark.system
 def test_a_gzip_recording_of_a_run_killed_by_sigkill_keeps_all_but_its_last_second(tmp_path: Path):
     # Found by review: gzip kept a short run's whole recording to itself, and SIGKILL left a
     # hidden .part of nothing at all.  The recorder flushes once a second.
@@ -360,11 +364,13 @@ def test_a_gzip_recording_of_a_run_killed_by_sigkill_keeps_all_but_its_last_seco
     assert any(isinstance(event, ev.Deliveries) for event in cut_off.events)
 
 
+@pytest.mark.system
 def test_rrsim_replay_of_a_bad_recording_says_so_in_one_line_and_exits_2(tmp_path: Path):
     (tmp_path / "garbage.jsonl").write_bytes(garbage_after_two_lines())
     assert_one_line_error(rrsim("replay", "garbage.jsonl", cwd=tmp_path), "garbage.jsonl", "line 3 is not an event")
 
 
+@pytest.mark.system
 def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_path: Path):
     lines = lines_of(RECORDED)
     cut = b"".join(lines[:400]) + lines[400][: len(lines[400]) // 2]
@@ -382,6 +388,7 @@ def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_p
     assert len(read_recording(tmp_path / "cut.jsonl").events) == 399
 
 
+@pytest.mark.system
 def test_a_recording_that_cannot_be_written_is_refused_before_anything_starts(tmp_path: Path):
     assert_one_line_error(rrsim("--record", str(tmp_path), tmp=tmp_path), "--record", "is a directory")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]  # no run directory made
@@ -507,6 +514,7 @@ def test_a_bad_speed_or_time_to_begin_at_is_one_line(args: list[str], needle: st
     assert needle in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.system
 def test_rrsim_replay_with_a_bad_speed_exits_2_before_reading_the_file(tmp_path: Path):
     assert_one_line_error(rrsim("replay", "missing.jsonl", "--speed", "2y", cwd=tmp_path), "--speed 2y")
 

@@ -23,6 +23,8 @@ from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from test_no_orphans import processes_mentioning
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 NS = 1_000_000_000
 SEED = 20120808  # the blog post's month: any fixed seed makes the schedule the same on every run
 # On the 2-core CI machine the engine keeps up with 32 workers at 2000/s per pusher (4000/s in all; at 2500/s

@@ -26,6 +26,8 @@ import pytest
 from test_no_orphans import assert_nothing_left, processes_mentioning, wait_for
 from test_tui_live import alive
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 ESCAPE_SEQUENCE = re.compile(rb"\x1b\[[0-9;?<>=$]*[A-Za-z~]")
 GONE_WITHIN_S = 2.0  # a closed terminal window: from the close to no process and no run directory
