@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import processes_mentioning
+
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 # w1 is paused (SIGSTOP) early on: a stopped child must not survive its parent either.
@@ -31,21 +33,6 @@ after_sent = 20
 action = "pause"
 worker = "w1"
 """
-
-
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        if text.encode() in cmdline and "State:\tZ" not in status:
-            found.append(int(entry.name))
-    return found
 
 
 def wait_for(condition, timeout_s: float, what: str) -> None:

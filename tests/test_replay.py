@@ -36,7 +36,7 @@ from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
 from rrsim.tui.scenes import recording
 from rrsim.tui.source import ReplayRun
 from rrsim.tui.widgets.header import RunStatus
-from test_bad_input import assert_one_line_error, rrsim
+from helpers import main_in_process, one_error_line
 from test_no_orphans import wait_for
 from test_strangers import _pull, _run_with
 from test_tui_exits import terminal  # noqa: F401 - a fixture
@@ -364,19 +364,18 @@ def test_a_gzip_recording_of_a_run_killed_by_sigkill_keeps_all_but_its_last_seco
     assert any(isinstance(event, ev.Deliveries) for event in cut_off.events)
 
 
-@pytest.mark.system
 def test_rrsim_replay_of_a_bad_recording_says_so_in_one_line_and_exits_2(tmp_path: Path):
     (tmp_path / "garbage.jsonl").write_bytes(garbage_after_two_lines())
-    assert_one_line_error(rrsim("replay", "garbage.jsonl", cwd=tmp_path), "garbage.jsonl", "line 3 is not an event")
+    one_error_line(main_in_process(["replay", "garbage.jsonl"], cwd=tmp_path, stand_ins=False),
+                   "garbage.jsonl", "line 3 is not an event")
 
 
-@pytest.mark.system
 def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_path: Path):
     lines = lines_of(RECORDED)
     cut = b"".join(lines[:400]) + lines[400][: len(lines[400]) // 2]
     (tmp_path / "cut.jsonl").write_bytes(cut)
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(cut, mtime=0)[:-30])  # no gzip trailer either
-    replayed = rrsim("replay", "cut.jsonl.gz", "--json", "report.json", cwd=tmp_path)
+    replayed = main_in_process(["replay", "cut.jsonl.gz", "--json", "report.json"], cwd=tmp_path, stand_ins=False)
     assert replayed.returncode == 0, replayed.stderr
     assert "cut.jsonl.gz was cut off" in replayed.stderr and "Traceback" not in replayed.stderr
     report = json.loads((tmp_path / "report.json").read_text())
@@ -388,9 +387,8 @@ def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_p
     assert len(read_recording(tmp_path / "cut.jsonl").events) == 399
 
 
-@pytest.mark.system
 def test_a_recording_that_cannot_be_written_is_refused_before_anything_starts(tmp_path: Path):
-    assert_one_line_error(rrsim("--record", str(tmp_path), tmp=tmp_path), "--record", "is a directory")
+    one_error_line(main_in_process(["--record", str(tmp_path)], tmp=tmp_path, stand_ins=False), "--record", "is a directory")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]  # no run directory made
 
 
@@ -514,9 +512,8 @@ def test_a_bad_speed_or_time_to_begin_at_is_one_line(args: list[str], needle: st
     assert needle in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.system
 def test_rrsim_replay_with_a_bad_speed_exits_2_before_reading_the_file(tmp_path: Path):
-    assert_one_line_error(rrsim("replay", "missing.jsonl", "--speed", "2y", cwd=tmp_path), "--speed 2y")
+    one_error_line(main_in_process(["replay", "missing.jsonl", "--speed", "2y"], cwd=tmp_path, stand_ins=False), "--speed 2y")
 
 
 def test_speeds_are_numbers_from_a_tenth_to_a_hundred_or_max():
