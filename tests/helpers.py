@@ -6,10 +6,13 @@ import contextlib
 import dataclasses
 import io
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -63,14 +66,14 @@ def assert_nothing_left(tmp: Path, within_s: float = 5.0, empty: bool = False) -
     wait_until(lambda: not left(), within_s, lambda: f"the run directory to be removed: {list(tmp.iterdir())}")
 
 
-def start_rrsim(*args: str, tmp: Path, cwd: Path | None = None, **popen: Any) -> subprocess.Popen:
-    """``python -m rrsim ARGS`` started with ``tmp`` as its TMPDIR (and its cwd, unless ``cwd``)."""
+def start_rrsim(*args: str, tmp: Path | None, cwd: Path | None = None, **popen: Any) -> subprocess.Popen:
+    """``python -m rrsim ARGS`` started with ``tmp`` as its TMPDIR (None: ours) and its cwd, unless ``cwd``."""
     popen.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.Popen([sys.executable, "-m", "rrsim", *args], env={**os.environ, "TMPDIR": str(tmp)},
-                            cwd=tmp if cwd is None else cwd, **popen)
+    env = os.environ if tmp is None else {**os.environ, "TMPDIR": str(tmp)}
+    return subprocess.Popen([sys.executable, "-m", "rrsim", *args], env=env, cwd=tmp if cwd is None else cwd, **popen)
 
 
-def run_rrsim(*args: str, tmp: Path, cwd: Path | None = None, timeout_s: float = 60.0) -> subprocess.CompletedProcess:
+def run_rrsim(*args: str, tmp: Path | None, cwd: Path | None = None, timeout_s: float = 60.0) -> subprocess.CompletedProcess:
     """``python -m rrsim ARGS`` to its end, its output as text; a run that outlives ``timeout_s``
     is ended with SIGTERM (rrsim then ends its children and removes its run directory) and fails."""
     process = start_rrsim(*args, tmp=tmp, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -83,6 +86,30 @@ def run_rrsim(*args: str, tmp: Path, cwd: Path | None = None, timeout_s: float =
         raise AssertionError(f"rrsim {list(args)!r} still running after {timeout_s} s; "
                              f"stdout tail: {stdout[-800:]}\nstderr tail: {stderr[-800:]}") from None
     return subprocess.CompletedProcess(list(args), process.returncode, stdout, stderr)
+
+
+class Stderr:
+    """A child's stderr read line by line in a thread, so a test can wait for a line with a deadline."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(process.stderr,), daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout_s: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {timeout_s} s: {self.seen}") from None
+            self.seen.append(line)
+            if match := re.search(pattern, line):
+                return match
 
 
 def one_error_line(result: subprocess.CompletedProcess | Outcome, *needles: str) -> str:

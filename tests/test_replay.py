@@ -33,11 +33,10 @@ from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, par
 from rrsim.report.report import build_report
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
-from rrsim.tui.scenes import recording
+from tests.scenes import recording
 from rrsim.tui.source import ReplayRun
 from rrsim.tui.widgets.header import RunStatus
-from helpers import main_in_process, one_error_line
-from test_no_orphans import wait_for
+from helpers import main_in_process, one_error_line, start_rrsim, wait_until
 from test_strangers import _pull, _run_with
 from test_tui_exits import terminal  # noqa: F401 - a fixture
 
@@ -178,7 +177,7 @@ def test_a_replay_folds_the_rest_behind_the_view_and_tells_a_bad_line_deep_in_it
     assert not run.timeline.complete and run.replay().loading is not None
     run.begin()
     try:
-        wait_for(lambda: run.timeline.complete, 30, "the recording to be folded")
+        wait_until(lambda: run.timeline.complete, 30, "the recording to be folded")
     finally:
         run.close()
     assert run.failure is None and run.replay().loading is None and run.timeline.loaded == 329
@@ -186,7 +185,7 @@ def test_a_replay_folds_the_rest_behind_the_view_and_tells_a_bad_line_deep_in_it
     bad = ReplayRun(RecordingFile(tmp_path / "bad.jsonl"))
     bad.begin()
     try:
-        wait_for(lambda: bad.failure is not None, 30, "the bad line to be found")
+        wait_until(lambda: bad.failure is not None, 30, "the bad line to be found")
     finally:
         bad.close()
     assert isinstance(bad.failure, UserError) and "line 301 is not an event" in str(bad.failure)
@@ -244,10 +243,9 @@ def test_replaying_a_recorded_run_writes_the_report_it_wrote(tmp_path: Path):
     runs = {}
     for pattern in ("push-pull", "lb-broker"):  # at once: most of a run is waiting
         (tmp_path / f"{pattern}.toml").write_text(KILL_AND_REVIVE.format(pattern=pattern))
-        runs[pattern] = subprocess.Popen(
-            [sys.executable, "-m", "rrsim", "run", f"{pattern}.toml", "--events", f"{pattern}.jsonl.gz",
-             "--json", f"{pattern}.json"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True)
+        runs[pattern] = start_rrsim("run", f"{pattern}.toml", "--events", f"{pattern}.jsonl.gz", "--json",
+                                    f"{pattern}.json", tmp=None, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True)
     for pattern, process in runs.items():
         assert process.wait(timeout=60) == 0, process.stderr.read()
         # What rrsim replay FILE --json REPORT runs, in this process: a second interpreter costs a second.
@@ -283,7 +281,7 @@ def test_the_live_view_records_what_a_replay_shows(tmp_path: Path, tmp_path_fact
     path = tmp_path_factory.mktemp("recorded") / "live.jsonl.gz"  # outside TMPDIR: not a run's file
     term = terminal([sys.executable, "-m", "rrsim", "--record", str(path)])
     term.type(b"k")
-    wait_for(lambda: b"killed" in term.output, 20, "w1 to show killed")
+    wait_until(lambda: b"killed" in term.output, 20, "w1 to show killed")
     term.type(b"q")
     assert term.wait_exit() == 0
     recorded = read_recording(path)
@@ -348,13 +346,13 @@ def test_a_gzip_recording_of_a_run_killed_by_sigkill_keeps_all_but_its_last_seco
     # hidden .part of nothing at all.  The recorder flushes once a second.
     # Slow: unflushed, gzip would hold minutes of this run.
     (tmp_path / "s.toml").write_text("[setup]\nworkers = 2\nrate = 20.0\nmessages = 0\nduration = 30.0\n")
-    run_ = subprocess.Popen([sys.executable, "-m", "rrsim", "run", "s.toml", "--events", "rec.jsonl.gz"], cwd=tmp_path,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run_ = start_rrsim("run", "s.toml", "--events", "rec.jsonl.gz", tmp=None, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
     try:
         def recorded_some() -> bool:
             parts = list(tmp_path.glob(".rec.jsonl.gz.*.part"))
             return bool(parts) and parts[0].stat().st_size > 500
-        wait_for(recorded_some, 15, "the recording to reach its file")
+        wait_until(recorded_some, 15, "the recording to reach its file")
     finally:
         run_.kill()
         run_.communicate(timeout=30)

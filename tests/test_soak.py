@@ -21,7 +21,7 @@ from rrsim import events as ev
 from rrsim.scenario.config import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from test_no_orphans import processes_mentioning
+from helpers import processes_mentioning
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
