@@ -132,19 +132,28 @@ def test_a_broker_has_no_graceful_stop_and_a_scenario_that_asks_for_one_is_refus
 # ------------------------------------------------------------------------------ real processes
 @pytest.mark.system
 def test_idle_workers_take_turns_in_the_order_they_became_ready():
-    # Over tcp (the other broker tests run over ipc).  50 ms apart, every worker is idle again
-    # long before the next message, even on a busy machine.
+    # Over tcp (the other broker tests run over ipc).  Judged by the order of what the workers
+    # stamped, not by the wall clock: on a loaded machine a worker may not be idle again by the
+    # next message, and then handing it to another is the rule, not a fault.
     result = run(Setup(pattern="lb-broker", transport="tcp", workers=3, rate=20, messages=30, wait_ready=True))
-    by_seq = {}
+    got: dict[int, tuple[str, int, int]] = {}  # seq -> (worker, received, done)
     for delivery in result.deliveries():
-        for seq in delivery.seqs.tolist():
-            by_seq[seq] = delivery.worker
-    order = [by_seq[seq] for seq in range(30)]
-    # The one ready longest is the one served longest ago: the workers take strict turns, in
-    # whatever order they first said ready.  (A stall of one of them may swap a pair, no more.)
-    assert sorted(order[:3]) == ["w1", "w2", "w3"]
-    out_of_turn = sum(order[i] != order[i - 3] for i in range(3, 30))
-    assert out_of_turn <= 3, order
+        done = delivery.recv_ns if delivery.done_ns is None else delivery.done_ns
+        for seq, recv_ns, done_ns in zip(delivery.seqs.tolist(), delivery.recv_ns.tolist(), done.tolist()):
+            got[seq] = (delivery.worker, recv_ns, done_ns)
+    # The one ready longest is the one served longest ago: each message goes to the worker whose
+    # last message was done first, among those done by the time it got this one (a worker not
+    # yet served has been ready since the start).  (A stall between done and saying ready may
+    # swap a pair, no more.)
+    free_since = {name: -1 for name in ("w1", "w2", "w3")}  # worker -> when its last message was done
+    out_of_turn = []
+    for seq in range(30):
+        worker, recv_ns, done_ns = got[seq]
+        longer = [w for w, since in free_since.items() if w != worker and since < free_since[worker] and since <= recv_ns]
+        if longer:
+            out_of_turn.append((seq, worker, longer))
+        free_since[worker] = done_ns
+    assert len(out_of_turn) <= 3, (out_of_turn, [got[seq][0] for seq in range(30)])
     assert_ledger_consistent(result)
 
 
