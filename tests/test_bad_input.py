@@ -1,14 +1,22 @@
-"""Bad input on the command line and in scenario files: one clear line, exit code 2, nothing left."""
+"""Bad input on the command line and in scenario files: one clear line, exit code 2, nothing left.
+
+Each mistake is checked in-process (``cli.main``, which must refuse it before anything starts);
+one real ``python -m rrsim`` per way of refusing shows the exit code and that no traceback leaks.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import Outcome, assert_nothing_left, main_in_process, one_error_line, run_rrsim
+from rrsim import events as ev
+from rrsim.recording.file import read_recording
+from rrsim.scenario.actions import ACTIONS
+from rrsim.scenario.setup import SETUP_KEYS
 from rrsim.wire import HEADER_SIZE
 
 SEED_SETUP = """
@@ -19,21 +27,9 @@ rate = 50.0
 """
 
 
-def rrsim(*args: str, cwd: Path | None = None, tmp: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if tmp is not None:
-        env["TMPDIR"] = str(tmp)
-    return subprocess.run([sys.executable, "-m", "rrsim", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
+def refused(tmp: Path, *args: str) -> Outcome:
+    """``rrsim ARGS`` in-process with ``tmp`` as its TMPDIR and cwd, which must refuse it."""
+    return main_in_process(list(args), cwd=tmp, tmp=tmp, stand_ins=False)
 
 
 @pytest.mark.parametrize(
@@ -70,8 +66,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
 def test_bad_scenario_files(tmp_path, body, needles):
     path = tmp_path / "bad.toml"
     path.write_text(body)
-    result = rrsim("run", str(path), tmp=tmp_path)
-    assert_one_line_error(result, str(path), *needles)
+    one_error_line(refused(tmp_path, "run", str(path)), str(path), *needles)
     assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]  # no run directory was made or left
 
 
@@ -89,16 +84,22 @@ def test_bad_scenario_files(tmp_path, body, needles):
         (["run", "no-such-scenario"], ["no-such-scenario", "built-ins", "seed"]),
         (["run", "seed", "--duration", "0"], ["--duration", "at least"]),
         (["run", "seed", "--json", "/nonexistent-dir/report.json"], ["--json", "/nonexistent-dir/report.json"]),
-        (["run", "seed", "--transport", "tcp", "--interface", "203.0.113.7"], ["interface", "203.0.113.7"]),
         (["--workers", "abc"], ["--workers", "whole number"]),
         (["--scenario", "nope.toml"], ["nope.toml"]),
         (["scenarios", "extra"], ["no arguments"]),
     ],
 )
 def test_bad_command_lines(tmp_path, args, needles):
-    result = rrsim(*args, tmp=tmp_path)
-    assert_one_line_error(result, *needles)
+    one_error_line(refused(tmp_path, *args), *needles)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.system
+def test_an_interface_no_socket_can_bind_is_refused_once_the_run_tries(tmp_path):
+    # Only binding finds it out: the run directory and its janitor exist by then, and must go.
+    result = run_rrsim("run", "seed", "--transport", "tcp", "--interface", "203.0.113.7", tmp=tmp_path)
+    one_error_line(result, "interface", "203.0.113.7")
+    assert_nothing_left(tmp_path, empty=True)
 
 
 def test_unreadable_scenario_file(tmp_path):
@@ -108,15 +109,15 @@ def test_unreadable_scenario_file(tmp_path):
     if os.access(path, os.R_OK):  # root reads anything: use a directory, which no one can read as a file
         path = tmp_path / "adir.toml"
         path.mkdir()
-    result = rrsim("run", str(path), tmp=tmp_path)
-    assert_one_line_error(result, str(path), "cannot read")
+    one_error_line(refused(tmp_path, "run", str(path)), str(path), "cannot read")
 
 
+@pytest.mark.system
 def test_ipc_path_over_the_limit(tmp_path):
+    # Found once the run directory is made (and its janitor started): a real run.
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
-    result = rrsim("run", "seed", tmp=deep)
-    assert_one_line_error(result, "107-byte limit", "TMPDIR")
+    one_error_line(run_rrsim("run", "seed", tmp=deep), "107-byte limit", "TMPDIR")
     assert list(deep.iterdir()) == []
 
 
@@ -124,23 +125,33 @@ def test_help_documents_every_setup_key_and_action():
     from rrsim.scenario.actions import ACTIONS
     from rrsim.scenario.setup import SETUP_KEYS
 
-    result = rrsim("--help")
-    assert result.returncode == 0
+    result = main_in_process(["--help"])
+    assert result.exited == 0
     for key in SETUP_KEYS:
         assert "--" + key.replace("_", "-") in result.stdout
     for action in ACTIONS:
         assert action in result.stdout
 
 
+@pytest.mark.system
+def test_a_refused_scenario_exits_2_with_one_line_and_no_traceback(tmp_path):
+    # What the in-process checks cannot see: the exit code and stderr of the real command.
+    path = tmp_path / "bad.toml"
+    path.write_text("[setup]\nworkers = 0\n")
+    result = run_rrsim("run", str(path), tmp=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert one_error_line(result) == f"rrsim: error: {path} [setup] key 'workers' (line 2): must be at least 1, got 0"
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]
+
+
+@pytest.mark.system
 def test_a_good_run_writes_the_report(tmp_path):
     path = tmp_path / "ok.toml"
     path.write_text(SEED_SETUP)
     report = tmp_path / "report.json"
     events = tmp_path / "events.jsonl"
-    result = rrsim("run", str(path), "--json", str(report), "--events", str(events), tmp=tmp_path)
+    result = run_rrsim("run", str(path), "--json", str(report), "--events", str(events), tmp=tmp_path)
     assert result.returncode == 0, result.stderr
-    import json
-
     data = json.loads(report.read_text())
     assert data["totals"]["sent"] == 20 and data["totals"]["delivered"] == 20
     for key in ("setup", "elapsed_s", "throughput_msgs_per_s", "pushers", "workers", "fairness", "lost_ids"):
@@ -149,8 +160,5 @@ def test_a_good_run_writes_the_report(tmp_path):
         assert set(worker["latency_ms"]) == {"p50", "p95", "p99"} and worker["lives"][0]["pid"] > 0
     header, *lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert header["format"] == "rrsim-events" and lines[0]["event"] == "RunStarted"
-    from rrsim import events as ev
-    from rrsim.recording.file import read_recording
-
     assert sum(len(e.seqs) for e in read_recording(events).events if isinstance(e, ev.Deliveries)) == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "ok.toml", "report.json"]

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from test_no_orphans import assert_nothing_left
+from helpers import assert_nothing_left
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 REPO = Path(__file__).resolve().parent.parent
 

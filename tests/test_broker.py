@@ -132,23 +132,34 @@ def test_a_broker_has_no_graceful_stop_and_a_scenario_that_asks_for_one_is_refus
 
 
 # ------------------------------------------------------------------------------ real processes
+@pytest.mark.system
 def test_idle_workers_take_turns_in_the_order_they_became_ready():
-    # Over tcp (the other broker tests run over ipc).  50 ms apart, every worker is idle again
-    # long before the next message, even on a busy machine.
+    # Over tcp (the other broker tests run over ipc).  Judged by the order of what the workers
+    # stamped, not by the wall clock: on a loaded machine a worker may not be idle again by the
+    # next message, and then handing it to another is the rule, not a fault.
     result = run(Setup(pattern="lb-broker", transport="tcp", workers=3, rate=20, messages=30, wait_ready=True))
-    by_seq = {}
+    got: dict[int, tuple[str, int, int]] = {}  # seq -> (worker, received, done)
     for delivery in result.deliveries():
-        for seq in delivery.seqs.tolist():
-            by_seq[seq] = delivery.worker
-    order = [by_seq[seq] for seq in range(30)]
-    # The one ready longest is the one served longest ago: the workers take strict turns, in
-    # whatever order they first said ready.  (A stall of one of them may swap a pair, no more.)
-    assert sorted(order[:3]) == ["w1", "w2", "w3"]
-    out_of_turn = sum(order[i] != order[i - 3] for i in range(3, 30))
-    assert out_of_turn <= 3, order
+        done = delivery.recv_ns if delivery.done_ns is None else delivery.done_ns
+        for seq, recv_ns, done_ns in zip(delivery.seqs.tolist(), delivery.recv_ns.tolist(), done.tolist()):
+            got[seq] = (delivery.worker, recv_ns, done_ns)
+    # The one ready longest is the one served longest ago: each message goes to the worker whose
+    # last message was done first, among those done by the time it got this one (a worker not
+    # yet served has been ready since the start).  (A stall between done and saying ready may
+    # swap a pair, no more.)
+    free_since = {name: -1 for name in ("w1", "w2", "w3")}  # worker -> when its last message was done
+    out_of_turn = []
+    for seq in range(30):
+        worker, recv_ns, done_ns = got[seq]
+        longer = [w for w, since in free_since.items() if w != worker and since < free_since[worker] and since <= recv_ns]
+        if longer:
+            out_of_turn.append((seq, worker, longer))
+        free_since[worker] = done_ns
+    assert len(out_of_turn) <= 3, (out_of_turn, [got[seq][0] for seq in range(30)])
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_a_busy_worker_is_never_handed_a_second_message():
     # One worker, 100 ms a message, messages every 20 ms: the broker holds them and hands the
     # worker one at a time.  Killed, the worker loses only the one in hand; had the broker sent
@@ -172,6 +183,7 @@ def _slow_worker_killed(pattern: str):
     )
 
 
+@pytest.mark.system
 def test_killing_a_worker_loses_at_most_the_message_it_was_working_on_not_a_queue():
     broker = _slow_worker_killed("lb-broker")
     assert broker.model.workers["w1"].state == "killed"
@@ -183,6 +195,7 @@ def test_killing_a_worker_loses_at_most_the_message_it_was_working_on_not_a_queu
     assert_ledger_consistent(push_pull)
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("bind", ["broker", "pusher"])
 def test_a_killed_broker_loses_only_what_it_held_and_the_workers_come_back_to_the_next(bind):
     result = run(
@@ -219,6 +232,7 @@ def test_a_killed_broker_loses_only_what_it_held_and_the_workers_come_back_to_th
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_two_pushers_feed_one_broker():
     result = run(Setup(pattern="lb-broker", pushers=2, workers=3, rate=200, messages=300, wait_ready=True,
                        transport="tcp"))
@@ -229,6 +243,7 @@ def test_two_pushers_feed_one_broker():
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_busy_worker_under_both_patterns():
     scenario = load_scenario("busy-worker")
     results = {}
@@ -257,6 +272,7 @@ def test_busy_worker_under_both_patterns():
     assert broker.totals().lost == push_pull.totals().lost == 0
 
 
+@pytest.mark.system
 def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_does_not():
     scenario = load_scenario("busy-worker")
     shares = {}
@@ -271,6 +287,7 @@ def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_do
     assert shares["least-loaded"] < 0.15
 
 
+@pytest.mark.system
 def test_a_paused_worker_does_not_stop_the_broker_whatever_the_strategy():
     # round-robin with no limit keeps dealing to the paused w1 until its pipe is full; then the
     # broker skips it (a send that would block), as PUSH does, and w2 takes the rest.
@@ -286,6 +303,7 @@ def test_a_paused_worker_does_not_stop_the_broker_whatever_the_strategy():
     assert_ledger_consistent(result)
 
 
+@pytest.mark.system
 def test_stopping_a_worker_under_the_broker_keeps_what_it_did():
     result = run(Setup(pattern="lb-broker", strategy="round-robin", workers=2, rate=1000, messages=3000,
                        wait_ready=True, drain_s=0.5),

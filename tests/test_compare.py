@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 
 import pytest
 from rich.console import Console
@@ -21,10 +20,9 @@ from rrsim.scenario.scenario import Scenario, load_scenario
 from rrsim.scenario.setup import Setup
 
 from rrsim.commands import compare
-from rrsim.commands.compare import Variant, comparison_table
+from rrsim.commands.compare import Variant
 from rrsim.report.wait_chart import wait_chart
-from test_headless import Stderr, rrsim
-from test_no_orphans import assert_nothing_left
+from helpers import Stderr, assert_nothing_left, run_rrsim, start_rrsim
 
 # 2 workers, 150 messages at 500/s once both are connected (0.3 s of sending), 1 ms of work each.
 TINY = """\
@@ -48,9 +46,10 @@ duration = 60.0
 """
 
 
+@pytest.mark.system
 def test_two_patterns_give_two_rows_and_two_reports_that_differ_as_they_should(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
-    result = rrsim("compare", "tiny.toml", "--vary", "pattern=push-pull,lb-broker", "--json", "cmp.json",
+    result = run_rrsim("compare", "tiny.toml", "--vary", "pattern=push-pull,lb-broker", "--json", "cmp.json",
                    "--csv", "cmp.csv", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     document = json.loads((tmp_path / "cmp.json").read_text())
@@ -90,13 +89,14 @@ def test_two_patterns_give_two_rows_and_two_reports_that_differ_as_they_should(t
     assert_nothing_left(tmp_path)
 
 
+@pytest.mark.system
 def test_a_failing_variant_is_reported_and_the_others_still_run(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
     with socket.socket() as taken:  # a port in use: the engine cannot bind it
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = rrsim("compare", "tiny.toml", "--transport", "tcp", "--vary", f"port={port},0",
+        result = run_rrsim("compare", "tiny.toml", "--transport", "tcp", "--vary", f"port={port},0",
                        "--vary", "bind=pusher,broker", "--json", "-", tmp=tmp_path)
     assert result.returncode == 1, result.stderr
     variants = json.loads(result.stdout)["variants"]
@@ -149,13 +149,12 @@ def test_bad_vary_input_is_one_line_and_exit_2_before_anything_starts(tmp_path, 
         assert "did you mean 'pattern'?" in err
 
 
+@pytest.mark.system
 def test_ctrl_c_ends_the_run_in_progress_and_writes_what_was_done(tmp_path):
     (tmp_path / "long.toml").write_text(LONG)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rrsim", "compare", "long.toml", "--vary", "pattern=push-pull,lb-broker",
-         "--json", "cmp.json"],
-        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = start_rrsim("compare", "long.toml", "--vary", "pattern=push-pull,lb-broker", "--json", "cmp.json",
+                          tmp=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True)
     try:
         stderr = Stderr(process)
         stderr.wait_for(r"\[1/2\] .* sent [1-9]\d*  delivered [1-9]", timeout_s=30)  # running for real

@@ -20,6 +20,8 @@ from rrsim.errors import UserError
 from rrsim.engine.wiring import free_port as _free_port
 from runs import assert_ledger_consistent, run
 
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+
 NS = 1_000_000_000
 
 

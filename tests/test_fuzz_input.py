@@ -8,20 +8,13 @@ recorder, so that nothing starts); a modest number really run, small and short.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
-import io
 import json
 import math
-import os
 import re
-import signal
 import subprocess
-import sys
 import tempfile
-import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +22,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
-import rrsim.commands.run
-from rrsim import cli
 from rrsim import patterns
 from rrsim.scenario.actions import ACTIONS, NEEDS_WORKER, Action
 from rrsim.scenario.scenario import Scenario, parse_scenario
 from rrsim.scenario.setup import MAX_WORKERS, SETUP_KEYS, check_value
 from rrsim.errors import UserError
-from test_no_orphans import processes_mentioning
+from helpers import ERROR_PREFIX, Outcome, assert_nothing_left, main_in_process, run_rrsim
 
 # In-process cases are cheap: hundreds, always the same ones (derandomize), no example database.
 IN_PROCESS = settings(derandomize=True, deadline=None, max_examples=500, database=None,
@@ -50,7 +41,6 @@ REAL_RUNS = settings(derandomize=True, deadline=None, max_examples=12, database=
 
 WHERE = "fuzz.toml"
 LINE_BREAK = re.compile(r"[\n\r\v\f]")  # what a terminal shows as a new line
-ERROR_PREFIX = "rrsim: error: "
 RUN_CAP_S = 2.5  # every real run gets --duration 2.5 as its last option
 RUN_TIMEOUT_S = 30.0  # far past the cap: a run still going then has hung
 PROGRESS_LINE = re.compile(r"endpoints: .*|\s*\d+\.\ds  sent \d+  delivered .*")
@@ -565,54 +555,6 @@ def command_lines(draw, keep_logs: list[str], scenario_paths: list[str]) -> list
     return options
 
 
-@dataclasses.dataclass
-class Outcome:
-    code: int | None
-    stdout: str
-    stderr: str
-    started: list[tuple[str, Scenario]]  # what would have run: ("run" | "tui", scenario)
-    exited: int | None = None  # SystemExit code, if main() raised it
-
-
-@contextlib.contextmanager
-def nothing_starts(started: list[tuple[str, Scenario]]):
-    """Replace the headless run and the TUI by recorders, so that cli.main only parses and checks."""
-    real_headless = rrsim.commands.run.run_headless
-    fake_tui = types.ModuleType("rrsim.tui.app")
-    fake_tui.run_tui = lambda scenario, keep_logs=None, record=None: started.append(("tui", scenario)) or 0
-    saved_tui = sys.modules.get("rrsim.tui.app")
-    rrsim.commands.run.run_headless = lambda scenario, *args, **kwargs: started.append(("run", scenario)) or 0
-    sys.modules["rrsim.tui.app"] = fake_tui
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}  # main() installs its own
-    try:
-        yield
-    finally:
-        rrsim.commands.run.run_headless = real_headless
-        if saved_tui is None:
-            del sys.modules["rrsim.tui.app"]
-        else:
-            sys.modules["rrsim.tui.app"] = saved_tui
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-
-
-def main_in_process(argv: list[str], cwd: Path) -> Outcome:
-    started: list[tuple[str, Scenario]] = []
-    out, err = io.StringIO(), io.StringIO()
-    code = exited = None
-    old_cwd = os.getcwd()
-    os.chdir(cwd)  # --keep-logs makes directories: only ever here
-    try:
-        with nothing_starts(started), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = cli.main(argv)
-            except SystemExit as stop:
-                exited = stop.code
-    finally:
-        os.chdir(old_cwd)
-    return Outcome(code, out.getvalue(), err.getvalue(), started, exited)
-
-
 def assert_valid_setup(scenario: Scenario, need_end: bool) -> None:
     for key in SETUP_KEYS:
         value = getattr(scenario.setup, key)
@@ -674,35 +616,6 @@ def test_help_exits_zero_in_process(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- real runs
-def run_rrsim(args: list[str], tmpdir: Path, timeout_s: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
-    """``python -m rrsim ARGS`` with its own TMPDIR; a run that outlives the timeout is ended with SIGTERM."""
-    process = subprocess.Popen([sys.executable, "-m", "rrsim", *args], env={**os.environ, "TMPDIR": str(tmpdir)},
-                               cwd=tmpdir.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               errors="replace")
-    try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.terminate()  # rrsim ends its children and removes its run directory on SIGTERM
-        stdout, stderr = process.communicate(timeout=30)
-        raise AssertionError(f"rrsim {args!r} still running after {timeout_s} s; stdout tail: {stdout[-800:]}") from None
-    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
-
-
-def wait_until(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def assert_nothing_left(tmpdir: Path) -> None:
-    assert wait_until(lambda: not processes_mentioning(str(tmpdir)), 5.0), \
-        f"processes left running: {processes_mentioning(str(tmpdir))}"
-    assert wait_until(lambda: not list(tmpdir.iterdir()), 5.0), f"left in TMPDIR: {list(tmpdir.iterdir())}"
-
-
 def check_report(report: dict, shown: str) -> None:
     totals = report["totals"]
     assert totals["sent"] == totals["delivered"] + totals["in_flight"] + totals["lost"], shown
@@ -720,7 +633,7 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
     tmpdir, out = root / "t", root / "out"
     tmpdir.mkdir()
     report_path = out / "report.json"
-    result = run_rrsim(args, tmpdir)
+    result = run_rrsim(*args, tmp=tmpdir, cwd=tmpdir.parent, timeout_s=RUN_TIMEOUT_S)
     shown = f"args={args!r}\nscenario:\n{scenario_text}\nexit {result.returncode}\nstderr={result.stderr!r}"
     assert "Traceback" not in result.stderr, shown
     if result.returncode == 2:
@@ -733,7 +646,7 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
         if (out / "events.jsonl").exists():
             events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()[1:]]
             assert events[0]["event"] == "RunStarted" and events[-1]["event"] in ("Drained", "ProcessEnded"), shown
-    assert_nothing_left(tmpdir)
+    assert_nothing_left(tmpdir, empty=True)
     return result
 
 
@@ -772,6 +685,7 @@ def real_command_lines(draw, out: str):
     return args + ["--duration", str(RUN_CAP_S)]
 
 
+@pytest.mark.system
 @REAL_RUNS
 @given(st.data())
 def test_real_runs_end_cleanly(data):
@@ -820,46 +734,50 @@ UNREACHABLE = {
 }
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("timeline", UNREACHABLE.values(), ids=UNREACHABLE.keys())
 def test_a_trigger_that_is_never_met_does_not_outlive_the_duration(tmp_path, timeline):
     # README: duration is "a hard cap in seconds".  Pending [[at]] entries keep _check_drained from ending the run.
     text = "[setup]\nworkers = 2\nmessages = 20\nrate = 200.0\nwait_ready = true\nduration = 2.0\n\n" + timeline
     (tmp_path / "s.toml").write_text(text)
     (tmp_path / "t").mkdir()
-    result = run_rrsim(["run", str(tmp_path / "s.toml"), "--json", str(tmp_path / "r.json")], tmp_path / "t",
-                       timeout_s=20)
+    result = run_rrsim("run", str(tmp_path / "s.toml"), "--json", str(tmp_path / "r.json"), tmp=tmp_path / "t",
+                       cwd=tmp_path, timeout_s=20)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "r.json").read_text())["elapsed_s"] < 15
-    assert_nothing_left(tmp_path / "t")
+    assert_nothing_left(tmp_path / "t", empty=True)
 
 
+@pytest.mark.system
 def test_an_empty_tcp_interface_is_refused_or_works(tmp_path):
     # socket.bind(("", 0)) accepts "" (any address), libzmq cannot bind "tcp://:PORT": the pusher crashes,
     # nothing is ever sent, and with no duration the run never ends.
     (tmp_path / "s.toml").write_text("[setup]\nworkers = 1\nmessages = 5\nrate = 100.0\n")
     (tmp_path / "t").mkdir()
-    result = run_rrsim(["run", str(tmp_path / "s.toml"), "--transport", "tcp", "--interface", "",
-                        "--json", str(tmp_path / "r.json")], tmp_path / "t", timeout_s=30)
+    result = run_rrsim("run", str(tmp_path / "s.toml"), "--transport", "tcp", "--interface", "",
+                       "--json", str(tmp_path / "r.json"), tmp=tmp_path / "t", cwd=tmp_path, timeout_s=30)
     if result.returncode == 2:
         assert result.stderr.startswith(ERROR_PREFIX) and result.stderr.count("\n") == 1
     else:
         assert result.returncode == 0, result.stderr
         assert json.loads((tmp_path / "r.json").read_text())["totals"]["delivered"] == 5
-    assert_nothing_left(tmp_path / "t")
+    assert_nothing_left(tmp_path / "t", empty=True)
 
 
+@pytest.mark.system
 def test_a_run_that_fails_to_start_keeps_the_previous_report(tmp_path):
     # The report file is opened (truncated) before the engine starts; an engine error then leaves it empty.
     report = tmp_path / "r.json"
     report.write_text('{"previous": true}\n')
     (tmp_path / "t").mkdir()
-    result = run_rrsim(["run", "seed", "--transport", "tcp", "--interface", "203.0.113.7", "--json", str(report)],
-                       tmp_path / "t", timeout_s=30)
+    result = run_rrsim("run", "seed", "--transport", "tcp", "--interface", "203.0.113.7", "--json", str(report),
+                       tmp=tmp_path / "t", cwd=tmp_path, timeout_s=30)
     assert result.returncode == 2 and result.stderr.startswith(ERROR_PREFIX)
     assert report.read_text() == '{"previous": true}\n'
-    assert_nothing_left(tmp_path / "t")
+    assert_nothing_left(tmp_path / "t", empty=True)
 
 
+@pytest.mark.system
 def test_kill_and_revive_on_the_same_trigger_end_both_lives(tmp_path):
     # Both entries fire in one step: revive() replaces w1's first process in the supervisor before
     # reap() has seen it die, so its end is never recorded (and the model ignores ends of older lives).

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
@@ -30,7 +29,7 @@ from rrsim.model.model import Model
 from rrsim.recording.file import EventRecorder
 from rrsim.report.report import build_report
 from rrsim.report.timeline_summary import timeline_lines
-from test_no_orphans import assert_nothing_left
+from helpers import Outcome, Stderr, assert_nothing_left, main_in_process, one_error_line, run_rrsim, start_rrsim
 
 # A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).
 QUICK = """\
@@ -44,22 +43,16 @@ duration = 20.0
 """
 
 
-def rrsim(*args: str, tmp: Path, timeout_s: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rrsim", *args], capture_output=True, text=True, timeout=timeout_s,
-                          cwd=tmp, env={**os.environ, "TMPDIR": str(tmp)}, stdin=subprocess.DEVNULL)
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rrsim: error: "), result.stderr
-    return lines[0]
+def in_process(*args: str, tmp: Path) -> Outcome:
+    """``rrsim ARGS`` in this process, in ``tmp`` (its cwd and TMPDIR): for what must end before anything runs."""
+    return main_in_process(list(args), cwd=tmp, tmp=tmp, stand_ins=False)
 
 
 # ---------------------------------------------------------------------------------- help and hints
 def test_help_shows_each_default_once_and_says_how_the_two_commands_differ(tmp_path):
-    tui = rrsim("--help", tmp=tmp_path).stdout
-    run = rrsim("run", "--help", tmp=tmp_path).stdout
+    tui, run = in_process("--help", tmp=tmp_path), in_process("run", "--help", tmp=tmp_path)
+    assert tui.exited == run.exited == 0
+    tui, run = tui.stdout, run.stdout
     for text in (tui, run):
         assert "127.0.0.1) (default" not in text and text.count("(default: 127.0.0.1)") == 1
         assert "seed post" not in text
@@ -67,7 +60,7 @@ def test_help_shows_each_default_once_and_says_how_the_two_commands_differ(tmp_p
 
 
 def test_scenarios_says_what_each_one_shows(tmp_path):
-    result = rrsim("scenarios", tmp=tmp_path)
+    result = in_process("scenarios", tmp=tmp_path)
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == builtin_scenarios()
     assert all(len(line.split()) > 5 for line in lines)
@@ -85,11 +78,11 @@ def test_scenarios_says_what_each_one_shows(tmp_path):
 )
 def test_a_mistyped_name_in_a_scenario_suggests_the_nearest(tmp_path, body, hint):
     (tmp_path / "s.toml").write_text(body)
-    assert hint in one_error_line(rrsim("run", "s.toml", tmp=tmp_path))
+    assert hint in one_error_line(in_process("run", "s.toml", tmp=tmp_path))
 
 
 def test_too_many_workers_is_refused_with_the_reason(tmp_path):
-    line = one_error_line(rrsim("run", "seed", "--workers", str(MAX_WORKERS + 1), tmp=tmp_path))
+    line = one_error_line(in_process("run", "seed", "--workers", str(MAX_WORKERS + 1), tmp=tmp_path))
     assert f"at most {MAX_WORKERS}" in line and "open files" in line
     assert list(tmp_path.iterdir()) == []
 
@@ -211,7 +204,7 @@ def test_a_scenario_holds_checks_in_a_table(tmp_path):
 ])
 def test_bad_checks_in_a_scenario_name_file_and_line_before_anything_runs(tmp_path, table, needles):
     (tmp_path / "s.toml").write_text(QUICK + "\n[checks]\n" + table + "\n")
-    line = one_error_line(rrsim("run", "s.toml", tmp=tmp_path))
+    line = one_error_line(in_process("run", "s.toml", tmp=tmp_path))
     for needle in ["s.toml", *needles]:
         assert needle in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no run directory was made
@@ -224,7 +217,7 @@ def test_bad_checks_in_a_scenario_name_file_and_line_before_anything_runs(tmp_pa
     (["--json", "-", "--csv", "-"], "--json and --csv both ask for standard output"),
 ])
 def test_bad_check_options_are_refused_before_anything_runs(tmp_path, args, needle):
-    line = one_error_line(rrsim("run", "seed", *args, tmp=tmp_path))
+    line = one_error_line(in_process("run", "seed", *args, tmp=tmp_path))
     assert needle in line and line.count("\n") == 0
     assert list(tmp_path.iterdir()) == []
 
@@ -247,9 +240,10 @@ lost = ">= 0"
 """
 
 
+@pytest.mark.system
 def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_path):
     (tmp_path / "s.toml").write_text(KILL_AND_REVIVE)
-    result = rrsim("run", "s.toml", "--json", "-", "--csv", "lives.csv", "--events", "events.jsonl",
+    result = run_rrsim("run", "s.toml", "--json", "-", "--csv", "lives.csv", "--events", "events.jsonl",
                    "--check", "sent == 300", "--check", "delivered < 10", tmp=tmp_path)
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)  # nothing but the report
@@ -280,9 +274,10 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
         assert event["t_s"] == pytest.approx((event["t_ns"] - events[0]["t_ns"]) / 1e9, abs=1e-6)
 
 
+@pytest.mark.system
 def test_the_summary_goes_to_stdout_and_progress_to_stderr_when_stdout_is_a_file(tmp_path):
     (tmp_path / "s.toml").write_text(QUICK)
-    result = rrsim("run", "s.toml", "--check", "lost == 0", "--check", "p99_ms < 60000", tmp=tmp_path)
+    result = run_rrsim("run", "s.toml", "--check", "lost == 0", "--check", "p99_ms < 60000", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("scenario s:") and "checks passed: lost == 0, p99_ms < 60000" in result.stdout
     assert "  sent " not in result.stdout.split("workers", 1)[0]  # no progress line before the table
@@ -290,18 +285,20 @@ def test_the_summary_goes_to_stdout_and_progress_to_stderr_when_stdout_is_a_file
     assert "check failed" not in result.stdout
 
 
+@pytest.mark.system
 def test_the_csv_can_go_to_stdout(tmp_path):
     (tmp_path / "s.toml").write_text(QUICK)
-    result = rrsim("run", "s.toml", "--csv", "-", tmp=tmp_path)
+    result = run_rrsim("run", "s.toml", "--csv", "-", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["worker"] for r in rows] == ["w1", "w2"] and sum(int(r["received"]) for r in rows) == 300
     assert "scenario s:" in result.stderr
 
 
+@pytest.mark.system
 def test_a_run_that_ends_normally_says_it_was_not_interrupted(tmp_path):
     (tmp_path / "s.toml").write_text(QUICK)
-    result = rrsim("run", "s.toml", "--json", "r.json", tmp=tmp_path)
+    result = run_rrsim("run", "s.toml", "--json", "r.json", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["interrupted"] is False and report["drained"] and report["totals"]["delivered"] == 300
@@ -318,39 +315,14 @@ duration = 120.0
 """
 
 
-class Stderr:
-    """A child's stderr read line by line in a thread, so a test can wait for a line with a deadline."""
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, args=(process.stderr,), daemon=True).start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            self.lines.put(line)
-
-    def wait_for(self, pattern: str, timeout_s: float) -> re.Match:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r} in {timeout_s} s: {self.seen}") from None
-            self.seen.append(line)
-            if match := re.search(pattern, line):
-                return match
-
-
+@pytest.mark.system
 @pytest.mark.parametrize("signum, group", [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)])
 def test_a_signal_ends_the_run_and_still_writes_what_happened(tmp_path, signum, group):
     # group: a terminal's ctrl+c, which goes to the whole process group, the children included.
     (tmp_path / "endless.toml").write_text(ENDLESS)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rrsim", "run", "endless.toml", "--json", "report.json", "--csv", "lives.csv",
-         "--events", "events.jsonl", "--keep-logs", "logs"],
-        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = start_rrsim("run", "endless.toml", "--json", "report.json", "--csv", "lives.csv",
+                          "--events", "events.jsonl", "--keep-logs", "logs", tmp=tmp_path,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stderr = Stderr(process)
         stderr.wait_for(r"sent [1-9]\d*  delivered [1-9]", timeout_s=30)  # running for real
@@ -381,6 +353,7 @@ def test_a_signal_ends_the_run_and_still_writes_what_happened(tmp_path, signum, 
     assert_nothing_left(tmp_path)
 
 
+@pytest.mark.system
 def test_while_interruptible_a_signal_is_noted_not_raised_and_children_ignore_the_terminals_keys():
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
@@ -401,6 +374,7 @@ def test_while_interruptible_a_signal_is_noted_not_raised_and_children_ignore_th
 
 
 # ---------------------------------------------------------------------------------- where outputs go
+@pytest.mark.system
 def test_a_pipe_or_a_link_given_as_an_output_is_written_through_not_replaced(tmp_path):
     # A report is written beside its path and moved there at the end; done to a device or a pipe
     # (`--events /dev/null`, run as root) that move replaced the device with a plain file.
@@ -413,7 +387,7 @@ def test_a_pipe_or_a_link_given_as_an_output_is_written_through_not_replaced(tmp
     reader.start()
     scenario = tmp_path / "s.toml"
     scenario.write_text(QUICK)
-    result = rrsim("run", str(scenario), "--events", str(fifo), "--json", str(link), "--messages", "50",
+    result = run_rrsim("run", str(scenario), "--events", str(fifo), "--json", str(link), "--messages", "50",
                    tmp=tmp_path)
     reader.join(timeout=10)
     assert result.returncode == 0, result.stderr

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import zmq.auth
 
-from rrsim.remote import keys
+from helpers import main_in_process, one_error_line
 from rrsim.errors import UserError
-from test_bad_input import assert_one_line_error, rrsim
+from rrsim.remote import keys
 
 
 def mode(path: Path) -> int:
@@ -19,7 +19,7 @@ def mode(path: Path) -> int:
 
 def test_keys_makes_an_owner_only_pair_once(tmp_path):
     directory = tmp_path / "host"
-    result = rrsim("keys", "--keys", str(directory))
+    result = main_in_process(["keys", "--keys", str(directory)], stand_ins=False)
     assert result.returncode == 0, result.stderr
     pair = keys.find_pair(directory)
     assert pair is not None and pair.public.decode() in result.stdout
@@ -37,7 +37,7 @@ def test_allow_copies_the_public_key_owner_only(tmp_path):
     host, worker = tmp_path / "host", tmp_path / "worker"
     keys.create(host)
     worker_pair, _ = keys.create(worker)
-    result = rrsim("keys", "allow", str(worker_pair.public_file), "--keys", str(host))
+    result = main_in_process(["keys", "allow", str(worker_pair.public_file), "--keys", str(host)], stand_ins=False)
     assert result.returncode == 0, result.stderr
     allowed = list((host / "allowed").iterdir())
     assert len(allowed) == 1 and mode(allowed[0]) == 0o600
@@ -69,10 +69,10 @@ def test_bad_public_key_files(tmp_path, content, needle):
 
 
 def test_bad_keys_command_lines_are_one_line(tmp_path):
-    assert_one_line_error(rrsim("keys", "allow", str(tmp_path / "missing.key"), "--keys", str(tmp_path)),
+    one_error_line(main_in_process(["keys", "allow", str(tmp_path / "missing.key"), "--keys", str(tmp_path)], stand_ins=False),
                           "missing.key", "no such public key file")
-    assert_one_line_error(rrsim("keys", "allow", "--keys", str(tmp_path)), "needs the worker's public key file")
-    assert_one_line_error(rrsim("keys", "revoke"), "invalid choice")
+    one_error_line(main_in_process(["keys", "allow", "--keys", str(tmp_path)], stand_ins=False), "needs the worker's public key file")
+    one_error_line(main_in_process(["keys", "revoke"], stand_ins=False), "invalid choice")
 
 
 def test_a_secret_file_given_as_the_pair_must_hold_a_secret(tmp_path):

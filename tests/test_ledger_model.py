@@ -248,7 +248,7 @@ def test_paused_time_does_not_count_as_alive():
 
 
 def test_every_log_entry_of_the_scenes_has_words():
-    from rrsim.tui.scenes import SCENES
+    from tests.scenes import SCENES
 
     for make in SCENES.values():
         for entry in make().model.log:

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from rrsim.remote import keys
-from test_no_orphans import processes_mentioning, wait_for
+from helpers import processes_mentioning, wait_until
 from test_remote import PATIENCE_S, read_until
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 RUN = """
 [setup]
@@ -111,4 +113,4 @@ def test_a_worker_joins_from_another_namespace_and_is_lost_when_the_cable_is_cut
     assert life["ended_s"] - life["started_s"] < (cut - joined_at) + 3.0 + 1.5
     totals = result["totals"]
     assert totals["sent"] == totals["delivered"] + totals["lost"] + totals["in_flight"]
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), 5, "nothing left running")
+    wait_until(lambda: not processes_mentioning(str(tmp_path)), 5, "nothing left running")

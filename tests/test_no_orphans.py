@@ -11,10 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from helpers import assert_nothing_left, processes_mentioning, run_rrsim, start_rrsim, wait_until
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 # w1 is paused (SIGSTOP) early on: a stopped child must not survive its parent either.
 LONG_RUN = """
@@ -31,45 +34,13 @@ worker = "w1"
 """
 
 
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        if text.encode() in cmdline and "State:\tZ" not in status:
-            found.append(int(entry.name))
-    return found
-
-
-def wait_for(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def assert_nothing_left(tmp: Path, within_s: float = 3.0) -> None:
-    wait_for(lambda: not processes_mentioning(str(tmp)), within_s, f"children to end: {processes_mentioning(str(tmp))}")
-    wait_for(lambda: not [p for p in tmp.iterdir() if p.name.startswith("rrsim-")], within_s,
-             f"run directory removal: {list(tmp.iterdir())}")
-
-
 def start_run(tmp: Path, *args: str) -> subprocess.Popen:
     scenario = tmp / "long.toml"
     scenario.write_text(LONG_RUN)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rrsim", "run", str(scenario), *args],
-        env={**os.environ, "TMPDIR": str(tmp)},
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    process = start_rrsim("run", str(scenario), *args, tmp=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # Running for real: all three workers and the pusher are up, and w1 has been paused.
-    wait_for(lambda: len(processes_mentioning(str(tmp))) >= 5, 20, "the children to start")
-    wait_for(lambda: any(_stopped(pid) for pid in processes_mentioning(str(tmp))), 20, "w1 to be paused")
+    wait_until(lambda: len(processes_mentioning(str(tmp))) >= 5, 20, "the children to start")
+    wait_until(lambda: any(_stopped(pid) for pid in processes_mentioning(str(tmp))), 20, "w1 to be paused")
     return process
 
 
@@ -101,8 +72,7 @@ def test_sigkill_of_rrsim_children_and_run_directory_go_within_two_seconds(tmp_p
 
 
 def test_the_end_of_a_headless_run_leaves_nothing(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "rrsim", "run", "seed"], env={**os.environ, "TMPDIR": str(tmp_path)},
-                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    result = run_rrsim("run", "seed", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert_nothing_left(tmp_path, within_s=0.5)
 
@@ -131,10 +101,7 @@ def test_an_exception_inside_the_engine_still_ends_everything(tmp_path):
 
 def test_keep_logs_keeps_the_childrens_logs_where_asked(tmp_path):
     logs = tmp_path / "kept"
-    result = subprocess.run(
-        [sys.executable, "-m", "rrsim", "run", "seed", "--keep-logs", str(logs)],
-        env={**os.environ, "TMPDIR": str(tmp_path)}, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
-    )
+    result = run_rrsim("run", "seed", "--keep-logs", str(logs), tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in logs.iterdir()) == ["p1.1.log", "w1.1.log", "w1.2.log", "w2.1.log"]
     assert_nothing_left(tmp_path)

@@ -3,7 +3,6 @@ count for this life, and what a tile says once the run is over."""
 
 from __future__ import annotations
 
-import numpy as np
 
 from rrsim import events as ev
 from rrsim.model.model import NS

@@ -21,7 +21,9 @@ from rrsim import wire
 from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from runs import run
-from test_no_orphans import processes_mentioning, wait_for
+from helpers import processes_mentioning, wait_until
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 SEED_PUSH = """\
 import sys
@@ -84,7 +86,7 @@ def test_the_seeds_push_feeds_our_workers_as_foreign_payloads(tmp_path):
     port = free_port()
     push = script(tmp_path, "zeroMQ_PUSH.py", SEED_PUSH, str(port))
     try:
-        wait_for(lambda: listening(port), 10, "the seed's PUSH to bind")
+        wait_until(lambda: listening(port), 10, "the seed's PUSH to bind")
         # drain_s: a run ends after this long with nothing delivered; on a loaded machine the
         # workers (niceness 19) can be that slow to report.  Once all is delivered it ends at once.
         result = run(Setup(workers=2, messages=100, rate=100.0, connect_pusher=f"tcp://127.0.0.1:{port}",
@@ -149,4 +151,4 @@ def test_the_seeds_pull_let_in_by_address_is_an_estimated_worker(tmp_path):
     assert totals["strayed"] + totals["lost"] == total  # every message our workers missed, it got
     assert not report["unknown_peers"]  # let in: not a stranger
     assert any("external worker" in entry["text"] for entry in report["log"])
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), 5, "the seed's scripts to end")
+    wait_until(lambda: not processes_mentioning(str(tmp_path)), 5, "the seed's scripts to end")

@@ -129,6 +129,7 @@ def both_hold_one(model: Model) -> bool:
     return model.workers["w1"].received >= 1 and model.brokers["b1"].routed - done >= 2
 
 
+@pytest.mark.system
 def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
     # Two workers busy (200 ms a message, one every 50 ms): w1 is killed working on its second.
     setup = reliable(workers=2, rate=20.0, messages=10, work_ms=200.0, drain_s=2.0, wait_ready=True)
@@ -142,6 +143,7 @@ def test_a_message_killed_mid_work_is_retried_and_done_elsewhere():
     assert totals.retried >= 1
 
 
+@pytest.mark.system
 def test_a_paused_worker_is_declared_dead_in_time_and_its_late_completion_is_one_duplicate():
     # Both workers busy (300 ms a message, more than they can do): w1 is paused holding its second;
     # it is resumed once that message has been handed to w2, and finishes it too (with time to
@@ -176,6 +178,7 @@ def test_a_paused_worker_is_declared_dead_in_time_and_its_late_completion_is_one
     assert result.model.workers["w1"].heartbeats_missed >= LIVENESS
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("bind", ["pusher", "broker"])
 def test_killing_and_reviving_the_broker_loses_nothing(bind):
     # drain_s: a worker that lost its broker waits 1 s, 2 s, 4 s ... before it connects again; on a
@@ -189,6 +192,7 @@ def test_killing_and_reviving_the_broker_loses_nothing(bind):
     assert len(result.model.brokers["b1"].lives) == 2
 
 
+@pytest.mark.system
 def test_a_message_that_fails_every_attempt_is_given_up_with_its_reason():
     # One message, retries = 1, both workers paused (and slow: it is not done before the pause):
     # handed to one (attempt 1), not acknowledged within retry_ms, handed to the other (attempt 2),
@@ -266,6 +270,7 @@ def test_a_router_report_tells_each_workers_retries_and_the_report_keeps_them():
 
 
 # ------------------------------------------------------------------------------ the retry budget
+@pytest.mark.system
 def test_a_run_waits_for_a_retry_past_its_drain_and_the_live_view_never_calls_it_lost():
     # w1 is paused holding a message; w2 does the rest by about 0.7 s; 1.5 s after w1 was handed
     # its message the broker hands it to w2.  drain_s and lost_after_s are far shorter than that
@@ -308,6 +313,7 @@ def pusher_copies(request):
         pusher_side.close(linger=0)
 
 
+@pytest.mark.system
 def test_copies_are_sent_again_on_a_new_connection_and_again_when_one_of_two_drops(pusher_copies):
     copies, runtime, broker_side = pusher_copies
     assert copies.resent == 0  # the first connection: nothing was sent anywhere else
@@ -324,6 +330,7 @@ def test_copies_are_sent_again_on_a_new_connection_and_again_when_one_of_two_dro
     assert received == [message(seq) for seq in range(3)] * 2
 
 
+@pytest.mark.system
 def test_a_copy_sent_again_says_how_often_the_last_broker_handed_it_over(pusher_copies):
     copies, runtime, broker_side = pusher_copies
     for said in ([HANDED, key(0)[1]], [HANDED, key(0)[1]], [HANDED, key(1)[1]], [ACK, key(1)[1]]):

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import pytest
 import zmq
 
 from rrsim import events as ev
@@ -21,7 +20,9 @@ from rrsim.remote import keys
 from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.child.receipts import REPORT_NS
-from test_no_orphans import processes_mentioning, wait_for
+from helpers import processes_mentioning, start_rrsim, wait_until
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 # Deadlines only a failure reaches: on a loaded 2-core machine a Python process can take seconds to start.
 PATIENCE_S = 60
@@ -33,11 +34,6 @@ messages = 300
 rate = 100.0
 drain_s = 5.0  # all delivered ends it at once; on a loaded machine reports can be that slow
 """
-
-
-def rrsim(*args: str, tmp: Path, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rrsim", *args], env={**os.environ, "TMPDIR": str(tmp)},
-                            stdin=subprocess.DEVNULL, text=True, **popen)
 
 
 def read_until(stream, needle: str, timeout_s: float) -> str:
@@ -54,7 +50,8 @@ def read_until(stream, needle: str, timeout_s: float) -> str:
 
 
 def worker(tmp: Path, join: str, *args: str) -> subprocess.Popen:
-    return rrsim("worker", "--join", join, *args, tmp=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return start_rrsim("worker", "--join", join, *args, tmp=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
 
 
 def test_a_keyed_worker_joins_strangers_are_refused(tmp_path):
@@ -64,8 +61,8 @@ def test_a_keyed_worker_joins_strangers_are_refused(tmp_path):
     keys.allow(tmp_path / "host", ours.public_file)
     (tmp_path / "run.toml").write_text(RUN)
     report = tmp_path / "report.json"
-    run = rrsim("run", str(tmp_path / "run.toml"), "--listen", "tcp://127.0.0.1:0", "--keys", str(host.directory),
-                "--json", str(report), tmp=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run = start_rrsim("run", str(tmp_path / "run.toml"), "--listen", "tcp://127.0.0.1:0", "--keys", str(host.directory),
+                      "--json", str(report), tmp=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         pusher = read_until(run.stderr, "endpoints:", PATIENCE_S).split("p1 ")[1].split()[0]
         line = read_until(run.stderr, "rrsim worker --join", PATIENCE_S)
@@ -114,7 +111,7 @@ def test_a_keyed_worker_joins_strangers_are_refused(tmp_path):
     others = [r for r in result["refused"] if not r["why"].startswith("unknown key")]
     assert others and all(r["address"].startswith("127.0.0.1:") or r["address"] == "unknown" for r in others), others
     assert any("refused 127.0.0.1" in entry["text"] for entry in result["log"])
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), 5, "nothing left running")
+    wait_until(lambda: not processes_mentioning(str(tmp_path)), 5, "nothing left running")
 
 
 def _step_until(engine: Engine, condition, timeout_s: float, what: str) -> None:

@@ -34,11 +34,10 @@ from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, par
 from rrsim.report.report import build_report
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
-from rrsim.tui.scenes import recording
+from tests.scenes import recording
 from rrsim.tui.source import ReplayRun
 from rrsim.tui.widgets.header import RunStatus
-from test_bad_input import assert_one_line_error, rrsim
-from test_no_orphans import wait_for
+from helpers import main_in_process, one_error_line, start_rrsim, wait_until
 from test_strangers import _pull, _run_with
 from test_tui_exits import terminal  # noqa: F401 - a fixture
 
@@ -179,7 +178,7 @@ def test_a_replay_folds_the_rest_behind_the_view_and_tells_a_bad_line_deep_in_it
     assert not run.timeline.complete and run.replay().loading is not None
     run.begin()
     try:
-        wait_for(lambda: run.timeline.complete, 30, "the recording to be folded")
+        wait_until(lambda: run.timeline.complete, 30, "the recording to be folded")
     finally:
         run.close()
     assert run.failure is None and run.replay().loading is None and run.timeline.loaded == 329
@@ -187,7 +186,7 @@ def test_a_replay_folds_the_rest_behind_the_view_and_tells_a_bad_line_deep_in_it
     bad = ReplayRun(RecordingFile(tmp_path / "bad.jsonl"))
     bad.begin()
     try:
-        wait_for(lambda: bad.failure is not None, 30, "the bad line to be found")
+        wait_until(lambda: bad.failure is not None, 30, "the bad line to be found")
     finally:
         bad.close()
     assert isinstance(bad.failure, UserError) and "line 301 is not an event" in str(bad.failure)
@@ -240,14 +239,14 @@ sent = "== 240"
 """
 
 
+@pytest.mark.system
 def test_replaying_a_recorded_run_writes_the_report_it_wrote(tmp_path: Path):
     runs = {}
     for pattern in ("push-pull", "lb-broker"):  # at once: most of a run is waiting
         (tmp_path / f"{pattern}.toml").write_text(KILL_AND_REVIVE.format(pattern=pattern))
-        runs[pattern] = subprocess.Popen(
-            [sys.executable, "-m", "rrsim", "run", f"{pattern}.toml", "--events", f"{pattern}.jsonl.gz",
-             "--json", f"{pattern}.json"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True)
+        runs[pattern] = start_rrsim("run", f"{pattern}.toml", "--events", f"{pattern}.jsonl.gz", "--json",
+                                    f"{pattern}.json", tmp=None, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True)
     for pattern, process in runs.items():
         assert process.wait(timeout=60) == 0, process.stderr.read()
         # What rrsim replay FILE --json REPORT runs, in this process: a second interpreter costs a second.
@@ -261,6 +260,7 @@ def test_replaying_a_recorded_run_writes_the_report_it_wrote(tmp_path: Path):
         assert original["totals"]["sent"] == 240 and original["drained"]
 
 
+@pytest.mark.system
 def test_a_stranger_replays_as_it_happened(tmp_path: Path):
     setup = Setup(transport="ipc", bind="pusher", workers=2, rate=300, messages=300, wait_ready=True, drain_s=0.3)
     scenario = Scenario("stranger", setup)
@@ -277,11 +277,12 @@ def test_a_stranger_replays_as_it_happened(tmp_path: Path):
     assert taken > 0 and len(original["unknown_peers"]) == 1
 
 
+@pytest.mark.system
 def test_the_live_view_records_what_a_replay_shows(tmp_path: Path, tmp_path_factory, terminal):
     path = tmp_path_factory.mktemp("recorded") / "live.jsonl.gz"  # outside TMPDIR: not a run's file
     term = terminal([sys.executable, "-m", "rrsim", "--record", str(path)])
     term.type(b"k")
-    wait_for(lambda: b"killed" in term.output, 20, "w1 to show killed")
+    wait_until(lambda: b"killed" in term.output, 20, "w1 to show killed")
     term.type(b"q")
     assert term.wait_exit() == 0
     recorded = read_recording(path)
@@ -340,18 +341,19 @@ def test_an_event_whose_arrays_are_not_integers_is_refused():
                       "sent_ns": [1], "recv_ns": [2]})
 
 
+@pytest.mark.system
 def test_a_gzip_recording_of_a_run_killed_by_sigkill_keeps_all_but_its_last_second(tmp_path: Path):
     # Found by review: gzip kept a short run's whole recording to itself, and SIGKILL left a
     # hidden .part of nothing at all.  The recorder flushes once a second.
     # Slow: unflushed, gzip would hold minutes of this run.
     (tmp_path / "s.toml").write_text("[setup]\nworkers = 2\nrate = 20.0\nmessages = 0\nduration = 30.0\n")
-    run_ = subprocess.Popen([sys.executable, "-m", "rrsim", "run", "s.toml", "--events", "rec.jsonl.gz"], cwd=tmp_path,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run_ = start_rrsim("run", "s.toml", "--events", "rec.jsonl.gz", tmp=None, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
     try:
         def recorded_some() -> bool:
             parts = list(tmp_path.glob(".rec.jsonl.gz.*.part"))
             return bool(parts) and parts[0].stat().st_size > 500
-        wait_for(recorded_some, 15, "the recording to reach its file")
+        wait_until(recorded_some, 15, "the recording to reach its file")
     finally:
         run_.kill()
         run_.communicate(timeout=30)
@@ -363,7 +365,8 @@ def test_a_gzip_recording_of_a_run_killed_by_sigkill_keeps_all_but_its_last_seco
 
 def test_rrsim_replay_of_a_bad_recording_says_so_in_one_line_and_exits_2(tmp_path: Path):
     (tmp_path / "garbage.jsonl").write_bytes(garbage_after_two_lines())
-    assert_one_line_error(rrsim("replay", "garbage.jsonl", cwd=tmp_path), "garbage.jsonl", "line 3 is not an event")
+    one_error_line(main_in_process(["replay", "garbage.jsonl"], cwd=tmp_path, stand_ins=False),
+                   "garbage.jsonl", "line 3 is not an event")
 
 
 def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_path: Path):
@@ -371,7 +374,7 @@ def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_p
     cut = b"".join(lines[:400]) + lines[400][: len(lines[400]) // 2]
     (tmp_path / "cut.jsonl").write_bytes(cut)
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(cut, mtime=0)[:-30])  # no gzip trailer either
-    replayed = rrsim("replay", "cut.jsonl.gz", "--json", "report.json", cwd=tmp_path)
+    replayed = main_in_process(["replay", "cut.jsonl.gz", "--json", "report.json"], cwd=tmp_path, stand_ins=False)
     assert replayed.returncode == 0, replayed.stderr
     assert "cut.jsonl.gz was cut off" in replayed.stderr and "Traceback" not in replayed.stderr
     report = json.loads((tmp_path / "report.json").read_text())
@@ -384,7 +387,7 @@ def test_a_cut_off_recording_replays_up_to_its_last_whole_line_and_says_so(tmp_p
 
 
 def test_a_recording_that_cannot_be_written_is_refused_before_anything_starts(tmp_path: Path):
-    assert_one_line_error(rrsim("--record", str(tmp_path), tmp=tmp_path), "--record", "is a directory")
+    one_error_line(main_in_process(["--record", str(tmp_path)], tmp=tmp_path, stand_ins=False), "--record", "is a directory")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]  # no run directory made
 
 
@@ -509,7 +512,7 @@ def test_a_bad_speed_or_time_to_begin_at_is_one_line(args: list[str], needle: st
 
 
 def test_rrsim_replay_with_a_bad_speed_exits_2_before_reading_the_file(tmp_path: Path):
-    assert_one_line_error(rrsim("replay", "missing.jsonl", "--speed", "2y", cwd=tmp_path), "--speed 2y")
+    one_error_line(main_in_process(["replay", "missing.jsonl", "--speed", "2y"], cwd=tmp_path, stand_ins=False), "--speed 2y")
 
 
 def test_speeds_are_numbers_from_a_tenth_to_a_hundred_or_max():

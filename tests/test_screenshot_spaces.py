@@ -10,12 +10,15 @@ from __future__ import annotations
 import io
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
-from rrsim.tui.screenshots import preserve_spaces
 from rrsim.tui.widgets.worker_tile import recent_id_lines
+from tests import screenshots
+from tests.scenes import SCENES
+from tests.screenshots import preserve_spaces
 
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
@@ -36,3 +39,9 @@ def test_a_screenshot_keeps_the_space_that_starts_a_coloured_run():
     assert root.get(XML_SPACE) == "preserve"
     texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert "\u00a0p2:184" in texts  # the run starts with its space, which the root now keeps
+
+
+def test_the_readme_names_the_screenshot_writer_and_its_scenes_exist():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"`python -m {screenshots.__name__}`" in readme
+    assert {shot.scene for shot in screenshots.SHOTS} <= SCENES.keys()

@@ -21,7 +21,9 @@ from rrsim import events as ev
 from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from test_no_orphans import processes_mentioning
+from helpers import processes_mentioning
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 NS = 1_000_000_000
 SEED = 20120808  # the blog post's month: any fixed seed makes the schedule the same on every run

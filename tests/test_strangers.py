@@ -7,6 +7,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 import zmq
 
 from rrsim import events as ev
@@ -58,6 +59,7 @@ def _pull(ctx: zmq.Context) -> zmq.Socket:
     return ctx.socket(zmq.PULL)
 
 
+@pytest.mark.system
 def test_a_plain_pull_on_a_pushers_tcp_endpoint_is_a_stranger_and_what_it_takes_is_strayed():
     setup = Setup(transport="tcp", bind="pusher", workers=2, rate=200, messages=600, wait_ready=True, drain_s=0.5)
     engine, _events, taken = _run_with(setup, "p1", _pull)
@@ -70,6 +72,7 @@ def test_a_plain_pull_on_a_pushers_tcp_endpoint_is_a_stranger_and_what_it_takes_
     assert_ledger_consistent_with(engine)
 
 
+@pytest.mark.system
 def test_over_ipc_the_stranger_is_named_by_its_process_and_leaving_ends_its_window():
     setup = Setup(transport="ipc", bind="pusher", workers=2, rate=200, messages=600, wait_ready=True, drain_s=0.5)
     engine, _events, taken = _run_with(setup, "p1", _pull, leave_after=40)
@@ -82,6 +85,7 @@ def test_over_ipc_the_stranger_is_named_by_its_process_and_leaving_ends_its_wind
     assert_ledger_consistent_with(engine)
 
 
+@pytest.mark.system
 def test_a_plain_push_connected_to_a_worker_is_a_stranger_whose_payloads_are_foreign():
     setup = Setup(bind="worker", workers=2, rate=100, messages=200, wait_ready=True, drain_s=0.5)
 
@@ -111,6 +115,7 @@ def test_a_plain_push_connected_to_a_worker_is_a_stranger_whose_payloads_are_for
     assert model.foreign == 5 and model.totals().lost == 0 and model.totals().strayed == 0
 
 
+@pytest.mark.system
 def test_our_own_workers_are_never_strangers_through_kills_and_revives():
     for transport, bind in (("tcp", "pusher"), ("ipc", "worker")):
         result = run(Setup(transport=transport, bind=bind, workers=3, pushers=2, rate=300, messages=150,

@@ -109,6 +109,7 @@ def _poisson_run(strategy: str) -> theory.Measured:
     return measured(result.model)
 
 
+@pytest.mark.system
 def test_random_dispatch_makes_each_worker_mm1_and_lru_makes_the_whole_mmc():
     random, lru = _poisson_run("random"), _poisson_run("lru")
     described = {
@@ -126,6 +127,7 @@ def test_random_dispatch_makes_each_worker_mm1_and_lru_makes_the_whole_mmc():
     assert lru.queueing_ms < chance_band("M/M/1 per worker", WORKERS, lru, RATE)[0], described["lru"]
 
 
+@pytest.mark.system
 def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those_that_do_not():
     # w1 works at a tenth of the speed: the four can carry 310 msgs/s and get 100, which leaves
     # room for lru's hand-over on a busy machine (a round trip to the broker per message).  Dealt

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from test_no_orphans import assert_nothing_left, processes_mentioning, wait_for
+from helpers import assert_nothing_left, processes_mentioning, wait_until
 from test_tui_live import alive
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 ESCAPE_SEQUENCE = re.compile(rb"\x1b\[[0-9;?<>=$]*[A-Za-z~]")
@@ -133,8 +135,8 @@ def terminal(tmp_path):
         term = Terminal(tmp_path, program or [sys.executable, "-m", "rrsim"])
         terminals.append(term)
         # Up and running: both workers and the pusher exist, and the screen shows a live worker.
-        wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 3, 30, "the children to start")
-        wait_for(lambda: b"alive" in term.output, 30, "the screen to show a live worker")
+        wait_until(lambda: len(processes_mentioning(str(tmp_path))) >= 3, 30, "the children to start")
+        wait_until(lambda: b"alive" in term.output, 30, "the screen to show a live worker")
         return term
 
     yield open_terminal
@@ -251,16 +253,16 @@ def test_closing_the_terminal_window_ends_everything_within_two_seconds(tmp_path
                                   "--workers", str(RRSIM_WORKERS), "--rate", "50"])
             server.open(name, command, from_shell)
             # Up and running: every worker, the pusher and the janitor, and a live worker on screen.
-            wait_for(lambda: len(processes_mentioning(str(where))) >= RRSIM_WORKERS + 2, 30,
+            wait_until(lambda: len(processes_mentioning(str(where))) >= RRSIM_WORKERS + 2, 30,
                      f"window {window}: the children to start")
-            wait_for(lambda: "alive" in server.screen(name), 30, f"window {window}: a live worker on screen")
+            wait_until(lambda: "alive" in server.screen(name), 30, f"window {window}: a live worker on screen")
             app = parent_of(processes_mentioning(str(where))[0])
             apps.append(app)
 
             closed = time.monotonic()
             server.close(name)
             try:
-                wait_for(lambda: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
+                wait_until(lambda: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
             except AssertionError as error:
                 raise AssertionError(f"{error}; where it is:\n{stack_of(app)}") from None
             assert_nothing_left(where, within_s=max(0.0, closed + GONE_WITHIN_S - time.monotonic()))

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 
+import pytest
 from textual.pilot import Pilot
 
 from rrsim.scenario.scenario import TUI_DEFAULTS
@@ -22,6 +23,8 @@ from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.source import LiveRun
 from rrsim.tui.widgets.worker_tile import WorkerTile
+
+pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
 DEADLINE_S = 30.0  # generous: a condition usually holds within a second, but the machine may be busy
 # Faster than the interactive default so that every worker gets messages within a second.

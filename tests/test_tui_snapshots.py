@@ -20,7 +20,7 @@ from rrsim.tui import controls
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import read_frame
 from rrsim.tui.run_screen import RunScreen
-from rrsim.tui.scenes import SCENES, Script, paused_scene, start_scene
+from tests.scenes import SCENES, Script, paused_scene, start_scene
 from rrsim.tui.source import StaticRun
 from rrsim.tui.widgets.worker_grid import TILES_PER_FRAME, WorkerGrid
 

@@ -161,6 +161,7 @@ def test_more_workers_on_the_command_line_make_room_for_the_speeds():
         == (1.0, 1.0, 0.5)
 
 
+@pytest.mark.system
 def test_a_run_without_a_seed_picks_one_and_says_which():
     engines = [Engine(Setup()) for _ in range(2)]
     try:
@@ -188,6 +189,7 @@ def _job_stream(result) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
+@pytest.mark.system
 def test_two_runs_with_the_same_seed_send_the_same_jobs():
     runs = [run(REPEATED, timeout_s=60) for _ in range(2)]
     streams = [_job_stream(result) for result in runs]

@@ -1,10 +1,10 @@
-"""Pretend runs for snapshot tests and screenshots: fixed events, no processes.
+"""Pretend runs for the snapshot tests and the screenshots: fixed events, no processes.
 
 ``Script`` plays the engine's part: it feeds a ``Model`` the events a real run would produce,
 with pushers dealing messages round robin to the workers they are linked to.  Time moves
 only when a script says so, so every picture is the same on every machine.  What a script
 cannot fake honestly (queues growing behind a slow worker, a broker's choices) comes from
-recordings of real runs in ``recordings/``, replayed up to a chosen moment.
+recordings of real runs in ``rrsim/tui/recordings/``, replayed up to a chosen moment.
 """
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ def given_up_scene() -> Scene:
 
 
 def recorded(name: str, after: Callable[[ev.Event], bool] | None = None, then_s: float = 0.0) -> Model:
-    """A model fed a recording of a real run (made as recordings/README.md says) up to ``then_s``
+    """A model fed a recording of a real run (made as rrsim/tui/recordings/README.md says) up to ``then_s``
     seconds after the first event that ``after`` picks, or to its end.
 
     Counted from an event of the run rather than from its start: how long the processes took to

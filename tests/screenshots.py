@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    python -m rrsim.tui.screenshots            # writes screenshots/*.svg
-    python -m rrsim.tui.screenshots OUT_DIR    # or somewhere else
+    python -m tests.screenshots            # writes screenshots/*.svg
+    python -m tests.screenshots OUT_DIR    # or somewhere else
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rrsim.tui.app import RrsimApp
-from rrsim.tui.scenes import SCENES
+from tests.scenes import SCENES
 
 
 @dataclass(frozen=True)
