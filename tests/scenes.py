@@ -23,6 +23,7 @@ from rrsim.model.model import NS, Model, pusher_name
 from rrsim.recording.file import Recording, read_recording
 from rrsim.recording.player import Player, Timeline
 from rrsim import patterns
+from rrsim.patterns.base import linked_roles
 from rrsim.tui.source import StaticRun
 
 T0_NS = 1_000 * NS
@@ -89,7 +90,7 @@ class Script:
         return name == "telemetry" or name.startswith(self.setup.bind[0]) or name == "b1"
 
     def _links_to(self, role: str) -> tuple[str, ...]:
-        return patterns.linked_roles(self.pattern, self.setup.bind, role)
+        return linked_roles(self.pattern, self.setup.bind, role)
 
     def _bound(self, name: str) -> dict[str, str]:
         return {name: endpoint(name)} if self._binds(name) else {}
