@@ -70,11 +70,11 @@ class JoinLine(Widget):
         t = self.topology
         if t is None or not t.join_line:
             return Content("")
-        return Content.assemble((join_label(t), "bold"), t.join_line, ("  (c: show, copy)", MUTED))
+        return Content.assemble((join_label(t), "bold"), t.join_line)
 
 
 def join_label(topology: TopologyFrame) -> str:
-    return "to join from this machine (it listens on loopback): " if topology.join_here_only else "to join: "
+    return "to join (this machine only): " if topology.join_here_only else "to join: "
 
 
 class JoinScreen(ModalScreen[None]):
