@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import cache
 
+from rrsim import patterns
+from rrsim.errors import UserError
+from rrsim.kinds import RECEIVER
 from rrsim.model.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
+from rrsim.remote.listener import is_loopback, parse_listen
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
@@ -73,6 +78,8 @@ class TopologyFrame:
     strangers: tuple[tuple[str, str], ...] = ()  # (whose endpoint, peer) connected now, not ours
     strategy: str = ""  # the broker's, when there is a broker
     join_line: str = ""  # what a remote worker types to join, when the run listens
+    join_here_only: bool = False  # it listens on loopback: only this machine can join
+    worker_prefix: str = ""  # the pattern's receivers are named with it and a number (w3)
 
 
 @dataclass(frozen=True)
@@ -179,11 +186,12 @@ def _external_frame(model: Model, number: int, external: Stranger) -> WorkerFram
 
 def read_topology(model: Model, scenario: str) -> TopologyFrame:
     setup = model.setup
-    bind = str(setup.get("bind", "pusher"))
+    bind = str(setup.get("bind", "?"))
+    pattern = str(setup.get("pattern", "?"))
     binders = tuple((label, endpoint) for label, endpoint in model.endpoints.items() if label != "telemetry")
     return TopologyFrame(
         scenario=scenario,
-        pattern=str(setup.get("pattern", "?")),
+        pattern=pattern,
         transport=str(setup.get("transport", "?")),
         bind=bind,
         sndhwm=int(setup.get("sndhwm", 0)),
@@ -193,7 +201,26 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         strangers=tuple((s.binder, s.peer) for s in model.strangers if s.disconnected_ns is None and not s.admitted),
         strategy=model.strategy if model.brokers else "",
         join_line=model.join_line,
+        join_here_only=_on_loopback(setup.get("listen")),
+        worker_prefix=receiver_prefix(pattern),
     )
+
+
+@cache
+def receiver_prefix(pattern: str) -> str:
+    """What the names of ``pattern``'s receivers start with (w), from the registry; "" for no pattern."""
+    if pattern not in patterns.names():
+        return ""
+    return next((role.prefix for role in patterns.load(pattern).ROLES.values() if role.kind == RECEIVER), "")
+
+
+def _on_loopback(listen: object) -> bool:
+    if not isinstance(listen, str):
+        return False
+    try:
+        return is_loopback(parse_listen(listen, "listen")[0])
+    except UserError:
+        return False
 
 
 def _rounded(value: float | None, digits: int) -> float | None:

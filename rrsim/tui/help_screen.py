@@ -11,21 +11,26 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from rrsim import patterns
 from rrsim.tui.palette import MUTED, state_colour
+
+# The patterns of a kind, named from the registry: the help never names one itself.
+BROKERED = " and ".join(patterns.with_router())  # those with a broker
+RETRYING = " and ".join(patterns.taking("retry_ms"))  # those whose broker hands a message over again
+HEARTBEATS = " and ".join(patterns.taking("heartbeat_ms"))  # those whose broker and workers watch heartbeats
 
 STATE_MEANINGS = {
     "starting": "the process runs but is not yet connected to every peer (pushers, or the broker)",
-    "alive": "connected: under push-pull it takes its turn in the round robin, under lb-broker it is "
-             "handed a message whenever it has been ready longest",
-    "paused": "frozen by SIGSTOP; push-pull pushers still queue its turns to it, up to the high-water "
-              "marks; lb-broker waits for it (it holds one message); reliable's broker takes it for dead "
-              "once it misses its heartbeats (silent)",
+    "alive": "connected: it is dealt messages as its pattern deals them (the Patterns below)",
+    "paused": "frozen by SIGSTOP; a pusher that deals to it still queues its turns to it, up to the high-water "
+              f"marks; a broker ({BROKERED}) waits for it (it holds one message); under {HEARTBEATS} the broker "
+              "takes it for dead once it misses its heartbeats (silent)",
     "stopped": "ended by SIGTERM: it finished what it had, reported it and left",
     "killed": "ended by SIGKILL: whatever was queued to it is lost (a broker's worker: the one message "
               "it was working on; a broker: the messages it held).  A remote worker is not our child: a "
               "kill asks its rrsim worker process to exit at once",
     "crashed": "ended on its own; the event log shows the last lines it wrote",
-    "silent": "reliable: the broker took it for dead (it missed liveness heartbeats in a row) and sent what it "
+    "silent": f"{HEARTBEATS}: the broker took it for dead (it missed liveness heartbeats in a row) and sent what it "
               "held to another worker; its process may be paused, starved or hung, and comes back if it speaks",
     "done": "the run has finished and drained; the tile keeps its final picture",
     "left": "a remote worker (rrsim worker --join) that left on its own (ctrl+c on its machine)",
@@ -45,7 +50,7 @@ def count_meanings(lost_after_s: float) -> dict[str, str]:
         "late": "delivered after waiting for a process on its way that was dead when it was sent (a worker "
                 "life that started later, or a broker's next life)",
         "dup": "ids delivered more than once",
-        "retried": "reliable: messages sent again, by the broker to another worker (not acknowledged within "
+        "retried": f"{RETRYING}: messages sent again, by the broker to another worker (not acknowledged within "
                    "retry_ms, or its worker taken for dead) or by a pusher to the broker's next life; given up: "
                    "every attempt failed, counted lost",
         "fairness": "Jain's index of messages per second alive over the workers: 1.000 is a perfectly even split",
@@ -60,8 +65,8 @@ TILE_PARTS = {
     "p50, p99": "median and 99th percentile time from send to receipt (when its work started) over the last "
                 "10 s; the whole run's are in the report (rrsim run --json)",
     "queue, ready": "a broker: messages it holds, and workers ready for one",
-    "waiting for broker": "reliable: its broker fell silent; it waits 1 s, doubling up to 32 s, and connects again",
-    "retried, dup": "reliable: messages it had and did not acknowledge in time, sent to another worker; messages "
+    "waiting for broker": f"{HEARTBEATS}: its broker fell silent; it waits 1 s, doubling up to 32 s, and connects again",
+    "retried, dup": f"{RETRYING}: messages it had and did not acknowledge in time, sent to another worker; messages "
                     "it did that had been done already",
     "work": "the worker's work per message for a message of the run's mean size ([ and ] double and halve it, "
             "so every message it gets takes it twice or half as long); speed, when not 1, divides it",
@@ -99,6 +104,7 @@ class HelpScreen(ModalScreen[None]):
             ("Worker states", list(STATE_MEANINGS.items())),
             ("Counts", list(count_meanings(self.lost_after_s).items())),
             ("In a tile", list(TILE_PARTS.items())),
+            ("Patterns", [(name, patterns.load(name).SUMMARY) for name in patterns.names()]),
         ]
         with VerticalScroll(id="help") as page:
             page.border_title = "rrsim help"

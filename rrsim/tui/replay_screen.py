@@ -22,7 +22,7 @@ from textual.widgets import Input, Label
 from rrsim.recording.player import TIME_FORMS, Player, parse_time
 from rrsim.tui import controls
 from rrsim.tui.messages import CommandDone, Setting
-from rrsim.tui.run_screen import RUN_BINDINGS, SELECT, RunScreen
+from rrsim.tui.run_screen import JOIN_BINDING, RUN_BINDINGS, SELECT, RunScreen
 from rrsim.tui.source import ReplayRun
 
 PLAY = Binding.Group("play")
@@ -56,10 +56,10 @@ RECORDED_BINDINGS = [
     dataclasses.replace(binding, show=False, group=RECORDED,
                         tooltip="The live view's keys that change a run: in a replay they say that a recorded "
                                 "run cannot change.")
-    for binding in RUN_BINDINGS[2:] if binding.key not in TAKEN and binding.group is not SELECT
+    for binding in RUN_BINDINGS[2:] if binding.key not in TAKEN and binding.group is not SELECT and binding is not JOIN_BINDING
 ]
 SELECT_BINDINGS = [binding for binding in RUN_BINDINGS if binding.group is SELECT]
-REPLAY_BINDINGS: list[Binding] = [*HELP_AND_QUIT, *PLAYER_BINDINGS, *RECORDED_BINDINGS, *SELECT_BINDINGS]
+REPLAY_BINDINGS: list[Binding] = [*HELP_AND_QUIT, *PLAYER_BINDINGS, JOIN_BINDING, *RECORDED_BINDINGS, *SELECT_BINDINGS]
 
 
 class ReplayScreen(RunScreen, inherit_bindings=False):
@@ -67,7 +67,7 @@ class ReplayScreen(RunScreen, inherit_bindings=False):
 
     KEYS: ClassVar[list[Binding]] = REPLAY_BINDINGS
     BINDINGS: ClassVar[list[BindingType]] = [*REPLAY_BINDINGS]
-    FINISHED = "The recorded run drained here: every message is accounted for. g goes back to the start."
+    STAYS = "the recording ends here; g goes back to the start."
 
     def help_intro(self) -> Content:
         head = self.source.recording.header
@@ -81,8 +81,8 @@ class ReplayScreen(RunScreen, inherit_bindings=False):
 
     _told_cut_off = False
 
-    def read_model(self) -> None:
-        super().read_model()
+    def read_model(self, at_once: bool = False) -> None:
+        super().read_model(at_once)
         if self.source.truncated and not self._told_cut_off:  # known once the recording is loaded
             self._told_cut_off = True
             self.notify(self.source.truncation_note(), severity="warning", timeout=10, markup=False)
@@ -91,7 +91,7 @@ class ReplayScreen(RunScreen, inherit_bindings=False):
         """Move the player (holding the lock the playing thread takes) and show where it is now."""
         with self.source.lock:
             done = move(self.source.player)
-        self.read_model()
+        self.read_model(at_once=True)  # every widget at the replay's new time, tiles included
         return done
 
     def action_play(self) -> None:

@@ -15,6 +15,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from rrsim import patterns
 from rrsim.errors import UserError
 from rrsim.model.message_map import MapFrame
 from rrsim.model.model import Model
@@ -26,7 +27,7 @@ from rrsim.tui.messages import CommandDone, Setting, WorkerClicked
 from rrsim.tui.pacing import Pacer
 from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
-from rrsim.tui.widgets.header import RunStatus, TopologyBar
+from rrsim.tui.widgets.header import JoinLine, JoinScreen, RunStatus, TopologyBar
 from rrsim.tui.widgets.message_map import MessageMapView, first_row_shown
 from rrsim.tui.widgets.pushers_panel import PushersPanel
 from rrsim.tui.widgets.too_small import TooSmall
@@ -40,6 +41,8 @@ MIN_HEIGHT = 20  # header, totals, one row of tiles, a little log and the footer
 TALL_FROM = 50  # rows from which tiles grow taller (more ids)
 LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process changed state
 
+JOIN_BINDING = Binding("c", "join_line", "join", tooltip="When the run listens (--listen): show in full the line a "
+                        "remote worker types to join, and copy it to the clipboard (if the terminal lets us).")
 WORK = Binding.Group("work", compact=True)
 SPEED = Binding.Group("rate", compact=True)
 SELECT = Binding.Group("select")
@@ -68,9 +71,9 @@ RUN_BINDINGS: list[Binding] = [
     Binding("minus", "rate_down", "slower", group=SPEED, tooltip="Send slower: the previous step."),
     Binding("space", "hold", "hold", tooltip="Pause or resume sending in every pusher."),
     Binding("P", "add_pusher", "pusher", tooltip="Start another pusher; every worker connects to it too."),
-    Binding("s", "strategy", "strategy", show=False,
-            tooltip="lb-broker, reliable: the broker's next way of choosing a worker (lru, round-robin, random, "
-                    "least-loaded, p2c, pewma)."),
+    Binding("s", "strategy", "strategy",
+            tooltip=f"{', '.join(patterns.with_router())}: the broker's next way of choosing a worker "
+                    f"({', '.join(STRATEGIES)}); shown in the footer when there is a broker."),
     Binding("tab", "select_step(1, True)", "next worker", show=False, group=SELECT,
             tooltip="Select another worker: arrows move in the grid (in the map, up and down a worker), tab and "
                     "shift+tab cycle, 1-9 pick wN; a click selects too."),
@@ -86,6 +89,7 @@ RUN_BINDINGS: list[Binding] = [
                     "With more lives than fit, it shows those around the selected worker's (down selects the next)."),
     Binding("f", "filter_log", "filter",
             tooltip="Show only the log lines about the selected worker (again: every line)."),
+    JOIN_BINDING,
     Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
             tooltip="Scroll the event log: PgUp and PgDn a page, Home the oldest line, End the newest (and follow)."),
     Binding("pagedown", "log_page(-1)", show=False, group=LOG_SCROLL),
@@ -94,14 +98,14 @@ RUN_BINDINGS: list[Binding] = [
 ]
 # On a narrow terminal the footer leaves these out, first to last, until the rest fit: keys the
 # issue's walk-through needs (k, +-, space, P, m, f) and help stay. Help lists every key.
-FOOTER_LEAVES_OUT_FIRST = ("stop", "slower", "faster", "pause", "add_worker", "revive", "app.quit")
+FOOTER_LEAVES_OUT_FIRST = ("stop", "slower", "faster", "pause", "strategy", "add_worker", "revive", "app.quit")
 
 
 class RunScreen(Screen[None]):
     """Topology, totals, worker tiles, pushers and the event log of one run."""
 
     KEYS: ClassVar[list[Binding]] = RUN_BINDINGS  # what the help screen and the command palette list
-    FINISHED = "Every message is accounted for; the result stays until you quit (q)."
+    STAYS = "the result stays until you quit (q)."
 
     def help_intro(self) -> Content:
         """The help's first line: what this screen is."""
@@ -125,12 +129,14 @@ class RunScreen(Screen[None]):
         self._pacer = Pacer(UI_CPU_SHARE)
         self._footer_width = 0  # the width the footer's keys were chosen for
         self._map_first_row = 0  # the first life the map shows, when not every life fits
+        self._at_once = False  # the frame being shown is to be drawn in every tile now
 
     def compose(self) -> ComposeResult:
         with Vertical(id="body"):
             with Horizontal(id="header"):
                 yield TopologyBar()
                 yield RunStatus()
+            yield JoinLine()
             yield TotalsBar()
             yield WorkerGrid().data_bind(RunScreen.selected)
             yield MessageMapView(id="map").data_bind(RunScreen.selected)
@@ -148,17 +154,30 @@ class RunScreen(Screen[None]):
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """Textual's, with the keys the footer has no room for marked not to be shown there
         (they still work: keys are dispatched from the bindings, not from this)."""
-        active = super().active_bindings
+        active = self._applying_bindings()
         hidden = self._left_out_of_footer(active, self.app.size.width)
         return {key: one._replace(binding=replace(one.binding, show=False)) if one.binding.action in hidden else one
                 for key, one in active.items()}
+
+    def _not_applying(self) -> set[str]:
+        """The actions of keys that do nothing in this run: not shown in the footer (they still
+        answer, saying why)."""
+        topology = self.frame.topology if self.frame is not None else None
+        return {action for action, applies in (("strategy", topology is not None and bool(topology.strategy)),
+                                               ("join_line", topology is not None and bool(topology.join_line)))
+                if not applies}
+
+    def _applying_bindings(self) -> dict[str, ActiveBinding]:
+        hidden = self._not_applying()
+        return {key: one._replace(binding=replace(one.binding, show=False)) if one.binding.action in hidden else one
+                for key, one in super().active_bindings.items()}
 
     def _left_out_of_footer(self, active: dict[str, ActiveBinding], width: int) -> set[str]:
         shown = [(one.binding, self.app.get_key_display(one.binding)) for one in active.values() if one.binding.show]
         return left_out(footer_items(shown), width, FOOTER_LEAVES_OUT_FIRST)
 
     def on_resize(self, event: Resize) -> None:
-        active = super().active_bindings
+        active = self._applying_bindings()
         if self._left_out_of_footer(active, event.size.width) != self._left_out_of_footer(active, self._footer_width):
             self.refresh_bindings()  # the footer composes its keys again
         self._footer_width = event.size.width
@@ -178,8 +197,9 @@ class RunScreen(Screen[None]):
         return any(entry.kind in LIFECYCLE_LOG_KINDS for entry in fresh)
 
     # ------------------------------------------------------------------ model -> widgets
-    def read_model(self) -> None:
-        """Take a frame of the model if anything happened since the last one."""
+    def read_model(self, at_once: bool = False) -> None:
+        """Take a frame of the model if anything happened since the last one; ``at_once``: every
+        tile shows it now (a replay moved), not a few a frame."""
         source = self.source
         if source.failure is not None:
             self.app.exit(return_code=1)
@@ -194,18 +214,21 @@ class RunScreen(Screen[None]):
                 return
             if swapped:
                 self._log_revision = 0  # every entry of the new model's log is to be shown
+                at_once = True  # the tiles of the model before must not stay
             frame = read_frame(model, self.scenario, source.finished, replay)
             message_map = self._read_map(model) if self.has_class("-map") else None
             entries = log_changes(model.log, self._log_revision) if model.log_revision != self._log_revision else []
             self._log_revision = model.log_revision
             started_ns = model.started_ns or 0
+            join_line = model.join_line
         if swapped and self._model is not None:
             self.query_one(EventLog).clear()
         self._shown, self._model = shown, model
         if entries:
-            self.query_one(EventLog).add(entries, started_ns)
+            self.query_one(EventLog).add(entries, started_ns, join_line)
         if message_map is not None:
             self.query_one(MessageMapView).map = message_map
+        self._at_once = at_once
         self.frame = frame
 
     def _read_map(self, model: Model) -> MapFrame:
@@ -221,16 +244,28 @@ class RunScreen(Screen[None]):
             return
         with self.app.batch_update():
             self.query_one(TopologyBar).topology = frame.topology
-            self.query_one("#header").set_class(bool(frame.topology.join_line), "-listening")
+            self.query_one(JoinLine).topology = frame.topology
             self.query_one(RunStatus).status = frame.status
             self.query_one(TotalsBar).totals = frame.totals
-            self.query_one(WorkerGrid).show(frame.workers)
+            self.query_one(WorkerGrid).show(frame.workers, self._at_once)
             panel = self.query_one(PushersPanel)
             panel.pushers, panel.rate, panel.held = frame.pushers, frame.status.rate, frame.status.held
-        if self.selected is None and frame.workers:
-            self.selected = frame.workers[0].name
+        if frame.workers and (self.selected is None or (
+                self._at_once and self.selected not in {worker.name for worker in frame.workers})):
+            self.selected = frame.workers[0].name  # the first, or a replay went back to before the selected one
+        if old is None or (bool(old.topology.strategy), bool(old.topology.join_line)) != (
+                bool(frame.topology.strategy), bool(frame.topology.join_line)):
+            self.refresh_bindings()  # the footer shows the keys that apply
         if frame.status.finished and (old is None or not old.status.finished):
-            self.notify(self.FINISHED, title="Run finished")
+            self.notify(self.finished_note(frame), title="Run finished")
+
+    def finished_note(self, frame: Frame) -> str:
+        """What the end of the run came to: lost messages are never put as "accounted for" alone."""
+        totals = frame.totals.totals
+        if totals.lost:
+            return (f"Drained: {totals.delivered} delivered, {totals.lost} lost (the log says why); "
+                    f"{self.STAYS}")
+        return f"Drained: every message sent was delivered; {self.STAYS}"
 
     def watch_selected(self, name: str | None) -> None:
         logs = self.query(EventLog)
@@ -271,6 +306,8 @@ class RunScreen(Screen[None]):
             raise error
         elif message.command in ("add_worker", "add_pusher") and message.future.result():
             self.notify(f"{message.future.result()} started")
+            if message.command == "add_worker":
+                self.selected = message.future.result()  # its tile comes into view, whole
 
     def _current(self, key: tuple[str, str], shown: Any) -> Any:
         """A setting as it will be once the commands already sent are done."""
@@ -349,8 +386,8 @@ class RunScreen(Screen[None]):
         if self.frame is None:
             return
         if not self.frame.topology.strategy:
-            self.notify("No broker in this run: strategies are a broker's (rrsim --pattern lb-broker).",
-                        severity="warning")
+            self.notify(f"No broker in this run: strategies are a broker's (rrsim --pattern "
+                        f"{' or '.join(patterns.with_router())}).", severity="warning")
             return
         current = self._current(STRATEGY, self.frame.topology.strategy)
         names = list(STRATEGIES)
@@ -400,8 +437,20 @@ class RunScreen(Screen[None]):
         self.action_select_step(rows if self.has_class("-map") else rows * self.query_one(WorkerGrid).columns)
 
     def action_select_number(self, number: int) -> None:
-        names = self._names()
-        if number <= len(names):
-            self.selected = names[number - 1]
+        """The worker of that number (w3 for 3), whatever tiles come before it (a broker's)."""
+        prefix = self.frame.topology.worker_prefix if self.frame else ""
+        wanted = f"{prefix}{number}"
+        if wanted in self._names():
+            self.selected = wanted
         else:
-            self.notify(f"There is no worker {number}: {len(names)} so far.", severity="warning")
+            workers = sum(1 for worker in self.frame.workers if not worker.router) if self.frame else 0
+            self.notify(f"There is no worker {wanted}: {workers} so far.", severity="warning")
+
+    def action_join_line(self) -> None:
+        topology = self.frame.topology if self.frame else None
+        if topology is None or not topology.join_line:
+            self.notify("This run does not listen for remote workers (rrsim --listen tcp://ADDRESS:PORT).",
+                        severity="warning")
+            return
+        self.app.copy_to_clipboard(topology.join_line)
+        self.app.push_screen(JoinScreen(topology))

@@ -34,12 +34,14 @@ class EventLog(Widget):
         self.entries: dict[int, tuple[str, Content, frozenset[str]]] = {}
         self.border_title = "events"
 
-    def add(self, entries: list[LogEntry], started_ns: int) -> None:
-        """New entries, and entries updated in place (same serial)."""
+    def add(self, entries: list[LogEntry], started_ns: int, join_line: str = "") -> None:
+        """New entries, and entries updated in place (same serial); ``join_line``: what a remote
+        worker types to join, told whole after the entry that says the run listens."""
         before = len(self._lines(LOG_LENGTH * 2)) if self.back else 0
         for entry in entries:
             when = f"{(entry.t_ns - started_ns) / NS:{TIME_WIDTH}.1f} "
-            text = Content.styled(describe(entry), LOG_COLOURS.get(entry.kind, ""))
+            said = describe(entry) + (f"; to join: {join_line}" if entry.what == "listening" and join_line else "")
+            text = Content.styled(said, LOG_COLOURS.get(entry.kind, ""))
             self.entries[entry.serial] = (when, text, frozenset(subjects(entry)))
         while len(self.entries) > LOG_LENGTH:
             del self.entries[next(iter(self.entries))]
@@ -92,21 +94,42 @@ class EventLog(Widget):
 
     def _lines(self, wanted: int) -> list[Content]:
         """The last ``wanted`` screen lines, wrapping entries from the newest back."""
-        lines: list[Content] = []
+        return [line for line, _ in self._numbered_lines(wanted)][-wanted:] if wanted else []
+
+    def _numbered_lines(self, wanted: int) -> list[tuple[Content, int]]:
+        """The last ``wanted`` screen lines (and a few more: whole entries), each with its line number
+        within its entry (0: the entry's first)."""
+        lines: list[tuple[Content, int]] = []
         for when, text, about in reversed(self.entries.values()):
             if self.only is not None and self.only not in about:
                 continue
             wrapped = self._wrap(text)
             indent = " " * len(when)
-            lines[:0] = [Content.assemble((when if i == 0 else indent, MUTED), part) for i, part in enumerate(wrapped)]
+            lines[:0] = [(Content.assemble((when if i == 0 else indent, MUTED), part), i) for i, part in enumerate(wrapped)]
             if len(lines) >= wanted:
                 break
-        return lines[-wanted:] if wanted else []
+        return lines if wanted else []
 
     def _max_back(self) -> int:
         return max(0, len(self._lines(LOG_LENGTH * 2)) - self.size.height)
 
     def render(self) -> Content:
-        height = self.size.height
-        lines = self._lines(height + self.back)
-        return Content("\n").join(lines[: max(len(lines) - self.back, 0)][-height:])
+        return Content("\n").join(shown_lines(self._numbered_lines(self.size.height + self.back), self.size.height,
+                                              self.back))
+
+
+def shown_lines(lines: list[tuple[Content, int]], height: int, back: int) -> list[Content]:
+    """The ``height`` lines that end ``back`` lines before the newest, starting where an entry
+    starts: the top entry shows from its beginning, never only its tail (one entry taller
+    than the log shows its first ``height`` lines)."""
+    end = max(len(lines) - back, 0)
+    start = max(end - height, 0)
+    first = start
+    while first < end and lines[first][1] != 0:
+        first += 1
+    if first == end and end > 0:  # the whole window is inside one entry: show that entry from its start
+        first = start
+        while first > 0 and lines[first][1] != 0:
+            first -= 1
+        return [line for line, _ in lines[first:first + height]]
+    return [line for line, _ in lines[first:end]]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.widget import Widget
+from textual.widgets import Static
 
 from rrsim.tui.controls import speed_text
 from rrsim.tui.frames import ReplayFrame, StatusFrame, TopologyFrame
@@ -12,7 +19,10 @@ from rrsim.tui.palette import MUTED, WARNING
 
 
 class TopologyBar(Widget):
-    """Pattern, transport, who binds, high-water marks, ZMQ_IMMEDIATE and the bound endpoints."""
+    """Pattern, transport, who binds, high-water marks, ZMQ_IMMEDIATE and the bound endpoints.
+
+    Two lines, each of whole items: an item that does not fit is left out, never cut in the
+    middle of a word or a number (the log's first entry names every endpoint)."""
 
     topology: reactive[TopologyFrame | None] = reactive(None)
 
@@ -20,25 +30,72 @@ class TopologyBar(Widget):
         t = self.topology
         if t is None:
             return Content("")
-        sep = (" · ", MUTED)
-        setup = Content.assemble(
-            (t.scenario, "bold"), sep, f"{t.pattern} over {t.transport}", sep, (f"{t.bind}s bind", "bold"), sep,
-            f"immediate {'on' if t.immediate else 'off'}",
-            *([sep, "strategy ", (t.strategy, "bold")] if t.strategy else []),
-        )
-        sockets: list[str | tuple[str, str]] = [f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}"]
-        for name, endpoint in t.binders:
-            sockets += [sep, (name, "bold"), f" {endpoint}"]
-        for name, peer in t.strangers:
-            sockets += [sep, (f"stranger {peer} on {name}", f"bold {WARNING}")]
-        lines = [setup, Content.assemble(*sockets)]
-        if t.join_line:
-            lines.append(Content.assemble(("to join: ", "bold"), t.join_line))
-        return Content("\n").join(lines)
+        setup = [Content.styled(t.scenario, "bold"), Content(f"{t.pattern} over {t.transport}"),
+                 Content.styled(f"{t.bind}s bind", "bold"), Content(f"immediate {'on' if t.immediate else 'off'}")]
+        if t.strategy:
+            setup.append(Content.assemble("strategy ", (t.strategy, "bold")))
+        sockets = [Content(f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}")]
+        sockets += [Content.assemble((name, "bold"), f" {endpoint}") for name, endpoint in t.binders]
+        sockets += [Content.styled(f"stranger {peer} on {name}", f"bold {WARNING}") for name, peer in t.strangers]
+        width = self.content_size.width
+        return Content("\n").join(whole_items(items, width) for items in (setup, sockets))
+
+
+SEPARATOR = Content.styled(" · ", MUTED)
+MORE = Content.styled(" · …", MUTED)
+
+
+def whole_items(items: list[Content], width: int) -> Content:
+    """``items`` joined by `` · ``, as many as fit ``width`` whole (0: all), and `` · …`` where
+    some are left out."""
+    line = items[0]
+    for index, item in enumerate(items[1:], 1):
+        longer = Content.assemble(line, SEPARATOR, item)
+        last = index == len(items) - 1
+        if width and longer.cell_length + (0 if last else MORE.cell_length) > width:
+            return Content.assemble(line, MORE) if line.cell_length + MORE.cell_length <= width else line
+        line = longer
+    return line
+
+
+class JoinLine(Widget):
+    """The line a remote worker types to join, on lines of its own that wrap: whole at any width."""
+
+    topology: reactive[TopologyFrame | None] = reactive(None, layout=True)
+
+    def watch_topology(self, topology: TopologyFrame | None) -> None:
+        self.display = topology is not None and bool(topology.join_line)
+
+    def render(self) -> Content:
+        t = self.topology
+        if t is None or not t.join_line:
+            return Content("")
+        return Content.assemble((join_label(t), "bold"), t.join_line)
+
+
+def join_label(topology: TopologyFrame) -> str:
+    return "to join (this machine only): " if topology.join_here_only else "to join: "
+
+
+class JoinScreen(ModalScreen[None]):
+    """The join line alone, wrapped to the screen's width with nothing around it, to copy whole."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,c,q", "dismiss", "close")]
+
+    def __init__(self, topology: TopologyFrame) -> None:
+        super().__init__()
+        self.topology = topology
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="join"):
+            yield Static(Content.styled(join_label(self.topology).rstrip(" :"), "bold"))
+            yield Static(Content(self.topology.join_line), id="join-line")
+            yield Static(Content.styled("Copied to the clipboard, if the terminal lets us (OSC 52).  "
+                                        "escape closes.", MUTED))
 
 
 class RunStatus(Widget):
-    """Running, sending held, or finished, and for how long."""
+    """Running, sending paused, or finished, and for how long."""
 
     status: reactive[StatusFrame | None] = reactive(None)
 
@@ -53,7 +110,7 @@ class RunStatus(Widget):
             return Content("")
         if (replay := s.replay) is not None:
             return self._replay(replay, s.finished)
-        what = "run finished" if s.finished else "sending held" if s.held else "running"
+        what = "run finished" if s.finished else "sending paused" if s.held else "running"
         return Content.assemble((what, "bold"), f"\n{s.elapsed_s:.1f} s")
 
     def _replay(self, replay: ReplayFrame, finished: bool) -> Content:

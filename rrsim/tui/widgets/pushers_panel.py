@@ -15,7 +15,7 @@ from rrsim.tui.palette import MUTED, WARNING, pusher_colour
 
 
 class PushersPanel(VerticalScroll, can_focus=False):
-    """One line per pusher; the border title holds the send rate and whether sending is held."""
+    """One line per pusher; the border title holds the send rate and whether sending is paused."""
 
     pushers: reactive[tuple[PusherFrame, ...]] = reactive((), repaint=False)
     rate: reactive[float] = reactive(0.0, repaint=False)
@@ -31,7 +31,7 @@ class PushersPanel(VerticalScroll, can_focus=False):
         self._show_sending()
 
     def _show_sending(self) -> None:
-        self.border_title = f"pushers · {rate_text(self.rate)} each{' · held' if self.held else ''}"
+        self.border_title = f"pushers · {rate_text(self.rate)} each{' · paused' if self.held else ''}"
 
     def watch_pushers(self, old: tuple[PusherFrame, ...], pushers: tuple[PusherFrame, ...]) -> None:
         lines = Content("\n").join(pusher_line(p) for p in pushers)

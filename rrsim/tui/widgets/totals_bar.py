@@ -16,8 +16,9 @@ GAP = "  "  # between two items, and after the last of a line
 class TotalsBar(Widget):
     """sent, delivered, in flight, lost, late, duplicates, fairness; bad news in red.
 
-    One line where they fit, else as many as it takes, broken between items so that a label
-    stays with its count (fairness is never cut off, nor split from its value). The height
+    One line where they fit: two spaces apart, else one, else with counts of millions rounded
+    (1.23M); else as many lines as it takes, broken between items so that a label stays with its
+    count (fairness is never cut off, nor split from its value). The height
     changes only when the number of lines does: a height set on every frame would lay out the
     whole screen every frame.
     """
@@ -46,7 +47,12 @@ class TotalsBar(Widget):
         return Content("\n").join(Content.assemble(*line) for line in self._laid_out(self.content_size.width))
 
     def _laid_out(self, width: int) -> list[list[Content | str]]:
-        """The items, as many a line as fit ``width`` (0: all on one line), each followed by GAP."""
+        """The items, on one line if they fit ``width`` (0: any) in one of the tighter forms, else as
+        many a line as fit, each followed by GAP."""
+        for gap, rounded in ((GAP, False), (" ", False), (" ", True)):
+            items = self._items(rounded)
+            if not width or sum(item.cell_length for item in items) + len(gap) * (len(items) - 1) <= width:
+                return [[part for item in items for part in (item, gap)]]
         lines: list[list[Content | str]] = [[]]
         used = 0
         for item in self._items():
@@ -57,7 +63,8 @@ class TotalsBar(Widget):
             used += item.cell_length + len(GAP)
         return lines
 
-    def _items(self) -> list[Content]:
+    def _items(self, rounded: bool = False) -> list[Content]:
+        """The items; ``rounded``: counts of a million or more to three figures (1.23M)."""
         if self.totals is None:
             return []
         t, fairness = self.totals.totals, self.totals.fairness
@@ -66,9 +73,12 @@ class TotalsBar(Widget):
         def item(label: str, value: str, bad: bool = False) -> None:
             items.append(Content.assemble((f"{label} ", MUTED), (value, WARNING if bad else "bold")))
 
-        item("sent", str(t.sent))
-        item("delivered", str(t.delivered))
-        item("in flight", str(t.in_flight))
+        def count(value: int) -> str:
+            return f"{value / 1e6:.3g}M" if rounded and value >= 1_000_000 else str(value)
+
+        item("sent", count(t.sent))
+        item("delivered", count(t.delivered))
+        item("in flight", count(t.in_flight))
         for names, count in self.totals.queued_for_dead:  # not lost: waiting for a next life
             items.append(Content.styled(f"{count} queued for {names} (dead)", LATE))
         item("lost", str(t.lost), bad=t.lost > 0)

@@ -50,15 +50,24 @@ class WorkerTile(Widget):
         if frame is None:
             return Content("")
         width, height = self.size
+        if height == 1:  # the densest grid: a line per worker, no border
+            return _draw_line(frame, width)
         if frame.router:
-            lines = [_draw_process(frame), _draw_routed(frame), _draw_rates(frame, width), _draw_queue(frame)]
+            lines = [*_draw_routed(frame, width), _draw_rates(frame, width), *_draw_queue(frame, width)]
+            if height > 2:  # not compact: its process first
+                lines[:0] = _draw_process(frame, width)
+        elif height <= 2:  # a compact tile: what it received and how fast
+            lines = [*_draw_counts(frame, width), _draw_rates(frame, width)]
         else:
-            lines = [_draw_process(frame)]
+            lines = _draw_process(frame, width)
             if frame.waiting:  # a line of its own: it says why the tile has gone quiet
                 lines.append(Content.styled("waiting for broker", LATE))
-            lines += [_draw_counts(frame), _draw_rates(frame, width), _draw_latency(frame), _draw_work(frame)]
+            lines += [*_draw_counts(frame, width), _draw_rates(frame, width), *_draw_latency(frame, width),
+                      *_draw_work(frame, width)]
             if frame.retried or frame.duplicates:
-                lines.append(_draw_retries(frame))
+                lines += _draw_retries(frame, width)
+            if len(lines) > height:  # a tile without room for its ids: the figures before the process
+                lines = lines[1:]
             lines += recent_id_lines(frame.recent, width, height - len(lines))
         return Content("\n").join(lines[:height])
 
@@ -68,36 +77,69 @@ class WorkerTile(Widget):
 
 def _visible(frame: WorkerFrame) -> tuple:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
-    return (frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
+    return (frame.state, frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
             frame.rate, frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates,
             frame.recent, frame.queued, frame.ready, frame.waiting, frame.remote_host, frame.latency_trusted,
             frame.foreign, frame.estimated, frame.retried)
 
 
-def _draw_process(frame: WorkerFrame) -> Content:
+def fitted(width: int, *forms: list[Content | str]) -> list[Content]:
+    """The first of ``forms`` (each a list of parts) that fits ``width`` on one line, its parts two
+    spaces apart or else one; if none fits, the last broken between parts over as many lines as
+    it takes: a word or a number is never cut."""
+    for form in forms:
+        parts = [Content(part) if isinstance(part, str) else part for part in form]
+        for gap in ("  ", " "):
+            line = Content(gap).join(parts)
+            if line.cell_length <= width:
+                return [line]
+    lines: list[Content] = []
+    for part in parts:
+        if lines and lines[-1].cell_length + 1 + part.cell_length <= width:
+            lines[-1] = Content.assemble(lines[-1], " ", part)
+        else:
+            lines.append(part)
+    return lines
+
+
+def _draw_line(frame: WorkerFrame, width: int) -> Content:
+    """A worker on one line: name, state, what it received and its share."""
+    name = Content.styled(frame.name, "bold")
+    state = Content.styled(frame.state, state_colour(frame.state))
+    share = Content.styled(f"{frame.share:.1%}", "bold")
+    count = f"routed {frame.received}" if frame.router else f"recv {frame.received}"
+    return fitted(width, [name, state, count, share], [name, state, str(frame.received), share],
+                  [name, str(frame.received), share], [name, share])[0]
+
+
+def _draw_process(frame: WorkerFrame, width: int) -> list[Content]:
     if frame.estimated:
-        return Content.assemble(("external", "bold"), f" {frame.remote_host}  no telemetry")
+        return fitted(width, [Content.styled("external", "bold"), frame.remote_host, "no telemetry"])
     if frame.remote_host:
-        return Content.assemble(("remote", "bold"), f" {frame.remote_host}  pid {frame.pid}")
+        return fitted(width, [Content.styled("remote", "bold"), frame.remote_host, f"pid {frame.pid}"])
     if not frame.pid:
-        return Content("not started")
-    return Content(f"pid {frame.pid}  life {frame.life}")
+        return [Content("not started")]
+    return fitted(width, [f"pid {frame.pid}", f"life {frame.life}"])
 
 
-def _draw_counts(frame: WorkerFrame) -> Content:
+def _draw_counts(frame: WorkerFrame, width: int) -> list[Content]:
+    share = Content.styled(f"{frame.share:.1%}", "bold")
     if frame.estimated:
-        return Content.assemble(f"recv ~{frame.received}  ", (f"~{frame.share:.1%}", "bold"), " estimated")
+        return fitted(width, [f"recv ~{frame.received}", Content.styled(f"~{frame.share:.1%}", "bold"), "estimated"])
     if frame.life > 1:  # this life's count first: the total adds up every life
-        return Content.assemble(f"recv {frame.life_received} of {frame.received}  ", (f"{frame.share:.1%}", "bold"))
-    return Content.assemble(f"recv {frame.received}  ", (f"{frame.share:.1%}", "bold"))
+        return fitted(width, [f"recv {frame.life_received} of {frame.received}", share],
+                      [f"recv {frame.life_received}/{frame.received}", share], [f"{frame.life_received}/{frame.received}", share])
+    return fitted(width, [f"recv {frame.received}", share], [str(frame.received), share])
 
 
-def _draw_routed(frame: WorkerFrame) -> Content:
-    return Content.assemble("broker  ", ("routed", "bold"), f" {frame.received}")
+def _draw_routed(frame: WorkerFrame, width: int) -> list[Content]:
+    return fitted(width, ["broker", Content.assemble(("routed", "bold"), f" {frame.received}")],
+                  [Content.assemble(("routed", "bold"), f" {frame.received}")])
 
 
-def _draw_queue(frame: WorkerFrame) -> Content:
-    return Content.assemble(("queue ", "bold"), f"{frame.queued}  ", ("ready ", "bold"), str(frame.ready))
+def _draw_queue(frame: WorkerFrame, width: int) -> list[Content]:
+    return fitted(width, [Content.assemble(("queue ", "bold"), str(frame.queued)),
+                          Content.assemble(("ready ", "bold"), str(frame.ready))])
 
 
 def _draw_rates(frame: WorkerFrame, width: int) -> Content:
@@ -105,30 +147,31 @@ def _draw_rates(frame: WorkerFrame, width: int) -> Content:
     return sparkline(frame.rates, frame.peak, max(width - len(label), 0)).append(label)
 
 
-def _draw_latency(frame: WorkerFrame) -> Content:
+def _draw_latency(frame: WorkerFrame, width: int) -> list[Content]:
     if not frame.latency_trusted:
-        return Content("latency n/a (clock offset unsure)")
+        return fitted(width, ["latency n/a (clock offset unsure)"], ["latency n/a (clock unsure)"], ["latency n/a"])
     if max(frame.p50_ms or 0, frame.p99_ms or 0) >= 1000:  # a backlog: seconds fit a narrow tile
-        return Content(f"p50 {_s(frame.p50_ms)}  p99 {_s(frame.p99_ms)} s")
-    return Content(f"p50 {_ms(frame.p50_ms)}  p99 {_ms(frame.p99_ms)} ms")
+        return fitted(width, [f"p50 {_s(frame.p50_ms)}", f"p99 {_s(frame.p99_ms)} s"])
+    return fitted(width, [f"p50 {_ms(frame.p50_ms)}", f"p99 {_ms(frame.p99_ms)} ms"])
 
 
-def _draw_work(frame: WorkerFrame) -> Content:
-    parts: list[str | tuple[str, str]] = [f"work {frame.work_ms:g} ms"]
+def _draw_work(frame: WorkerFrame, width: int) -> list[Content]:
+    parts: list[Content | str] = [f"work {frame.work_ms:g} ms"]
     if frame.speed != 1:
-        parts.append(f"  speed {frame.speed:g}")
+        parts.append(f"speed {frame.speed:g}")
     if frame.late:
-        parts.append((f"  late {frame.late}", LATE))
+        parts.append(Content.styled(f"late {frame.late}", LATE))
     if frame.foreign:
-        parts.append((f"  foreign {frame.foreign}", LATE))
-    return Content.assemble(*parts)
+        parts.append(Content.styled(f"foreign {frame.foreign}", LATE))
+    return fitted(width, parts)
 
 
-def _draw_retries(frame: WorkerFrame) -> Content:
+def _draw_retries(frame: WorkerFrame, width: int) -> list[Content]:
     """What reliability cost at this worker: its messages handed to another after it failed to
     acknowledge them, and the messages it did that had been done already."""
-    counts = [f"{label} {count}" for label, count in (("retried", frame.retried), ("dup", frame.duplicates)) if count]
-    return Content.styled("  ".join(counts), LATE)
+    counts = [Content.styled(f"{label} {count}", LATE) for label, count in
+              (("retried", frame.retried), ("dup", frame.duplicates)) if count]
+    return fitted(width, counts)
 
 
 def sparkline(rates: tuple[float, ...], peak: float, width: int) -> Content:
