@@ -122,8 +122,6 @@ def test_ipc_path_over_the_limit(tmp_path):
 
 
 def test_help_documents_every_setup_key_and_action():
-    from rrsim.scenario.actions import ACTIONS
-    from rrsim.scenario.setup import SETUP_KEYS
 
     result = main_in_process(["--help"])
     assert result.exited == 0
