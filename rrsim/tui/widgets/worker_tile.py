@@ -151,6 +151,8 @@ def _draw_latency(frame: WorkerFrame, width: int) -> list[Content]:
     if not frame.latency_trusted:
         return fitted(width, ["latency n/a (clock offset unsure)"], ["latency n/a (clock unsure)"], ["latency n/a"])
     if max(frame.p50_ms or 0, frame.p99_ms or 0) >= 1000:  # a backlog: seconds fit a narrow tile
+        if (frame.p50_ms or 0) < 1000:  # in seconds a fast median would read 0.00: each in its own unit
+            return fitted(width, [f"p50 {_ms(frame.p50_ms)} ms", f"p99 {_s(frame.p99_ms)} s"])
         return fitted(width, [f"p50 {_s(frame.p50_ms)}", f"p99 {_s(frame.p99_ms)} s"])
     return fitted(width, [f"p50 {_ms(frame.p50_ms)}", f"p99 {_ms(frame.p99_ms)} ms"])
 
