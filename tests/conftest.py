@@ -5,36 +5,70 @@ Tiers: a test that starts a process or opens a ZeroMQ socket is marked ``system`
 The mark is kept honest by the hook below: outside a ``system`` test,
 starting a process or creating a socket fails at once, saying so.
 
-Sharing: it runs one test at a time (``-n 0`` in pyproject.toml): with two test processes on these 2
-cores, real-process runs judged by their timing (the LRU order, theory's waits, a broker's kill,
-a stranger's window, a refusal's socket) still failed at random, 5 of 419 in a run at a load of 9
-(on the quiet machine the same run passed whole in 5:27, against 9:05 one at a time).
-With ``-n 2 --dist loadgroup`` each file runs whole in one process, and the files below take
-turns in one process: those judged by timing and those flat out (the chaos soak, the benchmarks'
-smoke run).  The hook runs before xdist's own, which reads the groups into the test ids: after
-it, as it first was, the groups were silently ignored.
+Sharing: the suite runs in two test processes (``-n 2`` in pyproject.toml), a file at a time in
+each (``--dist loadgroup``).  Most real-process runs are judged by the order of events the model
+saw and pass beside another test.  A few measure time itself (theory's queueing waits, the chaos
+soak's throughput, the benchmarks' smoke run) and are marked ``alone``: the two processes share a
+lock, which such a test takes for itself, waiting for the other process's current test to end,
+and which every other test takes shared, so that none starts while it runs.
 """
 
 from __future__ import annotations
 
 import _posixsubprocess
+import contextlib
+import fcntl
 import multiprocessing.util
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 import zmq.sugar.socket
 
-ONE_AT_A_TIME = {"test_theory.py", "test_broker.py", "test_strangers.py", "test_benchmarks.py", "test_soak.py"}
-
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Before xdist's own hook, which reads the groups into the test ids: a file's tests share its
+    # module fixtures, so a file runs whole in one process.
     for item in items:
-        name = Path(str(item.fspath)).name
-        item.add_marker(pytest.mark.xdist_group("one-at-a-time" if name in ONE_AT_A_TIME else name))
+        item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).name))
+
+
+LOCK_VARIABLE = "RRSIM_TESTS_MACHINE_LOCK"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The controller of a run in several processes makes the lock file before it starts them;
+    # they inherit its environment, and so its path.
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and (config.getoption("numprocesses", None) or 0) > 0:
+        handle, path = tempfile.mkstemp(prefix="pytest-rrsim-machine-", suffix=".lock")
+        os.close(handle)
+        os.environ[LOCK_VARIABLE] = path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and LOCK_VARIABLE in os.environ:
+        Path(os.environ.pop(LOCK_VARIABLE)).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _machine(alone: bool) -> Iterator[None]:
+    """The machine to this test alone (``alone``), or shared with the other test process's tests
+    that do not need it alone; nothing to share when the suite runs in one process."""
+    path = os.environ.get(LOCK_VARIABLE) if os.environ.get("PYTEST_XDIST_WORKER") else None
+    if path is None:
+        yield
+        return
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _refuse(what: str, test: str) -> Any:
@@ -52,7 +86,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     A hook rather than an autouse fixture: a fixture is set up after the session and module
     fixtures the test uses, and one of those starting a process would slip past it."""
     if item.get_closest_marker("system") is not None:
-        return (yield)
+        with _machine(alone=item.get_closest_marker("alone") is not None):
+            return (yield)
     starts = _refuse("starts a process", item.nodeid)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(subprocess.Popen, "_execute_child", starts)
@@ -61,4 +96,5 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system"):
             patch.setattr(os, name, starts)
         patch.setattr(zmq.sugar.socket.Socket, "__init__", _refuse("opens a ZeroMQ socket", item.nodeid))
-        return (yield)
+        with _machine(alone=False):
+            return (yield)

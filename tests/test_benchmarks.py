@@ -19,7 +19,7 @@ import pytest
 
 from helpers import assert_nothing_left
 
-pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
+pytestmark = [pytest.mark.system, pytest.mark.alone]  # flat out: another test beside it would be starved, and starve it
 
 REPO = Path(__file__).resolve().parent.parent
 
