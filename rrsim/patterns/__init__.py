@@ -7,13 +7,16 @@ import importlib
 from typing import cast
 
 from rrsim.kinds import ROUTER
-from rrsim.patterns.base import Pattern
+from rrsim.patterns.base import Pattern, senders_bind_for_receivers
 
 MODULES = {
     "push-pull": "rrsim.patterns.push_pull",
     "lb-broker": "rrsim.patterns.lb_broker",
     "reliable": "rrsim.patterns.reliable",
 }
+
+
+DEFAULT = next(iter(MODULES))  # what a run uses unless told
 
 
 def load(name: str) -> Pattern:
@@ -45,3 +48,10 @@ def bound_by(binder: str) -> tuple[str, ...]:
 def taking(key: str) -> tuple[str, ...]:
     """The patterns that take setup key ``key`` as their own (none: every pattern may have it)."""
     return tuple(name for name in MODULES if key in load(name).SETUP_KEYS)
+
+
+def with_plain_peers() -> str:
+    """The wirings in which receivers connect straight to binding senders, as a user writes them
+    ("push-pull, bind pusher"): those a plain ZeroMQ PUSH or PULL can join."""
+    return " or ".join(f"{name}, bind {bind}" for name in MODULES for bind in load(name).BINDERS
+                       if senders_bind_for_receivers(load(name), bind))

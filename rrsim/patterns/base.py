@@ -104,3 +104,15 @@ def linked_roles(pattern: Pattern, bind: str, role: str) -> tuple[str, ...]:
         if wire.connector == role:
             out[wire.binder] = None
     return tuple(out)
+
+
+def senders_bind_for_receivers(pattern: Pattern, bind: str) -> bool:
+    """Whether, wired with ``bind``, receivers connect straight to senders that bind: what a plain
+    PULL or PUSH of someone else's can take part in (push-pull with bind = "pusher")."""
+    return any(pattern.ROLES[wire.binder].kind == SENDER and pattern.ROLES[wire.connector].kind == RECEIVER
+               for wire in pattern.wires(bind))
+
+
+def receivers_bind(pattern: Pattern, bind: str) -> bool:
+    """Whether, wired with ``bind``, receivers bind: then a remote worker has nothing to connect to."""
+    return any(pattern.ROLES[wire.binder].kind == RECEIVER for wire in pattern.wires(bind))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rrsim import patterns
+from rrsim.patterns.base import receivers_bind, senders_bind_for_receivers
 from rrsim.child.workload import ARRIVALS, WORK_DISTS
 from rrsim.endpoints import parse_connect, parse_listen
 from rrsim.errors import UserError, did_you_mean
@@ -97,9 +98,9 @@ SETUP_KEYS: dict[str, Limit] = {**COMMON_KEYS, **_pattern_keys(), **RUN_KEYS}
 class Setup:
     """Everything that shapes a run; the defaults are the headless defaults."""
 
-    pattern: str = "push-pull"
+    pattern: str = patterns.DEFAULT
     transport: str = "ipc"
-    bind: str = "pusher"
+    bind: str = patterns.load(patterns.DEFAULT).BINDERS[0]  # the first is the pattern's default
     pushers: int = 1
     workers: int = 2
     rate: float = 10.0
@@ -299,16 +300,16 @@ def _check_external_worker(setup: Setup, address: str, where: str, text: str, te
     if setup.transport != "tcp" and not setup.listen:
         raise UserError(f"{here}: a plain PULL elsewhere reaches the pushers over tcp: add transport = \"tcp\" "
                         "(and an interface it can reach) or listen")
-    if not any(wire.binder == "pusher" and wire.connector == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
-        raise UserError(f"{here}: needs pushers that bind and workers that connect (push-pull, bind pusher)")
+    if not senders_bind_for_receivers(patterns.load(setup.pattern), setup.bind):
+        raise UserError(f"{here}: needs pushers that bind and workers that connect ({patterns.with_plain_peers()})")
 
 
 def _check_connect_pusher(setup: Setup, endpoint: str, where: str, text: str, text_start: int) -> None:
     """A plain PUSH deals to PULL sockets: only a pattern whose workers pull from pushers can join one."""
     here = f"{where} key 'connect_pusher'{line_of(text, 'connect_pusher', text_start)}"
     parse_connect(endpoint, here)
-    if not any(wire.connector == "worker" and wire.binder == "pusher" for wire in patterns.load(setup.pattern).wires(setup.bind)):
-        raise UserError(f"{here}: needs workers that connect to pushers (pattern push-pull, bind pusher), "
+    if not senders_bind_for_receivers(patterns.load(setup.pattern), setup.bind):
+        raise UserError(f"{here}: needs workers that connect to pushers (pattern {patterns.with_plain_peers()}), "
                         f"not {setup.pattern} with bind {setup.bind}")
 
 
@@ -316,7 +317,8 @@ def _check_listen(setup: Setup, endpoint: str, where: str, text: str, text_start
     """A remote worker connects to what the pattern binds: a wiring where workers bind has
     nothing for it to connect to."""
     parse_listen(endpoint, f"{where} key 'listen'{line_of(text, 'listen', text_start)}")
-    if any(wire.binder == "worker" for wire in patterns.load(setup.pattern).wires(setup.bind)):
-        others = " or ".join(repr(binder) for binder in patterns.load(setup.pattern).BINDERS if binder != "worker")
+    pattern = patterns.load(setup.pattern)
+    if receivers_bind(pattern, setup.bind):
+        others = " or ".join(repr(binder) for binder in pattern.BINDERS if not receivers_bind(pattern, binder))
         raise UserError(f"{where}: listen needs the workers to connect (bind = {setup.bind!r} makes them bind): "
                         f"use bind = {others}")
