@@ -19,8 +19,8 @@ from benchmarks.driving import all_connected, running, step_for, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine, now_ns
+from rrsim.scenario.setup import Setup
 
 RATE = 1000.0  # msgs/s through the run while workers are killed and revived
 WORKERS = 4

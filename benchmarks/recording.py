@@ -40,11 +40,11 @@ from benchmarks.stats import summary
 from benchmarks.throughput import run_rrsim
 from rrsim import events as ev
 from rrsim.cli import main
-from rrsim.scenario.scenario import Scenario
-from rrsim.scenario.setup import Setup
 from rrsim.model.model import NS
 from rrsim.recording.file import EventRecorder, RecordingFile, compressed, gzip_text
 from rrsim.recording.player import Player, Timeline
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup
 from rrsim.tui.frames import read_frame
 
 WORKERS = 4

@@ -21,8 +21,8 @@ from textual import events
 
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
+from rrsim.scenario.setup import Setup
 
 TIMER_S = 0.05
 TARGET_TIMER_LAG_P99_MS = 50.0

@@ -17,13 +17,13 @@ from importlib import resources
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.scenario.scenario import TUI_DEFAULTS, load_scenario
-from rrsim.scenario.setup import Setup
+from rrsim import patterns
 from rrsim.model.model import NS, Model, pusher_name
+from rrsim.patterns.base import linked_roles
 from rrsim.recording.file import Recording, read_recording
 from rrsim.recording.player import Player, Timeline
-from rrsim import patterns
-from rrsim.patterns.base import linked_roles
+from rrsim.scenario.scenario import TUI_DEFAULTS, load_scenario
+from rrsim.scenario.setup import Setup
 from rrsim.tui.source import StaticRun
 
 T0_NS = 1_000 * NS

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
+from rrsim.errors import UserError
+from rrsim.patterns.dispatch import Dispatcher
 from rrsim.scenario.actions import Action
 from rrsim.scenario.scenario import load_scenario, parse_scenario
 from rrsim.scenario.setup import Setup
-from rrsim.errors import UserError
-from rrsim.patterns.dispatch import Dispatcher
 from runs import assert_ledger_consistent, run
 
 NS = 1_000_000_000

@@ -18,18 +18,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import Outcome, Stderr, assert_nothing_left, main_in_process, one_error_line, run_rrsim, start_rrsim
 from rrsim import events as ev
+from rrsim.commands.interrupt import Interruption
+from rrsim.errors import UserError
+from rrsim.model.model import Model
+from rrsim.recording.file import EventRecorder
 from rrsim.report.checking import evaluate, report_values
+from rrsim.report.report import build_report
+from rrsim.report.timeline_summary import timeline_lines
 from rrsim.scenario.checks import known_names, parse_check
 from rrsim.scenario.scenario import Scenario, builtin_scenarios, parse_scenario
 from rrsim.scenario.setup import MAX_WORKERS, Setup
-from rrsim.errors import UserError
-from rrsim.commands.interrupt import Interruption
-from rrsim.model.model import Model
-from rrsim.recording.file import EventRecorder
-from rrsim.report.report import build_report
-from rrsim.report.timeline_summary import timeline_lines
-from helpers import Outcome, Stderr, assert_nothing_left, main_in_process, one_error_line, run_rrsim, start_rrsim
 
 # A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).
 QUICK = """\

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import zmq
 
+from helpers import processes_mentioning, start_rrsim, wait_until
 from rrsim import events as ev
+from rrsim.child.receipts import REPORT_NS
+from rrsim.engine.engine import Engine
 from rrsim.remote import keys
 from rrsim.scenario.setup import Setup
-from rrsim.engine.engine import Engine
-from rrsim.child.receipts import REPORT_NS
-from helpers import processes_mentioning, start_rrsim, wait_until
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 

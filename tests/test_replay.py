@@ -21,25 +21,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from rrsim import events as ev
-from rrsim.scenario.scenario import Scenario
-from rrsim.scenario.setup import Setup
-from rrsim.errors import UserError
-from rrsim.commands.run import report_recording, run_report
-from rrsim.model.model import NS, Model
-from rrsim.recording.file import EventRecorder, RecordingFile, read_recording, scenario_of
-from rrsim.commands.replay import replay_command
-from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
-from rrsim.report.report import build_report
-from rrsim.tui.app import RrsimApp
-from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
-from tests.scenes import recording
-from rrsim.tui.source import ReplayRun
-from rrsim.tui.widgets.header import RunStatus
-from helpers import main_in_process, one_error_line, start_rrsim, wait_until
 from test_strangers import _pull, _run_with
 from test_tui_exits import terminal  # noqa: F401 - a fixture
+
+from helpers import main_in_process, one_error_line, start_rrsim, wait_until
+from rrsim import events as ev
+from rrsim.commands.replay import replay_command
+from rrsim.commands.run import report_recording, run_report
+from rrsim.errors import UserError
+from rrsim.model.model import NS, Model
+from rrsim.recording.file import EventRecorder, RecordingFile, read_recording, scenario_of
+from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
+from rrsim.report.report import build_report
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup
+from rrsim.tui.app import RrsimApp
+from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
+from rrsim.tui.source import ReplayRun
+from rrsim.tui.widgets.header import RunStatus
+from tests.scenes import recording
 
 NARROW = (80, 24)
 RECORDED = "broker-kill"  # the broker is killed at 3.7 s and revived at 4.5 s; 7.5 s in all

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import processes_mentioning
 from rrsim import events as ev
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from helpers import processes_mentioning
+from rrsim.scenario.setup import Setup
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
+from test_tui_live import alive
 
 from helpers import assert_nothing_left, processes_mentioning, wait_until
-from test_tui_live import alive
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 

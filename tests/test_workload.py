@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 from rrsim import cli, wire
-from rrsim.commands.parser import apply_overrides
-from rrsim.scenario.actions import Action
-from rrsim.scenario.scenario import load_scenario, parse_scenario
-from rrsim.scenario.setup import Setup
-from rrsim.engine.engine import Engine
-from rrsim.errors import UserError
-from rrsim.report.report import build_report
 from rrsim.child.sending import EvenJobs, jobs_for
 from rrsim.child.work import Work
 from rrsim.child.workload import BLOCK, DrawnJobs, draw_sizes, work_cap_us
+from rrsim.commands.parser import apply_overrides
+from rrsim.engine.engine import Engine
+from rrsim.errors import UserError
+from rrsim.report.report import build_report
+from rrsim.scenario.actions import Action
+from rrsim.scenario.scenario import load_scenario, parse_scenario
+from rrsim.scenario.setup import Setup
 from runs import assert_ledger_consistent, run
 
 

@@ -16,17 +16,18 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import zmq
 
 from rrsim import wire
-from rrsim.child.spec import ChildSpec, Curve
-from rrsim.errors import UserError
 from rrsim.child.runtime import ChildRuntime
 from rrsim.child.security import secure_client
 from rrsim.child.sockets import monitor_event
+from rrsim.child.spec import ChildSpec, Curve
+from rrsim.errors import UserError
 from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS
 
 JOIN_TIMEOUT_S = 5.0

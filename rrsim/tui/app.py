@@ -16,14 +16,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from rrsim.scenario.scenario import Scenario
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model.model import NS
+from rrsim.recording.file import EventRecorder, RecordingFile
+from rrsim.recording.outputs import open_output
+from rrsim.scenario.scenario import Scenario
 from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
-from rrsim.recording.outputs import open_output
-from rrsim.recording.file import EventRecorder, RecordingFile
 from rrsim.tui.replay_screen import ReplayScreen
 from rrsim.tui.run_screen import RunScreen
 from rrsim.tui.source import LiveRun, ReplayRun, RunSource

@@ -9,7 +9,6 @@ from textual.widget import Widget
 from rrsim.tui.frames import TotalsFrame
 from rrsim.tui.palette import LATE, MUTED, WARNING
 
-
 GAP = "  "  # between two items, and after the last of a line
 
 
