@@ -285,7 +285,7 @@ class Script:
             self._deliver(self.targets[name], messages)
 
     def _deliver(self, target: Target, messages: list[tuple[int, int, int]]) -> None:
-        pushers, seqs, sent_ns = (np.array(column, dtype=np.int64) for column in zip(*messages))
+        pushers, seqs, sent_ns = (np.array(column, dtype=np.int64) for column in zip(*messages, strict=True))
         recv_ns = np.maximum(sent_ns, self.t_ns) + LATENCY_NS + int(target.work_ms / target.speed * 1e6)
         self.emit(ev.Deliveries(self.t_ns, target.name, target.life, pushers, seqs, sent_ns, recv_ns))
 

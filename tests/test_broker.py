@@ -141,7 +141,7 @@ def test_idle_workers_take_turns_in_the_order_they_became_ready():
     got: dict[int, tuple[str, int, int]] = {}  # seq -> (worker, received, done)
     for delivery in result.deliveries():
         done = delivery.recv_ns if delivery.done_ns is None else delivery.done_ns
-        for seq, recv_ns, done_ns in zip(delivery.seqs.tolist(), delivery.recv_ns.tolist(), done.tolist()):
+        for seq, recv_ns, done_ns in zip(delivery.seqs.tolist(), delivery.recv_ns.tolist(), done.tolist(), strict=True):
             got[seq] = (delivery.worker, recv_ns, done_ns)
     # The one ready longest is the one served longest ago: each message goes to the worker whose
     # last message was done first, among those done by the time it got this one (a worker not

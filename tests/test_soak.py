@@ -278,7 +278,7 @@ def test_chaos_soak(capsys, leg):
         seqs, sent_ns = receipts.send_clock(index)
         least = np.full(len(lost), np.iinfo(np.int64).max)  # per lost message, its lateness after the likeliest death
         in_some = np.zeros(pusher.sent, dtype=bool)  # how much of the run the windows cover, to show how tight they are
-        for first, gone_ns in zip(firsts.tolist(), gone.tolist()):
+        for first, gone_ns in zip(firsts.tolist(), gone.tolist(), strict=True):
             could = lost >= first
             least[could] = np.minimum(least[could], sent_after[could] - gone_ns)
             end = np.searchsorted(sent_ns, gone_ns + AFTER_NS, side="right")
@@ -286,7 +286,7 @@ def test_chaos_soak(capsys, leg):
         covered += int(in_some.sum())
         lateness += least.tolist()
         unexplained += [(f"p{index}:{seq}", round((t - model.started_ns) / NS, 3))
-                        for seq, t, l in zip(lost.tolist(), sent_after.tolist(), least.tolist()) if l > AFTER_NS]
+                        for seq, t, l in zip(lost.tolist(), sent_after.tolist(), least.tolist(), strict=True) if l > AFTER_NS]
     worst_lateness_ms = max(lateness, default=0) / 1e6
     death_times = sorted(round((d.gone_ns - model.started_ns) / NS, 3) for d in deaths)
 

@@ -141,7 +141,7 @@ def make_variants(scenario: Scenario, varies: list[Vary]) -> list[Variant]:
     the way a scenario's [setup] is."""
     variants = []
     for number, values in enumerate(itertools.product(*(vary.values for vary in varies)), start=1):
-        vary = {v.key: value for v, value in zip(varies, values)}
+        vary = {v.key: value for v, value in zip(varies, values, strict=True)}
         variant = Variant(number, vary, None)
         where = "this combination"
         try:

@@ -162,7 +162,7 @@ def _columns(row: LifeRow, first: int, per_column: int, columns: int) -> MapRow:
                                 for part in (row.received, row.late, row.lost))
         counts = received.sum(axis=1)
         dominant = np.where(counts > 0, received.argmax(axis=1) + 1, 0)
-        for whole, part in zip(cells, (counts, dominant, late, lost)):
+        for whole, part in zip(cells, (counts, dominant, late, lost), strict=True):
             whole[column : column + spanned] = part.tolist()
     drawn = MapRow(row.name, row.life, *(tuple(column_values) for column_values in cells))
     row.drawn, row.changed_from = (how, cells, drawn), row.used

@@ -182,7 +182,7 @@ def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
         deltas = np.hstack([firsts, np.frombuffer(raw[8 * rows:], dtype="<i4").reshape(rows, -1)])
     else:
         raise ValueError(f"width is {width!r}: deltas are 4 or 8 bytes wide")
-    line.update(zip(names, np.cumsum(deltas, axis=1, dtype=np.int64)))
+    line.update(zip(names, np.cumsum(deltas, axis=1, dtype=np.int64), strict=True))
     return line
 
 

@@ -95,7 +95,7 @@ def map_line(row: MapRow, peak: int, selected: bool = False) -> Content:
     ends = [*starts[1:], len(text)]
     label = row.name if row.life == 1 else f"{row.name}·{row.life}"
     runs = [(f"{label:<{LABEL_WIDTH - 1}}", "bold reverse" if selected else "bold"), (" ", "")]
-    runs += [(text[start:end], _style(int(codes[start]))) for start, end in zip(starts, ends) if end > start]
+    runs += [(text[start:end], _style(int(codes[start]))) for start, end in zip(starts, ends, strict=True) if end > start]
     return Content.assemble(*runs)
 
 
