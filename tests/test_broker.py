@@ -115,7 +115,7 @@ def test_pewma_prefers_the_fast_worker_and_remembers_a_slow_peak():
     pewma.ready(b"fast", 0)
     pewma.ready(b"slow", 0)
     t = 1_000_000_000
-    for n in range(1, 4):
+    for _ in range(1, 4):
         assert pewma.next(t) in (b"fast", b"slow")
     # Service times: fast 1 ms, slow 50 ms.
     pewma.workers[b"fast"].service_ns, pewma.workers[b"slow"].service_ns = 1e6, 50e6

@@ -263,7 +263,7 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
     assert [(r["worker"], r["life"]) for r in rows] == [("w1", "1"), ("w1", "2"), ("w2", "1")]
     assert rows[0]["how_ended"] == "killed" and rows[2]["how_ended"] == "run-end"
     assert sum(int(r["received"]) for r in rows) == sum(w["received"] for w in report["workers"])
-    for row, (worker, life) in zip(rows, [(w, l) for w in report["workers"] for l in w["lives"]], strict=True):
+    for row, (worker, life) in zip(rows, [(w, one) for w in report["workers"] for one in w["lives"]], strict=True):
         assert int(row["pid"]) == life["pid"] and row["state"] == worker["state"]
         assert (float(row["latency_p99_ms"]) if row["latency_p99_ms"] else None) == worker["latency_ms"]["p99"]
         assert row["remote"] == "false"  # as a spreadsheet reads a truth value, not Python's False

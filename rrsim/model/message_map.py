@@ -28,7 +28,8 @@ class LifeRow:
     first_slot: int
     used: int = 0  # slots from first_slot with anything recorded (the arrays hold more: room to grow)
     changed_from: int = 0  # the first slot written since its columns were last summed
-    drawn: tuple[tuple[int, int, int], list[list[int]], MapRow] | None = field(default=None, repr=False)  # (how, its columns' sums, its MapRow): see _columns
+    # (how, its columns' sums, its MapRow): see _columns
+    drawn: tuple[tuple[int, int, int], list[list[int]], MapRow] | None = field(default=None, repr=False)
     received: np.ndarray = field(default_factory=lambda: np.zeros((_GROW, PUSHER_SLOTS), dtype=np.int64))
     late: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
     lost: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
