@@ -253,16 +253,16 @@ def test_closing_the_terminal_window_ends_everything_within_two_seconds(tmp_path
                                   "--workers", str(RRSIM_WORKERS), "--rate", "50"])
             server.open(name, command, from_shell)
             # Up and running: every worker, the pusher and the janitor, and a live worker on screen.
-            wait_until(lambda: len(processes_mentioning(str(where))) >= RRSIM_WORKERS + 2, 30,
+            wait_until(lambda where=where: len(processes_mentioning(str(where))) >= RRSIM_WORKERS + 2, 30,
                      f"window {window}: the children to start")
-            wait_until(lambda: "alive" in server.screen(name), 30, f"window {window}: a live worker on screen")
+            wait_until(lambda name=name: "alive" in server.screen(name), 30, f"window {window}: a live worker on screen")
             app = parent_of(processes_mentioning(str(where))[0])
             apps.append(app)
 
             closed = time.monotonic()
             server.close(name)
             try:
-                wait_until(lambda: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
+                wait_until(lambda app=app: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
             except AssertionError as error:
                 raise AssertionError(f"{error}; where it is:\n{stack_of(app)}") from None
             assert_nothing_left(where, within_s=max(0.0, closed + GONE_WITHIN_S - time.monotonic()))
