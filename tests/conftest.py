@@ -27,6 +27,9 @@ from typing import Any, NoReturn
 import pytest
 import zmq.sugar.socket
 
+# The `terminal` fixture (rrsim on a pseudo-terminal), for every file that needs it.
+pytest_plugins = ["pty_terminal"]
+
 ONE_AT_A_TIME = {"test_theory.py", "test_broker.py", "test_strangers.py", "test_benchmarks.py", "test_soak.py"}
 
 

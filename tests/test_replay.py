@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_strangers import _pull, _run_with
-from test_tui_exits import terminal  # noqa: F401 - a fixture
 
 from helpers import main_in_process, one_error_line, start_rrsim, wait_until
 from rrsim import events as ev
