@@ -503,6 +503,7 @@ def test_a_replay_begins_where_and_how_fast_the_command_line_says():
     (["--at", "soon"], "--at soon: not a time"),
     (["--at", "-3"], "not a time"),
     (["--at", "1:05", "--json", "-"], "for the live view"),
+    (["--json", ""], "--json: an empty file name"),  # was a TypeError traceback from the report's writing
 ])
 def test_a_bad_speed_or_time_to_begin_at_is_one_line(args: list[str], needle: str):
     with pytest.raises(UserError) as error:
