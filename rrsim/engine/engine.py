@@ -175,6 +175,7 @@ class Engine:
             plan[connector]["connect_to"].append(setup.connect_pusher)
             external = (setup.connect_pusher,)
         security = self.listener.child_security() if self.listener is not None else None
+        assert setup.seed is not None  # picked in __init__ when the setup gave none
         return ChildSpec(
             pattern=setup.pattern, role=role.name, name=name, life=life, index=name_number(name),
             telemetry=self.telemetry_endpoint, control=self.control_endpoint,
