@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
+from rrsim.scenario.setup import Setup
 
 STEP_MS = 10.0
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.driving import all_connected, running, step_until
-from rrsim.scenario.setup import Setup
 from rrsim.child.deathsig import die_with_parent
+from rrsim.scenario.setup import Setup
 
 
 def _kb(path: str, key: str) -> int:

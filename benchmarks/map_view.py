@@ -24,9 +24,9 @@ import numpy as np
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.setup import Setup
 from rrsim.model.message_map import SLOT_NS, MessageMap
 from rrsim.model.model import NS, Model
+from rrsim.scenario.setup import Setup
 from rrsim.tui.widgets.message_map import BORDER_HEIGHT, FRAME_WIDTH, LABEL_WIDTH, MAX_HEIGHT, map_line
 
 WORKERS = 128

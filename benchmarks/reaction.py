@@ -19,8 +19,8 @@ from benchmarks.driving import all_connected, running, step_for, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine, now_ns
+from rrsim.scenario.setup import Setup
 
 RATE = 1000.0  # msgs/s through the run while workers are killed and revived
 WORKERS = 4
@@ -81,23 +81,28 @@ def _time_command(engine: Engine, watch: Watch, command: str, worker: str, kind:
     return (watch.seen.t_ns - issued_ns) / 1e6
 
 
+def _one_start(workers: int) -> float:
+    """Seconds from a run's start until all its workers are connected."""
+    # wait_ready: nothing is sent, so the start is not slowed by traffic.
+    setup = Setup(workers=workers, rate=0.0, messages=1, wait_ready=True, duration=120.0)
+    with running(setup) as engine:
+        started_ns = engine.model.started_ns
+        connected_ns: list[int] = []
+
+        def note(event: ev.Event) -> None:
+            if isinstance(event, ev.LinkChanged) and not connected_ns and all_connected(engine):
+                connected_ns.append(event.t_ns)
+
+        engine.subscribe(note)
+        step_until(engine, lambda: bool(connected_ns), TIMEOUT_S * 4, f"{workers} workers connecting")
+        assert started_ns is not None
+        return (connected_ns[0] - started_ns) / 1e9
+
+
 def start_to_connected(workers: int, reps: int) -> dict[str, Any]:
     seconds: list[float] = []
     for _ in range(reps):
-        # wait_ready: nothing is sent, so the start is not slowed by traffic.
-        setup = Setup(workers=workers, rate=0.0, messages=1, wait_ready=True, duration=120.0)
-        with running(setup) as engine:
-            started_ns = engine.model.started_ns
-            connected_ns: list[int] = []
-
-            def note(event: ev.Event) -> None:
-                if isinstance(event, ev.LinkChanged) and not connected_ns and all_connected(engine):
-                    connected_ns.append(event.t_ns)
-
-            engine.subscribe(note)
-            step_until(engine, lambda: bool(connected_ns), TIMEOUT_S * 4, f"{workers} workers connecting")
-            assert started_ns is not None
-            seconds.append((connected_ns[0] - started_ns) / 1e9)
+        seconds.append(_one_start(workers))
         time.sleep(0.2)  # let the ended processes' CPU go before the next start
     target = START_TARGETS_S.get(workers)
     result = summary(seconds, 3)

@@ -40,11 +40,11 @@ from benchmarks.stats import summary
 from benchmarks.throughput import run_rrsim
 from rrsim import events as ev
 from rrsim.cli import main
-from rrsim.scenario.scenario import Scenario
-from rrsim.scenario.setup import Setup
 from rrsim.model.model import NS
 from rrsim.recording.file import EventRecorder, RecordingFile, compressed, gzip_text
 from rrsim.recording.player import Player, Timeline
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup
 from rrsim.tui.frames import read_frame
 
 WORKERS = 4
@@ -113,7 +113,7 @@ def cost(settings: Settings) -> dict[str, Any]:
                     path.unlink()
     recorded = ("jsonl", "jsonl.gz")
     # Each repetition's runs took turns: their ratio compares runs made under the same load.
-    ratios = {kind: summary([run.msgs_per_s / base.msgs_per_s for run, base in zip(runs[kind], runs["none"])])
+    ratios = {kind: summary([run.msgs_per_s / base.msgs_per_s for run, base in zip(runs[kind], runs["none"], strict=True)])
               for kind in recorded}
     return {
         "case": f"ipc, {WORKERS} workers, rate 0, {messages} messages",
@@ -122,7 +122,7 @@ def cost(settings: Settings) -> dict[str, Any]:
         # Steadier than the ratio on a busy machine: the engine process's CPU time per message, with
         # a recorder over without, and the share of it the recorder's own thread took.
         "cpu_ratio": {kind: summary([run.cpu_us_per_msg / base.cpu_us_per_msg
-                                     for run, base in zip(runs[kind], runs["none"])]) for kind in recorded},
+                                     for run, base in zip(runs[kind], runs["none"], strict=True)]) for kind in recorded},
         "recorder_cpu_share": {kind: summary([run.recorder_share for run in runs[kind]]) for kind in recorded},
         # The steadiest: at rate 0 the engine's own thread is mostly waiting (~6% busy), the pusher and
         # the workers are what the two cores are busy with, so what recording takes from the run is

@@ -27,9 +27,9 @@ from benchmarks.driving import all_connected, running, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.setup import Setup
 from rrsim.child.deathsig import die_with_parent
 from rrsim.engine.engine import Engine, now_ns
+from rrsim.scenario.setup import Setup
 
 CONNECT_TIMEOUT_S = 120.0
 SETTLE_S = 0.1  # pushers report progress every 10 ms

@@ -18,8 +18,8 @@ from benchmarks.driving import running, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
 from rrsim import events as ev
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
+from rrsim.scenario.setup import Setup
 
 TARGET_RATIO = 0.9
 SIZE = 64

@@ -21,8 +21,8 @@ from textual import events
 
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
+from rrsim.scenario.setup import Setup
 
 TIMER_S = 0.05
 TARGET_TIMER_LAG_P99_MS = 50.0
@@ -73,10 +73,10 @@ async def _measure(settings: Settings) -> dict[str, Any]:
                 name = f"w{number}"
                 tile = screen.query_one(f"#tile-{name}", WorkerTile)
                 _press(app, str(number))
-                await _wait(lambda: getattr(screen, "selected", None) == name, SELECT_TIMEOUT_S, f"{name} selected")
+                await _wait(lambda name=name: getattr(screen, "selected", None) == name, SELECT_TIMEOUT_S, f"{name} selected")
                 pressed = time.monotonic()
                 _press(app, "k")
-                shown = await _wait(lambda: tile.frame is not None and tile.frame.state == "killed", KILL_CAP_S,
+                shown = await _wait(lambda tile=tile: tile.frame is not None and tile.frame.state == "killed", KILL_CAP_S,
                                     f"{name} shown killed", required=False)
                 kills_ms.append((time.monotonic() - pressed) * 1000 if shown else KILL_CAP_S * 1000)
                 censored += not shown

@@ -7,7 +7,6 @@ recorder writes them as JSON lines.  Times are CLOCK_MONOTONIC nanoseconds.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -339,9 +338,15 @@ def from_json(line: dict[str, Any]) -> Event:
     return kind(**values)
 
 
-@functools.cache
+_HINTS: dict[type[Event], dict[str, Any]] = {}  # each event class's field types, read once
+
+
 def _hints(kind: type[Event]) -> dict[str, Any]:
-    return typing.get_type_hints(kind)
+    # A dict rather than functools.cache: mypy takes Event's instance __hash__ for the class's and
+    # would refuse the class as a cache key.
+    if kind not in _HINTS:
+        _HINTS[kind] = typing.get_type_hints(kind)
+    return _HINTS[kind]
 
 
 def _type_name(hint: Any) -> str:

@@ -29,6 +29,9 @@ from typing import Any, NoReturn
 import pytest
 import zmq.sugar.socket
 
+# The `terminal` fixture (rrsim on a pseudo-terminal), for every file that needs it.
+pytest_plugins = ["pty_terminal"]
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from rrsim import events as ev
+from rrsim.engine.engine import Engine
 from rrsim.scenario.actions import Action
 from rrsim.scenario.setup import Setup
-from rrsim.engine.engine import Engine
 
 
 @dataclasses.dataclass

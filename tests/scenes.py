@@ -17,13 +17,13 @@ from importlib import resources
 import numpy as np
 
 from rrsim import events as ev
-from rrsim.scenario.scenario import TUI_DEFAULTS, load_scenario
-from rrsim.scenario.setup import Setup
+from rrsim import patterns
 from rrsim.model.model import NS, Model, pusher_name
+from rrsim.patterns.base import linked_roles
 from rrsim.recording.file import Recording, read_recording
 from rrsim.recording.player import Player, Timeline
-from rrsim import patterns
-from rrsim.patterns.base import linked_roles
+from rrsim.scenario.scenario import TUI_DEFAULTS, load_scenario
+from rrsim.scenario.setup import Setup
 from rrsim.tui.source import StaticRun
 
 T0_NS = 1_000 * NS
@@ -285,7 +285,7 @@ class Script:
             self._deliver(self.targets[name], messages)
 
     def _deliver(self, target: Target, messages: list[tuple[int, int, int]]) -> None:
-        pushers, seqs, sent_ns = (np.array(column, dtype=np.int64) for column in zip(*messages))
+        pushers, seqs, sent_ns = (np.array(column, dtype=np.int64) for column in zip(*messages, strict=True))
         recv_ns = np.maximum(sent_ns, self.t_ns) + LATENCY_NS + int(target.work_ms / target.speed * 1e6)
         self.emit(ev.Deliveries(self.t_ns, target.name, target.life, pushers, seqs, sent_ns, recv_ns))
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
+from rrsim.errors import UserError
+from rrsim.patterns.dispatch import Dispatcher
 from rrsim.scenario.actions import Action
 from rrsim.scenario.scenario import load_scenario, parse_scenario
 from rrsim.scenario.setup import Setup
-from rrsim.errors import UserError
-from rrsim.patterns.dispatch import Dispatcher
 from runs import assert_ledger_consistent, run
 
 NS = 1_000_000_000
@@ -115,7 +115,7 @@ def test_pewma_prefers_the_fast_worker_and_remembers_a_slow_peak():
     pewma.ready(b"fast", 0)
     pewma.ready(b"slow", 0)
     t = 1_000_000_000
-    for n in range(1, 4):
+    for _ in range(1, 4):
         assert pewma.next(t) in (b"fast", b"slow")
     # Service times: fast 1 ms, slow 50 ms.
     pewma.workers[b"fast"].service_ns, pewma.workers[b"slow"].service_ns = 1e6, 50e6
@@ -141,7 +141,7 @@ def test_idle_workers_take_turns_in_the_order_they_became_ready():
     got: dict[int, tuple[str, int, int]] = {}  # seq -> (worker, received, done)
     for delivery in result.deliveries():
         done = delivery.recv_ns if delivery.done_ns is None else delivery.done_ns
-        for seq, recv_ns, done_ns in zip(delivery.seqs.tolist(), delivery.recv_ns.tolist(), done.tolist()):
+        for seq, recv_ns, done_ns in zip(delivery.seqs.tolist(), delivery.recv_ns.tolist(), done.tolist(), strict=True):
             got[seq] = (delivery.worker, recv_ns, done_ns)
     # The one ready longest is the one served longest ago: each message goes to the worker whose
     # last message was done first, among those done by the time it got this one (a worker not

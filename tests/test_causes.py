@@ -4,12 +4,12 @@ entries and their words, no processes."""
 from __future__ import annotations
 
 import numpy as np
+from test_ledger_model import arr, pusher_started, worker_started
 
 from rrsim import events as ev
 from rrsim.model.model import NS, Model
-from rrsim.tui.frames import read_frame
 from rrsim.report.wording import describe, subjects
-from test_ledger_model import arr, pusher_started, worker_started
+from rrsim.tui.frames import read_frame
 
 
 def deliver(model: Model, t: int, worker: str, life: int, seqs: list[int], sent_ns: int) -> None:

@@ -15,14 +15,13 @@ import subprocess
 import pytest
 from rich.console import Console
 
+from helpers import Stderr, assert_nothing_left, run_rrsim, start_rrsim
 from rrsim import cli
-from rrsim.scenario.scenario import Scenario, load_scenario
-from rrsim.scenario.setup import Setup
-
 from rrsim.commands import compare
 from rrsim.commands.compare import Variant
 from rrsim.report.wait_chart import wait_chart
-from helpers import Stderr, assert_nothing_left, run_rrsim, start_rrsim
+from rrsim.scenario.scenario import Scenario, load_scenario
+from rrsim.scenario.setup import Setup
 
 # 2 workers, 150 messages at 500/s once both are connected (0.3 s of sending), 1 ms of work each.
 TINY = """\

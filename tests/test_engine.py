@@ -11,13 +11,13 @@ import pytest
 import zmq
 
 from rrsim import events as ev
+from rrsim.engine.engine import Engine
+from rrsim.engine.wiring import free_port as _free_port
+from rrsim.errors import UserError
 from rrsim.report.wording import describe
 from rrsim.scenario.actions import Action
 from rrsim.scenario.scenario import builtin_scenarios, load_scenario
 from rrsim.scenario.setup import Setup
-from rrsim.engine.engine import Engine
-from rrsim.errors import UserError
-from rrsim.engine.wiring import free_port as _free_port
 from runs import assert_ledger_consistent, run
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
+from helpers import ERROR_PREFIX, Outcome, assert_nothing_left, main_in_process, run_rrsim
 from rrsim import patterns
+from rrsim.errors import UserError
 from rrsim.scenario.actions import ACTIONS, NEEDS_WORKER, Action
 from rrsim.scenario.scenario import Scenario, parse_scenario
 from rrsim.scenario.setup import MAX_WORKERS, SETUP_KEYS, check_value
-from rrsim.errors import UserError
-from helpers import ERROR_PREFIX, Outcome, assert_nothing_left, main_in_process, run_rrsim
 
 # In-process cases are cheap: hundreds, always the same ones (derandomize), no example database.
 IN_PROCESS = settings(derandomize=True, deadline=None, max_examples=500, database=None,

@@ -112,7 +112,7 @@ def assert_real_messages_untouched(result: Result, duplicates: int = 0) -> None:
 def accepted_as_deliveries(result: Result) -> list[tuple[str, int, int, int]]:
     """Receipts the model took that no pusher of the run can have caused: past the last message, or sent before the run."""
     return [(e.worker, p, s, t) for e in result.events if isinstance(e, ev.Deliveries)
-            for p, s, t in zip(e.pushers.tolist(), e.seqs.tolist(), e.sent_ns.tolist())
+            for p, s, t in zip(e.pushers.tolist(), e.seqs.tolist(), e.sent_ns.tolist(), strict=True)
             if s >= MESSAGES or t < result.engine.model.started_ns]
 
 

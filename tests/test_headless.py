@@ -18,18 +18,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import Outcome, Stderr, assert_nothing_left, main_in_process, one_error_line, run_rrsim, start_rrsim
 from rrsim import events as ev
+from rrsim.commands.interrupt import Interruption
+from rrsim.errors import UserError
+from rrsim.model.model import Model
+from rrsim.recording.file import EventRecorder
 from rrsim.report.checking import evaluate, report_values
+from rrsim.report.report import build_report
+from rrsim.report.timeline_summary import timeline_lines
 from rrsim.scenario.checks import known_names, parse_check
 from rrsim.scenario.scenario import Scenario, builtin_scenarios, parse_scenario
 from rrsim.scenario.setup import MAX_WORKERS, Setup
-from rrsim.errors import UserError
-from rrsim.commands.interrupt import Interruption
-from rrsim.model.model import Model
-from rrsim.recording.file import EventRecorder
-from rrsim.report.report import build_report
-from rrsim.report.timeline_summary import timeline_lines
-from helpers import Outcome, Stderr, assert_nothing_left, main_in_process, one_error_line, run_rrsim, start_rrsim
 
 # A short run: 2 workers, 300 messages at 1000/s once both are connected (0.3 s of sending).
 QUICK = """\
@@ -263,7 +263,7 @@ def test_checks_decide_the_exit_status_and_the_report_goes_alone_to_stdout(tmp_p
     assert [(r["worker"], r["life"]) for r in rows] == [("w1", "1"), ("w1", "2"), ("w2", "1")]
     assert rows[0]["how_ended"] == "killed" and rows[2]["how_ended"] == "run-end"
     assert sum(int(r["received"]) for r in rows) == sum(w["received"] for w in report["workers"])
-    for row, (worker, life) in zip(rows, [(w, l) for w in report["workers"] for l in w["lives"]]):
+    for row, (worker, life) in zip(rows, [(w, one) for w in report["workers"] for one in w["lives"]], strict=True):
         assert int(row["pid"]) == life["pid"] and row["state"] == worker["state"]
         assert (float(row["latency_p99_ms"]) if row["latency_p99_ms"] else None) == worker["latency_ms"]["p99"]
         assert row["remote"] == "false"  # as a spreadsheet reads a truth value, not Python's False

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rrsim import events as ev
-from rrsim.report.wording import describe
 from rrsim.model.ledger import Ledger, PusherLedger
 from rrsim.model.model import NS, Model
+from rrsim.report.wording import describe
 
 
 def arr(*values: int) -> np.ndarray:

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from rrsim.remote import keys
-from helpers import processes_mentioning, wait_until
 from test_remote import PATIENCE_S, read_until
+
+from helpers import processes_mentioning, wait_until
+from rrsim.remote import keys
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 

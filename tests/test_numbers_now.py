@@ -3,13 +3,13 @@ count for this life, and what a tile says once the run is over."""
 
 from __future__ import annotations
 
+from test_causes import deliver, push_pull
+from test_ledger_model import worker_started
 
 from rrsim import events as ev
 from rrsim.model.model import NS
 from rrsim.tui.frames import read_frame
 from rrsim.tui.widgets.worker_tile import recent_id_lines
-from test_causes import deliver, push_pull
-from test_ledger_model import worker_started
 
 
 def tile(model, name: str, finished: bool = False):

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_causes import push_pull
 
 from rrsim import events as ev
 from rrsim.model.model import NS
 from rrsim.tui.frames import read_frame
 from rrsim.tui.widgets.worker_tile import _draw_latency
-from test_causes import push_pull
 
 MS = 1_000_000
 

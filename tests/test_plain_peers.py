@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from rrsim import wire
-from rrsim.scenario.setup import Setup
-from rrsim.engine.engine import Engine
-from runs import run
 from helpers import processes_mentioning, wait_until
+from rrsim import wire
+from rrsim.engine.engine import Engine
+from rrsim.scenario.setup import Setup
+from runs import run
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 

@@ -9,7 +9,7 @@ from rrsim.model.queue_depth import QueueDepth
 
 def by_hand(sent: list[int], recv: list[int]) -> int:
     """The most messages left waiting as one starts: sent before that start, started after it."""
-    return max(sum(1 for s, r in zip(sent, recv) if s < start < r) for start in recv)
+    return max(sum(1 for s, r in zip(sent, recv, strict=True) if s < start < r) for start in recv)
 
 
 def fold(batches: list[tuple[list[int], list[int], list[int]]]) -> QueueDepth:

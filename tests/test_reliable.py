@@ -13,15 +13,15 @@ import zmq
 
 from rrsim import events as ev
 from rrsim import wire
-from rrsim.scenario.actions import Action, check_timeline
-from rrsim.scenario.scenario import load_scenario
-from rrsim.scenario.setup import Setup, build_setup
 from rrsim.errors import UserError
 from rrsim.model.model import Model
 from rrsim.patterns.dispatch import STRATEGIES, Dispatcher
 from rrsim.patterns.reliable import ACK, HANDED, Book, Copies, per_worker
 from rrsim.report.report import build_report
 from rrsim.report.wording import describe
+from rrsim.scenario.actions import Action, check_timeline
+from rrsim.scenario.scenario import load_scenario
+from rrsim.scenario.setup import Setup, build_setup
 from runs import Run, assert_ledger_consistent, run
 
 MS = 1_000_000

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import zmq
 
+from helpers import processes_mentioning, start_rrsim, wait_until
 from rrsim import events as ev
+from rrsim.child.receipts import REPORT_NS
+from rrsim.engine.engine import Engine
 from rrsim.remote import keys
 from rrsim.scenario.setup import Setup
-from rrsim.engine.engine import Engine
-from rrsim.child.receipts import REPORT_NS
-from helpers import processes_mentioning, start_rrsim, wait_until
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
@@ -232,3 +232,27 @@ def test_bad_remote_command_lines_are_one_line(tmp_path, capsys, monkeypatch):
     one_line(["run", "seed", "--external-worker", "far-away"], "external_worker", "IP address")
     one_line(["run", "seed", "--external-worker", "10.0.0.7"], "over tcp")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrsim-")]
+
+
+@pytest.mark.parametrize("reply", [b"not json", b"[1]", b"3"])
+def test_a_join_answer_that_is_not_a_json_object_ends_the_worker_in_words(reply: bytes):
+    """Valid JSON that is not an object was an AttributeError (a traceback) where the answer was read."""
+    from rrsim.remote.worker import Joiner, RunEnded
+
+    ctx = zmq.Context()
+    stranger = ctx.socket(zmq.ROUTER)
+    stranger.linger = 0
+    try:
+        port = stranger.bind_to_random_port("tcp://127.0.0.1")
+        joiner = Joiner(ctx, f"tcp://127.0.0.1:{port}", None)
+        try:
+            joiner.sock.send_multipart([b"", b"{}"])  # a request before ask's own: the reply to it is what ask reads
+            identity, *_ = stranger.recv_multipart()
+            stranger.send_multipart([identity, b"", reply])
+            with pytest.raises(RunEnded, match="not rrsim's join protocol"):
+                joiner.ask({"clock": 0})
+        finally:
+            joiner.close()
+    finally:
+        stranger.close()
+        ctx.term()

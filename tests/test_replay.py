@@ -21,25 +21,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_strangers import _pull, _run_with
 
+from helpers import main_in_process, one_error_line, start_rrsim, wait_until
 from rrsim import events as ev
-from rrsim.scenario.scenario import Scenario
-from rrsim.scenario.setup import Setup
-from rrsim.errors import UserError
+from rrsim.commands.replay import replay_command
 from rrsim.commands.run import report_recording, run_report
+from rrsim.errors import UserError
 from rrsim.model.model import NS, Model
 from rrsim.recording.file import EventRecorder, RecordingFile, read_recording, scenario_of
-from rrsim.commands.replay import replay_command
 from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
 from rrsim.report.report import build_report
+from rrsim.scenario.scenario import Scenario
+from rrsim.scenario.setup import Setup
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.replay_screen import REPLAY_BINDINGS, ReplayScreen
-from tests.scenes import recording
 from rrsim.tui.source import ReplayRun
 from rrsim.tui.widgets.header import RunStatus
-from helpers import main_in_process, one_error_line, start_rrsim, wait_until
-from test_strangers import _pull, _run_with
-from test_tui_exits import terminal  # noqa: F401 - a fixture
+from tests.scenes import recording
 
 NARROW = (80, 24)
 RECORDED = "broker-kill"  # the broker is killed at 3.7 s and revived at 4.5 s; 7.5 s in all
@@ -504,6 +503,7 @@ def test_a_replay_begins_where_and_how_fast_the_command_line_says():
     (["--at", "soon"], "--at soon: not a time"),
     (["--at", "-3"], "not a time"),
     (["--at", "1:05", "--json", "-"], "for the live view"),
+    (["--json", ""], "--json: an empty file name"),  # was a TypeError traceback from the report's writing
 ])
 def test_a_bad_speed_or_time_to_begin_at_is_one_line(args: list[str], needle: str):
     with pytest.raises(UserError) as error:

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import processes_mentioning
 from rrsim import events as ev
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
-from helpers import processes_mentioning
+from rrsim.scenario.setup import Setup
 
 pytestmark = [pytest.mark.system, pytest.mark.alone]  # flat out: another test beside it would be starved, and starve it
 
@@ -278,7 +278,7 @@ def test_chaos_soak(capsys, leg):
         seqs, sent_ns = receipts.send_clock(index)
         least = np.full(len(lost), np.iinfo(np.int64).max)  # per lost message, its lateness after the likeliest death
         in_some = np.zeros(pusher.sent, dtype=bool)  # how much of the run the windows cover, to show how tight they are
-        for first, gone_ns in zip(firsts.tolist(), gone.tolist()):
+        for first, gone_ns in zip(firsts.tolist(), gone.tolist(), strict=True):
             could = lost >= first
             least[could] = np.minimum(least[could], sent_after[could] - gone_ns)
             end = np.searchsorted(sent_ns, gone_ns + AFTER_NS, side="right")
@@ -286,7 +286,7 @@ def test_chaos_soak(capsys, leg):
         covered += int(in_some.sum())
         lateness += least.tolist()
         unexplained += [(f"p{index}:{seq}", round((t - model.started_ns) / NS, 3))
-                        for seq, t, l in zip(lost.tolist(), sent_after.tolist(), least.tolist()) if l > AFTER_NS]
+                        for seq, t, late in zip(lost.tolist(), sent_after.tolist(), least.tolist(), strict=True) if late > AFTER_NS]
     worst_lateness_ms = max(lateness, default=0) / 1e6
     death_times = sorted(round((d.gone_ns - model.started_ns) / NS, 3) for d in deaths)
 
@@ -319,8 +319,8 @@ def test_chaos_soak(capsys, leg):
     else:
         assert totals.duplicates == 0
     # Every life ended, and ended the way the schedule ended it (nothing crashed on its own).
-    assert all(life.how_ended is not None for life in lives), [(w.name, l.number) for w in model.workers.values()
-                                                               for l in w.lives if l.how_ended is None]
+    assert all(life.how_ended is not None for life in lives), [(w.name, one.number) for w in model.workers.values()
+                                                               for one in w.lives if one.how_ended is None]
     assert sum(life.how_ended == "killed" for life in lives) == actions["kill"]
     assert sum(life.how_ended == "stopped" for life in lives) == actions["stop"]
     assert not any(life.how_ended == "crashed" for life in lives)

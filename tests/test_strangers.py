@@ -11,10 +11,10 @@ import pytest
 import zmq
 
 from rrsim import events as ev
-from rrsim.scenario.actions import Action
-from rrsim.scenario.setup import Setup
 from rrsim.engine.engine import Engine
 from rrsim.model.ledger import PusherLedger
+from rrsim.scenario.actions import Action
+from rrsim.scenario.setup import Setup
 from runs import assert_ledger_consistent, run
 
 DEADLINE_S = 60.0

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rrsim.report import theory
-from rrsim.scenario.setup import Setup
 from rrsim.model.model import Overheads
+from rrsim.report import theory
 from rrsim.report.report import measured
+from rrsim.scenario.setup import Setup
 from runs import assert_ledger_consistent, run
 
 

@@ -15,17 +15,17 @@ from textual.pilot import Pilot
 
 from rrsim import events as ev
 from rrsim import patterns
-from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.model.model import Totals
 from rrsim.recording.player import Timeline
+from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import TotalsFrame, read_frame
 from rrsim.tui.run_screen import RunScreen
-from tests.scenes import SCENES, Script, recording, start_scene
 from rrsim.tui.source import ReplayRun, StaticRun
 from rrsim.tui.widgets.event_log import EventLog
 from rrsim.tui.widgets.totals_bar import TotalsBar
 from rrsim.tui.widgets.worker_grid import WorkerGrid
+from tests.scenes import SCENES, Script, recording, start_scene
 
 NARROW = (80, 24)
 BROKER = next(name for name in patterns.names() if name in patterns.with_router())

@@ -5,26 +5,20 @@ The app runs for real in a pseudo-terminal with its own TMPDIR, as a user would 
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import select
 import shlex
 import shutil
 import signal
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from test_tui_live import alive
 
 from helpers import assert_nothing_left, processes_mentioning, wait_until
-from test_tui_live import alive
 
 pytestmark = pytest.mark.system  # every test here starts processes or opens sockets
 
@@ -71,77 +65,6 @@ WriterThread.stop = lambda self: threading.Event().wait()
 from rrsim.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-class Terminal:
-    """rrsim on a pseudo-terminal of 120x35; collects everything it draws."""
-
-    def __init__(self, tmp: Path, program: list[str]) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 35, 120, 0, 0))
-        env = {**os.environ, "TMPDIR": str(tmp), "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "35"}
-        self.process = subprocess.Popen(program + ["--workers", "2"], stdin=slave, stdout=slave, stderr=slave,
-                                        env=env, start_new_session=True, close_fds=True)
-        os.close(slave)
-        self.master: int | None = master
-        self.output = bytearray()
-        self._hanging_up = threading.Event()
-        self._reader = threading.Thread(target=self._read, args=(master,), daemon=True)
-        self._reader.start()
-
-    def _read(self, master: int) -> None:
-        while not self._hanging_up.is_set():
-            if not select.select([master], [], [], 0.05)[0]:
-                continue
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output += chunk
-
-    def hang_up(self) -> None:
-        """Close the terminal, as closing its window does.  It is not rrsim's controlling terminal
-        (rrsim leads a session of its own), so rrsim gets no SIGHUP: only its writes fail."""
-        self._hanging_up.set()
-        self._reader.join(5)  # a read in progress would keep the terminal open
-        assert self.master is not None
-        os.close(self.master)
-        self.master = None
-
-    def type(self, keys: bytes) -> None:
-        assert self.master is not None
-        os.write(self.master, keys)
-
-    def wait_exit(self, timeout_s: float = 20.0) -> int:
-        code = self.process.wait(timeout_s)
-        self._reader.join(5)
-        return code
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        if self.master is not None:
-            os.close(self.master)
-
-
-@pytest.fixture
-def terminal(tmp_path):
-    terminals: list[Terminal] = []
-
-    def open_terminal(program: list[str] | None = None) -> Terminal:
-        term = Terminal(tmp_path, program or [sys.executable, "-m", "rrsim"])
-        terminals.append(term)
-        # Up and running: both workers and the pusher exist, and the screen shows a live worker.
-        wait_until(lambda: len(processes_mentioning(str(tmp_path))) >= 3, 30, "the children to start")
-        wait_until(lambda: b"alive" in term.output, 30, "the screen to show a live worker")
-        return term
-
-    yield open_terminal
-    for term in terminals:
-        term.close()
 
 
 @pytest.mark.parametrize("keys", [b"q", b"\x03"], ids=["q", "ctrl+c"])
@@ -253,16 +176,16 @@ def test_closing_the_terminal_window_ends_everything_within_two_seconds(tmp_path
                                   "--workers", str(RRSIM_WORKERS), "--rate", "50"])
             server.open(name, command, from_shell)
             # Up and running: every worker, the pusher and the janitor, and a live worker on screen.
-            wait_until(lambda: len(processes_mentioning(str(where))) >= RRSIM_WORKERS + 2, 30,
+            wait_until(lambda where=where: len(processes_mentioning(str(where))) >= RRSIM_WORKERS + 2, 30,
                      f"window {window}: the children to start")
-            wait_until(lambda: "alive" in server.screen(name), 30, f"window {window}: a live worker on screen")
+            wait_until(lambda name=name: "alive" in server.screen(name), 30, f"window {window}: a live worker on screen")
             app = parent_of(processes_mentioning(str(where))[0])
             apps.append(app)
 
             closed = time.monotonic()
             server.close(name)
             try:
-                wait_until(lambda: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
+                wait_until(lambda app=app: not alive(app), GONE_WITHIN_S, f"window {window}: rrsim (pid {app}) to end")
             except AssertionError as error:
                 raise AssertionError(f"{error}; where it is:\n{stack_of(app)}") from None
             assert_nothing_left(where, within_s=max(0.0, closed + GONE_WITHIN_S - time.monotonic()))

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from textual.pilot import Pilot
 
-from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.engine.engine import Engine
+from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.source import LiveRun

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.errors import UserError
+from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.tui import controls
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.frames import read_frame
 from rrsim.tui.run_screen import RunScreen
-from tests.scenes import SCENES, Script, paused_scene, start_scene
 from rrsim.tui.source import StaticRun
 from rrsim.tui.widgets.worker_grid import TILES_PER_FRAME, WorkerGrid
+from tests.scenes import SCENES, Script, paused_scene, start_scene
 
 NARROW = (80, 24)
 WIDE = (160, 50)

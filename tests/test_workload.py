@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 from rrsim import cli, wire
-from rrsim.commands.parser import apply_overrides
-from rrsim.scenario.actions import Action
-from rrsim.scenario.scenario import load_scenario, parse_scenario
-from rrsim.scenario.setup import Setup
-from rrsim.engine.engine import Engine
-from rrsim.errors import UserError
-from rrsim.report.report import build_report
 from rrsim.child.sending import EvenJobs, jobs_for
 from rrsim.child.work import Work
 from rrsim.child.workload import BLOCK, DrawnJobs, draw_sizes, work_cap_us
+from rrsim.commands.parser import apply_overrides
+from rrsim.engine.engine import Engine
+from rrsim.errors import UserError
+from rrsim.report.report import build_report
+from rrsim.scenario.actions import Action
+from rrsim.scenario.scenario import load_scenario, parse_scenario
+from rrsim.scenario.setup import Setup
 from runs import assert_ledger_consistent, run
 
 
@@ -40,7 +40,7 @@ def test_the_same_seed_and_pusher_draw_the_same_jobs_and_others_do_not():
         return _arrivals(jobs, 5000), _sizes(DrawnJobs(seed, index, "poisson", "exponential", 10.0), 5000)
 
     first = draw(7, 1)
-    assert all(np.array_equal(a, b) for a, b in zip(first, draw(7, 1)))
+    assert all(np.array_equal(a, b) for a, b in zip(first, draw(7, 1), strict=True))
     for other in (draw(7, 2), draw(8, 1)):
         assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[1], other[1])
     # The sizes do not depend on the arrivals: the same work whether messages come evenly or not.
@@ -183,7 +183,7 @@ def _job_stream(result) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     for index in (1, 2):
         parts = [(d.seqs[d.pushers == index], d.work_us[d.pushers == index], d.sent_ns[d.pushers == index])
                  for d in result.deliveries()]
-        seqs, work, sent = (np.concatenate(column) for column in zip(*parts))
+        seqs, work, sent = (np.concatenate(column) for column in zip(*parts, strict=True))
         order = np.argsort(seqs)
         out[index] = seqs[order], work[order], sent[order]
     return out

@@ -103,6 +103,6 @@ class Receipts:
                 heads[i::RECEIPT_SIZE] = batch[MAGIC_SIZE + i :: size]
             return heads, list(self.stamps), dones
         # Someone else's bytes of our size among ours: each looked at on its own, done on arrival.
-        for message, stamp in zip(self.messages, self.stamps):
+        for message, stamp in zip(self.messages, self.stamps, strict=True):
             self._look_at(message, stamp)
         return bytearray(), [], []

@@ -141,7 +141,7 @@ def make_variants(scenario: Scenario, varies: list[Vary]) -> list[Variant]:
     the way a scenario's [setup] is."""
     variants = []
     for number, values in enumerate(itertools.product(*(vary.values for vary in varies)), start=1):
-        vary = {v.key: value for v, value in zip(varies, values)}
+        vary = {v.key: value for v, value in zip(varies, values, strict=True)}
         variant = Variant(number, vary, None)
         where = "this combination"
         try:
@@ -195,7 +195,7 @@ class TimeLeft:
         if sending is None:  # as fast as possible with no cap: as long as the runs before it, if any
             return sum(took for _, took in self.runs) / len(self.runs) if self.runs else None
         known = [(expected, took) for expected, took in self.runs if expected is not None]
-        pace = sum(took for _, took in known) / sum(expected for expected, _ in known) if known else 1.0  # type: ignore[misc]
+        pace = sum(took for _, took in known) / sum(expected for expected, _ in known) if known else 1.0
         return (sending + START_AND_DRAIN_S) * pace
 
     def done(self, variant: Variant) -> None:
@@ -207,9 +207,10 @@ class TimeLeft:
         """Seconds left, ``running_s`` into ``current``; None when a variant's length cannot be guessed."""
         later = [v for v in self.variants if v.number > current.number and v.setup is not None]
         guesses = [self.guess(v) for v in (current, *later)]
-        if any(g is None for g in guesses):
+        known = [g for g in guesses if g is not None]
+        if len(known) < len(guesses):
             return None
-        return max(0.0, guesses[0] - running_s) + sum(guesses[1:])  # type: ignore[operator]
+        return max(0.0, known[0] - running_s) + sum(known[1:])
 
 
 def _duration(seconds: float | None) -> str:
@@ -378,6 +379,7 @@ def print_comparison(console: Console, scenario: Scenario, variants: list[Varian
         say(line, wrap=False)
     for variant in variants:
         if variant.status == "interrupted":
+            assert variant.report is not None  # an interrupted variant ran, and reported
             say(f"{variant.label}: interrupted after {variant.report['elapsed_s']:.2f} s: its figures are until then")
         elif variant.status == "failed":
             say(f"{variant.label}: failed: {variant.problem}")

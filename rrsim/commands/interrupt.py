@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Self
+from typing import Any, Self
 
 NOTED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # A terminal sends ctrl+c (and its hang-up) to the whole foreground process group, children
@@ -15,6 +16,8 @@ NOTED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # signal mask is inherited), so the children are ended by the engine, not by the key.  SIGTERM
 # is not blocked: the engine stops a worker with it.
 BLOCKED = {signal.SIGINT, signal.SIGHUP}
+# What signal.signal takes and returns: a function, SIG_DFL or SIG_IGN, or None (set outside Python).
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class Interruption:
@@ -24,7 +27,7 @@ class Interruption:
 
     def __init__(self) -> None:
         self.signum: int | None = None
-        self._saved: dict[int, object] = {}
+        self._saved: dict[int, Handler] = {}
         self._waiter: threading.Thread | None = None
         self._closing = False
 
@@ -63,6 +66,7 @@ class Interruption:
         if self._waiter is None:
             return
         self._closing = True
+        assert self._waiter.ident is not None  # started in __enter__
         signal.pthread_kill(self._waiter.ident, signal.SIGINT)
         self._waiter.join(timeout=5)
         # Unblocking runs the handler of anything still pending (pthread_sigmask checks), so a

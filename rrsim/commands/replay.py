@@ -36,9 +36,12 @@ def replay_command(argv: Sequence[str]) -> int:
         raise UserError(f"--at {args.at}: not a time: {TIME_FORMS}")
     if args.json is not None and (args.speed, args.at, args.paused) != (None, None, False):
         raise UserError("--speed, --at and --paused are for the live view: --json writes the whole run's report")
+    json_path = output_path(args.json)
+    if args.json is not None and json_path is None:  # --json "": was a traceback from deep in the report's writing
+        raise UserError("--json: an empty file name; give a file, or - for standard output")
     recording = RecordingFile(args.file)
-    if args.json is not None:
-        return report_recording(recording, output_path(args.json))
+    if json_path is not None:
+        return report_recording(recording, json_path)
     # Deferred for start-up speed: Textual is slow to import, and only the live view needs it.
     from rrsim.tui.app import run_replay
 

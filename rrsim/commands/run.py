@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -43,8 +44,6 @@ from rrsim.recording.file import (
 from rrsim.recording.outputs import (
     STDOUT,
     Output,
-    OutputFile,
-    StandardOutput,
     open_output,
 )
 from rrsim.recording.player import play_all
@@ -133,14 +132,14 @@ def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: F
 
 
 def play(engine: Engine, scenario: Scenario, progress: Console, interruption: Interruption,
-         status: Callable[[], str] | None = None) -> dict:
+         status: Callable[[], str] | None = None) -> dict[str, Any]:
     """Start ``engine``, play it to its end or to a signal, close it, and return its report.
     ``status`` says where the caller is (shown before each progress line)."""
     try:
         if not interruption.interrupted:
             engine.start()
             _play(engine, progress, lambda: interruption.interrupted, status)
-        if interruption.interrupted:
+        if interruption.signum is not None:  # interrupted
             name = signal.Signals(interruption.signum).name
             progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
     finally:
@@ -191,7 +190,7 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
     return 1 if any(not outcome.passed for outcome in outcomes) else 0
 
 
-def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict:
+def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict[str, Any]:
     """The report of a run of ``scenario`` folded into ``model``, its checks not yet evaluated."""
     report = build_report(model)
     report["scenario"] = scenario.name
@@ -201,7 +200,7 @@ def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict
     return report
 
 
-def check(report: dict, scenario: Scenario) -> list[Outcome]:
+def check(report: dict[str, Any], scenario: Scenario) -> list[Outcome]:
     """Evaluate the scenario's checks on ``report`` and write how they came out into it."""
     # An interrupted run has not drained: checks on it would judge half a run.
     outcomes = [] if report["interrupted"] else evaluate(scenario.checks, report)
@@ -209,7 +208,7 @@ def check(report: dict, scenario: Scenario) -> list[Outcome]:
     return outcomes
 
 
-def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dict, list[Outcome]]:
+def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dict[str, Any], list[Outcome]]:
     """The whole report of a run folded into ``model``, and how its scenario's checks came out."""
     report = scenario_report(model, scenario, interrupted)
     return report, check(report, scenario)
@@ -234,13 +233,13 @@ def report_recording(recording: RecordingFile, json_path: Path | str) -> int:
     return 1 if any(not outcome.passed for outcome in outcomes) else 0
 
 
-def write_report(report: dict, output: OutputFile | StandardOutput) -> None:
+def write_report(report: dict[str, Any], output: Output) -> None:
     json.dump(report, output.stream, indent=2)
     output.stream.write("\n")
     output.keep()
 
 
-def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes: list[Outcome]) -> None:
+def _print_summary(console: Console, scenario: Scenario, report: dict[str, Any], outcomes: list[Outcome]) -> None:
     setup = scenario.setup
     transport = report["setup"].get("transport", setup.transport)  # as run: listening makes it tcp
     console.print(f"scenario {scenario.name}: {setup.pattern}, {transport}, bind={setup.bind}, "

@@ -22,6 +22,8 @@ from typing import Any, Self
 
 from rrsim import events as ev
 from rrsim import patterns
+from rrsim.child.spec import ChildSpec, Curve, SocketPlan
+from rrsim.endpoints import parse_listen
 from rrsim.engine import telemetry
 from rrsim.engine.drain import Drain
 from rrsim.engine.processes import Processes
@@ -32,14 +34,12 @@ from rrsim.engine.supervisor import Supervisor
 from rrsim.engine.timeline import Timeline, engine_command
 from rrsim.engine.wiring import Wiring
 from rrsim.errors import UserError
-from rrsim.model.model import Model
 from rrsim.kinds import RECEIVER, ROUTER, SENDER
+from rrsim.model.model import Model
 from rrsim.names import name_number
 from rrsim.patterns.base import Role, linked_roles, role_of
-from rrsim.child.spec import ChildSpec, Curve, SocketPlan
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.remote.host import Host, Join
-from rrsim.endpoints import parse_listen
 from rrsim.scenario.actions import BROKER_NO_STOP, Action, timeline_problem
 from rrsim.scenario.setup import MAX_PUSHERS, MAX_WORKERS, Setup
 
@@ -175,6 +175,7 @@ class Engine:
             plan[connector]["connect_to"].append(setup.connect_pusher)
             external = (setup.connect_pusher,)
         security = self.listener.child_security() if self.listener is not None else None
+        assert setup.seed is not None  # picked in __init__ when the setup gave none
         return ChildSpec(
             pattern=setup.pattern, role=role.name, name=name, life=life, index=name_number(name),
             telemetry=self.telemetry_endpoint, control=self.control_endpoint,

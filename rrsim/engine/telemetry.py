@@ -201,7 +201,7 @@ def _deliveries(receipts: ReceiptFrames, now_ns: int, roster: Roster,
     name, life, foreign = receipts.name, receipts.life, receipts.foreign
     heads, stamps = b"".join(receipts.heads), b"".join(receipts.stamps)
     # Done times where the work took time, else the receive times themselves.
-    dones = b"".join(d or s for d, s in zip(receipts.dones, receipts.stamps)) if any(receipts.dones) else b""
+    dones = b"".join(d or s for d, s in zip(receipts.dones, receipts.stamps, strict=True)) if any(receipts.dones) else b""
     n = len(stamps) // wire.STAMP_SIZE
     out: list[ev.Event] = []
     if n:

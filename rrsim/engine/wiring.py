@@ -8,17 +8,16 @@ process name (``p1``), or ``name.socket`` (``b1.backend``) for a role with sever
 from __future__ import annotations
 
 import socket
-from types import ModuleType
 from typing import Any
 
 from rrsim.engine.run_directory import RunDirectory
 from rrsim.errors import UserError
-from rrsim.patterns.base import role_of
+from rrsim.patterns.base import Pattern, role_of
 from rrsim.scenario.setup import Setup
 
 
 class Wiring:
-    def __init__(self, pattern: ModuleType, setup: Setup, directory: RunDirectory) -> None:
+    def __init__(self, pattern: Pattern, setup: Setup, directory: RunDirectory) -> None:
         self.pattern = pattern
         self.setup = setup
         self.directory = directory
@@ -98,4 +97,5 @@ def free_port(interface: str, port: int, name: str) -> int:
             raise UserError(f"{name}: cannot bind {where}: {error.strerror}") from None
         except (OverflowError, UnicodeError, ValueError) as error:
             raise UserError(f"interface {interface!r}: not an address: {error}") from None
-        return probe.getsockname()[1]
+        port_bound: int = probe.getsockname()[1]  # an AF_INET address: (host, port)
+        return port_bound

@@ -3,6 +3,7 @@ told as one log line per cause whose count grows."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -199,7 +200,7 @@ class Losses:
         late = before_life.copy()
         router_down: dict[str, Mask] = {}
         for broker in self.roster.brokers.values():
-            for before, after in zip(broker.lives, broker.lives[1:]):
+            for before, after in itertools.pairwise(broker.lives):
                 if before.ended_ns is not None:
                     down = (e.sent_ns >= before.ended_ns) & (e.sent_ns < after.started_ns) & ~late
                     if down.any():

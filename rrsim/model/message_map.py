@@ -28,7 +28,8 @@ class LifeRow:
     first_slot: int
     used: int = 0  # slots from first_slot with anything recorded (the arrays hold more: room to grow)
     changed_from: int = 0  # the first slot written since its columns were last summed
-    drawn: tuple[tuple[int, int, int], list[list[int]], MapRow] | None = field(default=None, repr=False)  # (how, its columns' sums, its MapRow): see _columns
+    # (how, its columns' sums, its MapRow): see _columns
+    drawn: tuple[tuple[int, int, int], list[list[int]], MapRow] | None = field(default=None, repr=False)
     received: np.ndarray = field(default_factory=lambda: np.zeros((_GROW, PUSHER_SLOTS), dtype=np.int64))
     late: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
     lost: np.ndarray = field(default_factory=lambda: np.zeros(_GROW, dtype=np.int64))
@@ -162,7 +163,7 @@ def _columns(row: LifeRow, first: int, per_column: int, columns: int) -> MapRow:
                                 for part in (row.received, row.late, row.lost))
         counts = received.sum(axis=1)
         dominant = np.where(counts > 0, received.argmax(axis=1) + 1, 0)
-        for whole, part in zip(cells, (counts, dominant, late, lost)):
+        for whole, part in zip(cells, (counts, dominant, late, lost), strict=True):
             whole[column : column + spanned] = part.tolist()
     drawn = MapRow(row.name, row.life, *(tuple(column_values) for column_values in cells))
     row.drawn, row.changed_from = (how, cells, drawn), row.used

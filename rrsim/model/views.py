@@ -208,7 +208,7 @@ class WorkerView:
                 self.rate_buckets[low + offset] = self.rate_buckets.get(low + offset, 0) + count
         trim_buckets(self.rate_buckets, int(buckets.max()))
         tail = min(len(e.seqs), RECENT_IDS)
-        self.recent.extend(zip(e.pushers[-tail:].tolist(), e.seqs[-tail:].tolist()))
+        self.recent.extend(zip(e.pushers[-tail:].tolist(), e.seqs[-tail:].tolist(), strict=True))
 
 
 @dataclass

@@ -22,17 +22,16 @@ from collections import deque
 import zmq
 
 from rrsim import wire
-from rrsim.limits import Limit
-from rrsim.patterns.dispatch import BROKER_KEYS
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
 from rrsim.child.sockets import has_input
 from rrsim.child.work import Work
+from rrsim.limits import Limit
 from rrsim.patterns.base import PatternSetup, Wire
 from rrsim.patterns.brokered import BYE, READY, STOP_GRACE_MS, broker_roles
-from rrsim.patterns.dispatch import Dispatcher
+from rrsim.patterns.dispatch import BROKER_KEYS, Dispatcher
 
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")

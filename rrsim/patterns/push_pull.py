@@ -14,12 +14,12 @@ import time
 
 import zmq
 
-from rrsim.limits import Limit
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
 from rrsim.child.work import Work
+from rrsim.limits import Limit
 from rrsim.patterns.base import RECEIVER, SENDER, PatternSetup, Role, Wire
 
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"

@@ -15,19 +15,20 @@ import queue
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import numpy as np
 
 from rrsim import __version__
 from rrsim import events as ev
+from rrsim.errors import UserError
 from rrsim.scenario.checks import known_names, parse_check
 from rrsim.scenario.scenario import Scenario
 from rrsim.scenario.setup import Setup, build_setup
-from rrsim.errors import UserError
 
 FORMAT = "rrsim-events"
 VERSION = 2  # 2: a Deliveries line's deltas may be 4 bytes wide ("width")
@@ -47,7 +48,7 @@ def header(scenario: Scenario) -> dict[str, Any]:
         "scenario": scenario.name,
         "setup": scenario.setup.to_dict(),
         "checks": [str(check) for check in scenario.checks],
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
 
 
@@ -181,7 +182,7 @@ def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
         deltas = np.hstack([firsts, np.frombuffer(raw[8 * rows:], dtype="<i4").reshape(rows, -1)])
     else:
         raise ValueError(f"width is {width!r}: deltas are 4 or 8 bytes wide")
-    line.update(zip(names, np.cumsum(deltas, axis=1, dtype=np.int64)))
+    line.update(zip(names, np.cumsum(deltas, axis=1, dtype=np.int64), strict=True))
     return line
 
 

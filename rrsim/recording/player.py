@@ -127,7 +127,8 @@ def freeze(model: Model) -> bytes:
 
 
 def thaw(state: bytes) -> Model:
-    return pickle.loads(zlib.decompress(state))
+    model: Model = pickle.loads(zlib.decompress(state))  # what freeze pickled
+    return model
 
 
 @dataclass(frozen=True)

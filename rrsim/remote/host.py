@@ -8,7 +8,6 @@ engine names the worker and says what it is told), and everything else as events
 from __future__ import annotations
 
 import dataclasses
-
 import json
 from dataclasses import dataclass
 from typing import Any

@@ -53,7 +53,7 @@ class RecordingAuthenticator(ThreadAuthenticator):
     """pyzmq's authenticator, unchanged in what it decides, telling us whom it refused and why:
     the ZAP request carries the peer's address and key, the reply the reason."""
 
-    def __init__(self, context: zmq.Context, refusals: queue.SimpleQueue[Refusal], endpoint: str) -> None:
+    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], refusals: queue.SimpleQueue[Refusal], endpoint: str) -> None:
         super().__init__(context)
         self.refusals, self.endpoint = refusals, endpoint
         self._request: list[bytes] = []
@@ -78,7 +78,7 @@ class Listener:
     """The join endpoint and the security of a listening run.  ``pair`` is None without keys."""
 
     setup: Setup
-    ctx: zmq.Context
+    ctx: zmq.Context[zmq.Socket[bytes]]
     run_dir: Path
     host: str = ""
     port: int = 0
@@ -86,9 +86,9 @@ class Listener:
     allowed_dir: Path | None = None
     refusals: queue.SimpleQueue[Refusal] = field(default_factory=queue.SimpleQueue)
     auth: ThreadAuthenticator | None = None
-    join_sock: zmq.Socket | None = None
+    join_sock: zmq.Socket[bytes] | None = None
     endpoint: str = ""
-    _monitors: list[tuple[str, zmq.Socket, list[tuple[int, str]]]] = field(default_factory=list)
+    _monitors: list[tuple[str, zmq.Socket[bytes], list[tuple[int, str]]]] = field(default_factory=list)
     _watcher: threading.Thread | None = None
     _closing: threading.Event = field(default_factory=threading.Event)
 
@@ -117,7 +117,7 @@ class Listener:
         self.bind(self.join_sock, "join", self.port)
         self.endpoint = f"tcp://{url_host(self.host)}:{self.port_of(self.join_sock)}"
 
-    def bind(self, sock: zmq.Socket, label: str, port: int = 0) -> str:
+    def bind(self, sock: zmq.Socket[bytes], label: str, port: int = 0) -> str:
         """Secure ``sock`` (if there are keys), watch its handshakes and bind it on the listen
         address; returns the endpoint."""
         if self.pair is not None:
@@ -134,7 +134,7 @@ class Listener:
         return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     @staticmethod
-    def port_of(sock: zmq.Socket) -> int:
+    def port_of(sock: zmq.Socket[bytes]) -> int:
         return int(sock.getsockopt_string(zmq.LAST_ENDPOINT).rpartition(":")[2])
 
     def join_line(self) -> str:
@@ -173,7 +173,7 @@ class Listener:
                 if monitor in ready:
                     self._read_monitor(label, monitor, shaking)
 
-    def _read_monitor(self, label: str, monitor: zmq.Socket, shaking: list[tuple[int, str]]) -> None:
+    def _read_monitor(self, label: str, monitor: zmq.Socket[bytes], shaking: list[tuple[int, str]]) -> None:
         while True:
             try:
                 event_id, value, _endpoint = monitor_event(monitor.recv_multipart(zmq.NOBLOCK))
@@ -215,5 +215,5 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-def reply(sock: zmq.Socket, identity: bytes, body: dict[str, Any]) -> None:
+def reply(sock: zmq.Socket[bytes], identity: bytes, body: dict[str, Any]) -> None:
     sock.send_multipart([identity, b"", json.dumps(body).encode()])

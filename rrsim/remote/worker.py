@@ -16,17 +16,18 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import zmq
 
 from rrsim import wire
-from rrsim.child.spec import ChildSpec, Curve
-from rrsim.errors import UserError
 from rrsim.child.runtime import ChildRuntime
 from rrsim.child.security import secure_client
 from rrsim.child.sockets import monitor_event
+from rrsim.child.spec import ChildSpec, Curve
+from rrsim.errors import UserError
 from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS
 
 JOIN_TIMEOUT_S = 5.0
@@ -122,7 +123,7 @@ def _keys(args: argparse.Namespace) -> tuple[tuple[bytes, bytes, bytes] | None, 
 class Joiner:
     """The DEALER to the join endpoint, and a monitor that says why a handshake failed."""
 
-    def __init__(self, ctx: zmq.Context, endpoint: str, curve: tuple[bytes, bytes, bytes] | None) -> None:
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, curve: tuple[bytes, bytes, bytes] | None) -> None:
         self.endpoint = endpoint
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.linger = 0
@@ -143,7 +144,7 @@ class Joiner:
             if left_ms <= 0:
                 raise RunEnded(f"no answer from {self.endpoint} in {JOIN_TIMEOUT_S:g} s: is a run listening there "
                                "(rrsim --listen), and can this machine reach it?")
-            ready = dict(poller.poll(left_ms))
+            ready = dict(poller.poll(int(left_ms)))  # whole ms, as pyzmq would make a float
             if self.monitor in ready:
                 event_id, _value, _endpoint = monitor_event(self.monitor.recv_multipart())
                 if event_id == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
@@ -154,9 +155,12 @@ class Joiner:
             if self.sock in ready:
                 frames = self.sock.recv_multipart()
                 try:
-                    return json.loads(frames[-1])
+                    answer = json.loads(frames[-1])
                 except ValueError:
-                    raise RunEnded(f"{self.endpoint} answered something that is not rrsim's join protocol") from None
+                    answer = None
+                if not isinstance(answer, dict):  # JSON but not an object was an AttributeError further on
+                    raise RunEnded(f"{self.endpoint} answered something that is not rrsim's join protocol")
+                return answer
 
     def clock(self) -> tuple[int, int]:
         """(offset to add to our clock to get the run's, its uncertainty), from the shortest of a
@@ -195,7 +199,7 @@ class ClockKeeper:
     its own (the worker loop must not wait, and an answer read late would look like a long
     round trip), and keeps the runtime's offset on the best of the recent round trips."""
 
-    def __init__(self, ctx: zmq.Context, endpoint: str, curve: tuple[bytes, bytes, bytes] | None,
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, curve: tuple[bytes, bytes, bytes] | None,
                  first: tuple[int, int], runtime: ChildRuntime) -> None:
         self.ctx, self.endpoint, self.curve, self.runtime = ctx, endpoint, curve, runtime
         self.samples: list[tuple[int, int]] = [(first[1] * 2, first[0])]

@@ -33,6 +33,11 @@ def _life_report(model: Model, life: Life, count: str) -> dict[str, Any]:
 
 
 def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
+    remote: dict[str, Any] = {}
+    if worker.remote_host:
+        assert worker.clock_uncertainty_ns is not None  # it came with the join, as the host did
+        remote = {"host": worker.remote_host, "label": worker.remote_label,
+                  "clock_uncertainty_ms": _ms(worker.clock_uncertainty_ns / 1e6)}
     return {
         "name": worker.name,
         "received": worker.received,
@@ -56,8 +61,7 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         # how long after it was paused or ended a router took it for dead, per verdict
         "verdict_ms": [round(ms, 3) for ms in worker.verdict_ms],
         "remote": bool(worker.remote_host),
-        **({"host": worker.remote_host, "label": worker.remote_label,
-            "clock_uncertainty_ms": _ms(worker.clock_uncertainty_ns / 1e6)} if worker.remote_host else {}),
+        **remote,
     }
 
 
@@ -168,8 +172,10 @@ def theory_block(model: Model) -> dict[str, Any] | None:
     (work and hand-over; a sleep overshoots, more on a busy machine), beside the wait in queue
     rrsim measured; None where theory has no exact answer (see ``rrsim.report.theory``)."""
     run = measured(model)
+    if run is None:
+        return None
     wiring = theory.Wiring(dealt_between=model.roster.dealt_between(), resends=model.losses.retry_budget_ns > 0)
-    prediction = None if run is None else theory.predict(model.setup, run.service_ms, wiring)
+    prediction = theory.predict(model.setup, run.service_ms, wiring)
     if prediction is None:
         return None
     return {**prediction.to_json(), "transit_ms": round(run.transit_ms, 3), "found_free": round(run.found_free, 6),

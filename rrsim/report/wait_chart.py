@@ -25,12 +25,12 @@ def wait_chart(rows: list[tuple[str, dict[str, float | None] | None, str]], widt
     instead when there are none), at most ``width`` characters each."""
     label_width = min(MAX_LABEL, max([len(label) for label, _, _ in rows] + [5]))
     axis_width = max(10, width - label_width - 2)
-    drawn = [p for _, p, _ in rows if _drawable(p)]
+    drawn = [values for _, p, _ in rows if (values := _drawable(p)) is not None]
     lines = [f"wait, ms, log scale:  {LEGEND}"]
     if not drawn:
         return lines + [f"{_fit(label, label_width)}  ({note or 'no messages'})" for label, _, note in rows]
-    low = math.floor(math.log10(max(MIN_MS, min(p["p1"] for p in drawn))))  # type: ignore[index, type-var]
-    high = math.ceil(math.log10(max(MIN_MS, max(p["p99.9"] for p in drawn))))  # type: ignore[index, type-var]
+    low = math.floor(math.log10(max(MIN_MS, min(p["p1"] for p in drawn))))
+    high = math.ceil(math.log10(max(MIN_MS, max(p["p99.9"] for p in drawn))))
     high = max(high, low + 1)
 
     def column(value_ms: float) -> int:
@@ -38,10 +38,11 @@ def wait_chart(rows: list[tuple[str, dict[str, float | None] | None, str]], widt
         return round(min(1.0, share) * (axis_width - 1))
 
     for label, percentiles, note in rows:
-        if not _drawable(percentiles):
+        values = _drawable(percentiles)
+        if values is None:
             lines.append(f"{_fit(label, label_width)}  ({note or 'no messages'})")
             continue
-        at = {name: column(percentiles[name]) for name in PERCENTILES}  # type: ignore[arg-type, index]
+        at = {name: column(values[name]) for name in PERCENTILES}
         cells = [" "] * axis_width
         for i in range(at["p1"], at["p99.9"] + 1):
             cells[i] = "─"
@@ -64,8 +65,12 @@ def wait_chart(rows: list[tuple[str, dict[str, float | None] | None, str]], widt
     return lines + [pad + axis, (pad + "".join(names)).rstrip()]
 
 
-def _drawable(percentiles: dict[str, float | None] | None) -> bool:
-    return percentiles is not None and all(percentiles.get(name) is not None for name in PERCENTILES)
+def _drawable(percentiles: dict[str, float | None] | None) -> dict[str, float] | None:
+    """The percentiles the chart draws, or None when any of them is missing."""
+    if percentiles is None:
+        return None
+    values = {name: value for name in PERCENTILES if (value := percentiles.get(name)) is not None}
+    return values if len(values) == len(PERCENTILES) else None
 
 
 def _fit(label: str, width: int) -> str:

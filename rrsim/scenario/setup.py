@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rrsim import patterns
-from rrsim.patterns.base import receivers_bind, senders_bind_for_receivers
 from rrsim.child.workload import ARRIVALS, WORK_DISTS
 from rrsim.endpoints import parse_connect, parse_listen
 from rrsim.errors import UserError, did_you_mean
 from rrsim.limits import Limit
+from rrsim.patterns.base import receivers_bind, senders_bind_for_receivers
 from rrsim.wire import HEADER_SIZE
 
 PATTERNS = patterns.names()

@@ -11,19 +11,20 @@ import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from rrsim.scenario.scenario import Scenario
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model.model import NS
+from rrsim.recording.file import EventRecorder, RecordingFile
+from rrsim.recording.outputs import open_output
+from rrsim.scenario.scenario import Scenario
 from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
-from rrsim.recording.outputs import open_output
-from rrsim.recording.file import EventRecorder, RecordingFile
 from rrsim.tui.replay_screen import ReplayScreen
 from rrsim.tui.run_screen import RunScreen
 from rrsim.tui.source import LiveRun, ReplayRun, RunSource
@@ -63,7 +64,7 @@ class RrsimApp(App[None]):
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGTERM, partial(self.exit, return_code=128 + signal.SIGTERM))
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[Any]:
         if isinstance(self.source, ReplayRun):
             return ReplayScreen(self.source, self.scenario)
         return RunScreen(self.source, self.scenario)
@@ -74,7 +75,7 @@ class RrsimApp(App[None]):
                 lost_after_s = self.source.model.lost_after_ns / NS
             self.push_screen(HelpScreen(self.screen.KEYS, lost_after_s, self.screen.help_intro()))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if not isinstance(screen, RunScreen):
             return

@@ -30,8 +30,8 @@ def footer_items(shown: list[tuple[Binding, str]]) -> list[FooterItem]:
     for binding, key in shown:
         by_action.setdefault(binding.action, (binding, key))
     items = []
-    for group, members in groupby(by_action.values(), lambda member: member[0].group):
-        members = list(members)
+    for group, grouped in groupby(by_action.values(), lambda member: member[0].group):
+        members = list(grouped)
         if group is not None and len(members) > 1:
             keys = "".join(key for _, key in members)
             items.append(FooterItem(tuple(b.action for b, _ in members), len(keys) + GAP + len(group.description)))

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from rrsim import patterns
+from rrsim.endpoints import is_loopback, parse_listen
 from rrsim.errors import UserError
 from rrsim.kinds import RECEIVER
 from rrsim.model.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
-from rrsim.remote.listener import is_loopback, parse_listen
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 

@@ -16,8 +16,9 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
@@ -32,7 +33,7 @@ def terminal_gone(fd: int) -> bool:
     try:
         termios.tcgetattr(fd)
     except termios.error as error:
-        return error.args[0] == errno.EIO
+        return bool(error.args[0] == errno.EIO)
     return False
 
 
@@ -73,10 +74,13 @@ class TerminalOutput:
 class TerminalDriver(LinuxDriver):
     """Textual's Linux driver, for a terminal that may vanish while the app runs."""
 
-    def __init__(self, app: App, **kwargs: Any) -> None:
+    def __init__(self, app: App[Any], **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         # LinuxDriver hands ``_file`` to the writer thread it starts in start_application_mode.
-        self._file = TerminalOutput(self._file)
+        assert self._file is not None  # sys.__stderr__: Textual draws on it
+        # Textual infers _file's type from sys.__stderr__ (TextIOWrapper); its writer thread takes any
+        # IO[str] and only writes, flushes and asks fileno, which TerminalOutput does.
+        self._file = TerminalOutput(self._file)  # type: ignore[assignment]
 
     def resume_application_mode(self) -> None:
         # On SIGCONT: after fg there is a terminal to resume on; after a hangup there is none.
@@ -92,7 +96,7 @@ class Hangup:
     os._exit.  Leaving the block waits for that clean-up, so that nothing can cut it short.
     """
 
-    def __init__(self, app: App, close_run: Callable[[], None]) -> None:
+    def __init__(self, app: App[Any], close_run: Callable[[], None]) -> None:
         self.app = app
         self.close_run = close_run
         self._begun = threading.Lock()
@@ -123,7 +127,8 @@ class Hangup:
             self.close_run()  # first: every child ended and the run directory removed, whatever Textual does
         finally:
             self.app.exit(return_code=HANGUP_EXIT_CODE)  # from another thread, Textual posts it to its loop
-            if not terminal_gone(sys.__stdin__.fileno()):
+            stdin = sys.__stdin__
+            if stdin is not None and not terminal_gone(stdin.fileno()):
                 deadline += RESTORE_WITHIN_S
             if not self._left.wait(max(0.0, deadline - time.monotonic())):
                 os._exit(HANGUP_EXIT_CODE)

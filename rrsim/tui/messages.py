@@ -30,5 +30,5 @@ class CommandDone(Message):
 
     command: str
     args: tuple[object, ...]
-    future: Future
+    future: Future[Any]
     setting: Setting | None = None

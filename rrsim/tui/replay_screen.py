@@ -8,8 +8,8 @@ that a recorded run cannot change.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult

@@ -45,7 +45,7 @@ class RunSource(Protocol):
     @property
     def failure(self) -> BaseException | None: ...
 
-    def request(self, command: str, *args: Any) -> Future: ...
+    def request(self, command: str, *args: Any) -> Future[Any]: ...
 
     def replay(self) -> ReplayFrame | None:
         """Where a replay is; None for a run that is not one."""
@@ -85,7 +85,7 @@ class LiveRun:
         finally:
             engine.expect_run_end()  # the children die with this thread: at the run's end, not crashed
 
-    def request(self, command: str, *args: Any) -> Future:
+    def request(self, command: str, *args: Any) -> Future[Any]:
         return self.engine.request(command, *args)
 
     def replay(self) -> None:
@@ -116,9 +116,9 @@ class StaticRun:
         self.failure: BaseException | None = None
         self.requests: list[tuple[str, tuple[Any, ...]]] = []
 
-    def request(self, command: str, *args: Any) -> Future:
+    def request(self, command: str, *args: Any) -> Future[Any]:
         self.requests.append((command, args))
-        future: Future = Future()
+        future: Future[Any] = Future()
         future.set_result(None)
         return future
 
@@ -164,8 +164,8 @@ class ReplayRun:
     def truncation_note(self) -> str:
         return truncation_note(self.recording.path, self.timeline.loaded)
 
-    def request(self, command: str, *args: Any) -> Future:
-        future: Future = Future()
+    def request(self, command: str, *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
         future.set_exception(UserError(f"This is a replay of {self.recording.path}: {command.replace('_', ' ')} "
                                        "cannot change a recorded run."))
         return future

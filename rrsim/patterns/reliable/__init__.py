@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from rrsim.limits import Limit
 from rrsim.patterns.base import PatternSetup, Wire
-from rrsim.patterns.dispatch import BROKER_KEYS
 from rrsim.patterns.brokered import broker_roles
+from rrsim.patterns.dispatch import BROKER_KEYS
 from rrsim.patterns.reliable.book import Book
 from rrsim.patterns.reliable.broker import broker
 from rrsim.patterns.reliable.copies import Copies, pusher

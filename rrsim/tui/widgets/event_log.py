@@ -3,15 +3,14 @@ at the bottom.  An entry the model updates in place (a count that grows) is redr
 
 from __future__ import annotations
 
-
 from textual.content import Content
 from textual.events import MouseScrollDown, MouseScrollUp
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from rrsim.model.model import LOG_LENGTH, NS, LogEntry
-from rrsim.tui.palette import LOG_COLOURS, MUTED
 from rrsim.report.wording import describe, subjects
+from rrsim.tui.palette import LOG_COLOURS, MUTED
 
 TIME_WIDTH = 6  # "  12.3 " less the space
 WHEEL_LINES = 3

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Static
 
 from rrsim.model.message_map import MapFrame, MapRow
@@ -48,7 +49,9 @@ class MessageMapView(Vertical, can_focus=False):
     def rows(self) -> int:
         """How many lives fit: the map may take MAX_HEIGHT of the body's height, border included
         (from the body, which has its size while the map is hidden)."""
-        return max(int(self.parent.size.height * MAX_HEIGHT) - BORDER_HEIGHT, 1)
+        body = self.parent
+        assert isinstance(body, Widget)  # mounted in the run screen's body
+        return max(int(body.size.height * MAX_HEIGHT) - BORDER_HEIGHT, 1)
 
     def watch_selected(self) -> None:
         self._draw(self.map, self.map)
@@ -95,7 +98,7 @@ def map_line(row: MapRow, peak: int, selected: bool = False) -> Content:
     ends = [*starts[1:], len(text)]
     label = row.name if row.life == 1 else f"{row.name}·{row.life}"
     runs = [(f"{label:<{LABEL_WIDTH - 1}}", "bold reverse" if selected else "bold"), (" ", "")]
-    runs += [(text[start:end], _style(int(codes[start]))) for start, end in zip(starts, ends) if end > start]
+    runs += [(text[start:end], _style(int(codes[start]))) for start, end in zip(starts, ends, strict=True) if end > start]
     return Content.assemble(*runs)
 
 

@@ -9,7 +9,6 @@ from textual.widget import Widget
 from rrsim.tui.frames import TotalsFrame
 from rrsim.tui.palette import LATE, MUTED, WARNING
 
-
 GAP = "  "  # between two items, and after the last of a line
 
 
@@ -79,8 +78,8 @@ class TotalsBar(Widget):
         item("sent", count(t.sent))
         item("delivered", count(t.delivered))
         item("in flight", count(t.in_flight))
-        for names, count in self.totals.queued_for_dead:  # not lost: waiting for a next life
-            items.append(Content.styled(f"{count} queued for {names} (dead)", LATE))
+        for names, queued in self.totals.queued_for_dead:  # not lost: waiting for a next life
+            items.append(Content.styled(f"{queued} queued for {names} (dead)", LATE))
         item("lost", str(t.lost), bad=t.lost > 0)
         item("late", str(t.late), bad=t.late > 0)
         item("dup", str(t.duplicates), bad=t.duplicates > 0)

@@ -9,6 +9,7 @@ from math import ceil
 from textual.containers import VerticalScroll
 from textual.events import Resize
 from textual.reactive import reactive
+from textual.widget import Widget
 
 from rrsim.tui.frames import WorkerFrame
 from rrsim.tui.widgets.worker_tile import WorkerTile
@@ -109,7 +110,7 @@ class WorkerGrid(VerticalScroll, can_focus=False):
         self._reflow()
 
     def _reflow(self) -> None:
-        rows = int(self.parent.size.height * MAX_HEIGHT) if self.parent is not None else 0
+        rows = int(self.parent.size.height * MAX_HEIGHT) if isinstance(self.parent, Widget) else 0
         chosen, columns = density(len(self.tiles), self.scrollable_content_region.width, rows,
                                   self.screen.has_class("-tall"), self.screen.size.width >= WIDE_SCREEN)
         if chosen != self.density:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import ceil
 
 from textual.content import Content
@@ -30,7 +31,7 @@ class WorkerTile(Widget):
     def __init__(self, name: str) -> None:
         super().__init__(id=f"tile-{name}")
         self.worker = name
-        self._drawn: tuple | None = None  # what the lines on screen show
+        self._drawn: tuple[object, ...] | None = None  # what the lines on screen show
 
     def watch_frame(self, old: WorkerFrame | None, frame: WorkerFrame | None) -> None:
         if frame is None:
@@ -75,7 +76,7 @@ class WorkerTile(Widget):
         self.post_message(WorkerClicked(self.worker))
 
 
-def _visible(frame: WorkerFrame) -> tuple:
+def _visible(frame: WorkerFrame) -> tuple[object, ...]:
     """The parts of a frame the tile shows: a change elsewhere needs no repaint."""
     return (frame.state, frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
             frame.rate, frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates,
@@ -83,7 +84,7 @@ def _visible(frame: WorkerFrame) -> tuple:
             frame.foreign, frame.estimated, frame.retried)
 
 
-def fitted(width: int, *forms: list[Content | str]) -> list[Content]:
+def fitted(width: int, *forms: Sequence[Content | str]) -> list[Content]:
     """The first of ``forms`` (each a list of parts) that fits ``width`` on one line, its parts two
     spaces apart or else one; if none fits, the last broken between parts over as many lines as
     it takes: a word or a number is never cut."""
