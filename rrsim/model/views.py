@@ -14,6 +14,7 @@ from rrsim import events as ev
 from rrsim.kinds import RECEIVER, ROUTER, SENDER
 from rrsim.model.distribution import Durations, RecentDurations
 from rrsim.model.queue_depth import QueueDepth
+from rrsim.names import name_number, process_name
 
 NS = 1_000_000_000
 HISTORY_REPORTS = 1000  # a pusher reports at most every 10 ms: 10 s of them
@@ -26,11 +27,12 @@ RATE_BUCKET_NS = NS // 2
 RATE_BUCKETS = 120  # one minute of history
 
 def pusher_name(index: int) -> str:
-    return f"p{index}"
+    """The pusher whose number message headers carry (``p3`` for 3)."""
+    return process_name("p", index)
 
 
 def pusher_index(name: str) -> int:
-    return int(name[1:])
+    return name_number(name)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from rrsim.child.runtime import ChildRuntime
 from rrsim.child.security import secure_client
 from rrsim.child.sockets import monitor_event
 from rrsim.child.spec import ChildSpec, Curve
+from rrsim.endpoints import parse_connect
 from rrsim.errors import UserError
 from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS
 
@@ -92,14 +93,6 @@ class RemoteRuntime(ChildRuntime):
         super().close()
         if self.clock_keeper is not None:
             self.clock_keeper.close()
-
-
-def parse_join(value: str) -> tuple[str, int]:
-    """(host, port) of tcp://HOST:PORT (HOST may be a name here: it is another machine)."""
-    host, _, port_text = value.removeprefix("tcp://").rpartition(":")
-    if not value.startswith("tcp://") or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UserError(f"--join: must be tcp://HOST:PORT (the line the run's header shows), got {value!r}")
-    return host.strip("[]"), int(port_text)
 
 
 def _keys(args: argparse.Namespace) -> tuple[tuple[bytes, bytes, bytes] | None, Path | None]:
@@ -251,7 +244,7 @@ def rehost(endpoint: str, host: str) -> str:
 
 def join(args: argparse.Namespace) -> tuple[ChildSpec, tuple[bytes, bytes, bytes] | None, tuple[int, int]]:
     """Ask the run to take us; returns the spec to run, our keys and the clock estimate."""
-    host, _port = parse_join(args.join)
+    host, _port = parse_connect(args.join, "--join", " (the line the run's header shows)")
     curve, key_file = _keys(args)
     ctx = zmq.Context()
     joiner = Joiner(ctx, args.join, curve)
