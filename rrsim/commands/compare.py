@@ -36,8 +36,8 @@ from rrsim.commands.run import play
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError, did_you_mean
 from rrsim.recording.outputs import STDOUT, Output, open_output
+from rrsim.report.comparison import CAPTION, COLUMNS, row_figures
 from rrsim.report.csv_report import flat_columns, write_rows
-from rrsim.report.report import format_ms
 from rrsim.report.wait_chart import wait_chart
 from rrsim.scenario.actions import check_timeline
 from rrsim.scenario.scenario import Scenario, load_scenario
@@ -320,34 +320,19 @@ def variant_columns(variant: Variant) -> dict[str, Any]:
     return row
 
 
-FIGURES = ("msg/s", "done", "lost", "wait\np50", "\np95", "\np99", "sojourn\nmean", "\np99", "fair-\nness", "max\nqueue")
-
-
-def _figures(report: dict[str, Any]) -> list[str]:
-    totals, wait, sojourn, longest = report["totals"], report["wait_ms"], report["sojourn_ms"], report["max_queue"]
-    fairness = report["fairness"]
-    return [
-        f"{report['throughput_msgs_per_s']:.0f}", str(totals["completed"]), str(totals["lost"]),
-        format_ms(wait["p50"]), format_ms(wait["p95"]), format_ms(wait["p99"]),
-        format_ms(sojourn["mean"]), format_ms(sojourn["p99"]),
-        "-" if fairness is None else f"{fairness:.3f}",
-        "-" if longest is None else f"{longest['messages']} {longest['at']}",
-    ]
-
-
 def comparison_table(variants: list[Variant]) -> Table:
     """A row per variant: its varied values, then its figures (never cut short: where 80 columns
     are too few, the varied values wrap instead)."""
     # The varied values one above the other in one column: it stays narrow however many keys vary.
-    rows = [["\n".join(v.values), *(_figures(v.report) if v.report else [v.status, *["-"] * (len(FIGURES) - 1)])]
+    rows = [["\n".join(v.values), *(row_figures(v.report) if v.report else [v.status, *["-"] * (len(COLUMNS) - 1)])]
             for v in variants]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=0, show_edge=False,
-                  caption="wait and sojourn in ms; max queue: the most messages seen waiting at one worker or broker",
+                  caption=CAPTION,
                   caption_justify="left")
     names = [part for row in rows for part in row[0].split("\n")] + list(variants[0].vary)
     table.add_column("\n".join(variants[0].vary), justify="left", overflow="fold",
                      min_width=min(MAX_NAME_WIDTH, max(len(name) for name in names)))
-    for index, header in enumerate(FIGURES, start=1):
+    for index, header in enumerate(COLUMNS, start=1):
         widest = max(len(part) for part in [*header.split("\n"), *(row[index] for row in rows)])
         table.add_column(header, justify="right", no_wrap=True, min_width=widest)
     for row in rows:
