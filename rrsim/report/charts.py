@@ -12,7 +12,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
 from rrsim.report.figures import Curve, Happening, MapPicture, RunFigures, WorkerSeries
 
@@ -146,6 +146,7 @@ def queue_chart(figures: RunFigures) -> str | None:
     _marks(ax, figures.timeline)
     ax.set_ylabel("messages waiting (peak)")
     ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _time_axis(ax, figures)
     _legend(ax, len(series) + len(brokers))
     return to_svg(fig)
@@ -169,7 +170,7 @@ def curves_chart(curves: Sequence[Curve], what: str, colours: Sequence[str] | No
                 max(max(c.quantiles) for c in curves) if curves else 0.99)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_milliseconds))
-    ax.set_xlabel("percentile (messages that waited at most this long)")
+    ax.set_xlabel(f"percentile (the share of messages whose {what} was at most this)")
     ax.set_ylabel(f"{what} (log scale)")
     ax.grid(True, which="major", alpha=0.3)
     _legend(ax, len(curves))
@@ -232,6 +233,7 @@ def bars_chart(labels: Sequence[str], values: Sequence[float | None], what: str)
     ax.invert_yaxis()
     ax.set_xlabel(what)
     ax.set_xlim(0, max([*drawn, 1.0]) * 1.2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.2 of a message
     return to_svg(fig)
 
 
