@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from helpers import main_in_process, one_error_line
 from rrsim.model.model import Model
 from rrsim.model.queue_depth import PEAK_SLOT_NS, QueueDepth
 from rrsim.report.comparison import COLUMNS, full_headings
@@ -193,3 +194,20 @@ def test_ten_minutes_at_a_thousand_a_second_is_a_few_megabytes() -> None:
     page = run_page(report, run_figures(model, report))
     assert model.totals().delivered == 600_000
     assert len(page.encode()) < 3_000_000, len(page.encode())
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "seed", "--html", "no/such/dir/r.html"], "--html no/such/dir/r.html: cannot write there"),
+    (["compare", "seed", "--vary", "workers=2,3", "--html", "no/such/dir/c.html"],
+     "--html no/such/dir/c.html: cannot write there"),
+    (["run", "seed", "--json", "-", "--html", "-"], "--json and --html both ask for standard output"),
+    (["compare", "seed", "--vary", "workers=2,3", "--csv", "-", "--html", "-"], "--csv and --html both ask"),
+    (["replay", "r.jsonl", "--html", "r.html", "--speed", "2"], "--speed, --at and --paused are for the live view"),
+    (["replay", "r.jsonl", "--json", "-", "--html", "-"], "--json and --html both ask for standard output"),
+])
+def test_bad_html_options_are_one_line_and_nothing_runs(tmp_path, argv, needle) -> None:
+    outcome = main_in_process(argv, cwd=tmp_path, tmp=tmp_path, stand_ins=False)
+    line = one_error_line(outcome)
+    assert needle in line, line
+    assert outcome.code == 2 or outcome.exited == 2
+    assert list(tmp_path.iterdir()) == []  # no run directory, no part file
