@@ -36,8 +36,9 @@ from rrsim.commands.run import play
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError, did_you_mean
 from rrsim.recording.outputs import STDOUT, Output, open_output
+from rrsim.report.comparison import CAPTION, COLUMNS, row_figures
 from rrsim.report.csv_report import flat_columns, write_rows
-from rrsim.report.report import format_ms
+from rrsim.report.figures import RunFigures, run_figures
 from rrsim.report.wait_chart import wait_chart
 from rrsim.scenario.actions import check_timeline
 from rrsim.scenario.scenario import Scenario, load_scenario
@@ -120,6 +121,7 @@ class Variant:
     status: str = "waiting"  # then "ok", "failed", "interrupted" or "not run"
     report: dict[str, Any] | None = None
     wall_s: float = 0.0
+    figures: RunFigures | None = None  # what an HTML report draws of its run (kept only for --html)
 
     @property
     def label(self) -> str:
@@ -220,12 +222,12 @@ def _duration(seconds: float | None) -> str:
 
 
 def run_compare(scenario: Scenario, varies: list[Vary], json_path: Path | str | None,
-                csv_path: Path | str | None) -> int:
+                csv_path: Path | str | None, html_path: Path | str | None = None) -> int:
     """Run every variant, print the table and the chart, write the outputs.  Returns the exit
     code: 0, 1 if a variant failed, 128 + the signal's number if one stopped the comparison."""
     scenario, seed, seed_note = share_seed(scenario, varies)
     variants = make_variants(scenario, varies)
-    paths = {"--json": json_path, "--csv": csv_path}
+    paths = {"--json": json_path, "--csv": csv_path, "--html": html_path}
     taken = STDOUT in paths.values()
     progress, summary = Console(stderr=True), Console(stderr=taken)
     outputs: dict[str, Output] = {}
@@ -234,7 +236,7 @@ def run_compare(scenario: Scenario, varies: list[Vary], json_path: Path | str | 
             for option, path in paths.items():
                 if path is not None:
                     outputs[option] = open_output(path, option)
-            _run_variants(scenario, variants, progress, interruption)
+            _run_variants(scenario, variants, progress, interruption, keep_figures="--html" in outputs)
             document = comparison_json(scenario, varies, variants, seed, seed_note, interruption.interrupted)
             if "--json" in outputs:
                 json.dump(document, outputs["--json"].stream, indent=2)
@@ -243,6 +245,8 @@ def run_compare(scenario: Scenario, varies: list[Vary], json_path: Path | str | 
             if "--csv" in outputs:
                 write_rows([variant_columns(v) for v in variants], outputs["--csv"].stream)
                 outputs["--csv"].keep()
+            if "--html" in outputs:
+                write_compare_html(document, variants, outputs["--html"])
         finally:
             for output in outputs.values():
                 output.discard()  # a no-op for one already kept
@@ -252,7 +256,8 @@ def run_compare(scenario: Scenario, varies: list[Vary], json_path: Path | str | 
     return 1 if any(v.status == "failed" for v in variants) else 0
 
 
-def _run_variants(scenario: Scenario, variants: list[Variant], progress: Console, interruption: Interruption) -> None:
+def _run_variants(scenario: Scenario, variants: list[Variant], progress: Console, interruption: Interruption,
+                  keep_figures: bool = False) -> None:
     time_left = TimeLeft(variants)
     total = len(variants)
     for variant in variants:
@@ -281,6 +286,8 @@ def _run_variants(scenario: Scenario, variants: list[Variant], progress: Console
                            highlight=False, markup=False, soft_wrap=True)
         else:
             variant.status = "interrupted" if variant.report["interrupted"] else "ok"
+            if keep_figures:
+                variant.figures = run_figures(engine.model, variant.report)
         variant.wall_s = time.monotonic() - started
         if variant.status == "ok":
             time_left.done(variant)
@@ -307,6 +314,16 @@ def comparison_json(scenario: Scenario, varies: list[Vary], variants: list[Varia
     }
 
 
+def write_compare_html(document: dict[str, Any], variants: list[Variant], output: Output) -> None:
+    """The comparison as one HTML page with charts, to ``output``."""
+    # Deferred for start-up speed: the page's charts need matplotlib, slow to import, and only --html does.
+    from rrsim.report.html_report import VariantResult, compare_page
+
+    results = [VariantResult(v.label, tuple(v.values), v.status, v.problem, v.report, v.figures) for v in variants]
+    output.stream.write(compare_page(document, results))
+    output.keep()
+
+
 def variant_columns(variant: Variant) -> dict[str, Any]:
     """A variant as one CSV row: its varied values, how it went, and its report's figures."""
     row: dict[str, Any] = {"variant": variant.number, **variant.vary, "status": variant.status,
@@ -321,34 +338,19 @@ def variant_columns(variant: Variant) -> dict[str, Any]:
     return row
 
 
-FIGURES = ("msg/s", "done", "lost", "wait\np50", "\np95", "\np99", "sojourn\nmean", "\np99", "fair-\nness", "max\nqueue")
-
-
-def _figures(report: dict[str, Any]) -> list[str]:
-    totals, wait, sojourn, longest = report["totals"], report["wait_ms"], report["sojourn_ms"], report["max_queue"]
-    fairness = report["fairness"]
-    return [
-        f"{report['throughput_msgs_per_s']:.0f}", str(totals["completed"]), str(totals["lost"]),
-        format_ms(wait["p50"]), format_ms(wait["p95"]), format_ms(wait["p99"]),
-        format_ms(sojourn["mean"]), format_ms(sojourn["p99"]),
-        "-" if fairness is None else f"{fairness:.3f}",
-        "-" if longest is None else f"{longest['messages']} {longest['at']}",
-    ]
-
-
 def comparison_table(variants: list[Variant]) -> Table:
     """A row per variant: its varied values, then its figures (never cut short: where 80 columns
     are too few, the varied values wrap instead)."""
     # The varied values one above the other in one column: it stays narrow however many keys vary.
-    rows = [["\n".join(v.values), *(_figures(v.report) if v.report else [v.status, *["-"] * (len(FIGURES) - 1)])]
+    rows = [["\n".join(v.values), *(row_figures(v.report) if v.report else [v.status, *["-"] * (len(COLUMNS) - 1)])]
             for v in variants]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=0, show_edge=False,
-                  caption="wait and sojourn in ms; max queue: the most messages seen waiting at one worker or broker",
+                  caption=CAPTION,
                   caption_justify="left")
     names = [part for row in rows for part in row[0].split("\n")] + list(variants[0].vary)
     table.add_column("\n".join(variants[0].vary), justify="left", overflow="fold",
                      min_width=min(MAX_NAME_WIDTH, max(len(name) for name in names)))
-    for index, header in enumerate(FIGURES, start=1):
+    for index, header in enumerate(COLUMNS, start=1):
         widest = max(len(part) for part in [*header.split("\n"), *(row[index] for row in rows)])
         table.add_column(header, justify="right", no_wrap=True, min_width=widest)
     for row in rows:
@@ -412,8 +414,10 @@ dealt messages as they are sent, as push-pull's are) or at the broker (as it rep
 10 ms).  The chart: each variant's wait on one log-scale axis (p1 to p99.9, p25 to p75, p50, p99).
 
 --json FILE holds every variant's full report (as rrsim run --json writes it) under
-"variants", each with its varied keys under "vary"; --csv FILE one row per variant.  Either
-takes - for standard output (the table then goes to stderr).  Progress goes to stderr.
+"variants", each with its varied keys under "vary"; --csv FILE one row per variant; --html
+PAGE one page with the table and charts (every variant's wait and sojourn on one axis,
+throughput and losses as bars, messages over time).  Each takes - for standard output (the
+table then goes to stderr).  Progress goes to stderr.
 
 exit status: 0 every variant ran, 1 a variant failed, 2 bad input (nothing ran),
   130 / 143 / 129 ended by SIGINT (ctrl+c) / SIGTERM / SIGHUP: the run in progress is ended
@@ -435,6 +439,8 @@ def compare_command(argv: Sequence[str]) -> int:
                         help="a setup key and the values to try; repeat for more keys (every combination runs)")
     parser.add_argument("--json", metavar="FILE", help="write every variant's report here (- for standard output)")
     parser.add_argument("--csv", metavar="FILE", help="write one row per variant here (- for standard output)")
+    parser.add_argument("--html", metavar="PAGE", help="write the comparison as one HTML page with charts here "
+                                                       "(opens offline; - for standard output)")
     add_setup_options(parser, Setup(), "setup options (override the scenario's [setup] in every variant)")
     args = parser.parse_args(argv)
     overrides = setup_overrides(args)
@@ -442,6 +448,7 @@ def compare_command(argv: Sequence[str]) -> int:
     # Whether the run has an end is each variant's to say when what ends it is varied.
     ends_varied = any(vary.key in ("messages", "duration") for vary in varies)
     scenario = apply_overrides(load_scenario(args.scenario), overrides, need_end=not ends_varied)
-    if args.json == "-" and args.csv == "-":
-        raise UserError("--json and --csv both ask for standard output (-): give one of them a file")
-    return run_compare(scenario, varies, output_path(args.json), output_path(args.csv))
+    to_stdout = [option for option in ("--json", "--csv", "--html") if getattr(args, option[2:]) == "-"]
+    if len(to_stdout) > 1:
+        raise UserError(f"{' and '.join(to_stdout)} both ask for standard output (-): give one of them a file")
+    return run_compare(scenario, varies, output_path(args.json), output_path(args.csv), output_path(args.html))

@@ -16,12 +16,14 @@ def replay_command(argv: Sequence[str]) -> int:
         prog="rrsim replay",
         description="Watch a recorded run again in the live view, without processes: space plays and pauses, "
                     ". and , step, + and - change the speed, g and G go to the start and the end, n jumps to the "
-                    "next kill, loss, revive or slow joiner, j to a time.  With --json, no view: write the "
-                    "report the run wrote.",
+                    "next kill, loss, revive or slow joiner, j to a time.  With --json or --html, no view: write "
+                    "the report the run wrote.",
     )
     parser.add_argument("file", metavar="FILE", help="a recording: rrsim run --events FILE, or rrsim --record FILE")
     parser.add_argument("--json", metavar="REPORT", help="write the run's report here (- for standard output) "
                                                          "instead of opening the live view")
+    parser.add_argument("--html", metavar="PAGE", help="write the run's report as one HTML page with charts here "
+                                                       "(opens offline; - for standard output) instead of opening the live view")
     view = parser.add_argument_group("the live view")
     view.add_argument("--speed", metavar="X", help="play at X times real time, 0.1 to 100, or max (default: 1)")
     view.add_argument("--at", metavar="TIME", help="begin at this time of the run: seconds (12.5 or 12.5s) or m:ss "
@@ -34,14 +36,18 @@ def replay_command(argv: Sequence[str]) -> int:
     at_s = None if args.at is None else parse_time(args.at)
     if args.at is not None and at_s is None:
         raise UserError(f"--at {args.at}: not a time: {TIME_FORMS}")
-    if args.json is not None and (args.speed, args.at, args.paused) != (None, None, False):
-        raise UserError("--speed, --at and --paused are for the live view: --json writes the whole run's report")
-    json_path = output_path(args.json)
-    if args.json is not None and json_path is None:  # --json "": was a traceback from deep in the report's writing
-        raise UserError("--json: an empty file name; give a file, or - for standard output")
+    reports = [option for option in ("--json", "--html") if getattr(args, option[2:]) is not None]
+    if reports and (args.speed, args.at, args.paused) != (None, None, False):
+        raise UserError(f"--speed, --at and --paused are for the live view: {' and '.join(reports)} "
+                        "write the whole run's report")
+    if args.json == "-" and args.html == "-":
+        raise UserError("--json and --html both ask for standard output (-): give one of them a file")
+    for option in reports:  # --json "": was a traceback from deep in the report's writing
+        if output_path(getattr(args, option[2:])) is None:
+            raise UserError(f"{option}: an empty file name; give a file, or - for standard output")
     recording = RecordingFile(args.file)
-    if json_path is not None:
-        return report_recording(recording, json_path)
+    if reports:
+        return report_recording(recording, output_path(args.json), output_path(args.html))
     # Deferred for start-up speed: Textual is slow to import, and only the live view needs it.
     from rrsim.tui.app import run_replay
 

@@ -49,6 +49,7 @@ from rrsim.recording.outputs import (
 from rrsim.recording.player import play_all
 from rrsim.report.checking import Outcome, evaluate
 from rrsim.report.csv_report import write_csv
+from rrsim.report.figures import run_figures
 from rrsim.report.report import (
     build_report,
     summary_table,
@@ -149,11 +150,11 @@ def play(engine: Engine, scenario: Scenario, progress: Console, interruption: In
 
 def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: Path | str | None,
                  console: Console | None = None, keep_logs: Path | None = None,
-                 csv_path: Path | str | None = None) -> int:
+                 csv_path: Path | str | None = None, html_path: Path | str | None = None) -> int:
     """Play ``scenario`` to its end or to a signal; an output path of ``-`` is standard output.
 
     Returns the exit code: 0, 1 if a check failed, 128 + the signal's number if one ended the run."""
-    paths = {"--json": json_path, "--csv": csv_path, "--events": events_path}
+    paths = {"--json": json_path, "--csv": csv_path, "--events": events_path, "--html": html_path}
     progress, summary = consoles(STDOUT in paths.values()) if console is None else (console, console)
     outputs: dict[str, Output] = {}
     engine: Engine | None = None
@@ -174,6 +175,8 @@ def run_headless(scenario: Scenario, json_path: Path | str | None, events_path: 
             if "--csv" in outputs:
                 write_csv(report, outputs["--csv"].stream)
                 outputs["--csv"].keep()
+            if "--html" in outputs:
+                write_html(engine.model, report, outputs["--html"], "run")
         finally:
             # The events of a run that started are worth keeping, even after a crash.
             try:
@@ -214,28 +217,51 @@ def run_report(model: Model, scenario: Scenario, interrupted: bool) -> tuple[dic
     return report, check(report, scenario)
 
 
-def report_recording(recording: RecordingFile, json_path: Path | str) -> int:
-    """``rrsim replay FILE --json REPORT``: the report the recorded run wrote, from its events alone.
+def report_recording(recording: RecordingFile, json_path: Path | str | None,
+                     html_path: Path | str | None = None) -> int:
+    """``rrsim replay FILE --json REPORT --html PAGE``: the report the recorded run wrote, from its
+    events alone, as JSON, as an HTML page, or both.
 
     Returns the exit code the run had: 1 if a check of its scenario failed, else 0."""
+    paths = {"--json": json_path, "--html": html_path}
+    outputs: dict[str, Output] = {}
+    try:
+        for option, path in paths.items():
+            if path is not None:
+                outputs[option] = open_output(path, option)
+        return _report_recording(recording, outputs, STDOUT in paths.values())
+    finally:
+        for output in outputs.values():
+            output.discard()  # a no-op for one already kept
+
+
+def _report_recording(recording: RecordingFile, outputs: dict[str, Output], stdout_taken: bool) -> int:
     scenario = scenario_of(recording)
     model = play_all(event for _, event in recording.read())  # one at a time: a long recording is never all in memory
     if recording.truncated:
         print(f"rrsim: {truncation_note(recording.path, model.version)}", file=sys.stderr)
     # A run that was interrupted never drained; neither did one whose recording was cut off.
     report, outcomes = run_report(model, scenario, interrupted=not model.drained)
-    output = open_output(json_path, "--json")
-    try:
-        write_report(report, output)
-    finally:
-        output.discard()
-    _print_summary(consoles(json_path == STDOUT)[1], scenario, report, outcomes)
+    if "--json" in outputs:
+        write_report(report, outputs["--json"])
+    if "--html" in outputs:
+        write_html(model, report, outputs["--html"], f"replay of {Path(recording.path).name}")
+    _print_summary(consoles(stdout_taken)[1], scenario, report, outcomes)
     return 1 if any(not outcome.passed for outcome in outcomes) else 0
 
 
 def write_report(report: dict[str, Any], output: Output) -> None:
     json.dump(report, output.stream, indent=2)
     output.stream.write("\n")
+    output.keep()
+
+
+def write_html(model: Model, report: dict[str, Any], output: Output, what: str) -> None:
+    """The run's HTML report (``what`` it was: a run, a replay of FILE) to ``output``."""
+    # Deferred for start-up speed: the page's charts need matplotlib, slow to import, and only --html does.
+    from rrsim.report.html_report import run_page
+
+    output.stream.write(run_page(report, run_figures(model, report), what))
     output.keep()
 
 
@@ -300,6 +326,8 @@ def run_command(argv: Sequence[str]) -> int:
     parser.add_argument("scenario", help="a scenario TOML file or a built-in name")
     parser.add_argument("--json", metavar="REPORT", help="write the JSON report here (- for standard output)")
     parser.add_argument("--csv", metavar="FILE", help="write one row per worker life here (- for standard output)")
+    parser.add_argument("--html", metavar="PAGE",
+                        help="write the report as one HTML page with charts here (opens offline; - for standard output)")
     parser.add_argument("--events", metavar="EVENTS",
                         help="write every engine event here, one JSON line each (- for standard output)")
     parser.add_argument("--check", metavar="CHECK", action="append", default=[],
@@ -309,8 +337,8 @@ def run_command(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     scenario = apply_overrides(load_scenario(args.scenario), setup_overrides(args), need_end=True)
     scenario = with_checks(scenario, args.check)
-    to_stdout = [option for option in ("--json", "--csv", "--events") if getattr(args, option[2:]) == "-"]
+    to_stdout = [option for option in ("--json", "--csv", "--events", "--html") if getattr(args, option[2:]) == "-"]
     if len(to_stdout) > 1:
         raise UserError(f"{' and '.join(to_stdout)} both ask for standard output (-): give one of them a file")
     return run_headless(scenario, output_path(args.json), output_path(args.events), None, log_dir(args.keep_logs),
-                        output_path(args.csv))
+                        output_path(args.csv), output_path(args.html))

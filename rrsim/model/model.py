@@ -25,7 +25,7 @@ from rrsim.model.log import LOG_LENGTH, EventLog
 from rrsim.model.losses import Losses
 from rrsim.model.message_map import MessageMap
 from rrsim.model.peers import Peers
-from rrsim.model.queue_depth import QueueDepth
+from rrsim.model.queue_depth import PEAK_SLOT_NS, QueueDepth
 from rrsim.model.views import (
     NS,
     RATE_BUCKET_NS,
@@ -320,6 +320,8 @@ class Model:
             broker.life.received += fresh
         broker.queued, broker.ready, broker.routed = e.queued, e.ready, max(broker.routed, e.routed)
         broker.max_queued = max(broker.max_queued, e.queued)
+        slot = e.t_ns // PEAK_SLOT_NS
+        broker.queued_peaks[slot] = max(broker.queued_peaks.get(slot, 0), e.queued)
         if e.counters:
             self.counters[(e.name, e.life)] = dict(e.counters)
         if e.retried_from:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 MAX_OPEN = 8192
+PEAK_SLOT_NS = 100_000_000  # the queue over time is kept as its peak per tenth of a second
 
 
 class QueueDepth:
@@ -30,6 +31,14 @@ class QueueDepth:
         self._starts = np.empty(0, dtype=np.int64)  # start times still open, ascending
         self._waiting = np.empty(0, dtype=np.int64)  # messages counted waiting at each
         self._last_sent: dict[int, int] = {}  # pusher index -> its latest send seen here
+        self._peaks: dict[int, int] = {}  # PEAK_SLOT_NS slot -> the most left waiting at a final start in it
+
+    def peaks(self) -> dict[int, int]:
+        """The queue over time: for each tenth of a second (slot index of ``PEAK_SLOT_NS``) with a
+        start, the most messages left waiting at a start in it, the starts still open included."""
+        peaks = dict(self._peaks)
+        _add_peaks(peaks, self._starts, self._waiting)
+        return peaks
 
     def new_life(self) -> None:
         """A new process: an empty worker, whatever the last one had."""
@@ -60,8 +69,20 @@ class QueueDepth:
             self._last_sent[int(index)] = max(self._last_sent.get(int(index), 0), latest)
         final = int(np.searchsorted(self._starts, min(self._last_sent.values()), side="right"))
         final = max(final, len(self._starts) - MAX_OPEN)
+        _add_peaks(self._peaks, self._starts[:final], self._waiting[:final])
         self._starts, self._waiting = self._starts[final:], self._waiting[final:]
 
 
 def _ascending(values: np.ndarray) -> bool:
     return bool((values[1:] >= values[:-1]).all())
+
+
+def _add_peaks(peaks: dict[int, int], starts: np.ndarray, waiting: np.ndarray) -> None:
+    """Raise each slot's peak in ``peaks`` to the most ``waiting`` at ``starts`` (ascending) in it."""
+    if len(starts) == 0:
+        return
+    slots = starts // PEAK_SLOT_NS
+    first = np.flatnonzero(np.concatenate(([True], slots[1:] != slots[:-1])))
+    for slot, most in zip(slots[first].tolist(), np.maximum.reduceat(waiting, first).tolist(), strict=True):
+        if most > peaks.get(slot, -1):
+            peaks[slot] = most

@@ -108,6 +108,7 @@ class WorkerView:
     foreign: int = 0
     recent: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
     latency: Durations = field(default_factory=Durations)  # sent to received (= work started)
+    sojourn: Durations = field(default_factory=Durations)  # sent to work done
     recent_latency: RecentDurations = field(default_factory=lambda: RecentDurations(LATENCY_WINDOW_S))
     busy_ns: int = 0  # time spent working on the messages it has done
     overheads: Overheads = field(default_factory=lambda: Overheads())
@@ -131,6 +132,7 @@ class WorkerView:
     # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
     queue: QueueDepth | None = None
     max_queued: int = 0  # a router: the most messages it said it held
+    queued_peaks: dict[int, int] = field(default_factory=dict)  # a router: the most it said it held per 100 ms slot
     # Paused: since when, how many messages wait in its pipe (dealt to it, passed by every other
     # running worker), and when that last grew
     paused_ns: int | None = None
@@ -196,6 +198,7 @@ class WorkerView:
         """A batch of its receipts: how long they waited, its queue, how busy it was, its rate and
         the latest ids (``current_life``: of its latest life, not one before it)."""
         self.latency.add(waited)
+        self.sojourn.add((e.recv_ns if e.done_ns is None else e.done_ns) - e.sent_ns)
         if self.queue is not None:
             self.queue.add(e.pushers, e.sent_ns, e.recv_ns)
         self.recent_latency.add(waited, e.t_ns)
