@@ -73,6 +73,7 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], returns: zmq.Socket[
             break
     _read_last(returns, receipts, runtime)
     receipts.flush()
+    returns.close(linger=0)
     runtime.close()
     if runtime.stopping:
         sys.exit(0)  # asked to stop, and it did

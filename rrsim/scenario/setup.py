@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -294,8 +295,9 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
 
 
 def worker_argv(command: str) -> list[str]:
-    """``worker_cmd`` as the program and its arguments (shell words, run without a shell)."""
-    return shlex.split(command)
+    """``worker_cmd`` as the program and its arguments (shell words, run without a shell); the
+    word ``{python}`` is the Python that runs rrsim (with pyzmq: what the bundled examples need)."""
+    return [sys.executable if word == "{python}" else word for word in shlex.split(command)]
 
 
 def check_worker_cmd(setup: Setup, where: str) -> None:
