@@ -1,1 +1,1 @@
-../../rrsim/scenarios/taskwork.py
+../../rrsim/examples/taskwork.py

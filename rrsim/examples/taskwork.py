@@ -1,6 +1,6 @@
 """The ZeroMQ guide's taskwork.py as an rrsim push-pull worker: its endpoints from the environment,
 and each message sent back as received.  rrsim run seed --worker-cmd 'python3 examples/workers/taskwork.py'
-(the built-in scenario own-worker runs it as ``{python} -m rrsim.scenarios.taskwork``)."""
+(the built-in scenario own-worker runs it as ``{python} -m rrsim.examples.taskwork``)."""
 
 import os
 
