@@ -153,7 +153,7 @@ HUGE = st.one_of(st.integers(10**12, 10**40), st.builds(BigInt, st.integers(4301
 # (bind, transport): valid ones are not drawn at random, tests/test_remote.py and
 # tests/test_plain_peers.py check them; invalid ones still are, below.
 BROKERED = patterns.with_router()  # the only patterns a broker's keys (strategy, max_outstanding) apply to
-FORMED_KEYS = {"listen", "connect_pusher", "external_worker"}
+FORMED_KEYS = {"listen", "connect_pusher", "external_worker", "worker_cmd"}  # worker_cmd: tests/test_own_worker.py
 
 
 def valid_value(key: str) -> st.SearchStrategy:

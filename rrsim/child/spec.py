@@ -71,6 +71,7 @@ class ChildSpec:
     max_outstanding: int
     broker_queue: int
     pattern_setup: dict[str, float]  # the pattern's own setup keys (its SETUP_KEYS) and their values
+    worker_cmd: tuple[str, ...] = ()  # a worker: the user's program that does its work instead of ours
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON has it."""
@@ -84,5 +85,6 @@ class ChildSpec:
             **data,
             "sockets": {name: SocketPlan(plan["bind_at"], tuple(plan["connect_to"])) for name, plan in data["sockets"].items()},
             "external": tuple(data["external"]),
+            "worker_cmd": tuple(data.get("worker_cmd", ())),
             "curve": Curve(**curve) if curve is not None else None,
         })

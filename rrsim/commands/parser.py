@@ -16,6 +16,7 @@ from rrsim.scenario.setup import (
     Setup,
     build_setup,
     check_speeds,
+    check_worker_cmd,
     value_from_text,
 )
 
@@ -66,6 +67,8 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], need_end: boo
         setup = build_setup({key: value}, f"option {flag(key)}", base=setup, need_end=False, partial=True)
     if "speeds" in overrides or "workers" in overrides:
         check_speeds(setup, "options --speeds and --workers" if "speeds" in overrides else "option --workers")
+    if setup.worker_cmd:  # after every option: --pattern or --transport may be what does not fit
+        check_worker_cmd(setup, "option --worker-cmd" if "worker_cmd" in overrides else f"{scenario.source} key 'worker_cmd'")
     if need_end and setup.messages == 0 and setup.duration is None:
         raise UserError(f"{scenario.source}: messages = 0 (unlimited) needs a duration: "
                         "set duration in [setup] or pass --duration SECONDS")

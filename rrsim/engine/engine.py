@@ -41,7 +41,7 @@ from rrsim.patterns.base import Role, linked_roles, role_of
 from rrsim.patterns.dispatch import STRATEGIES
 from rrsim.remote.host import Host, Join
 from rrsim.scenario.actions import BROKER_NO_STOP, Action, timeline_problem
-from rrsim.scenario.setup import MAX_PUSHERS, MAX_WORKERS, Setup
+from rrsim.scenario.setup import MAX_PUSHERS, MAX_WORKERS, Setup, worker_argv
 
 CONTROL_REPEAT_NS = 100_000_000  # control state is re-sent this often: late joiners catch up
 TICK_NS = 50_000_000
@@ -189,6 +189,7 @@ class Engine:
             mean_work_ms=setup.work_ms, work_ms=work_ms, speed=speed,
             strategy=self.strategy, max_outstanding=setup.max_outstanding, broker_queue=setup.broker_queue,
             pattern_setup={key: getattr(setup, key) for key in getattr(self.pattern, "SETUP_KEYS", ())},
+            worker_cmd=tuple(worker_argv(setup.worker_cmd)) if setup.worker_cmd and role.kind == RECEIVER else (),
         )
 
     def _start(self, name: str, life: int, work_ms: float, speed: float = 1.0, wait_ready: bool = False) -> None:
@@ -282,6 +283,8 @@ class Engine:
         self._check("set_work", name)
         if self.roster.kinds[name] != RECEIVER:
             raise UserError(f"{name} is not a worker: only workers do work")
+        if self.setup.worker_cmd:
+            raise UserError(f"{name} runs your program (worker_cmd): its work is its own, rrsim cannot set it")
         self.work_ms[name] = work_ms
         self.emit(ev.WorkSet(now_ns(), name, work_ms))
         self._next_control_ns = 0

@@ -31,6 +31,13 @@ class ChildProcess:
     log_path: Path
     ending: str | None = None  # "killed" | "stopped" | "run-end" once we asked it to go
     stop_deadline: float | None = None
+    group: bool = False  # it leads a process group of its own (with the user's program): signal the group
+
+    def signal(self, signum: int) -> None:
+        if self.group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,13 @@ class Supervisor:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 close_fds=True,
+                # A user's program (worker_cmd) runs beside the child in a group of their own: a
+                # signal to the group reaches both, and nothing else.
+                process_group=0 if spec.worker_cmd else None,
             )
         if name in self.children:
             self.retiring.append(self.children[name])  # killed, not reaped yet: reap() will say how it ended
-        self.children[name] = ChildProcess(name, life, process, log_path)
+        self.children[name] = ChildProcess(name, life, process, log_path, group=bool(spec.worker_cmd))
         return process.pid
 
     def running(self, name: str) -> bool:
@@ -99,7 +109,7 @@ class Supervisor:
         if ending is not None:
             child.ending = ending
         try:
-            child.process.send_signal(signum)
+            child.signal(signum)
         except ProcessLookupError:
             pass  # it ended on its own just now; reap() will say how
 
@@ -111,9 +121,11 @@ class Supervisor:
             code = child.process.poll()
             if code is None:
                 if child.stop_deadline is not None and now > child.stop_deadline:
-                    child.process.kill()
+                    _kill(child)
                     child.stop_deadline = None
                 continue
+            if child.group:
+                _kill(child)  # the group's leader ended: whatever it started goes with it
             how = child.ending or "crashed"
             tail = self.log_tail(child) if how == "crashed" else ()
             ended.append(Ended(child.name, child.life, how, code, tail))
@@ -143,10 +155,7 @@ class Supervisor:
         for child in everyone:
             if child.process.poll() is None:
                 child.ending = child.ending or "run-end"
-                try:
-                    child.process.kill()
-                except ProcessLookupError:
-                    pass
+                _kill(child)
         deadline = time.monotonic() + timeout_s
         for child in everyone:
             try:
@@ -154,3 +163,10 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 pass
         return self.reap()
+
+
+def _kill(child: ChildProcess) -> None:
+    try:
+        child.signal(signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # already gone

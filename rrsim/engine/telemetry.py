@@ -46,6 +46,23 @@ class Roster:
     # name -> how far its clock may be off ours: a remote worker's stamps are its clock plus an
     # estimated offset, right within this much (half the best round trip when it joined)
     clock_slack_ns: dict[str, int] = field(default_factory=dict)
+    # Who a process is to the peers it connects to ("pid N"), when that is not itself: a user's
+    # worker program.  A pusher's report of such a peer is then that worker's link.
+    known_as: dict[str, str] = field(default_factory=dict)  # "pid N" -> name
+    peers_up: dict[str, set[str]] = field(default_factory=dict)  # peer -> binders it is connected to now
+
+    def peer_changed(self, binder: str, peer: str, up: bool) -> None:
+        """Keep who is connected to whom, so that a name given later names links made before."""
+        binders = self.peers_up.setdefault(peer, set())
+        (binders.add if up else binders.discard)(binder)
+        if not binders:
+            del self.peers_up[peer]
+
+    def link_of(self, now_ns: int, name: str, binder: str, up: bool, peer: str) -> ev.LinkChanged | None:
+        """``name``'s link to ``binder`` seen from the binder's side, if they may be linked."""
+        if self.roles.get(binder) not in self.links_to.get(name, ()):
+            return None
+        return ev.LinkChanged(now_ns, name, binder, up, peer)
 
 
 class MalformedError(ValueError):
@@ -82,7 +99,9 @@ def decode_batch(batch: list[list[bytes]], now_ns: int, roster: Roster,
         except MalformedError as error:
             out.append(ev.MalformedTelemetry(now_ns, str(error)))
             continue
-        if isinstance(parsed, ReceiptFrames):
+        if isinstance(parsed, list):
+            out.extend(parsed)
+        elif isinstance(parsed, ReceiptFrames):
             receipts = gathered.setdefault((parsed.name, parsed.life), ReceiptFrames(parsed.name, parsed.life))
             receipts.foreign += parsed.foreign
             receipts.heads += parsed.heads
@@ -95,7 +114,7 @@ def decode_batch(batch: list[list[bytes]], now_ns: int, roster: Roster,
     return out
 
 
-def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | ReceiptFrames:
+def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | list[ev.Event] | ReceiptFrames:
     if not frames or len(frames) > 4:
         raise MalformedError(f"{len(frames)} frames")
     try:
@@ -117,7 +136,14 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         raise MalformedError(f"{kind} from {name} with {len(frames)} frames")
 
     if kind == wire.HELLO:
-        return ev.ProcessReady(now_ns, name, life)
+        known_as = header.get("known_as")
+        if known_as is None:
+            return ev.ProcessReady(now_ns, name, life)
+        if not isinstance(known_as, str) or not known_as or len(known_as) > MAX_PEER_TEXT:
+            raise MalformedError(f"{name}: bad hello")
+        roster.known_as[known_as] = name
+        links = [roster.link_of(now_ns, name, binder, True, known_as) for binder in sorted(roster.peers_up.get(known_as, ()))]
+        return [ev.ProcessReady(now_ns, name, life), *(link for link in links if link)]
     if kind == wire.BEAT:
         uncertainty, estimates = header.get("uncertainty_ns", -1), header.get("estimates", 0)
         if not (_is_count(uncertainty) or uncertainty == -1) or not _is_count(estimates):
@@ -142,7 +168,9 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         if (not isinstance(endpoint, str) or roster.owners.get(endpoint) != name or not isinstance(peer, str)
                 or not peer or len(peer) > MAX_PEER_TEXT or not isinstance(up, bool)):
             raise MalformedError(f"{name}: bad peer report")
-        return ev.PeerChanged(now_ns, name, peer, up, endpoint)
+        roster.peer_changed(name, peer, up)
+        link = roster.link_of(now_ns, roster.known_as[peer], name, up, peer) if peer in roster.known_as else None
+        return link or ev.PeerChanged(now_ns, name, peer, up, endpoint)
     expected_kind = {wire.SENT: SENDER, wire.QUEUE: ROUTER, wire.RECEIPTS: RECEIVER, wire.SILENT: ROUTER,
                      wire.GAVE_UP: ROUTER, wire.WAITING: RECEIVER}[kind]
     if sender_kind != expected_kind:

@@ -55,3 +55,8 @@ def with_plain_peers() -> str:
     ("push-pull, bind pusher"): those a plain ZeroMQ PUSH or PULL can join."""
     return " or ".join(f"{name}, bind {bind}" for name in MODULES for bind in load(name).BINDERS
                        if senders_bind_for_receivers(load(name), bind))
+
+
+def taking_own_workers() -> tuple[str, ...]:
+    """The patterns whose worker can be the user's own program (worker_cmd)."""
+    return tuple(name for name in MODULES if not load(name).OWN_WORKER_WHY_NOT)

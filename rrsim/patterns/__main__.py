@@ -13,7 +13,9 @@ from rrsim.patterns import load
 
 def main() -> None:
     spec = ChildSpec.from_dict(json.loads(sys.argv[1]))
-    load(spec.pattern).ROLES[spec.role].loop(ChildRuntime(spec))
+    role = load(spec.pattern).ROLES[spec.role]
+    loop = role.program_loop if spec.worker_cmd and role.program_loop is not None else role.loop
+    loop(ChildRuntime(spec))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ A pattern module holds, top to bottom:
 - ``ROLES``: its roles, each with a name prefix, a kind (what the engine and model make of its
   telemetry: a sender reports what it sent, a router what it holds, a receiver what it received)
   and its loop, run in the child process on a ``ChildRuntime``;
+- ``OWN_WORKER_WHY_NOT``: "" when its worker role has a ``program_loop`` (a user's program can be
+  the worker, ``worker_cmd``), else why not, in words;
 - ``wires(bind)``: which socket of which role binds, and which role's socket connects to it;
 - ``inherits_backlog(role, life, setup)``: whether a new life of a receiver may be handed
   messages sent before it started (a pipe it inherits, or a broker's queue);
@@ -45,6 +47,9 @@ class Role:
     prefix: str  # its processes are named prefix + number: p1, b1, w1
     kind: str  # SENDER | ROUTER | RECEIVER
     loop: Callable[[ChildRuntime], None]  # run in the child with its ChildRuntime
+    # A receiver's loop when the user's program does its work (worker_cmd): it starts the program
+    # with the pattern's endpoints in its environment and counts what comes back.  None: not possible.
+    program_loop: Callable[[ChildRuntime], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Pattern(Protocol):
     BINDERS: tuple[str, ...]
     SETUP_KEYS: Mapping[str, Limit]  # its own keys: their checks and help (rrsim.limits)
     ROLES: dict[str, Role]
+    OWN_WORKER_WHY_NOT: str  # why a user's program cannot be its worker (worker_cmd); "" when it can
 
     def wires(self, bind: str) -> list[Wire]: ...
     def inherits_backlog(self, role: str, life: int, setup: PatternSetup) -> bool: ...

@@ -37,6 +37,7 @@ SUMMARY = ("a broker hands each message to the worker that has been ready longes
            "or by another strategy")
 BINDERS = ("pusher", "broker")
 SETUP_KEYS: dict[str, Limit] = {**BROKER_KEYS}
+OWN_WORKER_WHY_NOT = "its broker does not yet take the guide's lbworker unchanged"
 
 BACKEND_BURST = 1024  # worker messages read in one turn
 REPORT_NS = 10_000_000

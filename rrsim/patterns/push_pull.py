@@ -15,6 +15,7 @@ import time
 import zmq
 
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
+from rrsim.child.program import run_program
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
@@ -25,7 +26,7 @@ from rrsim.patterns.base import RECEIVER, SENDER, PatternSetup, Role, Wire
 SUMMARY = "PUSH deals each message to the next connected worker in turn, busy or not"
 BINDERS = ("pusher", "worker")
 SETUP_KEYS: dict[str, Limit] = {}  # only the keys every pattern takes
-
+OWN_WORKER_WHY_NOT = ""  # the guide's taskwork, its endpoints from the environment, can be the worker
 
 
 def wires(bind: str) -> list[Wire]:
@@ -117,6 +118,23 @@ def worker(runtime: ChildRuntime) -> None:
     drain_and_close(runtime, receipts, lambda: _recv_now(pull), lambda message: work_on(runtime, receipts, work, message))
 
 
+def program_worker(runtime: ChildRuntime) -> None:
+    """The user's program is the worker: it PULLs where our worker would (``RRSIM_PULL``: the
+    pushers' endpoints to connect to, separated by spaces, or with bind = "worker" (``RRSIM_BIND``)
+    the one to bind), and sends each message it finished, as received, on a PUSH connected to
+    ``RRSIM_PUSH``: an endpoint of this life alone, so what comes back there is this life's."""
+    returns = runtime.ctx.socket(zmq.PULL)
+    returns.linger = 0
+    returns.rcvhwm = 0  # what it finished must never wait on us
+    port = returns.bind_to_random_port("tcp://127.0.0.1")
+    plan = runtime.spec.sockets["pull"]
+    verb = "bind" if plan.bind_at else "connect"
+    env = {"RRSIM_PULL": plan.bind_at or " ".join(plan.connect_to), "RRSIM_PUSH": f"tcp://127.0.0.1:{port}",
+           "RRSIM_BIND": "worker" if plan.bind_at else "pusher"}
+    run_program(runtime, env, returns, f"it should {verb} a PULL socket at $RRSIM_PULL ({env['RRSIM_PULL']}) and send "
+                "each message it received back, unchanged, on a PUSH socket connected to $RRSIM_PUSH")
+
+
 def _recv_now(sock: zmq.Socket[bytes]) -> bytes | None:
     try:
         return sock.recv(zmq.NOBLOCK)
@@ -126,5 +144,5 @@ def _recv_now(sock: zmq.Socket[bytes]) -> bytes | None:
 
 ROLES = {
     "pusher": Role("pusher", "p", SENDER, pusher),
-    "worker": Role("worker", "w", RECEIVER, worker),
+    "worker": Role("worker", "w", RECEIVER, worker, program_worker),
 }

@@ -9,7 +9,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
+import os
 import re
+import shlex
+import shutil
+import sys
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +85,8 @@ RUN_KEYS: dict[str, Limit] = {
                              "a stranger; needs tcp"),
     "connect_pusher": Limit(str, help="tcp://HOST:PORT of a plain ZeroMQ PUSH that binds (the 2012 post's "
                             "zeroMQ_PUSH.py): every worker connects to it too; its payloads count as foreign"),
+    "worker_cmd": Limit(str, help="'PROGRAM ARGS...': every worker life runs this program of yours instead of "
+                        "rrsim's worker (no shell), its endpoints in RRSIM_* variables: see docs/workers.md"),
 }
 
 
@@ -133,6 +139,7 @@ class Setup:
     insecure: bool = False
     connect_pusher: str | None = None  # no external pusher
     external_worker: str | None = None  # no plain PULL admitted
+    worker_cmd: str | None = None  # rrsim's own workers
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON has it (a list where the setup holds a tuple), so a setup read back from a
@@ -282,7 +289,38 @@ def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, t
         _check_connect_pusher(setup, setup.connect_pusher, where, text, text_start)
     if setup.external_worker:
         _check_external_worker(setup, setup.external_worker, where, text, text_start)
+    if setup.worker_cmd and not partial:
+        check_worker_cmd(setup, f"{where} key 'worker_cmd'{line_of(text, 'worker_cmd', text_start)}")
     return setup
+
+
+def worker_argv(command: str) -> list[str]:
+    """``worker_cmd`` as the program and its arguments (shell words, run without a shell); the
+    word ``{python}`` is the Python that runs rrsim (with pyzmq: what the bundled examples need)."""
+    return [sys.executable if word == "{python}" else word for word in shlex.split(command)]
+
+
+def check_worker_cmd(setup: Setup, where: str) -> None:
+    """The user's worker program: its pattern can take it, and it exists and can run."""
+    assert setup.worker_cmd is not None
+    why_not = patterns.load(setup.pattern).OWN_WORKER_WHY_NOT
+    if why_not:
+        raise UserError(f"{where}: pattern {setup.pattern!r} cannot run your worker program: {why_not} "
+                        f"(it takes pattern {' or '.join(patterns.taking_own_workers())})")
+    if setup.transport != "ipc" or setup.listen:
+        raise UserError(f"{where}: your worker program needs transport = \"ipc\" and no listen: over tcp rrsim "
+                        "sees the program's connections as addresses and cannot tell them from a stranger's")
+    try:
+        argv = worker_argv(setup.worker_cmd)
+    except ValueError as error:
+        raise UserError(f"{where}: cannot read {setup.worker_cmd!r} as a command: {error}") from None
+    if not argv:
+        raise UserError(f"{where}: names no program")
+    found = shutil.which(argv[0])
+    if found is None:
+        there = os.path.exists(argv[0]) if os.sep in argv[0] else False
+        raise UserError(f"{where}: {argv[0]!r} is {'not executable' if there else 'not found'}"
+                        f"{'' if os.sep in argv[0] else ' on PATH'}")
 
 
 def check_speeds(setup: Setup, where: str, line: str = "") -> None:

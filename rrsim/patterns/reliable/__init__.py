@@ -42,6 +42,8 @@ __all__ = ["ACK", "HANDED", "Book", "Copies", "per_worker"]  # the parts its tes
 SUMMARY = ("lb-broker with acknowledgements, retries and heartbeats (the guide's Pirates): a kill loses "
            "nothing, at the price of duplicates")
 BINDERS = ("pusher", "broker")
+OWN_WORKER_WHY_NOT = ("its broker acknowledges and retries with rrsim's own frames, not the guide's Paranoid Pirate "
+                      "protocol, so the guide's ppworker cannot be its worker")
 SETUP_KEYS: dict[str, Limit] = {**BROKER_KEYS,  # its own after the broker's: no other pattern takes them
     "retry_ms": Limit(float, 1, 3_600_000, help="reliable: a message a worker has not acknowledged after this "
                       "long goes to the next ready worker"),

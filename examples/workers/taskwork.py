@@ -1,0 +1,1 @@
+../../rrsim/examples/taskwork.py

@@ -1,0 +1,107 @@
+"""A user's own worker program in place of ours: started with its endpoints in its environment,
+what it sends back counted as done, and its end passed on as ours.  Knows no pattern: the
+pattern's loop says which variables hold which endpoints and hands over the socket the
+program's returns arrive on.
+
+The program runs in this process's group (the supervisor starts us in a group of our own), so
+the engine's kill, stop, pause and resume reach both at once.  Its stdout and stderr are ours:
+the life's log file.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import zmq
+
+from rrsim import wire
+from rrsim.child.deathsig import die_with_parent
+from rrsim.child.receipts import Receipts
+from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
+
+AT_START_S = 2.0  # a program that ends this soon, having sent nothing back, failed to start
+SILENT_S = 3.0  # nothing back for this long after the start: say which variable it should use
+END_WAIT_S = 0.2  # after the program ends, what it sent last is still read for this long
+
+
+def run_program(runtime: ChildRuntime, env: dict[str, str], returns: zmq.Socket[bytes],
+                hint: str) -> None:
+    """Start ``spec.worker_cmd`` with ``env`` added to ours, count what comes back on ``returns``
+    (one frame per message, its bytes as sent), and end as the program ends, with its status.
+    ``hint``: what the program should do with its variables, told when nothing comes back."""
+    spec = runtime.spec
+    argv = list(spec.worker_cmd)
+    shown = shlex.join(argv)
+    parent = os.getpid()
+    program = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, close_fds=True,
+        env={**os.environ, "RRSIM_NAME": spec.name, "RRSIM_LIFE": str(spec.life), **env},
+        preexec_fn=lambda: die_with_parent(parent),  # nothing of the run outlives it
+    )
+    runtime.stop_on_sigterm()  # SIGTERM reaches the program too (same group): we wait for it below
+    runtime.report(wire.HELLO, pid=os.getpid(), known_as=f"pid {program.pid}")
+    receipts = Receipts(runtime, spec.size)
+    poller = runtime.poller(returns)
+    started = time.monotonic()
+    returned = 0
+    told_silent = False
+    next_parent_check_ns = 0
+    while True:
+        ready = dict(poller.poll(idle_timeout_ms(receipts, runtime.clock()) if receipts.pending() else 50))
+        while returns in ready:
+            try:
+                message = returns.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            receipts.add(message, runtime.clock())
+            returned += 1
+        now = runtime.clock()
+        if receipts.due(now):
+            receipts.flush()
+        if runtime.wants_housekeeping(ready) or now >= next_parent_check_ns:
+            runtime.housekeeping(now)
+            next_parent_check_ns = now + PARENT_CHECK_NS
+        if not returned and not told_silent and time.monotonic() - started > SILENT_S:
+            told_silent = True
+            _say(f"{spec.name} (`{shown}`) has sent nothing back after {SILENT_S:g} s: {hint}")
+        status = program.poll()
+        if status is not None:
+            break
+    _read_last(returns, receipts, runtime)
+    receipts.flush()
+    returns.close(linger=0)
+    runtime.close()
+    if runtime.stopping:
+        sys.exit(0)  # asked to stop, and it did
+    at_start = " at start" if not returned and time.monotonic() - started < AT_START_S else ""
+    how = f"status {status}" if status >= 0 else f"signal {-status}"
+    _say(f"{spec.name} (`{shown}`) exited with {how}{at_start}: {_last_line() or '(no output)'}")
+    sys.exit(status if status >= 0 else 128 - status)
+
+
+def _read_last(returns: zmq.Socket[bytes], receipts: Receipts, runtime: ChildRuntime) -> None:
+    """What the program sent just before it ended is still on its way: read it for a moment."""
+    deadline = time.monotonic() + END_WAIT_S
+    while time.monotonic() < deadline:
+        if returns.poll(10):
+            receipts.add(returns.recv(), runtime.clock())
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _last_line() -> str:
+    """The program's last line of output: the last of our log file (its stdout and stderr are ours)."""
+    try:
+        with open(f"/proc/self/fd/{sys.stderr.fileno()}", "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 4096))
+            lines = [line for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip()[:200] if lines else ""

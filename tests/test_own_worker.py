@@ -1,0 +1,133 @@
+"""A user's own worker program (worker_cmd) on real processes: the bundled examples under push-pull
+with a kill and a revive, the ledger exact; a program that fails at start, or sends back garbage;
+and the setups refused before anything starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from rrsim import events as ev
+from rrsim.errors import UserError
+from rrsim.scenario.setup import Setup, build_setup
+from runs import assert_ledger_consistent, run
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workers"
+TASKWORK = f"{sys.executable} {EXAMPLES / 'taskwork.py'}"
+
+
+def own(worker_cmd: str, **values: object) -> Setup:
+    return build_setup({"worker_cmd": worker_cmd, "workers": 2, "messages": 300, "rate": 300.0, "wait_ready": True,
+                        **values}, "test")
+
+
+def kill_then_revive_w1(setup: Setup):
+    return run(setup, steps=[
+        (lambda model: model.workers["w1"].received >= 20, lambda engine: engine.kill("w1")),
+        (lambda model: model.workers["w1"].state == "killed", lambda engine: engine.revive("w1")),
+    ])
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("bind", ["pusher", "worker"])
+def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive(bind):
+    result = kill_then_revive_w1(own(TASKWORK, bind=bind))
+    assert_ledger_consistent(result)
+    model = result.model
+    assert model.totals().foreign == 0 and model.totals().delivered > 0
+    # The second life sent back what it received: what comes back is told apart by its connection.
+    assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
+    ended = result.first(ev.ProcessEnded, name="w1", life=1)
+    assert ended.how == "killed"
+    # wait_ready opened: both programs' links to the pusher were seen (from the pusher's side, as
+    # its peers' pids when they connect to it), so nothing was taken for a stranger.
+    assert not model.peers.strangers
+    assert any(isinstance(e, ev.LinkChanged) and {e.a, e.b} == {"w1", "p1"} and e.up for e in result.events)
+
+
+@pytest.mark.system
+def test_a_program_that_exits_at_once_says_so_with_its_status_and_last_line_and_the_run_goes_on(tmp_path):
+    failing = tmp_path / "failing.py"
+    failing.write_text("import os, sys\n"
+                       "if os.environ['RRSIM_NAME'] == 'w1':\n"
+                       "    sys.exit('cannot find my config')\n"
+                       f"exec(open({str(EXAMPLES / 'taskwork.py')!r}).read())\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {failing}"), wait_ready=False, messages=0, duration=30.0, rate=50.0)
+    result = run(setup, steps=[(lambda model: model.workers["w1"].state == "crashed", lambda engine: engine.end_sending())])
+    ended = result.first(ev.ProcessEnded, name="w1")
+    assert (ended.how, ended.exit_code) == ("crashed", 1)
+    assert ended.log_tail[-1].endswith("exited with status 1 at start: cannot find my config"), ended.log_tail
+    assert result.model.workers["w2"].received > 0  # the other went on
+    assert_ledger_consistent(result)
+
+
+@pytest.mark.system
+def test_garbage_and_more_than_was_received_are_counted_never_a_crash(tmp_path):
+    noisy = tmp_path / "noisy.py"
+    noisy.write_text("import os, zmq\n"
+                     "c = zmq.Context(); pull = c.socket(zmq.PULL); push = c.socket(zmq.PUSH)\n"
+                     "[pull.connect(e) for e in os.environ['RRSIM_PULL'].split()]\n"
+                     "push.connect(os.environ['RRSIM_PUSH'])\n"
+                     "while True:\n"
+                     "    m = pull.recv(); push.send(m); push.send(m); push.send(b'garbage')\n")
+    result = run(own(f"{sys.executable} {noisy}", messages=40, rate=200.0))
+    totals = result.model.totals()
+    assert totals.delivered == 40 and totals.duplicates == 40 and totals.foreign == 40
+    assert_ledger_consistent(result)
+
+
+def test_a_program_not_found_or_not_executable_is_refused_before_anything_starts(tmp_path):
+    with pytest.raises(UserError, match="'no-such-worker' is not found on PATH"):
+        own("no-such-worker --fast")
+    script = tmp_path / "worker.sh"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(UserError, match="is not executable"):
+        own(str(script))
+
+
+@pytest.mark.parametrize("pattern, why", [("reliable", "ppworker cannot be its worker"),
+                                          ("lb-broker", "does not yet take the guide's lbworker")])
+def test_a_pattern_that_cannot_take_a_users_worker_refuses_it_in_one_line_saying_why(pattern, why):
+    with pytest.raises(UserError, match=why) as refused:
+        own(TASKWORK, pattern=pattern, bind="pusher")
+    assert "\n" not in str(refused.value) and "push-pull" in str(refused.value)
+
+
+def test_tcp_is_refused_for_a_users_worker():
+    with pytest.raises(UserError, match='needs transport = "ipc"'):
+        own(TASKWORK, transport="tcp")
+
+
+def test_set_work_does_not_apply_to_a_users_worker_and_says_so():
+    from rrsim.engine.engine import Engine  # noqa: PLC0415 (only this test needs the engine)
+    engine = Engine.__new__(Engine)
+    engine.setup = own(TASKWORK)
+    engine.roster = type("R", (), {"kinds": {"w1": "receiver"}})()
+    engine._check = lambda action, name: None
+    with pytest.raises(UserError, match="runs your program"):
+        engine.set_work("w1", 5.0)
+
+
+def _c_toolchain() -> str:
+    include = Path(sysconfig.get_config_var("INCLUDEDIR") or "/usr/include")
+    if shutil.which("cc") is None:
+        return "no C compiler (cc)"
+    if not (include / "zmq.h").exists() and not Path("/usr/include/zmq.h").exists():
+        return "no libzmq development files (zmq.h): apt-get install libzmq3-dev"
+    return ""
+
+
+@pytest.mark.system
+@pytest.mark.skipif(bool(_c_toolchain()), reason=_c_toolchain() or "")
+def test_the_guides_c_taskwork_adapted_in_two_lines_is_a_worker(tmp_path):
+    binary = tmp_path / "taskwork"
+    subprocess.run(["cc", "-o", str(binary), str(EXAMPLES / "taskwork.c"), "-lzmq"], check=True)
+    result = kill_then_revive_w1(own(str(binary)))
+    assert_ledger_consistent(result)
+    assert len(result.delivered_seqs("w1", life=2)) > 0
