@@ -14,8 +14,8 @@ import time
 
 import zmq
 
-from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.program import run_program
+from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
