@@ -58,6 +58,10 @@ SETUP_KEYS: dict[str, Limit] = {
                             "queue to every pusher"),
 }
 
+# The log's cause line for a worker's death ends with this (rrsim.patterns.base: LOSS_RULE).
+LOSS_RULE = ("a pusher's ROUTER drops a departed worker's queue and what the worker had taken in died with it "
+             "(RFC 28); each pusher stops choosing it when a send to it fails, and chooses its next life when "
+             "that says hello")
 LOAD = b"LOAD"  # worker -> pusher: [empty, LOAD, messages waiting or in hand]
 HOLD = 10_000  # messages a pusher holds while no worker has room; beyond that it stops sending
 BURST = 1024  # replies read in one turn
