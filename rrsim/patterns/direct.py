@@ -194,10 +194,13 @@ def worker(runtime: ChildRuntime) -> None:
             router.send_multipart([peer, b"", *frames, b"%d" % done.get(peer, 0)] if frames[0] == READY
                                   else [peer, b"", *frames])
 
-    while not runtime.stopping:
+    def take_in() -> None:
         while len(queue) < room and has_input(router):
             peer, *frames = router.recv_multipart()
             queue.append((peer, frames[1] if len(frames) == 2 and not frames[0] else b""))
+
+    while not runtime.stopping:
+        take_in()
         if queue:
             peer, payload = queue.popleft()
             work_on(runtime, receipts, work, payload)
@@ -210,6 +213,7 @@ def worker(runtime: ChildRuntime) -> None:
         if receipts.due(now):
             receipts.flush()
         if shared and now >= next_report_ns:
+            take_in()  # what waits in the socket is waiting here too
             tell_all(LOAD, b"%d" % len(queue))
             next_report_ns = now + report_ns
         timeout = 0 if queue else idle_timeout_ms(receipts, now)
