@@ -32,6 +32,7 @@ class RunStarted(Event):
     setup: dict[str, Any]
     endpoints: dict[str, str]  # owner name -> endpoint it binds ("engine" for telemetry)
     retry_budget_s: float = 0.0  # the pattern's: a message every worker passed may still arrive this long after
+    loss_rule: str = ""  # the pattern's words for what a receiver's death loses ("": its kind's usual rule)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ def deliver(model: Model, t: int, worker: str, life: int, seqs: list[int], sent_
                               np.full(n, sent_ns, dtype=np.int64), np.full(n, t, dtype=np.int64)))
 
 
-def push_pull(workers: int, bind: str = "pusher") -> Model:
+def push_pull(workers: int, bind: str = "pusher", loss_rule: str = "") -> Model:
     model = Model(lost_after_s=2.0)
-    model.apply(ev.RunStarted(0, {"rate": 10.0, "lost_after_s": 2.0, "bind": bind}, {}))
+    model.apply(ev.RunStarted(0, {"rate": 10.0, "lost_after_s": 2.0, "bind": bind}, {}, loss_rule=loss_rule))
     for i in range(1, workers + 1):
         model.apply(worker_started(i, f"w{i}", 1, 100 + i, bind))
     model.apply(pusher_started(workers + 1, "p1", 99))
@@ -115,6 +115,17 @@ def test_a_dead_workers_queue_that_no_next_life_took_is_lost_at_the_end_and_says
     assert lines(model, "lost") == [
         "w2 (life 1) crashed: 3 messages lost (p1:1..p1:5, every 2nd) that waited for a next life that never came; "
         "a connecting PUSH keeps a peer's queue while it is away (RFC 30), until the run ends"]
+
+
+def test_a_pattern_that_states_its_loss_rule_has_it_said_in_the_cause_line():
+    model = push_pull(2, loss_rule="each pusher stops choosing it when a send to it fails")
+    model.apply(ev.SentProgress(NS // 2, "p1", 6, False, 2, True))
+    dealt(model, NS // 2, 6, ["w1", "w2"], skip={"w2"})
+    model.apply(ev.ProcessEnded(NS, "w2", 1, "killed", -9))
+    model.apply(ev.Drained(5 * NS))
+    assert lines(model, "lost") == [
+        "w2 (life 1) killed with its queue: 3 messages lost (p1:1..p1:5, every 2nd): "
+        "each pusher stops choosing it when a send to it fails"]
 
 
 def broker_run() -> Model:

@@ -152,7 +152,6 @@ HUGE = st.one_of(st.integers(10**12, 10**40), st.builds(BigInt, st.integers(4301
 # Keys whose values have a form (tcp://HOST:PORT, an IP address) and fit only some other keys
 # (bind, transport): valid ones are not drawn at random, tests/test_remote.py and
 # tests/test_plain_peers.py check them; invalid ones still are, below.
-BROKERED = patterns.with_router()  # the only patterns a broker's keys (strategy, max_outstanding) apply to
 FORMED_KEYS = {"listen", "connect_pusher", "external_worker", "worker_cmd"}  # worker_cmd: tests/test_own_worker.py
 
 
@@ -350,11 +349,13 @@ def scenario_documents(draw, small: bool = False):
         keys = draw(st.lists(st.sampled_from(sorted(SETUP_KEYS.keys() - FORMED_KEYS)), unique=True,
                              max_size=len(SETUP_KEYS)))
         setup = {key: draw(valid_value(key)) for key in keys}
-    for key in [k for k in setup if patterns.taking(k)]:  # a pattern's own keys come with that pattern
-        if setup.get("pattern", "push-pull") not in patterns.taking(key):
-            setup["pattern"] = draw(st.sampled_from(patterns.taking(key)))
-    if any(SETUP_KEYS[k].needs_router for k in setup) and setup.get("pattern", "push-pull") not in BROKERED:
-        setup["pattern"] = draw(st.sampled_from(BROKERED))  # a broker's keys come with a broker
+    owned = [k for k in setup if patterns.taking(k)]  # a pattern's own keys come with that pattern
+    if owned:
+        takers = patterns.taking(owned[0])
+        pattern = setup["pattern"] if setup.get("pattern") in takers else draw(st.sampled_from(takers))
+        # keys of another pattern (reliable's retry_ms beside direct's load_info) are left out
+        setup = {k: v for k, v in setup.items() if not patterns.taking(k) or pattern in patterns.taking(k)}
+        setup["pattern"] = pattern
     binders = patterns.load(setup.get("pattern", "push-pull")).BINDERS
     if setup.get("bind", "pusher") not in binders:  # each pattern takes its own choices of who binds
         setup["bind"] = draw(st.sampled_from(binders))

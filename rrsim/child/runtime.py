@@ -72,6 +72,7 @@ class ChildRuntime:
         self.external: set[str] = set(spec.external)  # plain peers (a seed's PUSH): no link reports
         self.via: dict[str, str] = {}  # endpoint we connected to -> who we are to its owner
         self.accepted: dict[int, tuple[str, str]] = {}  # fd -> (our endpoint, the peer) for connections made to us
+        self.naming_peers: set[str] = set()  # work sockets whose peers are named by the endpoint connected to
         self.telemetry = self.ctx.socket(zmq.PUSH)
         self.telemetry.linger = 2000  # an ending child's last report still goes out
         self._secure_client(self.telemetry)
@@ -109,9 +110,15 @@ class ChildRuntime:
             self.auth = start_authenticator(plain_authenticator(self.ctx), self.spec.curve.allowed_dir)
         secure_server(sock, public, secret)
 
-    def wire(self, socket_name: str, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
-        """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it."""
+    def wire(self, socket_name: str, sock: zmq.Socket[bytes], name_peers: bool = False) -> zmq.Socket[bytes]:
+        """Watch ``sock``, bind it and connect it as planned for ``socket_name``; returns it.
+
+        ``name_peers`` (a ROUTER): each peer it connects to, now or later, gets the endpoint as its
+        routing id (ZMQ_CONNECT_ROUTING_ID), so that a message can be addressed to a peer that has
+        not spoken yet: the pipe exists from the connect on, and what is sent waits in it."""
         plan = self.spec.sockets[socket_name]
+        if name_peers:
+            self.naming_peers.add(socket_name)
         sock.linger = 0
         # Our own inproc address, never used twice: pyzmq's default names it after the socket's fd,
         # which a socket made after another was closed (rewire) can get again while the old
@@ -140,7 +147,7 @@ class ChildRuntime:
         old = self.sockets.pop(socket_name)
         monitor = next(m for name, m in self.monitors if name == socket_name)
         self.monitors = [(name, m) for name, m in self.monitors if name != socket_name]
-        ends = [endpoint for endpoint, name in self.connected_from.items() if name == socket_name]
+        ends = self.connected_by(socket_name)
         if self.live[socket_name]:
             for endpoint in ends:
                 if endpoint in self.connected:
@@ -162,6 +169,10 @@ class ChildRuntime:
 
         signal.signal(signal.SIGTERM, on_sigterm)
 
+    def connected_by(self, socket_name: str) -> list[str]:
+        """The endpoints ``socket_name`` has connected to (peers it may address, if it names them)."""
+        return [endpoint for endpoint, name in self.connected_from.items() if name == socket_name]
+
     def hello(self) -> None:
         """Tell the engine our sockets are open (call once every socket is wired)."""
         self.report(wire.HELLO, pid=os.getpid())
@@ -169,6 +180,8 @@ class ChildRuntime:
     def _connect(self, socket_name: str, endpoints: Iterable[str]) -> None:
         for endpoint in endpoints:
             if endpoint not in self.connected:
+                if socket_name in self.naming_peers:
+                    self.sockets[socket_name].setsockopt(zmq.CONNECT_ROUTING_ID, endpoint.encode())
                 self.sockets[socket_name].connect(endpoint)
                 self.connected.add(endpoint)
                 self.connected_from[endpoint] = socket_name

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import zmq
@@ -107,9 +108,15 @@ class Keeper(Protocol):
     def counters(self) -> dict[str, int]: ...
 
 
-def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None = None) -> None:
+def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None = None,
+                 outlet: Callable[[bytearray], object] | None = None) -> None:
     """Send on the wired socket ``socket_name`` (a PUSH, or a DEALER with a ``keeper``) until
-    the engine ends us."""
+    the engine ends us.
+
+    ``outlet``, when given, takes each message in place of the socket's plain send: a sender that
+    picks each message's receiver itself (a ROUTER) sends it, or holds it while nobody has room,
+    and raises ``zmq.Again`` when it can hold no more.  Its ``keeper`` reads the replies that make
+    room (the loop wakes on them) and sends what is held."""
     spec = runtime.spec
     sock = runtime.sockets[socket_name]
     runtime.hello()
@@ -165,7 +172,10 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
                 while seq < end:
                     stamp(message, at, seq, clock(), sizes[seq - first])
                     try:
-                        send(message, zmq.NOBLOCK)
+                        if outlet is None:
+                            send(message, zmq.NOBLOCK)
+                        else:
+                            outlet(message)
                     except zmq.Again:
                         blocked = True  # every peer's pipe is full (or there is no peer yet)
                         break
@@ -191,9 +201,11 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
             timeout_ms = max(0.0, (epoch_ns + (jobs.at(seq) - epoch_units) * 1e9 / rate - now) / 1e6)
         if current != reported:
             timeout_ms = min(timeout_ms, max(0.0, (last_report_ns + REPORT_NS - now) / 1e6))
-        if blocked:
+        # (An outlet's socket can always take more: what frees it is a reply, which wakes the poll.)
+        wait_out = blocked and outlet is None
+        if wait_out:
             poller.register(sock, zmq.POLLOUT)
         # zmq_poll takes whole milliseconds and pyzmq truncates: round up, or a wait under 1 ms spins.
         poller.poll(math.ceil(timeout_ms))
-        if blocked:
+        if wait_out:
             poller.unregister(sock)

@@ -70,7 +70,7 @@ class ChildSpec:
     strategy: str
     max_outstanding: int
     broker_queue: int
-    pattern_setup: dict[str, float]  # the pattern's own setup keys (its SETUP_KEYS) and their values
+    pattern_setup: dict[str, float | str]  # the pattern's own setup keys (its SETUP_KEYS) and their values
     worker_cmd: tuple[str, ...] = ()  # a worker: the user's program that does its work instead of ours
 
     def to_dict(self) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class Losses:
         self.message_map = message_map
         self.lost_after_ns = lost_after_ns
         self.retry_budget_ns = 0  # the pattern's: a message every worker passed may still arrive this long after
+        self.loss_rule = ""  # the pattern's words for what a receiver's death loses, if it states them
         # dead life -> messages that wait for its next life (its queue outlives it), per pusher
         self.queued_for_dead: dict[str, int] = {}
         # Messages counted lost that arrived after all, not yet in the log: (pusher, worker) -> count.
@@ -168,6 +169,7 @@ class Losses:
                 "fed_by": self.roster.fed_by(station),
                 "queue_outlives": all(life.queue_outlives for _, life in lives),
                 "revived": all(life is not s.lives[-1] for s, life in lives),
+                **({"rule": self.loss_rule} if self.loss_rule else {}),
             }
         else:
             key, facts = ("lost", why), {"why": why}

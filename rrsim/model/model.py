@@ -146,6 +146,7 @@ class Model:
         self.strategy = str(e.setup.get("strategy", ""))
         self.losses.lost_after_ns = int(float(e.setup.get("lost_after_s", self.lost_after_ns / NS)) * NS)
         self.losses.retry_budget_ns = int(e.retry_budget_s * NS)
+        self.losses.loss_rule = e.loss_rule
         self.journal.note(e.t_ns, "info", "run-started", pattern=e.setup.get("pattern"), transport=e.setup.get("transport"),
                           endpoints=dict(e.endpoints))
 

@@ -13,6 +13,7 @@ MODULES = {
     "push-pull": "rrsim.patterns.push_pull",
     "lb-broker": "rrsim.patterns.lb_broker",
     "reliable": "rrsim.patterns.reliable",
+    "direct": "rrsim.patterns.direct",
 }
 
 

@@ -16,6 +16,8 @@ A pattern module holds, top to bottom:
   messages sent before it started (a pipe it inherits, or a broker's queue);
 - ``queue_outlives(role, setup)``: whether what was dealt to a receiver's life and not yet received
   waits for its next life when it dies (a connecting socket keeps its queue), or is dropped;
+- ``LOSS_RULE`` (optional): the pattern's words for what a receiver's death loses, for the log's
+  cause lines, where its kind's usual rule (a PUSH's, a broker's) does not say it;
 - ``retry_budget_s(setup)``: how long after every worker has passed it a message may still arrive,
   sent again (0: nothing is sent again).  The live view calls a message lost only after that, and a
   run whose senders still keep unacknowledged copies (their ``kept`` counter) drains only after

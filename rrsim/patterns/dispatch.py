@@ -1,8 +1,11 @@
-"""How a broker chooses a worker: small pure policies, no sockets, tested on their own.
+"""How a broker (or a pusher that picks its worker itself) chooses a worker: small pure
+policies, no sockets, tested on their own.
 
-The broker keeps a ``Dispatcher``: what it has handed each worker and what each says it has
+The chooser keeps a ``Dispatcher``: what it has handed each worker and what each says it has
 done.  A worker with room (fewer messages outstanding than ``max_outstanding``) is a
-candidate; the strategy picks one of the candidates.  ``lru`` is the guide's ready queue.
+candidate; the strategy picks one of the candidates.  ``lru`` is the guide's ready queue.  The
+load-aware strategies rank by what the chooser handed out and has not heard done, unless the
+worker's own report of its queue is given (``Dispatcher.reported``): then by that, however old.
 """
 
 from __future__ import annotations
@@ -30,10 +33,16 @@ class Candidate:
     sent_at: deque[int] = field(default_factory=deque)  # when each outstanding message was handed over
     last_ns: int = 0
     full: bool = False  # its pipe took no more: skipped until it says ready
+    reported: int | None = None  # the queue the worker last said it had (shared load information)
 
     @property
     def outstanding(self) -> int:
         return self.given - self.done
+
+    @property
+    def load(self) -> int:
+        """What the load-aware strategies rank by: its own report if there is one, else what is outstanding."""
+        return self.outstanding if self.reported is None else self.reported
 
 
 def lru(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
@@ -51,20 +60,20 @@ def uniform(candidates: list[Candidate], rng: random.Random, turn: int) -> Candi
 
 
 def least_loaded(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
-    return min(candidates, key=lambda c: (c.outstanding, c.room_since))
+    return min(candidates, key=lambda c: (c.load, c.room_since))
 
 
 def p2c(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
-    """Power of two choices: two at random, the one with fewer outstanding."""
+    """Power of two choices: two at random, the one with the lower load."""
     if len(candidates) == 1:
         return candidates[0]
     a, b = rng.sample(candidates, 2)
-    return a if a.outstanding <= b.outstanding else b
+    return a if a.load <= b.load else b
 
 
 def pewma(candidates: list[Candidate], rng: random.Random, turn: int) -> Candidate:
     """Peak-EWMA of service time, times outstanding + 1 (Finagle's and Linkerd's load balancer)."""
-    return min(candidates, key=lambda c: (c.service_ns * (c.outstanding + 1), c.room_since))
+    return min(candidates, key=lambda c: (c.service_ns * (c.load + 1), c.room_since))
 
 
 STRATEGIES: dict[str, Callable[[list[Candidate], random.Random, int], Candidate]] = {
@@ -78,11 +87,12 @@ STRATEGIES: dict[str, Callable[[list[Candidate], random.Random, int], Candidate]
 
 # The setup keys of a broker that dispatches with these strategies (lb-broker and reliable).
 BROKER_KEYS: dict[str, Limit] = {
-    "strategy": Limit(str, choices=tuple(STRATEGIES), help="lb-broker: how the broker picks a worker: lru (the "
+    "strategy": Limit(str, choices=tuple(STRATEGIES), help="lb-broker, reliable, direct: how a worker is picked (by the broker; by each "
+                      "pusher under direct): lru (the "
                       "guide's ready queue), round-robin, random, least-loaded, p2c (power of two choices) or "
                       "pewma (peak-EWMA of service time)", needs_router=True),
-    "max_outstanding": Limit(int, 0, 1_000_000, help="lb-broker: messages a worker may hold at once; 0 = the "
-                             "strategy's default (1 for lru, no limit for the others)", needs_router=True),
+    "max_outstanding": Limit(int, 0, 1_000_000, help="lb-broker, reliable, direct: messages a worker may hold at once "
+                             "(under direct: from each pusher); 0 = the strategy's default (1 for lru, no limit for the others)", needs_router=True),
     "broker_queue": Limit(int, 1, 10_000_000, help="lb-broker: messages the broker holds while no worker is ready; "
                           "beyond that it stops reading and the pushers block at their HWM", needs_router=True),
 }
@@ -154,6 +164,12 @@ class Dispatcher:
             worker.sent_at.pop()
             worker.full = True
             self.room.pop(identity, None)
+
+    def reported(self, identity: bytes, queue: int) -> None:
+        """The worker says it has ``queue`` messages waiting or in hand: rank it by that from now on."""
+        worker = self.workers.get(identity)
+        if worker is not None:
+            worker.reported = queue
 
     def gone(self, identity: bytes) -> None:
         """It has disconnected, or is stopping: forget it (a message chosen for it was not sent)."""

@@ -160,7 +160,7 @@ def _lives(lives: list[tuple[str, int, str]]) -> str:
 
 def _lost(count: int, ranges: dict[str, tuple[int, int, int, int]], why: str = "",
           lives: list[tuple[str, int, str]] | None = None, station_kind: str = "", fed_by: str = SENDER,
-          queue_outlives: bool = False, revived: bool = False) -> str:
+          queue_outlives: bool = False, revived: bool = False, rule: str = "") -> str:
     ids = "; ".join(id_range(pusher, *span) for pusher, span in ranges.items())
     lost = f"{plural(count, 'message')} lost ({ids})"
     if not lives:
@@ -180,7 +180,7 @@ def _lost(count: int, ranges: dict[str, tuple[int, int, int, int]], why: str = "
         return (f"{who} {how} with the messages it held: {lost}: a broker's queue lives in its process "
                 "(zguide ch. 3 \"A Load Balancing Message Broker\")")
     held = "with its queue" if len(lives) == 1 else "with their queues (one of them was dealt each)"
-    return f"{who} {how} {held}: {lost}: {_DROPPED_BY.get(fed_by, _DROPPED_BY[SENDER])}"
+    return f"{who} {how} {held}: {lost}: {rule or _DROPPED_BY.get(fed_by, _DROPPED_BY[SENDER])}"
 
 
 def _late(name: str, life: int, count: int, fed_by: str, router: str = "") -> str:

@@ -132,6 +132,8 @@ class Setup:
     retries: int = 3
     heartbeat_ms: float = 1000.0
     liveness: int = 3
+    load_info: str = "own"
+    load_report_ms: float = 100.0
     drain_s: float = 1.0
     lost_after_s: float = 2.0
     listen: str | None = None  # no join endpoint
@@ -243,11 +245,11 @@ def value_from_text(key: str, text: str, where: str) -> Any:
 
 def ignored_by_pattern(key: str, setup: Setup) -> str:
     """Why setup key ``key`` does nothing in ``setup``'s pattern, or '' if it does something."""
-    with_router = patterns.with_router()
-    if not SETUP_KEYS[key].needs_router or setup.pattern in with_router:
+    takers = patterns.taking(key)  # a broker's, or a pusher that chooses its worker itself
+    if not SETUP_KEYS[key].needs_router or setup.pattern in takers:
         return ""
-    return (f"{key} shapes a broker, and pattern {setup.pattern!r} has none "
-            f"(it takes pattern = {' or '.join(repr(name) for name in with_router)})")
+    return (f"{key} shapes a broker (or a pusher that picks each worker), and pattern {setup.pattern!r} has none "
+            f"(it takes pattern = {' or '.join(repr(name) for name in takers)})")
 
 
 def build_setup(values: dict[str, Any], where: str, base: Setup | None = None, text: str = "",

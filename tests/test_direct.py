@@ -1,0 +1,70 @@
+"""The direct pattern (client-side balancing, no broker): the strategies' properties as pure tests,
+and on real processes the per-pusher limit, a kill's loss bounded by what the pusher had sent that
+worker, the next life chosen again, the ledger, over ipc and tcp."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rrsim import events as ev
+from rrsim.patterns.dispatch import Candidate, Dispatcher, p2c
+from rrsim.scenario.actions import Action
+from rrsim.scenario.setup import Setup
+from runs import assert_ledger_consistent, run
+
+
+# ------------------------------------------------------------------------------ the choice, pure
+@pytest.mark.parametrize("shared", [False, True])
+def test_p2c_never_picks_the_worse_of_its_two(shared: bool):
+    for seed in range(300):
+        draw = random.Random(seed)
+        candidates = [Candidate(b"w%d" % i, order=i, given=draw.randrange(10)) for i in range(5)]
+        if shared:  # ranked by the workers' reports, not what this pusher handed out
+            for c in candidates:
+                c.reported = draw.randrange(10)
+        a, b = random.Random(seed).sample(candidates, 2)  # the two p2c will draw with this seed
+        chosen = p2c(candidates, random.Random(seed), 0)
+        assert chosen in (a, b) and chosen.load == min(a.load, b.load)
+
+
+def test_a_report_ranks_a_worker_by_what_it_said_however_old():
+    chooser = Dispatcher("least-loaded")
+    for identity in (b"w1", b"w2"):
+        chooser.ready(identity, 0)
+    chooser.reported(b"w1", 0)
+    chooser.reported(b"w2", 5)
+    # One view, as old as the report: w1 keeps being chosen though this chooser has handed it three.
+    assert [chooser.next() for _ in range(3)] == [b"w1", b"w1", b"w1"]
+
+
+# ------------------------------------------------------------------------------ real processes
+def _setup(**values) -> Setup:
+    base = dict(pattern="direct", workers=2, pushers=1, messages=120, rate=400.0, work_ms=5.0, drain_s=0.5,
+                strategy="least-loaded", max_outstanding=2, seed=7)
+    return Setup(**{**base, **values})
+
+
+@pytest.mark.system
+def test_least_loaded_with_own_information_never_exceeds_max_outstanding():
+    # 400/s at 5 ms of work on 2 workers is twice what they can do: the pusher must hold messages.
+    done = run(_setup(pushers=2))
+    counters = [done.model.counters[(name, 1)] for name in ("p1", "p2")]
+    assert all(c["peak_outstanding"] == 2 for c in counters), counters
+    held = [e.counters.get("held", 0) for e in done.events if isinstance(e, ev.SentProgress)]
+    assert max(held) > 0  # it was at the limit, not below it
+    assert_ledger_consistent(done)
+    assert done.model.totals().lost == 0
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+def test_a_kill_loses_at_most_what_the_pusher_had_outstanding_there_and_the_next_life_is_chosen(transport: str):
+    limit = 3
+    done = run(_setup(transport=transport, max_outstanding=limit, messages=200),
+               timeline=(Action("kill", after_sent=60, worker="w1"), Action("revive", after_sent=100, worker="w1")))
+    totals = done.model.totals()
+    assert 0 < totals.lost <= limit  # one pusher, at most `limit` outstanding at w1 when it died
+    assert len(done.delivered_seqs("w1", life=2)) > 0  # its next life said hello and was chosen again
+    assert_ledger_consistent(done)
