@@ -109,6 +109,15 @@ def test_no_socket_in_the_fold_the_setup_the_report_or_the_tui():
     assert not with_zmq, with_zmq
 
 
+def test_every_registered_pattern_declares_what_the_protocol_asks():
+    from rrsim import patterns
+    from rrsim.patterns.base import Pattern
+
+    asked = [name for name in Pattern.__annotations__] + ["wires", "inherits_backlog", "queue_outlives", "retry_budget_s"]
+    missing = {name: [a for a in asked if not hasattr(patterns.load(name), a)] for name in patterns.names()}
+    assert not any(missing.values()), missing
+
+
 def test_no_module_is_over_500_lines():
     long = {module_name(path): n for path in PACKAGE.rglob("*.py") if (n := len(path.read_text().splitlines())) > 500}
     assert not long, long

@@ -58,6 +58,8 @@ SETUP_KEYS: dict[str, Limit] = {
                             "queue to every pusher"),
 }
 
+OWN_WORKER_WHY_NOT = ("its workers answer every pusher with rrsim's own READY and LOAD frames, which no guide "
+                      "worker speaks")
 # The log's cause line for a worker's death ends with this (rrsim.patterns.base: LOSS_RULE).
 LOSS_RULE = ("a pusher's ROUTER drops a departed worker's queue and what the worker had taken in died with it "
              "(RFC 28); each pusher stops choosing it when a send to it fails, and chooses its next life when "
