@@ -97,7 +97,7 @@ class RemoteRuntime(ChildRuntime):
 
 def _keys(args: argparse.Namespace) -> tuple[tuple[bytes, bytes, bytes] | None, Path | None]:
     """(our public key, our secret key, the run's public key) and our secret key's file, or Nones."""
-    from rrsim.remote import keys
+    from rrsim.remote import keys  # deferred for start-up speed: zmq.auth imports asyncio, and only a keyed join needs it
 
     if args.server_key is None:
         if args.key:
