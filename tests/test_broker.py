@@ -244,6 +244,7 @@ def test_two_pushers_feed_one_broker():
 
 
 @pytest.mark.system
+@pytest.mark.alone  # who waits is judged against the others' queues, which a CPU starved by another test grows too
 def test_busy_worker_under_both_patterns():
     scenario = load_scenario("busy-worker")
     results = {}
@@ -265,9 +266,10 @@ def test_busy_worker_under_both_patterns():
     others = ("w2", "w3", "w4")
     assert push_pull.share(push_pull.workers["w1"]) == pytest.approx(0.25, abs=0.01)
     assert broker.share(broker.workers["w1"]) < 0.15
-    # Judged by queues, counted from the order of sends and starts, not by the clock: a starved
-    # machine stalls everyone now and then (the others' median reached 253 ms at a load of 13),
-    # but only w1 is dealt more than it can do, so only w1's queue grows.
+    # Judged by queues, counted from the order of sends and starts, rather than by a ratio of
+    # medians: only w1 is dealt more than it can do, so only w1's queue keeps growing.  A starved
+    # machine stalls the others too (their median reached 253 ms and one's queue 25 at a load of
+    # 13, beside other tests): hence alone.
     def longest_queue(model, name):
         return model.workers[name].queue.max
 
