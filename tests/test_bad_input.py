@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -110,6 +114,27 @@ def test_unreadable_scenario_file(tmp_path):
         path = tmp_path / "adir.toml"
         path.mkdir()
     one_error_line(refused(tmp_path, "run", str(path)), str(path), "cannot read")
+
+
+@pytest.mark.system
+@pytest.mark.skipif(os.geteuid() != 0, reason="as another user test_unreadable_scenario_file reads a file it may not")
+def test_a_file_its_user_may_not_read_is_refused_in_one_line_as_root_too(tmp_path):
+    # Root reads any file, so the case above tests a directory there; here rrsim runs as nobody
+    # on a file of mode 0.  Privileges are dropped inside the child once it has imported what it
+    # needs: the interpreter may live where nobody may look (under /root with pyenv).
+    shared = Path(tempfile.mkdtemp(prefix="rrsim-unreadable-"))
+    try:
+        shared.chmod(0o755)
+        path = shared / "secret.toml"
+        path.write_text(SEED_SETUP)
+        path.chmod(0)
+        as_nobody = ("import os, sys; from rrsim import cli; import rrsim.commands.run; "
+                     "os.setgroups([]); os.setgid(65534); os.setuid(65534); sys.exit(cli.main(sys.argv[1:]))")
+        result = subprocess.run([sys.executable, "-c", as_nobody, "run", str(path)], cwd=shared,
+                                capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(shared)})
+        one_error_line(result, str(path), "cannot read", "Permission denied")
+    finally:
+        shutil.rmtree(shared)
 
 
 @pytest.mark.system

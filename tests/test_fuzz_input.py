@@ -28,6 +28,7 @@ from rrsim.errors import UserError
 from rrsim.scenario.actions import ACTIONS, NEEDS_WORKER, Action
 from rrsim.scenario.scenario import Scenario, parse_scenario
 from rrsim.scenario.setup import MAX_WORKERS, SETUP_KEYS, check_value
+from rrsim.wire import HEADER_SIZE
 
 # In-process cases are cheap: hundreds, always the same ones (derandomize), no example database.
 IN_PROCESS = settings(derandomize=True, deadline=None, max_examples=500, database=None,
@@ -655,7 +656,7 @@ def check_real_run(args: list[str], scenario_text: str, root: Path) -> subproces
 SMALL_OVERRIDES = {
     "--workers": (["1", "3"], ["0", str(MAX_WORKERS + 1), "x"]), "--pushers": (["1", "2"], ["17", "0"]),
     "--rate": (["0", "1500"], ["-1", "nan"]), "--messages": (["1", "25"], ["1.5", "-2"]),
-    "--size": (["22", "300"], ["21"]), "--bind": (["pusher", "worker"], ["both"]),
+    "--size": ([str(HEADER_SIZE), "300"], [str(HEADER_SIZE - 1)]), "--bind": (["pusher", "worker"], ["both"]),
     "--transport": (["ipc", "tcp"], ["udp"]), "--work-ms": (["0", "0.2"], ["-5"]),
     "--sndhwm": (["0", "5"], ["-1"]), "--rcvhwm": (["0", "5"], ["1e99"]), "--drain-s": (["0.2"], ["0"]),
     "--lost-after-s": (["0.2", "5"], ["inf"]),
@@ -665,12 +666,22 @@ SMALL_OVERRIDES = {
 }
 
 
+# Overrides whose valid values suit any valid scenario: with only these (and a report where one can
+# be written), a valid scenario must run.  The others may clash with a valid scenario and be
+# refused for it (--workers 1 beside two speeds, --bind worker under a pattern that has none,
+# --messages 1 beside a trigger at 20 sent).
+SUIT_ANY = {"--rate", "--size", "--work-ms", "--sndhwm", "--rcvhwm", "--drain-s", "--lost-after-s",
+            "--port", "--duration"}
+
+
 @st.composite
-def real_command_lines(draw, out: str):
-    """The overrides of a small run: mostly valid small values, sometimes one that must be refused."""
+def real_command_lines(draw, out: str) -> tuple[list[str], bool]:
+    """The overrides of a small run: mostly valid small values, sometimes one that must be refused;
+    and whether a valid scenario must run with them."""
     args: list[str] = []
     wrong = draw(st.integers(0, 3)) == 0
-    flags = draw(st.lists(st.sampled_from(sorted(SMALL_OVERRIDES)), max_size=3, unique=True))
+    pool = sorted(SUIT_ANY) if draw(st.booleans()) else sorted(SMALL_OVERRIDES)
+    flags = draw(st.lists(st.sampled_from(pool), max_size=3, unique=True))
     for index, flag in enumerate(flags):
         valid, invalid = SMALL_OVERRIDES[flag]
         args += [flag, draw(st.sampled_from(invalid if wrong and index == 0 else valid))]
@@ -679,11 +690,13 @@ def real_command_lines(draw, out: str):
         args.append(flag)
     if draw(st.booleans()):
         args += ["--events", f"{out}/events.jsonl"]
-    if draw(st.integers(0, 8)) == 0:
+    unwritable = draw(st.integers(0, 8)) == 0
+    if unwritable:
         args += ["--json", draw(st.sampled_from(["/proc/rrsim-fuzz.json", f"{out}/missing/r.json", out]))]
     else:
         args += ["--json", f"{out}/report.json"]
-    return args + ["--duration", str(RUN_CAP_S)]
+    must_run = not wrong and not unwritable and set(flags) <= SUIT_ANY
+    return args + ["--duration", str(RUN_CAP_S)], must_run
 
 
 @pytest.mark.system
@@ -691,16 +704,18 @@ def real_command_lines(draw, out: str):
 @given(st.data())
 def test_real_runs_end_cleanly(data):
     doc = data.draw(scenario_documents(small=True), label="scenario")
-    overrides = data.draw(real_command_lines("{out}"), label="overrides")
+    overrides, must_run = data.draw(real_command_lines("{out}"), label="overrides")
     with tempfile.TemporaryDirectory(prefix="fuzz-") as root:
         out = Path(root) / "out"
         out.mkdir()
         (out / "s.toml").write_text(doc.text)
         args = ["run", str(out / "s.toml"), *[a.replace("{out}", str(out)) for a in overrides]]
         result = check_real_run(args, doc.text, Path(root))
-        event(f"exit {result.returncode}")
+        event(f"exit {result.returncode}" + (", must run" if must_run and not doc.needles else ""))
         if doc.needles:
             assert result.returncode == 2, f"a scenario with a mistake ran: {doc.needles}\n{doc.text}"
+        elif must_run:
+            assert result.returncode == 0, f"a valid scenario with valid options was refused: {args}\n{doc.text}"
 
 
 # ---------------------------------------------------------------------------------- findings, one case each

@@ -92,7 +92,7 @@ def test_reliable_keys_belong_to_the_reliable_pattern():
 
 
 @pytest.mark.parametrize("pattern", ["push-pull", "lb-broker", "reliable"])
-def test_churn_runs_under_every_pattern(pattern):
+def test_the_churn_timeline_applies_under_every_pattern(pattern):
     scenario = load_scenario("churn")
     setup = build_setup({"pattern": pattern}, "test", base=scenario.setup)
     check_timeline(setup, list(scenario.timeline), "churn")  # every action applies, in order, whatever the pattern

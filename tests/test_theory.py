@@ -151,6 +151,58 @@ def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those
     assert p99["p2c"] * 1.2 < p99["random"], p99
 
 
+# Theory from the configured workload alone, nothing measured: 16 workers dealt at random, each an
+# M/M/1 queue of 25 messages a second and 20 ms of exponential work (half busy).  Light enough that
+# the run's own overheads do not matter: under random the broker deals without waiting for a
+# worker's ready, so no hand-over enters the service time, and a sleep's overshoot (~0.1 ms, ~1 ms
+# on a loaded machine) and a message's hops (~1 ms) are small beside the 60 ms the tail is judged at.
+# 2000 messages (5 s).  The mean wait tells exponential from constant work only by a factor of two
+# that the real run's overheads eat into; the tail tells them apart by five: an M/M/1 message waits
+# over 60 ms with probability rho e^-(mu - lambda) 60 ms = 11%, an M/D/1 one about 2%.
+CONFIGURED = Setup(pattern="lb-broker", strategy="random", workers=16, work_ms=20.0, rate=400.0, messages=2000,
+                   arrivals="poisson", work_dist="exponential", wait_ready=True, seed=5, drain_s=DRAIN_S)
+TAIL_S = 0.060
+
+
+def tail_shares(servers: int, arrival_rate: float, service_s: float, messages: int, runs: int, over_s: float,
+                rng: np.random.Generator) -> np.ndarray:
+    """The share of messages that wait over ``over_s`` in each of ``runs`` ideal runs of M/M/1 per
+    worker (dealt at random, exponential work), each starting empty."""
+    arrivals = np.cumsum(rng.exponential(1 / arrival_rate, (runs, messages)), axis=1)
+    services = rng.exponential(service_s, (runs, messages))
+    chosen = rng.integers(0, servers, (runs, messages))
+    free_at, over, rows = np.zeros((runs, servers)), np.zeros(runs), np.arange(runs)
+    for i in range(messages):
+        start = np.maximum(free_at[rows, chosen[:, i]], arrivals[:, i])
+        over += start - arrivals[:, i] > over_s
+        free_at[rows, chosen[:, i]] = start + services[:, i]
+    return over / messages
+
+
+def test_the_tail_of_the_simulated_queue_is_the_formula_s():
+    rng = np.random.default_rng(3)
+    shares = tail_shares(4, 100.0, 0.02, 3000, 100, TAIL_S, rng)  # rho 0.5, mu - lambda = 25/s
+    assert shares.mean() == pytest.approx(0.5 * np.exp(-25 * TAIL_S), rel=0.1)
+
+
+@pytest.mark.system
+@pytest.mark.alone  # judged by queueing waits in milliseconds: another test beside it is a slower machine
+def test_a_light_random_run_waits_as_theory_says_for_the_configured_work():
+    prediction = theory.predict(CONFIGURED.to_dict())
+    assert prediction is not None and prediction.model == "M/M/1 per worker"
+    assert prediction.service_ms == CONFIGURED.work_ms and prediction.wait_mean_ms == pytest.approx(20.0)
+    result = run(CONFIGURED, timeout_s=90)
+    assert result.model.totals().delivered == CONFIGURED.messages
+    waits_s = np.concatenate([(d.recv_ns - d.sent_ns) / 1e9 for d in result.deliveries()])
+    share = float(np.mean(waits_s > TAIL_S))
+    shares = tail_shares(CONFIGURED.workers, CONFIGURED.rate, CONFIGURED.work_ms / 1000, CONFIGURED.messages, 300,
+                         TAIL_S, np.random.default_rng(2026))
+    low, high = np.quantile(shares, [0.005, 0.995])
+    assert low <= share <= high, (
+        f"{share:.1%} waited over {TAIL_S * 1000:.0f} ms; theory for the configured work "
+        f"{0.5 * np.exp(-25 * TAIL_S):.1%} (99% of runs: {low:.1%}-{high:.1%}); mean wait {waits_s.mean() * 1000:.2f} ms")
+
+
 def test_the_report_sets_theory_beside_what_the_run_measured():
     from rrsim import events as ev
     from rrsim.model.model import Model

@@ -1,0 +1,73 @@
+"""Each message's work on real workers: what a worker spent on it (its receipt's start and done)
+against the work size the message carried and the pusher drew, under every pattern, and the
+report's service time and busy fraction against the same sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rrsim import patterns
+from rrsim.child.workload import DrawnJobs
+from rrsim.report.report import build_report
+from rrsim.scenario.setup import Setup
+from runs import Run, assert_ledger_consistent, run
+
+pytestmark = pytest.mark.system
+
+# w2 at half speed: a message takes it twice its size.  150 messages at 75/s over 10 ms of work on
+# average: w1 is busy ~40% and w2 ~75% of the time, so a message seldom waits and the run takes 2 s.
+WORK_MS, SPEEDS, RATE, MESSAGES, SEED = 10.0, (1.0, 0.5), 75.0, 150, 31
+# A sleep never ends early; it may end late on a loaded machine, by a scheduler's slice or a few.
+# The typical overshoot (median) stays under this; a worker that slept twice each size would be
+# over it by half the mean work, one that slept the mean instead of each size by a third (exponential).
+MEDIAN_OVERSHOOT_MS = 3.0
+EARLY_MS = 0.05  # the clock's rounding: what "never early" allows
+
+
+def _work_run(pattern: str, work_dist: str) -> Run:
+    setup = Setup(pattern=pattern, workers=2, speeds=SPEEDS, work_ms=WORK_MS, work_dist=work_dist, rate=RATE,
+                  messages=MESSAGES, wait_ready=True, seed=SEED, drain_s=10.0,
+                  **({"strategy": "round-robin"} if pattern in patterns.with_router() else {}))
+    result = run(setup, timeout_s=60)
+    assert result.model.totals().delivered == MESSAGES
+    assert_ledger_consistent(result)
+    return result
+
+
+@pytest.mark.parametrize("work_dist", ["fixed", "exponential"])
+@pytest.mark.parametrize("pattern", patterns.names())
+def test_each_message_takes_its_worker_the_work_it_carried(pattern, work_dist):
+    result = _work_run(pattern, work_dist)
+    drawn = DrawnJobs(SEED, 1, "fixed", work_dist, WORK_MS)
+    report = {w["name"]: w for w in build_report(result.model)["workers"]}
+    for index, speed in enumerate(SPEEDS, start=1):
+        name = f"w{index}"
+        batches = result.deliveries(name)
+        assert batches and all(b.done_ns is not None and b.work_us is not None for b in batches)
+        seqs = np.concatenate([b.seqs for b in batches])
+        carried_us = np.concatenate([b.work_us for b in batches]).astype(float)
+        spent_ms = np.concatenate([(b.done_ns - b.recv_ns) for b in batches]) / 1e6
+        # The size a message carried is the one its pusher drew for its seq ...
+        expected_sizes = np.array([_size(drawn, int(seq)) for seq in seqs], dtype=float)
+        assert np.array_equal(carried_us, expected_sizes), (name, carried_us[:5], expected_sizes[:5])
+        # ... and its worker spent that size over its speed on it: never less, and typically just over.
+        due_ms = carried_us / 1000 / speed
+        overshoot = spent_ms - due_ms
+        said = f"{name} ({pattern}, {work_dist}): overshoot ms median {np.median(overshoot):.2f}, " \
+               f"min {overshoot.min():.2f}, max {overshoot.max():.2f}, over {len(seqs)} messages"
+        assert overshoot.min() >= -EARLY_MS, said
+        assert np.median(overshoot) <= MEDIAN_OVERSHOOT_MS, said
+        # The report: its service time is the mean of what the drawn sizes ask, plus the overshoot,
+        # and it was busy for their sum out of its time alive.
+        worker = result.model.workers[name]
+        assert due_ms.mean() <= report[name]["service_ms"] <= due_ms.mean() + MEDIAN_OVERSHOOT_MS * 2, (said, report[name])
+        alive_s = worker.alive_seconds(result.model.now_ns)
+        low = due_ms.sum() / 1000 / alive_s
+        high = (due_ms.sum() + MEDIAN_OVERSHOOT_MS * 2 * len(seqs)) / 1000 / alive_s
+        assert low * 0.999 <= report[name]["busy_fraction"] <= high, (said, report[name], low, high)
+
+
+def _size(jobs: DrawnJobs, seq: int) -> int:
+    first, sizes = jobs.sizes_from(seq)
+    return int(sizes[seq - first])
