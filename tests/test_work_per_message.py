@@ -58,14 +58,15 @@ def test_each_message_takes_its_worker_the_work_it_carried(pattern, work_dist):
                f"min {overshoot.min():.2f}, max {overshoot.max():.2f}, over {len(seqs)} messages"
         assert overshoot.min() >= -EARLY_MS, said
         assert np.median(overshoot) <= MEDIAN_OVERSHOOT_MS, said
-        # The report: its service time is the mean of what the drawn sizes ask, plus the overshoot,
-        # and it was busy for their sum out of its time alive.
+        # The report: its service time is the mean of what the worker spent, and it was busy for
+        # their sum out of its time alive; with the checks above, both follow the drawn sizes.  Not
+        # judged by a margin over the sizes' mean: one stall of a starved machine (293 ms once, at
+        # a load of 26) moves a mean of 75 messages by 4 ms, never the median overshoot.
         worker = result.model.workers[name]
-        assert due_ms.mean() <= report[name]["service_ms"] <= due_ms.mean() + MEDIAN_OVERSHOOT_MS * 2, (said, report[name])
-        alive_s = worker.alive_seconds(result.model.now_ns)
-        low = due_ms.sum() / 1000 / alive_s
-        high = (due_ms.sum() + MEDIAN_OVERSHOOT_MS * 2 * len(seqs)) / 1000 / alive_s
-        assert low * 0.999 <= report[name]["busy_fraction"] <= high, (said, report[name], low, high)
+        assert report[name]["service_ms"] == pytest.approx(spent_ms.mean(), rel=0.01, abs=0.01), (said, report[name])
+        assert report[name]["service_ms"] >= due_ms.mean() - EARLY_MS, (said, report[name])
+        busy = spent_ms.sum() / 1000 / worker.alive_seconds(result.model.now_ns)
+        assert report[name]["busy_fraction"] == pytest.approx(busy, rel=0.01, abs=0.001), (said, report[name], busy)
 
 
 def _size(jobs: DrawnJobs, seq: int) -> int:
