@@ -202,10 +202,17 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
         if current != reported:
             timeout_ms = min(timeout_ms, max(0.0, (last_report_ns + REPORT_NS - now) / 1e6))
         # (An outlet's socket can always take more: what frees it is a reply, which wakes the poll.)
-        wait_out = blocked and outlet is None
-        if wait_out:
-            poller.register(sock, zmq.POLLOUT)
-        # zmq_poll takes whole milliseconds and pyzmq truncates: round up, or a wait under 1 ms spins.
-        poller.poll(math.ceil(timeout_ms))
-        if wait_out:
-            poller.unregister(sock)
+        wait(poller, sock, timeout_ms, for_room=blocked and outlet is None)
+
+
+def wait(poller: zmq.Poller, sock: zmq.Socket[bytes], timeout_ms: float, for_room: bool) -> None:
+    """Wait up to ``timeout_ms`` for what ``poller`` waits for, and for room on ``sock`` too when
+    ``for_room``.  What it waited for on ``sock`` before (a keeper's replies) it waits for after:
+    registering again replaces a socket's events, and unregistering drops them all."""
+    before = dict(poller.sockets).get(sock, 0)
+    if for_room:
+        poller.register(sock, before | zmq.POLLOUT)
+    # zmq_poll takes whole milliseconds and pyzmq truncates: round up, or a wait under 1 ms spins.
+    poller.poll(math.ceil(timeout_ms))
+    if for_room:
+        poller.register(sock, before)  # 0: unregistered, as it was
