@@ -9,9 +9,13 @@ import random
 import pytest
 
 from rrsim import events as ev
+from rrsim.model.stats import BeliefGap, belief_gaps
+from rrsim.model.views import PusherView
 from rrsim.patterns.dispatch import Candidate, Dispatcher, p2c
 from rrsim.scenario.actions import Action
 from rrsim.scenario.setup import Setup
+from rrsim.tui.frames import PusherFrame
+from rrsim.tui.widgets.pushers_panel import pusher_line
 from runs import assert_ledger_consistent, run
 
 
@@ -39,6 +43,18 @@ def test_a_report_ranks_a_worker_by_what_it_said_however_old():
     assert [chooser.next() for _ in range(3)] == [b"w1", b"w1", b"w1"]
 
 
+def test_each_pushers_worst_belief_is_against_every_pushers_messages_not_yet_done():
+    # Own information: each believes only its own messages; the truth is the sum over pushers.
+    p1 = PusherView("p1", believed={"w1": 2, "w2": 0}, outstanding={"w1": 2, "w2": 0})
+    p2 = PusherView("p2", believed={"w1": 1, "w2": 3}, outstanding={"w1": 1, "w2": 3})
+    # Shared: it ranks by a report that says 0 where its own messages alone are 1.
+    p3 = PusherView("p3", believed={"w1": 0, "w2": 5}, outstanding={"w1": 1, "w2": 0})
+    gaps = belief_gaps([p1, p2, p3, PusherView("p4")])
+    assert gaps == {"p1": BeliefGap("w2", 0, 3), "p2": BeliefGap("w1", 1, 4), "p3": BeliefGap("w1", 0, 4)}
+    line = pusher_line(PusherFrame("p3", "running", 1, 10, 5.0, False, 2, False, gap=gaps["p3"])).plain
+    assert line.endswith("\n    believes w1 0 · truth 4"), line
+
+
 # ------------------------------------------------------------------------------ real processes
 def _setup(**values) -> Setup:
     base = dict(pattern="direct", workers=2, pushers=1, messages=120, rate=400.0, work_ms=5.0, drain_s=0.5,
@@ -52,6 +68,11 @@ def test_least_loaded_with_own_information_never_exceeds_max_outstanding():
     done = run(_setup(pushers=2))
     counters = [done.model.counters[(name, 1)] for name in ("p1", "p2")]
     assert all(c["peak_outstanding"] == 2 for c in counters), counters
+    # What each believes of each worker reaches the run: with own information, its own messages there.
+    beliefs = [e for e in done.events if isinstance(e, ev.SentProgress) and e.believed]
+    assert {e.pusher for e in beliefs} == {"p1", "p2"}
+    assert all(e.believed == e.outstanding and set(e.believed) <= {"w1", "w2"} for e in beliefs)
+    assert any(sum(e.outstanding.values()) == 4 for e in beliefs)  # at the limit at both workers
     held = [e.counters.get("held", 0) for e in done.events if isinstance(e, ev.SentProgress)]
     assert max(held) > 0  # it was at the limit, not below it
     assert_ledger_consistent(done)
