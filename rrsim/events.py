@@ -138,6 +138,10 @@ class SentProgress(Event):
     early: int = 0  # messages it sent before that: dealt among fewer peers (slow joiners)
     jobs: str = ""  # a fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
     counters: dict[str, int] = field(default_factory=dict)  # a pattern's own counts so far ("retried": resends)
+    # A sender that picks each message's receiver itself: per receiver, the load it ranks it by (what
+    # it believes), and its own messages it has not heard done there (the run's truth is their sum)
+    believed: dict[str, int] = field(default_factory=dict)
+    outstanding: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

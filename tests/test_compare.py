@@ -221,6 +221,12 @@ def test_the_table_fits_80_columns_and_never_cuts_a_figure():
     wide = printed(variants)
     assert [figure for figure in [*figures, "987654321", "123456789"] if figure not in wide] == [], wide
 
+    # With an objective, a column of the share within it, no figure cut for it.
+    report["totals"] = {"completed": 98765, "lost": 123}
+    variants[0].report = {**report, "objective_ms": 200.0, "within_objective": 0.99512}
+    text = printed(variants)
+    assert [figure for figure in [*figures, "within", "200", "99.51%"] if figure not in text] == [], text
+
 
 def test_time_left_starts_from_the_setups_and_learns_from_the_runs_done():
     setups = [Setup(messages=100, rate=50.0), Setup(messages=300, rate=50.0), Setup(messages=100, rate=0.0)]

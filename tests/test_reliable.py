@@ -13,6 +13,7 @@ import zmq
 
 from rrsim import events as ev
 from rrsim import wire
+from rrsim.child.sending import wait
 from rrsim.errors import UserError
 from rrsim.model.model import Model
 from rrsim.patterns.dispatch import STRATEGIES, Dispatcher
@@ -357,3 +358,25 @@ def test_messages_given_up_are_one_growing_line_that_does_not_call_them_lost_bef
     [line] = [describe(entry) for entry in model.log if entry.what == "gave-up"]
     assert line == ("gave up 20 messages (p1:0..p1:19, one after another) after 1 attempt each: no acknowledgement "
                     "within retry_ms (last at w1); lost unless a worker still finishes it")
+
+
+@pytest.mark.system
+def test_a_pusher_that_waited_for_room_still_wakes_on_a_reply():
+    # The sender's loop polls its DEALER for replies (the broker's ACKs); when every pipe is full it
+    # waits for room on it too.  Afterwards it must still wake on a reply, or acks are read only
+    # when a send is due or the 100 ms timeout passes.
+    ctx = zmq.Context.instance()
+    dealer, router = ctx.socket(zmq.DEALER), ctx.socket(zmq.ROUTER)
+    try:
+        router.bind("inproc://wakes-on-a-reply")
+        dealer.connect("inproc://wakes-on-a-reply")
+        poller = zmq.Poller()
+        poller.register(dealer, zmq.POLLIN)
+        wait(poller, dealer, 0, for_room=True)
+        dealer.send(b"hello")
+        identity, _ = router.recv_multipart()
+        router.send_multipart([identity, b"ACK"])
+        assert dict(poller.poll(5000)).get(dealer) == zmq.POLLIN
+    finally:
+        dealer.close(linger=0)
+        router.close(linger=0)

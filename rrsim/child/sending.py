@@ -109,14 +109,17 @@ class Keeper(Protocol):
 
 
 def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None = None,
-                 outlet: Callable[[bytearray], object] | None = None) -> None:
+                 outlet: Callable[[bytearray], object] | None = None,
+                 loads: Callable[[], dict[str, tuple[int, int]]] | None = None) -> None:
     """Send on the wired socket ``socket_name`` (a PUSH, or a DEALER with a ``keeper``) until
     the engine ends us.
 
     ``outlet``, when given, takes each message in place of the socket's plain send: a sender that
     picks each message's receiver itself (a ROUTER) sends it, or holds it while nobody has room,
     and raises ``zmq.Again`` when it can hold no more.  Its ``keeper`` reads the replies that make
-    room (the loop wakes on them) and sends what is held."""
+    room (the loop wakes on them) and sends what is held.  ``loads``, when given, says per receiver
+    what such a sender believes of its load and what it has outstanding there: the progress reports
+    carry them, so that the run can show each belief beside the truth."""
     spec = runtime.spec
     sock = runtime.sockets[socket_name]
     runtime.hello()
@@ -186,11 +189,14 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
         # Report progress: promptly at low rates, every REPORT_NS at high ones.
         now = time.monotonic_ns()
         counters = keeper.counters() if keeper is not None else {}
-        current = (seq, blocked, peers, joined, *counters.values())
+        per_receiver = loads() if loads is not None else {}
+        current = (seq, blocked, peers, joined, *counters.values(), *per_receiver.items())
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.SENT, sent=seq, blocked=blocked, peers=peers, done=seq >= limit,
                            joined=joined, early=early if joined else seq, jobs=jobs.digest(seq),
-                           **({"counters": counters} if counters else {}))
+                           **({"counters": counters} if counters else {}),
+                           **({"believed": {r: b for r, (b, _o) in per_receiver.items()},
+                               "outstanding": {r: o for r, (_b, o) in per_receiver.items()}} if per_receiver else {}))
             reported, last_report_ns = current, now
 
         # Sleep until the next send is due, the socket can take more, or something arrives.
@@ -202,10 +208,17 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
         if current != reported:
             timeout_ms = min(timeout_ms, max(0.0, (last_report_ns + REPORT_NS - now) / 1e6))
         # (An outlet's socket can always take more: what frees it is a reply, which wakes the poll.)
-        wait_out = blocked and outlet is None
-        if wait_out:
-            poller.register(sock, zmq.POLLOUT)
-        # zmq_poll takes whole milliseconds and pyzmq truncates: round up, or a wait under 1 ms spins.
-        poller.poll(math.ceil(timeout_ms))
-        if wait_out:
-            poller.unregister(sock)
+        wait(poller, sock, timeout_ms, for_room=blocked and outlet is None)
+
+
+def wait(poller: zmq.Poller, sock: zmq.Socket[bytes], timeout_ms: float, for_room: bool) -> None:
+    """Wait up to ``timeout_ms`` for what ``poller`` waits for, and for room on ``sock`` too when
+    ``for_room``.  What it waited for on ``sock`` before (a keeper's replies) it waits for after:
+    registering again replaces a socket's events, and unregistering drops them all."""
+    before = dict(poller.sockets).get(sock, 0)
+    if for_room:
+        poller.register(sock, before | zmq.POLLOUT)
+    # zmq_poll takes whole milliseconds and pyzmq truncates: round up, or a wait under 1 ms spins.
+    poller.poll(math.ceil(timeout_ms))
+    if for_room:
+        poller.register(sock, before)  # 0: unregistered, as it was

@@ -186,7 +186,8 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | list[
             raise MalformedError(f"{name}: bad jobs fingerprint")
         return ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")),
                                joined=bool(header.get("joined", True)), early=min(early, sent), jobs=jobs,
-                               counters=_counters(header, name))
+                               counters=_counters(header, name), believed=_per_receiver(header, "believed", name, roster),
+                               outstanding=_per_receiver(header, "outstanding", name, roster))
     if kind == wire.QUEUE:
         counts: list[Any] = [header.get(key) for key in ("queued", "ready", "routed")]
         if not all(_is_count(v) for v in counts):
@@ -290,10 +291,16 @@ def _counters(header: dict[str, Any], name: str) -> dict[str, int]:
 def _retried_from(header: dict[str, Any], name: str, roster: Roster) -> dict[str, int]:
     """A router's resends by the worker that had each message before, checked; a name that is not
     one of our workers (a stranger took messages from the router) is left out."""
-    counts = header.get("retried_from", {})
+    return _per_receiver(header, "retried_from", name, roster)
+
+
+def _per_receiver(header: dict[str, Any], key: str, name: str, roster: Roster) -> dict[str, int]:
+    """A count per worker in a report (none: an empty dict), checked; a name that is not one of our
+    workers is left out."""
+    counts = header.get(key, {})
     if (not isinstance(counts, dict) or len(counts) > MAX_WORKER_COUNTS
             or not all(isinstance(k, str) and _is_count(v) for k, v in counts.items())):
-        raise MalformedError(f"{name}: bad retried_from")
+        raise MalformedError(f"{name}: bad {key}")
     return {worker: count for worker, count in counts.items() if _is_receiver(worker, roster)}
 
 

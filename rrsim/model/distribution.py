@@ -44,6 +44,13 @@ class Durations:
         index = int(np.searchsorted(np.cumsum(self.counts), q * self.count))
         return min(float(_VALUES_NS[min(index, len(_VALUES_NS) - 1)]), self.max_ns) / 1e6
 
+    def share_within_ms(self, limit_ms: float) -> float | None:
+        """The share of durations at most ``limit_ms`` (to a bin: within 1.2% of the limit)."""
+        if self.count == 0:
+            return None
+        below = int(np.searchsorted(EDGES_NS, limit_ms * 1e6, side="right"))
+        return float(self.counts[:below].sum()) / self.count
+
     def mean_ms(self) -> float | None:
         return None if self.count == 0 else self.total_ns / self.count / 1e6
 

@@ -301,6 +301,7 @@ class Model:
             pusher.jobs = e.jobs
         pusher.sent = max(pusher.sent, e.sent)
         pusher.blocked, pusher.peers = e.blocked, e.peers
+        pusher.believed, pusher.outstanding = e.believed, e.outstanding
         if e.counters:
             self.counters[(e.pusher, 1)] = dict(e.counters)
         if e.done and not pusher.done:

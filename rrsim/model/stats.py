@@ -4,6 +4,7 @@ pattern's own counts, as pure functions of what the model holds."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from rrsim.kinds import RECEIVER
 from rrsim.model.ledger import Ledger
@@ -104,3 +105,28 @@ def overheads(workers: Iterable[WorkerView]) -> Overheads:
         total.transit_ns += worker.overheads.transit_ns
         total.transits += worker.overheads.transits
     return total
+
+
+@dataclass(frozen=True)
+class BeliefGap:
+    """What a sender that picks its receivers believes of one receiver's load, against the truth:
+    every sender's messages there not yet done."""
+
+    receiver: str
+    believed: int
+    truth: int
+
+
+def belief_gaps(pushers: Iterable[PusherView]) -> dict[str, BeliefGap]:
+    """Per sender that reports its beliefs, the receiver where belief and truth differ most."""
+    senders = list(pushers)
+    truth: dict[str, int] = {}
+    for p in senders:
+        for receiver, count in p.outstanding.items():
+            truth[receiver] = truth.get(receiver, 0) + count
+    worst: dict[str, BeliefGap] = {}
+    for p in senders:
+        gaps = [BeliefGap(r, b, truth.get(r, 0)) for r, b in sorted(p.believed.items())]
+        if gaps:
+            worst[p.name] = max(gaps, key=lambda g: abs(g.believed - g.truth))
+    return worst

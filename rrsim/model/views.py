@@ -239,6 +239,10 @@ class PusherView:
     received_unjoined: dict[str, list[np.ndarray]] = field(default_factory=dict)
     kept_unjoined: int = 0  # how many seqs received_unjoined holds (up to EARLY_KEPT)
     jobs: str = ""  # its fingerprint of the jobs it drew for what it sent ("" when nothing is drawn)
+    # A sender that picks each receiver itself: per receiver, the load it ranks it by, and its own
+    # messages not yet done there (the latest report)
+    believed: dict[str, int] = field(default_factory=dict)
+    outstanding: dict[str, int] = field(default_factory=dict)
     # Under a pattern that sends messages again: (time, seq below which every worker life had passed
     # its messages then), and that seq as it was a retry budget ago
     passed: deque[tuple[int, float]] = field(default_factory=deque)

@@ -154,6 +154,12 @@ class Chooser:
     def counters(self) -> dict[str, int]:
         return {"held": len(self.held), "routed": self.routed, "workers_gone": self.gone, "peak_outstanding": self.peak}
 
+    def loads(self) -> dict[str, tuple[int, int]]:
+        """Per worker (by name: ``w1.2`` is w1's second life): the load the strategy ranks it by,
+        and the messages this pusher sent it and has not heard done."""
+        return {identity.split(b".")[0].decode(errors="replace"): (worker.load, worker.outstanding)
+                for identity, worker in self.workers.workers.items()}
+
 
 def pusher(runtime: ChildRuntime) -> None:
     """The shared open-loop sender, with a ROUTER that picks each message's worker."""
@@ -163,7 +169,7 @@ def pusher(runtime: ChildRuntime) -> None:
     router.router_mandatory = 1
     runtime.wire("router", router)
     chooser = Chooser(runtime, "router")
-    send_at_rate(runtime, "router", chooser, outlet=chooser)
+    send_at_rate(runtime, "router", chooser, outlet=chooser, loads=chooser.loads)
 
 
 def worker(runtime: ChildRuntime) -> None:

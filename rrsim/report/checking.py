@@ -42,6 +42,7 @@ def report_values(report: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {k: v for k, v in report.get("totals", {}).items() if _is_number(v)}
     values["throughput"] = report.get("throughput_msgs_per_s")
     values["fairness"] = report.get("fairness")
+    values["within_objective"] = report.get("within_objective")
     for key, block in report.items():
         if key.endswith("_ms") and isinstance(block, dict):
             for stat in STATS:

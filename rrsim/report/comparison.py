@@ -10,10 +10,22 @@ from rrsim.report.report import format_ms
 # ("wait" p50, p95, p99) leaves the word out after the first.
 COLUMNS = ("msg/s", "done", "lost", "wait\np50", "\np95", "\np99", "sojourn\nmean", "\np99", "fair-\nness", "max\nqueue")
 CAPTION = "wait and sojourn in ms; max queue: the most messages seen waiting at one worker or broker"
+OBJECTIVE_CAPTION = "; within: the share of messages whose sojourn was within the objective (ms)"
 
 
-def row_figures(report: dict[str, Any]) -> list[str]:
-    """A variant's report as the table's cells, in the order of ``COLUMNS``."""
+def objective_of(reports: list[dict[str, Any] | None]) -> float | None:
+    """The objective the variants' reports give a share within (the first one set), if any."""
+    return next((r["objective_ms"] for r in reports if r is not None and r.get("objective_ms") is not None), None)
+
+
+def columns(objective_ms: float | None) -> tuple[str, ...]:
+    """``COLUMNS``, and the share within the objective when there is one."""
+    return COLUMNS if objective_ms is None else (*COLUMNS, f"within\n{format_ms(objective_ms)}")
+
+
+def row_figures(report: dict[str, Any], objective: bool = False) -> list[str]:
+    """A variant's report as the table's cells, in the order of ``columns`` (with the share
+    within the objective when ``objective``)."""
     totals, wait, sojourn, longest = report["totals"], report["wait_ms"], report["sojourn_ms"], report["max_queue"]
     fairness = report["fairness"]
     return [
@@ -22,13 +34,14 @@ def row_figures(report: dict[str, Any]) -> list[str]:
         format_ms(sojourn["mean"]), format_ms(sojourn["p99"]),
         "-" if fairness is None else f"{fairness:.3f}",
         "-" if longest is None else f"{longest['messages']} {longest['at']}",
+        *([] if not objective else ["-" if report.get("within_objective") is None else f"{report['within_objective']:.2%}"]),
     ]
 
 
-def full_headings() -> list[str]:
-    """``COLUMNS`` with each heading whole ("wait p95"), for a table that does not stack them."""
+def full_headings(headings: tuple[str, ...] = COLUMNS) -> list[str]:
+    """``headings`` each whole ("wait p95"), for a table that does not stack them."""
     whole, word = [], ""
-    for heading in COLUMNS:
+    for heading in headings:
         top, broken, bottom = heading.partition("\n")
         if not broken:
             word, top, bottom = "", "", heading

@@ -110,6 +110,9 @@ def build_report(model: Model) -> dict[str, Any]:
         "throughput_window_s": round(model.throughput_window_s(), 6),
         "wait_ms": model.wait.summary_ms(),
         "sojourn_ms": model.sojourn.summary_ms(),
+        # The share of messages whose sojourn was within the setup's objective (None: no objective)
+        "objective_ms": model.setup.get("objective_ms"),
+        "within_objective": within_objective(model),
         "wait_percentiles": {f"p{p:g}": _ms(model.wait.quantile_ms(p / 100)) for p in WAIT_PERCENTILES},
         # The most messages seen waiting at one worker (dealt as sent) or broker (as it said).
         "max_queue": None if longest is None else {"messages": longest[0], "at": longest[1]},
@@ -151,6 +154,12 @@ def build_report(model: Model) -> dict[str, Any]:
                      "attempts": r.attempts} for r in model.refused.values()],
         "log": [{"t_s": _seconds(model, entry.t_ns), "kind": entry.kind, "text": describe(entry)} for entry in model.log],
     }
+
+
+def within_objective(model: Model) -> float | None:
+    objective = model.setup.get("objective_ms")
+    share = None if objective is None else model.sojourn.share_within_ms(float(objective))
+    return None if share is None else round(share, 6)
 
 
 def measured(model: Model) -> theory.Measured | None:
@@ -212,10 +221,16 @@ def totals_line(report: dict[str, Any]) -> str:
     return (
         f"sent {t['sent']}  delivered {t['delivered']}  lost {t['lost']}  late {t['late']}  "
         f"duplicates {t['duplicates']}  in flight {t['in_flight']}  foreign {t['foreign']}  {strayed}"
-        f"fairness {'-' if fairness is None else f'{fairness:.3f}'}  "
+        f"fairness {'-' if fairness is None else f'{fairness:.3f}'}  {objective_words(report)}"
         f"{report['throughput_msgs_per_s']:.0f} msg/s from the first send to the last delivery "
         f"({report.get('throughput_window_s', 0):.2f} s; the run {report['elapsed_s']:.2f} s)"
     )
+
+
+def objective_words(report: dict[str, Any]) -> str:
+    """'99.21% within 200 ms  ' when the setup gives an objective, else ''."""
+    share = report.get("within_objective")
+    return "" if share is None else f"{share:.2%} within {format_ms(report['objective_ms'])} ms  "
 
 
 def theory_line(report: dict[str, Any]) -> str:

@@ -2,7 +2,8 @@
 given with ``rrsim run --check`` or in a scenario's ``[checks]`` table; what CI asserts.
 
 A check is ``NAME OP NUMBER``.  The names are read off the report: every key of ``totals``,
-``throughput``, ``fairness``, ``p50_ms``/``p95_ms``/``p99_ms`` (latency over all workers' messages
+``throughput``, ``fairness``, ``within_objective`` (the share of messages whose sojourn was within
+the setup's ``objective_ms``), ``p50_ms``/``p95_ms``/``p99_ms`` (latency over all workers' messages
 together), and for every top-level ``X_ms`` dict of statistics the names ``X_mean_ms``,
 ``X_p50_ms``, ``X_p95_ms``, ``X_p99_ms``, ``X_max_ms``.
 """
@@ -47,7 +48,7 @@ class Check:
 def known_names() -> set[str]:
     """The names a report can have, known before the run so that a mistyped name is caught before
     anything starts (tests/test_checking.py holds the report to them)."""
-    names = {*TOTALS, "throughput", "fairness"}
+    names = {*TOTALS, "throughput", "fairness", "within_objective"}
     names.update(f"{block}_{stat}_ms" for block in STAT_BLOCKS for stat in STATS)
     names.update(LATENCY_ALIASES)
     return names

@@ -74,6 +74,8 @@ COMMON_KEYS: dict[str, Limit] = {
 }
 # The keys every pattern takes that --help lists after the patterns' own.
 RUN_KEYS: dict[str, Limit] = {
+    "objective_ms": Limit(float, 0.001, 3_600_000, help="a latency objective: the report gives the share of messages "
+                          "whose sojourn (sent to work done) is within it (within_objective)"),
     "drain_s": Limit(float, 0.01, 3600, help="a run has drained after this long with nothing delivered"),
     "lost_after_s": Limit(float, 0.01, 3600, help="live view: an undelivered message counts as lost after this long"),
     "listen": Limit(str, help="tcp://ADDRESS:PORT: let workers on other machines join there (rrsim worker --join); "
@@ -134,6 +136,7 @@ class Setup:
     liveness: int = 3
     load_info: str = "own"
     load_report_ms: float = 100.0
+    objective_ms: float | None = None  # no objective: no share within it
     drain_s: float = 1.0
     lost_after_s: float = 2.0
     listen: str | None = None  # no join endpoint

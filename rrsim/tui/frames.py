@@ -16,6 +16,7 @@ from rrsim.endpoints import is_loopback, parse_listen
 from rrsim.errors import UserError
 from rrsim.kinds import RECEIVER
 from rrsim.model.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
+from rrsim.model.stats import BeliefGap, belief_gaps
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
@@ -63,6 +64,7 @@ class PusherFrame:
     peers: int
     done: bool
     strangers: int = 0  # peers connected to it now that are not ours
+    gap: BeliefGap | None = None  # a sender that picks its receivers: where its belief is furthest from the truth
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
     stations = model.stations()
     histories = {w.name: tuple(w.rate_history(now, RATE_POINTS)) for w in stations}
     peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
+    gaps = belief_gaps(model.pushers.values())
     return Frame(
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished, replay),
@@ -135,7 +138,7 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
                         sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None
-                            and not s.admitted))
+                            and not s.admitted), gaps.get(p.name))
             for p in model.pushers.values()
         ),
     )

@@ -1,4 +1,5 @@
-"""The pushers panel: what each pusher sent, how fast, and whether a full queue blocks it."""
+"""The pushers panel: what each pusher sent, how fast, whether a full queue blocks it, and where a
+pusher that picks its workers is most wrong about their load."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from rrsim.model.model import pusher_index
+from rrsim.model.stats import BeliefGap
 from rrsim.tui.controls import rate_text
 from rrsim.tui.frames import PusherFrame
 from rrsim.tui.palette import MUTED, WARNING, pusher_colour
@@ -35,8 +37,12 @@ class PushersPanel(VerticalScroll, can_focus=False):
 
     def watch_pushers(self, old: tuple[PusherFrame, ...], pushers: tuple[PusherFrame, ...]) -> None:
         lines = Content("\n").join(pusher_line(p) for p in pushers)
-        # Only a new pusher changes the height: skip the costly layout pass otherwise.
-        self.query_one("#pusher-lines", Static).update(lines, layout=len(old) != len(pushers))
+        # Only a new line changes the height: skip the costly layout pass otherwise.
+        self.query_one("#pusher-lines", Static).update(lines, layout=_height(old) != _height(pushers))
+
+
+def _height(pushers: tuple[PusherFrame, ...]) -> int:
+    return sum(2 if p.gap is not None else 1 for p in pushers)
 
 
 def pusher_line(p: PusherFrame) -> Content:
@@ -51,5 +57,14 @@ def pusher_line(p: PusherFrame) -> Content:
     stranger = [(f" {p.strangers} stranger{'s' if p.strangers != 1 else ''}", WARNING)] if p.strangers else []
     return Content.assemble(
         (f"{p.name:<3}", f"bold {pusher_colour(pusher_index(p.name))}"),
-        (" sent ", MUTED), (f"{p.sent:<7}", "bold"), f"{p.rate:>6g}/s ", flag, *stranger,
+        (" sent ", MUTED), (f"{p.sent:<7}", "bold"), f"{p.rate:>6g}/s ", flag, *stranger, *belief(p.gap),
     )
+
+
+def belief(gap: BeliefGap | None) -> list[tuple[str, str] | str]:
+    """Where a pusher that picks its workers is most wrong: what it believes of that worker's load
+    (what it ranks it by) against every pusher's messages there not yet done."""
+    if gap is None:
+        return []
+    return [("\n    believes ", MUTED), f"{gap.receiver} {gap.believed}", (" · truth ", MUTED),
+            (f"{gap.truth}", WARNING if gap.truth != gap.believed else "")]
