@@ -146,8 +146,9 @@ WRONG_TYPES = st.one_of(
     st.dates(min_value=datetime.date(1970, 1, 1), max_value=datetime.date(2100, 1, 1)),
 )
 NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
-HUGE = st.one_of(st.integers(10**12, 10**40), st.builds(BigInt, st.integers(4301, 6000)),
-                 st.floats(1e12, 1e308))
+# Over the timeline's ceiling of 1e12, which itself is allowed (a drawn 10**12 was "accepted").
+HUGE = st.one_of(st.integers(10**12 + 1, 10**40), st.builds(BigInt, st.integers(4301, 6000)),
+                 st.floats(1e12, 1e308, exclude_min=True))
 
 
 # Keys whose values have a form (tcp://HOST:PORT, an IP address) and fit only some other keys
