@@ -31,6 +31,7 @@ from rrsim.commands.parser import (
     setup_overrides,
     with_checks,
 )
+from rrsim.endpoints import is_loopback, join_label
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model.model import Model
@@ -113,7 +114,8 @@ def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: F
     shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
     console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
     if engine.listener is not None:
-        console.print(f"to join from another machine: {engine.listener.join_line()}", highlight=False,
+        label = join_label(is_loopback(engine.listener.host))
+        console.print(f"{label}{engine.listener.join_line()}", highlight=False,
                       markup=False, soft_wrap=True)
     if console.is_terminal:
         with Live(view(), console=console, refresh_per_second=8, transient=True) as live:
