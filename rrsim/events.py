@@ -283,6 +283,16 @@ class Drained(Event):
     """Every pusher is done and nothing more can arrive: what is undelivered now is lost."""
 
 
+QUIT = "quit"  # RunStopped.by when the live view's q ended the run
+
+
+@dataclass(frozen=True)
+class RunStopped(Event):
+    """The run was ended before it drained: ``by`` is QUIT (the live view's q) or a signal's name."""
+
+    by: str
+
+
 _ARRAY_FIELDS = {"pushers", "seqs", "sent_ns", "recv_ns", "done_ns", "work_us"}
 
 

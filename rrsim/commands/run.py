@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from rrsim.commands.parser import (
 from rrsim.endpoints import is_loopback, join_label
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
+from rrsim.events import QUIT
 from rrsim.model.model import Model
 from rrsim.recording.file import (
     EventRecorder,
@@ -143,10 +143,10 @@ def play(engine: Engine, scenario: Scenario, progress: Console, interruption: In
             engine.start()
             _play(engine, progress, lambda: interruption.interrupted, status)
         if interruption.interrupted:
-            name = signal.Signals(interruption.signum).name
-            progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
+            progress.print(f"{interruption.signal_name}: ending the run and reporting what happened so far",
+                           highlight=False)
     finally:
-        engine.close()
+        engine.close(stopped_by=interruption.signal_name)
     return scenario_report(engine.model, scenario, interruption.interrupted)
 
 
@@ -198,6 +198,7 @@ def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict
     report = build_report(model)
     report["scenario"] = scenario.name
     report["interrupted"] = interrupted
+    report["ended_with_q"] = model.stopped_by == QUIT  # the live view's end: neither drained nor interrupted
     # A timeline changes the run as it goes: theory's answer is for one that stays as it started.
     report["theory"] = None if scenario.timeline or interrupted else theory_block(model)
     return report
@@ -206,7 +207,7 @@ def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict
 def check(report: dict, scenario: Scenario) -> list[Outcome]:
     """Evaluate the scenario's checks on ``report`` and write how they came out into it."""
     # An interrupted run has not drained: checks on it would judge half a run.
-    outcomes = [] if report["interrupted"] else evaluate(scenario.checks, report)
+    outcomes = [] if report["interrupted"] or report["ended_with_q"] else evaluate(scenario.checks, report)
     report["checks"] = [outcome.to_json() for outcome in outcomes]
     return outcomes
 
@@ -225,8 +226,9 @@ def report_recording(recording: RecordingFile, json_path: Path | str) -> int:
     model = play_all(event for _, event in recording.read())  # one at a time: a long recording is never all in memory
     if recording.truncated:
         print(f"rrsim: {truncation_note(recording.path, model.version)}", file=sys.stderr)
-    # A run that was interrupted never drained; neither did one whose recording was cut off.
-    report, outcomes = run_report(model, scenario, interrupted=not model.drained)
+    # A run that was interrupted never drained; neither did one whose recording was cut off.  One
+    # ended with q in the live view did not drain either, and was not interrupted: it ended as asked.
+    report, outcomes = run_report(model, scenario, interrupted=not model.drained and model.stopped_by != QUIT)
     output = open_output(json_path, "--json")
     try:
         write_report(report, output)
@@ -260,11 +262,12 @@ def _print_summary(console: Console, scenario: Scenario, report: dict, outcomes:
         shown = ", ".join(report["lost_ids"][:20])
         more = f" and {report['totals']['lost'] - 20} more" if report["totals"]["lost"] > 20 else ""
         console.print(f"lost: {shown}{more}", highlight=False)
-    if report["interrupted"]:
-        console.print(f"interrupted after {report['elapsed_s']:.2f} s: these are the figures until then "
+    if report["interrupted"] or report.get("ended_with_q"):
+        how = "ended with q" if report.get("ended_with_q") else "interrupted"
+        console.print(f"{how} after {report['elapsed_s']:.2f} s: these are the figures until then "
                       "(what was in flight was not waited for)", highlight=False, soft_wrap=True)
         if scenario.checks:
-            console.print(f"checks not evaluated: the run was interrupted ({len(scenario.checks)} given)",
+            console.print(f"checks not evaluated: the run did not drain ({how}; {len(scenario.checks)} given)",
                           highlight=False)
         return
     passed = [str(outcome.check) for outcome in outcomes if outcome.passed]

@@ -53,6 +53,12 @@ class EventLog:
         """The entry of cause ``key``, if it has one."""
         return self._causes.get(key)
 
+    def update_cause(self, key: CauseKey, **facts: Any) -> None:
+        """New facts for the entry of cause ``key`` (a count that grew), if it has one: its time stays."""
+        old = self._causes.get(key)
+        if old is not None:
+            self._causes[key] = self.rewrite(old, old.until_ns or old.t_ns, **facts)
+
     def forget_cause(self, key: CauseKey) -> None:
         """The next entry of cause ``key`` starts a line of its own."""
         self._causes.pop(key, None)

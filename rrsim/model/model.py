@@ -83,6 +83,7 @@ class Model:
         self.strategy = ""  # a broker's, when there is one
         self.sending_held = False
         self.drained = False
+        self.stopped_by: str | None = None  # "quit" or a signal's name: the run was ended before it drained
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
@@ -205,7 +206,8 @@ class Model:
         life = worker.life_numbered(e.life) if worker else None
         if worker is None or life is None:
             return
-        life.ended_ns, life.how_ended, life.exit_code, life.log_tail = e.t_ns, e.how, e.exit_code, e.log_tail
+        exit_code = None if e.how == "run-end" else e.exit_code  # SIGKILLed with the run: says nothing of the life
+        life.ended_ns, life.how_ended, life.exit_code, life.log_tail = e.t_ns, e.how, exit_code, e.log_tail
         if life is not worker.life:
             # An earlier incarnation reaped after its successor started (kill and revive at once).
             self.journal.note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
@@ -217,8 +219,8 @@ class Model:
             return  # the state a worker had when the run ended is what the report shows
         worker.state = e.how
         counted = {"routed": worker.routed, "held": worker.queued} if worker.kind == ROUTER else {"received": life.received}
-        self.journal.note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
-                          pid=life.pid, **counted)
+        self.journal.note_cause(("ended", e.name, life.number), e.t_ns, "end", "ended", name=e.name, how=e.how,
+                                exit_code=e.exit_code, life=life.number, pid=life.pid, host=worker.remote_host, **counted)
         worker.queued = worker.ready = 0  # a dead broker holds nothing and knows no one
         for line in e.log_tail:
             self.journal.note(e.t_ns, "warn", "log-line", name=e.name, line=line)
@@ -391,6 +393,8 @@ class Model:
                 self.losses.count_late(e.t_ns, worker, life, before_life & firsts, router_down, firsts)
         worker.received += n
         life.received += n
+        if life.ended_ns is not None:  # its end's line counts what was still in telemetry's flight then
+            self.journal.update_cause(("ended", worker.name, life.number), received=life.received)
         if worker.state == "silent" and life is worker.life:
             worker.state = "alive"  # declared dead, and heard from after all
         self.message_map.record_deliveries(worker.name, life.number, e.pushers, e.recv_ns, late)
@@ -429,7 +433,9 @@ class Model:
         self.drained = True
         self.losses.queued_for_dead = {}
 
-
+    def _on_RunStopped(self, e: ev.RunStopped) -> None:
+        self.stopped_by = e.by
+        self.journal.note(e.t_ns, "info", "stopped", by=e.by)
     # ----------------------------------------------------------------- helpers
     def _update_ready(self, worker: WorkerView) -> None:
         if worker.state != "starting":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from rrsim.events import QUIT
 from rrsim.kinds import ROUTER, SENDER
 from rrsim.model.views import NS, LogEntry
 
@@ -99,13 +100,15 @@ def _started(name: str, life: int, pid: int, sender: bool = False) -> str:
 
 def _ended(name: str, how: str, exit_code: int | None, life: int | None = None, pid: int | None = None,
            earlier_life: bool = False, received: int | None = None, routed: int | None = None,
-           held: int = 0) -> str:
+           held: int = 0, host: str = "") -> str:
+    # A remote worker is not our child: no pid or exit code of its reaches us.
+    code = f"remote on {host}" if host else f"exit code {exit_code}"
     if life is None:
-        return f"{name} {how} (exit code {exit_code})"
+        return f"{name} {how} ({code})"
     if earlier_life:  # reaped after its next life started: said the same way, whichever came first
-        return f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}; its next life had started)"
+        return f"{name} {how} (life {life}, pid {pid}, {code}; its next life had started)"
     done = f"routed {routed}" if routed is not None else f"received {received}"
-    text = f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}, {done})"
+    text = f"{name} {how} (life {life}, {f'pid {pid}, ' if not host else ''}{code}, {done})"
     # The broker's last report of its queue, up to a tick old; the ledger counts what was lost.
     return text + (f": it last reported holding {plural(held, 'message')}" if held else "")
 
@@ -244,6 +247,7 @@ _WORDING: dict[str, Callable[..., str]] = {
     "run-started": _run_started,
     "started": _started,
     "ended": _ended,
+    "stopped": lambda by: "run ended with q, before it drained" if by == QUIT else f"run ended by {by}, before it drained",
     "log-line": lambda name, line: f"  {name}: {line}",
     "paused": lambda name, remote=False: f"{name} paused ({'by control message: not our child' if remote else 'SIGSTOP'})",
     "resumed": lambda name, remote=False: f"{name} resumed ({'by control message' if remote else 'SIGCONT'})",
