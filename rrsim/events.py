@@ -168,6 +168,8 @@ class RouterState(Event):
     # worker -> messages it had been handed and did not acknowledge in time (dead, silent or slow)
     # that this router life handed over again
     retried_from: dict[str, int] = field(default_factory=dict)
+    # worker -> the most messages it held at once (handed to it, not yet done) since the last report
+    held_by: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

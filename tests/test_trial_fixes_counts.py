@@ -82,3 +82,14 @@ def test_a_replay_of_a_run_ended_with_q_does_not_say_interrupted(tmp_path: Path,
     else:
         assert said["interrupted"] is True and "interrupted after" in out
     assert "run ended " in " ".join(entry["text"] for entry in said["log"])
+
+
+# ---------------------------------------------------------------------- item 6
+def test_behind_a_broker_the_queue_at_each_worker_is_what_the_broker_handed_it_and_it_had_not_done() -> None:
+    script = Script(replace(TUI_DEFAULTS, pattern="lb-broker", workers=2)).start().run(0.5)
+    script.emit(ev.RouterState(script.t_ns, "b1", 1, 0, 0, script.routed, held_by={"w1": 40, "w2": 2}))
+    script.emit(ev.RouterState(script.t_ns, "b1", 1, 0, 0, script.routed, held_by={"w1": 12, "w9": 99}))
+    report = build_report(script.model)
+    by_worker = {worker["name"]: worker["max_queue"] for worker in report["workers"]}
+    assert by_worker == {"w1": 39, "w2": 1}  # waiting behind the one it worked on; w9 is no worker of ours
+    assert report["max_queue"] == {"messages": 39, "at": "w1"}

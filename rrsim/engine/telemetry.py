@@ -164,7 +164,8 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | Recei
         if not all(_is_count(v) for v in counts):
             raise MalformedError(f"{name}: bad queue counts")
         return ev.RouterState(now_ns, name, life, counts[0], counts[1], counts[2], counters=_counters(header, name),
-                              retried_from=_retried_from(header, name, roster))
+                              retried_from=_by_worker(header, "retried_from", name, roster),
+                              held_by=_by_worker(header, "held_by", name, roster))
     if kind == wire.SILENT:
         peer, peer_life, to = header.get("peer"), header.get("peer_life"), header.get("to")
         silent: list[Any] = [peer_life, header.get("missed"), header.get("requeued")]
@@ -259,13 +260,14 @@ def _counters(header: dict[str, Any], name: str) -> dict[str, int]:
     return counters
 
 
-def _retried_from(header: dict[str, Any], name: str, roster: Roster) -> dict[str, int]:
-    """A router's resends by the worker that had each message before, checked; a name that is not
-    one of our workers (a stranger took messages from the router) is left out."""
-    counts = header.get("retried_from", {})
+def _by_worker(header: dict[str, Any], key: str, name: str, roster: Roster) -> dict[str, int]:
+    """A router's counts by worker (its resends by the worker that had each message before, the
+    most each held at once), checked; a name that is not one of our workers (a stranger took
+    messages from the router) is left out."""
+    counts = header.get(key, {})
     if (not isinstance(counts, dict) or len(counts) > MAX_WORKER_COUNTS
             or not all(isinstance(k, str) and _is_count(v) for k, v in counts.items())):
-        raise MalformedError(f"{name}: bad retried_from")
+        raise MalformedError(f"{name}: bad {key}")
     return {worker: count for worker, count in counts.items() if _is_receiver(worker, roster)}
 
 

@@ -2,9 +2,8 @@
 
 No sockets, no clocks, no processes: ``Model.apply(event)`` is the only way in, and "now"
 is the time of the latest event.  The TUI, the headless report and the tests all read this.
-The handlers here keep each process's record; the parts they hand events to keep the log and
-its causes (log), connections and strangers (peers), what is lost or late (losses), slow
-joiners (joiners), and the statistics asked of it (stats).
+The handlers here keep each process's record; the parts they hand events to keep the log and its
+causes (log), connections and strangers (peers), what is lost or late (losses), slow joiners (joiners)...
 """
 
 from __future__ import annotations
@@ -322,6 +321,7 @@ class Model:
             broker.life.received += fresh
         broker.queued, broker.ready, broker.routed = e.queued, e.ready, max(broker.routed, e.routed)
         broker.max_queued = max(broker.max_queued, e.queued)
+        self.roster.note_held(e.held_by)
         if e.counters:
             self.counters[(e.name, e.life)] = dict(e.counters)
         if e.retried_from:

@@ -129,6 +129,7 @@ class WorkerView:
     # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
     queue: QueueDepth | None = None
     max_queued: int = 0  # a router: the most messages it said it held
+    max_held: int | None = None  # fed by a router: the most messages it said this worker held at once
     # Paused: since when, how many messages wait in its pipe (dealt to it, passed by every other
     # running worker), and when that last grew
     paused_ns: int | None = None
@@ -138,6 +139,15 @@ class WorkerView:
     remote_host: str = ""
     remote_label: str = ""
     clock_uncertainty_ns: int | None = None
+
+    @property
+    def max_queue(self) -> int | None:
+        """The most messages seen waiting for it behind the one it worked on: worked out from its
+        receipts when it is dealt messages as they are sent, else (behind a router) from what the
+        router handed it and it had not done; None while neither is known."""
+        if self.queue is not None:
+            return self.queue.max
+        return None if self.max_held is None else max(0, self.max_held - 1)
 
     @property
     def life(self) -> Life | None:
@@ -327,6 +337,12 @@ class Roster:
             return station.running
         pusher = self.pushers.get(name)
         return pusher is not None and pusher.state in ("starting", "running")
+
+    def note_held(self, held_by: dict[str, int]) -> None:
+        """A router's word on the most messages each worker held at once (handed, not yet done)."""
+        for name, held in held_by.items():
+            if (worker := self.workers.get(name)) is not None:
+                worker.max_held = max(worker.max_held or 0, held)
 
     def fed_by(self, station: WorkerView) -> str:
         """The kind of process that hands ``station`` its messages: a sender (PUSH) or a router."""
