@@ -86,7 +86,6 @@ class Model:
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
-        self._retried_from: dict[tuple[str, int], dict[str, int]] = {}  # (router, life) -> its last word, by worker
 
     # What front ends read, kept by the parts.
     @property
@@ -158,7 +157,7 @@ class Model:
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
             pusher.pid, pusher.state, pusher.links_to = e.pid, "starting", e.links_to
             self.ledger.pusher(pusher_index(e.name))
-            self.journal.note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid, sender=True)
+            self.journal.note_start(e.t_ns, name=e.name, life=e.life, pid=e.pid, sender=True)
             return
         group = self.brokers if e.kind == ROUTER else self.workers
         worker = group.get(e.name)
@@ -186,7 +185,7 @@ class Model:
             self.message_map.row(e.name, e.life, e.t_ns)  # a row on the map from its start, even if it dies with nothing
         worker.state = "starting"
         worker.alive_since = e.t_ns
-        self.journal.note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid)
+        self.journal.note_start(e.t_ns, name=e.name, life=e.life, pid=e.pid)
         self._update_ready(worker)
 
     def _on_ProcessReady(self, e: ev.ProcessReady) -> None:
@@ -319,18 +318,14 @@ class Model:
             count_in_buckets(broker.rate_buckets, e.t_ns // RATE_BUCKET_NS, fresh)
             broker.received += fresh
             broker.life.received += fresh
+            if broker.state == "starting":  # resumed, and routing while some workers are still away
+                broker.state = "alive"
         broker.queued, broker.ready, broker.routed = e.queued, e.ready, max(broker.routed, e.routed)
         broker.max_queued = max(broker.max_queued, e.queued)
         self.roster.note_held(e.held_by)
         if e.counters:
             self.counters[(e.name, e.life)] = dict(e.counters)
-        if e.retried_from:
-            said = self._retried_from.setdefault((e.name, e.life), {})
-            for name, count in e.retried_from.items():
-                worker = self.workers.get(name)
-                if worker is not None and count > said.get(name, 0):  # counts only grow: a stale report adds nothing
-                    worker.retried += count - said.get(name, 0)
-                    said[name] = count
+        self.roster.note_retried((e.name, e.life), e.retried_from)
 
     def _on_PeerSilent(self, e: ev.PeerSilent) -> None:
         worker = self.workers.get(e.peer)

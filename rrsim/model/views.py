@@ -323,6 +323,7 @@ class Roster:
         self.pushers: dict[str, PusherView] = {}  # senders
         self.roles: dict[str, str] = {}  # every process name -> its role
         self.kinds: dict[str, str] = {}  # role -> kind (sender, router, receiver)
+        self._retried_from: dict[tuple[str, int], dict[str, int]] = {}  # (router, life) -> its last word, by worker
 
     def station(self, name: str) -> WorkerView | None:
         """The worker or broker called ``name``: what can be killed, paused and revived."""
@@ -337,6 +338,15 @@ class Roster:
             return station.running
         pusher = self.pushers.get(name)
         return pusher is not None and pusher.state in ("starting", "running")
+
+    def note_retried(self, router: tuple[str, int], retried_from: dict[str, int]) -> None:
+        """A router life's count of the messages it took back from each worker and handed on again."""
+        said = self._retried_from.setdefault(router, {})
+        for name, count in retried_from.items():
+            worker = self.workers.get(name)
+            if worker is not None and count > said.get(name, 0):  # counts only grow: a stale report adds nothing
+                worker.retried += count - said.get(name, 0)
+                said[name] = count
 
     def note_held(self, held_by: dict[str, int]) -> None:
         """A router's word on the most messages each worker held at once (handed, not yet done)."""

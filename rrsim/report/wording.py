@@ -26,6 +26,7 @@ def subjects(entry: LogEntry) -> set[str]:
     """The processes an entry is about (for a log filtered to one worker)."""
     facts = entry.facts
     about = {facts[key] for key in ("name", "a", "b", "pusher", "router") if isinstance(facts.get(key), str)}
+    about.update(facts.get("names", ()))
     about.update(name for pair in facts.get("pairs", ()) for name in pair)
     about.update(life[0] for life in facts.get("lives", ()) or ())
     about.update(facts.get("senders", ()))
@@ -92,7 +93,10 @@ def _run_started(pattern: str, transport: str, endpoints: dict[str, str]) -> str
     return f"run started: {pattern} over {transport}, {where}"
 
 
-def _started(name: str, life: int, pid: int, sender: bool = False) -> str:
+def _started(name: str, life: int, pid: int, sender: bool = False, names: list[str] | None = None,
+             pids: list[int] | None = None) -> str:
+    if names and pids:  # first lives started together
+        return f"{name_runs(names)} started: life 1, pids {min(pids)}..{max(pids)}"
     if sender:
         return f"{name} started (pid {pid})"
     return f"{name} {'revived' if life > 1 else 'started'}: life {life}, pid {pid}"

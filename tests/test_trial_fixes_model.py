@@ -1,0 +1,42 @@
+"""Left from earlier notes (issue 24 item 13), on fixed events: what the fold says about a broker
+back from a pause, connections and starts at scale, the message map, slow joiners and given-up
+messages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rrsim import events as ev
+from rrsim.report.wording import describe, subjects
+from rrsim.scenario.scenario import TUI_DEFAULTS
+from tests.scenes import Script
+
+
+def test_a_broker_resumed_is_alive_once_it_routes_even_before_every_worker_is_back() -> None:
+    script = Script(replace(TUI_DEFAULTS, pattern="reliable", workers=2)).start().run(1.0)
+    script.emit(ev.WorkerPaused(script.t_ns, "b1"))
+    script.emit(ev.LinkChanged(script.t_ns, "w2", "b1", False))  # w2 gave up on its silent broker: back-off
+    script.run(1.0)
+    script.emit(ev.WorkerResumed(script.t_ns, "b1"))
+    assert script.model.brokers["b1"].state == "starting"
+    routed = script.model.brokers["b1"].routed
+    script.emit(ev.RouterState(script.t_ns + 10_000_000, "b1", 1, 0, 1, routed + 5))
+    assert script.model.brokers["b1"].state == "alive"
+
+
+def test_many_workers_starting_at_once_are_one_line_in_the_log() -> None:
+    script = Script(replace(TUI_DEFAULTS, workers=128)).start()
+    started = [entry for entry in script.model.log if entry.what == "started"]
+    texts = [describe(entry) for entry in started]
+    assert len(started) <= 2, texts[:5]  # the workers' line, and the pusher's
+    assert any(text.startswith("w1-w128 started: life 1, pids ") for text in texts), texts
+    assert "w77" in subjects(next(entry for entry in started if "w1-w128" in describe(entry)))
+
+
+def test_a_revived_worker_still_has_a_line_of_its_own() -> None:
+    script = Script(replace(TUI_DEFAULTS, workers=3)).start().run(0.5)
+    script.kill("w2")
+    script.run(0.5)
+    script.revive("w2")
+    assert describe(script.model.log[-1] if script.model.log[-1].what == "started" else
+                    next(e for e in reversed(script.model.log) if e.what == "started")).startswith("w2 revived: life 2")
