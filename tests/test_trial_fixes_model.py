@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from rrsim import events as ev
+from rrsim.model.message_map import SLOT_NS, TIED, MessageMap
 from rrsim.report.wording import describe, subjects
 from rrsim.scenario.scenario import TUI_DEFAULTS
+from rrsim.tui.palette import pusher_colour
+from rrsim.tui.widgets.message_map import LABEL_WIDTH, map_line
 from tests.scenes import Script
 
 
@@ -40,3 +45,15 @@ def test_a_revived_worker_still_has_a_line_of_its_own() -> None:
     script.revive("w2")
     assert describe(script.model.log[-1] if script.model.log[-1].what == "started" else
                     next(e for e in reversed(script.model.log) if e.what == "started")).startswith("w2 revived: life 2")
+
+
+def test_a_map_cell_where_pushers_tie_is_not_given_p1s_colour() -> None:
+    book = MessageMap()
+    t0 = 10 * SLOT_NS
+    book.record_deliveries("w1", 1, np.array([1, 2, 2, 1]), np.full(4, t0), np.zeros(4, dtype=bool))  # p1 2, p2 2
+    book.record_deliveries("w1", 1, np.array([2, 2, 1]), np.full(3, t0 + SLOT_NS), np.zeros(3, dtype=bool))  # p2 most
+    row = book.frame(t0, t0 + SLOT_NS, columns=2).rows[0]
+    assert row.pushers == (TIED, 2)
+    line = map_line(row, peak=4)
+    tied_style = next(span.style for span in line.spans if span.start == LABEL_WIDTH)
+    assert tied_style not in (pusher_colour(1), pusher_colour(2))
