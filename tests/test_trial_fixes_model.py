@@ -57,3 +57,17 @@ def test_a_map_cell_where_pushers_tie_is_not_given_p1s_colour() -> None:
     line = map_line(row, peak=4)
     tied_style = next(span.style for span in line.spans if span.start == LABEL_WIDTH)
     assert tied_style not in (pusher_colour(1), pusher_colour(2))
+
+
+def test_a_pusher_added_later_that_sends_before_every_worker_has_joined_is_a_slow_joiner() -> None:
+    script = Script(replace(TUI_DEFAULTS, workers=3)).start().run(1.0)
+    t = script.t_ns
+    script.emit(ev.ProcessStarted(t, "p2", "pusher", 1, 9999, kind="sender", links_to=("worker",)))
+    script.emit(ev.LinkChanged(t, "p2", "w1", True))
+    script.emit(ev.SentProgress(t + 1, "p2", 30, False, 1, False, joined=False, early=30))  # only w1 connected
+    seqs = np.arange(30, dtype=np.int64)
+    script.emit(ev.Deliveries(t + 2, "w1", 1, np.full(30, 2), seqs, np.full(30, t), np.full(30, t + 2)))
+    script.emit(ev.SentProgress(t + 3, "p2", 40, False, 3, False, joined=True, early=30))
+    lines = [describe(entry) for entry in script.model.log if entry.what == "slow-joiner"]
+    assert len(lines) == 1 and lines[0].startswith("slow joiner: p2 sent 30 messages before all 3 workers"), lines
+    assert "w1 got 30" in lines[0]
