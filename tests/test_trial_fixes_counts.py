@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rrsim import events as ev
-from rrsim.commands.run import report_recording
+from rrsim.commands.run import endpoint_lines, report_recording
 from rrsim.model.model import Model
 from rrsim.recording.file import EventRecorder, RecordingFile
 from rrsim.report.csv_report import write_csv
@@ -93,3 +93,14 @@ def test_behind_a_broker_the_queue_at_each_worker_is_what_the_broker_handed_it_a
     by_worker = {worker["name"]: worker["max_queue"] for worker in report["workers"]}
     assert by_worker == {"w1": 39, "w2": 1}  # waiting behind the one it worked on; w9 is no worker of ours
     assert report["max_queue"] == {"messages": 39, "at": "w1"}
+
+
+# ---------------------------------------------------------------------- item 12
+def test_endpoints_are_printed_whole_at_80_columns() -> None:
+    endpoints = {"b1.backend": "ipc:///tmp/rrsim-o3ngpmkh/b1.backend", "p1": "ipc:///tmp/rrsim-o3ngpmkh/p1"}
+    lines = endpoint_lines(endpoints, 80)
+    assert all(len(line) <= 80 for line in lines), lines
+    for name, endpoint in endpoints.items():
+        assert any(f"{name} {endpoint}" in line for line in lines), lines
+    assert endpoint_lines({"p1": "ipc:///tmp/rrsim-x/p1"}, 80) == ["endpoints: p1 ipc:///tmp/rrsim-x/p1"]
+    assert len(endpoint_lines(endpoints, None)) == 1  # a file or a pipe: no terminal to wrap it

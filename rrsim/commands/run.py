@@ -101,6 +101,16 @@ def _live_view(engine: Engine) -> RenderableType:
         return Group(view, Text(line), workers)
 
 
+def endpoint_lines(endpoints: dict[str, str], width: int | None) -> list[str]:
+    """The endpoints on one line if it fits a terminal ``width`` wide (None: not a terminal), else
+    one a line: a terminal that wraps the line itself would cut a path in two."""
+    pairs = [f"{name} {endpoint}" for name, endpoint in endpoints.items()]
+    line = f"endpoints: {'  '.join(pairs)}"
+    if width is None or len(line) <= width or len(pairs) < 2:
+        return [line]
+    return ["endpoints:", *(f"  {pair}" for pair in pairs)]
+
+
 def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False,
           status: Callable[[], str] | None = None) -> None:
     """Step the engine to the end (or until ``stop()``), showing progress: live on a terminal, a
@@ -111,8 +121,8 @@ def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: F
     def line() -> str:
         return _progress(engine) if status is None else f"{status()}  {_progress(engine)}"
 
-    shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
-    console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
+    for text in endpoint_lines(engine.endpoints, console.width if console.is_terminal else None):
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
     if engine.listener is not None:
         label = join_label(is_loopback(engine.listener.host))
         console.print(f"{label}{engine.listener.join_line()}", highlight=False,
