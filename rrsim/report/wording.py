@@ -286,7 +286,8 @@ _WORDING: dict[str, Callable[..., str]] = {
                                            + (" (CURVE: keys in the allow-list only)" if secure else " (no keys: anyone)")),
     "remote-joined": lambda name, host, address, label, uncertainty_ms: (
         f"{name} joined from {host}" + (f" ({label})" if label and label != host else "")
-        + f" at {address or 'an unknown address'}: remote, not our child; clock within ±{uncertainty_ms:.3f} ms"),
+        + f" at {address or 'an unknown address'}: remote, not our child; "
+        + (f"clock within ±{uncertainty_ms:.3f} ms" if uncertainty_ms else "same clock as ours (this machine)")),
     "refused": lambda address, why, endpoint: f"refused {address or 'a peer'} on {endpoint}: {why}",
 }
 
