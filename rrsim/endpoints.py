@@ -39,6 +39,11 @@ def is_loopback(host: str) -> bool:
     return ipaddress.ip_address(host).is_loopback
 
 
+def join_label(here_only: bool) -> str:
+    """What stands before the join line: listening on loopback, only this machine can join."""
+    return "to join (this machine only): " if here_only else "to join: "
+
+
 def url_host(host: str) -> str:
     """``host`` as it stands in an endpoint: an IPv6 address in brackets."""
     return f"[{host}]" if ":" in host else host

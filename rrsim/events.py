@@ -172,6 +172,8 @@ class RouterState(Event):
     # worker -> messages it had been handed and did not acknowledge in time (dead, silent or slow)
     # that this router life handed over again
     retried_from: dict[str, int] = field(default_factory=dict)
+    # worker -> the most messages it held at once (handed to it, not yet done) since the last report
+    held_by: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,16 @@ class Tick(Event):
 @dataclass(frozen=True)
 class Drained(Event):
     """Every pusher is done and nothing more can arrive: what is undelivered now is lost."""
+
+
+QUIT = "quit"  # RunStopped.by when the live view's q ended the run
+
+
+@dataclass(frozen=True)
+class RunStopped(Event):
+    """The run was ended before it drained: ``by`` is QUIT (the live view's q) or a signal's name."""
+
+    by: str
 
 
 _ARRAY_FIELDS = {"pushers", "seqs", "sent_ns", "recv_ns", "done_ns", "work_us"}

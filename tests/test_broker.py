@@ -9,6 +9,7 @@ import pytest
 from rrsim import events as ev
 from rrsim.errors import UserError
 from rrsim.patterns.dispatch import Dispatcher
+from rrsim.report.report import build_report
 from rrsim.scenario.actions import Action
 from rrsim.scenario.scenario import load_scenario, parse_scenario
 from rrsim.scenario.setup import Setup
@@ -61,6 +62,19 @@ def test_round_robin_deals_in_turn_whatever_each_has_outstanding():
     rr = _three("round-robin")
     assert [rr.next() for _ in range(7)] == [b"w1", b"w2", b"w3", b"w1", b"w2", b"w3", b"w1"]
     assert rr.workers[b"w1"].outstanding == 3  # no limit unless max_outstanding says so
+
+
+def test_the_broker_counts_the_most_each_worker_held_at_once_since_it_last_said():
+    rr = Dispatcher("round-robin")
+    for identity in (b"w1.1", b"w2.1", b"w2.2"):  # w2's second life beside its first, not yet gone
+        rr.ready(identity, 0)
+    for _ in range(7):
+        rr.next()
+    rr.ready(b"w1.1", 3)  # w1 did all three it held: none since
+    assert rr.take_peaks() == {"w1": 3, "w2": 2}
+    assert rr.take_peaks() == {}  # nothing handed since
+    rr.next()
+    assert rr.take_peaks() == {"w2": 3}  # w2.2 had two and now three; w2.1 had two
 
 
 def test_max_outstanding_bounds_every_strategy():
@@ -282,16 +296,20 @@ def test_busy_worker_under_both_patterns():
 @pytest.mark.system
 def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_does_not():
     scenario = load_scenario("busy-worker")
-    shares = {}
+    shares, queues = {}, {}
     for strategy in ("round-robin", "least-loaded"):
         setup = Setup(**{**scenario.setup.to_dict(), "pattern": "lb-broker", "strategy": strategy})
         result = run(setup, scenario.timeline)
         assert result.model.totals().lost == 0
         assert_ledger_consistent(result)
         shares[strategy] = result.model.share(result.model.workers["w1"])
-    # round-robin with no limit is push-pull through a broker: w1 gets its turn, busy or not.
+        queues[strategy] = build_report(result.model)["max_queue"]
+    # round-robin with no limit is push-pull through a broker: w1 gets its turn, busy or not, and
+    # what it cannot do waits at it, not at the broker.
     assert shares["round-robin"] == pytest.approx(0.25, abs=0.01)
     assert shares["least-loaded"] < 0.15
+    assert queues["round-robin"]["at"] == "w1" and queues["round-robin"]["messages"] > 50, queues
+    assert queues["least-loaded"]["messages"] < queues["round-robin"]["messages"] / 5, queues
 
 
 @pytest.mark.system

@@ -105,3 +105,32 @@ def test_keep_logs_keeps_the_childrens_logs_where_asked(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in logs.iterdir()) == ["p1.1.log", "w1.1.log", "w1.2.log", "w2.1.log"]
     assert_nothing_left(tmp_path)
+
+
+PARENT = """
+import os, subprocess, sys, time
+run_dir = sys.argv[1]
+subprocess.Popen([sys.executable, "-m", "rrsim.engine.janitor", run_dir, str(os.getpid())])
+# A child that never asked to die with us (as one that had not got that far when its engine died)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", run_dir + "/w1.spec"])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_janitor_ends_a_stopped_child_that_outlives_its_engine(tmp_path: Path) -> None:
+    run_dir = tmp_path / "rrsim-run"
+    run_dir.mkdir()
+    engine = subprocess.Popen([sys.executable, "-c", PARENT, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    child = int(engine.stdout.readline())
+    try:
+        os.kill(child, signal.SIGSTOP)  # paused: it runs no check of its own
+        wait_until(lambda: len(processes_mentioning(str(run_dir))) >= 3, 30, "the janitor and the child to start")
+        engine.kill()
+        engine.wait()
+        wait_until(lambda: not processes_mentioning(str(run_dir)), 10,
+                   lambda: f"the stopped child to be ended: {processes_mentioning(str(run_dir))}")
+        wait_until(lambda: not run_dir.exists(), 10, "the run directory to be removed")
+    finally:
+        for pid in processes_mentioning(str(run_dir)):
+            os.kill(pid, signal.SIGKILL)

@@ -139,6 +139,7 @@ def test_pause_resume_and_kill_reach_a_remote_worker(tmp_path):
             assert engine.model.workers["w2"].remote_host == socket.gethostname()
             w2 = engine.model.workers["w2"]
             assert (w2.work_ms, w2.speed) == (1.0, 2.0)  # --work-ms 1 at twice the speed: 0.5 ms a message
+            assert w2.clock_uncertainty_ns == 0 and w2.latency_trusted()  # one machine, one clock: latency shown
             engine.pause("w2")
             engine.step(10)
             time.sleep(0.3)  # what was already in its hands is reported after this

@@ -7,8 +7,10 @@ import numpy as np
 
 from rrsim import events as ev
 from rrsim.model.model import Model
+from rrsim.remote.listener import boot_id
 from rrsim.remote.worker import best_offset, clock_sample
 from rrsim.report.report import build_report
+from rrsim.report.wording import describe
 
 SECOND = 1_000_000_000
 
@@ -56,3 +58,18 @@ def test_latency_of_a_remote_worker_is_shown_only_when_its_clock_is_known_well_e
     model = _model_with_remote(uncertainty_ns=2_000_000, latency_ns=5_000_000)
     model.apply(ev.ClockEstimated(2 * SECOND, "w1", 200_000))
     assert model.workers["w1"].latency_trusted()
+
+
+def test_on_the_same_machine_the_clock_is_shared_not_estimated():
+    sent = 1_000_000_000
+    same = {"clock": sent, "ours_ns": sent + 40_000, "boot": boot_id()}
+    assert clock_sample(same, sent, sent + 94_000) == (0, 0)  # one CLOCK_MONOTONIC: offset 0, known exactly
+    assert best_offset([(188_000, 12), clock_sample(same, sent, sent + 94_000)]) == (0, 0)
+    elsewhere = {**same, "boot": "another-machine"}
+    assert clock_sample(elsewhere, sent, sent + 94_000) == (94_000, 40_000 - 47_000)
+    # The same boot, but a clock that is not ours (a time namespace): measured, not assumed.
+    shifted = {**same, "ours_ns": sent + 5_000_000_000}
+    assert clock_sample(shifted, sent, sent + 94_000)[0] == 94_000
+    model = _model_with_remote(uncertainty_ns=0, latency_ns=50_000)
+    assert build_report(model)["workers"][0]["latency_ms"]["p50"] != "n/a"
+    assert "same clock as ours" in describe(next(e for e in model.log if e.what == "remote-joined"))

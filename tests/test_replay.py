@@ -286,7 +286,9 @@ def test_the_live_view_records_what_a_replay_shows(tmp_path: Path, tmp_path_fact
     assert term.wait_exit() == 0
     recorded = read_recording(path)
     assert recorded.header["scenario"] == "interactive" and not recorded.truncated
-    report, _ = run_report(play_all(recorded.events), scenario_of(recorded), interrupted=True)
+    replayed = play_all(recorded.events)
+    assert replayed.stopped_by == "quit"  # a replay says it ended with q, not that it was interrupted
+    report, _ = run_report(replayed, scenario_of(recorded), interrupted=True)
     assert report["workers"][0]["lives"][0]["how_ended"] == "killed"
     assert {life["how_ended"] for w in report["workers"][1:] for life in w["lives"]} == {"run-end"}
 

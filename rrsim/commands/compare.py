@@ -414,8 +414,9 @@ the others still run.
 
 The table: throughput (msgs/s), completed, lost, wait p50/p95/p99 and sojourn mean/p99 (ms),
 fairness (Jain's index), and max queue: the most messages seen waiting at one worker (one
-dealt messages as they are sent, as push-pull's are) or at the broker (as it reports, every
-10 ms).  The chart: each variant's wait on one log-scale axis (p1 to p99.9, p25 to p75, p50, p99).
+dealt messages as they are sent, as push-pull's are; behind a broker, what the broker handed
+it and it had not done, less the one it worked on) or at the broker (as it reports, every
+10 ms), with where.  The chart: each variant's wait on one log-scale axis (p1 to p99.9, p25 to p75, p50, p99).
 
 --json FILE holds every variant's full report (as rrsim run --json writes it) under
 "variants", each with its varied keys under "vary"; --csv FILE one row per variant; --html

@@ -40,6 +40,11 @@ class Interruption:
         """What a shell expects of a process ended by the signal: 128 + its number."""
         return 128 + (self.signum or 0)
 
+    @property
+    def signal_name(self) -> str | None:
+        """The signal's name (SIGINT), once one came."""
+        return None if self.signum is None else signal.Signals(self.signum).name
+
     def _note(self, signum: int, _frame: FrameType | None = None) -> None:
         if self.signum is None:
             self.signum = signum

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,8 +31,10 @@ from rrsim.commands.parser import (
     setup_overrides,
     with_checks,
 )
+from rrsim.endpoints import is_loopback, join_label
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
+from rrsim.events import QUIT
 from rrsim.model.model import Model
 from rrsim.recording.file import (
     EventRecorder,
@@ -100,6 +101,16 @@ def _live_view(engine: Engine) -> RenderableType:
         return Group(view, Text(line), workers)
 
 
+def endpoint_lines(endpoints: dict[str, str], width: int | None) -> list[str]:
+    """The endpoints on one line if it fits a terminal ``width`` wide (None: not a terminal), else
+    one a line: a terminal that wraps the line itself would cut a path in two."""
+    pairs = [f"{name} {endpoint}" for name, endpoint in endpoints.items()]
+    line = f"endpoints: {'  '.join(pairs)}"
+    if width is None or len(line) <= width or len(pairs) < 2:
+        return [line]
+    return ["endpoints:", *(f"  {pair}" for pair in pairs)]
+
+
 def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: False,
           status: Callable[[], str] | None = None) -> None:
     """Step the engine to the end (or until ``stop()``), showing progress: live on a terminal, a
@@ -110,10 +121,11 @@ def _play(engine: Engine, console: Console, stop: Callable[[], bool] = lambda: F
     def line() -> str:
         return _progress(engine) if status is None else f"{status()}  {_progress(engine)}"
 
-    shown = "  ".join(f"{name} {endpoint}" for name, endpoint in engine.endpoints.items())
-    console.print(f"endpoints: {shown}", highlight=False, soft_wrap=True)
+    for text in endpoint_lines(engine.endpoints, console.width if console.is_terminal else None):
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
     if engine.listener is not None:
-        console.print(f"to join from another machine: {engine.listener.join_line()}", highlight=False,
+        label = join_label(is_loopback(engine.listener.host))
+        console.print(f"{label}{engine.listener.join_line()}", highlight=False,
                       markup=False, soft_wrap=True)
     if console.is_terminal:
         with Live(view(), console=console, refresh_per_second=8, transient=True) as live:
@@ -140,11 +152,11 @@ def play(engine: Engine, scenario: Scenario, progress: Console, interruption: In
         if not interruption.interrupted:
             engine.start()
             _play(engine, progress, lambda: interruption.interrupted, status)
-        if interruption.signum is not None:  # interrupted
-            name = signal.Signals(interruption.signum).name
-            progress.print(f"{name}: ending the run and reporting what happened so far", highlight=False)
+        if interruption.interrupted:
+            progress.print(f"{interruption.signal_name}: ending the run and reporting what happened so far",
+                           highlight=False)
     finally:
-        engine.close()
+        engine.close(stopped_by=interruption.signal_name)
     return scenario_report(engine.model, scenario, interruption.interrupted)
 
 
@@ -198,6 +210,7 @@ def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict
     report = build_report(model)
     report["scenario"] = scenario.name
     report["interrupted"] = interrupted
+    report["ended_with_q"] = model.stopped_by == QUIT  # the live view's end: neither drained nor interrupted
     # A timeline changes the run as it goes: theory's answer is for one that stays as it started.
     report["theory"] = None if scenario.timeline or interrupted else theory_block(model)
     return report
@@ -206,7 +219,7 @@ def scenario_report(model: Model, scenario: Scenario, interrupted: bool) -> dict
 def check(report: dict[str, Any], scenario: Scenario) -> list[Outcome]:
     """Evaluate the scenario's checks on ``report`` and write how they came out into it."""
     # An interrupted run has not drained: checks on it would judge half a run.
-    outcomes = [] if report["interrupted"] else evaluate(scenario.checks, report)
+    outcomes = [] if report["interrupted"] or report["ended_with_q"] else evaluate(scenario.checks, report)
     report["checks"] = [outcome.to_json() for outcome in outcomes]
     return outcomes
 
@@ -240,8 +253,9 @@ def _report_recording(recording: RecordingFile, outputs: dict[str, Output], stdo
     model = play_all(event for _, event in recording.read())  # one at a time: a long recording is never all in memory
     if recording.truncated:
         print(f"rrsim: {truncation_note(recording.path, model.version)}", file=sys.stderr)
-    # A run that was interrupted never drained; neither did one whose recording was cut off.
-    report, outcomes = run_report(model, scenario, interrupted=not model.drained)
+    # A run that was interrupted never drained; neither did one whose recording was cut off.  One
+    # ended with q in the live view did not drain either, and was not interrupted: it ended as asked.
+    report, outcomes = run_report(model, scenario, interrupted=not model.drained and model.stopped_by != QUIT)
     if "--json" in outputs:
         write_report(report, outputs["--json"])
     if "--html" in outputs:
@@ -283,11 +297,12 @@ def _print_summary(console: Console, scenario: Scenario, report: dict[str, Any],
         shown = ", ".join(report["lost_ids"][:20])
         more = f" and {report['totals']['lost'] - 20} more" if report["totals"]["lost"] > 20 else ""
         console.print(f"lost: {shown}{more}", highlight=False)
-    if report["interrupted"]:
-        console.print(f"interrupted after {report['elapsed_s']:.2f} s: these are the figures until then "
+    if report["interrupted"] or report.get("ended_with_q"):
+        how = "ended with q" if report.get("ended_with_q") else "interrupted"
+        console.print(f"{how} after {report['elapsed_s']:.2f} s: these are the figures until then "
                       "(what was in flight was not waited for)", highlight=False, soft_wrap=True)
         if scenario.checks:
-            console.print(f"checks not evaluated: the run was interrupted ({len(scenario.checks)} given)",
+            console.print(f"checks not evaluated: the run did not drain ({how}; {len(scenario.checks)} given)",
                           highlight=False)
         return
     passed = [str(outcome.check) for outcome in outcomes if outcome.passed]

@@ -461,11 +461,14 @@ class Engine:
         if hasattr(self, "supervisor"):
             self.supervisor.expect_run_end()
 
-    def close(self) -> None:
-        """End every process, close the sockets, remove the run directory.  Safe to call twice."""
+    def close(self, stopped_by: str | None = None) -> None:
+        """End every process, close the sockets, remove the run directory.  Safe to call twice.
+        ``stopped_by`` ("quit", or a signal's name) says who ended a run that had not finished."""
         if self._closed:
             return
         self._closed = True
+        if stopped_by is not None and not self.finished and self.model.started_ns is not None:
+            self.emit(ev.RunStopped(now_ns(), stopped_by))
         # A second ctrl+c or SIGTERM must not cut the clean-up short: hold them until it is done.
         in_main = threading.current_thread() is threading.main_thread()
         held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}

@@ -186,14 +186,15 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | list[
             raise MalformedError(f"{name}: bad jobs fingerprint")
         return ev.SentProgress(now_ns, name, sent, bool(header.get("blocked")), peers, bool(header.get("done")),
                                joined=bool(header.get("joined", True)), early=min(early, sent), jobs=jobs,
-                               counters=_counters(header, name), believed=_per_receiver(header, "believed", name, roster),
-                               outstanding=_per_receiver(header, "outstanding", name, roster))
+                               counters=_counters(header, name), believed=_by_worker(header, "believed", name, roster),
+                               outstanding=_by_worker(header, "outstanding", name, roster))
     if kind == wire.QUEUE:
         counts: list[Any] = [header.get(key) for key in ("queued", "ready", "routed")]
         if not all(_is_count(v) for v in counts):
             raise MalformedError(f"{name}: bad queue counts")
         return ev.RouterState(now_ns, name, life, counts[0], counts[1], counts[2], counters=_counters(header, name),
-                              retried_from=_retried_from(header, name, roster))
+                              retried_from=_by_worker(header, "retried_from", name, roster),
+                              held_by=_by_worker(header, "held_by", name, roster))
     if kind == wire.SILENT:
         peer, peer_life, to = header.get("peer"), header.get("peer_life"), header.get("to")
         silent: list[Any] = [peer_life, header.get("missed"), header.get("requeued")]
@@ -288,15 +289,11 @@ def _counters(header: dict[str, Any], name: str) -> dict[str, int]:
     return counters
 
 
-def _retried_from(header: dict[str, Any], name: str, roster: Roster) -> dict[str, int]:
-    """A router's resends by the worker that had each message before, checked; a name that is not
-    one of our workers (a stranger took messages from the router) is left out."""
-    return _per_receiver(header, "retried_from", name, roster)
-
-
-def _per_receiver(header: dict[str, Any], key: str, name: str, roster: Roster) -> dict[str, int]:
-    """A count per worker in a report (none: an empty dict), checked; a name that is not one of our
-    workers is left out."""
+def _by_worker(header: dict[str, Any], key: str, name: str, roster: Roster) -> dict[str, int]:
+    """A sender's or router's counts by worker (a router's resends by the worker that had each
+    message before and the most each held at once; a sender's belief of each worker's load and its
+    own messages not yet done there), checked; a name that is not one of our workers (a stranger
+    took messages) is left out."""
     counts = header.get(key, {})
     if (not isinstance(counts, dict) or len(counts) > MAX_WORKER_COUNTS
             or not all(isinstance(k, str) and _is_count(v) for k, v in counts.items())):

@@ -28,18 +28,23 @@ class SlowJoiners:
         for worker_name, batches in pusher.received_unjoined.items():
             _count_early(pusher, worker_name, np.concatenate(batches))
         pusher.received_unjoined, pusher.kept_unjoined = {}, 0
-        self._check(t_ns)
+        self._check(t_ns, pusher)
 
-    def _check(self, t_ns: int) -> None:
-        """Once every pusher has had all its expected peers at once: did any send before that?"""
+    def _check(self, t_ns: int, pusher: PusherView) -> None:
+        """Once every pusher has had all its expected peers at once: did any send before that?
+        After that, a pusher added later is asked the same on its own, when it joins."""
         pushers = self.roster.pushers.values()
-        if self.all_linked_once or not all(p.joined for p in pushers):
+        if self.all_linked_once:
+            early = {pusher.name: pusher.early} if pusher.early else {}
+        elif all(p.joined for p in pushers):
+            self.all_linked_once = True
+            early = {p.name: p.early for p in pushers if p.early}
+        else:
             return
-        self.all_linked_once = True
-        early = {p.name: p.early for p in pushers if p.early}
         running = [w for w in self.roster.workers.values() if w.running]
         if not early or len(running) < 2:
             return
+        self.log.forget_cause(("slow-joiner",))  # a later pusher's is a line of its own
         self._early_senders = list(early)
         self.log.note_cause(("slow-joiner",), t_ns, "warn", "slow-joiner", senders=list(early),
                             count=sum(early.values()), workers=len(running), taken=self._early_taken())

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from rrsim.model.views import NS, LogEntry, pusher_name
 
 LOG_LENGTH = 1000
+FOLD_NS = NS  # connections coming up, or first lives starting, this close together are one log line
 BURST_NS = 2 * NS  # the same setting changed again within this time is one log line (a key held down)
 
 CauseKey = tuple[Any, ...]
@@ -38,6 +39,21 @@ class EventLog:
             self.last_start_serial = entry.serial
         return entry
 
+    def note_start(self, t_ns: int, **facts: Any) -> None:
+        """A process started.  A receiver's or router's first life within FOLD_NS of the last one
+        joins its line (256 workers are one line, as their connections are); others have their own."""
+        key = ("started",)
+        wave = self._causes.get(key)
+        if facts["life"] != 1 or facts.get("sender"):
+            self.note(t_ns, "start", "started", **facts)
+        elif wave is not None and t_ns - (wave.until_ns or wave.t_ns) < FOLD_NS:
+            names, pids = wave.facts.get("names", [wave.facts["name"]]), wave.facts.get("pids", [wave.facts["pid"]])
+            self._causes[key] = self.rewrite(wave, t_ns, names=[*names, facts["name"]], pids=[*pids, facts["pid"]])
+            self._serial += 1
+            self.last_start_serial = self._serial  # links told from now on go on a line after it
+        else:
+            self._causes[key] = self.note(t_ns, "start", "started", **facts)
+
     def rewrite(self, old: LogEntry, t_ns: int, **facts: Any) -> LogEntry:
         """Update ``old`` in place (same place in the log, new facts); if it has left the log, add it anew."""
         self.revision += 1
@@ -52,6 +68,12 @@ class EventLog:
     def cause(self, key: CauseKey) -> LogEntry | None:
         """The entry of cause ``key``, if it has one."""
         return self._causes.get(key)
+
+    def update_cause(self, key: CauseKey, **facts: Any) -> None:
+        """New facts for the entry of cause ``key`` (a count that grew), if it has one: its time stays."""
+        old = self._causes.get(key)
+        if old is not None:
+            self._causes[key] = self.rewrite(old, old.until_ns or old.t_ns, **facts)
 
     def forget_cause(self, key: CauseKey) -> None:
         """The next entry of cause ``key`` starts a line of its own."""

@@ -15,6 +15,7 @@ import numpy as np
 from rrsim.names import name_number as _number
 
 SLOT_NS = 100_000_000
+TIED = -3  # a cell's pusher when two or more gave it the most: no one pusher's colour
 PUSHER_SLOTS = 8  # pushers counted apart (the ninth shares the first's colour, as in the tiles)
 _GROW = 64
 
@@ -55,7 +56,7 @@ class MapRow:
     name: str
     life: int
     counts: tuple[int, ...]  # messages received in each column
-    pushers: tuple[int, ...]  # the pusher most of them came from (1 = p1), 0 if none
+    pushers: tuple[int, ...]  # the pusher most of them came from (1 = p1), 0 if none, TIED if two or more
     late: tuple[int, ...]
     lost: tuple[int, ...]
 
@@ -162,7 +163,9 @@ def _columns(row: LifeRow, first: int, per_column: int, columns: int) -> MapRow:
         received, late, lost = (_sum_columns(part[start:hi], lead, spanned, per_column)
                                 for part in (row.received, row.late, row.lost))
         counts = received.sum(axis=1)
-        dominant = np.where(counts > 0, received.argmax(axis=1) + 1, 0)
+        most = received.max(axis=1)
+        tied = (received == most[:, None]).sum(axis=1) > 1
+        dominant = np.where(counts > 0, np.where(tied, TIED, received.argmax(axis=1) + 1), 0)
         for whole, part in zip(cells, (counts, dominant, late, lost), strict=True):
             whole[column : column + spanned] = part.tolist()
     drawn = MapRow(row.name, row.life, *(tuple(column_values) for column_values in cells))

@@ -2,9 +2,8 @@
 
 No sockets, no clocks, no processes: ``Model.apply(event)`` is the only way in, and "now"
 is the time of the latest event.  The TUI, the headless report and the tests all read this.
-The handlers here keep each process's record; the parts they hand events to keep the log and
-its causes (log), connections and strangers (peers), what is lost or late (losses), slow
-joiners (joiners), and the statistics asked of it (stats).
+The handlers here keep each process's record; the parts they hand events to keep the log and its
+causes (log), connections and strangers (peers), what is lost or late (losses), slow joiners (joiners)...
 """
 
 from __future__ import annotations
@@ -83,10 +82,10 @@ class Model:
         self.strategy = ""  # a broker's, when there is one
         self.sending_held = False
         self.drained = False
+        self.stopped_by: str | None = None  # "quit" or a signal's name: the run was ended before it drained
         self.version = 0  # bumped on every event, so a front end can skip unchanged frames
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # a pattern's own counts per (process, life)
         self.given_up_why: dict[str, int] = {}  # why messages were given up: "no-ack", "silent", "gone"
-        self._retried_from: dict[tuple[str, int], dict[str, int]] = {}  # (router, life) -> its last word, by worker
 
     # What front ends read, kept by the parts.
     @property
@@ -159,7 +158,7 @@ class Model:
             pusher = self.pushers.setdefault(e.name, PusherView(e.name))
             pusher.pid, pusher.state, pusher.links_to = e.pid, "starting", e.links_to
             self.ledger.pusher(pusher_index(e.name))
-            self.journal.note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid, sender=True)
+            self.journal.note_start(e.t_ns, name=e.name, life=e.life, pid=e.pid, sender=True)
             return
         group = self.brokers if e.kind == ROUTER else self.workers
         worker = group.get(e.name)
@@ -187,7 +186,7 @@ class Model:
             self.message_map.row(e.name, e.life, e.t_ns)  # a row on the map from its start, even if it dies with nothing
         worker.state = "starting"
         worker.alive_since = e.t_ns
-        self.journal.note(e.t_ns, "start", "started", name=e.name, life=e.life, pid=e.pid)
+        self.journal.note_start(e.t_ns, name=e.name, life=e.life, pid=e.pid)
         self._update_ready(worker)
 
     def _on_ProcessReady(self, e: ev.ProcessReady) -> None:
@@ -206,7 +205,8 @@ class Model:
         life = worker.life_numbered(e.life) if worker else None
         if worker is None or life is None:
             return
-        life.ended_ns, life.how_ended, life.exit_code, life.log_tail = e.t_ns, e.how, e.exit_code, e.log_tail
+        exit_code = None if e.how == "run-end" else e.exit_code  # SIGKILLed with the run: says nothing of the life
+        life.ended_ns, life.how_ended, life.exit_code, life.log_tail = e.t_ns, e.how, exit_code, e.log_tail
         if life is not worker.life:
             # An earlier incarnation reaped after its successor started (kill and revive at once).
             self.journal.note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
@@ -218,8 +218,8 @@ class Model:
             return  # the state a worker had when the run ended is what the report shows
         worker.state = e.how
         counted = {"routed": worker.routed, "held": worker.queued} if worker.kind == ROUTER else {"received": life.received}
-        self.journal.note(e.t_ns, "end", "ended", name=e.name, how=e.how, exit_code=e.exit_code, life=life.number,
-                          pid=life.pid, **counted)
+        self.journal.note_cause(("ended", e.name, life.number), e.t_ns, "end", "ended", name=e.name, how=e.how,
+                                exit_code=e.exit_code, life=life.number, pid=life.pid, host=worker.remote_host, **counted)
         worker.queued = worker.ready = 0  # a dead broker holds nothing and knows no one
         for line in e.log_tail:
             self.journal.note(e.t_ns, "warn", "log-line", name=e.name, line=line)
@@ -320,19 +320,16 @@ class Model:
             count_in_buckets(broker.rate_buckets, e.t_ns // RATE_BUCKET_NS, fresh)
             broker.received += fresh
             broker.life.received += fresh
+            if broker.state == "starting":  # resumed, and routing while some workers are still away
+                broker.state = "alive"
         broker.queued, broker.ready, broker.routed = e.queued, e.ready, max(broker.routed, e.routed)
         broker.max_queued = max(broker.max_queued, e.queued)
         slot = e.t_ns // PEAK_SLOT_NS
         broker.queued_peaks[slot] = max(broker.queued_peaks.get(slot, 0), e.queued)
+        self.roster.note_held(e.held_by)
         if e.counters:
             self.counters[(e.name, e.life)] = dict(e.counters)
-        if e.retried_from:
-            said = self._retried_from.setdefault((e.name, e.life), {})
-            for name, count in e.retried_from.items():
-                worker = self.workers.get(name)
-                if worker is not None and count > said.get(name, 0):  # counts only grow: a stale report adds nothing
-                    worker.retried += count - said.get(name, 0)
-                    said[name] = count
+        self.roster.note_retried((e.name, e.life), e.retried_from)
 
     def _on_PeerSilent(self, e: ev.PeerSilent) -> None:
         worker = self.workers.get(e.peer)
@@ -395,6 +392,8 @@ class Model:
                 self.losses.count_late(e.t_ns, worker, life, before_life & firsts, router_down, firsts)
         worker.received += n
         life.received += n
+        if life.ended_ns is not None:  # its end's line counts what was still in telemetry's flight then
+            self.journal.update_cause(("ended", worker.name, life.number), received=life.received)
         if worker.state == "silent" and life is worker.life:
             worker.state = "alive"  # declared dead, and heard from after all
         self.message_map.record_deliveries(worker.name, life.number, e.pushers, e.recv_ns, late)
@@ -433,7 +432,9 @@ class Model:
         self.drained = True
         self.losses.queued_for_dead = {}
 
-
+    def _on_RunStopped(self, e: ev.RunStopped) -> None:
+        self.stopped_by = e.by
+        self.journal.note(e.t_ns, "info", "stopped", by=e.by)
     # ----------------------------------------------------------------- helpers
     def _update_ready(self, worker: WorkerView) -> None:
         if worker.state != "starting":

@@ -10,13 +10,12 @@ import numpy.typing as npt
 
 from rrsim import events as ev
 from rrsim.model.ledger import Ledger
-from rrsim.model.log import EventLog
-from rrsim.model.views import NS, Refused, Roster, Stranger, pusher_name
+from rrsim.model.log import FOLD_NS, EventLog
+from rrsim.model.views import Refused, Roster, Stranger, pusher_name
 
 # A peer we cannot name this long after it connected is a stranger: one of ours says who it is
 # (its link report) within a few ms, or is known already by its process id.
 STRANGER_GRACE_NS = 500_000_000
-LINK_FOLD_NS = NS  # connections coming up (or going down) this close together are one log line
 
 
 class Peers:
@@ -66,7 +65,7 @@ class Peers:
             self.links.discard(link)
         key = ("links", e.up)
         wave = self.log.cause(key)
-        if wave is not None and (e.t_ns - (wave.until_ns or wave.t_ns) >= LINK_FOLD_NS
+        if wave is not None and (e.t_ns - (wave.until_ns or wave.t_ns) >= FOLD_NS
                                  or self.log.last_start_serial > wave.serial):
             # A new wave of connections, told on a line of its own; so are those after a process
             # started (P): its line comes first, not after links to it told on an earlier line.

@@ -77,8 +77,9 @@ def fairness(workers: Iterable[WorkerView], now_ns: int) -> float | None:
 def longest_queue(workers: Iterable[WorkerView], brokers: Iterable[WorkerView]) -> tuple[int, str] | None:
     """(messages, where): the most messages seen waiting at one worker or router, or None
     when no station's queue is known."""
-    seen = [(w.queue.max, w.name) for w in workers if w.queue is not None]
-    seen += [(b.max_queued, b.name) for b in brokers]
+    # The brokers first: at a tie, the first is named, and behind a broker that is where messages wait.
+    seen = [(b.max_queued, b.name) for b in brokers]
+    seen += [(queue, w.name) for w in workers if (queue := w.max_queue) is not None]
     return max(seen, key=lambda pair: pair[0]) if seen else None
 
 

@@ -133,6 +133,7 @@ class WorkerView:
     queue: QueueDepth | None = None
     max_queued: int = 0  # a router: the most messages it said it held
     queued_peaks: dict[int, int] = field(default_factory=dict)  # a router: the most it said it held per 100 ms slot
+    max_held: int | None = None  # fed by a router: the most messages it said this worker held at once
     # Paused: since when, how many messages wait in its pipe (dealt to it, passed by every other
     # running worker), and when that last grew
     paused_ns: int | None = None
@@ -142,6 +143,15 @@ class WorkerView:
     remote_host: str = ""
     remote_label: str = ""
     clock_uncertainty_ns: int | None = None
+
+    @property
+    def max_queue(self) -> int | None:
+        """The most messages seen waiting for it behind the one it worked on: worked out from its
+        receipts when it is dealt messages as they are sent, else (behind a router) from what the
+        router handed it and it had not done; None while neither is known."""
+        if self.queue is not None:
+            return self.queue.max
+        return None if self.max_held is None else max(0, self.max_held - 1)
 
     @property
     def life(self) -> Life | None:
@@ -322,6 +332,7 @@ class Roster:
         self.pushers: dict[str, PusherView] = {}  # senders
         self.roles: dict[str, str] = {}  # every process name -> its role
         self.kinds: dict[str, str] = {}  # role -> kind (sender, router, receiver)
+        self._retried_from: dict[tuple[str, int], dict[str, int]] = {}  # (router, life) -> its last word, by worker
 
     def station(self, name: str) -> WorkerView | None:
         """The worker or broker called ``name``: what can be killed, paused and revived."""
@@ -336,6 +347,21 @@ class Roster:
             return station.running
         pusher = self.pushers.get(name)
         return pusher is not None and pusher.state in ("starting", "running")
+
+    def note_retried(self, router: tuple[str, int], retried_from: dict[str, int]) -> None:
+        """A router life's count of the messages it took back from each worker and handed on again."""
+        said = self._retried_from.setdefault(router, {})
+        for name, count in retried_from.items():
+            worker = self.workers.get(name)
+            if worker is not None and count > said.get(name, 0):  # counts only grow: a stale report adds nothing
+                worker.retried += count - said.get(name, 0)
+                said[name] = count
+
+    def note_held(self, held_by: dict[str, int]) -> None:
+        """A router's word on the most messages each worker held at once (handed, not yet done)."""
+        for name, held in held_by.items():
+            if (worker := self.workers.get(name)) is not None:
+                worker.max_held = max(worker.max_held or 0, held)
 
     def fed_by(self, station: WorkerView) -> str:
         """The kind of process that hands ``station`` its messages: a sender (PUSH) or a router."""

@@ -20,6 +20,12 @@ from rrsim.limits import Limit
 PEWMA_DECAY_NS = 10_000_000_000  # how fast a peak of service time fades: about 10 s
 
 
+def worker_name(identity: bytes) -> tuple[str, int] | None:
+    """``w3.2`` -> ("w3", 2): a worker's identity is its name and life; None for one not ours."""
+    name, _, life = identity.decode(errors="replace").partition(".")
+    return (name, int(life)) if life.isdigit() and len(life) < 9 else None
+
+
 @dataclass
 class Candidate:
     """What the broker knows of one worker."""
@@ -113,6 +119,9 @@ class Dispatcher:
         self.workers: dict[bytes, Candidate] = {}
         self.room: OrderedDict[bytes, Candidate] = OrderedDict()
         self._clock = 0  # counts reports and hand-overs: an order, not a time
+        # The most each worker has held at once (handed, not yet done) since they were last taken:
+        # the queue at a worker behind the broker, which neither the worker nor the engine can see.
+        self._peaks: dict[bytes, int] = {}
         self._turn = -1  # round robin: the order of the one served last
 
     def set_strategy(self, strategy: str) -> None:
@@ -152,9 +161,20 @@ class Dispatcher:
         self._turn = worker.order
         worker.given += 1
         worker.sent_at.append(now_ns)
+        self._peaks[worker.identity] = max(self._peaks.get(worker.identity, 0), worker.outstanding)
         self.room.pop(worker.identity)
         self._update_room(worker)  # with room left it goes to the back: served now
         return worker.identity
+
+    def take_peaks(self) -> dict[str, int]:
+        """By worker name, the most messages each held at once since the last call (only those
+        handed one since)."""
+        peaks: dict[str, int] = {}
+        for identity, peak in self._peaks.items():
+            if (who := worker_name(identity)) is not None:
+                peaks[who[0]] = max(peaks.get(who[0], 0), peak)
+        self._peaks = {}
+        return peaks
 
     def full(self, identity: bytes) -> None:
         """Its pipe is full (the send would block): the message was not sent; no more until it says ready."""

@@ -135,7 +135,7 @@ def broker(runtime: ChildRuntime) -> None:
             next_housekeeping_ns = now + REPORT_NS
         current = (len(held), len(workers), routed)
         if current != reported and now - last_report_ns >= REPORT_NS:
-            runtime.report(wire.QUEUE, queued=len(held), ready=len(workers), routed=routed)
+            runtime.report(wire.QUEUE, queued=len(held), ready=len(workers), routed=routed, held_by=workers.take_peaks())
             reported, last_report_ns = current, now
 
 

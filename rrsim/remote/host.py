@@ -17,7 +17,7 @@ import zmq
 from rrsim import events as ev
 from rrsim.child.spec import ChildSpec, Curve
 from rrsim.errors import UserError
-from rrsim.remote.listener import LOST_CONTACT_NS, Listener, now_ns, reply
+from rrsim.remote.listener import LOST_CONTACT_NS, Listener, boot_id, now_ns, reply
 from rrsim.scenario.setup import check_value
 
 
@@ -91,6 +91,9 @@ class RemoteWorker:
         return None if self.ended else self.end("run-end", None)
 
 
+BOOT_ID = boot_id()  # read once: a clock answer must not wait for a file
+
+
 class Host:
     """The join endpoint's conversations and the remote workers that joined through it."""
 
@@ -129,7 +132,7 @@ class Host:
         if not isinstance(request, dict):
             return ev.MalformedTelemetry(now_ns(), "join request is not a JSON object")
         if "clock" in request:  # NTP-style: the worker times the round trip around our clock
-            reply(self.join_sock, identity, {"clock": request["clock"], "ours_ns": now_ns()})
+            reply(self.join_sock, identity, {"clock": request["clock"], "ours_ns": now_ns(), "boot": BOOT_ID})
             return None
         try:
             return _join_request(identity, request, address)

@@ -29,9 +29,10 @@ from rrsim.child.sockets import monitor_event
 from rrsim.child.spec import ChildSpec, Curve
 from rrsim.endpoints import parse_connect
 from rrsim.errors import UserError
-from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS
+from rrsim.remote.listener import ENGINE_SILENT_NS, HANDSHAKE_FAILURES, HEARTBEAT_NS, boot_id
 
 JOIN_TIMEOUT_S = 5.0
+BOOT_ID = boot_id()
 CLOCK_SAMPLES = 16  # round trips on joining; the shortest gives the offset (its error is within half of it)
 CLOCK_REFRESH_NS = 2_000_000_000  # then one round trip this often: clocks drift apart (ppm) over a long run
 CLOCK_FIRST_REFRESH_S = 0.5  # the first soon after joining, when the join's own traffic has settled
@@ -177,7 +178,10 @@ def clock_sample(answer: dict[str, Any], sent_ns: int, back_ns: int) -> tuple[in
     """(round trip, offset) from the answer to a clock question asked at ``sent_ns``."""
     if answer.get("clock") != sent_ns or not isinstance(answer.get("ours_ns"), int):
         return None  # a late answer to an earlier question: its round trip is unknown
-    return back_ns - sent_ns, answer["ours_ns"] - (sent_ns + back_ns) // 2
+    rtt, offset = back_ns - sent_ns, answer["ours_ns"] - (sent_ns + back_ns) // 2
+    if BOOT_ID and answer.get("boot") == BOOT_ID and abs(offset) <= rtt // 2:
+        return 0, 0  # the same machine, and its clock read inside our trip: one clock, no offset
+    return rtt, offset
 
 
 def best_offset(samples: list[tuple[int, int]]) -> tuple[int, int]:

@@ -53,7 +53,7 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
         "latency_ms": ({q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
                        if worker.latency_trusted() else dict.fromkeys(("p50", "p95", "p99"), "n/a")),
-        "max_queue": None if worker.queue is None else worker.queue.max,
+        "max_queue": worker.max_queue,
         "lives": [_life_report(model, life, "received") for life in worker.lives],
         # messages it held and did not acknowledge in time that a router handed over again
         "retried": worker.retried,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from rrsim.events import QUIT
 from rrsim.kinds import ROUTER, SENDER
 from rrsim.model.views import NS, LogEntry
 
@@ -25,6 +26,7 @@ def subjects(entry: LogEntry) -> set[str]:
     """The processes an entry is about (for a log filtered to one worker)."""
     facts = entry.facts
     about = {facts[key] for key in ("name", "a", "b", "pusher", "router") if isinstance(facts.get(key), str)}
+    about.update(facts.get("names", ()))
     about.update(name for pair in facts.get("pairs", ()) for name in pair)
     about.update(life[0] for life in facts.get("lives", ()) or ())
     about.update(facts.get("senders", ()))
@@ -91,7 +93,10 @@ def _run_started(pattern: str, transport: str, endpoints: dict[str, str]) -> str
     return f"run started: {pattern} over {transport}, {where}"
 
 
-def _started(name: str, life: int, pid: int, sender: bool = False) -> str:
+def _started(name: str, life: int, pid: int, sender: bool = False, names: list[str] | None = None,
+             pids: list[int] | None = None) -> str:
+    if names and pids:  # first lives started together
+        return f"{name_runs(names)} started: life 1, pids {min(pids)}..{max(pids)}"
     if sender:
         return f"{name} started (pid {pid})"
     return f"{name} {'revived' if life > 1 else 'started'}: life {life}, pid {pid}"
@@ -99,13 +104,15 @@ def _started(name: str, life: int, pid: int, sender: bool = False) -> str:
 
 def _ended(name: str, how: str, exit_code: int | None, life: int | None = None, pid: int | None = None,
            earlier_life: bool = False, received: int | None = None, routed: int | None = None,
-           held: int = 0) -> str:
+           held: int = 0, host: str = "") -> str:
+    # A remote worker is not our child: no pid or exit code of its reaches us.
+    code = f"remote on {host}" if host else f"exit code {exit_code}"
     if life is None:
-        return f"{name} {how} (exit code {exit_code})"
+        return f"{name} {how} ({code})"
     if earlier_life:  # reaped after its next life started: said the same way, whichever came first
-        return f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}; its next life had started)"
+        return f"{name} {how} (life {life}, pid {pid}, {code}; its next life had started)"
     done = f"routed {routed}" if routed is not None else f"received {received}"
-    text = f"{name} {how} (life {life}, pid {pid}, exit code {exit_code}, {done})"
+    text = f"{name} {how} (life {life}, {f'pid {pid}, ' if not host else ''}{code}, {done})"
     # The broker's last report of its queue, up to a tick old; the ledger counts what was lost.
     return text + (f": it last reported holding {plural(held, 'message')}" if held else "")
 
@@ -244,6 +251,7 @@ _WORDING: dict[str, Callable[..., str]] = {
     "run-started": _run_started,
     "started": _started,
     "ended": _ended,
+    "stopped": lambda by: "run ended with q, before it drained" if by == QUIT else f"run ended by {by}, before it drained",
     "log-line": lambda name, line: f"  {name}: {line}",
     "paused": lambda name, remote=False: f"{name} paused ({'by control message: not our child' if remote else 'SIGSTOP'})",
     "resumed": lambda name, remote=False: f"{name} resumed ({'by control message' if remote else 'SIGCONT'})",
@@ -278,7 +286,8 @@ _WORDING: dict[str, Callable[..., str]] = {
                                            + (" (CURVE: keys in the allow-list only)" if secure else " (no keys: anyone)")),
     "remote-joined": lambda name, host, address, label, uncertainty_ms: (
         f"{name} joined from {host}" + (f" ({label})" if label and label != host else "")
-        + f" at {address or 'an unknown address'}: remote, not our child; clock within ±{uncertainty_ms:.3f} ms"),
+        + f" at {address or 'an unknown address'}: remote, not our child; "
+        + (f"clock within ±{uncertainty_ms:.3f} ms" if uncertainty_ms else "same clock as ours (this machine)")),
     "refused": lambda address, why, endpoint: f"refused {address or 'a peer'} on {endpoint}: {why}",
 }
 

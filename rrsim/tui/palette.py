@@ -39,6 +39,7 @@ SPARK = "#5fd7af"
 LATE = "#ffaf5f"
 WARNING = "bold #ff5f5f"
 MUTED = "#8a8a8a"
+TIE = "#eeeeee"  # a map cell where pushers gave as many: none of their colours
 
 
 def state_colour(state: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
+from rrsim.events import QUIT
 from rrsim.model.model import Model
 from rrsim.recording.file import Recording, RecordingFile, truncation_note
 from rrsim.recording.player import Player, Timeline
@@ -103,7 +104,7 @@ class LiveRun:
                 self._thread.join(JOIN_S)
             # The stepping thread is done with the sockets (join is the hand-over); closing from the
             # main thread lets the engine hold off a second ctrl+c while it cleans up.
-            self.engine.close()
+            self.engine.close(stopped_by=QUIT)
 
 
 class StaticRun:

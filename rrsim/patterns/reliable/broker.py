@@ -12,7 +12,7 @@ import zmq
 from rrsim import wire
 from rrsim.child.runtime import ChildRuntime
 from rrsim.child.sockets import has_input
-from rrsim.patterns.dispatch import Dispatcher
+from rrsim.patterns.dispatch import Dispatcher, worker_name
 from rrsim.patterns.reliable.book import Book, GivenUp
 from rrsim.patterns.reliable.protocol import (
     ACK,
@@ -27,7 +27,6 @@ from rrsim.patterns.reliable.protocol import (
     Key,
     Settings,
     per_worker,
-    worker_name,
 )
 
 
@@ -224,7 +223,8 @@ class Broker:
         current = (book.queued, len(self.workers), self.routed, *counters.values())
         if current != self.reported and now - self.last_report_ns >= REPORT_NS:
             self.runtime.report(wire.QUEUE, queued=book.queued, ready=len(self.workers), routed=self.routed,
-                                counters=counters, retried_from=per_worker(book.retried_from))
+                                counters=counters, retried_from=per_worker(book.retried_from),
+                                held_by=self.workers.take_peaks())
             self.reported, self.last_report_ns = current, now
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rrsim import wire
 from rrsim.child.spec import ChildSpec
 from rrsim.patterns.brokered import BYE, READY
+from rrsim.patterns.dispatch import worker_name
 
 __all__ = ["BYE", "READY"]  # with the rest below: every frame this pattern speaks, in one place
 
@@ -39,12 +40,6 @@ class Settings:
     def of(cls, spec: ChildSpec) -> Settings:
         own = spec.pattern_setup
         return cls(float(own["retry_ms"]), int(own["retries"]), float(own["heartbeat_ms"]), int(own["liveness"]))
-
-
-def worker_name(identity: bytes) -> tuple[str, int] | None:
-    """``w3.2`` -> ("w3", 2); None for an identity that is not one of ours."""
-    name, _, life = identity.decode(errors="replace").partition(".")
-    return (name, int(life)) if life.isdigit() and len(life) < 9 else None
 
 
 def per_worker(counts: Counter[bytes]) -> dict[str, int]:

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from rrsim.endpoints import join_label as here_only_label
 from rrsim.tui.controls import speed_text
 from rrsim.tui.frames import ReplayFrame, StatusFrame, TopologyFrame
 from rrsim.tui.palette import MUTED, WARNING
@@ -74,7 +75,7 @@ class JoinLine(Widget):
 
 
 def join_label(topology: TopologyFrame) -> str:
-    return "to join (this machine only): " if topology.join_here_only else "to join: "
+    return here_only_label(topology.join_here_only)
 
 
 class JoinScreen(ModalScreen[None]):

@@ -1,5 +1,6 @@
 """The message map: time runs left to right, one row per worker life, each cell shaded by how
-many messages that life received then and coloured by the pusher most came from; lost messages
+many messages that life received then and coloured by the pusher most came from (white where
+pushers gave as many); lost messages
 are a red cross where the life they were dealt to ended, late ones an orange cell.
 
 With more lives than rows fit (128 workers, say), it shows the rows that fit around the selected
@@ -15,8 +16,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from rrsim.model.message_map import MapFrame, MapRow
-from rrsim.tui.palette import LATE, WARNING, pusher_colour
+from rrsim.model.message_map import TIED, MapFrame, MapRow
+from rrsim.tui.palette import LATE, TIE, WARNING, pusher_colour
 
 SHADES = "▁▂▃▄▅▆▇█"
 # A cell's character by number, 0 blank, 1-8 the shades, 9 lost: numbers become digits, and
@@ -28,7 +29,7 @@ FRAME_WIDTH = 2  # its border
 BORDER_HEIGHT = 2
 MAX_HEIGHT = 0.55  # of the body, as the tiles' grid (app.tcss)
 LOST, BLANK, LATE_CELL = -1, 0, -2  # a cell's colour code; a pusher's is its index (1 = p1)
-CODE_STYLES = {LOST: WARNING, BLANK: "", LATE_CELL: LATE}
+CODE_STYLES = {LOST: WARNING, BLANK: "", LATE_CELL: LATE, TIED: TIE}  # TIED: pushers gave as many
 
 
 class MessageMapView(Vertical, can_focus=False):
