@@ -77,13 +77,13 @@ async def chromium(profile: Path, width: int = 1280, height: int = 800) -> Async
     """A headless Chromium with its own profile in ``profile``, ended on leaving."""
     assert CHROMIUM is not None
     profile.mkdir(parents=True, exist_ok=True)
+    active = profile / "DevToolsActivePort"  # Chromium writes the port it chose here once its protocol is open
+    active.unlink(missing_ok=True)  # a profile used before holds the last one's
     with (profile / "chromium.log").open("w") as log:
         process = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
                                     f"--user-data-dir={profile}", "--no-first-run", "about:blank"],
                                    stdout=log, stderr=log)
     try:
-        # Chromium writes the port it chose here once its protocol is open.
-        active = profile / "DevToolsActivePort"
         deadline = asyncio.get_running_loop().time() + START_WITHIN_S
         while not (active.exists() and active.read_text().count("\n") >= 1):
             if process.poll() is not None or asyncio.get_running_loop().time() > deadline:

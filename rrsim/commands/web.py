@@ -60,24 +60,31 @@ class TabServer(Server):
         logging.getLogger().setLevel(logging.WARNING)
 
     async def on_startup(self, app: web.Application) -> None:
-        print(f"rrsim: the live view is on {self.public_url} (each browser tab starts a run of its own; "
-              "closing the tab ends it); ctrl+c ends every run and this server", file=sys.stderr, flush=True)
+        pass  # textual-serve's banner; ours is said once the port is bound (serve)
 
     async def on_shutdown(self, app: web.Application) -> None:
-        # Without this aiohttp waits a minute for the open websockets before it cancels their handlers.
+        # Otherwise aiohttp waits for the open websockets before it cancels their handlers (23 s with one tab).
         for task in self.tabs:
             task.cancel()
         if self.tabs:
             await asyncio.wait(self.tabs, timeout=TABS_END_WITHIN_S)
+
+    def serve(self, debug: bool = False) -> None:
+        """Server.serve, with SIGHUP beside SIGINT and SIGTERM, and our line once the port is bound."""
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.request_exit)
+        web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
+                     print=lambda *_: print(f"rrsim: the live view is on {self.public_url} (each browser tab starts a "
+                                            "run of its own; closing the tab ends it); ctrl+c ends every run and this "
+                                            "server", file=sys.stderr, flush=True))
 
 
 def serve(argv: Sequence[str], host: str, port: int) -> int:
     """Serve until ctrl+c, SIGTERM or SIGHUP; each tab runs ``rrsim ARGV`` with our environment
     (which tells it that it is a tab's)."""
     server = TabServer(shlex.join([sys.executable, "-m", "rrsim", *argv]), host, port)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)  # Server.serve takes this loop and adds its SIGINT and SIGTERM
-    loop.add_signal_handler(signal.SIGHUP, server.request_exit)
     try:
         server.serve()
     except OSError as error:
