@@ -56,6 +56,8 @@ def test_a_bad_option_is_told_on_the_command_line_not_in_each_tab() -> None:
     refused = main_in_process(["--web", "8000", "--workers", "zero"])
     one_error_line(refused, "workers")
     assert refused.started == []
+    # a tab's standard output is its screen, on its way to the browser
+    one_error_line(main_in_process(["--web", "8000", "--record", "-"]), "--record -", "record to a file")
 
 
 # ---------------------------------------------------------------------------------- in a browser

@@ -106,6 +106,8 @@ def tui_command(argv: Sequence[str]) -> int:
     in_tab = os.environ.get(TAB_VARIABLE) == "1"
     if args.unauthenticated and args.web is None:
         raise UserError("--unauthenticated is for --web ADDRESS:PORT")
+    if args.web is not None and args.record == "-":
+        raise UserError("--record -: with --web standard output carries each tab's screen; record to a file")
     address = None
     if args.web is not None and not in_tab:
         # Deferred for start-up speed: the web server (aiohttp, textual-serve) only for --web.
