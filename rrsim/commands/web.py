@@ -76,9 +76,8 @@ class TabServer(Server):
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, self.request_exit)
         web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
-                     print=lambda *_: print(f"rrsim: the live view is on {self.public_url} (each browser tab starts a "
-                                            "run of its own; closing the tab ends it); ctrl+c ends every run and this "
-                                            "server", file=sys.stderr, flush=True))
+                     print=lambda *_: print(f"rrsim: the live view is on {self.public_url} (a run per tab); "
+                                            "ctrl+c ends them all", file=sys.stderr, flush=True))
 
 
 def serve(argv: Sequence[str], host: str, port: int) -> int:
