@@ -47,3 +47,22 @@ def join_label(here_only: bool) -> str:
 def url_host(host: str) -> str:
     """``host`` as it stands in an endpoint: an IPv6 address in brackets."""
     return f"[{host}]" if ":" in host else host
+
+
+def parse_web(value: str, where: str) -> tuple[str, int]:
+    """(address, port) of ``PORT`` (on 127.0.0.1) or ``ADDRESS:PORT`` for ``rrsim --web``.
+
+    A wildcard address is refused: the page tells the browser the address to reach the run at,
+    and ``0.0.0.0`` reaches nothing from another machine."""
+    host, _, port_text = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise UserError(f"{where}: must be PORT or ADDRESS:PORT with a numeric address and port, got {value!r}") from None
+    if not 0 < port <= 65535:
+        raise UserError(f"{where}: port {port} is not between 1 and 65535")
+    if address.is_unspecified:
+        raise UserError(f"{where}: name the address browsers reach this machine at, not {host}")
+    return host, port

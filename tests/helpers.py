@@ -142,7 +142,7 @@ def nothing_starts(started: list[tuple[str, Scenario]]) -> Iterator[None]:
     """Replace the headless run and the TUI by recorders, so that cli.main only parses and checks."""
     real_headless = rrsim.commands.run.run_headless
     fake_tui = types.ModuleType("rrsim.tui.app")
-    fake_tui.run_tui = lambda scenario, keep_logs=None, record=None: started.append(("tui", scenario)) or 0  # type: ignore[attr-defined]
+    fake_tui.run_tui = lambda scenario, keep_logs=None, record=None, browser=False: started.append(("tui", scenario)) or 0  # type: ignore[attr-defined]
     saved_tui = sys.modules.get("rrsim.tui.app")
     rrsim.commands.run.run_headless = lambda scenario, *args, **kwargs: started.append(("run", scenario)) or 0
     sys.modules["rrsim.tui.app"] = fake_tui

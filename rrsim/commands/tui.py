@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from rrsim.commands.parser import (
     path_or_none,
     setup_overrides,
 )
+from rrsim.errors import UserError
 from rrsim.scenario.actions import ACTIONS
 from rrsim.scenario.scenario import (
     TUI_DEFAULTS,
@@ -24,6 +26,10 @@ from rrsim.scenario.scenario import (
     load_scenario,
 )
 from rrsim.scenario.setup import Setup
+
+# Set by rrsim --web for the rrsim it starts per browser tab, with the same options: that one draws
+# for its tab.
+TAB_VARIABLE = "RRSIM_WEB_TAB"
 
 EPILOG = f"""\
 patterns (--pattern):
@@ -68,6 +74,10 @@ keys in the TUI: a add worker, k kill, t stop, r revive, p pause/resume, [ ] wor
   P add pusher, + - send rate, space hold sending, s broker strategy, m message map,
   f log of the selected worker, PgUp PgDn Home End scroll the log, 1-9 tab arrows select,
   c the line a remote worker joins with (--listen), ? help, q quit
+
+in a browser:
+  rrsim --web 8000 [options]   serves this view on http://127.0.0.1:8000: every tab that opens it
+                               starts a run of its own with these options, and closing it ends that run
 """
 
 
@@ -85,11 +95,31 @@ def tui_command(argv: Sequence[str]) -> int:
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
     parser.add_argument("--record", metavar="FILE", help="write every event to FILE (gzip if it ends in .gz) "
                                                          "for rrsim replay FILE")
+    parser.add_argument("--web", nargs="?", const="8000", metavar="[ADDRESS:]PORT",
+                        help="serve the live view to browsers on ADDRESS (default 127.0.0.1) and PORT (default 8000) "
+                             "instead of showing it here; there is no authentication")
+    parser.add_argument("--unauthenticated", action="store_true",
+                        help="with --web ADDRESS:PORT beyond loopback: serve anyway, and let anyone who reaches it "
+                             "watch and steer the runs")
     add_setup_options(parser, TUI_DEFAULTS, "setup options (the [setup] keys of a scenario; they override --scenario's)")
     args = parser.parse_args(argv)
+    in_tab = os.environ.get(TAB_VARIABLE) == "1"
+    if args.unauthenticated and args.web is None:
+        raise UserError("--unauthenticated is for --web ADDRESS:PORT")
+    if args.web is not None and args.record == "-":
+        raise UserError("--record -: with --web standard output carries each tab's screen; record to a file")
+    address = None
+    if args.web is not None and not in_tab:
+        # Deferred for start-up speed: the web server (aiohttp, textual-serve) only for --web.
+        from rrsim.commands.web import check_address, serve
+
+        address = check_address(args.web, args.unauthenticated)
     base = load_scenario(args.scenario) if args.scenario else Scenario("interactive", TUI_DEFAULTS)
-    scenario = apply_overrides(base, setup_overrides(args), need_end=False)
+    scenario = apply_overrides(base, setup_overrides(args), need_end=False)  # a mistake is told here, not per tab
+    if address is not None:
+        os.environ[TAB_VARIABLE] = "1"  # textual-serve passes our environment to each tab's rrsim
+        return serve(argv, *address)
     # Deferred for start-up speed: Textual is slow to import, and only the live view needs it.
     from rrsim.tui.app import run_tui
 
-    return run_tui(scenario, log_dir(args.keep_logs), path_or_none(args.record))
+    return run_tui(scenario, log_dir(args.keep_logs), path_or_none(args.record), browser=in_tab)

@@ -23,6 +23,7 @@ from rrsim.model.model import NS
 from rrsim.recording.file import EventRecorder, RecordingFile
 from rrsim.recording.outputs import open_output
 from rrsim.scenario.scenario import Scenario
+from rrsim.tui.browser import BrowserDriver
 from rrsim.tui.hangup import Hangup, TerminalDriver
 from rrsim.tui.help_screen import HelpScreen
 from rrsim.tui.replay_screen import ReplayScreen
@@ -45,9 +46,12 @@ class RrsimApp(App[None]):
     # help and quit live in RUN_BINDINGS, first in the footer; ctrl+c is the reflex: quit cleanly, not a hint
     BINDINGS = [Binding("ctrl+c", "quit", show=False, system=True)]
 
-    def __init__(self, source: RunSource, scenario: str = "interactive", quit_on_signals: bool = False) -> None:
-        # quit_on_signals: the app owns the process and its terminal, which may vanish (run_tui)
-        super().__init__(driver_class=TerminalDriver if quit_on_signals else None)
+    def __init__(self, source: RunSource, scenario: str = "interactive", quit_on_signals: bool = False,
+                 browser: bool = False) -> None:
+        # quit_on_signals: the app owns the process and its terminal, which may vanish (run_tui);
+        # browser: it draws in a browser tab (rrsim --web), its input and output textual-serve's pipes
+        driver = BrowserDriver if browser else TerminalDriver if quit_on_signals else None
+        super().__init__(driver_class=driver)
         self.source = source
         self.scenario = scenario
         self.quit_on_signals = quit_on_signals
@@ -89,10 +93,11 @@ class RrsimApp(App[None]):
             yield SystemCommand(title[0].upper() + title[1:], binding.tooltip, partial(screen.run_action, binding.action))
 
 
-def run_tui(scenario: Scenario, keep_logs: Path | None, record: Path | None = None) -> int:
+def run_tui(scenario: Scenario, keep_logs: Path | None, record: Path | None = None, browser: bool = False) -> int:
     """Run the TUI until q; every child ends and the run directory goes, however the app ends.
 
-    ``record``: write every event there, as ``rrsim run --events`` does, for ``rrsim replay``."""
+    ``record``: write every event there, as ``rrsim run --events`` does, for ``rrsim replay``;
+    ``browser``: draw for a browser tab of ``rrsim --web`` rather than on the terminal."""
     recording = open_output(record, "--record") if record is not None else None  # first: it may be refused
     try:
         engine = Engine(scenario.setup, scenario.timeline, keep_logs=keep_logs)
@@ -112,7 +117,7 @@ def run_tui(scenario: Scenario, keep_logs: Path | None, record: Path | None = No
             recorder.close()
             recording.keep()
 
-    return _show(run, scenario.name, close)
+    return _show(run, scenario.name, close, browser)
 
 
 def run_replay(recording: RecordingFile, speed: float = 1.0, at_s: float | None = None, paused: bool = False) -> int:
@@ -122,9 +127,9 @@ def run_replay(recording: RecordingFile, speed: float = 1.0, at_s: float | None 
     return _show(run, str(recording.header.get("scenario", "replay")), run.close)
 
 
-def _show(run: LiveRun | ReplayRun, scenario: str, close: Callable[[], None]) -> int:
+def _show(run: LiveRun | ReplayRun, scenario: str, close: Callable[[], None], browser: bool = False) -> int:
     try:
-        app = RrsimApp(run, scenario, quit_on_signals=True)
+        app = RrsimApp(run, scenario, quit_on_signals=True, browser=browser)
         with Hangup(app, close):
             run.begin()
             app.run()
