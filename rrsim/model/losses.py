@@ -59,7 +59,7 @@ class Losses:
         self.recovered: dict[tuple[int, str], int] = {}
         self._recovered_noted_ns = 0
         # Per pusher, lost seqs no ended life can have been dealt (the first UNTRACED_KEPT): a loss
-        # the model cannot explain, which a healthy run never has.
+        # no death explains (a live worker that dropped it would make one).
         self._untraced: dict[int, list[Ids]] = {}
         self._next_aging_ns = 0
         self._next_held_count_ns = 0
