@@ -64,6 +64,24 @@ def test_a_kill_with_a_queue_is_one_line_whose_count_grows_in_place():
     assert entry.serial == first[0].serial and entry.revision > first[0].revision  # updated, not appended
 
 
+def test_a_loss_at_a_live_worker_is_traced_to_no_life_apart_from_what_a_killed_worker_held():
+    model = push_pull(3)
+    workers = ["w1", "w2", "w3"]
+    model.apply(ev.SentProgress(NS // 2, "p1", 12, False, 3, False))
+    dealt(model, NS // 2, 12, workers, skip={"w2"})  # w2 lives on, but 1, 4, 7, 10 never reach it
+    model.apply(ev.SentProgress(NS, "p1", 21, False, 3, False))
+    model.apply(ev.ProcessEnded(NS, "w3", 1, "killed", -9))  # 14, 17, 20 were in its queue
+    dealt(model, NS, 21, workers, skip={"w3"}, start=12)
+    model.apply(ev.SentProgress(3 * NS, "p1", 30, False, 2, False))
+    deliver(model, 3 * NS, "w1", 1, list(range(21, 30, 2)), sent_ns=3 * NS - 1000)
+    deliver(model, 3 * NS, "w2", 1, list(range(22, 30, 2)), sent_ns=3 * NS - 1000)
+    model.apply(ev.Tick(4 * NS))  # all that was sent by 1 s is over 2 s old
+    assert model.totals().lost == 7
+    assert {i: s.tolist() for i, s in model.losses.untraced().items()} == {1: [1, 4, 7, 10]}
+    deliver(model, 4 * NS, "w2", 1, [4], sent_ns=NS // 4)  # it came after all: no longer a loss
+    assert {i: s.tolist() for i, s in model.losses.untraced().items()} == {1: [1, 7, 10]}
+
+
 def test_two_workers_killed_together_are_both_named_for_what_either_may_have_held():
     model = push_pull(3)
     model.apply(ev.SentProgress(NS // 2, "p1", 9, False, 3, False))

@@ -14,6 +14,7 @@ import zmq
 from rrsim import events as ev
 from rrsim import wire
 from rrsim.child.sending import wait
+from rrsim.engine.engine import Engine
 from rrsim.errors import UserError
 from rrsim.model.model import Model
 from rrsim.patterns.dispatch import STRATEGIES, Dispatcher
@@ -197,11 +198,22 @@ def test_killing_and_reviving_the_broker_loses_nothing(bind):
 def test_a_message_that_fails_every_attempt_is_given_up_with_its_reason():
     # One message, retries = 1, both workers paused (and slow: it is not done before the pause):
     # handed to one (attempt 1), not acknowledged within retry_ms, handed to the other (attempt 2),
-    # not acknowledged again: given up.
+    # not acknowledged again: given up.  Paused once the broker has heard both say ready (under lru
+    # each holds one at most and none is done: ready + routed is the workers it knows), not when the
+    # message is sent: wait_ready waits for connections, and a worker paused before its ready
+    # reached the broker is never offered the message again, which then waits forever.
     setup = reliable(workers=2, rate=1.0, messages=1, work_ms=20_000.0, retries=1, retry_ms=300.0,
-                     heartbeat_ms=10_000.0, wait_ready=True, drain_s=1.5)
-    timeline = [Action("pause", after_sent=1, worker="w1"), Action("pause", after_sent=1, worker="w2")]
-    result = run(setup, timeline, timeout_s=40)
+                     heartbeat_ms=10_000.0, wait_ready=True, drain_s=1.5, strategy="lru")
+
+    def both_known(model: Model) -> bool:
+        broker = model.brokers.get("b1")
+        return broker is not None and model.totals().sent == 1 and broker.ready + broker.routed >= 2
+
+    def pause_both(engine: Engine) -> None:
+        engine.pause("w1")
+        engine.pause("w2")
+
+    result = run(setup, timeout_s=40, steps=[(both_known, pause_both)])
     totals = result.model.totals()
     assert totals.sent == 1 and totals.given_up == 1 and totals.lost == 1 and totals.retried == 1
     gave_up = result.first(ev.GaveUp)

@@ -141,14 +141,13 @@ class PusherLedger:
         return newly
 
     def _is_strayed(self, seqs: np.ndarray) -> np.ndarray:
-        bits = self.strayed_bits
-        if bits is None:
+        if self.strayed_bits is None:
             return np.zeros(len(seqs), dtype=bool)
-        byte = seqs >> 3
-        inside = byte < len(bits)
-        out = np.zeros(len(seqs), dtype=bool)
-        out[inside] = (bits[byte[inside]] & _BIT[seqs[inside] & 7]) != 0
-        return out
+        return _bits_set(self.strayed_bits, seqs)
+
+    def arrived(self, seqs: np.ndarray) -> np.ndarray:
+        """Per seq: whether it has been delivered."""
+        return _bits_set(self.delivered, seqs)
 
     def lost_seqs(self, cap: int) -> np.ndarray:
         if self.strayed_bits is None:
@@ -172,6 +171,15 @@ class PusherLedger:
         state["delivered"] = np.zeros(capacity, dtype=np.uint8)
         state["delivered"][: runs[1].sum()] = np.repeat(*runs)
         self.__dict__.update(state)
+
+
+def _bits_set(bits: np.ndarray, seqs: np.ndarray) -> np.ndarray:
+    """Per seq: whether its bit is set in ``bits`` (one bit per seq; beyond the end: not set)."""
+    byte = seqs >> 3
+    inside = byte < len(bits)
+    out = np.zeros(len(seqs), dtype=bool)
+    out[inside] = (bits[byte[inside]] & _BIT[seqs[inside] & 7]) != 0
+    return out
 
 
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

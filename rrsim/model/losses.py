@@ -31,6 +31,7 @@ HELD_COUNT_INTERVAL_NS = NS // 5  # how often the live view counts what waits fo
 # to this long after a life ended may still have been dealt to it.
 DEALT_AFTER_END_NS = NS
 CANDIDATES_MAX = 62  # lives a lost message may be traced to at once (bits of an int64)
+UNTRACED_KEPT = 10_000  # per pusher, the ids of lost messages traced to no life that are kept to be named
 
 Ids = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -57,6 +58,9 @@ class Losses:
         # Logged at most once a second, so a slow worker's backlog does not flood the log.
         self.recovered: dict[tuple[int, str], int] = {}
         self._recovered_noted_ns = 0
+        # Per pusher, lost seqs no ended life can have been dealt (the first UNTRACED_KEPT): a loss
+        # no death explains (a live worker that dropped it would make one).
+        self._untraced: dict[int, list[Ids]] = {}
         self._next_aging_ns = 0
         self._next_held_count_ns = 0
 
@@ -117,8 +121,26 @@ class Losses:
             for lives, dealt in self._dealt_to(index, seqs):
                 if not lives:
                     dealt = self.peers.stray(now_ns, index, dealt)
+                    self._keep_untraced(index, dealt)
                 if len(dealt):
                     self._count_lost(t_ns, index, lives, dealt, why)
+
+    def _keep_untraced(self, index: int, seqs: Ids) -> None:
+        parts = self._untraced.setdefault(index, [])
+        room = UNTRACED_KEPT - sum(len(part) for part in parts)
+        if len(seqs) and room > 0:
+            parts.append(seqs[:room])
+
+    def untraced(self) -> dict[int, Ids]:
+        """Per pusher, the lost messages (still lost: not arrived after all) that were traced to no
+        ended life: none was dealt them, so no death explains them (at most UNTRACED_KEPT each)."""
+        found = {}
+        for index, parts in self._untraced.items():
+            seqs = np.concatenate(parts)
+            still = seqs[~self.ledger.pusher(index).arrived(seqs)]
+            if len(still):
+                found[index] = still
+        return found
 
     def _dealt_to(self, index: int, seqs: Ids) -> list[tuple[Lives, Ids]]:
         """Lost ``seqs`` of pusher ``index``, grouped by the ended lives each may have been dealt to.
