@@ -54,6 +54,9 @@ class ProcessStarted(Event):
     inherits_backlog: bool = False
     speed: float = 1.0  # a worker's: its work per message is divided by it
     queue_outlives: bool = False
+    # A worker that runs the user's program (worker_cmd), as typed; "" for rrsim's own.  Only when
+    # a message came back is seen: its wait and service are not measured, only its sojourn.
+    program: str = ""
 
 
 @dataclass(frozen=True)

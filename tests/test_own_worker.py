@@ -41,6 +41,9 @@ def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_ki
     assert_ledger_consistent(result)
     model = result.model
     assert model.totals().foreign == 0 and model.totals().delivered > 0
+    # Only when a message came back is seen: no wait or service is made up from it.
+    assert model.workers["w1"].program == TASKWORK and model.workers["w1"].service_ms() is None
+    assert model.wait.count == 0 and model.sojourn.count >= model.totals().delivered > 0
     # The second life sent back what it received: what comes back is told apart by its connection.
     assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
     ended = result.first(ev.ProcessEnded, name="w1", life=1)

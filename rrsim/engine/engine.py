@@ -207,6 +207,7 @@ class Engine:
             links_to=self.roster.links_to[name],
             inherits_backlog=self.pattern.inherits_backlog(role.name, life, self.setup),
             queue_outlives=self.pattern.queue_outlives(role.name, self.setup),
+            program=(self.setup.worker_cmd or "") if role.kind == RECEIVER else "",
         ))
         self._next_control_ns = 0
 

@@ -165,7 +165,7 @@ class Model:
         worker = group.get(e.name)
         if worker is None:
             worker = group[e.name] = WorkerView(e.name, work_ms=e.work_ms, role=e.role, kind=e.kind)
-        worker.work_ms, worker.speed, worker.links_to = e.work_ms, e.speed, e.links_to
+        worker.work_ms, worker.speed, worker.links_to, worker.program = e.work_ms, e.speed, e.links_to, e.program
         worker.waiting = False
         worker.queued = worker.ready = worker.routed = 0
         life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns, queue_outlives=e.queue_outlives)
@@ -404,7 +404,8 @@ class Model:
         self.last_delivery_ns = max(self.last_delivery_ns or 0, int(done_ns.max()))
         waited = e.recv_ns - e.sent_ns
         worker.add_receipts(e, waited, current_life=life is worker.life)
-        self.wait.add(waited)
+        if not worker.program:  # a program's receive time is its return: no wait is seen
+            self.wait.add(waited)
         self.sojourn.add(done_ns - e.sent_ns)
         if e.work_us is not None:
             self.work_sizes.add(e.work_us * 1000)
