@@ -108,6 +108,7 @@ class StrategySet(Event):
 class SendingHeld(Event):
     held: bool
     for_good: bool = False  # the duration is up (or the run was told to end): it drains, then ends
+    why: str = ""  # for good, and not because the duration is up: why (every worker program exited)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,18 @@ class Waiting(Event):
     life: int
     waiting: bool
     retry_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class NothingBack(Event):
+    """A user's program (worker_cmd) has sent nothing back ``after_s`` after it started; ``hint``:
+    its pattern's words on where it should have connected and what it should send back."""
+
+    name: str
+    life: int
+    after_s: float
+    program: str  # as typed
+    hint: str
 
 
 @dataclass(frozen=True)

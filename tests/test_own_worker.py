@@ -134,3 +134,54 @@ def test_the_guides_c_taskwork_adapted_in_two_lines_is_a_worker(tmp_path):
     result = kill_then_revive_w1(own(str(binary)))
     assert_ledger_consistent(result)
     assert len(result.delivered_seqs("w1", life=2)) > 0
+
+
+def _said(result, what: str) -> list[str]:
+    from rrsim.report.wording import describe  # noqa: PLC0415 (the words of the run's log)
+    return [describe(entry) for entry in result.model.log if entry.what == what]
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("sends_back", [False, True], ids=["no-push", "push-unused"])
+def test_a_program_that_receives_but_sends_nothing_back_gets_one_line_in_the_runs_log(tmp_path, sends_back):
+    mute = tmp_path / "mute.py"
+    mute.write_text("import os, zmq\n"
+                    "c = zmq.Context(); pull = c.socket(zmq.PULL)\n"
+                    "[pull.connect(e) for e in os.environ['RRSIM_PULL'].split()]\n"
+                    + ("push = c.socket(zmq.PUSH); push.connect(os.environ['RRSIM_PUSH'])\n" if sends_back else "")
+                    + "while True:\n    pull.recv()\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {mute}", workers=1), messages=0, duration=30.0, rate=50.0,
+                                drain_s=0.1)
+    result = run(setup, steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
+                                lambda engine: engine.end_sending())], timeout_s=30.0)
+    [line] = _said(result, "nothing-back")
+    assert line.startswith(f"w1 (`{sys.executable} {mute}`) has sent nothing back 3 s after it started: "
+                           "it is connected to p1 (which has sent "), line
+    back = "it is connected to $RRSIM_PUSH but sent nothing on it" if sends_back else "it never connected to $RRSIM_PUSH"
+    assert back in line and "on a PUSH socket connected to $RRSIM_PUSH" in line, line
+
+
+@pytest.mark.system
+def test_a_program_that_never_connects_is_told_it_received_nothing_and_where_to_connect(tmp_path):
+    idle = tmp_path / "idle.py"
+    idle.write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {idle}", workers=1), wait_ready=False, messages=0,
+                                duration=30.0, rate=50.0, drain_s=0.1)
+    result = run(setup, steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
+                                lambda engine: engine.end_sending())], timeout_s=30.0)
+    [line] = _said(result, "nothing-back")
+    assert "it is connected to none of ours, so it has received nothing" in line, line
+    assert "it never connected to $RRSIM_PUSH" in line and "connect a PULL socket at $RRSIM_PULL (ipc://" in line, line
+
+
+@pytest.mark.system
+def test_when_every_program_has_exited_by_itself_the_run_stops_and_says_no_worker_is_left(tmp_path):
+    quits = tmp_path / "quits.py"
+    quits.write_text("import sys\nsys.exit('no config')\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {quits}"), wait_ready=False, messages=0, duration=3600.0,
+                                rate=50.0, drain_s=0.1)
+    result = run(setup, timeout_s=30.0)  # without the stop, a run of an hour: the deadline fails it
+    assert [w.state for w in result.model.workers.values()] == ["crashed", "crashed"]
+    [line] = _said(result, "sending-held")
+    assert line.startswith("sending stopped for good (no worker is left: every worker program (w1, w2) exited by "
+                           "itself)"), line

@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import zmq
 
@@ -29,14 +30,16 @@ END_WAIT_S = 0.2  # after the program ends, what it sent last is still read for 
 
 
 def run_program(runtime: ChildRuntime, env: dict[str, str], returns: zmq.Socket[bytes],
-                hint: str) -> None:
+                hint: Callable[[bool], str]) -> None:
     """Start ``spec.worker_cmd`` with ``env`` added to ours, count what comes back on ``returns``
     (one frame per message, its bytes as sent), and end as the program ends, with its status.
-    ``hint``: what the program should do with its variables, told when nothing comes back."""
+    ``hint(connected)``: what the program should do with its variables, told (in the run's log)
+    when nothing comes back; ``connected``: whether it connected to ``returns`` at all."""
     spec = runtime.spec
     argv = list(spec.worker_cmd)
     shown = shlex.join(argv)
     parent = os.getpid()
+    accepted = returns.get_monitor_socket(zmq.EVENT_ACCEPTED)  # before it starts: its connection is seen
     program = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, close_fds=True,
         env={**os.environ, "RRSIM_NAME": spec.name, "RRSIM_LIFE": str(spec.life), **env},
@@ -67,12 +70,16 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], returns: zmq.Socket[
             next_parent_check_ns = now + PARENT_CHECK_NS
         if not returned and not told_silent and time.monotonic() - started > SILENT_S:
             told_silent = True
-            _say(f"{spec.name} (`{shown}`) has sent nothing back after {SILENT_S:g} s: {hint}")
+            words = hint(accepted.poll(0) != 0)
+            runtime.report(wire.NOTHING_BACK, after_s=SILENT_S, program=shown, hint=words)
+            _say(f"{spec.name} (`{shown}`) has sent nothing back after {SILENT_S:g} s: {words}")
         status = program.poll()
         if status is not None:
             break
     _read_last(returns, receipts, runtime)
     receipts.flush()
+    returns.disable_monitor()
+    accepted.close(linger=0)
     returns.close(linger=0)
     runtime.close()
     if runtime.stopping:

@@ -309,15 +309,15 @@ class Engine:
         self.emit(ev.StrategySet(now_ns(), strategy))
         self._next_control_ns = 0
 
-    def hold_sending(self, held: bool, for_good: bool = False) -> None:
+    def hold_sending(self, held: bool, for_good: bool = False, why: str = "") -> None:
         self.held = held
-        self.emit(ev.SendingHeld(now_ns(), held, for_good))
+        self.emit(ev.SendingHeld(now_ns(), held, for_good, why))
         self._next_control_ns = 0
 
-    def end_sending(self) -> None:
+    def end_sending(self, why: str = "") -> None:
         """Stop sending for good: the run ends once what is in flight has landed, as at its duration."""
         self.time_up = True
-        self.hold_sending(True, for_good=True)
+        self.hold_sending(True, for_good=True, why=why)
 
     def request(self, command: str, *args: Any) -> Future[Any]:
         """Run a command on the engine's thread; the future holds its result or its UserError."""
@@ -362,6 +362,12 @@ class Engine:
         for ended in self.processes.reap(now):
             self.emit(ended)
             self._last_activity_ns = now
+            workers = self.model.workers.values()
+            # Every user's program ended by itself, and nothing is due to revive one: no worker is left.
+            if (ended.how == "crashed" and self.setup.worker_cmd and not self.time_up and not self.timeline
+                    and all(w.state == "crashed" for w in workers)):
+                self.end_sending(f"no worker is left: every worker program ({', '.join(w.name for w in workers)}) "
+                                 "exited by itself")
 
     def _receive_telemetry(self) -> None:
         for batch in self.sockets.telemetry_batches():

@@ -73,9 +73,7 @@ class Model:
         self.started_ns: int | None = None
         self.first_send_ns: int | None = None
         self.last_delivery_ns: int | None = None
-        self.late = 0
-        self.foreign = 0
-        self.malformed = 0
+        self.late = self.foreign = self.malformed = 0
         self.wait = Durations()  # sent to work started, over every message done
         self.sojourn = Durations()  # sent to work done
         self.work_sizes = Durations()  # the work sizes the messages done carried (before a worker's speed)
@@ -275,7 +273,10 @@ class Model:
 
     def _on_SendingHeld(self, e: ev.SendingHeld) -> None:
         self.sending_held = e.held
-        self.journal.note(e.t_ns, "info", "sending-held", held=e.held, for_good=e.for_good)
+        self.journal.note(e.t_ns, "warn" if e.why else "info", "sending-held", held=e.held, for_good=e.for_good, why=e.why)
+
+    def _on_NothingBack(self, e: ev.NothingBack) -> None:
+        self.peers.nothing_back(e)
 
     def _on_LinkChanged(self, e: ev.LinkChanged) -> None:
         if self.peers.link_changed(e):
