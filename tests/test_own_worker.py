@@ -185,3 +185,25 @@ def test_when_every_program_has_exited_by_itself_the_run_stops_and_says_no_worke
     [line] = _said(result, "sending-held")
     assert line.startswith("sending stopped for good (no worker is left: every worker program (w1, w2) exited by "
                            "itself)"), line
+
+
+@pytest.mark.system
+def test_output_gives_the_programs_last_lines_and_refuses_rrsims_own_workers(tmp_path):
+    talker = tmp_path / "talker.py"
+    talker.write_text("import os, sys\n"
+                      "print('stdout of', os.environ['RRSIM_NAME'], flush=True)\n"
+                      "print('stderr of', os.environ['RRSIM_NAME'], file=sys.stderr, flush=True)\n"
+                      f"exec(open({str(EXAMPLES / 'taskwork.py')!r}).read())\n")
+    seen: dict[str, tuple[str, ...]] = {}
+    run(own(f"{sys.executable} {talker}", workers=1, messages=40, rate=200.0),
+        steps=[(lambda model: model.workers["w1"].received > 0, lambda engine: seen.update(w1=engine.output("w1")))])
+    assert seen["w1"][-2:] == ("stdout of w1", "stderr of w1")
+
+    def refused(engine) -> None:
+        with pytest.raises(UserError, match=r"^w1 is rrsim's own worker: o shows the output of your program") as error:
+            engine.output("w1")
+        seen["own"] = (str(error.value),)
+
+    run(build_setup({"workers": 1, "messages": 20, "rate": 200.0}, "test"),
+        steps=[(lambda model: model.workers["w1"].received > 0, refused)])
+    assert "\n" not in seen["own"][0]

@@ -4,10 +4,14 @@ message came back is seen, so its figures are sojourn, and wait and service are 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 from dataclasses import replace
+from typing import Any
 
 from rich.console import Console
+from textual.widgets import Static
 
+from rrsim.errors import UserError
 from rrsim.report.report import build_report, summary_table
 from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.tui.app import RrsimApp
@@ -55,3 +59,45 @@ def test_a_programs_tile_says_its_latency_is_sojourn_and_its_wait_and_service_ar
     text = asyncio.run(tile_text())
     assert "sojourn" in text and "not measured" in text, text
     assert "work " not in text, text
+
+
+class OutputRun(StaticRun):
+    """Answers o as the engine would for a worker running the user's program."""
+
+    def request(self, command: str, *args: Any) -> Future[Any]:
+        super().request(command, *args)
+        future: Future[Any] = Future()
+        if command == "output" and args == ("w2",):
+            future.set_result(("reading config", "connected to the pusher"))
+        else:
+            future.set_exception(UserError(f"{args[0]} is rrsim's own worker: o shows the output of your program"))
+        return future
+
+
+def _screen_after(keys: list[str]) -> tuple[OutputRun, str]:
+    source = OutputRun(own_run().model)
+
+    async def press() -> str:
+        app = RrsimApp(source)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press(*keys)
+            await pilot.pause()
+            screen = app.screen
+            shown = [str(static.render()) for static in screen.query(Static)]
+            notes = [str(note.message) for note in app._notifications]
+            return "\n".join(shown + notes)
+
+    return source, asyncio.run(press())
+
+
+def test_o_shows_the_selected_workers_program_output_and_escape_closes_it() -> None:
+    source, shown = _screen_after(["2", "o"])
+    assert source.requests == [("output", ("w2",))]
+    assert "w2: the last 2 lines of its program's stdout and stderr" in shown and "connected to the pusher" in shown
+
+
+def test_o_on_a_worker_without_a_program_says_why_in_one_line() -> None:
+    _, shown = _screen_after(["1", "o"])
+    assert "w1 is rrsim's own worker: o shows the output of your program" in shown
+    assert "last" not in shown  # no output screen

@@ -25,7 +25,7 @@ from rrsim import patterns
 from rrsim.child.spec import ChildSpec, Curve, SocketPlan
 from rrsim.endpoints import parse_listen
 from rrsim.engine import telemetry
-from rrsim.engine.drain import Drain
+from rrsim.engine.drain import Drain, no_program_left
 from rrsim.engine.processes import Processes
 from rrsim.engine.requests import Requests
 from rrsim.engine.run_directory import RunDirectory
@@ -319,6 +319,11 @@ class Engine:
         self.time_up = True
         self.hold_sending(True, for_good=True, why=why)
 
+    def output(self, name: str) -> tuple[str, ...]:
+        """The last lines the selected worker's program wrote (its latest life's stdout and stderr)."""
+        program = self.setup.worker_cmd if self.roster.kinds.get(name) == RECEIVER else None
+        return self.directory.output_tail(name, self.roster.lives.get(name, 0), program)
+
     def request(self, command: str, *args: Any) -> Future[Any]:
         """Run a command on the engine's thread; the future holds its result or its UserError."""
         return self._requests.put(lambda: getattr(self, command)(*args))
@@ -362,12 +367,9 @@ class Engine:
         for ended in self.processes.reap(now):
             self.emit(ended)
             self._last_activity_ns = now
-            workers = self.model.workers.values()
-            # Every user's program ended by itself, and nothing is due to revive one: no worker is left.
-            if (ended.how == "crashed" and self.setup.worker_cmd and not self.time_up and not self.timeline
-                    and all(w.state == "crashed" for w in workers)):
-                self.end_sending(f"no worker is left: every worker program ({', '.join(w.name for w in workers)}) "
-                                 "exited by itself")
+            if ended.how == "crashed" and self.setup.worker_cmd and not self.time_up and not self.timeline:
+                if why := no_program_left(self.model):
+                    self.end_sending(why)
 
     def _receive_telemetry(self) -> None:
         for batch in self.sockets.telemetry_batches():
