@@ -94,8 +94,7 @@ def test_a_program_not_found_or_not_executable_is_refused_before_anything_starts
         own(str(script))
 
 
-@pytest.mark.parametrize("pattern, why", [("reliable", "ppworker cannot be its worker"),
-                                          ("lb-broker", "does not yet take the guide's lbworker")])
+@pytest.mark.parametrize("pattern, why", [("reliable", "ppworker cannot be its worker")])
 def test_a_pattern_that_cannot_take_a_users_worker_refuses_it_in_one_line_saying_why(pattern, why):
     with pytest.raises(UserError, match=why) as refused:
         own(TASKWORK, pattern=pattern, bind="pusher")
@@ -207,3 +206,19 @@ def test_output_gives_the_programs_last_lines_and_refuses_rrsims_own_workers(tmp
     run(build_setup({"workers": 1, "messages": 20, "rate": 200.0}, "test"),
         steps=[(lambda model: model.workers["w1"].received > 0, refused)])
     assert "\n" not in seen["own"][0]
+
+
+LBWORKER = f"{sys.executable} {EXAMPLES / 'lbworker.py'}"
+
+
+@pytest.mark.system
+def test_the_guides_lbworker_unchanged_is_an_lb_broker_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive():
+    result = kill_then_revive_w1(own(LBWORKER, pattern="lb-broker", bind="broker", wait_ready=False))
+    assert_ledger_consistent(result)
+    model = result.model
+    assert model.totals().foreign == 0 and model.totals().delivered > 0
+    # Each reply came back to the life whose program sent it: told apart by its process group.
+    assert len(result.delivered_seqs("w1", life=1)) >= 20
+    assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
+    assert result.first(ev.ProcessEnded, name="w1", life=1).how == "killed"
+    assert not model.peers.strangers

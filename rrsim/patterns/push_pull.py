@@ -14,7 +14,7 @@ import time
 
 import zmq
 
-from rrsim.child.program import run_program
+from rrsim.child.program import Returns, run_program
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
@@ -137,7 +137,7 @@ def program_worker(runtime: ChildRuntime) -> None:
         return (f"{back}: it should {verb} a PULL socket at $RRSIM_PULL ({env['RRSIM_PULL']}) and send each message "
                 "it received back, unchanged, on a PUSH socket connected to $RRSIM_PUSH")
 
-    run_program(runtime, env, returns, hint)
+    run_program(runtime, env, Returns(returns, hint))
 
 
 def _recv_now(sock: zmq.Socket[bytes]) -> bytes | None:

@@ -212,6 +212,7 @@ def summary_table(report: dict[str, Any]) -> Table:
         table.add_column(column, justify="left" if column in ("worker", "state") else "right")
     programs = [w["name"] for w in report["workers"] if w.get("program")]
     if programs:
+        table.caption_justify = "left"
         table.caption = (f"{' '.join(programs)}: p50-p99 are sojourn (sent to done): each runs your program, "
                          "whose wait and service rrsim does not see")
     for w in report["workers"]:
