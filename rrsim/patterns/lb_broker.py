@@ -103,7 +103,10 @@ def broker(runtime: ChildRuntime) -> None:
             for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
                 if not has_input(backend):
                     break
-                identity, said, peer = reqs.read(backend)
+                if reqs.claimed:  # a user's program is among the workers: who sent it matters
+                    identity, said, peer = reqs.read(backend)
+                else:
+                    (identity, *said), peer = backend.recv_multipart(), None
                 if said == [b"", BYE]:
                     workers.gone(identity)  # stopping: deal it nothing more
                 elif len(said) == 3 and said[1] == READY and said[2].isdigit() and len(said[2]) <= 18:
@@ -122,7 +125,8 @@ def broker(runtime: ChildRuntime) -> None:
             try:
                 # Never block: a worker whose pipe is full (paused, or slow with no limit on what it
                 # holds) must not stop the broker; like PUSH, skip it until it says ready again.
-                backend.send_multipart([*reqs.envelope(identity), *held[0]], zmq.NOBLOCK)
+                envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
+                backend.send_multipart([*envelope, *held[0]], zmq.NOBLOCK)
             except zmq.Again:
                 workers.full(identity)
                 continue

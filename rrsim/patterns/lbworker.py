@@ -42,10 +42,7 @@ class ReqWorkers:
         self.claimed = False  # a runner has claimed: each backend message is read with its peer's pid
 
     def read(self, backend: zmq.Socket[bytes]) -> tuple[bytes, list[bytes], str | None]:
-        """(identity, the rest, the peer's Peer-Address or None) of the next backend message."""
-        if not self.claimed:
-            identity, *said = backend.recv_multipart()
-            return identity, said, None
+        """(identity, the rest, the peer's Peer-Address) of the next backend message, once claimed."""
         frames = backend.recv_multipart(copy=False)
         return frames[0].bytes, [frame.bytes for frame in frames[1:]], str(frames[-1].get("Peer-Address"))
 
