@@ -220,6 +220,7 @@ class NothingBack(Event):
     after_s: float
     program: str  # as typed
     hint: str
+    received: str = ""  # what it is known to have received, where its pattern knows ("": its links say)
 
 
 @dataclass(frozen=True)

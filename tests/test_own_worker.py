@@ -226,3 +226,22 @@ def test_the_guides_lbworker_unchanged_is_an_lb_broker_worker_and_its_ledger_is_
     assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
     assert result.first(ev.ProcessEnded, name="w1", life=1).how == "killed"
     assert not model.peers.strangers
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("says_ready", [False, True], ids=["silent", "ready-but-mute"])
+def test_an_lb_broker_program_that_replies_nothing_is_told_whether_it_said_ready_and_what_to_do(tmp_path, says_ready):
+    mute = tmp_path / "mute.py"
+    mute.write_text("import os, time, zmq\n"
+                    "req = zmq.Context().socket(zmq.REQ); req.connect(os.environ['RRSIM_BROKER'])\n"
+                    + ("req.send(b'READY'); req.recv_multipart()\n" if says_ready else "")
+                    + "time.sleep(3600)\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {mute}", pattern="lb-broker", bind="broker", workers=1,
+                                    wait_ready=False), messages=0, duration=30.0, rate=50.0, drain_s=0.1)
+    result = run(setup, steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
+                                lambda engine: engine.end_sending())], timeout_s=30.0)
+    [line] = _said(result, "nothing-back")
+    received = ("it said READY, so the broker hands it requests, but it has replied to none" if says_ready else
+                "it never said READY to the broker on a REQ socket, so it has received nothing")
+    assert f"has sent nothing back 3 s after it started: {received}; it should connect a REQ socket to $RRSIM_BROKER" \
+        in line, line

@@ -43,13 +43,15 @@ class Returns:
     returns, as the broker's word to us); ``hint(connected)``: what the program should do with its
     variables, told in the run's log when nothing comes back (``connected``: whether it connected
     to ``socket``, when ``watch`` says that it connects there); ``each_turn``: the pattern's own
-    housekeeping (say who we are to a broker that came back)."""
+    housekeeping (say who we are to a broker that came back); ``received``: what it is known to
+    have received, in words, where its pattern knows ("": the run's links say)."""
 
     socket: zmq.Socket[bytes]
     hint: Callable[[bool], str]
     unwrap: Callable[[list[bytes]], bytes | None] = single_frame
     watch: bool = True
     each_turn: Callable[[], None] = lambda: None
+    received: Callable[[], str] = lambda: ""
 
 
 def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> None:
@@ -95,7 +97,7 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> No
         if not returned and not told_silent and time.monotonic() - started > SILENT_S:
             told_silent = True
             words = back.hint(accepted is not None and accepted.poll(0) != 0)
-            runtime.report(wire.NOTHING_BACK, after_s=SILENT_S, program=shown, hint=words)
+            runtime.report(wire.NOTHING_BACK, after_s=SILENT_S, program=shown, hint=words, received=back.received())
             _say(f"{spec.name} (`{shown}`) has sent nothing back after {SILENT_S:g} s: {words}")
         status = program.poll()
         if status is not None:

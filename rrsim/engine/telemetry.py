@@ -173,12 +173,12 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | list[
         link = roster.link_of(now_ns, roster.known_as[peer], name, up, peer) if peer in roster.known_as else None
         return link or ev.PeerChanged(now_ns, name, peer, up, endpoint)
     if kind == wire.NOTHING_BACK:
-        after_s, program, hint = header.get("after_s"), header.get("program"), header.get("hint")
+        after_s, words = header.get("after_s"), [header.get(key, "") for key in ("program", "hint", "received")]
         if (sender_kind != RECEIVER or isinstance(after_s, bool) or not isinstance(after_s, (int, float))
-                or not 0 <= after_s <= 3600 or not isinstance(program, str) or not isinstance(hint, str)
-                or len(program) + len(hint) > MAX_HINT_TEXT):
+                or not 0 <= after_s <= 3600 or not all(isinstance(text, str) for text in words)
+                or sum(len(text) for text in words) > MAX_HINT_TEXT):
             raise MalformedError(f"{name}: bad nothing-back report")
-        return ev.NothingBack(now_ns, name, life, float(after_s), program, hint)
+        return ev.NothingBack(now_ns, name, life, float(after_s), *words)
     expected_kind = {wire.SENT: SENDER, wire.QUEUE: ROUTER, wire.RECEIPTS: RECEIVER, wire.SILENT: ROUTER,
                      wire.GAVE_UP: ROUTER, wire.WAITING: RECEIVER}[kind]
     if sender_kind != expected_kind:

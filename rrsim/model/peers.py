@@ -50,7 +50,7 @@ class Peers:
         linked = sorted(peer for link in self.links if e.name in link for peer in link if peer != e.name)
         sent = {peer: self.roster.pushers[peer].sent for peer in linked if peer in self.roster.pushers}
         self.log.note(e.t_ns, "warn", "nothing-back", name=e.name, life=e.life, after_s=e.after_s, program=e.program,
-                      hint=e.hint, linked=linked, sent=sent)
+                      hint=e.hint, linked=linked, sent=sent, received=e.received)
 
     def drop_links(self, name: str) -> None:
         for link in [link for link in self.links if name in link]:

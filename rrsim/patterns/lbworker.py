@@ -54,30 +54,34 @@ class ReqWorkers:
               workers: Dispatcher) -> None:
         """A runner's claim, a REQ's READY or its reply; anything else is not ours and is dropped."""
         if len(said) == 2 and said[0] == b"" and said[1] == READY:
-            self.group_of[identity] = _group(peer)
+            self.group_of[identity] = group = _group(peer)
             self.done[identity] = 0
             workers.ready(identity, 0, time.monotonic_ns())
+            if (runner := self.runner_of.get(group) if group is not None else None) is not None:
+                _tell(backend, [runner, b"", READY])  # so that it can say so if nothing comes back
         elif len(said) == 4 and said[0] == said[2] == b"" and identity in self.group_of:
             self.done[identity] += 1
             group = self.group_of[identity]
             runner = self.runner_of.get(group) if group is not None else None
             if runner is not None:
-                try:
-                    backend.send_multipart([runner, b"", RETURNED, said[3]], zmq.NOBLOCK)
-                except zmq.ZMQError:
-                    pass  # its runner is gone (killed with it): what it finished is lost with it
+                _tell(backend, [runner, b"", RETURNED, said[3]])
             workers.ready(identity, self.done[identity], time.monotonic_ns())
         elif len(said) == 3 and said[0] == b"" and said[1] == CLAIM and said[2].isdigit() and len(said[2]) <= 18:
             self.runner_of[int(said[2])] = identity
             self.claimed = True
-            try:
-                backend.send_multipart([identity, b"", CLAIM], zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass  # gone already
+            _tell(backend, [identity, b"", CLAIM])
 
     def gone(self, identity: bytes) -> None:
         self.group_of.pop(identity, None)
         self.done.pop(identity, None)
+
+
+def _tell(backend: zmq.Socket[bytes], frames: list[bytes]) -> None:
+    """A word to a runner, never blocking; one that is gone (killed with its program) misses it."""
+    try:
+        backend.send_multipart(frames, zmq.NOBLOCK)
+    except zmq.ZMQError:
+        pass
 
 
 def _group(peer: str | None) -> int | None:
@@ -109,12 +113,22 @@ def program_worker(runtime: ChildRuntime) -> None:
             break
     endpoint = runtime.spec.sockets["dealer"].connect_to[0]
 
+    said_ready = False
+
     def hint(connected: bool) -> str:
         return (f"it should connect a REQ socket to $RRSIM_BROKER ({endpoint}), send READY, then for each "
                 '[address, "", request] it receives reply [address, "", reply], the reply beginning with the '
                 "request's bytes (the guide's lbworker)")
 
+    def received() -> str:
+        return ("it said READY, so the broker hands it requests, but it has replied to none" if said_ready else
+                "it never said READY to the broker on a REQ socket, so it has received nothing")
+
     def returned(frames: list[bytes]) -> bytes | None:
+        nonlocal said_ready
+        if frames == [b"", READY]:
+            said_ready = True  # the broker's word: its REQ is connected and ready
         return frames[2] if len(frames) == 3 and frames[:2] == [b"", RETURNED] else None
 
-    run_program(runtime, {"RRSIM_BROKER": endpoint}, Returns(dealer, hint, returned, watch=False, each_turn=claim))
+    run_program(runtime, {"RRSIM_BROKER": endpoint},
+                Returns(dealer, hint, returned, watch=False, each_turn=claim, received=received))

@@ -232,13 +232,13 @@ def _gave_up(ranges: dict[str, tuple[int, int, int, int]], count: int, attempts:
 
 
 def _nothing_back(name: str, life: int, after_s: float, program: str, hint: str, linked: list[str],
-                  sent: dict[str, int]) -> str:
-    """A user's program that sends nothing back: what it could receive, and what it should do."""
-    if not linked:
-        received = "it is connected to none of ours, so it has received nothing"
-    else:
-        received = "it is connected to " + names([f"{peer} (which has sent {plural(sent[peer], 'message')})"
-                                                 if peer in sent else peer for peer in linked])
+                  sent: dict[str, int], received: str = "") -> str:
+    """A user's program that sends nothing back: what it could receive (as its pattern knows it, or
+    as its links say), and what it should do."""
+    if not received:
+        received = ("it is connected to none of ours, so it has received nothing" if not linked else
+                    "it is connected to " + names([f"{peer} (which has sent {plural(sent[peer], 'message')})"
+                                                  if peer in sent else peer for peer in linked]))
     return f"{name} (`{program}`) has sent nothing back {after_s:g} s after it started: {received}; {hint}"
 
 
