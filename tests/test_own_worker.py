@@ -144,6 +144,15 @@ def _said(result, what: str) -> list[str]:
     return [describe(entry) for entry in result.model.log if entry.what == what]
 
 
+def _nothing_back_line(setup: Setup) -> str:
+    """The run's log line about w1's program sending nothing back: the run sends until it is said."""
+    result = run(dataclasses.replace(setup, messages=0, duration=30.0, rate=50.0, drain_s=0.1),
+                 steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
+                         lambda engine: engine.end_sending())], timeout_s=30.0)
+    [line] = _said(result, "nothing-back")
+    return line
+
+
 @pytest.mark.system
 @pytest.mark.parametrize("sends_back", [False, True], ids=["no-push", "push-unused"])
 def test_a_program_that_receives_but_sends_nothing_back_gets_one_line_in_the_runs_log(tmp_path, sends_back):
@@ -153,11 +162,7 @@ def test_a_program_that_receives_but_sends_nothing_back_gets_one_line_in_the_run
                     "[pull.connect(e) for e in os.environ['RRSIM_PULL'].split()]\n"
                     + ("push = c.socket(zmq.PUSH); push.connect(os.environ['RRSIM_PUSH'])\n" if sends_back else "")
                     + "while True:\n    pull.recv()\n")
-    setup = dataclasses.replace(own(f"{sys.executable} {mute}", workers=1), messages=0, duration=30.0, rate=50.0,
-                                drain_s=0.1)
-    result = run(setup, steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
-                                lambda engine: engine.end_sending())], timeout_s=30.0)
-    [line] = _said(result, "nothing-back")
+    line = _nothing_back_line(own(f"{sys.executable} {mute}", workers=1))
     assert line.startswith(f"w1 (`{sys.executable} {mute}`) has sent nothing back 3 s after it started: "
                            "it is connected to p1 (which has sent "), line
     back = "it is connected to $RRSIM_PUSH but sent nothing on it" if sends_back else "it never connected to $RRSIM_PUSH"
@@ -168,11 +173,7 @@ def test_a_program_that_receives_but_sends_nothing_back_gets_one_line_in_the_run
 def test_a_program_that_never_connects_is_told_it_received_nothing_and_where_to_connect(tmp_path):
     idle = tmp_path / "idle.py"
     idle.write_text("import time\nwhile True:\n    time.sleep(1)\n")
-    setup = dataclasses.replace(own(f"{sys.executable} {idle}", workers=1), wait_ready=False, messages=0,
-                                duration=30.0, rate=50.0, drain_s=0.1)
-    result = run(setup, steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
-                                lambda engine: engine.end_sending())], timeout_s=30.0)
-    [line] = _said(result, "nothing-back")
+    line = _nothing_back_line(own(f"{sys.executable} {idle}", workers=1, wait_ready=False))
     assert "it is connected to none of ours, so it has received nothing" in line, line
     assert "it never connected to $RRSIM_PUSH" in line and "connect a PULL socket at $RRSIM_PULL (ipc://" in line, line
 
@@ -236,11 +237,8 @@ def test_an_lb_broker_program_that_replies_nothing_is_told_whether_it_said_ready
                     "req = zmq.Context().socket(zmq.REQ); req.connect(os.environ['RRSIM_BROKER'])\n"
                     + ("req.send(b'READY'); req.recv_multipart()\n" if says_ready else "")
                     + "time.sleep(3600)\n")
-    setup = dataclasses.replace(own(f"{sys.executable} {mute}", pattern="lb-broker", bind="broker", workers=1,
-                                    wait_ready=False), messages=0, duration=30.0, rate=50.0, drain_s=0.1)
-    result = run(setup, steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
-                                lambda engine: engine.end_sending())], timeout_s=30.0)
-    [line] = _said(result, "nothing-back")
+    line = _nothing_back_line(own(f"{sys.executable} {mute}", pattern="lb-broker", bind="broker", workers=1,
+                                  wait_ready=False))
     received = ("it said READY, so the broker hands it requests, but it has replied to none" if says_ready else
                 "it never said READY to the broker on a REQ socket, so it has received nothing")
     assert f"has sent nothing back 3 s after it started: {received}; it should connect a REQ socket to $RRSIM_BROKER" \
