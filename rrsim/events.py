@@ -54,6 +54,9 @@ class ProcessStarted(Event):
     inherits_backlog: bool = False
     speed: float = 1.0  # a worker's: its work per message is divided by it
     queue_outlives: bool = False
+    # A worker that runs the user's program (worker_cmd), as typed; "" for rrsim's own.  Only when
+    # a message came back is seen: its wait and service are not measured, only its sojourn.
+    program: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class StrategySet(Event):
 class SendingHeld(Event):
     held: bool
     for_good: bool = False  # the duration is up (or the run was told to end): it drains, then ends
+    why: str = ""  # for good, and not because the duration is up: why (every worker program exited)
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,19 @@ class Waiting(Event):
     life: int
     waiting: bool
     retry_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class NothingBack(Event):
+    """A user's program (worker_cmd) has sent nothing back ``after_s`` after it started; ``hint``:
+    its pattern's words on where it should have connected and what it should send back."""
+
+    name: str
+    life: int
+    after_s: float
+    program: str  # as typed
+    hint: str
+    received: str = ""  # what it is known to have received, where its pattern knows ("": its links say)
 
 
 @dataclass(frozen=True)

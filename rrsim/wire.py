@@ -41,7 +41,8 @@ GAVE_UP = "gave-up"  # a router gave messages up after their last attempt, and w
 WAITING = "waiting"  # a receiver's router fell silent (it waits to reconnect), or spoke again
 BEAT = "beat"  # a remote worker is still there (it is not our child: nothing else would tell us); last: leaving
 REFUSED = "refused"  # a handshake on an endpoint we bind failed: a peer without CURVE, or not ZeroMQ
-TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, SILENT, GAVE_UP, WAITING, BEAT, REFUSED)
+NOTHING_BACK = "nothing-back"  # a user's program has sent nothing back a few seconds after it started: why
+TELEMETRY_KINDS = (HELLO, RECEIPTS, SENT, LINK, QUEUE, PEER, SILENT, GAVE_UP, WAITING, BEAT, REFUSED, NOTHING_BACK)
 # Why libzmq failed a handshake, by the socket monitor's event (zmq_socket_monitor).
 HANDSHAKE_FAILED = {
     "protocol": "not a CURVE handshake (a plain-text peer, or not ZeroMQ)",

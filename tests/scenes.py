@@ -118,7 +118,8 @@ class Script:
         self.emit(ev.ProcessStarted(self.t_ns, name, "worker", life, self._pid(), work_ms, self._bound(name),
                                     "receiver", self._links_to("worker"),
                                     self.pattern.inherits_backlog("worker", life, self.setup),
-                                    queue_outlives=self.pattern.queue_outlives("worker", self.setup), speed=speed))
+                                    queue_outlives=self.pattern.queue_outlives("worker", self.setup), speed=speed,
+                                    program=self.setup.worker_cmd or ""))
         self.emit(ev.ProcessReady(self.t_ns, name, life))
         self.targets[name] = Target(name, life, work_ms, speed)
         if self.brokered:

@@ -28,9 +28,12 @@ def own(worker_cmd: str, **values: object) -> Setup:
 
 
 def kill_then_revive_w1(setup: Setup):
-    return run(setup, steps=[
+    """Sends until w1's second life has done a few (however slowly a busy machine starts it), then drains."""
+    return run(dataclasses.replace(setup, messages=0, duration=60.0), steps=[
         (lambda model: model.workers["w1"].received >= 20, lambda engine: engine.kill("w1")),
         (lambda model: model.workers["w1"].state == "killed", lambda engine: engine.revive("w1")),
+        (lambda model: model.workers["w1"].lives[-1].number == 2 and model.workers["w1"].lives[-1].received >= 5
+         and model.workers["w2"].received >= 5, lambda engine: engine.end_sending()),
     ])
 
 
@@ -41,6 +44,9 @@ def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_ki
     assert_ledger_consistent(result)
     model = result.model
     assert model.totals().foreign == 0 and model.totals().delivered > 0
+    # Only when a message came back is seen: no wait or service is made up from it.
+    assert model.workers["w1"].program == TASKWORK and model.workers["w1"].service_ms() is None
+    assert model.wait.count == 0 and model.sojourn.count >= model.totals().delivered > 0
     # The second life sent back what it received: what comes back is told apart by its connection.
     assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
     ended = result.first(ev.ProcessEnded, name="w1", life=1)
@@ -98,8 +104,7 @@ def test_a_program_not_found_or_not_executable_is_refused_before_anything_starts
         own(str(script))
 
 
-@pytest.mark.parametrize("pattern, why", [("reliable", "ppworker cannot be its worker"),
-                                          ("lb-broker", "does not yet take the guide's lbworker")])
+@pytest.mark.parametrize("pattern, why", [("reliable", "ppworker cannot be its worker")])
 def test_a_pattern_that_cannot_take_a_users_worker_refuses_it_in_one_line_saying_why(pattern, why):
     with pytest.raises(UserError, match=why) as refused:
         own(TASKWORK, pattern=pattern, bind="pusher")
@@ -138,3 +143,109 @@ def test_the_guides_c_taskwork_adapted_in_two_lines_is_a_worker(tmp_path):
     result = kill_then_revive_w1(own(str(binary)))
     assert_ledger_consistent(result)
     assert len(result.delivered_seqs("w1", life=2)) > 0
+
+
+def _said(result, what: str) -> list[str]:
+    from rrsim.report.wording import describe  # noqa: PLC0415 (the words of the run's log)
+    return [describe(entry) for entry in result.model.log if entry.what == what]
+
+
+def _nothing_back_line(setup: Setup) -> str:
+    """The run's log line about w1's program sending nothing back: the run sends until it is said."""
+    result = run(dataclasses.replace(setup, messages=0, duration=30.0, rate=50.0, drain_s=0.1),
+                 steps=[(lambda model: any(e.what == "nothing-back" for e in model.log),
+                         lambda engine: engine.end_sending())], timeout_s=30.0)
+    [line] = _said(result, "nothing-back")
+    return line
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("sends_back", [False, True], ids=["no-push", "push-unused"])
+def test_a_program_that_receives_but_sends_nothing_back_gets_one_line_in_the_runs_log(tmp_path, sends_back):
+    mute = tmp_path / "mute.py"
+    mute.write_text("import os, zmq\n"
+                    "c = zmq.Context(); pull = c.socket(zmq.PULL)\n"
+                    "[pull.connect(e) for e in os.environ['RRSIM_PULL'].split()]\n"
+                    + ("push = c.socket(zmq.PUSH); push.connect(os.environ['RRSIM_PUSH'])\n" if sends_back else "")
+                    + "while True:\n    pull.recv()\n")
+    line = _nothing_back_line(own(f"{sys.executable} {mute}", workers=1))
+    assert line.startswith(f"w1 (`{sys.executable} {mute}`) has sent nothing back 3 s after it started: "
+                           "it is connected to p1 (which has sent "), line
+    back = "it is connected to $RRSIM_PUSH but sent nothing on it" if sends_back else "it never connected to $RRSIM_PUSH"
+    assert back in line and "on a PUSH socket connected to $RRSIM_PUSH" in line, line
+
+
+@pytest.mark.system
+def test_a_program_that_never_connects_is_told_it_received_nothing_and_where_to_connect(tmp_path):
+    idle = tmp_path / "idle.py"
+    idle.write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    line = _nothing_back_line(own(f"{sys.executable} {idle}", workers=1, wait_ready=False))
+    assert "it is connected to none of ours, so it has received nothing" in line, line
+    assert "it never connected to $RRSIM_PUSH" in line and "connect a PULL socket at $RRSIM_PULL (ipc://" in line, line
+
+
+@pytest.mark.system
+def test_when_every_program_has_exited_by_itself_the_run_stops_and_says_no_worker_is_left(tmp_path):
+    quits = tmp_path / "quits.py"
+    quits.write_text("import sys\nsys.exit('no config')\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {quits}"), wait_ready=False, messages=0, duration=3600.0,
+                                rate=50.0, drain_s=0.1)
+    result = run(setup, timeout_s=30.0)  # without the stop, a run of an hour: the deadline fails it
+    assert [w.state for w in result.model.workers.values()] == ["crashed", "crashed"]
+    [line] = _said(result, "sending-held")
+    assert line.startswith("sending stopped for good (no worker is left: every worker program (w1, w2) exited by "
+                           "itself)"), line
+
+
+@pytest.mark.system
+def test_output_gives_the_programs_last_lines_and_refuses_rrsims_own_workers(tmp_path):
+    talker = tmp_path / "talker.py"
+    talker.write_text("import os, sys\n"
+                      "print('stdout of', os.environ['RRSIM_NAME'], flush=True)\n"
+                      "print('stderr of', os.environ['RRSIM_NAME'], file=sys.stderr, flush=True)\n"
+                      f"exec(open({str(EXAMPLES / 'taskwork.py')!r}).read())\n")
+    seen: dict[str, tuple[str, ...]] = {}
+    run(own(f"{sys.executable} {talker}", workers=1, messages=40, rate=200.0),
+        steps=[(lambda model: model.workers["w1"].received > 0, lambda engine: seen.update(w1=engine.output("w1")))])
+    assert seen["w1"][-2:] == ("stdout of w1", "stderr of w1")
+
+    def refused(engine) -> None:
+        with pytest.raises(UserError, match=r"^w1 is rrsim's own worker: o shows the output of your program") as error:
+            engine.output("w1")
+        seen["own"] = (str(error.value),)
+
+    run(build_setup({"workers": 1, "messages": 20, "rate": 200.0}, "test"),
+        steps=[(lambda model: model.workers["w1"].received > 0, refused)])
+    assert "\n" not in seen["own"][0]
+
+
+LBWORKER = f"{sys.executable} {EXAMPLES / 'lbworker.py'}"
+
+
+@pytest.mark.system
+def test_the_guides_lbworker_unchanged_is_an_lb_broker_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive():
+    result = kill_then_revive_w1(own(LBWORKER, pattern="lb-broker", bind="broker", wait_ready=False))
+    assert_ledger_consistent(result)
+    model = result.model
+    assert model.totals().foreign == 0 and model.totals().delivered > 0
+    # Each reply came back to the life whose program sent it: told apart by its process group.
+    assert len(result.delivered_seqs("w1", life=1)) >= 20
+    assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
+    assert result.first(ev.ProcessEnded, name="w1", life=1).how == "killed"
+    assert not model.peers.strangers
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("says_ready", [False, True], ids=["silent", "ready-but-mute"])
+def test_an_lb_broker_program_that_replies_nothing_is_told_whether_it_said_ready_and_what_to_do(tmp_path, says_ready):
+    mute = tmp_path / "mute.py"
+    mute.write_text("import os, time, zmq\n"
+                    "req = zmq.Context().socket(zmq.REQ); req.connect(os.environ['RRSIM_BROKER'])\n"
+                    + ("req.send(b'READY'); req.recv_multipart()\n" if says_ready else "")
+                    + "time.sleep(3600)\n")
+    line = _nothing_back_line(own(f"{sys.executable} {mute}", pattern="lb-broker", bind="broker", workers=1,
+                                  wait_ready=False))
+    received = ("it said READY, so the broker hands it requests, but it has replied to none" if says_ready else
+                "it never said READY to the broker on a REQ socket, so it has received nothing")
+    assert f"has sent nothing back 3 s after it started: {received}; it should connect a REQ socket to $RRSIM_BROKER" \
+        in line, line

@@ -52,5 +52,5 @@ def test_the_recent_window_keeps_the_usual_wait_as_p50_after_a_pause():
 
 
 def test_a_tile_shows_p50_in_its_own_unit_when_p99_is_seconds():
-    text = " ".join(str(line) for line in _draw_latency(SimpleNamespace(latency_trusted=True, p50_ms=0.31, p99_ms=2800.0), 40))
+    text = " ".join(str(line) for line in _draw_latency(SimpleNamespace(latency_trusted=True, p50_ms=0.31, p99_ms=2800.0, program=False), 40))
     assert "0.31" in text and "2.8" in text, text

@@ -15,6 +15,8 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import zmq
 
@@ -28,15 +30,40 @@ SILENT_S = 3.0  # nothing back for this long after the start: say which variable
 END_WAIT_S = 0.2  # after the program ends, what it sent last is still read for this long
 
 
-def run_program(runtime: ChildRuntime, env: dict[str, str], returns: zmq.Socket[bytes],
-                hint: str) -> None:
-    """Start ``spec.worker_cmd`` with ``env`` added to ours, count what comes back on ``returns``
-    (one frame per message, its bytes as sent), and end as the program ends, with its status.
-    ``hint``: what the program should do with its variables, told when nothing comes back."""
+def single_frame(frames: list[bytes]) -> bytes | None:
+    """A message sent back as it came: one frame (anything else is foreign bytes)."""
+    return frames[0] if len(frames) == 1 else b"".join(frames)
+
+
+@dataclass(frozen=True)
+class Returns:
+    """Where the program's finished messages come back, as its pattern wires it.
+
+    ``socket``: what they arrive on; ``unwrap``: the message in what arrived (None: not one of its
+    returns, as the broker's word to us); ``hint(connected)``: what the program should do with its
+    variables, told in the run's log when nothing comes back (``connected``: whether it connected
+    to ``socket``, when ``watch`` says that it connects there); ``each_turn``: the pattern's own
+    housekeeping (say who we are to a broker that came back); ``received``: what it is known to
+    have received, in words, where its pattern knows ("": the run's links say)."""
+
+    socket: zmq.Socket[bytes]
+    hint: Callable[[bool], str]
+    unwrap: Callable[[list[bytes]], bytes | None] = single_frame
+    watch: bool = True
+    each_turn: Callable[[], None] = lambda: None
+    received: Callable[[], str] = lambda: ""
+
+
+def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> None:
+    """Start ``spec.worker_cmd`` with ``env`` added to ours, count what comes back (see
+    ``Returns``: a message's bytes as sent), and end as the program ends, with its status."""
     spec = runtime.spec
     argv = list(spec.worker_cmd)
     shown = shlex.join(argv)
     parent = os.getpid()
+    returns = back.socket
+    # Made before it starts, so that its connection is seen (a socket it connects to only).
+    accepted = returns.get_monitor_socket(zmq.EVENT_ACCEPTED) if back.watch else None
     program = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, close_fds=True,
         env={**os.environ, "RRSIM_NAME": spec.name, "RRSIM_LIFE": str(spec.life), **env},
@@ -54,25 +81,32 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], returns: zmq.Socket[
         ready = dict(poller.poll(idle_timeout_ms(receipts, runtime.clock()) if receipts.pending() else 50))
         while returns in ready:
             try:
-                message = returns.recv(zmq.NOBLOCK)
+                message = back.unwrap(returns.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 break
-            receipts.add(message, runtime.clock())
-            returned += 1
+            if message is not None:
+                receipts.add(message, runtime.clock())
+                returned += 1
         now = runtime.clock()
         if receipts.due(now):
             receipts.flush()
         if runtime.wants_housekeeping(ready) or now >= next_parent_check_ns:
             runtime.housekeeping(now)
+            back.each_turn()
             next_parent_check_ns = now + PARENT_CHECK_NS
         if not returned and not told_silent and time.monotonic() - started > SILENT_S:
             told_silent = True
-            _say(f"{spec.name} (`{shown}`) has sent nothing back after {SILENT_S:g} s: {hint}")
+            words = back.hint(accepted is not None and accepted.poll(0) != 0)
+            runtime.report(wire.NOTHING_BACK, after_s=SILENT_S, program=shown, hint=words, received=back.received())
+            _say(f"{spec.name} (`{shown}`) has sent nothing back after {SILENT_S:g} s: {words}")
         status = program.poll()
         if status is not None:
             break
-    _read_last(returns, receipts, runtime)
+    _read_last(back, receipts, runtime)
     receipts.flush()
+    if accepted is not None:
+        returns.disable_monitor()
+        accepted.close(linger=0)
     returns.close(linger=0)
     runtime.close()
     if runtime.stopping:
@@ -83,12 +117,12 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], returns: zmq.Socket[
     sys.exit(status if status >= 0 else 128 - status)
 
 
-def _read_last(returns: zmq.Socket[bytes], receipts: Receipts, runtime: ChildRuntime) -> None:
+def _read_last(back: Returns, receipts: Receipts, runtime: ChildRuntime) -> None:
     """What the program sent just before it ended is still on its way: read it for a moment."""
     deadline = time.monotonic() + END_WAIT_S
     while time.monotonic() < deadline:
-        if returns.poll(10):
-            receipts.add(returns.recv(), runtime.clock())
+        if back.socket.poll(10) and (message := back.unwrap(back.socket.recv_multipart())) is not None:
+            receipts.add(message, runtime.clock())
 
 
 def _say(line: str) -> None:

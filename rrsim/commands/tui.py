@@ -73,7 +73,8 @@ workloads:
 keys in the TUI: a add worker, k kill, t stop, r revive, p pause/resume, [ ] work x2 / x0.5,
   P add pusher, + - send rate, space hold sending, s broker strategy, m message map,
   f log of the selected worker, PgUp PgDn Home End scroll the log, 1-9 tab arrows select,
-  c the line a remote worker joins with (--listen), ? help, q quit
+  c the line a remote worker joins with (--listen), o the output of your program (--worker-cmd),
+  ? help, q quit
 
 in a browser:
   rrsim --web 8000 [options]   serves this view on http://127.0.0.1:8000: every tab that opens it

@@ -7,6 +7,15 @@ from rrsim.model.model import Model
 SETTLE_NS = 50_000_000  # the senders' final progress reports land within this after they finish
 
 
+def no_program_left(model: Model) -> str:
+    """Why the run cannot go on when every worker, each a user's program, ended by itself ("" if
+    one is running, or was ended by a key or an action: it can be revived)."""
+    workers = model.workers.values()
+    if not workers or any(w.state != "crashed" for w in workers):
+        return ""
+    return f"no worker is left: every worker program ({', '.join(w.name for w in workers)}) exited by itself"
+
+
 class Drain:
     def __init__(self, drain_s: float, retry_budget_s: float) -> None:
         self.drain_s = drain_s  # quiet this long: what is still missing is not coming

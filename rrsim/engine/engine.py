@@ -3,9 +3,7 @@
 Everything that happens becomes an event, applied to the model under ``lock`` and passed to
 subscribers.  Front ends read ``model`` (holding ``lock``) and change the run through the
 command methods, either directly from the thread that steps the engine or with ``request()``
-from any other thread (the TUI does that).  The parts: ``run_sockets`` (telemetry in, control
-out), ``processes`` (one handle per process, local or remote), ``remote.host`` (the join
-protocol), ``timeline``, ``drain``, ``wiring``, ``supervisor``.
+from any other thread (the TUI does that).  Its parts are named in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from rrsim import patterns
 from rrsim.child.spec import ChildSpec, Curve, SocketPlan
 from rrsim.endpoints import parse_listen
 from rrsim.engine import telemetry
-from rrsim.engine.drain import Drain
+from rrsim.engine.drain import Drain, no_program_left
 from rrsim.engine.processes import Processes
 from rrsim.engine.requests import Requests
 from rrsim.engine.run_directory import RunDirectory
@@ -207,6 +205,7 @@ class Engine:
             links_to=self.roster.links_to[name],
             inherits_backlog=self.pattern.inherits_backlog(role.name, life, self.setup),
             queue_outlives=self.pattern.queue_outlives(role.name, self.setup),
+            program=(self.setup.worker_cmd or "") if role.kind == RECEIVER else "",
         ))
         self._next_control_ns = 0
 
@@ -276,8 +275,7 @@ class Engine:
 
     def set_rate(self, rate: float) -> None:
         self.rate = rate
-        self.emit(ev.RateSet(now_ns(), rate))
-        self._next_control_ns = 0
+        self._tell_processes(ev.RateSet(now_ns(), rate))
 
     def set_work(self, name: str, work_ms: float) -> None:
         self._check("set_work", name)
@@ -286,7 +284,11 @@ class Engine:
         if self.setup.worker_cmd:
             raise UserError(f"{name} runs your program (worker_cmd): its work is its own, rrsim cannot set it")
         self.work_ms[name] = work_ms
-        self.emit(ev.WorkSet(now_ns(), name, work_ms))
+        self._tell_processes(ev.WorkSet(now_ns(), name, work_ms))
+
+    def _tell_processes(self, change: ev.Event) -> None:
+        """Note a change of what the processes are told, and tell them at the next step."""
+        self.emit(change)
         self._next_control_ns = 0
 
     def _pushers_held(self) -> bool:
@@ -305,26 +307,25 @@ class Engine:
         if strategy not in STRATEGIES:
             raise UserError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
         self.strategy = strategy
-        self.emit(ev.StrategySet(now_ns(), strategy))
-        self._next_control_ns = 0
+        self._tell_processes(ev.StrategySet(now_ns(), strategy))
 
-    def hold_sending(self, held: bool, for_good: bool = False) -> None:
+    def hold_sending(self, held: bool, for_good: bool = False, why: str = "") -> None:
         self.held = held
-        self.emit(ev.SendingHeld(now_ns(), held, for_good))
-        self._next_control_ns = 0
+        self._tell_processes(ev.SendingHeld(now_ns(), held, for_good, why))
 
-    def end_sending(self) -> None:
+    def end_sending(self, why: str = "") -> None:
         """Stop sending for good: the run ends once what is in flight has landed, as at its duration."""
         self.time_up = True
-        self.hold_sending(True, for_good=True)
+        self.hold_sending(True, for_good=True, why=why)
+
+    def output(self, name: str) -> tuple[str, ...]:
+        """The last lines the selected worker's program wrote (its latest life's stdout and stderr)."""
+        program = self.setup.worker_cmd if self.roster.kinds.get(name) == RECEIVER else None
+        return self.directory.output_tail(name, self.roster.lives.get(name, 0), program)
 
     def request(self, command: str, *args: Any) -> Future[Any]:
         """Run a command on the engine's thread; the future holds its result or its UserError."""
         return self._requests.put(lambda: getattr(self, command)(*args))
-
-    def perform(self, action: Action) -> None:
-        command, args = engine_command(action)
-        getattr(self, command)(*args)
 
     # ------------------------------------------------------------------ the loop
     def step(self, timeout_ms: float = 10.0) -> None:
@@ -361,6 +362,9 @@ class Engine:
         for ended in self.processes.reap(now):
             self.emit(ended)
             self._last_activity_ns = now
+            if ended.how == "crashed" and self.setup.worker_cmd and not self.time_up and not self.timeline:
+                if why := no_program_left(self.model):
+                    self.end_sending(why)
 
     def _receive_telemetry(self) -> None:
         for batch in self.sockets.telemetry_batches():
@@ -388,7 +392,8 @@ class Engine:
             # not at all when it cannot be done, so that the log does not say it was done, then not.
             self._cause = ev.ActionFired(now_ns(), due.describe())
             try:
-                self.perform(due.action)
+                command, args = engine_command(due.action)
+                getattr(self, command)(*args)
             except UserError as error:
                 self._cause = None
                 self.emit(ev.ActionFired(now_ns(), f"{due.action.describe()} skipped: {error}"))

@@ -13,6 +13,8 @@ from pathlib import Path
 from rrsim.errors import UserError
 
 IPC_PATH_LIMIT = 107
+OUTPUT_LINES = 40  # of a user's program's output, shown by the live view's o key
+OUTPUT_BYTES = 16_384
 
 
 class RunDirectory:
@@ -39,6 +41,20 @@ class RunDirectory:
                 "set TMPDIR to a shorter directory or use --transport tcp"
             )
         return f"ipc://{path}"
+
+    def output_tail(self, name: str, life: int, program: str | None) -> tuple[str, ...]:
+        """The last lines of what ``name``'s program wrote in its life ``life`` (stdout and stderr
+        both go to its log file); refused for rrsim's own workers, whose log is rrsim's."""
+        if not program:
+            raise UserError(f"{name} is rrsim's own worker: o shows the output of your program (--worker-cmd)")
+        try:
+            with self.logs.joinpath(f"{name}.{life}.log").open("rb") as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - OUTPUT_BYTES))
+                lines = log.read().decode(errors="replace").splitlines()
+        except OSError:
+            raise UserError(f"{name} (life {life}) has no output file: it is not one of this run's workers") from None
+        return tuple(lines[-OUTPUT_LINES:])
 
     def remove(self) -> None:
         """Keep the logs if asked, remove the directory, let the janitor go.  Safe to call twice."""

@@ -25,6 +25,7 @@ assert RECEIPT_DTYPE.itemsize == wire.RECEIPT_SIZE
 SEQ_SLACK = 10_000_000
 MAX_PEER_TEXT = 120  # "pid N" or "host:port", with room for an IPv6 address
 MAX_DIGEST_TEXT = 64  # a pusher's fingerprint of its jobs: 16 hex digits
+MAX_HINT_TEXT = 2000  # a user's program as typed, and what it should do with its endpoints
 MAX_COUNTERS = 64  # a pattern's own counters in one report
 MAX_WORKER_COUNTS = 4096  # workers named in one router report
 MAX_SEQS = 4096  # message ids in one report
@@ -171,6 +172,13 @@ def _parse(frames: list[bytes], now_ns: int, roster: Roster) -> ev.Event | list[
         roster.peer_changed(name, peer, up)
         link = roster.link_of(now_ns, roster.known_as[peer], name, up, peer) if peer in roster.known_as else None
         return link or ev.PeerChanged(now_ns, name, peer, up, endpoint)
+    if kind == wire.NOTHING_BACK:
+        after_s, words = header.get("after_s"), [header.get(key, "") for key in ("program", "hint", "received")]
+        if (sender_kind != RECEIVER or isinstance(after_s, bool) or not isinstance(after_s, (int, float))
+                or not 0 <= after_s <= 3600 or not all(isinstance(text, str) for text in words)
+                or sum(len(text) for text in words) > MAX_HINT_TEXT):
+            raise MalformedError(f"{name}: bad nothing-back report")
+        return ev.NothingBack(now_ns, name, life, float(after_s), *words)
     expected_kind = {wire.SENT: SENDER, wire.QUEUE: ROUTER, wire.RECEIPTS: RECEIVER, wire.SILENT: ROUTER,
                      wire.GAVE_UP: ROUTER, wire.WAITING: RECEIVER}[kind]
     if sender_kind != expected_kind:

@@ -72,9 +72,7 @@ class Model:
         self.started_ns: int | None = None
         self.first_send_ns: int | None = None
         self.last_delivery_ns: int | None = None
-        self.late = 0
-        self.foreign = 0
-        self.malformed = 0
+        self.late = self.foreign = self.malformed = 0
         self.wait = Durations()  # sent to work started, over every message done
         self.sojourn = Durations()  # sent to work done
         self.work_sizes = Durations()  # the work sizes the messages done carried (before a worker's speed)
@@ -109,10 +107,6 @@ class Model:
         return self.peers.refused
 
     @property
-    def lost_after_ns(self) -> int:
-        return self.losses.lost_after_ns
-
-    @property
     def queued_for_dead(self) -> dict[str, int]:
         return self.losses.queued_for_dead
 
@@ -143,7 +137,7 @@ class Model:
         self.started_ns = e.t_ns
         self.rate = float(e.setup.get("rate", 0.0))
         self.strategy = str(e.setup.get("strategy", ""))
-        self.losses.lost_after_ns = int(float(e.setup.get("lost_after_s", self.lost_after_ns / NS)) * NS)
+        self.losses.lost_after_ns = int(float(e.setup.get("lost_after_s", self.losses.lost_after_ns / NS)) * NS)
         self.losses.retry_budget_ns = int(e.retry_budget_s * NS)
         self.losses.loss_rule = e.loss_rule
         self.journal.note(e.t_ns, "info", "run-started", pattern=e.setup.get("pattern"), transport=e.setup.get("transport"),
@@ -164,7 +158,7 @@ class Model:
         worker = group.get(e.name)
         if worker is None:
             worker = group[e.name] = WorkerView(e.name, work_ms=e.work_ms, role=e.role, kind=e.kind)
-        worker.work_ms, worker.speed, worker.links_to = e.work_ms, e.speed, e.links_to
+        worker.work_ms, worker.speed, worker.links_to, worker.program = e.work_ms, e.speed, e.links_to, e.program
         worker.waiting = False
         worker.queued = worker.ready = worker.routed = 0
         life = Life(number=e.life, pid=e.pid, started_ns=e.t_ns, queue_outlives=e.queue_outlives)
@@ -275,7 +269,10 @@ class Model:
 
     def _on_SendingHeld(self, e: ev.SendingHeld) -> None:
         self.sending_held = e.held
-        self.journal.note(e.t_ns, "info", "sending-held", held=e.held, for_good=e.for_good)
+        self.journal.note(e.t_ns, "warn" if e.why else "info", "sending-held", held=e.held, for_good=e.for_good, why=e.why)
+
+    def _on_NothingBack(self, e: ev.NothingBack) -> None:
+        self.peers.nothing_back(e)
 
     def _on_LinkChanged(self, e: ev.LinkChanged) -> None:
         if self.peers.link_changed(e):
@@ -404,7 +401,8 @@ class Model:
         self.last_delivery_ns = max(self.last_delivery_ns or 0, int(done_ns.max()))
         waited = e.recv_ns - e.sent_ns
         worker.add_receipts(e, waited, current_life=life is worker.life)
-        self.wait.add(waited)
+        if not worker.program:  # a program's receive time is its return: no wait is seen
+            self.wait.add(waited)
         self.sojourn.add(done_ns - e.sent_ns)
         if e.work_us is not None:
             self.work_sizes.add(e.work_us * 1000)
@@ -435,6 +433,7 @@ class Model:
     def _on_RunStopped(self, e: ev.RunStopped) -> None:
         self.stopped_by = e.by
         self.journal.note(e.t_ns, "info", "stopped", by=e.by)
+
     # ----------------------------------------------------------------- helpers
     def _update_ready(self, worker: WorkerView) -> None:
         if worker.state != "starting":

@@ -43,6 +43,14 @@ class Peers:
         self.refused[key] = Refused(e.address, e.t_ns, e.why, e.endpoint)
         self.log.note(e.t_ns, "warn", "refused", address=e.address, why=e.why, endpoint=e.endpoint)
 
+    def nothing_back(self, e: ev.NothingBack) -> None:
+        """A user's program has sent nothing back: one line with what it was connected to (and so
+        could receive) and what it should do, in its pattern's words."""
+        linked = sorted(peer for link in self.links if e.name in link for peer in link if peer != e.name)
+        sent = {peer: self.roster.pushers[peer].sent for peer in linked if peer in self.roster.pushers}
+        self.log.note(e.t_ns, "warn", "nothing-back", name=e.name, life=e.life, after_s=e.after_s, program=e.program,
+                      hint=e.hint, linked=linked, sent=sent, received=e.received)
+
     def drop_links(self, name: str) -> None:
         for link in [link for link in self.links if name in link]:
             self.links.discard(link)

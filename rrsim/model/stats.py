@@ -91,8 +91,9 @@ def window_s(first_ns: int | None, last_ns: int | None) -> float:
 
 
 def service_ms(workers: Iterable[WorkerView]) -> float | None:
-    """How long a worker's work took per message, on average over every message done."""
-    workers = list(workers)
+    """How long a worker's work took per message, on average over every message done (a user's
+    program's work is not seen: its messages are not counted)."""
+    workers = [w for w in workers if not w.program]
     received = sum(w.received for w in workers)
     return sum(w.busy_ns for w in workers) / received / 1e6 if received else None
 

@@ -107,8 +107,9 @@ class WorkerView:
     duplicates: int = 0
     foreign: int = 0
     recent: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
-    latency: Durations = field(default_factory=Durations)  # sent to received (= work started)
+    latency: Durations = field(default_factory=Durations)  # sent to received (= work started); a program's: none
     sojourn: Durations = field(default_factory=Durations)  # sent to work done
+    # the last seconds' latency (a program's: its sojourn)
     recent_latency: RecentDurations = field(default_factory=lambda: RecentDurations(LATENCY_WINDOW_S))
     busy_ns: int = 0  # time spent working on the messages it has done
     overheads: Overheads = field(default_factory=lambda: Overheads())
@@ -143,6 +144,9 @@ class WorkerView:
     remote_host: str = ""
     remote_label: str = ""
     clock_uncertainty_ns: int | None = None
+    # The user's program (worker_cmd), as typed: only when a message came back is seen, so its
+    # latency is a sojourn (sent to done) and its wait and service are not measured.
+    program: str = ""
 
     @property
     def max_queue(self) -> int | None:
@@ -178,8 +182,9 @@ class WorkerView:
         return self.latency.quantile_ms(quantile)
 
     def service_ms(self) -> float | None:
-        """How long its work took per message, on average (hand-over to done)."""
-        return self.busy_ns / self.received / 1e6 if self.received else None
+        """How long its work took per message, on average (hand-over to done); None for a program."""
+        return self.busy_ns / self.received / 1e6 if self.received and not self.program else None
+
     def latency_trusted(self) -> bool:
         """Whether its latency can be shown: a remote worker's receive times are its clock moved
         onto ours, right within the offset's uncertainty; a latency whose error could be over a
@@ -190,6 +195,8 @@ class WorkerView:
         return p50 is not None and self.clock_uncertainty_ns / 1e6 <= LATENCY_ERROR_SHARE * p50
 
     def busy_fraction(self, now_ns: int) -> float | None:
+        if self.program:
+            return None  # when it works is not seen
         alive_s = self.alive_seconds(now_ns)
         return None if alive_s <= 0 else min(1.0, self.busy_ns / NS / alive_s)
 
@@ -206,8 +213,10 @@ class WorkerView:
 
     def add_receipts(self, e: ev.Deliveries, waited: npt.NDArray[np.int64], current_life: bool) -> None:
         """A batch of its receipts: how long they waited, its queue, how busy it was, its rate and
-        the latest ids (``current_life``: of its latest life, not one before it)."""
-        self.latency.add(waited)
+        the latest ids (``current_life``: of its latest life, not one before it).  A program's
+        receive time is when the message came back: ``waited`` is then its sojourn."""
+        if not self.program:
+            self.latency.add(waited)
         self.sojourn.add((e.recv_ns if e.done_ns is None else e.done_ns) - e.sent_ns)
         if self.queue is not None:
             self.queue.add(e.pushers, e.sent_ns, e.recv_ns)

@@ -16,9 +16,10 @@ STOP_GRACE_MS = 20  # a stopping worker waits this long for a message handed to 
 Loop = Callable[[ChildRuntime], None]
 
 
-def broker_roles(pusher: Loop, broker: Loop, worker: Loop) -> dict[str, Role]:
+def broker_roles(pusher: Loop, broker: Loop, worker: Loop, program: Loop | None = None) -> dict[str, Role]:
+    """``program``: the worker's loop when the user's program is the worker (worker_cmd)."""
     return {
         "pusher": Role("pusher", "p", SENDER, pusher),
         "broker": Role("broker", "b", ROUTER, broker),
-        "worker": Role("worker", "w", RECEIVER, worker),
+        "worker": Role("worker", "w", RECEIVER, worker, program),
     }

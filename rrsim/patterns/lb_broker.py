@@ -10,8 +10,10 @@ as ZeroMQ would.  ``bind`` decides who binds the first hop: "pusher" (the broker
 every pusher, which drops the broker's queue when it dies) or "broker" (pushers connect, and
 keep queueing for a dead broker's next life, RFC 30).  The broker always binds the backend.
 
-Workers use DEALER, not the guide's REQ, as its Paranoid Pirate worker does: a worker must be
-able to say "ready" again when a revived broker connects, and REQ allows one request at a time.
+rrsim's workers use DEALER, not the guide's REQ, as its Paranoid Pirate worker does: a worker
+must be able to say "ready" again when a revived broker connects, and REQ allows one request at a
+time.  The broker takes the guide's REQ lbworker too, unchanged, as a user's program (worker_cmd):
+``lbworker.py``.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ from rrsim.limits import Limit
 from rrsim.patterns.base import PatternSetup, Wire
 from rrsim.patterns.brokered import BYE, READY, STOP_GRACE_MS, broker_roles
 from rrsim.patterns.dispatch import BROKER_KEYS, Dispatcher
+from rrsim.patterns.lbworker import ReqWorkers, program_worker
 
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
            "or by another strategy")
 BINDERS = ("pusher", "broker")
 SETUP_KEYS: dict[str, Limit] = {**BROKER_KEYS}
-OWN_WORKER_WHY_NOT = "its broker does not yet take the guide's lbworker unchanged"
+OWN_WORKER_WHY_NOT = ""  # the guide's lbworker, its endpoint from the environment, can be the worker
 
 BACKEND_BURST = 1024  # worker messages read in one turn
 REPORT_NS = 10_000_000
@@ -78,6 +81,7 @@ def broker(runtime: ChildRuntime) -> None:
     # The run's seed makes random and p2c choose alike in two runs of the same jobs (as far as
     # the workers' timing allows); each life draws afresh.
     workers = Dispatcher(spec.strategy, spec.max_outstanding, seed=f"{spec.seed}/{spec.life}")
+    reqs = ReqWorkers()  # the guide's lbworkers (users' programs), beside our DEALER workers
     held: deque[list[bytes]] = deque()
     bound = spec.broker_queue
     routed = 0
@@ -99,11 +103,16 @@ def broker(runtime: ChildRuntime) -> None:
             for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
                 if not has_input(backend):
                     break
-                identity, *said = backend.recv_multipart()
+                if reqs.claimed:  # a user's program is among the workers: who sent it matters
+                    identity, said, peer = reqs.read(backend)
+                else:
+                    (identity, *said), peer = backend.recv_multipart(), None
                 if said == [b"", BYE]:
                     workers.gone(identity)  # stopping: deal it nothing more
                 elif len(said) == 3 and said[1] == READY and said[2].isdigit() and len(said[2]) <= 18:
                     workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
+                else:
+                    reqs.heard(backend, identity, said, peer, workers)
         if frontend in ready:
             room = min(FRONTEND_BURST, bound - len(held))
             while room and has_input(frontend):
@@ -116,7 +125,8 @@ def broker(runtime: ChildRuntime) -> None:
             try:
                 # Never block: a worker whose pipe is full (paused, or slow with no limit on what it
                 # holds) must not stop the broker; like PUSH, skip it until it says ready again.
-                backend.send_multipart([identity, b"", *held[0]], zmq.NOBLOCK)
+                envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
+                backend.send_multipart([*envelope, *held[0]], zmq.NOBLOCK)
             except zmq.Again:
                 workers.full(identity)
                 continue
@@ -124,6 +134,7 @@ def broker(runtime: ChildRuntime) -> None:
                 if error.errno != zmq.EHOSTUNREACH:
                     raise
                 workers.gone(identity)  # disconnected since it said ready: try the next one
+                reqs.gone(identity)
                 continue
             held.popleft()
             routed += 1
@@ -200,4 +211,4 @@ def payload_of(frames: list[bytes]) -> bytes:
     return frames[1] if len(frames) == 2 and not frames[0] else b""
 
 
-ROLES = broker_roles(pusher, broker, worker)
+ROLES = broker_roles(pusher, broker, worker, program_worker)

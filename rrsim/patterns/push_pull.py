@@ -14,7 +14,7 @@ import time
 
 import zmq
 
-from rrsim.child.program import run_program
+from rrsim.child.program import Returns, run_program
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
@@ -131,8 +131,13 @@ def program_worker(runtime: ChildRuntime) -> None:
     verb = "bind" if plan.bind_at else "connect"
     env = {"RRSIM_PULL": plan.bind_at or " ".join(plan.connect_to), "RRSIM_PUSH": f"tcp://127.0.0.1:{port}",
            "RRSIM_BIND": "worker" if plan.bind_at else "pusher"}
-    run_program(runtime, env, returns, f"it should {verb} a PULL socket at $RRSIM_PULL ({env['RRSIM_PULL']}) and send "
-                "each message it received back, unchanged, on a PUSH socket connected to $RRSIM_PUSH")
+    def hint(connected: bool) -> str:
+        back = ("it is connected to $RRSIM_PUSH but sent nothing on it" if connected else
+                f"it never connected to $RRSIM_PUSH ({env['RRSIM_PUSH']})")
+        return (f"{back}: it should {verb} a PULL socket at $RRSIM_PULL ({env['RRSIM_PULL']}) and send each message "
+                "it received back, unchanged, on a PUSH socket connected to $RRSIM_PUSH")
+
+    run_program(runtime, env, Returns(returns, hint))
 
 
 def _recv_now(sock: zmq.Socket[bytes]) -> bytes | None:

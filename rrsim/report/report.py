@@ -32,6 +32,12 @@ def _life_report(model: Model, life: Life, count: str) -> dict[str, Any]:
     }
 
 
+# Why a user's program (worker_cmd) has no wait, service or busy time in the report.
+NOT_MEASURED_WHY = ("it runs your program (worker_cmd): rrsim sees only when a message came back, not when the "
+                    "program received it, so wait and service are not measured, only sojourn (sent to done)")
+QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+
+
 def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
     remote: dict[str, Any] = {}
     if worker.remote_host:
@@ -51,8 +57,9 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "service_ms": _ms(worker.service_ms()),
         "completed": worker.received,  # a worker reports a message once its work is done
         "busy_fraction": _rounded(worker.busy_fraction(model.now_ns)),
-        "latency_ms": ({q: _ms(worker.latency_ms(v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+        "latency_ms": ({q: _ms(worker.latency_ms(v)) for q, v in QUANTILES}
                        if worker.latency_trusted() else dict.fromkeys(("p50", "p95", "p99"), "n/a")),
+        "sojourn_ms": {q: _ms(worker.sojourn.quantile_ms(v)) for q, v in QUANTILES},
         "max_queue": worker.max_queue,
         "lives": [_life_report(model, life, "received") for life in worker.lives],
         # messages it held and did not acknowledge in time that a router handed over again
@@ -62,6 +69,8 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
         "verdict_ms": [round(ms, 3) for ms in worker.verdict_ms],
         "remote": bool(worker.remote_host),
         **remote,
+        **({"program": worker.program, "not_measured": ["latency_ms", "service_ms", "busy_fraction"],
+            "not_measured_why": NOT_MEASURED_WHY} if worker.program else {}),
     }
 
 
@@ -108,7 +117,8 @@ def build_report(model: Model) -> dict[str, Any]:
         "drained": model.drained,
         "throughput_msgs_per_s": round(model.throughput(), 3),
         "throughput_window_s": round(model.throughput_window_s(), 6),
-        "wait_ms": model.wait.summary_ms(),
+        "wait_ms": model.wait.summary_ms(),  # rrsim's own workers' (a program's wait is not seen)
+        **_programs_wait(model),
         "sojourn_ms": model.sojourn.summary_ms(),
         # The share of messages whose sojourn was within the setup's objective (None: no objective)
         "objective_ms": model.setup.get("objective_ms"),
@@ -162,6 +172,12 @@ def within_objective(model: Model) -> float | None:
     return None if share is None else round(share, 6)
 
 
+def _programs_wait(model: Model) -> dict[str, Any]:
+    """Which workers' waits the run's wait (and latency) leaves out, and why: those running a program."""
+    programs = [w.name for w in model.workers.values() if w.program]
+    return {"wait_left_out": {"workers": programs, "why": NOT_MEASURED_WHY}} if programs else {}
+
+
 def measured(model: Model) -> theory.Measured | None:
     """The run's queueing as theory sees it (see ``theory.Measured``); None before any work was done."""
     work_ms, wait_ms = model.service_ms(), model.wait.mean_ms()
@@ -203,8 +219,13 @@ def summary_table(report: dict[str, Any]) -> Table:
     table = Table(title="workers", title_justify="left")
     for column in ("worker", "state", "received", "share", "lives", "late", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column in ("worker", "state") else "right")
+    programs = [w["name"] for w in report["workers"] if w.get("program")]
+    if programs:
+        table.caption_justify = "left"
+        table.caption = (f"{' '.join(programs)}: p50-p99 are sojourn (sent to done): each runs your program, "
+                         "whose wait and service rrsim does not see")
     for w in report["workers"]:
-        latency = w["latency_ms"]
+        latency = w["sojourn_ms"] if w.get("program") else w["latency_ms"]
         table.add_row(
             w["name"], w["state"], str(w["received"]), f"{w['share']:.1%}", str(len(w["lives"])), str(w["late"]),
             format_ms(latency["p50"]), format_ms(latency["p95"]), format_ms(latency["p99"]),

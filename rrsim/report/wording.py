@@ -238,6 +238,17 @@ def _gave_up(ranges: dict[str, tuple[int, int, int, int]], count: int, attempts:
             f"{WHY_WORDS[why]}{last}; lost unless a worker still finishes it")
 
 
+def _nothing_back(name: str, life: int, after_s: float, program: str, hint: str, linked: list[str],
+                  sent: dict[str, int], received: str = "") -> str:
+    """A user's program that sends nothing back: what it could receive (as its pattern knows it, or
+    as its links say), and what it should do."""
+    if not received:
+        received = ("it is connected to none of ours, so it has received nothing" if not linked else
+                    "it is connected to " + names([f"{peer} (which has sent {plural(sent[peer], 'message')})"
+                                                  if peer in sent else peer for peer in linked]))
+    return f"{name} (`{program}`) has sent nothing back {after_s:g} s after it started: {received}; {hint}"
+
+
 def _waiting(name: str, waiting: bool, retry_s: float) -> str:
     if waiting:
         return f"{name} hears nothing from its broker: waiting {retry_s:g} s, then connecting again"
@@ -248,6 +259,7 @@ _WORDING: dict[str, Callable[..., str]] = {
     "silent": _silent,
     "gave-up": _gave_up,
     "waiting": _waiting,
+    "nothing-back": _nothing_back,
     "run-started": _run_started,
     "started": _started,
     "ended": _ended,
@@ -258,9 +270,9 @@ _WORDING: dict[str, Callable[..., str]] = {
     "work-set": _work_set,
     "rate-set": _rate_set,
     "strategy-set": lambda strategy: f"the broker now chooses workers by {strategy}",
-    "sending-held": lambda held, for_good=False: (
-        "sending stopped for good (the duration is up): the run drains what is in flight, then ends" if for_good
-        else "sending paused" if held else "sending resumed"),
+    "sending-held": lambda held, for_good=False, why="": (
+        f"sending stopped for good ({why or 'the duration is up'}): the run drains what is in flight, then ends"
+        if for_good else "sending paused" if held else "sending resumed"),
     "links": _links,
     "sent-all": lambda name, sent: f"{name} has sent all {sent} messages",
     "foreign": lambda name, count, expected=False: (

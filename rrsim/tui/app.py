@@ -76,7 +76,7 @@ class RrsimApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, RunScreen):
             with self.source.lock:
-                lost_after_s = self.source.model.lost_after_ns / NS
+                lost_after_s = self.source.model.losses.lost_after_ns / NS
             self.push_screen(HelpScreen(self.screen.KEYS, lost_after_s, self.screen.help_intro()))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -51,6 +51,7 @@ class WorkerFrame:
     foreign: int = 0  # payloads without rrsim's header: a plain pusher's (--connect-pusher), or garbage
     estimated: bool = False  # a plain PULL let in by address: no telemetry, its count is estimated
     retried: int = 0  # messages it held and did not acknowledge in time, handed over again by a router
+    program: bool = False  # it runs the user's program: p50/p99 are its sojourn, wait and service not seen
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         latency_trusted=worker.latency_trusted(),
         foreign=worker.foreign,
         retried=worker.retried,
+        program=bool(worker.program),
     )
 
 

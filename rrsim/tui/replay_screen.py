@@ -22,7 +22,7 @@ from textual.widgets import Input, Label
 from rrsim.recording.player import TIME_FORMS, Player, parse_time
 from rrsim.tui import controls
 from rrsim.tui.messages import CommandDone, Setting
-from rrsim.tui.run_screen import JOIN_BINDING, RUN_BINDINGS, SELECT, RunScreen
+from rrsim.tui.run_screen import JOIN_BINDING, OUTPUT_BINDING, RUN_BINDINGS, SELECT, RunScreen
 from rrsim.tui.source import ReplayRun
 
 PLAY = Binding.Group("play")
@@ -56,7 +56,8 @@ RECORDED_BINDINGS = [
     dataclasses.replace(binding, show=False, group=RECORDED,
                         tooltip="The live view's keys that change a run: in a replay they say that a recorded "
                                 "run cannot change.")
-    for binding in RUN_BINDINGS[2:] if binding.key not in TAKEN and binding.group is not SELECT and binding is not JOIN_BINDING
+    for binding in RUN_BINDINGS[2:]
+    if binding.key not in TAKEN and binding.group is not SELECT and binding not in (JOIN_BINDING, OUTPUT_BINDING)
 ]
 SELECT_BINDINGS = [binding for binding in RUN_BINDINGS if binding.group is SELECT]
 REPLAY_BINDINGS: list[Binding] = [*HELP_AND_QUIT, *PLAYER_BINDINGS, JOIN_BINDING, *RECORDED_BINDINGS, *SELECT_BINDINGS]

@@ -29,6 +29,7 @@ from rrsim.tui.source import RunSource
 from rrsim.tui.widgets.event_log import EventLog
 from rrsim.tui.widgets.header import JoinLine, JoinScreen, RunStatus, TopologyBar
 from rrsim.tui.widgets.message_map import MessageMapView, first_row_shown
+from rrsim.tui.widgets.output_screen import OutputScreen
 from rrsim.tui.widgets.pushers_panel import PushersPanel
 from rrsim.tui.widgets.too_small import TooSmall
 from rrsim.tui.widgets.totals_bar import TotalsBar
@@ -43,6 +44,9 @@ LIFECYCLE_LOG_KINDS = ("start", "end", "pause")  # log lines that say a process 
 
 JOIN_BINDING = Binding("c", "join_line", "join", tooltip="When the run listens (--listen): show in full the line a "
                         "remote worker types to join, and copy it to the clipboard (if the terminal lets us).")
+OUTPUT_BINDING = Binding("o", "output", "output", show=False,
+                         tooltip="Show the selected worker's last lines of output (its program's stdout and stderr, "
+                                 "from its file in the run directory) when it runs your program (--worker-cmd).")
 WORK = Binding.Group("work", compact=True)
 SPEED = Binding.Group("rate", compact=True)
 SELECT = Binding.Group("select")
@@ -90,6 +94,7 @@ RUN_BINDINGS: list[Binding] = [
     Binding("f", "filter_log", "filter",
             tooltip="Show only the log lines about the selected worker (again: every line)."),
     JOIN_BINDING,
+    OUTPUT_BINDING,
     Binding("pageup", "log_page(1)", "log back", show=False, group=LOG_SCROLL,
             tooltip="Scroll the event log: PgUp and PgDn a page, Home the oldest line, End the newest (and follow)."),
     Binding("pagedown", "log_page(-1)", show=False, group=LOG_SCROLL),
@@ -304,6 +309,8 @@ class RunScreen(Screen[None]):
             self.notify(str(error), severity="warning", markup=False)  # the engine's words, verbatim
         elif error is not None:
             raise error
+        elif message.command == "output":
+            self.app.push_screen(OutputScreen(str(message.args[0]), message.future.result() or ()))
         elif message.command in ("add_worker", "add_pusher") and message.future.result():
             self.notify(f"{message.future.result()} started")
             if message.command == "add_worker":
@@ -445,6 +452,9 @@ class RunScreen(Screen[None]):
         else:
             workers = sum(1 for worker in self.frame.workers if not worker.router) if self.frame else 0
             self.notify(f"There is no worker {wanted}: {workers} so far.", severity="warning")
+
+    def action_output(self) -> None:
+        self._on_selected("output")
 
     def action_join_line(self) -> None:
         topology = self.frame.topology if self.frame else None

@@ -81,7 +81,7 @@ def _visible(frame: WorkerFrame) -> tuple[object, ...]:
     return (frame.state, frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
             frame.rate, frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates,
             frame.recent, frame.queued, frame.ready, frame.waiting, frame.remote_host, frame.latency_trusted,
-            frame.foreign, frame.estimated, frame.retried)
+            frame.foreign, frame.estimated, frame.retried, frame.program)
 
 
 def fitted(width: int, *forms: Sequence[Content | str]) -> list[Content]:
@@ -153,13 +153,19 @@ def _draw_latency(frame: WorkerFrame, width: int) -> list[Content]:
         return fitted(width, ["latency n/a (clock offset unsure)"], ["latency n/a (clock unsure)"], ["latency n/a"])
     if max(frame.p50_ms or 0, frame.p99_ms or 0) >= 1000:  # a backlog: seconds fit a narrow tile
         if (frame.p50_ms or 0) < 1000:  # in seconds a fast median would read 0.00: each in its own unit
-            return fitted(width, [f"p50 {_ms(frame.p50_ms)} ms", f"p99 {_s(frame.p99_ms)} s"])
-        return fitted(width, [f"p50 {_s(frame.p50_ms)}", f"p99 {_s(frame.p99_ms)} s"])
-    return fitted(width, [f"p50 {_ms(frame.p50_ms)}", f"p99 {_ms(frame.p99_ms)} ms"])
+            figures = [f"p50 {_ms(frame.p50_ms)} ms", f"p99 {_s(frame.p99_ms)} s"]
+        else:
+            figures = [f"p50 {_s(frame.p50_ms)}", f"p99 {_s(frame.p99_ms)} s"]
+    else:
+        figures = [f"p50 {_ms(frame.p50_ms)}", f"p99 {_ms(frame.p99_ms)} ms"]
+    if frame.program:  # only when a message came back is seen: the figures are its sojourn
+        return fitted(width, ["sojourn", *figures], ["soj", *figures])
+    return fitted(width, figures)
 
 
 def _draw_work(frame: WorkerFrame, width: int) -> list[Content]:
-    parts: list[Content | str] = [f"work {frame.work_ms:g} ms"]
+    # A user's program does its own work, unseen: no work time, and its wait and service not measured.
+    parts: list[Content | str] = ["wait, service", "not measured"] if frame.program else [f"work {frame.work_ms:g} ms"]
     if frame.speed != 1:
         parts.append(f"speed {frame.speed:g}")
     if frame.late:
