@@ -32,7 +32,7 @@ from rrsim.child.sockets import has_input
 from rrsim.child.work import Work
 from rrsim.limits import Limit
 from rrsim.patterns.base import PatternSetup, Wire
-from rrsim.patterns.brokered import BYE, READY, STOP_GRACE_MS, broker_roles
+from rrsim.patterns.brokered import BYE, GONE, READY, SENT, STOP_GRACE_MS, broker_roles, hand_to
 from rrsim.patterns.dispatch import BROKER_KEYS, Dispatcher
 from rrsim.patterns.lbworker import ReqWorkers, program_worker
 
@@ -122,20 +122,12 @@ def broker(runtime: ChildRuntime) -> None:
             identity = workers.next(time.monotonic_ns())
             if identity is None:
                 break  # nobody has room: the messages wait here
-            try:
-                # Never block: a worker whose pipe is full (paused, or slow with no limit on what it
-                # holds) must not stop the broker; like PUSH, skip it until it says ready again.
-                envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
-                backend.send_multipart([*envelope, *held[0]], zmq.NOBLOCK)
-            except zmq.Again:
-                workers.full(identity)
-                continue
-            except zmq.ZMQError as error:
-                if error.errno != zmq.EHOSTUNREACH:
-                    raise
-                workers.gone(identity)  # disconnected since it said ready: try the next one
+            envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
+            handed = hand_to(backend, [*envelope, *held[0]], identity, workers)
+            if handed == GONE:
                 reqs.gone(identity)
-                continue
+            if handed != SENT:
+                continue  # try the next one
             held.popleft()
             routed += 1
         now = time.monotonic_ns()

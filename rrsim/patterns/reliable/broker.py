@@ -12,6 +12,7 @@ import zmq
 from rrsim import wire
 from rrsim.child.runtime import ChildRuntime
 from rrsim.child.sockets import has_input
+from rrsim.patterns.brokered import GONE, SENT, hand_to
 from rrsim.patterns.dispatch import Dispatcher, worker_name
 from rrsim.patterns.reliable.book import Book, GivenUp
 from rrsim.patterns.reliable.protocol import (
@@ -159,17 +160,10 @@ class Broker:
             identity = workers.next(now, avoid=entry.last)  # sent again: to another worker if one is ready
             if identity is None:
                 break
-            try:
-                self.backend.send_multipart([identity, b"", entry.sender, entry.message], zmq.NOBLOCK)
-            except zmq.Again:
-                workers.full(identity)
-                continue
-            except zmq.ZMQError as error:
-                if error.errno != zmq.EHOSTUNREACH:
-                    raise
-                workers.gone(identity)
-                if identity in self.peers:
-                    self.dead(identity, "gone")
+            handed = hand_to(self.backend, [identity, b"", entry.sender, entry.message], identity, workers)
+            if handed == GONE and identity in self.peers:
+                self.dead(identity, "gone")
+            if handed != SENT:
                 continue
             book.handed(key, identity, now)
             try:
