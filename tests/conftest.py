@@ -7,8 +7,9 @@ starting a process or creating a socket fails at once, saying so.
 
 Sharing: the suite runs in two test processes (``-n 2`` in pyproject.toml), a file at a time in
 each (``--dist loadgroup``).  Most real-process runs are judged by the order of events the model
-saw and pass beside another test.  A few measure time itself (theory's queueing waits, the chaos
-soak's throughput, the benchmarks' smoke run) and are marked ``alone``: the two processes share a
+saw and pass beside another test (the chaos soak and the benchmarks' smoke run too: they are
+judged by accounting).  A few measure time itself (theory's queueing waits, herding, who waits
+behind a busy worker) and are marked ``alone``: the two processes share a
 lock, which such a test takes for itself, waiting for the other process's current test to end,
 and which every other test takes shared, so that none starts while it runs.
 """
