@@ -9,9 +9,12 @@ Sharing: the suite runs in two test processes (``-n 2`` in pyproject.toml), a fi
 each (``--dist loadgroup``).  Most real-process runs are judged by the order of events the model
 saw and pass beside another test (the chaos soak and the benchmarks' smoke run too: they are
 judged by accounting).  A few measure time itself (theory's queueing waits, herding, who waits
-behind a busy worker) and are marked ``alone``: the two processes share a
-lock, which such a test takes for itself, waiting for the other process's current test to end,
-and which every other test takes shared, so that none starts while it runs.
+behind a busy worker) and are marked ``alone``: the processes share a
+lock, which such a test takes for itself, waiting for the others' current tests to end,
+and which every other test takes shared, so that none starts while it runs.  A turnstile in front
+of it makes that wait fair: flock lets a shared lock be taken while an exclusive one waits, so
+without it the other processes' tests, overlapping, kept an ``alone`` test waiting until they ran
+out of tests, and the ``alone`` tests then ran one after another at the end, with nothing beside.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") is None and LOCK_VARIABLE in os.environ:
-        Path(os.environ.pop(LOCK_VARIABLE)).unlink(missing_ok=True)
+        path = os.environ.pop(LOCK_VARIABLE)
+        Path(path).unlink(missing_ok=True)
+        Path(path + ".turnstile").unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -67,12 +72,20 @@ def _machine(alone: bool) -> Iterator[None]:
     if path is None:
         yield
         return
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    with open(path + ".turnstile", "a") as turnstile, open(path, "a") as lock:
+        # Whoever waits for the machine holds the turnstile: a test asking for it shared passes
+        # through at once, unless an ``alone`` test is waiting or running, which holds it.
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)  # an alone test's; a no-op for the others
 
 
 def _refuse(what: str, test: str) -> Any:
