@@ -5,9 +5,10 @@ Tiers: a test that starts a process or opens a ZeroMQ socket is marked ``system`
 The mark is kept honest by the hook below: outside a ``system`` test,
 starting a process or creating a socket fails at once, saying so.
 
-Sharing: the suite runs in two test processes (``-n 2`` in pyproject.toml), a file at a time in
-each (``--dist loadgroup``).  Most real-process runs are judged by the order of events the model
-saw and pass beside another test (the chaos soak and the benchmarks' smoke run too: they are
+Sharing: the suite runs in two test processes (``-n 2`` in pyproject.toml), a test at a time in
+each, wherever one is free (``--dist loadgroup``); a file whose tests share a fixture it makes once
+marks itself ``xdist_group``, and runs whole in one process.  Most real-process runs are judged by
+the order of events the model saw and pass beside another test (the chaos soak and the benchmarks' smoke run too: they are
 judged by accounting).  A few measure time itself (theory's queueing waits, herding, who waits
 behind a busy worker) and are marked ``alone``: the processes share a
 lock, which such a test takes for itself, waiting for the others' current tests to end,
@@ -35,14 +36,6 @@ import zmq.sugar.socket
 
 # The `terminal` fixture (rrsim on a pseudo-terminal), for every file that needs it.
 pytest_plugins = ["pty_terminal"]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Before xdist's own hook, which reads the groups into the test ids: a file's tests share its
-    # module fixtures, so a file runs whole in one process.
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).name))
 
 
 LOCK_VARIABLE = "RRSIM_TESTS_MACHINE_LOCK"

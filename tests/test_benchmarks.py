@@ -19,7 +19,9 @@ import pytest
 
 from helpers import assert_nothing_left
 
-pytestmark = pytest.mark.system  # judged by accounting, not time: it may share the machine
+# Judged by accounting, not time: it may share the machine.  One process runs the file: its
+# tests share one smoke run.
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("benchmarks")]
 
 REPO = Path(__file__).resolve().parent.parent
 
