@@ -1,7 +1,8 @@
 """The message ledger: every message by identity (pusher, seq), one bit each, no I/O.
 
 For each pusher it keeps a bit per sequence number (set once the message has been delivered)
-and a scan pointer below which undelivered messages count as lost; deliveries of a message
+and a scan pointer below which undelivered messages count as lost (and the few above it counted
+lost already, given up by a router); deliveries of a message
 already delivered are counted as duplicates.  A lost message may be reclassified as strayed
 (taken by a peer that is not one of ours), with a second bit.  Invariant at every moment, per
 pusher and in total:
@@ -39,6 +40,9 @@ class PusherLedger:
         self.lost_scan = 0  # messages below this seq that are undelivered are lost (or strayed)
         self.strayed = 0
         self.strayed_bits: np.ndarray | None = None  # made at the first stray: most runs have none
+        # Seqs at or above lost_scan counted lost already: a router gave them up (their last attempt
+        # failed), which is known at once, where the scan must wait until nothing can still come.
+        self.lost_ahead = np.empty(0, dtype=np.int64)
 
     @property
     def in_flight(self) -> int:
@@ -78,6 +82,8 @@ class PusherLedger:
             first = np.zeros(len(seqs), dtype=bool)
             first[first_index[fresh]] = True
         was_lost = first & (seqs < self.lost_scan)
+        if len(self.lost_ahead):
+            was_lost |= first & np.isin(seqs, self.lost_ahead)
         new = int(np.count_nonzero(first))
         self.delivered_unique += new
         self.duplicates += len(seqs) - new
@@ -136,9 +142,23 @@ class PusherLedger:
         if boundary <= self.lost_scan:
             return np.empty(0, dtype=np.int64)
         newly = self._undelivered(self.lost_scan, boundary)
+        if len(self.lost_ahead):
+            newly = newly[~np.isin(newly, self.lost_ahead)]  # counted when given up
+            self.lost_ahead = self.lost_ahead[self.lost_ahead >= boundary]
         self.lost += len(newly)
         self.lost_scan = boundary
         return newly
+
+    def declare_lost(self, seqs: np.ndarray) -> np.ndarray:
+        """Count these messages lost now, wherever the scan is (a router gave them up); return
+        those newly counted: not delivered, not counted before."""
+        seqs = np.unique(np.asarray(seqs, dtype=np.int64))
+        seqs = seqs[(seqs >= self.lost_scan) & (seqs < self.sent)]
+        seqs = seqs[~self.arrived(seqs) & ~np.isin(seqs, self.lost_ahead)]
+        if len(seqs):
+            self.lost_ahead = np.union1d(self.lost_ahead, seqs)
+            self.lost += len(seqs)
+        return seqs
 
     def _is_strayed(self, seqs: np.ndarray) -> np.ndarray:
         if self.strayed_bits is None:
@@ -150,10 +170,13 @@ class PusherLedger:
         return _bits_set(self.delivered, seqs)
 
     def lost_seqs(self, cap: int) -> np.ndarray:
+        ahead = self.lost_ahead[~self.arrived(self.lost_ahead)]
         if self.strayed_bits is None:
-            return self._undelivered(0, self.lost_scan, cap)
-        undelivered = self._undelivered(0, self.lost_scan)
-        kept: np.ndarray = undelivered[~self._is_strayed(undelivered)][:cap]
+            below = self._undelivered(0, self.lost_scan, cap)
+        else:
+            undelivered = self._undelivered(0, self.lost_scan)
+            below = undelivered[~self._is_strayed(undelivered)][:cap]
+        kept: np.ndarray = np.concatenate((below, ahead))[:cap]
         return kept
 
     def memory_bytes(self) -> int:

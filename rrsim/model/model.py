@@ -346,6 +346,8 @@ class Model:
         self.given_up_why[e.why] = self.given_up_why.get(e.why, 0) + len(e.seqs)
         if not e.seqs:
             return
+        # Lost as of now, as the totals' "given up" says: no attempt is left to deliver them.
+        self.ledger.pusher(e.pusher).declare_lost(np.asarray(e.seqs, dtype=np.int64))
         # One line per router, reason and number of attempts, its count growing (as for losses).
         key = ("gave-up", e.name, e.why, e.attempts)
         ranges = self.journal.ranges_grown(key, e.pusher, np.sort(np.asarray(e.seqs, dtype=np.int64)))
