@@ -96,7 +96,8 @@ class ChildRuntime:
         # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
         # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
         # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
-        os.nice(CHILD_NICENESS)
+        # (The engine sets it as it starts us; set, not added, it is the same whoever is first.)
+        os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICENESS)
 
     def _secure_client(self, sock: zmq.Socket[bytes]) -> None:
         if self.curve is not None:

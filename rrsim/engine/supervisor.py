@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rrsim.child.runtime import CHILD_NICENESS
 from rrsim.child.spec import ChildSpec
 from rrsim.errors import UserError
 
@@ -76,6 +77,12 @@ class Supervisor:
                 # signal to the group reaches both, and nothing else.
                 process_group=0 if spec.worker_cmd else None,
             )
+        try:
+            # At once, before its interpreter has even started: 256 children starting at the
+            # engine's own priority took the cores from the engine still starting the others.
+            os.setpriority(os.PRIO_PROCESS, process.pid, CHILD_NICENESS)
+        except ProcessLookupError:
+            pass  # it ended already; reap() will say how
         if name in self.children:
             self.retiring.append(self.children[name])  # killed, not reaped yet: reap() will say how it ended
         self.children[name] = ChildProcess(name, life, process, log_path, group=bool(spec.worker_cmd))
