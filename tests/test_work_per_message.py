@@ -19,13 +19,12 @@ pytestmark = pytest.mark.system
 # average: w1 is busy ~40% and w2 ~75% of the time, so a message seldom waits and the run takes 2 s.
 WORK_MS, SPEEDS, RATE, MESSAGES, SEED = 10.0, (1.0, 0.5), 75.0, 150, 31
 # A sleep never ends early; it may end late on a loaded machine, by a scheduler's slice or several
-# (a median of 4 ms over 10 ms of work beside two busy test processes).  So what is judged is not
-# how late: a worker that slept twice each size spends twice what is due (the median ratio is
-# judged under TWICE), and one that slept the mean (or any one size) instead of each message's
-# spends times that do not follow the sizes (their ranks are judged, under exponential work).
+# (a median of 4 ms over 10 ms of work, and stalls of 170 ms, beside busy test processes).  So what
+# is judged is not how late: a worker that slept twice each size spends twice what is due (the
+# median ratio is judged under TWICE), and one that slept the mean, or another message's size,
+# ends early on the larger messages (a third of exponential sizes are over the mean).
 EARLY_MS = 0.05  # the clock's rounding: what "never early" allows
 TWICE = 1.6  # spent over due, median: 1 on a quiet machine, 1.4 at the worst load seen, 2 for a double sleep
-FOLLOWS = 0.6  # rank correlation of spent and due: 0.8 or more when each size is slept even under load, 0 +- 0.12 when not
 
 
 def _work_run(pattern: str, work_dist: str) -> Run:
@@ -59,11 +58,9 @@ def test_each_message_takes_its_worker_the_work_it_carried(pattern, work_dist):
         overshoot = spent_ms - due_ms
         said = f"{name} ({pattern}, {work_dist}): overshoot ms median {np.median(overshoot):.2f}, " \
                f"min {overshoot.min():.2f}, max {overshoot.max():.2f}, spent/due median {np.median(spent_ms / due_ms):.2f}, " \
-               f"rank correlation {_rank_correlation(spent_ms, due_ms):.2f}, over {len(seqs)} messages"
+               f"over {len(seqs)} messages"
         assert overshoot.min() >= -EARLY_MS, said
         assert np.median(spent_ms / due_ms) <= TWICE, said
-        if work_dist != "fixed":
-            assert _rank_correlation(spent_ms, due_ms) >= FOLLOWS, said
         # The report: its service time is the mean of what the worker spent, and it was busy for
         # their sum out of its time alive; with the checks above, both follow the drawn sizes.  Not
         # judged by a margin over the sizes' mean: one stall of a starved machine (293 ms once, at
@@ -79,7 +76,3 @@ def _size(jobs: DrawnJobs, seq: int) -> int:
     first, sizes = jobs.sizes_from(seq)
     return int(sizes[seq - first])
 
-
-def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's: the correlation of the ranks (ties are rare in measured times)."""
-    return float(np.corrcoef(a.argsort().argsort(), b.argsort().argsort())[0, 1])
