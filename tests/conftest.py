@@ -5,7 +5,7 @@ Tiers: a test that starts a process or opens a ZeroMQ socket is marked ``system`
 The mark is kept honest by the hook below: outside a ``system`` test,
 starting a process or creating a socket fails at once, saying so.
 
-Sharing: the suite runs in two test processes (``-n 2`` in pyproject.toml), a test at a time in
+Sharing: the suite runs in three test processes (``-n 3`` in pyproject.toml), a test at a time in
 each, wherever one is free (``--dist loadgroup``); a file whose tests share a fixture it makes once
 marks itself ``xdist_group``, and runs whole in one process.  Most real-process runs are judged by
 the order of events the model saw and pass beside another test (the chaos soak and the benchmarks' smoke run too: they are
