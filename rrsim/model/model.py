@@ -78,6 +78,7 @@ class Model:
         self.work_sizes = Durations()  # the work sizes the messages done carried (before a worker's speed)
         self.rate = 0.0
         self.strategy = ""  # a broker's, when there is one
+        self.loops = ""  # "compiled" or "python": which per-message loops the children run
         self.sending_held = False
         self.drained = False
         self.stopped_by: str | None = None  # "quit" or a signal's name: the run was ended before it drained
@@ -137,6 +138,7 @@ class Model:
         self.started_ns = e.t_ns
         self.rate = float(e.setup.get("rate", 0.0))
         self.strategy = str(e.setup.get("strategy", ""))
+        self.loops = e.loops
         self.losses.lost_after_ns = int(float(e.setup.get("lost_after_s", self.losses.lost_after_ns / NS)) * NS)
         self.losses.retry_budget_ns = int(e.retry_budget_s * NS)
         self.losses.loss_rule = e.loss_rule
