@@ -135,3 +135,35 @@ def send_burst(uintptr_t socket, unsigned char[::1] message, uint64_t seq, uint6
             break
         seq += 1
     return seq, error
+
+
+def bare_send(uintptr_t socket, bytes payload, Py_ssize_t count):
+    """The benchmarks' compiled baseline: send ``payload`` ``count`` times, blocking, and nothing
+    else (no stamp, no count).  Returns errno, 0 when all went."""
+    cdef const char *data = payload
+    cdef size_t length = len(payload)
+    cdef Py_ssize_t i
+    cdef int error = 0
+    with nogil:
+        for i in range(count):
+            if zmq_send(<void *>socket, data, length, 0) < 0:
+                error = zmq_errno()
+                break
+    return error
+
+
+def bare_receive(uintptr_t socket):
+    """The benchmarks' compiled baseline: receive until a receive times out (RCVTIMEO), keeping
+    nothing.  Returns (messages, when the last came, errno)."""
+    cdef unsigned char buf[HEADER_SIZE]
+    cdef Py_ssize_t count = 0
+    cdef int64_t last = 0
+    cdef int error = 0
+    with nogil:
+        while True:
+            if zmq_recv(<void *>socket, buf, HEADER_SIZE, 0) < 0:
+                error = zmq_errno()
+                break
+            count += 1
+            last = monotonic_ns()
+    return count, last, error

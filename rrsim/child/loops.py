@@ -166,6 +166,12 @@ def compiled() -> Any:
     return module
 
 
+def choose_again() -> None:
+    """Forget the choice: the next question chooses again (after a change of RRSIM_LOOPS)."""
+    global _chosen
+    _chosen = None
+
+
 def _choose() -> tuple[str, ModuleType | None, str]:
     global _chosen
     if _chosen is None:
