@@ -29,7 +29,8 @@ def _throughput_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
                   if key in figures]
             cpu = figures["cpu_us_per_message"]
             where = ", ".join(f"{part} {cpu[part]['median']:.2f}" for part in cpu if part != "total")
-            rows.append(_row(f"  {side}: {figures['msgs_per_s']['median'] / 1e6:.2f}M/s", ", ".join(to) +
+            stamped = f" (stamped {figures['stamped_msgs_per_s']['median'] / 1e6:.2f}M/s)" if "stamped_msgs_per_s" in figures else ""
+            rows.append(_row(f"  {side}: {figures['msgs_per_s']['median'] / 1e6:.2f}M/s{stamped}", ", ".join(to) +
                              (f"; CPU {cpu['total']['median']:.2f} us/msg ({where})" if cpu else "")))
     return rows
 

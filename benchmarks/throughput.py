@@ -180,6 +180,8 @@ def run_case(transport: str, workers: int, settings: Settings) -> dict[str, Any]
         # Every side side by side: its rate, its ratios to both baselines, its CPU per message
         "sides": {side: {
             "msgs_per_s": summary([r["msgs_per_s"] for r in runs], 0),
+            # rrsim's to the last receive stamp, without the last report's wait and the fold
+            **({"stamped_msgs_per_s": summary([r["stamped_msgs_per_s"] for r in runs], 0)} if side.startswith("rrsim") else {}),
             "to_bare": ratios(side, "bare"),
             **({"to_bare_compiled": ratios(side, "bare compiled")} if "bare compiled" in results else {}),
             "cpu_us_per_message": {part: summary([r["cpu_us_per_message"][part] for r in runs if r["cpu_us_per_message"]], 2)

@@ -101,7 +101,7 @@ cdef class Receiver:
                     foreign += 1
                 if now >= until_ns:
                     break
-        if error:
+        if error or received == 0:  # the time it ended, not the last message's
             now = monotonic_ns() + offset_ns
         return kept, foreign, received, now, error
 
