@@ -92,13 +92,13 @@ def receipts_of(batches: list[tuple[list[bytes], dict[str, Any]]]) -> tuple[byte
 def test_the_compiled_worker_reports_what_the_python_one_does(pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]) -> None:
     compiled_or_skip()
     push, pull = pair
-    sent = [ours(seq) for seq in range(10_000)]  # more than a batch holds
+    sent = [ours(seq) for seq in range(40_000)]  # more than a batch holds (MAX_BATCH)
     batches = {impl: receive_all(impl, pull, sent, push) for impl in (loops.PYTHON, loops.COMPILED)}
     python, compiled = (receipts_of(batches[impl]) for impl in (loops.PYTHON, loops.COMPILED))
     assert compiled == python
     for frames, _ in batches[loops.COMPILED]:  # received in order
         assert list(array("q", frames[1])) == sorted(array("q", frames[1]))
-    assert python[:3] == (b"".join(m[4:26] for m in sent), 10_000, 0)
+    assert python[:3] == (b"".join(m[4:26] for m in sent), 40_000, 0)
 
 
 def test_the_compiled_worker_tells_ours_from_foreign_messages_as_the_python_one_does(
