@@ -17,6 +17,7 @@ from rrsim import wire
 from rrsim.child import loops
 from rrsim.child.receipts import RECEIPT_SIZE, Receipts
 from rrsim.child.work import Work
+from rrsim.report.report import build_report
 from rrsim.scenario.setup import Setup
 from tests.runs import run
 
@@ -157,6 +158,6 @@ def test_without_the_compiled_loops_rrsim_falls_back_and_a_run_accounts_for_ever
     assert (loops.implementation(), loops.why_python()) == (loops.PYTHON, "not built (no C compiler or Python headers when rrsim was installed)")
     monkeypatch.setenv(loops.ENV, loops.PYTHON)  # the children choose for themselves: they are told
     finished = run(Setup(workers=2, rate=0.0, messages=3000, work_ms=0.0, wait_ready=True, duration=30.0))
-    assert finished.model.loops == loops.PYTHON
+    assert finished.model.loops == build_report(finished.model)["loops"] == loops.PYTHON
     totals = finished.model.totals()
     assert (totals.delivered, totals.lost, totals.duplicates, totals.foreign) == (3000, 0, 0, 0)
