@@ -44,6 +44,8 @@ class Send(Protocol):
 
 
 class Keeper(Protocol):
+    """What the send burst asks of ``sending.Keeper``: to be told each message sent."""
+
     def kept(self, seq: int, message: bytes) -> None: ...
 
 
