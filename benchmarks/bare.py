@@ -2,6 +2,11 @@
 and the same PUSH into a least-recently-used broker in the style of the guide's ``lbbroker``
 (PULL frontend, ROUTER backend) serving DEALER workers that count.
 
+``push-compiled`` and ``pull-compiled`` are the same with the send and receive loops in C
+(``_rrsim_loops.bare_send`` / ``bare_receive``, on the same pyzmq sockets): the limit of this
+machine.  Each says the CPU it spent on its loop (``cpu_s``: from its first send, or its first
+receipt, to its end).
+
 No rrsim code on the message path: ``python -m benchmarks.bare push ENDPOINT MESSAGES SIZE PEERS``
 binds, waits until ``PEERS`` PULLs have completed their handshake, sends as fast as one
 ``send`` loop can, and prints when it sent the first and last message.
@@ -24,6 +29,7 @@ from pathlib import Path
 
 import zmq
 
+from rrsim.child import loops
 from rrsim.child.deathsig import die_with_parent
 
 END_IDLE_MS = 300  # a PULL that has received nothing for this long has received everything
@@ -31,7 +37,7 @@ FIRST_MESSAGE_MS = 30_000
 RUN_TIMEOUT_S = 120.0
 
 
-def push(endpoint: str, messages: int, size: int, peers: int) -> None:
+def push(endpoint: str, messages: int, size: int, peers: int, compiled: bool = False) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PUSH)
     monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
@@ -43,19 +49,30 @@ def push(endpoint: str, messages: int, size: int, peers: int) -> None:
         connected += 1
     payload = b"\0" * size
     send = sock.send
-    first_send_ns = time.monotonic_ns()
-    for _ in range(messages):
-        send(payload)
+    cpu, first_send_ns = time.process_time(), time.monotonic_ns()
+    if compiled:
+        assert loops.compiled().bare_send(sock.underlying, payload, messages) == 0
+    else:
+        for _ in range(messages):
+            send(payload)
     last_send_ns = time.monotonic_ns()
-    _say({"first_send_ns": first_send_ns, "last_send_ns": last_send_ns})
+    _say({"first_send_ns": first_send_ns, "last_send_ns": last_send_ns, "cpu_s": time.process_time() - cpu})
     sys.stdin.read()  # stay (and keep the queues) until the driver is done with us
 
 
-def pull(endpoint: str) -> None:
+def pull(endpoint: str, compiled: bool = False) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PULL)
     sock.connect(endpoint)
-    _count(sock, sock.recv)
+    if not compiled:
+        _count(sock, sock.recv)
+        return
+    sock.rcvtimeo = FIRST_MESSAGE_MS
+    sock.recv()
+    cpu = time.process_time()
+    sock.rcvtimeo = END_IDLE_MS
+    count, last_recv_ns, _again = loops.compiled().bare_receive(sock.underlying)
+    _say({"count": count + 1, "last_recv_ns": last_recv_ns, "cpu_s": time.process_time() - cpu})
 
 
 def _count(sock: zmq.Socket, receive) -> None:
@@ -63,7 +80,7 @@ def _count(sock: zmq.Socket, receive) -> None:
     clock = time.monotonic_ns
     sock.rcvtimeo = FIRST_MESSAGE_MS
     receive()
-    count, last_recv_ns = 1, clock()
+    count, last_recv_ns, cpu = 1, clock(), time.process_time()
     sock.rcvtimeo = END_IDLE_MS
     try:
         while True:
@@ -72,7 +89,7 @@ def _count(sock: zmq.Socket, receive) -> None:
             last_recv_ns = clock()
     except zmq.Again:
         pass
-    _say({"count": count, "last_recv_ns": last_recv_ns})
+    _say({"count": count, "last_recv_ns": last_recv_ns, "cpu_s": time.process_time() - cpu})
 
 
 def lbbroker(frontend_endpoint: str, backend_endpoint: str, expected_workers: int) -> None:
@@ -122,25 +139,28 @@ class BareResult:
     messages: int
     received: int
     window_s: float  # first send to last receipt
+    sender_cpu_s: float = 0.0  # the pusher's CPU over its send loop
+    receivers_cpu_s: float = 0.0  # the receivers' (or workers'), first receipt to the end, all together
 
     @property
     def msgs_per_s(self) -> float:
         return self.received / self.window_s
 
 
-def run_bare(transport: str, workers: int, messages: int, size: int = 64, broker: bool = False) -> BareResult:
+def run_bare(transport: str, workers: int, messages: int, size: int = 64, broker: bool = False,
+             compiled: bool = False) -> BareResult:
     """One bare run on loopback; every process is gone and the ipc directory removed on return."""
     run_dir = tempfile.mkdtemp(prefix="rrsim-bench-")
     endpoint = f"ipc://{run_dir}/push" if transport == "ipc" else "tcp://127.0.0.1:*"
     children: list[subprocess.Popen] = []
     deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
-        pusher = _Child(children, "push", endpoint, str(messages), str(size), str(1 if broker else workers))
+        pusher = _Child(children, "push-compiled" if compiled else "push", endpoint, str(messages), str(size), str(1 if broker else workers))
         endpoint = pusher.read(deadline)["endpoint"]
         if broker:
             backend = f"ipc://{run_dir}/backend" if transport == "ipc" else "tcp://127.0.0.1:*"
             endpoint = _Child(children, "lbbroker", endpoint, backend, str(workers)).read(deadline)["backend"]
-        pulls = [_Child(children, "lbworker" if broker else "pull", endpoint) for _ in range(workers)]
+        pulls = [_Child(children, "lbworker" if broker else "pull-compiled" if compiled else "pull", endpoint) for _ in range(workers)]
         sent = pusher.read(deadline)
         counts = [p.read(deadline) for p in pulls]
     finally:
@@ -151,7 +171,8 @@ def run_bare(transport: str, workers: int, messages: int, size: int = 64, broker
         _remove(Path(run_dir))
     received = sum(c["count"] for c in counts)
     last_recv_ns = max(c["last_recv_ns"] for c in counts)
-    return BareResult(messages, received, (last_recv_ns - sent["first_send_ns"]) / 1e9)
+    return BareResult(messages, received, (last_recv_ns - sent["first_send_ns"]) / 1e9, sent["cpu_s"],
+                      sum(c["cpu_s"] for c in counts))
 
 
 class _Child:
@@ -190,14 +211,14 @@ def _remove(run_dir: Path) -> None:
 def main(argv: list[str]) -> None:
     role, *args, parent_pid = argv
     die_with_parent(int(parent_pid))
-    if role == "push":
-        push(args[0], int(args[1]), int(args[2]), int(args[3]))
+    if role in ("push", "push-compiled"):
+        push(args[0], int(args[1]), int(args[2]), int(args[3]), role == "push-compiled")
     elif role == "lbbroker":
         lbbroker(args[0], args[1], int(args[2]))
     elif role == "lbworker":
         lbworker(args[0])
     else:
-        pull(args[0])
+        pull(args[0], role == "pull-compiled")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,14 @@ def _throughput_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
         value = (f"{ratio['median']:.2f}x  (bare {case['bare_msgs_per_s']['median'] / 1e6:.2f}M/s, "
                  f"rrsim {case['rrsim_msgs_per_s']['median'] / 1e6:.2f}M/s)")
         rows.append(_row(f"throughput, {case['case']}: rrsim / bare", value, "0.9x", case["met"]))
+        for side, figures in case.get("sides", {}).items():
+            to = [f"{figures[key]['median']:.2f}x {name}" for key, name in (("to_bare", "bare"), ("to_bare_compiled", "bare compiled"))
+                  if key in figures]
+            cpu = figures["cpu_us_per_message"]
+            where = ", ".join(f"{part} {cpu[part]['median']:.2f}" for part in cpu if part != "total")
+            stamped = f" (stamped {figures['stamped_msgs_per_s']['median'] / 1e6:.2f}M/s)" if "stamped_msgs_per_s" in figures else ""
+            rows.append(_row(f"  {side}: {figures['msgs_per_s']['median'] / 1e6:.2f}M/s{stamped}", ", ".join(to) +
+                             (f"; CPU {cpu['total']['median']:.2f} us/msg ({where})" if cpu else "")))
     return rows
 
 

@@ -33,6 +33,7 @@ class RunStarted(Event):
     endpoints: dict[str, str]  # owner name -> endpoint it binds ("engine" for telemetry)
     retry_budget_s: float = 0.0  # the pattern's: a message every worker passed may still arrive this long after
     loss_rule: str = ""  # the pattern's words for what a receiver's death loses ("": its kind's usual rule)
+    loops: str = ""  # the per-message loops the children run: "compiled" or "python" ("": not said)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Protocol
 import zmq
 
 from rrsim import wire
+from rrsim.child import loops
 from rrsim.child.runtime import ChildRuntime
 
 REPORT_NS = 10_000_000
@@ -127,8 +128,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
     # message, and only the sequence number, the send time and the work size are written each time.
     message = bytearray(spec.size)
     wire.HEADER.pack_into(message, 0, wire.MAGIC, spec.index, 0, 0, 0)
-    stamp, at = wire.SEQ_TIME_AND_WORK.pack_into, wire.SEQ_OFFSET
-    send, clock = sock.send, time.monotonic_ns
+    burst = loops.sender(sock, message, outlet, keeper)  # stamp, send, count: compiled where it can be
     jobs = jobs_for(spec)
     limit: float = spec.messages or float("inf")
     rate, held, min_peers, expected = spec.rate, spec.held, spec.min_peers, spec.expected_peers
@@ -171,20 +171,7 @@ def send_at_rate(runtime: ChildRuntime, socket_name: str, keeper: Keeper | None 
             blocked = False
             while seq < due and not blocked:
                 first, sizes = jobs.sizes_from(seq)  # a block of work sizes: no call per message
-                end = min(due, first + len(sizes))
-                while seq < end:
-                    stamp(message, at, seq, clock(), sizes[seq - first])
-                    try:
-                        if outlet is None:
-                            send(message, zmq.NOBLOCK)
-                        else:
-                            outlet(message)
-                    except zmq.Again:
-                        blocked = True  # every peer's pipe is full (or there is no peer yet)
-                        break
-                    if keeper is not None:
-                        keeper.kept(seq, bytes(message))
-                    seq += 1
+                seq, blocked = burst(seq, min(due, first + len(sizes)), first, sizes)
 
         # Report progress: promptly at low rates, every REPORT_NS at high ones.
         now = time.monotonic_ns()

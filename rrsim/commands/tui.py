@@ -17,6 +17,7 @@ from rrsim.commands.parser import (
     path_or_none,
     setup_overrides,
 )
+from rrsim.commands.version import version_command
 from rrsim.errors import UserError
 from rrsim.scenario.actions import ACTIONS
 from rrsim.scenario.scenario import (
@@ -92,6 +93,8 @@ def tui_command(argv: Sequence[str]) -> int:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", "-V", action="store_true",
+                        help="say rrsim's version and which per-message loops it runs (compiled or python), and leave")
     parser.add_argument("--scenario", metavar="FILE|NAME", help="play a scenario's setup and timeline in the TUI")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the children's log files here at the end")
     parser.add_argument("--record", metavar="FILE", help="write every event to FILE (gzip if it ends in .gz) "
@@ -104,6 +107,8 @@ def tui_command(argv: Sequence[str]) -> int:
                              "watch and steer the runs")
     add_setup_options(parser, TUI_DEFAULTS, "setup options (the [setup] keys of a scenario; they override --scenario's)")
     args = parser.parse_args(argv)
+    if args.version:
+        return version_command()
     in_tab = os.environ.get(TAB_VARIABLE) == "1"
     if args.unauthenticated and args.web is None:
         raise UserError("--unauthenticated is for --web ADDRESS:PORT")

@@ -20,6 +20,7 @@ from typing import Any, Self
 
 from rrsim import events as ev
 from rrsim import patterns
+from rrsim.child import loops
 from rrsim.child.spec import ChildSpec, Curve, SocketPlan
 from rrsim.endpoints import parse_listen
 from rrsim.engine import telemetry
@@ -134,7 +135,7 @@ class Engine:
         if setup.duration is not None:
             self._deadline_ns = self._started_ns + int(setup.duration * 1e9)
         self.emit(ev.RunStarted(self._started_ns, setup.to_dict(), {"telemetry": self.telemetry_endpoint, **self.endpoints},
-                                self.pattern.retry_budget_s(setup), getattr(self.pattern, "LOSS_RULE", "")))
+                                self.pattern.retry_budget_s(setup), getattr(self.pattern, "LOSS_RULE", ""), loops.implementation()))
         if self.listener is not None:
             self.emit(ev.Listening(now_ns(), self.listener.endpoint, self.listener.join_line(),
                                    self.listener.pair is not None))

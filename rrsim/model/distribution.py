@@ -10,6 +10,19 @@ BINS_PER_DECADE = 200  # each bin is 1.16% wide: a percentile read at its middle
 EDGES_NS = np.logspace(3, 12, 9 * BINS_PER_DECADE + 1)
 _MIDDLES_NS = np.sqrt(EDGES_NS[1:] * EDGES_NS[:-1])
 _VALUES_NS = np.concatenate(([EDGES_NS[0]], _MIDDLES_NS, [EDGES_NS[-1]]))
+_BOUNDS_NS = np.concatenate(([-np.inf], EDGES_NS, [np.inf]))  # _BOUNDS_NS[i + 1] is EDGES_NS[i]
+
+
+def bins(durations_ns: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(EDGES_NS, durations_ns)``, exactly, in a fifth of its time: the bin each
+    falls in is read off its logarithm, then moved one bin where that rounded the wrong way.
+    (A binary search over 1801 edges was most of the engine's cost per message.)"""
+    x = durations_ns.astype(np.float64)
+    guess = (np.log10(np.maximum(x, 1.0)) - 3.0) * BINS_PER_DECADE + 1.0
+    index = np.clip(guess, 0, len(EDGES_NS)).astype(np.int64)
+    index += x > _BOUNDS_NS[index + 1]  # above its bin's upper edge: the next one
+    index -= x <= _BOUNDS_NS[index]  # not above its lower edge: the one before
+    return index
 
 
 class Durations:
@@ -23,7 +36,7 @@ class Durations:
         if len(durations_ns) == 0:
             return
         durations_ns = np.maximum(durations_ns, 0)
-        self.counts += np.bincount(np.searchsorted(EDGES_NS, durations_ns), minlength=len(self.counts))
+        self.counts += np.bincount(bins(durations_ns), minlength=len(self.counts))
         self.count += len(durations_ns)
         self.total_ns += int(durations_ns.sum())
         self.max_ns = max(self.max_ns, int(durations_ns.max()))

@@ -77,7 +77,7 @@ class Model:
         self.sojourn = Durations()  # sent to work done
         self.work_sizes = Durations()  # the work sizes the messages done carried (before a worker's speed)
         self.rate = 0.0
-        self.strategy = ""  # a broker's, when there is one
+        self.strategy, self.loops = "", ""  # a broker's strategy, when there is one; the children's loops (compiled, python)
         self.sending_held = False
         self.drained = False
         self.stopped_by: str | None = None  # "quit" or a signal's name: the run was ended before it drained
@@ -136,7 +136,7 @@ class Model:
         self.endpoints = dict(e.endpoints)
         self.started_ns = e.t_ns
         self.rate = float(e.setup.get("rate", 0.0))
-        self.strategy = str(e.setup.get("strategy", ""))
+        self.strategy, self.loops = str(e.setup.get("strategy", "")), e.loops
         self.losses.lost_after_ns = int(float(e.setup.get("lost_after_s", self.losses.lost_after_ns / NS)) * NS)
         self.losses.retry_budget_ns = int(e.retry_budget_s * NS)
         self.losses.loss_rule = e.loss_rule

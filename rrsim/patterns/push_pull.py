@@ -10,10 +10,9 @@ binding side drops a disconnected peer's queue, the connecting side keeps queuei
 
 from __future__ import annotations
 
-import time
-
 import zmq
 
+from rrsim.child import loops
 from rrsim.child.program import Returns, run_program
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
@@ -53,7 +52,7 @@ def retry_budget_s(setup: PatternSetup) -> float:
 
 
 def worker(runtime: ChildRuntime) -> None:
-    """Receive, work, report.  While messages flow the loop only receives, and looks at control,
+    """Receive, work, report.  While messages flow the loop only receives (``loops.receiver``), and looks at control,
     the socket monitor and the report deadline once a millisecond; after a millisecond without
     a message it sleeps in a poll that any of them ends.  Waiting inside ``recv`` rather than in
     a poll per message keeps the per-message cost close to a bare PULL's.
@@ -69,38 +68,17 @@ def worker(runtime: ChildRuntime) -> None:
     runtime.wire("pull", pull)
     runtime.hello()
     work = Work(spec.mean_work_ms, spec.work_ms, spec.speed)
-    size = spec.size
-    receipts = Receipts(runtime, size)
+    receipts = Receipts(runtime, spec.size)
     poller = runtime.poller(pull)
-    recv, add, finish, clock = pull.recv, receipts.add, receipts.finish, runtime.clock
-    keep, stamp = receipts.messages.append, receipts.stamps.append
+    # Receive (and work) until a receive times out or CHECK_NS has passed: compiled where it can be.
+    receive = loops.receiver(pull, receipts, work, runtime.clock, lambda: runtime.clock_offset_ns)
     next_check_ns = next_parent_check_ns = 0
 
     while not runtime.stopping:
-        try:
-            message: bytes | None = recv()
-        except zmq.Again:
-            message = None
-        now = clock()
-        if message is not None:
-            if len(message) == size:  # the usual message: Receipts.add, inlined
-                keep(message)
-                stamp(now)
-                if work.any:
-                    time.sleep(work.seconds(message))
-                    now = clock()
-                    finish(now)
-            else:
-                add(message, now)
-                if work.any:
-                    time.sleep(work.seconds(message))
-                    now = clock()
-            if now < next_check_ns:
-                continue
-
+        now, got = receive(next_check_ns)
         if receipts.due(now):
             receipts.flush()
-        ready = dict(poller.poll(0 if message is not None else idle_timeout_ms(receipts, now)))
+        ready = dict(poller.poll(0 if got else idle_timeout_ms(receipts, now)))
         # Control and monitor only when they have something (or the parent check is due):
         # reading an empty socket costs more than receiving a hundred messages.
         if runtime.wants_housekeeping(ready) or now >= next_parent_check_ns:
@@ -108,9 +86,9 @@ def worker(runtime: ChildRuntime) -> None:
             if state is not None:
                 work.set(state["work_ms"], state["speed"])
             next_parent_check_ns = now + PARENT_CHECK_NS
-        now = clock()
+        now = runtime.clock()
         # After an idle spell the next message is checked at once: at low rates it is reported at once.
-        next_check_ns = now + CHECK_NS if message is not None else 0
+        next_check_ns = now + CHECK_NS if got else 0
         if receipts.pending():
             next_check_ns = min(next_check_ns, receipts.deadline_ns())
 

@@ -114,6 +114,7 @@ def build_report(model: Model) -> dict[str, Any]:
         "seed": model.setup.get("seed"),
         "endpoints": model.endpoints,
         "elapsed_s": round(model.elapsed_s(), 6),
+        "loops": model.loops or None,  # the children's per-message loops: "compiled" or "python" (None: not said)
         "drained": model.drained,
         "throughput_msgs_per_s": round(model.throughput(), 3),
         "throughput_window_s": round(model.throughput_window_s(), 6),

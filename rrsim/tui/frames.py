@@ -83,6 +83,7 @@ class TopologyFrame:
     join_line: str = ""  # what a remote worker types to join, when the run listens
     join_here_only: bool = False  # it listens on loopback: only this machine can join
     worker_prefix: str = ""  # the pattern's receivers are named with it and a number (w3)
+    loops: str = ""  # the children's per-message loops: "compiled" or "python" ("": not said)
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def read_topology(model: Model, scenario: str) -> TopologyFrame:
         join_line=model.join_line,
         join_here_only=_on_loopback(setup.get("listen")),
         worker_prefix=receiver_prefix(pattern),
+        loops=model.loops,
     )
 
 

@@ -35,6 +35,8 @@ class TopologyBar(Widget):
                  Content.styled(f"{t.bind}s bind", "bold"), Content(f"immediate {'on' if t.immediate else 'off'}")]
         if t.strategy:
             setup.append(Content.assemble("strategy ", (t.strategy, "bold")))
+        if t.loops:
+            setup.append(Content(f"{t.loops} loops"))
         sockets = [Content(f"sndhwm {t.sndhwm}  rcvhwm {t.rcvhwm}")]
         sockets += [Content.assemble((name, "bold"), f" {endpoint}") for name, endpoint in t.binders]
         sockets += [Content.styled(f"stranger {peer} on {name}", f"bold {WARNING}") for name, peer in t.strangers]
