@@ -34,6 +34,12 @@ class Settings:
     #    folded, and the length of run the map holds when its frames are timed
     map_seconds: float = 2.0
     map_drawn_s: float = 600.0
+    # 3b. the live view at scale: workers, pushers, each pusher's rate, seconds of timer sampling
+    #     (0 workers: not run).  Its kills are ui_kills, by number key, as in 3.
+    ui_scale_workers: int = 0
+    ui_scale_pushers: int = 4
+    ui_scale_rate: float = 5000.0
+    ui_scale_seconds: float = 20.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +52,7 @@ FULL = Settings(
     ui_workers=16, ui_seconds=4.0, ui_kills=6,
     scale_workers=64, scale_pushers=4, scale_seconds=30.0, scale_catch_up_s=3.0,
     recording_messages=300_000, seek_recording_s=3600.0,
+    ui_scale_workers=256,  # issue 22's target: 256 workers x 4 pushers at 20,000 msgs/s for 20 s
 )
 
 QUICK = Settings(

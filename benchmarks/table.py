@@ -63,12 +63,18 @@ def _scale_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _ui_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+def _ui_rows(part: dict[str, Any], where: str = "") -> list[dict[str, Any]]:
     timer, kill = part["timer_lag_ms"], part["kill_key_to_tile_ms"]
-    return [
-        _row("UI: 50 ms timer lag, p99", f"{timer['p99']:.0f} ms", "<= 50 ms", timer["met"]),
-        _row("UI: kill key -> tile shows killed, p95", f"{kill['p95']:.0f} ms", "<= 100 ms", kill["met"]),
+    rows = [
+        _row(f"UI{where}: 50 ms timer lag, p99", f"{timer['p99']:.0f} ms", "<= 50 ms", timer["met"]),
+        _row(f"UI{where}: kill key -> tile shows killed, p95", f"{kill['p95']:.0f} ms", "<= 100 ms", kill["met"]),
     ]
+    if "at_scale" in part:
+        scale = part["at_scale"]
+        rows += _ui_rows(scale, f", {scale['setup'].split(';')[0]}")
+        rows.append(_row(f"UI, {scale['setup'].split(';')[0]}: ledger exact", f"{scale['ledger']['sent']:,} sent",
+                         "exact", scale["ledger"]["exact"]))
+    return rows
 
 
 def _broker_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
