@@ -169,27 +169,27 @@ def worker(runtime: ChildRuntime) -> None:
         except zmq.Again:
             frames = None
         now = clock()
-        if frames is not None:
-            now = work_on(runtime, receipts, work, payload_of(frames))
-            done += 1  # foreign bytes too: the broker counts every message it handed us
-            send([b"", READY, b"%d" % done])
-            if now < next_check_ns:
-                continue
-        # As push-pull's worker: control, monitor and reports once a millisecond while busy,
-        # and a poll that any of them ends while idle.
-        if receipts.due(now):
-            receipts.flush()
-        ready = dict(poller.poll(0 if frames is not None else idle_timeout_ms(receipts, now)))
-        if runtime.wants_housekeeping(ready) or frames is None:
-            state = runtime.housekeeping(now)
-            if state is not None:
-                work.set(state["work_ms"], state["speed"])
-            if runtime.handshakes["dealer"] > said_ready_at:
+        if frames is None or now >= next_check_ns:
+            # Control, monitor and reports: while busy once a millisecond, inside a message's work
+            # (its work is counted from its receipt), so that nothing stands between a done, its
+            # ready and the next message; while idle, in a poll that any of them ends.
+            if receipts.due(now):
+                receipts.flush()
+            ready = dict(poller.poll(0 if frames is not None else idle_timeout_ms(receipts, now)))
+            if runtime.wants_housekeeping(ready) or frames is None:
+                state = runtime.housekeeping(now)
+                if state is not None:
+                    work.set(state["work_ms"], state["speed"])
+            if frames is None and runtime.handshakes["dealer"] > said_ready_at:  # holding nothing
                 said_ready_at = runtime.handshakes["dealer"]
                 send([b"", READY, b"%d" % done])
-        next_check_ns = clock() + CHECK_NS if frames is not None else 0
-        if receipts.pending():
-            next_check_ns = min(next_check_ns, receipts.deadline_ns())
+            next_check_ns = now + CHECK_NS if frames is not None else 0
+            if receipts.pending():
+                next_check_ns = min(next_check_ns, receipts.deadline_ns())
+        if frames is not None:
+            work_on(runtime, receipts, work, payload_of(frames), received_ns=now)
+            done += 1  # foreign bytes too: the broker counts every message it handed us
+            send([b"", READY, b"%d" % done])
 
     # Stopping: tell the broker, then finish what was handed to us before it heard (bounded, and
     # reported as it goes, as push-pull's worker drains its queue).
