@@ -67,7 +67,8 @@ def retry_budget_s(setup: PatternSetup) -> float:
 
 
 def broker(runtime: ChildRuntime) -> None:
-    """Poll the backend always and the frontend only while there is room; hand out by the strategy."""
+    """Poll the backend always and the frontend only while there is room; hand out by the strategy,
+    to each worker as soon as its ready is read."""
     spec = runtime.spec
     frontend = runtime.ctx.socket(zmq.PULL)
     frontend.rcvhwm = spec.rcvhwm
@@ -94,42 +95,50 @@ def broker(runtime: ChildRuntime) -> None:
     for poller in (poll_both, poll_backend):
         poller.register(backend, zmq.POLLIN)
 
-    identity: bytes | None
+    backend.rcvtimeo = REPORT_NS // 1_000_000  # a backlog's wait for a worker (below) ends this often
+
+    def heard(identity: bytes, said: list[bytes], peer: str | None) -> None:
+        if said == [b"", BYE]:
+            workers.gone(identity)  # stopping: deal it nothing more
+        elif len(said) == 3 and said[1] == READY and said[2].isdigit() and len(said[2]) <= 18:
+            workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
+        else:
+            reqs.heard(backend, identity, said, peer, workers)
+
     while True:
-        poller = poll_both if len(held) < bound else poll_backend
-        ready = dict(poller.poll(REPORT_NS // 1_000_000))
-        # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.
+        ready: dict[zmq.Socket[bytes], int] = {}
+        if held and not len(workers) and not reqs.claimed:
+            # A backlog and nobody ready: what matters next is a worker's ready, so the broker waits
+            # on the backend alone, in a receive rather than a poll, and hands on at once.
+            try:
+                identity, *said = backend.recv_multipart()
+            except zmq.Again:
+                pass  # time for housekeeping
+            else:
+                heard(identity, said, None)
+                routed += hand_out(backend, held, workers, reqs)
+                ready[backend] = zmq.POLLIN  # there may be more
+        else:
+            ready = dict((poll_both if len(held) < bound else poll_backend).poll(REPORT_NS // 1_000_000))
+        # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.  Each
+        # worker's word is acted on as it is read: a ready worker is handed the oldest message
+        # before anything else is read.
         if backend in ready:
             for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
                 if not has_input(backend):
                     break
                 if reqs.claimed:  # a user's program is among the workers: who sent it matters
-                    identity, said, peer = reqs.read(backend)
+                    heard(*reqs.read(backend))
                 else:
-                    (identity, *said), peer = backend.recv_multipart(), None
-                if said == [b"", BYE]:
-                    workers.gone(identity)  # stopping: deal it nothing more
-                elif len(said) == 3 and said[1] == READY and said[2].isdigit() and len(said[2]) <= 18:
-                    workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
-                else:
-                    reqs.heard(backend, identity, said, peer, workers)
-        if frontend in ready:
-            room = min(FRONTEND_BURST, bound - len(held))
-            while room and has_input(frontend):
-                held.append(frontend.recv_multipart())
-                room -= 1
-        while held:
-            identity = workers.next(time.monotonic_ns())
-            if identity is None:
-                break  # nobody has room: the messages wait here
-            envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
-            handed = hand_to(backend, [*envelope, *held[0]], identity, workers)
-            if handed == GONE:
-                reqs.gone(identity)
-            if handed != SENT:
-                continue  # try the next one
-            held.popleft()
-            routed += 1
+                    identity, *said = backend.recv_multipart()
+                    heard(identity, said, None)
+                if held:
+                    routed += hand_out(backend, held, workers, reqs)
+        room = min(FRONTEND_BURST, bound - len(held))
+        while room and has_input(frontend):
+            held.append(frontend.recv_multipart())
+            room -= 1
+        routed += hand_out(backend, held, workers, reqs)
         now = time.monotonic_ns()
         if now >= next_housekeeping_ns:
             state = runtime.housekeeping(now)
@@ -140,6 +149,25 @@ def broker(runtime: ChildRuntime) -> None:
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.QUEUE, queued=len(held), ready=len(workers), routed=routed, held_by=workers.take_peaks())
             reported, last_report_ns = current, now
+
+
+def hand_out(backend: zmq.Socket[bytes], held: deque[list[bytes]], workers: Dispatcher, reqs: ReqWorkers) -> int:
+    """Hand the ``held`` messages, oldest first, to the workers the strategy picks while any has
+    room; returns how many were handed."""
+    handed_out = 0
+    while held:
+        identity = workers.next(time.monotonic_ns())
+        if identity is None:
+            break  # nobody has room: the messages wait here
+        envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
+        handed = hand_to(backend, [*envelope, *held[0]], identity, workers)
+        if handed == GONE:
+            reqs.gone(identity)
+        if handed != SENT:
+            continue  # try the next one
+        held.popleft()
+        handed_out += 1
+    return handed_out
 
 
 def worker(runtime: ChildRuntime) -> None:
