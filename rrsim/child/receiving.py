@@ -3,6 +3,7 @@ do its work, and on a graceful stop drain what is already queued, reporting as i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,7 +21,7 @@ def work_on(runtime: ChildRuntime, receipts: Receipts, work: Work, payload: byte
     now = runtime.clock() if received_ns is None else received_ns
     ours = receipts.add(payload, now)
     if work.any:
-        work.sleep(work.seconds(payload) - (runtime.clock() - now) / 1e9)
+        time.sleep(max(0.0, work.seconds(payload) - (runtime.clock() - now) / 1e9))
         now = runtime.clock()
         if ours:
             receipts.finish(now)

@@ -11,21 +11,9 @@ per message.  Anything that does not look like one of our messages gets the work
 
 from __future__ import annotations
 
-import time
-
 from rrsim import wire
 
 MAX_WORK_FACTOR = 1000  # a message claiming more than this many times the mean is cut to it (rrsim.child.workload draws no more)
-# A sleep overshoots (the timer's slack, then the wake-up on a busy machine): ``Work.sleep`` asks for
-# less by what it has lately overshot, learning a twentieth of each error, and never by more than this.
-OVERSHOOT_GAIN = 0.05
-MAX_OVERSHOOT_S = 0.002
-
-
-def next_overshoot(estimate_s: float, error_s: float) -> float:
-    """The overshoot to take off the next sleep, after one that ended ``error_s`` late (early:
-    negative) with ``estimate_s`` taken off: on average, the work then takes what it was asked."""
-    return min(MAX_OVERSHOOT_S, max(0.0, estimate_s + OVERSHOOT_GAIN * error_s))
 
 
 class Work:
@@ -33,7 +21,6 @@ class Work:
 
     def __init__(self, mean_work_ms: float, work_ms: float, speed: float) -> None:
         self.mean_work_ms = mean_work_ms
-        self.overshoot_s = 0.0
         self.set(work_ms, speed)
 
     def set(self, work_ms: float, speed: float) -> None:
@@ -51,12 +38,3 @@ class Work:
         if not self.per_us or len(message) < wire.HEADER_SIZE or message[:4] != wire.MAGIC:
             return self.mean_s
         return min(float(wire.WORK.unpack_from(message, wire.WORK_OFFSET)[0]) * self.per_us, self.cap_s)
-
-    def sleep(self, seconds: float) -> None:
-        """Work for ``seconds``, on average: the sleep is asked for less by its recent overshoot."""
-        asked = seconds - self.overshoot_s
-        if asked <= 0:
-            return  # no time left to sleep: nothing is learnt from it
-        begun = time.monotonic()
-        time.sleep(asked)
-        self.overshoot_s = next_overshoot(self.overshoot_s, time.monotonic() - begun - seconds)
