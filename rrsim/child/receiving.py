@@ -15,12 +15,13 @@ Frames = TypeVar("Frames")
 DRAIN_EXTRA = 1000  # a drain reads at most max(rcvhwm, this) + this messages: new ones keep arriving
 
 
-def work_on(runtime: ChildRuntime, receipts: Receipts, work: Work, payload: bytes) -> int:
-    """Note ``payload`` received now and do its work; returns the time when done."""
-    now = runtime.clock()
+def work_on(runtime: ChildRuntime, receipts: Receipts, work: Work, payload: bytes, received_ns: int | None = None) -> int:
+    """Note ``payload`` received now (or at ``received_ns``: what was done since counts as its
+    work) and do its work; returns the time when done."""
+    now = runtime.clock() if received_ns is None else received_ns
     ours = receipts.add(payload, now)
     if work.any:
-        time.sleep(work.seconds(payload))
+        time.sleep(max(0.0, work.seconds(payload) - (runtime.clock() - now) / 1e9))
         now = runtime.clock()
         if ours:
             receipts.finish(now)

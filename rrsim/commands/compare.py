@@ -36,7 +36,15 @@ from rrsim.commands.run import play
 from rrsim.engine.engine import Engine
 from rrsim.errors import UserError, did_you_mean
 from rrsim.recording.outputs import STDOUT, Output, open_output
-from rrsim.report.comparison import CAPTION, OBJECTIVE_CAPTION, columns, objective_of, row_figures
+from rrsim.report.comparison import (
+    CAPTION,
+    HANDOVER_CAPTION,
+    OBJECTIVE_CAPTION,
+    columns,
+    measured_handover,
+    objective_of,
+    row_figures,
+)
 from rrsim.report.csv_report import flat_columns, write_rows
 from rrsim.report.figures import RunFigures, run_figures
 from rrsim.report.wait_chart import wait_chart
@@ -333,6 +341,7 @@ def variant_columns(variant: Variant) -> dict[str, Any]:
         row.update(flat_columns({
             "elapsed_s": report["elapsed_s"], "throughput_msgs_per_s": report["throughput_msgs_per_s"],
             **report["totals"], "wait_ms": report["wait_ms"], "sojourn_ms": report["sojourn_ms"],
+            "handover_ms": report.get("handover_ms", {}), "handovers": report.get("handovers"),
             "fairness": report["fairness"], "max_queue": report["max_queue"],
             "within_objective": report.get("within_objective"),
         }))
@@ -344,12 +353,13 @@ def comparison_table(variants: list[Variant]) -> Table:
     are too few, the varied values wrap instead)."""
     # The varied values one above the other in one column: it stays narrow however many keys vary.
     objective = objective_of([v.report for v in variants])
-    headings = columns(objective)
-    rows = [["\n".join(v.values), *(row_figures(v.report, objective is not None) if v.report
+    handover = measured_handover([v.report for v in variants])
+    headings = columns(objective, handover)
+    rows = [["\n".join(v.values), *(row_figures(v.report, objective is not None, handover) if v.report
                                     else [v.status, *["-"] * (len(headings) - 1)])]
             for v in variants]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=0, show_edge=False,
-                  caption=CAPTION + ("" if objective is None else OBJECTIVE_CAPTION),
+                  caption=CAPTION + (HANDOVER_CAPTION if handover else "") + ("" if objective is None else OBJECTIVE_CAPTION),
                   caption_justify="left")
     names = [part for row in rows for part in row[0].split("\n")] + list(variants[0].vary)
     table.add_column("\n".join(variants[0].vary), justify="left", overflow="fold",

@@ -53,6 +53,7 @@ from rrsim.report.csv_report import write_csv
 from rrsim.report.figures import run_figures
 from rrsim.report.report import (
     build_report,
+    handover_line,
     summary_table,
     theory_block,
     theory_line,
@@ -291,6 +292,8 @@ def _print_summary(console: Console, scenario: Scenario, report: dict[str, Any],
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(summary_table(report))
     console.print(totals_line(report), highlight=False)
+    if (handover := handover_line(report)) is not None:
+        console.print(handover, highlight=False, soft_wrap=True)
     if report.get("theory"):
         console.print(theory_line(report), highlight=False, soft_wrap=True)
     if report["lost_ids"]:

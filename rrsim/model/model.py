@@ -23,6 +23,7 @@ from rrsim.model.ledger import Ledger
 from rrsim.model.log import LOG_LENGTH, EventLog
 from rrsim.model.losses import Losses
 from rrsim.model.message_map import MessageMap
+from rrsim.model.overheads import Overheads
 from rrsim.model.peers import Peers
 from rrsim.model.queue_depth import PEAK_SLOT_NS, QueueDepth
 from rrsim.model.views import (
@@ -31,7 +32,6 @@ from rrsim.model.views import (
     WORKER_STATES,
     Life,
     LogEntry,
-    Overheads,
     PusherView,
     Refused,
     Roster,

@@ -7,8 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rrsim.kinds import RECEIVER
+from rrsim.model.distribution import Durations
 from rrsim.model.ledger import Ledger
-from rrsim.model.views import NS, Overheads, PusherView, Stranger, Totals, WorkerView
+from rrsim.model.overheads import Overheads, merge_overheads, recent_handovers
+from rrsim.model.views import NS, PusherView, Stranger, Totals, WorkerView
 
 Counters = Mapping[tuple[str, int], Mapping[str, int]]  # a pattern's own counts per (process, life)
 
@@ -100,13 +102,12 @@ def service_ms(workers: Iterable[WorkerView]) -> float | None:
 
 def overheads(workers: Iterable[WorkerView]) -> Overheads:
     """Every worker's overheads together."""
-    total = Overheads()
-    for worker in workers:
-        total.handover_ns += worker.overheads.handover_ns
-        total.handovers += worker.overheads.handovers
-        total.transit_ns += worker.overheads.transit_ns
-        total.transits += worker.overheads.transits
-    return total
+    return merge_overheads([worker.overheads for worker in workers])
+
+
+def recent_handover(workers: Iterable[WorkerView], now_ns: int) -> Durations:
+    """Every worker's hand-overs of the last seconds: what the live view shows on a router's tile."""
+    return recent_handovers([worker.overheads for worker in workers], now_ns)
 
 
 @dataclass(frozen=True)

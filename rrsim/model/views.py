@@ -13,6 +13,7 @@ import numpy.typing as npt
 from rrsim import events as ev
 from rrsim.kinds import RECEIVER, ROUTER, SENDER
 from rrsim.model.distribution import Durations, RecentDurations
+from rrsim.model.overheads import Overheads
 from rrsim.model.queue_depth import QueueDepth
 from rrsim.names import name_number, process_name
 
@@ -63,30 +64,6 @@ class LogEntry:
     serial: int = 0  # its place in the log; an entry updated in place keeps it
     revision: int = 0  # the log's revision when it was last written: front ends redraw what changed
     until_ns: int | None = None  # when it was last updated (a count that grew, a burst of keys)
-
-
-@dataclass
-class Overheads:
-    """What a worker's messages spent besides queueing and work, for comparing a run with theory.
-
-    A message sent before the worker finished the one before it waited for it: the gap from that
-    done to its own start is the hand-over (under a broker, a round trip to it).  One sent while
-    the worker was free waited only for its hops to the worker: its transit."""
-
-    last_done_ns: int | None = None  # of the current life's latest message
-    handover_ns: int = 0
-    handovers: int = 0
-    transit_ns: int = 0
-    transits: int = 0
-
-    def add(self, sent_ns: np.ndarray, recv_ns: np.ndarray, done_ns: np.ndarray) -> None:
-        before = np.concatenate(([self.last_done_ns if self.last_done_ns is not None else -1], done_ns[:-1]))
-        queued = sent_ns < before
-        self.handover_ns += int((recv_ns - before)[queued].sum())
-        self.handovers += int(np.count_nonzero(queued))
-        self.transit_ns += int((recv_ns - sent_ns)[~queued].sum())
-        self.transits += int(np.count_nonzero(~queued))
-        self.last_done_ns = int(done_ns[-1])
 
 
 @dataclass
@@ -224,7 +201,7 @@ class WorkerView:
         if e.done_ns is not None:
             self.busy_ns += int((e.done_ns - e.recv_ns).sum())
             if current_life:  # receipts of a life before it are history
-                self.overheads.add(e.sent_ns, e.recv_ns, e.done_ns)
+                self.overheads.add(e.sent_ns, e.recv_ns, e.done_ns, e.t_ns)
         buckets = e.recv_ns // RATE_BUCKET_NS
         low = int(buckets.min())
         for offset, count in enumerate(np.bincount(buckets - low).tolist()):

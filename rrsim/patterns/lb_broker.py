@@ -67,7 +67,8 @@ def retry_budget_s(setup: PatternSetup) -> float:
 
 
 def broker(runtime: ChildRuntime) -> None:
-    """Poll the backend always and the frontend only while there is room; hand out by the strategy."""
+    """Poll the backend always and the frontend only while there is room; hand out by the strategy,
+    to each worker as soon as its ready is read."""
     spec = runtime.spec
     frontend = runtime.ctx.socket(zmq.PULL)
     frontend.rcvhwm = spec.rcvhwm
@@ -94,42 +95,50 @@ def broker(runtime: ChildRuntime) -> None:
     for poller in (poll_both, poll_backend):
         poller.register(backend, zmq.POLLIN)
 
-    identity: bytes | None
+    backend.rcvtimeo = REPORT_NS // 1_000_000  # a backlog's wait for a worker (below) ends this often
+
+    def heard(identity: bytes, said: list[bytes], peer: str | None) -> None:
+        if said == [b"", BYE]:
+            workers.gone(identity)  # stopping: deal it nothing more
+        elif len(said) == 3 and said[1] == READY and said[2].isdigit() and len(said[2]) <= 18:
+            workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
+        else:
+            reqs.heard(backend, identity, said, peer, workers)
+
     while True:
-        poller = poll_both if len(held) < bound else poll_backend
-        ready = dict(poller.poll(REPORT_NS // 1_000_000))
-        # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.
+        ready: dict[zmq.Socket[bytes], int] = {}
+        if held and not len(workers) and not reqs.claimed:
+            # A backlog and nobody ready: what matters next is a worker's ready, so the broker waits
+            # on the backend alone, in a receive rather than a poll, and hands on at once.
+            try:
+                identity, *said = backend.recv_multipart()
+            except zmq.Again:
+                pass  # time for housekeeping
+            else:
+                heard(identity, said, None)
+                routed += hand_out(backend, held, workers, reqs)
+                ready[backend] = zmq.POLLIN  # there may be more
+        else:
+            ready = dict((poll_both if len(held) < bound else poll_backend).poll(REPORT_NS // 1_000_000))
+        # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.  Each
+        # worker's word is acted on as it is read: a ready worker is handed the oldest message
+        # before anything else is read.
         if backend in ready:
             for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
                 if not has_input(backend):
                     break
                 if reqs.claimed:  # a user's program is among the workers: who sent it matters
-                    identity, said, peer = reqs.read(backend)
+                    heard(*reqs.read(backend))
                 else:
-                    (identity, *said), peer = backend.recv_multipart(), None
-                if said == [b"", BYE]:
-                    workers.gone(identity)  # stopping: deal it nothing more
-                elif len(said) == 3 and said[1] == READY and said[2].isdigit() and len(said[2]) <= 18:
-                    workers.ready(identity, int(said[2]), time.monotonic_ns())  # [empty, READY, done]
-                else:
-                    reqs.heard(backend, identity, said, peer, workers)
-        if frontend in ready:
-            room = min(FRONTEND_BURST, bound - len(held))
-            while room and has_input(frontend):
-                held.append(frontend.recv_multipart())
-                room -= 1
-        while held:
-            identity = workers.next(time.monotonic_ns())
-            if identity is None:
-                break  # nobody has room: the messages wait here
-            envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
-            handed = hand_to(backend, [*envelope, *held[0]], identity, workers)
-            if handed == GONE:
-                reqs.gone(identity)
-            if handed != SENT:
-                continue  # try the next one
-            held.popleft()
-            routed += 1
+                    identity, *said = backend.recv_multipart()
+                    heard(identity, said, None)
+                if held:
+                    routed += hand_out(backend, held, workers, reqs)
+        room = min(FRONTEND_BURST, bound - len(held))
+        while room and has_input(frontend):
+            held.append(frontend.recv_multipart())
+            room -= 1
+        routed += hand_out(backend, held, workers, reqs)
         now = time.monotonic_ns()
         if now >= next_housekeeping_ns:
             state = runtime.housekeeping(now)
@@ -140,6 +149,25 @@ def broker(runtime: ChildRuntime) -> None:
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.QUEUE, queued=len(held), ready=len(workers), routed=routed, held_by=workers.take_peaks())
             reported, last_report_ns = current, now
+
+
+def hand_out(backend: zmq.Socket[bytes], held: deque[list[bytes]], workers: Dispatcher, reqs: ReqWorkers) -> int:
+    """Hand the ``held`` messages, oldest first, to the workers the strategy picks while any has
+    room; returns how many were handed."""
+    handed_out = 0
+    while held:
+        identity = workers.next(time.monotonic_ns())
+        if identity is None:
+            break  # nobody has room: the messages wait here
+        envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
+        handed = hand_to(backend, [*envelope, *held[0]], identity, workers)
+        if handed == GONE:
+            reqs.gone(identity)
+        if handed != SENT:
+            continue  # try the next one
+        held.popleft()
+        handed_out += 1
+    return handed_out
 
 
 def worker(runtime: ChildRuntime) -> None:
@@ -169,27 +197,27 @@ def worker(runtime: ChildRuntime) -> None:
         except zmq.Again:
             frames = None
         now = clock()
-        if frames is not None:
-            now = work_on(runtime, receipts, work, payload_of(frames))
-            done += 1  # foreign bytes too: the broker counts every message it handed us
-            send([b"", READY, b"%d" % done])
-            if now < next_check_ns:
-                continue
-        # As push-pull's worker: control, monitor and reports once a millisecond while busy,
-        # and a poll that any of them ends while idle.
-        if receipts.due(now):
-            receipts.flush()
-        ready = dict(poller.poll(0 if frames is not None else idle_timeout_ms(receipts, now)))
-        if runtime.wants_housekeeping(ready) or frames is None:
-            state = runtime.housekeeping(now)
-            if state is not None:
-                work.set(state["work_ms"], state["speed"])
-            if runtime.handshakes["dealer"] > said_ready_at:
+        if frames is None or now >= next_check_ns:
+            # Control, monitor and reports: while busy once a millisecond, inside a message's work
+            # (its work is counted from its receipt), so that nothing stands between a done, its
+            # ready and the next message; while idle, in a poll that any of them ends.
+            if receipts.due(now):
+                receipts.flush()
+            ready = dict(poller.poll(0 if frames is not None else idle_timeout_ms(receipts, now)))
+            if runtime.wants_housekeeping(ready) or frames is None:
+                state = runtime.housekeeping(now)
+                if state is not None:
+                    work.set(state["work_ms"], state["speed"])
+            if frames is None and runtime.handshakes["dealer"] > said_ready_at:  # holding nothing
                 said_ready_at = runtime.handshakes["dealer"]
                 send([b"", READY, b"%d" % done])
-        next_check_ns = clock() + CHECK_NS if frames is not None else 0
-        if receipts.pending():
-            next_check_ns = min(next_check_ns, receipts.deadline_ns())
+            next_check_ns = now + CHECK_NS if frames is not None else 0
+            if receipts.pending():
+                next_check_ns = min(next_check_ns, receipts.deadline_ns())
+        if frames is not None:
+            work_on(runtime, receipts, work, payload_of(frames), received_ns=now)
+            done += 1  # foreign bytes too: the broker counts every message it handed us
+            send([b"", READY, b"%d" % done])
 
     # Stopping: tell the broker, then finish what was handed to us before it heard (bounded, and
     # reported as it goes, as push-pull's worker drains its queue).

@@ -10,7 +10,7 @@ from typing import Any
 
 from rrsim import __version__
 from rrsim.report import charts
-from rrsim.report.comparison import CAPTION, full_headings, row_figures
+from rrsim.report.comparison import CAPTION, HANDOVER_CAPTION, columns, full_headings, measured_handover, row_figures
 from rrsim.report.figures import Curve, RunFigures
 from rrsim.report.report import format_ms, theory_line, totals_line
 from rrsim.report.wait_chart import wait_chart
@@ -232,12 +232,14 @@ def compare_page(document: dict[str, Any], variants: Sequence[VariantResult]) ->
     subtitle = escape(f"{len(variants)} variants of {document['scenario']}, one after the other; {document['shared']}")
     if document.get("interrupted"):
         subtitle += "<div class=banner>interrupted: variants not run are marked</div>"
-    rows = [(v.label, v.status, *(row_figures(v.report) if v.report else ["-"] * len(full_headings())))
+    handover = measured_handover([v.report for v in variants])
+    headings, caption = full_headings(columns(None, handover)), CAPTION + (HANDOVER_CAPTION if handover else "")
+    rows = [(v.label, v.status, *(row_figures(v.report, handover=handover) if v.report else ["-"] * len(headings)))
             for v in variants]
     problems = "".join(f"<li><b>{escape(v.label)}</b>: {escape(v.status)}: {escape(v.problem)}</li>"
                        for v in variants if v.problem)
-    sections = [("table", "Table", table(("variant", "status", *full_headings()), rows, text_columns=2)
-                 + f"<p class=note>{escape(CAPTION)}</p>" + (f"<ul class=failed>{problems}</ul>" if problems else ""))]
+    sections = [("table", "Table", table(("variant", "status", *headings), rows, text_columns=2)
+                 + f"<p class=note>{escape(caption)}</p>" + (f"<ul class=failed>{problems}</ul>" if problems else ""))]
     if drawn:
         colours = [charts.colour(ran.index(v)) for v in drawn]
         sections.append(("waits", "Wait and sojourn", figure_html(

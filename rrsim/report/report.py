@@ -121,6 +121,9 @@ def build_report(model: Model) -> dict[str, Any]:
         "wait_ms": model.wait.summary_ms(),  # rrsim's own workers' (a program's wait is not seen)
         **_programs_wait(model),
         "sojourn_ms": model.sojourn.summary_ms(),
+        # A worker's done to its next message's receipt, when that one was waiting, and how many were
+        "handover_ms": model.overheads().handover.summary_ms(),
+        "handovers": model.overheads().handovers,
         # The share of messages whose sojourn was within the setup's objective (None: no objective)
         "objective_ms": model.setup.get("objective_ms"),
         "within_objective": within_objective(model),
@@ -253,6 +256,15 @@ def objective_words(report: dict[str, Any]) -> str:
     """'99.21% within 200 ms  ' when the setup gives an objective, else ''."""
     share = report.get("within_objective")
     return "" if share is None else f"{share:.2%} within {format_ms(report['objective_ms'])} ms  "
+
+
+def handover_line(report: dict[str, Any]) -> str | None:
+    """The hand-over in words, or None when no message was waiting as its worker finished."""
+    handover = report.get("handover_ms")
+    if not report.get("handovers") or not handover:
+        return None
+    return (f"hand-over (a worker's done to its next message, when that one was waiting): p50 "
+            f"{format_ms(handover['p50'])} ms, p99 {format_ms(handover['p99'])} ms, over {report['handovers']:,} messages")
 
 
 def theory_line(report: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 STATS = ("mean", "p50", "p95", "p99", "max")
 # The all-workers statistics a report may hold as top-level {mean, p50, p95, p99, max} dicts named X_ms.
-STAT_BLOCKS = ("latency", "wait", "sojourn", "work_size")
+STAT_BLOCKS = ("latency", "wait", "sojourn", "work_size", "handover")
 # The report's totals a check may name.
 TOTALS = ("sent", "delivered", "lost", "late", "duplicates", "in_flight", "completed", "strayed", "foreign",
           "malformed_telemetry", "retried", "given_up")

@@ -16,7 +16,7 @@ from rrsim.endpoints import is_loopback, parse_listen
 from rrsim.errors import UserError
 from rrsim.kinds import RECEIVER
 from rrsim.model.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
-from rrsim.model.stats import BeliefGap, belief_gaps
+from rrsim.model.stats import BeliefGap, belief_gaps, recent_handover
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
@@ -52,6 +52,8 @@ class WorkerFrame:
     estimated: bool = False  # a plain PULL let in by address: no telemetry, its count is estimated
     retried: int = 0  # messages it held and did not acknowledge in time, handed over again by a router
     program: bool = False  # it runs the user's program: p50/p99 are its sojourn, wait and service not seen
+    # a router: the workers' median hand-over of the last seconds (done to the next message, when one waited)
+    handover_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,12 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
     histories = {w.name: tuple(w.rate_history(now, RATE_POINTS)) for w in stations}
     peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
     gaps = belief_gaps(model.pushers.values())
+    handover = _rounded(recent_handover(model.workers.values(), now).quantile_ms(0.5), 2) if model.brokers else None
     return Frame(
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished, replay),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3), tuple(model.queued_for_dead.items())),
-        workers=(*(_worker_frame(model, w, histories[w.name], peak, finished) for w in stations),
+        workers=(*(_worker_frame(model, w, histories[w.name], peak, finished, handover) for w in stations),
                  *(_external_frame(model, number, s) for number, s in enumerate(model.external_workers(), 1))),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
@@ -147,7 +150,7 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
 
 
 def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float,
-                  finished: bool) -> WorkerFrame:
+                  finished: bool, handover_ms: float | None = None) -> WorkerFrame:
     life = worker.life
     recent = worker.recent_latency.window(model.now_ns)
     return WorkerFrame(
@@ -178,6 +181,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         foreign=worker.foreign,
         retried=worker.retried,
         program=bool(worker.program),
+        handover_ms=handover_ms if worker.kind == ROUTER else None,
     )
 
 

@@ -81,7 +81,7 @@ def _visible(frame: WorkerFrame) -> tuple[object, ...]:
     return (frame.state, frame.pid, frame.life, frame.received, frame.life_received, round(frame.share, 3), frame.rates, frame.peak,
             frame.rate, frame.p50_ms, frame.p99_ms, frame.work_ms, frame.speed, frame.late, frame.duplicates,
             frame.recent, frame.queued, frame.ready, frame.waiting, frame.remote_host, frame.latency_trusted,
-            frame.foreign, frame.estimated, frame.retried, frame.program)
+            frame.foreign, frame.estimated, frame.retried, frame.program, frame.handover_ms)
 
 
 def fitted(width: int, *forms: Sequence[Content | str]) -> list[Content]:
@@ -139,8 +139,12 @@ def _draw_routed(frame: WorkerFrame, width: int) -> list[Content]:
 
 
 def _draw_queue(frame: WorkerFrame, width: int) -> list[Content]:
-    return fitted(width, [Content.assemble(("queue ", "bold"), str(frame.queued)),
-                          Content.assemble(("ready ", "bold"), str(frame.ready))])
+    lines = fitted(width, [Content.assemble(("queue ", "bold"), str(frame.queued)),
+                           Content.assemble(("ready ", "bold"), str(frame.ready))])
+    if frame.handover_ms is not None:  # the workers' hand-over: their done to the next message it handed them
+        lines += fitted(width, [Content.assemble(("hand-over ", "bold"), f"{_ms(frame.handover_ms)} ms")],
+                        [Content.assemble(("handover ", "bold"), _ms(frame.handover_ms))])
+    return lines
 
 
 def _draw_rates(frame: WorkerFrame, width: int) -> Content:
