@@ -409,3 +409,18 @@ def test_rrsim_help_names_every_key_of_the_live_view():
     for binding in RUN_BINDINGS:
         key = "1-9" if binding.key.isdigit() else shown.get(binding.key, binding.key)
         assert re.search(rf"(^|\s){re.escape(key)}\s", keys), binding.key
+
+
+@pytest.mark.system
+def test_children_run_the_engines_rrsim_whatever_directory_holds(tmp_path):
+    # Found while measuring: `python -m rrsim.patterns` put the working directory first on each
+    # child's path, so an rrsim/ there (another checkout) was what the children ran.
+    decoy = tmp_path / "rrsim"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text('raise SystemExit("a child imported the rrsim/ of its working directory")\n')
+    script = Path(sys.executable).with_name("rrsim")  # the installed command: its own path has no working directory
+    done = subprocess.run([str(script), "run", "seed", "--rate", "50", "--json", "-"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-800:]
+    report = json.loads(done.stdout)
+    assert report["totals"]["delivered"] == report["totals"]["sent"] == 20, report["totals"]

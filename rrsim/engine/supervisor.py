@@ -15,10 +15,15 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import rrsim
 from rrsim.child.runtime import CHILD_NICENESS
 from rrsim.child.spec import ChildSpec
 from rrsim.errors import UserError
 
+# A child runs the engine's own rrsim, wherever the engine was started: with -P (Python 3.11) the
+# working directory is not put first on its path, where an rrsim/ there (a checkout of another
+# version, say) would have been imported instead; the directory the engine's rrsim came from is.
+RRSIM_FROM = str(Path(rrsim.__file__).resolve().parent.parent)
 STOP_GRACE_S = 5.0  # a stopped worker that has not finished by then is killed
 KILL_WAIT_S = 0.05  # a SIGKILLed child is normally gone within a few ms: wait so the kill shows at once
 LOG_TAIL_LINES = 5
@@ -68,7 +73,8 @@ class Supervisor:
             raise UserError(f"cannot start {name}: cannot write {log_path}: {error.strerror}") from None
         with log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "rrsim.patterns", json.dumps(replace(spec, parent_pid=os.getpid()).to_dict())],
+                [sys.executable, "-P", "-m", "rrsim.patterns", json.dumps(replace(spec, parent_pid=os.getpid()).to_dict())],
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (RRSIM_FROM, os.environ.get("PYTHONPATH")) if p)},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
