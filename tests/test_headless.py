@@ -418,8 +418,9 @@ def test_children_run_the_engines_rrsim_whatever_directory_holds(tmp_path):
     decoy = tmp_path / "rrsim"
     decoy.mkdir()
     (decoy / "__init__.py").write_text('raise SystemExit("a child imported the rrsim/ of its working directory")\n')
+    (tmp_path / "plain.toml").write_text("[setup]\nworkers = 2\nmessages = 20\nrate = 100.0\n")
     script = Path(sys.executable).with_name("rrsim")  # the installed command: its own path has no working directory
-    done = subprocess.run([str(script), "run", "seed", "--rate", "50", "--json", "-"], cwd=tmp_path,
+    done = subprocess.run([str(script), "run", "plain.toml", "--json", "-"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-800:]
     report = json.loads(done.stdout)
