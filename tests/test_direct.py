@@ -86,7 +86,11 @@ def test_a_kill_loses_at_most_what_the_pusher_had_outstanding_there_and_the_next
     done = run(_setup(transport=transport, max_outstanding=limit, messages=200),
                timeline=(Action("kill", after_sent=60, worker="w1"), Action("revive", after_sent=100, worker="w1")))
     totals = done.model.totals()
-    assert 0 < totals.lost <= limit  # one pusher, at most `limit` outstanding at w1 when it died
+    # One pusher, at most `limit` outstanding at w1 when it died.  Not "more than none": what was
+    # on its way may wait in the pusher's pipe and reach the next life (late, not lost), as it did
+    # once in about thirty runs on a loaded machine (0 lost, the kill shown, life 2 chosen).
+    assert totals.lost <= limit
+    assert [life.how_ended for life in done.model.workers["w1"].lives] == ["killed", "run-end"]
     assert len(done.delivered_seqs("w1", life=2)) > 0  # its next life said hello and was chosen again
     assert_ledger_consistent(done)
 
