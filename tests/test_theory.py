@@ -128,20 +128,23 @@ def test_random_dispatch_makes_each_worker_mm1_and_lru_makes_the_whole_mmc():
     assert lru.queueing_ms < chance_band("M/M/1 per worker", WORKERS, lru, RATE)[0], described["lru"]
 
 
-@pytest.mark.system  # not alone: the margins are tenfold (blind 1.6 s, least-loaded 46 ms, lru 7 ms at a load of 4)
+@pytest.mark.system
+# Alone: least-loaded's tail depends on when the broker hears of each done.  Beside two other test
+# processes it once reached 365 ms against random's 553 (100 messages; alone, 160: 92 against 2 s).
+@pytest.mark.alone
 def test_with_one_slow_worker_the_strategies_that_look_at_the_workers_beat_those_that_do_not():
     # w1 works at a tenth of the speed: the four can carry 310 msgs/s and get 100, which leaves
     # room for lru's hand-over on a busy machine (a round trip to the broker per message).  Dealt
     # blindly (round-robin, random) w1 gets a quarter, 25/s, more than twice the 10/s it can do,
-    # and its queue grows for as long as the run lasts (to ~1.6 s); the others (fewest outstanding,
+    # and its queue grows for as long as the run lasts (to ~2 s); the others (fewest outstanding,
     # the better of two, a ready queue) give it what it can take.  Its backlog is the p99 of the waits.
     p99 = {}
     for strategy in ("round-robin", "random", "least-loaded", "p2c", "lru"):
         setup = Setup(pattern="lb-broker", strategy=strategy, workers=4, speeds=(0.1, 1.0, 1.0, 1.0), work_ms=10.0,
-                      rate=100.0, messages=100, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=7,
+                      rate=100.0, messages=160, arrivals="poisson", work_dist="exponential", wait_ready=True, seed=7,
                       drain_s=DRAIN_S)
         result = run(setup, timeout_s=60)
-        assert result.model.totals().delivered == 100
+        assert result.model.totals().delivered == 160
         p99[strategy] = result.model.wait.quantile_ms(0.99)
     blind = min(p99["round-robin"], p99["random"])
     assert max(p99["least-loaded"], p99["lru"]) * 3 < blind, p99
