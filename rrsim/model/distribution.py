@@ -3,6 +3,8 @@ and maximum: constant memory however long the run, and percentiles within 0.6%."
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 BINS_PER_DECADE = 200  # each bin is 1.16% wide: a percentile read at its middle is off by at most 0.6%
@@ -11,6 +13,8 @@ EDGES_NS = np.logspace(3, 12, 9 * BINS_PER_DECADE + 1)
 _MIDDLES_NS = np.sqrt(EDGES_NS[1:] * EDGES_NS[:-1])
 _VALUES_NS = np.concatenate(([EDGES_NS[0]], _MIDDLES_NS, [EDGES_NS[-1]]))
 _BOUNDS_NS = np.concatenate(([-np.inf], EDGES_NS, [np.inf]))  # _BOUNDS_NS[i + 1] is EDGES_NS[i]
+_EDGES_LIST = EDGES_NS.tolist()  # bisect_left over it is np.searchsorted's bin, for one duration
+SMALL_BATCH = 16  # up to this many durations are binned one by one (Durations.add)
 
 
 def bins(durations_ns: np.ndarray) -> np.ndarray:
@@ -35,11 +39,20 @@ class Durations:
     def add(self, durations_ns: np.ndarray) -> None:
         if len(durations_ns) == 0:
             return
-        durations_ns = np.maximum(durations_ns, 0)
-        self.counts += np.bincount(bins(durations_ns), minlength=len(self.counts))
+        if len(durations_ns) <= SMALL_BATCH:
+            # One by one: numpy's fixed cost per call (a count over every bin) is ten times a small
+            # batch's work, and 256 workers at 80 msgs/s each report batches of one or two.
+            values = [max(v, 0) for v in durations_ns.tolist()]
+            for value in values:
+                self.counts[bisect.bisect_left(_EDGES_LIST, value)] += 1
+            total, largest = int(sum(values)), int(max(values))
+        else:
+            durations_ns = np.maximum(durations_ns, 0)
+            self.counts += np.bincount(bins(durations_ns), minlength=len(self.counts))
+            total, largest = int(durations_ns.sum()), int(durations_ns.max())
         self.count += len(durations_ns)
-        self.total_ns += int(durations_ns.sum())
-        self.max_ns = max(self.max_ns, int(durations_ns.max()))
+        self.total_ns += total
+        self.max_ns = max(self.max_ns, largest)
 
     @classmethod
     def merged(cls, parts: list[Durations]) -> Durations:
