@@ -70,13 +70,15 @@ async def _measure(setup: Setup, seconds: float, kills: int) -> dict[str, Any]:
             screen = app.screen
             for number in range(1, kills + 1):  # keys 1-9 select w1-w9; each is killed once
                 name = f"w{number}"
-                tile = screen.query_one(f"#tile-{name}", WorkerTile)
                 _press(app, str(number))
                 await _wait(lambda name=name: getattr(screen, "selected", None) == name, SELECT_TIMEOUT_S, f"{name} selected")
                 pressed = time.monotonic()
                 _press(app, "k")
-                shown = await _wait(lambda tile=tile: tile.frame is not None and tile.frame.state == "killed", KILL_CAP_S,
-                                    f"{name} shown killed", required=False)
+                # Looked up each time: with many workers the grid mounts the tiles it shows, and may
+                # mount a new one for the same worker as the view moves.
+                shown = await _wait(lambda name=name: any(tile.frame is not None and tile.frame.state == "killed"
+                                                          for tile in screen.query(f"#tile-{name}").results(WorkerTile)),
+                                    KILL_CAP_S, f"{name} shown killed", required=False)
                 kills_ms.append((time.monotonic() - pressed) * 1000 if shown else KILL_CAP_S * 1000)
                 censored += not shown
                 await asyncio.sleep(BETWEEN_KILLS_S)
