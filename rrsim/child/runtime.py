@@ -42,24 +42,6 @@ PARENT_CHECK_NS = 200_000_000
 CHILD_NICENESS = 19
 
 
-def make_background(pid: int) -> None:
-    """Give the child ``pid`` (0: this process) the cores only when the engine does not want them.
-
-    The engine accounts for what the children do, and the TUI shares its process: when the cores
-    are short, they must not be the ones that starve, or the numbers fall behind the run and keys
-    go unanswered.  At niceness 10 (weight 110 against the engine's 1024), 128 workers and 16
-    pushers left it 17% of a core and it fell 9 s behind; at 19 (weight 15), 256 workers and 4
-    pushers at 20,000 msgs/s still outweighed it four to one (a 50 ms timer late by 176 ms at the
-    p99, 35,000 messages behind).  SCHED_IDLE (weight 3) left it enough (47 ms, 4,500 behind).
-    Among themselves the children are all equal; a sleeping worker still wakes on time when a
-    core is free, and lru's hand-over measured the same (0.196 against 0.198 ms)."""
-    os.setpriority(os.PRIO_PROCESS, pid, CHILD_NICENESS)
-    try:
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-    except OSError:
-        pass  # refused here (a container's policy, say): niceness 19 alone
-
-
 class ChildRuntime:
     """The sockets around a local child's work sockets; ``spec`` is what the engine planned.
 
@@ -109,8 +91,13 @@ class ChildRuntime:
 
     def start_as_child(self) -> None:
         die_with_parent(self.parent_pid)
-        make_background(0)  # the engine did as it started us; the same whoever is first
-
+        # The engine accounts for what we do, and the TUI shares its process: when the cores are
+        # short, they must not be the ones that starve, or the numbers fall behind the run and
+        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
+        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
+        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
+        # (The engine sets it as it starts us; set, not added, it is the same whoever is first.)
+        os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICENESS)
 
     def _secure_client(self, sock: zmq.Socket[bytes]) -> None:
         if self.curve is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import rrsim
-from rrsim.child.runtime import make_background
+from rrsim.child.runtime import CHILD_NICENESS
 from rrsim.child.spec import ChildSpec
 from rrsim.errors import UserError
 
@@ -86,7 +86,7 @@ class Supervisor:
         try:
             # At once, before its interpreter has even started: 256 children starting at the
             # engine's own priority took the cores from the engine still starting the others.
-            make_background(process.pid)
+            os.setpriority(os.PRIO_PROCESS, process.pid, CHILD_NICENESS)
         except ProcessLookupError:
             pass  # it ended already; reap() will say how
         if name in self.children:
