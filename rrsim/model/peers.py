@@ -16,6 +16,10 @@ from rrsim.model.views import Refused, Roster, Stranger, pusher_name
 # A peer we cannot name this long after it connected is a stranger: one of ours says who it is
 # (its link report) within a few ms, or is known already by its process id.
 STRANGER_GRACE_NS = 500_000_000
+# A pusher hears of a new peer from its socket monitor between sends, after libzmq has attached
+# the peer's pipe: what it sent (and reported) meanwhile may have gone to the stranger already.
+# It reports at least every 10 ms and reads its monitor at least every ms while it sends.
+MONITOR_LAG_NS = 20_000_000
 
 
 class Peers:
@@ -106,8 +110,9 @@ class Peers:
             elif now_ns - since >= STRANGER_GRACE_NS:
                 del self.unnamed[(binder, peer)]
                 pusher = self.roster.pushers.get(binder)
-                # Messages dealt from the moment it connected: what the pusher had sent then.
-                from_seq = pusher.sent_at(since) if pusher else 0
+                # Messages dealt from the moment it connected: what the pusher had sent before it
+                # could have heard of it.
+                from_seq = pusher.sent_at(since - MONITOR_LAG_NS) if pusher else 0
                 label = labels.get(endpoint, binder)
                 admitted = bool(setup.get("external_worker")) and peer.rpartition(":")[0].strip("[]") == setup["external_worker"]
                 self.strangers.append(Stranger(binder, peer, since, label, from_seq=from_seq,
