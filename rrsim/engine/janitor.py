@@ -5,7 +5,7 @@ Started by the engine as ``python -m rrsim.engine.janitor RUN_DIR PARENT_PID``. 
 workers die with the engine by themselves (PR_SET_PDEATHSIG, and a check of their parent), but
 one that is stopped (SIGSTOP: paused) runs no check, and one that had not yet asked for the
 signal when the engine died never gets it: the janitor SIGKILLs whatever still names the run
-directory on its command line (every child's orders hold its telemetry endpoint there).  Then
+directory on its command line (the fork server's names it, and its children keep that line).  Then
 nothing else is left to remove a SIGKILLed engine's ipc sockets and logs.  Imports nothing
 heavy: it starts in ~20 ms.
 """

@@ -1,7 +1,7 @@
 """The supervisor: starts child processes, sends them signals, notices how each one ended.
 
-Children get stdin from /dev/null (the TUI owns the terminal) and write stdout and stderr
-to one log file per incarnation in the run directory.
+Children are forked by the run's fork server (``forking.py``), get stdin from /dev/null (the TUI
+owns the terminal) and write stdout and stderr to one log file per incarnation in the run directory.
 """
 
 from __future__ import annotations
@@ -10,20 +10,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import rrsim
-from rrsim.child.runtime import CHILD_NICENESS
 from rrsim.child.spec import ChildSpec
+from rrsim.engine.forking import ForkedChild, ForkServer
 from rrsim.errors import UserError
 
 # A child runs the engine's own rrsim, wherever the engine was started: with -P (Python 3.11) the
 # working directory is not put first on its path, where an rrsim/ there (a checkout of another
 # version, say) would have been imported instead; the directory the engine's rrsim came from is.
 RRSIM_FROM = str(Path(rrsim.__file__).resolve().parent.parent)
+PYTHON_PATH = os.pathsep.join(p for p in (RRSIM_FROM, os.environ.get("PYTHONPATH")) if p)
 STOP_GRACE_S = 5.0  # a stopped worker that has not finished by then is killed
 KILL_WAIT_S = 0.05  # a SIGKILLed child is normally gone within a few ms: wait so the kill shows at once
 LOG_TAIL_LINES = 5
@@ -33,7 +33,7 @@ LOG_TAIL_LINES = 5
 class ChildProcess:
     name: str
     life: int
-    process: subprocess.Popen[bytes]
+    process: ForkedChild
     log_path: Path
     ending: str | None = None  # "killed" | "stopped" | "run-end" once we asked it to go
     stop_deadline: float | None = None
@@ -60,35 +60,24 @@ class Supervisor:
         self.log_dir = log_dir
         self.children: dict[str, ChildProcess] = {}  # the current incarnation of each name
         self.retiring: list[ChildProcess] = []  # earlier incarnations told to go but not yet reaped
+        self.forks: ForkServer | None = None  # started with the first child
 
     def start(self, name: str, life: int, spec: ChildSpec) -> int:
         log_path = self.log_dir / f"{name}.{life}.log"
         try:
-            log = open(log_path, "wb")  # noqa: SIM115 (closed by the with below, once its error is ours)
+            log_path.write_bytes(b"")  # the child writes it; here, what stops it is said as the user's error
         except OSError as error:
             # The run directory was removed (by a /tmp cleaner, say) and its sockets with it: a
             # child started anyway could never report.  The command fails; the run goes on.
             if not self.log_dir.is_dir():
                 raise UserError(f"cannot start {name}: {self.log_dir} is gone (removed while rrsim ran?)") from None
             raise UserError(f"cannot start {name}: cannot write {log_path}: {error.strerror}") from None
-        with log:
-            process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "rrsim.patterns", json.dumps(replace(spec, parent_pid=os.getpid()).to_dict())],
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (RRSIM_FROM, os.environ.get("PYTHONPATH")) if p)},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                close_fds=True,
-                # A user's program (worker_cmd) runs beside the child in a group of their own: a
-                # signal to the group reaches both, and nothing else.
-                process_group=0 if spec.worker_cmd else None,
-            )
-        try:
-            # At once, before its interpreter has even started: 256 children starting at the
-            # engine's own priority took the cores from the engine still starting the others.
-            os.setpriority(os.PRIO_PROCESS, process.pid, CHILD_NICENESS)
-        except ProcessLookupError:
-            pass  # it ended already; reap() will say how
+        if self.forks is None:
+            # Started here, on the thread that starts every child: PR_SET_PDEATHSIG follows the
+            # thread, and the fork server and its children must end with the engine's run.
+            self.forks = ForkServer(self.log_dir.parent, self.log_dir.parent / "forkserver.log", PYTHON_PATH)
+        spec_json = json.dumps(replace(spec, parent_pid=self.forks.pid).to_dict())
+        process = self.forks.fork(spec_json, log_path, group=bool(spec.worker_cmd))
         if name in self.children:
             self.retiring.append(self.children[name])  # killed, not reaped yet: reap() will say how it ended
         self.children[name] = ChildProcess(name, life, process, log_path, group=bool(spec.worker_cmd))
@@ -175,7 +164,10 @@ class Supervisor:
                 child.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        return self.reap()
+        ended = self.reap()
+        if self.forks is not None:
+            self.forks.close()
+        return ended
 
 
 def _kill(child: ChildProcess) -> None:

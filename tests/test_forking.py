@@ -1,0 +1,47 @@
+"""The run's children are forked from its fork server: named for top and ps, ended with it, and
+each end reported as subprocess would (real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from helpers import wait_until
+from rrsim.engine.engine import Engine
+from rrsim.scenario.setup import Setup
+
+pytestmark = pytest.mark.system
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_children_are_forked_from_the_fork_server_named_and_ended_with_it():
+    engine = Engine(Setup(workers=2, rate=50, duration=30.0))
+    try:
+        engine.start()
+        wait_until(lambda: all(w.life.pid for w in engine.model.workers.values()), 20, "the workers to start",
+                   between=lambda: engine.step(10))
+        forks = engine.supervisor.forks
+        assert forks is not None
+        children = {name: child.process.pid for name, child in engine.supervisor.children.items()}
+        assert sorted(children) == ["p1", "w1", "w2"]
+        for name, pid in children.items():
+            assert _parent(pid) == forks.pid
+            wait_until(lambda pid=pid, name=name: Path(f"/proc/{pid}/comm").read_text().strip() == f"rrsim {name}",
+                       10, f"{name} to take its name")
+            assert str(engine.run_dir) in Path(f"/proc/{pid}/cmdline").read_text()  # what the janitor looks for
+        w1 = engine.supervisor.children["w1"].process
+        os.kill(w1.pid, signal.SIGSEGV)  # an end nobody on our side asked for
+        assert w1.wait(10) == -signal.SIGSEGV
+        forks.close()  # the engine gone: the fork server ends what it still has
+        for name in ("p1", "w2"):
+            assert engine.supervisor.children[name].process.wait(10) == -signal.SIGKILL
+            wait_until(lambda pid=children[name]: not Path(f"/proc/{pid}").exists()
+                       or "State:\tZ" in Path(f"/proc/{pid}/status").read_text(), 10, f"{name} to be gone")
+    finally:
+        engine.close()
