@@ -12,6 +12,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+import zmq
 
 from rrsim import events as ev
 from rrsim.errors import UserError
@@ -38,9 +39,9 @@ def kill_then_revive_w1(setup: Setup):
 
 
 @pytest.mark.system
-@pytest.mark.parametrize("bind", ["pusher", "worker"])
-def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive(bind):
-    result = kill_then_revive_w1(own(TASKWORK, bind=bind))
+@pytest.mark.parametrize("transport, bind", [("ipc", "pusher"), ("ipc", "worker"), ("tcp", "pusher"), ("tcp", "worker")])
+def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive(transport, bind):
+    result = kill_then_revive_w1(own(TASKWORK, bind=bind, transport=transport))
     assert_ledger_consistent(result)
     model = result.model
     assert model.totals().foreign == 0 and model.totals().delivered > 0
@@ -52,9 +53,33 @@ def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_ki
     ended = result.first(ev.ProcessEnded, name="w1", life=1)
     assert ended.how == "killed"
     # wait_ready opened: both programs' links to the pusher were seen (from the pusher's side, as
-    # its peers' pids when they connect to it), so nothing was taken for a stranger.
+    # its peers' pids when they connect to it over ipc, their lives' own addresses over tcp), so
+    # nothing was taken for a stranger.
     assert not model.peers.strangers
     assert any(isinstance(e, ev.LinkChanged) and {e.a, e.b} == {"w1", "p1"} and e.up for e in result.events)
+
+
+@pytest.mark.system
+def test_over_tcp_a_stranger_is_still_a_stranger_beside_the_programs_whatever_loopback_address_it_comes_from():
+    ctx = zmq.Context()
+    plain, posing = ctx.socket(zmq.PULL), ctx.socket(zmq.PULL)  # one from 127.0.0.1, one from a life no worker has
+
+    def connect(engine) -> None:
+        plain.connect(engine.endpoints["p1"])
+        posing.connect(engine.endpoints["p1"].replace("tcp://", "tcp://127.128.9.1:0;"))
+
+    try:
+        result = run(dataclasses.replace(own(TASKWORK, transport="tcp"), messages=0, duration=60.0, drain_s=0.5), steps=[
+            (lambda model: model.workers["w1"].received >= 10, connect),
+            (lambda model: len(model.strangers) == 2, lambda engine: engine.end_sending()),
+        ])
+    finally:
+        ctx.destroy(linger=0)
+    peers = sorted(stranger.peer for stranger in result.model.strangers)
+    assert peers[0].startswith("127.0.0.1:") and peers[1] == "127.128.9.1", peers
+    assert {stranger.binder for stranger in result.model.strangers} == {"p1"}
+    assert result.model.totals().strayed > 0 and result.model.totals().foreign == 0
+    assert_ledger_consistent(result)
 
 
 @pytest.mark.system
@@ -111,9 +136,13 @@ def test_a_pattern_that_cannot_take_a_users_worker_refuses_it_in_one_line_saying
     assert "\n" not in str(refused.value) and "push-pull" in str(refused.value)
 
 
-def test_tcp_is_refused_for_a_users_worker():
-    with pytest.raises(UserError, match='needs transport = "ipc"'):
-        own(TASKWORK, transport="tcp")
+def test_listen_and_a_tcp_interface_that_is_not_ipv4_are_refused_for_a_users_worker_saying_why():
+    with pytest.raises(UserError, match="cannot run with listen: listen is for rrsim's own workers") as refused:
+        own(TASKWORK, listen="tcp://127.0.0.1:5555")
+    with pytest.raises(UserError, match="reaches this machine's IPv4 addresses only, not interface '::1'") as refused_v6:
+        own(TASKWORK, transport="tcp", interface="::1")
+    assert "\n" not in str(refused.value) + str(refused_v6.value)
+    assert own(TASKWORK, transport="tcp").transport == "tcp"
 
 
 def test_set_work_does_not_apply_to_a_users_worker_and_says_so():
@@ -223,12 +252,16 @@ LBWORKER = f"{sys.executable} {EXAMPLES / 'lbworker.py'}"
 
 
 @pytest.mark.system
-def test_the_guides_lbworker_unchanged_is_an_lb_broker_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive():
-    result = kill_then_revive_w1(own(LBWORKER, pattern="lb-broker", bind="broker", wait_ready=False))
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+def test_the_guides_lbworker_unchanged_is_an_lb_broker_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive(
+        transport):
+    result = kill_then_revive_w1(own(LBWORKER, pattern="lb-broker", bind="broker", wait_ready=False,
+                                     transport=transport))
     assert_ledger_consistent(result)
     model = result.model
     assert model.totals().foreign == 0 and model.totals().delivered > 0
-    # Each reply came back to the life whose program sent it: told apart by its process group.
+    # Each reply came back to the life whose program sent it: told apart by its process group (ipc)
+    # or its life's own address (tcp).
     assert len(result.delivered_seqs("w1", life=1)) >= 20
     assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
     assert result.first(ev.ProcessEnded, name="w1", life=1).how == "killed"
