@@ -83,25 +83,35 @@ def test_over_tcp_a_stranger_is_still_a_stranger_beside_the_programs_whatever_lo
 
 
 @pytest.mark.system
-def test_a_program_that_exits_at_once_says_so_with_its_status_and_last_line_and_the_run_goes_on(tmp_path):
+def test_a_program_that_exits_before_it_connects_is_said_to_exit_at_start_however_slowly_and_the_run_goes_on(tmp_path):
     failing = tmp_path / "failing.py"
-    failing.write_text("import os, sys\n"
+    # w1 ends before it connects, later than a quiet machine would start it (a busy one is slower);
+    # w2 ends after it has sent messages back: not at start; w3 goes on.
+    failing.write_text("import os, sys, time, zmq\n"
                        "if os.environ['RRSIM_NAME'] == 'w1':\n"
+                       "    time.sleep(2.2)\n"
                        "    sys.exit('cannot find my config')\n"
-                       f"exec(open({str(EXAMPLES / 'taskwork.py')!r}).read())\n")
-    setup = dataclasses.replace(own(f"{sys.executable} {failing}"), wait_ready=False, messages=0, duration=30.0, rate=50.0)
+                       "c = zmq.Context(); pull = c.socket(zmq.PULL); push = c.socket(zmq.PUSH)\n"
+                       "[pull.connect(e) for e in os.environ['RRSIM_PULL'].split()]\n"
+                       "push.connect(os.environ['RRSIM_PUSH'])\n"
+                       "for done in range(1, 1_000_000):\n"
+                       "    push.send(pull.recv())\n"
+                       "    if done == 5 and os.environ['RRSIM_NAME'] == 'w2':\n"
+                       "        sys.exit('ran out')\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {failing}", workers=3), wait_ready=False, messages=0,
+                                duration=30.0, rate=50.0, drain_s=0.2)
     at_crash: dict[str, int] = {}
-    # Judged by order, not time: once w1 has crashed, w2 goes on receiving (on a starved machine
-    # its program may not even have started by then).
+    # Judged by order, not time: once w1 and w2 have crashed, w3 goes on receiving.
     result = run(setup, steps=[
-        (lambda model: model.workers["w1"].state == "crashed",
-         lambda engine: at_crash.setdefault("w2", engine.model.workers["w2"].received)),
-        (lambda model: model.workers["w2"].received > at_crash["w2"], lambda engine: engine.end_sending()),
+        (lambda model: model.workers["w1"].state == model.workers["w2"].state == "crashed",
+         lambda engine: at_crash.setdefault("w3", engine.model.workers["w3"].received)),
+        (lambda model: model.workers["w3"].received > at_crash["w3"], lambda engine: engine.end_sending()),
     ])
     ended = result.first(ev.ProcessEnded, name="w1")
     assert (ended.how, ended.exit_code) == ("crashed", 1)
     assert ended.log_tail[-1].endswith("exited with status 1 at start: cannot find my config"), ended.log_tail
-    assert result.model.workers["w2"].received > at_crash["w2"]  # the other went on
+    assert result.first(ev.ProcessEnded, name="w2").log_tail[-1].endswith("exited with status 1: ran out")
+    assert result.model.workers["w3"].received > at_crash["w3"]  # the other went on
     assert_ledger_consistent(result)
 
 
