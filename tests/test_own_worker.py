@@ -176,12 +176,27 @@ def _c_toolchain() -> str:
 
 @pytest.mark.system
 @pytest.mark.skipif(bool(_c_toolchain()), reason=_c_toolchain() or "")
-def test_the_guides_c_taskwork_adapted_in_two_lines_is_a_worker(tmp_path):
+@pytest.mark.parametrize("transport, bind", [("tcp", "pusher"), ("ipc", "worker")])
+def test_the_guides_c_taskwork_adapted_in_a_few_lines_is_a_worker_of_every_pusher(tmp_path, transport, bind):
     binary = tmp_path / "taskwork"
     subprocess.run(["cc", "-o", str(binary), str(EXAMPLES / "taskwork.c"), "-lzmq"], check=True)
-    result = kill_then_revive_w1(own(str(binary)))
+    setup = dataclasses.replace(own(str(binary), pushers=2, transport=transport, bind=bind), messages=0, duration=60.0)
+    life_2: dict[str, int] = {}
+
+    def linked_to_both(model) -> bool:
+        return {frozenset({"w1", "p1"}), frozenset({"w1", "p2"})} <= model.peers.links
+
+    result = run(setup, steps=[
+        (lambda model: model.workers["w1"].received >= 20 and linked_to_both(model), lambda engine: engine.kill("w1")),
+        (lambda model: model.workers["w1"].state == "killed", lambda engine: engine.revive("w1")),
+        (lambda model: model.workers["w1"].lives[-1].number == 2 and linked_to_both(model),
+         lambda engine: life_2.setdefault("linked", engine.model.workers["w1"].lives[-1].received)),
+        (lambda model: model.workers["w1"].lives[-1].received >= life_2["linked"] + 10, lambda engine: engine.end_sending()),
+    ])
     assert_ledger_consistent(result)
-    assert len(result.delivered_seqs("w1", life=2)) > 0
+    # Each life took messages from both pushers: it connected to (or was connected from) them all.
+    for life in (1, 2):
+        assert all(len(result.delivered_seqs("w1", life=life, pusher=pusher)) > 0 for pusher in (1, 2)), life
 
 
 def _said(result, what: str) -> list[str]:
