@@ -307,3 +307,22 @@ def test_an_lb_broker_program_that_replies_nothing_is_told_whether_it_said_ready
                 "it never said READY to the broker on a REQ socket, so it has received nothing")
     assert f"has sent nothing back 3 s after it started: {received}; it should connect a REQ socket to $RRSIM_BROKER" \
         in line, line
+
+
+@pytest.mark.system
+def test_a_revived_broker_says_the_programs_reqs_wait_on_the_one_before_and_a_revive_gets_them_going():
+    setup = dataclasses.replace(own(LBWORKER, pattern="lb-broker", bind="broker", workers=1, wait_ready=False),
+                                messages=0, duration=60.0, drain_s=0.2)
+    result = run(setup, steps=[
+        (lambda model: model.workers["w1"].received >= 5, lambda engine: engine.kill("b1")),
+        (lambda model: model.brokers["b1"].state == "killed", lambda engine: engine.revive("b1")),
+        (lambda model: any(entry.what == "reqs-stuck" for entry in model.log), lambda engine: engine.kill("w1")),
+        (lambda model: model.workers["w1"].state == "killed", lambda engine: engine.revive("w1")),
+        (lambda model: model.workers["w1"].lives[-1].number == 2 and model.workers["w1"].lives[-1].received >= 5,
+         lambda engine: engine.end_sending()),
+    ])
+    assert _said(result, "reqs-stuck") == [
+        "b1 is back, but w1's program said READY on a REQ to the b1 before and waits forever for its answer "
+        "(the guide's lbworker says READY once): kill (k) and revive (r) w1 to get it going"]
+    assert len(result.delivered_seqs("w1", life=2)) >= 5  # its new REQ said READY to the new broker
+    assert_ledger_consistent(result)
