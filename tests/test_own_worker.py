@@ -12,6 +12,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+import zmq
 
 from rrsim import events as ev
 from rrsim.errors import UserError
@@ -38,9 +39,9 @@ def kill_then_revive_w1(setup: Setup):
 
 
 @pytest.mark.system
-@pytest.mark.parametrize("bind", ["pusher", "worker"])
-def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive(bind):
-    result = kill_then_revive_w1(own(TASKWORK, bind=bind))
+@pytest.mark.parametrize("transport, bind", [("ipc", "pusher"), ("ipc", "worker"), ("tcp", "pusher"), ("tcp", "worker")])
+def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive(transport, bind):
+    result = kill_then_revive_w1(own(TASKWORK, bind=bind, transport=transport))
     assert_ledger_consistent(result)
     model = result.model
     assert model.totals().foreign == 0 and model.totals().delivered > 0
@@ -52,31 +53,65 @@ def test_the_python_example_is_every_worker_and_its_ledger_is_exact_through_a_ki
     ended = result.first(ev.ProcessEnded, name="w1", life=1)
     assert ended.how == "killed"
     # wait_ready opened: both programs' links to the pusher were seen (from the pusher's side, as
-    # its peers' pids when they connect to it), so nothing was taken for a stranger.
+    # its peers' pids when they connect to it over ipc, their lives' own addresses over tcp), so
+    # nothing was taken for a stranger.
     assert not model.peers.strangers
     assert any(isinstance(e, ev.LinkChanged) and {e.a, e.b} == {"w1", "p1"} and e.up for e in result.events)
 
 
 @pytest.mark.system
-def test_a_program_that_exits_at_once_says_so_with_its_status_and_last_line_and_the_run_goes_on(tmp_path):
+def test_over_tcp_a_stranger_is_still_a_stranger_beside_the_programs_whatever_loopback_address_it_comes_from():
+    ctx = zmq.Context()
+    plain, posing = ctx.socket(zmq.PULL), ctx.socket(zmq.PULL)  # one from 127.0.0.1, one from a life no worker has
+
+    def connect(engine) -> None:
+        plain.connect(engine.endpoints["p1"])
+        posing.connect(engine.endpoints["p1"].replace("tcp://", "tcp://127.128.9.1:0;"))
+
+    try:
+        result = run(dataclasses.replace(own(TASKWORK, transport="tcp"), messages=0, duration=60.0, drain_s=0.5), steps=[
+            (lambda model: model.workers["w1"].received >= 10, connect),
+            (lambda model: len(model.strangers) == 2, lambda engine: engine.end_sending()),
+        ])
+    finally:
+        ctx.destroy(linger=0)
+    peers = sorted(stranger.peer for stranger in result.model.strangers)
+    assert peers[0].startswith("127.0.0.1:") and peers[1] == "127.128.9.1", peers
+    assert {stranger.binder for stranger in result.model.strangers} == {"p1"}
+    assert result.model.totals().strayed > 0 and result.model.totals().foreign == 0
+    assert_ledger_consistent(result)
+
+
+@pytest.mark.system
+def test_a_program_that_exits_before_it_connects_is_said_to_exit_at_start_however_slowly_and_the_run_goes_on(tmp_path):
     failing = tmp_path / "failing.py"
-    failing.write_text("import os, sys\n"
+    # w1 ends before it connects, later than a quiet machine would start it (a busy one is slower);
+    # w2 ends after it has sent messages back: not at start; w3 goes on.
+    failing.write_text("import os, sys, time, zmq\n"
                        "if os.environ['RRSIM_NAME'] == 'w1':\n"
+                       "    time.sleep(2.2)\n"
                        "    sys.exit('cannot find my config')\n"
-                       f"exec(open({str(EXAMPLES / 'taskwork.py')!r}).read())\n")
-    setup = dataclasses.replace(own(f"{sys.executable} {failing}"), wait_ready=False, messages=0, duration=30.0, rate=50.0)
+                       "c = zmq.Context(); pull = c.socket(zmq.PULL); push = c.socket(zmq.PUSH)\n"
+                       "[pull.connect(e) for e in os.environ['RRSIM_PULL'].split()]\n"
+                       "push.connect(os.environ['RRSIM_PUSH'])\n"
+                       "for done in range(1, 1_000_000):\n"
+                       "    push.send(pull.recv())\n"
+                       "    if done == 5 and os.environ['RRSIM_NAME'] == 'w2':\n"
+                       "        sys.exit('ran out')\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {failing}", workers=3), wait_ready=False, messages=0,
+                                duration=30.0, rate=50.0, drain_s=0.2)
     at_crash: dict[str, int] = {}
-    # Judged by order, not time: once w1 has crashed, w2 goes on receiving (on a starved machine
-    # its program may not even have started by then).
+    # Judged by order, not time: once w1 and w2 have crashed, w3 goes on receiving.
     result = run(setup, steps=[
-        (lambda model: model.workers["w1"].state == "crashed",
-         lambda engine: at_crash.setdefault("w2", engine.model.workers["w2"].received)),
-        (lambda model: model.workers["w2"].received > at_crash["w2"], lambda engine: engine.end_sending()),
+        (lambda model: model.workers["w1"].state == model.workers["w2"].state == "crashed",
+         lambda engine: at_crash.setdefault("w3", engine.model.workers["w3"].received)),
+        (lambda model: model.workers["w3"].received > at_crash["w3"], lambda engine: engine.end_sending()),
     ])
     ended = result.first(ev.ProcessEnded, name="w1")
     assert (ended.how, ended.exit_code) == ("crashed", 1)
     assert ended.log_tail[-1].endswith("exited with status 1 at start: cannot find my config"), ended.log_tail
-    assert result.model.workers["w2"].received > at_crash["w2"]  # the other went on
+    assert result.first(ev.ProcessEnded, name="w2").log_tail[-1].endswith("exited with status 1: ran out")
+    assert result.model.workers["w3"].received > at_crash["w3"]  # the other went on
     assert_ledger_consistent(result)
 
 
@@ -111,9 +146,13 @@ def test_a_pattern_that_cannot_take_a_users_worker_refuses_it_in_one_line_saying
     assert "\n" not in str(refused.value) and "push-pull" in str(refused.value)
 
 
-def test_tcp_is_refused_for_a_users_worker():
-    with pytest.raises(UserError, match='needs transport = "ipc"'):
-        own(TASKWORK, transport="tcp")
+def test_listen_and_a_tcp_interface_that_is_not_ipv4_are_refused_for_a_users_worker_saying_why():
+    with pytest.raises(UserError, match="cannot run with listen: listen is for rrsim's own workers") as refused:
+        own(TASKWORK, listen="tcp://127.0.0.1:5555")
+    with pytest.raises(UserError, match="reaches this machine's IPv4 addresses only, not interface '::1'") as refused_v6:
+        own(TASKWORK, transport="tcp", interface="::1")
+    assert "\n" not in str(refused.value) + str(refused_v6.value)
+    assert own(TASKWORK, transport="tcp").transport == "tcp"
 
 
 def test_set_work_does_not_apply_to_a_users_worker_and_says_so():
@@ -137,12 +176,27 @@ def _c_toolchain() -> str:
 
 @pytest.mark.system
 @pytest.mark.skipif(bool(_c_toolchain()), reason=_c_toolchain() or "")
-def test_the_guides_c_taskwork_adapted_in_two_lines_is_a_worker(tmp_path):
+@pytest.mark.parametrize("transport, bind", [("tcp", "pusher"), ("ipc", "worker")])
+def test_the_guides_c_taskwork_adapted_in_a_few_lines_is_a_worker_of_every_pusher(tmp_path, transport, bind):
     binary = tmp_path / "taskwork"
     subprocess.run(["cc", "-o", str(binary), str(EXAMPLES / "taskwork.c"), "-lzmq"], check=True)
-    result = kill_then_revive_w1(own(str(binary)))
+    setup = dataclasses.replace(own(str(binary), pushers=2, transport=transport, bind=bind), messages=0, duration=60.0)
+    life_2: dict[str, int] = {}
+
+    def linked_to_both(model) -> bool:
+        return {frozenset({"w1", "p1"}), frozenset({"w1", "p2"})} <= model.peers.links
+
+    result = run(setup, steps=[
+        (lambda model: model.workers["w1"].received >= 20 and linked_to_both(model), lambda engine: engine.kill("w1")),
+        (lambda model: model.workers["w1"].state == "killed", lambda engine: engine.revive("w1")),
+        (lambda model: model.workers["w1"].lives[-1].number == 2 and linked_to_both(model),
+         lambda engine: life_2.setdefault("linked", engine.model.workers["w1"].lives[-1].received)),
+        (lambda model: model.workers["w1"].lives[-1].received >= life_2["linked"] + 10, lambda engine: engine.end_sending()),
+    ])
     assert_ledger_consistent(result)
-    assert len(result.delivered_seqs("w1", life=2)) > 0
+    # Each life took messages from both pushers: it connected to (or was connected from) them all.
+    for life in (1, 2):
+        assert all(len(result.delivered_seqs("w1", life=life, pusher=pusher)) > 0 for pusher in (1, 2)), life
 
 
 def _said(result, what: str) -> list[str]:
@@ -223,12 +277,16 @@ LBWORKER = f"{sys.executable} {EXAMPLES / 'lbworker.py'}"
 
 
 @pytest.mark.system
-def test_the_guides_lbworker_unchanged_is_an_lb_broker_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive():
-    result = kill_then_revive_w1(own(LBWORKER, pattern="lb-broker", bind="broker", wait_ready=False))
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+def test_the_guides_lbworker_unchanged_is_an_lb_broker_worker_and_its_ledger_is_exact_through_a_kill_and_a_revive(
+        transport):
+    result = kill_then_revive_w1(own(LBWORKER, pattern="lb-broker", bind="broker", wait_ready=False,
+                                     transport=transport))
     assert_ledger_consistent(result)
     model = result.model
     assert model.totals().foreign == 0 and model.totals().delivered > 0
-    # Each reply came back to the life whose program sent it: told apart by its process group.
+    # Each reply came back to the life whose program sent it: told apart by its process group (ipc)
+    # or its life's own address (tcp).
     assert len(result.delivered_seqs("w1", life=1)) >= 20
     assert len(result.delivered_seqs("w1", life=2)) > 0 and len(result.delivered_seqs("w2")) > 0
     assert result.first(ev.ProcessEnded, name="w1", life=1).how == "killed"
@@ -249,3 +307,22 @@ def test_an_lb_broker_program_that_replies_nothing_is_told_whether_it_said_ready
                 "it never said READY to the broker on a REQ socket, so it has received nothing")
     assert f"has sent nothing back 3 s after it started: {received}; it should connect a REQ socket to $RRSIM_BROKER" \
         in line, line
+
+
+@pytest.mark.system
+def test_a_revived_broker_says_the_programs_reqs_wait_on_the_one_before_and_a_revive_gets_them_going():
+    setup = dataclasses.replace(own(LBWORKER, pattern="lb-broker", bind="broker", workers=1, wait_ready=False),
+                                messages=0, duration=60.0, drain_s=0.2)
+    result = run(setup, steps=[
+        (lambda model: model.workers["w1"].received >= 5, lambda engine: engine.kill("b1")),
+        (lambda model: model.brokers["b1"].state == "killed", lambda engine: engine.revive("b1")),
+        (lambda model: any(entry.what == "reqs-stuck" for entry in model.log), lambda engine: engine.kill("w1")),
+        (lambda model: model.workers["w1"].state == "killed", lambda engine: engine.revive("w1")),
+        (lambda model: model.workers["w1"].lives[-1].number == 2 and model.workers["w1"].lives[-1].received >= 5,
+         lambda engine: engine.end_sending()),
+    ])
+    assert _said(result, "reqs-stuck") == [
+        "b1 is back, but w1's program said READY on a REQ to the b1 before and waits forever for its answer "
+        "(the guide's lbworker says READY once): kill (k) and revive (r) w1 to get it going"]
+    assert len(result.delivered_seqs("w1", life=2)) >= 5  # its new REQ said READY to the new broker
+    assert_ledger_consistent(result)

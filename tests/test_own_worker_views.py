@@ -11,8 +11,11 @@ from typing import Any
 from rich.console import Console
 from textual.widgets import Static
 
+from rrsim import events as ev
 from rrsim.errors import UserError
+from rrsim.model.model import Model
 from rrsim.report.report import build_report, summary_table
+from rrsim.report.wording import describe
 from rrsim.scenario.scenario import TUI_DEFAULTS
 from rrsim.tui.app import RrsimApp
 from rrsim.tui.source import StaticRun
@@ -101,3 +104,20 @@ def test_o_on_a_worker_without_a_program_says_why_in_one_line() -> None:
     _, shown = _screen_after(["1", "o"])
     assert "w1 is rrsim's own worker: o shows the output of your program" in shown
     assert "last" not in shown  # no output screen
+
+
+def test_a_revived_broker_names_only_the_programs_that_spoke_to_the_broker_before_it():
+    model = Model()
+    model.apply(ev.RunStarted(0, {"pattern": "lb-broker", "worker_cmd": "python3 lbworker.py"}, {}))
+    model.apply(ev.ProcessStarted(1, "b1", "broker", 1, 10, kind="router"))
+    for name, pid in (("w1", 11), ("w2", 12), ("w3", 13)):
+        model.apply(ev.ProcessStarted(2, name, "worker", 1, pid, links_to=("broker",), program="python3 lbworker.py"))
+    model.apply(ev.ProcessEnded(3, "w3", 1, "killed", -9))  # dead: nothing of it waits
+    model.apply(ev.ProcessEnded(4, "b1", 1, "killed", -9))
+    model.apply(ev.ProcessStarted(5, "w2", "worker", 2, 14, links_to=("broker",), program="python3 lbworker.py"))
+    assert not [entry for entry in model.log if entry.what == "reqs-stuck"]
+    model.apply(ev.ProcessStarted(6, "b1", "broker", 2, 15, kind="router"))
+    # w2's second life started while no broker ran: its READY waits for the new one.
+    [line] = [describe(entry) for entry in model.log if entry.what == "reqs-stuck"]
+    assert line.startswith("b1 is back, but w1's program said READY on a REQ to the b1 before"), line
+    assert line.endswith("kill (k) and revive (r) w1 to get it going"), line

@@ -24,10 +24,18 @@ from rrsim import wire
 from rrsim.child.deathsig import die_with_parent
 from rrsim.child.receipts import Receipts
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
+from rrsim.child.sockets import program_address
+from rrsim.child.spec import ChildSpec
 
-AT_START_S = 2.0  # a program that ends this soon, having sent nothing back, failed to start
 SILENT_S = 3.0  # nothing back for this long after the start: say which variable it should use
 END_WAIT_S = 0.2  # after the program ends, what it sent last is still read for this long
+
+
+def own_address(spec: ChildSpec) -> str:
+    """Over tcp, the loopback address this life's program connects from, its own (``program_address``),
+    by which the pushers or the broker tell its connections from a stranger's; "" over ipc (its pid tells)."""
+    endpoints = [endpoint for plan in spec.sockets.values() for endpoint in (plan.bind_at, *plan.connect_to)]
+    return program_address(spec.index, spec.life) if any(e.startswith("tcp://") for e in endpoints) else ""
 
 
 def single_frame(frames: list[bytes]) -> bytes | None:
@@ -44,7 +52,9 @@ class Returns:
     variables, told in the run's log when nothing comes back (``connected``: whether it connected
     to ``socket``, when ``watch`` says that it connects there); ``each_turn``: the pattern's own
     housekeeping (say who we are to a broker that came back); ``received``: what it is known to
-    have received, in words, where its pattern knows ("": the run's links say)."""
+    have received, in words, where its pattern knows ("": the run's links say); ``reached``: whether
+    it has reached us (None: whether it connected to ``socket``): a program that ends before it did,
+    having sent nothing back, ended at start, however long it took on a busy machine."""
 
     socket: zmq.Socket[bytes]
     hint: Callable[[bool], str]
@@ -52,6 +62,7 @@ class Returns:
     watch: bool = True
     each_turn: Callable[[], None] = lambda: None
     received: Callable[[], str] = lambda: ""
+    reached: Callable[[], bool] | None = None
 
 
 def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> None:
@@ -70,12 +81,15 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> No
         preexec_fn=lambda: die_with_parent(parent),  # nothing of the run outlives it
     )
     runtime.stop_on_sigterm()  # SIGTERM reaches the program too (same group): we wait for it below
-    runtime.report(wire.HELLO, pid=os.getpid(), known_as=f"pid {program.pid}")
+    runtime.report(wire.HELLO, pid=os.getpid(), known_as=own_address(spec) or f"pid {program.pid}")
     receipts = Receipts(runtime, spec.size)
     poller = runtime.poller(returns)
     started = time.monotonic()
     returned = 0
     told_silent = False
+
+    def connected() -> bool:
+        return accepted is not None and accepted.poll(0) != 0
     next_parent_check_ns = 0
     while True:
         ready = dict(poller.poll(idle_timeout_ms(receipts, runtime.clock()) if receipts.pending() else 50))
@@ -96,14 +110,15 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> No
             next_parent_check_ns = now + PARENT_CHECK_NS
         if not returned and not told_silent and time.monotonic() - started > SILENT_S:
             told_silent = True
-            words = back.hint(accepted is not None and accepted.poll(0) != 0)
+            words = back.hint(connected())
             runtime.report(wire.NOTHING_BACK, after_s=SILENT_S, program=shown, hint=words, received=back.received())
             _say(f"{spec.name} (`{shown}`) has sent nothing back after {SILENT_S:g} s: {words}")
         status = program.poll()
         if status is not None:
             break
-    _read_last(back, receipts, runtime)
+    returned += _read_last(back, receipts, runtime)
     receipts.flush()
+    at_start = " at start" if not returned and not (back.reached or connected)() else ""
     if accepted is not None:
         returns.disable_monitor()
         accepted.close(linger=0)
@@ -111,18 +126,20 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> No
     runtime.close()
     if runtime.stopping:
         sys.exit(0)  # asked to stop, and it did
-    at_start = " at start" if not returned and time.monotonic() - started < AT_START_S else ""
     how = f"status {status}" if status >= 0 else f"signal {-status}"
     _say(f"{spec.name} (`{shown}`) exited with {how}{at_start}: {_last_line() or '(no output)'}")
     sys.exit(status if status >= 0 else 128 - status)
 
 
-def _read_last(back: Returns, receipts: Receipts, runtime: ChildRuntime) -> None:
-    """What the program sent just before it ended is still on its way: read it for a moment."""
+def _read_last(back: Returns, receipts: Receipts, runtime: ChildRuntime) -> int:
+    """What the program sent just before it ended is still on its way: read it for a moment; how many."""
     deadline = time.monotonic() + END_WAIT_S
+    count = 0
     while time.monotonic() < deadline:
         if back.socket.poll(10) and (message := back.unwrap(back.socket.recv_multipart())) is not None:
             receipts.add(message, runtime.clock())
+            count += 1
+    return count
 
 
 def _say(line: str) -> None:

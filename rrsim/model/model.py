@@ -178,10 +178,10 @@ class Model:
             if worker.queue is not None:
                 worker.queue.new_life()
             self.message_map.row(e.name, e.life, e.t_ns)  # a row on the map from its start, even if it dies with nothing
-        worker.state = "starting"
-        worker.alive_since = e.t_ns
+        worker.state, worker.alive_since = "starting", e.t_ns
         self.journal.note_start(e.t_ns, name=e.name, life=e.life, pid=e.pid)
         self._update_ready(worker)
+        self.peers.broker_back(e.t_ns, worker)  # a revived broker: users' programs may wait on the one before
 
     def _on_ProcessReady(self, e: ev.ProcessReady) -> None:
         pusher = self.pushers.get(e.name)

@@ -9,9 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from rrsim import events as ev
+from rrsim.kinds import ROUTER
 from rrsim.model.ledger import Ledger
 from rrsim.model.log import FOLD_NS, EventLog
-from rrsim.model.views import Refused, Roster, Stranger, pusher_name
+from rrsim.model.views import Refused, Roster, Stranger, WorkerView, pusher_name
 
 # A peer we cannot name this long after it connected is a stranger: one of ours says who it is
 # (its link report) within a few ms, or is known already by its process id.
@@ -54,6 +55,21 @@ class Peers:
         sent = {peer: self.roster.pushers[peer].sent for peer in linked if peer in self.roster.pushers}
         self.log.note(e.t_ns, "warn", "nothing-back", name=e.name, life=e.life, after_s=e.after_s, program=e.program,
                       hint=e.hint, linked=linked, sent=sent, received=e.received)
+
+    def broker_back(self, t_ns: int, broker: WorkerView) -> None:
+        """A broker started again (``broker``'s new life is its last): a user's program whose REQ
+        said READY to its life before waits for that one's answer forever (the guide's lbworker
+        says READY once, and has no heartbeat), so the new life never hears from it: say which,
+        and what to do.  A program started while no broker ran queued its READY for this one."""
+        if broker.kind != ROUTER or len(broker.lives) < 2:
+            return
+        before = broker.lives[-2]
+        gone_ns = t_ns if before.ended_ns is None else before.ended_ns
+        stuck = [worker.name for worker in self.roster.workers.values()
+                 if worker.program and (life := worker.life) is not None and life.ended_ns is None
+                 and life.started_ns < gone_ns]
+        if stuck:
+            self.log.note(t_ns, "warn", "reqs-stuck", name=broker.name, workers=stuck)
 
     def drop_links(self, name: str) -> None:
         for link in [link for link in self.links if name in link]:

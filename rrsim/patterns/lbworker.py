@@ -6,27 +6,31 @@ receives ``[address, "", request]`` and replies ``[address, "", reply]``.  Throu
 the broker's ROUTER reads ``[id, "", READY]`` and ``[id, "", address, "", reply]``, and hands it
 ``[id, "", address, "", request]``: rrsim's messages have no client, so ``address`` is ours.
 
-Which worker a REQ is, the kernel tells: on ipc, ZeroMQ gives each message its connection's
-peer pid (``Peer-Address``), and the program runs in the process group of the rrsim process that
-started it.  That process connects a DEALER of its own to the backend and claims its group
-(CLAIM) before it starts the program; the broker passes each reply of that group's REQ on to it
+Which worker a REQ is, its connection tells: ZeroMQ gives each message its connection's
+``Peer-Address``: on ipc the peer's pid (``host:uid:gid:pid``), and the program runs in the process
+group of the rrsim process that started it; over tcp the peer's address, and the program connects
+from its life's own (``tcp://SOURCE:0;BACKEND``, sockets.program_address).  That rrsim process
+connects a DEALER of its own to the backend and claims its group, or its program's address
+(CLAIM), before it starts the program; the broker passes each reply of that REQ on to it
 (RETURNED), where it is counted as done.  A REQ says READY once, when it starts: a broker that
 is revived never hears from the REQs of the broker before it (the guide's lbworker waits forever).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 
 import zmq
 
-from rrsim.child.program import Returns, run_program
+from rrsim.child.program import Returns, own_address, run_program
 from rrsim.child.runtime import ChildRuntime
+from rrsim.child.sockets import from_address, is_program_address
 from rrsim.patterns.brokered import READY
 from rrsim.patterns.dispatch import Dispatcher
 
-CLAIM = b"PROGRAM"  # runner -> broker: [empty, CLAIM, its process group]; broker -> runner: [empty, CLAIM]
+CLAIM = b"PROGRAM"  # runner -> broker: [empty, CLAIM, its process group or its program's address]; back: [empty, CLAIM]
 RETURNED = b"RETURNED"  # broker -> runner: [empty, RETURNED, what its program replied]
 ADDRESS = b"rrsim"  # the client address lbworker replies to: rrsim's pushers are not clients
 CLAIM_WAIT_S = 2.0  # the runner waits this long for the broker's word before it starts the program
@@ -36,8 +40,8 @@ class ReqWorkers:
     """The broker's side: the REQ workers it knows, how many each has done, whose replies go where."""
 
     def __init__(self) -> None:
-        self.group_of: dict[bytes, int | None] = {}  # a REQ's identity -> its program's process group
-        self.runner_of: dict[int, bytes] = {}  # a process group -> the identity of the runner that claimed it
+        self.group_of: dict[bytes, bytes | None] = {}  # a REQ's identity -> its program's process group, or address
+        self.runner_of: dict[bytes, bytes] = {}  # a process group or address -> the identity of the runner that claimed it
         self.done: dict[bytes, int] = {}
         self.claimed = False  # a runner has claimed: each backend message is read with its peer's pid
 
@@ -66,8 +70,8 @@ class ReqWorkers:
             if runner is not None:
                 _tell(backend, [runner, b"", RETURNED, said[3]])
             workers.ready(identity, self.done[identity], time.monotonic_ns())
-        elif len(said) == 3 and said[0] == b"" and said[1] == CLAIM and said[2].isdigit() and len(said[2]) <= 18:
-            self.runner_of[int(said[2])] = identity
+        elif len(said) == 3 and said[0] == b"" and said[1] == CLAIM and _claimable(said[2]):
+            self.runner_of[said[2]] = identity
             self.claimed = True
             _tell(backend, [identity, b"", CLAIM])
 
@@ -84,19 +88,33 @@ def _tell(backend: zmq.Socket[bytes], frames: list[bytes]) -> None:
         pass
 
 
-def _group(peer: str | None) -> int | None:
-    """The process group of the peer whose Peer-Address is ``peer`` (``host:uid:gid:pid`` on ipc)."""
+def _group(peer: str | None) -> bytes | None:
+    """Who the peer whose Peer-Address is ``peer`` is, as its runner claims it: over tcp, a worker
+    program's address; on ipc (``host:uid:gid:pid``), its process group."""
+    if peer and is_program_address(peer):
+        return peer.encode()
     try:
-        return os.getpgid(int((peer or "").rsplit(":", 1)[-1]))
+        return b"%d" % os.getpgid(int((peer or "").rsplit(":", 1)[-1]))
     except (ValueError, ProcessLookupError, PermissionError):
         return None
 
 
+def _claimable(claim: bytes) -> bool:
+    """A process group or a worker program's address (anything else is not a runner's claim)."""
+    if claim.isdigit():
+        return len(claim) <= 18
+    try:
+        return is_program_address(str(ipaddress.IPv4Address(claim.decode("ascii"))))
+    except (UnicodeDecodeError, ValueError):
+        return False
+
+
 def program_worker(runtime: ChildRuntime) -> None:
     """The user's program is the worker: it connects a REQ to ``RRSIM_BROKER`` and speaks lbworker.
-    We claim our process group at the broker first, so that its replies come to us."""
+    We claim our process group (over tcp: its address) at the broker first, so that its replies come to us."""
     dealer = runtime.wire("dealer", runtime.ctx.socket(zmq.DEALER))
-    group = b"%d" % os.getpgid(0)
+    source = own_address(runtime.spec)
+    group = source.encode() or b"%d" % os.getpgid(0)
     claimed_at = 0
 
     def claim() -> None:  # again after every new connection: a revived broker knows nobody
@@ -111,7 +129,7 @@ def program_worker(runtime: ChildRuntime) -> None:
         claim()
         if claimed_at and dealer.poll(10) and dealer.recv_multipart() == [b"", CLAIM]:
             break
-    endpoint = runtime.spec.sockets["dealer"].connect_to[0]
+    endpoint = from_address(source, runtime.spec.sockets["dealer"].connect_to[0])
 
     said_ready = False
 
@@ -131,4 +149,4 @@ def program_worker(runtime: ChildRuntime) -> None:
         return frames[2] if len(frames) == 3 and frames[:2] == [b"", RETURNED] else None
 
     run_program(runtime, {"RRSIM_BROKER": endpoint},
-                Returns(dealer, hint, returned, watch=False, each_turn=claim, received=received))
+                Returns(dealer, hint, returned, watch=False, each_turn=claim, received=received, reached=lambda: said_ready))

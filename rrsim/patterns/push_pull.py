@@ -13,11 +13,12 @@ from __future__ import annotations
 import zmq
 
 from rrsim.child import loops
-from rrsim.child.program import Returns, run_program
+from rrsim.child.program import Returns, own_address, run_program
 from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import PARENT_CHECK_NS, ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
+from rrsim.child.sockets import from_address
 from rrsim.child.work import Work
 from rrsim.limits import Limit
 from rrsim.patterns.base import RECEIVER, SENDER, PatternSetup, Role, Wire
@@ -100,14 +101,17 @@ def program_worker(runtime: ChildRuntime) -> None:
     """The user's program is the worker: it PULLs where our worker would (``RRSIM_PULL``: the
     pushers' endpoints to connect to, separated by spaces, or with bind = "worker" (``RRSIM_BIND``)
     the one to bind), and sends each message it finished, as received, on a PUSH connected to
-    ``RRSIM_PUSH``: an endpoint of this life alone, so what comes back there is this life's."""
+    ``RRSIM_PUSH``: an endpoint of this life alone, so what comes back there is this life's.  Over
+    tcp it connects to the pushers from its life's own address: they tell it from a stranger by it."""
     returns = runtime.ctx.socket(zmq.PULL)
     returns.linger = 0
     returns.rcvhwm = 0  # what it finished must never wait on us
     port = returns.bind_to_random_port("tcp://127.0.0.1")
     plan = runtime.spec.sockets["pull"]
     verb = "bind" if plan.bind_at else "connect"
-    env = {"RRSIM_PULL": plan.bind_at or " ".join(plan.connect_to), "RRSIM_PUSH": f"tcp://127.0.0.1:{port}",
+    source = own_address(runtime.spec)
+    env = {"RRSIM_PULL": plan.bind_at or " ".join(from_address(source, endpoint) for endpoint in plan.connect_to),
+           "RRSIM_PUSH": f"tcp://127.0.0.1:{port}",
            "RRSIM_BIND": "worker" if plan.bind_at else "pusher"}
     def hint(connected: bool) -> str:
         back = ("it is connected to $RRSIM_PUSH but sent nothing on it" if connected else

@@ -249,6 +249,14 @@ def _nothing_back(name: str, life: int, after_s: float, program: str, hint: str,
     return f"{name} (`{program}`) has sent nothing back {after_s:g} s after it started: {received}; {hint}"
 
 
+def _reqs_stuck(name: str, workers: list[str]) -> str:
+    """A broker revived while users' programs (lb-broker) run: their REQs wait on the one before."""
+    who, waits, them = ((f"{workers[0]}'s program", "waits", "it") if len(workers) == 1 else
+                        (f"the programs of {names(workers)}", "wait", "them"))
+    return (f"{name} is back, but {who} said READY on a REQ to the {name} before and {waits} forever for its answer "
+            f"(the guide's lbworker says READY once): kill (k) and revive (r) {names(workers)} to get {them} going")
+
+
 def _waiting(name: str, waiting: bool, retry_s: float) -> str:
     if waiting:
         return f"{name} hears nothing from its broker: waiting {retry_s:g} s, then connecting again"
@@ -260,6 +268,7 @@ _WORDING: dict[str, Callable[..., str]] = {
     "gave-up": _gave_up,
     "waiting": _waiting,
     "nothing-back": _nothing_back,
+    "reqs-stuck": _reqs_stuck,
     "run-started": _run_started,
     "started": _started,
     "ended": _ended,

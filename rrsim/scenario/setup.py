@@ -312,9 +312,14 @@ def check_worker_cmd(setup: Setup, where: str) -> None:
     if why_not:
         raise UserError(f"{where}: pattern {setup.pattern!r} cannot run your worker program: {why_not} "
                         f"(it takes pattern {' or '.join(patterns.taking_own_workers())})")
-    if setup.transport != "ipc" or setup.listen:
-        raise UserError(f"{where}: your worker program needs transport = \"ipc\" and no listen: over tcp rrsim "
-                        "sees the program's connections as addresses and cannot tell them from a stranger's")
+    if setup.listen:
+        raise UserError(f"{where}: your worker program cannot run with listen: listen is for rrsim's own workers "
+                        "joining from other machines (rrsim worker --join), and its sockets let in the run's CURVE "
+                        "keys only, which your program does not have")
+    if setup.transport == "tcp" and not _is_ipv4(setup.interface):
+        raise UserError(f"{where}: over tcp your worker program connects from a loopback address of its own "
+                        f"(127.128.N.LIFE), which reaches this machine's IPv4 addresses only, not interface "
+                        f"{setup.interface!r}")
     try:
         argv = worker_argv(setup.worker_cmd)
     except ValueError as error:
@@ -326,6 +331,14 @@ def check_worker_cmd(setup: Setup, where: str) -> None:
         there = os.path.exists(argv[0]) if os.sep in argv[0] else False
         raise UserError(f"{where}: {argv[0]!r} is {'not executable' if there else 'not found'}"
                         f"{'' if os.sep in argv[0] else ' on PATH'}")
+
+
+def _is_ipv4(address: str) -> bool:
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def check_speeds(setup: Setup, where: str, line: str = "") -> None:
