@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rrsim.model.distribution import EDGES_NS, SMALL_BATCH, Durations, bins
+from rrsim.model.distribution import EDGES_NS, SMALL_BATCH, Durations, RecentDurations, bins
 
 
 def test_a_duration_falls_in_the_bin_a_binary_search_over_the_edges_finds() -> None:
@@ -30,3 +30,27 @@ def test_a_small_batch_counts_as_a_large_one_does() -> None:
     whole.add(durations)
     assert np.array_equal(one_by_one.counts, whole.counts)
     assert (one_by_one.count, one_by_one.total_ns, one_by_one.max_ns) == (whole.count, whole.total_ns, whole.max_ns)
+
+
+def test_the_recent_window_is_what_its_seconds_hold_as_they_come_and_go() -> None:
+    """The kept sum equals a merge of the seconds still in the window, maximum included, at every
+    step, as the model reads it: at its latest event's time, which never goes back."""
+    rng = np.random.default_rng(7)
+    recent = RecentDurations(window_s=3)
+    second = 1_000_000_000
+    added: list[tuple[int, np.ndarray]] = []
+    for at in [*range(0, 6 * second, second // 4), 9 * second, 9 * second + 1, 14 * second]:  # gaps too
+        size = int(rng.integers(1, 3 * SMALL_BATCH))  # small batches and large ones
+        durations = rng.exponential(1e6 * (1 + at // second), size).astype(np.int64)  # each second longer
+        recent.add(durations, at)
+        added.append((at, durations))
+        expected = Durations()
+        for when, batch in added:
+            if when // second > at // second - 3:
+                expected.add(batch)
+        window = recent.window(at)
+        assert (window.count, window.total_ns, window.max_ns) == (expected.count, expected.total_ns, expected.max_ns)
+        assert np.array_equal(window.counts, expected.counts)
+        assert window.quantiles_ms(0.5, 0.99) == [expected.quantile_ms(0.5), expected.quantile_ms(0.99)]
+    later = recent.window(20 * second)  # nothing added since: the window empties as time passes
+    assert (later.count, later.total_ns, later.max_ns, int(later.counts.sum())) == (0, 0, 0, 0)

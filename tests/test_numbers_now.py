@@ -3,6 +3,7 @@ count for this life, and what a tile says once the run is over."""
 
 from __future__ import annotations
 
+import numpy as np
 from test_causes import deliver, push_pull
 from test_ledger_model import worker_started
 
@@ -53,3 +54,15 @@ def test_a_life_killed_before_it_received_anything_still_has_a_row_on_the_map():
     model.apply(worker_started(2 * NS, "w2", 2, 202))
     rows = model.message_map.frame(0, 3 * NS, 30).rows
     assert [(r.name, r.life, sum(r.counts)) for r in rows] == [("w1", 1, 0), ("w2", 1, 0), ("w2", 2, 0)]
+
+
+def test_a_tiles_sparkline_takes_a_late_receipt_into_a_half_second_it_has_shown_already():
+    model = push_pull(1)
+    deliver(model, 3 * NS, "w1", 1, list(range(10)), sent_ns=3 * NS - 1000)
+    before = tile(model, "w1").rates
+    assert tile(model, "w1").rates == before  # read twice in the same half-second: the same
+    # A batch reported late: received at 2.2 s, in a half-second the sparkline shows already.
+    model.apply(ev.Deliveries(3 * NS + 1, "w1", 1, np.ones(4, dtype=np.int64), np.arange(10, 14),
+                              np.full(4, 2 * NS, dtype=np.int64), np.full(4, 2 * NS + NS // 5, dtype=np.int64)))
+    after = tile(model, "w1").rates
+    assert sum(after) - sum(before) == 4 * 2  # 4 messages in a half-second: 8 a second

@@ -29,6 +29,27 @@ def bins(durations_ns: np.ndarray) -> np.ndarray:
     return index
 
 
+class Binned:
+    """Durations sorted into their bins once, to be added to more than one distribution."""
+
+    __slots__ = ("bins", "counts", "n", "total_ns", "max_ns")
+
+    def __init__(self, durations_ns: np.ndarray) -> None:
+        self.n = len(durations_ns)
+        self.bins: list[int] = []  # the bin of each of a small batch
+        self.counts: np.ndarray | None = None  # or the count in every bin
+        if self.n <= SMALL_BATCH:
+            # One by one: numpy's fixed cost per call (a count over every bin) is ten times a small
+            # batch's work, and 256 workers at 80 msgs/s each report batches of one or two.
+            values = [max(v, 0) for v in durations_ns.tolist()]
+            self.bins = [bisect.bisect_left(_EDGES_LIST, value) for value in values]
+            self.total_ns, self.max_ns = int(sum(values)), int(max(values, default=0))
+        else:
+            durations_ns = np.maximum(durations_ns, 0)
+            self.counts = np.bincount(bins(durations_ns), minlength=len(EDGES_NS) + 1)
+            self.total_ns, self.max_ns = int(durations_ns.sum()), int(durations_ns.max())
+
+
 class Durations:
     def __init__(self) -> None:
         self.counts = np.zeros(len(EDGES_NS) + 1, dtype=np.int64)
@@ -37,22 +58,25 @@ class Durations:
         self.max_ns = 0
 
     def add(self, durations_ns: np.ndarray) -> None:
-        if len(durations_ns) == 0:
-            return
-        if len(durations_ns) <= SMALL_BATCH:
-            # One by one: numpy's fixed cost per call (a count over every bin) is ten times a small
-            # batch's work, and 256 workers at 80 msgs/s each report batches of one or two.
-            values = [max(v, 0) for v in durations_ns.tolist()]
-            for value in values:
-                self.counts[bisect.bisect_left(_EDGES_LIST, value)] += 1
-            total, largest = int(sum(values)), int(max(values))
+        if len(durations_ns):
+            self.add_binned(Binned(durations_ns))
+
+    def add_binned(self, binned: Binned) -> None:
+        if binned.counts is None:
+            counts = self.counts
+            for index in binned.bins:
+                counts[index] += 1
         else:
-            durations_ns = np.maximum(durations_ns, 0)
-            self.counts += np.bincount(bins(durations_ns), minlength=len(self.counts))
-            total, largest = int(durations_ns.sum()), int(durations_ns.max())
-        self.count += len(durations_ns)
-        self.total_ns += total
-        self.max_ns = max(self.max_ns, largest)
+            self.counts += binned.counts
+        self.count += binned.n
+        self.total_ns += binned.total_ns
+        self.max_ns = max(self.max_ns, binned.max_ns)
+
+    def remove(self, part: Durations) -> None:
+        """Take away ``part``, added before (its maximum stays: the caller knows what is left)."""
+        self.counts -= part.counts
+        self.count -= part.count
+        self.total_ns -= part.total_ns
 
     @classmethod
     def merged(cls, parts: list[Durations]) -> Durations:
@@ -65,10 +89,15 @@ class Durations:
         return whole
 
     def quantile_ms(self, q: float) -> float | None:
+        return self.quantiles_ms(q)[0]
+
+    def quantiles_ms(self, *qs: float) -> list[float | None]:
+        """Several quantiles for one pass over the bins."""
         if self.count == 0:
-            return None
-        index = int(np.searchsorted(np.cumsum(self.counts), q * self.count))
-        return min(float(_VALUES_NS[min(index, len(_VALUES_NS) - 1)]), self.max_ns) / 1e6
+            return [None] * len(qs)
+        below = np.cumsum(self.counts)
+        indexes = np.searchsorted(below, [q * self.count for q in qs]).tolist()
+        return [min(float(_VALUES_NS[min(index, len(_VALUES_NS) - 1)]), self.max_ns) / 1e6 for index in indexes]
 
     def share_within_ms(self, limit_ms: float) -> float | None:
         """The share of durations at most ``limit_ms`` (to a bin: within 1.2% of the limit)."""
@@ -99,19 +128,34 @@ SECOND_NS = 1_000_000_000
 
 class RecentDurations:
     """The last ``window_s`` seconds of a distribution, one ``Durations`` per second of event
-    time: what latency is now, not since the start."""
+    time: what latency is now, not since the start.  Their sum is kept as they come and go, so
+    that reading it costs nothing however many seconds it holds (the live view reads it for
+    every worker, many times a second)."""
 
     def __init__(self, window_s: int = 10) -> None:
         self.window_s = window_s
         self.seconds: dict[int, Durations] = {}
+        self.total = Durations()
 
     def add(self, durations_ns: np.ndarray, at_ns: int) -> None:
+        if not len(durations_ns):
+            return
         second = at_ns // SECOND_NS
-        self.seconds.setdefault(second, Durations()).add(durations_ns)
-        for old in [s for s in self.seconds if s <= second - self.window_s]:
-            del self.seconds[old]
+        binned = Binned(durations_ns)
+        self.seconds.setdefault(second, Durations()).add_binned(binned)
+        self.total.add_binned(binned)
+        self._forget_up_to(second - self.window_s)
 
     def window(self, now_ns: int) -> Durations:
-        """Every duration added in the last ``window_s`` seconds before ``now_ns``."""
-        oldest = now_ns // SECOND_NS - self.window_s
-        return Durations.merged([d for second, d in self.seconds.items() if second > oldest])
+        """Every duration added in the last ``window_s`` seconds before ``now_ns``, which never goes
+        back (kept up to date in place: read it, do not change it)."""
+        self._forget_up_to(now_ns // SECOND_NS - self.window_s)
+        return self.total
+
+    def _forget_up_to(self, oldest: int) -> None:
+        old = [second for second in self.seconds if second <= oldest]
+        if not old:
+            return
+        for second in old:
+            self.total.remove(self.seconds.pop(second))
+        self.total.max_ns = max((part.max_ns for part in self.seconds.values()), default=0)

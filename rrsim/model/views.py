@@ -92,6 +92,9 @@ class WorkerView:
     overheads: Overheads = field(default_factory=lambda: Overheads())
     # delivered (routed, for a broker) per half-second bucket: bucket index -> count
     rate_buckets: dict[int, int] = field(default_factory=dict)
+    # The last rate_history read, (current bucket, points, rates): the buckets before the current
+    # one seldom change, and the live view reads every worker's many times a second.
+    history_read: tuple[int, int, list[float]] | None = field(default=None, repr=False, compare=False)
     alive_ns: int = 0  # time spent running and not paused, closed intervals only
     alive_since: int | None = None
     # A broker's last word: messages it holds, workers ready, routed so far (this life)
@@ -185,8 +188,12 @@ class WorkerView:
     def rate_history(self, now_ns: int, points: int) -> list[float]:
         """Messages per second for each of the last ``points`` half-second buckets, oldest first."""
         current = now_ns // RATE_BUCKET_NS
+        if self.history_read is not None and self.history_read[:2] == (current, points):
+            return self.history_read[2]
         per_s = NS / RATE_BUCKET_NS
-        return [self.rate_buckets.get(b, 0) * per_s for b in range(current - points, current)]
+        rates = [self.rate_buckets.get(b, 0) * per_s for b in range(current - points, current)]
+        self.history_read = (current, points, rates)
+        return rates
 
     def add_receipts(self, e: ev.Deliveries, waited: npt.NDArray[np.int64], current_life: bool) -> None:
         """A batch of its receipts: how long they waited, its queue, how busy it was, its rate and
@@ -204,6 +211,8 @@ class WorkerView:
                 self.overheads.add(e.sent_ns, e.recv_ns, e.done_ns, e.t_ns)
         buckets = e.recv_ns // RATE_BUCKET_NS
         low = int(buckets.min())
+        if self.history_read is not None and low < self.history_read[0]:
+            self.history_read = None  # a late receipt changes a bucket already read
         for offset, count in enumerate(np.bincount(buckets - low).tolist()):
             if count:
                 self.rate_buckets[low + offset] = self.rate_buckets.get(low + offset, 0) + count

@@ -152,7 +152,7 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
 def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float,
                   finished: bool, handover_ms: float | None = None) -> WorkerFrame:
     life = worker.life
-    recent = worker.recent_latency.window(model.now_ns)
+    p50_ms, p99_ms = worker.recent_latency.window(model.now_ns).quantiles_ms(0.5, 0.99)
     return WorkerFrame(
         name=worker.name,
         # The run is over and drained: a worker still running then is done, not alive.
@@ -164,8 +164,8 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         rate=worker.rate(model.now_ns),
         rates=rates,
         peak=peak,
-        p50_ms=recent.quantile_ms(0.5),
-        p99_ms=recent.quantile_ms(0.99),
+        p50_ms=p50_ms,
+        p99_ms=p99_ms,
         work_ms=worker.work_ms,
         late=worker.late,
         duplicates=worker.duplicates,
