@@ -45,3 +45,25 @@ def test_children_are_forked_from_the_fork_server_named_and_ended_with_it():
                        or "State:\tZ" in Path(f"/proc/{pid}/status").read_text(), 10, f"{name} to be gone")
     finally:
         engine.close()
+
+
+def test_a_kill_is_shown_at_once_even_before_the_killed_process_has_finished_dying():
+    """A SIGKILLed worker at niceness 19 on a busy machine can take a second to finish its exit and
+    be reaped; the model says killed as soon as the signal is sent.  Here the fork server, which
+    reaps, is held stopped, so that no end can be reported by it."""
+    engine = Engine(Setup(workers=2, rate=50, duration=30.0))
+    try:
+        engine.start()
+        wait_until(lambda: all(w.state == "alive" for w in engine.model.workers.values()), 20, "the workers to run",
+                   between=lambda: engine.step(10))
+        forks = engine.supervisor.forks
+        assert forks is not None
+        os.kill(forks.pid, signal.SIGSTOP)
+        try:
+            engine.kill("w1")
+            w1 = engine.model.workers["w1"]
+            assert (w1.state, w1.lives[0].how_ended, w1.lives[0].exit_code) == ("killed", "killed", -signal.SIGKILL)
+        finally:
+            os.kill(forks.pid, signal.SIGCONT)
+    finally:
+        engine.close()

@@ -1,9 +1,8 @@
 """The engine: one run's processes, sockets, timeline and model, driven by ``step()``.
 
-Everything that happens becomes an event, applied to the model under ``lock`` and passed to
-subscribers.  Front ends read ``model`` (holding ``lock``) and change the run through the
-command methods, either directly from the thread that steps the engine or with ``request()``
-from any other thread (the TUI does that).  Its parts are named in docs/architecture.md.
+Everything that happens becomes an event, applied to the model under ``lock`` and passed to subscribers.
+Front ends read ``model`` (holding ``lock``) and change the run through the command methods, either directly
+from the thread that steps it or with ``request()`` from any other thread (the TUI does).  Its parts: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -369,6 +368,7 @@ class Engine:
 
     def _receive_telemetry(self) -> None:
         for batch in self.sockets.telemetry_batches():
+            self._requests.run(self.finished)  # a key waits for a batch at most, not for a step's budget
             t = now_ns()
             # No lock: only this thread changes the model, and decoding only reads it.
             for event in telemetry.decode_batch(batch, t, self.roster, self._sent_of):
