@@ -36,9 +36,13 @@ class Drain:
             self.started_ns = now
         # Give the senders' final progress reports time to land before trusting in_flight == 0.
         settled = now - self.started_ns >= SETTLE_NS
-        quiet_s = self.drain_s
+        quiet_s, last_ns = self.drain_s, max(last_activity_ns, self.started_ns)
         if model.kept():  # sent again until acknowledged: nothing delivered for a while proves nothing yet
             quiet_s = max(quiet_s, self.retry_budget_s)
-        quiet = now - max(last_activity_ns, self.started_ns) >= quiet_s * 1e9
+            # A worker that lost its broker connects again when its back-off ends (up to 32 s,
+            # beyond the retry budget): what the broker then hands it is still to come.
+            last_ns = max([last_ns, *(w.waiting_until_ns for w in model.workers.values()
+                                      if w.waiting and w.life is not None and w.life.ended_ns is None)])
+        quiet = now - last_ns >= quiet_s * 1e9
         # Undelivered, not in_flight: the live view may already count slow messages as lost.
         return (settled and model.ledger.sent == model.ledger.delivered_unique) or quiet

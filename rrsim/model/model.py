@@ -356,9 +356,9 @@ class Model:
 
     def _on_Waiting(self, e: ev.Waiting) -> None:
         worker = self.workers.get(e.name)
-        if worker is None or worker.life is None or worker.life.number != e.life or worker.waiting == e.waiting:
+        if (worker is None or worker.life is None or worker.life.number != e.life
+                or not worker.note_waiting(e.waiting, e.t_ns + int(e.retry_s * NS))):
             return
-        worker.waiting = e.waiting
         self.journal.note(e.t_ns, "link", "waiting", name=e.name, waiting=e.waiting, retry_s=e.retry_s)
 
     def _on_Deliveries(self, e: ev.Deliveries) -> None:

@@ -109,6 +109,7 @@ class WorkerView:
     # router handed over again: the retries it cost
     retried: int = 0
     waiting: bool = False  # its router fell silent: it waits to connect again
+    waiting_until_ns: int = 0  # while waiting: when it connects again (its back-off's end)
     # The most messages waiting for it, known only when a message is dealt to it as it is sent
     # (None: dealt to it later, by a router, whose own queue is ``max_queued``).
     queue: QueueDepth | None = None
@@ -194,6 +195,13 @@ class WorkerView:
         rates = [self.rate_buckets.get(b, 0) * per_s for b in range(current - points, current)]
         self.history_read = (current, points, rates)
         return rates
+
+    def note_waiting(self, waiting: bool, until_ns: int) -> bool:
+        """Its router fell silent and it connects again at ``until_ns`` (a back-off doubles each
+        time), or it spoke again; True when that changes whether it waits."""
+        self.waiting_until_ns = until_ns if waiting else 0
+        changed, self.waiting = self.waiting != waiting, waiting
+        return changed
 
     def add_receipts(self, e: ev.Deliveries, waited: npt.NDArray[np.int64], current_life: bool) -> None:
         """A batch of its receipts: how long they waited, its queue, how busy it was, its rate and
