@@ -28,6 +28,7 @@ from rrsim.child.sockets import program_address
 from rrsim.child.spec import ChildSpec
 
 SILENT_S = 3.0  # nothing back for this long after the start: say which variable it should use
+# (not counting the time a busy machine kept the program waiting to run: its start is slower then)
 END_WAIT_S = 0.2  # after the program ends, what it sent last is still read for this long
 
 
@@ -108,7 +109,8 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> No
             runtime.housekeeping(now)
             back.each_turn()
             next_parent_check_ns = now + PARENT_CHECK_NS
-        if not returned and not told_silent and time.monotonic() - started > SILENT_S:
+        if (not returned and not told_silent and time.monotonic() - started > SILENT_S
+                and time.monotonic() - started - _kept_waiting_s(program.pid) > SILENT_S):
             told_silent = True
             words = back.hint(connected())
             runtime.report(wire.NOTHING_BACK, after_s=SILENT_S, program=shown, hint=words, received=back.received())
@@ -140,6 +142,16 @@ def _read_last(back: Returns, receipts: Receipts, runtime: ChildRuntime) -> int:
             receipts.add(message, runtime.clock())
             count += 1
     return count
+
+
+def _kept_waiting_s(pid: int) -> float:
+    """How long the program has waited to run while it could have (its time on a run queue, from
+    /proc/PID/schedstat): on a loaded machine its interpreter and imports take that much longer."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0  # gone, or a kernel without scheduler statistics
 
 
 def _say(line: str) -> None:
