@@ -294,6 +294,8 @@ def test_busy_worker_under_both_patterns():
 
 
 @pytest.mark.system
+@pytest.mark.alone  # least-loaded keeps queues short only while the workers get the CPU to finish: beside
+# four busy loops its longest queue reached 62 (a third of round-robin's) and w1's share 0.24
 def test_strategies_on_busy_worker_round_robin_deals_blindly_and_least_loaded_does_not():
     scenario = load_scenario("busy-worker")
     shares, queues = {}, {}
