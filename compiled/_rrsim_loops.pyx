@@ -9,7 +9,7 @@ loaded (a socket made by one copy of libzmq cannot be used through another), so 
 needs neither zmq.h nor pyzmq at build time.  See docs/compiled.md.
 """
 
-from libc.errno cimport EAGAIN, EINTR
+from libc.errno cimport EAGAIN, EHOSTUNREACH, EINTR
 from libc.stdint cimport int64_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -47,7 +47,6 @@ ctypedef int (*zmq_poll_t)(zmq_pollitem_t *items, int count, long timeout) noexc
 DEF ZMQ_DONTWAIT = 1
 DEF ZMQ_SNDMORE = 2
 DEF ZMQ_POLLIN = 1
-DEF EHOSTUNREACH = 113  # Linux's; libzmq passes the system's errno on
 # The wire (rrsim/wire.py): MAGIC (4 bytes) | pusher index u16 | seq u64 | send time i64 | work u32.
 DEF MAGIC_SIZE = 4
 DEF HEADER_SIZE = 26

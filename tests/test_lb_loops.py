@@ -38,9 +38,10 @@ def ctx() -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
 
 def broker_run(ctx: zmq.Context[zmq.Socket[bytes]], impl: str, name: str, strategy: str,
                max_outstanding: int = 0) -> dict[str, Any]:
-    """Four DEALER workers (w4 never reads, its pipe holds 2; w3 says BYE half way) and a pusher;
-    rounds of: every worker that was handed something says ready with its count, then the broker
-    turns.  What each worker got, what was routed each round, and the dispatcher's book at the end."""
+    """Four DEALER workers (w4 never reads, its pipe holds 2; w3 says BYE half way; w9 said ready
+    and is gone) and a pusher; rounds of: every worker that was handed something says ready with
+    its count, then the broker turns.  What each worker got, what was routed each round, and the
+    dispatcher's book at the end."""
     push, frontend, backend = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL), ctx.socket(zmq.ROUTER)
     backend.router_mandatory = 1
     backend.sndhwm = 1
@@ -59,6 +60,7 @@ def broker_run(ctx: zmq.Context[zmq.Socket[bytes]], impl: str, name: str, strate
     dealers[0].send_multipart([b"", b"what?"])  # a word not ours: dropped (Python's heard)
     held: deque[list[bytes]] = deque()
     workers = Dispatcher(strategy, max_outstanding, seed="7/1")
+    workers.ready(b"w9.1", 0, 0)  # ready longest, but not connected: a send to it says EHOSTUNREACH
     reqs = ReqWorkers()
 
     def heard(identity: bytes, said: list[bytes], peer: str | None) -> None:
@@ -96,7 +98,7 @@ def test_the_compiled_broker_hands_out_what_the_python_one_does(ctx: zmq.Context
     python, compiled = (broker_run(ctx, impl, f"{impl}-{strategy}", strategy) for impl in IMPLS)
     assert compiled == python
     assert sum(python["routed"]) == 30 == sum(map(len, python["got"].values())) + python["book"][b"w4.1"][0]
-    assert b"w3.1" not in python["book"]  # gone after its BYE
+    assert b"w3.1" not in python["book"] and b"w9.1" not in python["book"]  # gone after its BYE; gone
     if strategy != "p2c":  # in the order they said ready
         assert python["got"][1][0] == [b"", b"two", ours(0)] and python["got"][2][0] == [b"", ours(1)]
     if strategy == "lru":  # one at a time: w4, which never says ready again, was handed one
