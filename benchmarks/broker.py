@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.bare import run_bare
+from benchmarks.bare import process_cpu_s, run_bare
 from benchmarks.driving import running, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
-from benchmarks.throughput import SIZE, AccountingWindow, process_cpu_s, us_per_message
+from benchmarks.throughput import SIZE, AccountingWindow, us_per_message
 from rrsim.engine.engine import Engine
 from rrsim.scenario.setup import Setup
 
