@@ -160,25 +160,27 @@ class WorkerLoop:
         self.send([b"", READY, b"%d" % self.done])
 
     def take(self, frames: list[bytes], received_ns: int) -> None:
-        work_on(self.runtime, self.receipts, self.work, payload_of(frames), received_ns=received_ns)
+        receipts = self.receipts
+        work_on(self.runtime, receipts, self.work, payload_of(frames), received_ns=received_ns)
         self.done += 1
-        if self.receipts.due(self.clock()):
+        if receipts.due(self.clock()):
             # Before the ready, not inside the next message's work: killed with the next one in
             # hand, this worker must not take an unreported done with it (2 lost, not 1).  Due
             # only every 20 ms: at most every other message's hand-over pays for it.
-            self.receipts.flush()
-        self.ready()
+            receipts.flush()
+        self.send([b"", READY, b"%d" % self.done])
 
     def python_burst(self, until_ns: int) -> tuple[int, list[bytes] | None]:
+        recv, clock, take, runtime = self.recv, self.clock, self.take, self.runtime
         while True:
             try:
-                frames = self.recv()
+                frames = recv()
             except zmq.Again:
-                return self.clock(), None
-            now = self.clock()
-            if now >= until_ns or self.runtime.stopping:
+                return clock(), None
+            now = clock()
+            if now >= until_ns or runtime.stopping:
                 return now, frames
-            self.take(frames, now)
+            take(frames, now)
 
     def compiled_burst(self, until_ns: int) -> tuple[int, list[bytes] | None]:
         """The compiled burst while messages carry no work.  It leaves to ``take`` the message
