@@ -102,7 +102,7 @@ cdef class Kept:
     """A burst's receipts: each message's 22 header bytes after the magic, and its receive time."""
 
     cdef void *socket
-    cdef bytes magic
+    cdef unsigned char magic[MAGIC_SIZE]
     cdef unsigned char[::1] heads
     cdef int64_t[::1] stamps
     cdef public Py_ssize_t capacity
@@ -113,10 +113,18 @@ cdef class Kept:
         if len(magic) != MAGIC_SIZE:
             raise ValueError("the magic is 4 bytes")
         self.socket = <void *>socket
-        self.magic = magic
+        memcpy(self.magic, <const char *>magic, MAGIC_SIZE)
         self.capacity = capacity
         self.heads = bytearray(capacity * RECEIPT_SIZE)
         self.stamps = memoryview(bytearray(capacity * 8)).cast("q")
+
+    cdef inline bint keep(self, const unsigned char *message, Py_ssize_t size, Py_ssize_t at, int64_t now) noexcept nogil:
+        """Keep, as receipt ``at``, the header of ``message`` received at ``now``: False if it is not ours."""
+        if size < HEADER_SIZE or memcmp(message, self.magic, MAGIC_SIZE) != 0:
+            return False
+        memcpy(&self.heads[at * RECEIPT_SIZE], &message[MAGIC_SIZE], RECEIPT_SIZE)
+        self.stamps[at] = now
+        return True
 
     def heads_bytes(self, Py_ssize_t kept):
         return bytes(self.heads[:kept * RECEIPT_SIZE])
@@ -134,7 +142,6 @@ cdef class Receiver(Kept):
         after ``until_ns``, or ``room`` receipts are kept.  Returns (kept, foreign, received,
         now_ns, errno): errno 0, EAGAIN or EINTR end a burst normally, anything else is an error."""
         cdef unsigned char buf[HEADER_SIZE]
-        cdef const unsigned char *magic = self.magic
         cdef Py_ssize_t kept = 0, foreign = 0, received = 0
         cdef int size, error = 0
         cdef int64_t now = 0
@@ -147,9 +154,7 @@ cdef class Receiver(Kept):
                     break
                 now = monotonic_ns() + offset_ns
                 received += 1
-                if size >= HEADER_SIZE and memcmp(buf, magic, MAGIC_SIZE) == 0:
-                    memcpy(&self.heads[kept * RECEIPT_SIZE], &buf[MAGIC_SIZE], RECEIPT_SIZE)
-                    self.stamps[kept] = now
+                if self.keep(buf, size, kept, now):
                     kept += 1
                 else:
                     foreign += 1
@@ -453,13 +458,11 @@ cdef class ReadyBurst(Kept):
         """Returns (kept, foreign, done, now_ns, the frames of the message left to Python or None,
         errno): errno 0, EAGAIN or EINTR end a burst normally."""
         cdef zmq_msg_t head, body
-        cdef Py_ssize_t kept = 0, foreign = 0, size
+        cdef Py_ssize_t kept = 0, foreign = 0
         cdef int rc, error = 0, parts
         cdef int64_t now = 0
-        cdef const unsigned char *magic = self.magic
         cdef const char *ready_word = self.ready_word
         cdef size_t ready_size = len(self.ready_word)
-        cdef const unsigned char *payload
         cdef char count[24]
         cdef int count_size
         cdef int64_t value
@@ -491,11 +494,7 @@ cdef class ReadyBurst(Kept):
                     if more:
                         recv_rest(self.socket, &body, frames)
                     break
-                size = <Py_ssize_t>zmq_msg_size(&body)
-                payload = <const unsigned char *>zmq_msg_data(&body)
-                if size >= HEADER_SIZE and memcmp(payload, magic, MAGIC_SIZE) == 0:
-                    memcpy(&self.heads[kept * RECEIPT_SIZE], &payload[MAGIC_SIZE], RECEIPT_SIZE)
-                    self.stamps[kept] = now
+                if self.keep(<const unsigned char *>zmq_msg_data(&body), <Py_ssize_t>zmq_msg_size(&body), kept, now):
                     kept += 1
                 else:
                     foreign += 1
