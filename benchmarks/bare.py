@@ -107,8 +107,12 @@ def lbbroker(frontend_endpoint: str, backend_endpoint: str, expected_workers: in
     poll_both.register(frontend, zmq.POLLIN)
     for poller in (poll_both, poll_backend):
         poller.register(backend, zmq.POLLIN)
+    started = False  # its CPU is counted from the first message (the driver reads the rest)
     while True:
         ready = dict((poll_both if workers else poll_backend).poll())
+        if not started:
+            _say({"cpu_s": time.process_time()})
+            started = True
         if backend in ready:
             identity, _empty, _ready = backend.recv_multipart()
             workers.append(identity)
@@ -130,6 +134,19 @@ def lbworker(endpoint: str) -> None:
     _count(sock, receive)
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU a live process has spent so far, every thread (ZeroMQ's I/O thread too), to the
+    nanosecond: /proc/PID/task/*/schedstat (/proc/PID/stat counts 10 ms ticks, as coarse as a
+    worker's whole share of a quick run).  0 when it is gone."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
 def _say(fields: dict) -> None:
     print(json.dumps(fields), flush=True)
 
@@ -141,6 +158,7 @@ class BareResult:
     window_s: float  # first send to last receipt
     sender_cpu_s: float = 0.0  # the pusher's CPU over its send loop
     receivers_cpu_s: float = 0.0  # the receivers' (or workers'), first receipt to the end, all together
+    broker_cpu_s: float = 0.0  # the lbbroker's, first message to the end
 
     @property
     def msgs_per_s(self) -> float:
@@ -157,12 +175,16 @@ def run_bare(transport: str, workers: int, messages: int, size: int = 64, broker
     try:
         pusher = _Child(children, "push-compiled" if compiled else "push", endpoint, str(messages), str(size), str(1 if broker else workers))
         endpoint = pusher.read(deadline)["endpoint"]
+        lbbroker = None
         if broker:
             backend = f"ipc://{run_dir}/backend" if transport == "ipc" else "tcp://127.0.0.1:*"
-            endpoint = _Child(children, "lbbroker", endpoint, backend, str(workers)).read(deadline)["backend"]
+            lbbroker = _Child(children, "lbbroker", endpoint, backend, str(workers))
+            endpoint = lbbroker.read(deadline)["backend"]
         pulls = [_Child(children, "lbworker" if broker else "pull-compiled" if compiled else "pull", endpoint) for _ in range(workers)]
         sent = pusher.read(deadline)
         counts = [p.read(deadline) for p in pulls]
+        # The lbbroker's CPU from its first message to now (it is idle once the workers are done)
+        broker_cpu_s = process_cpu_s(lbbroker.process.pid) - lbbroker.read(deadline)["cpu_s"] if lbbroker else 0.0
     finally:
         for child in children:
             child.kill()
@@ -172,7 +194,7 @@ def run_bare(transport: str, workers: int, messages: int, size: int = 64, broker
     received = sum(c["count"] for c in counts)
     last_recv_ns = max(c["last_recv_ns"] for c in counts)
     return BareResult(messages, received, (last_recv_ns - sent["first_send_ns"]) / 1e9, sent["cpu_s"],
-                      sum(c["cpu_s"] for c in counts))
+                      sum(c["cpu_s"] for c in counts), broker_cpu_s)
 
 
 class _Child:

@@ -83,7 +83,10 @@ def _broker_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         _row(f"lb-broker throughput, {part['case']}: rrsim / bare lbbroker",
              f"{ratio['median']:.2f}x  (bare {part['bare_msgs_per_s']['median'] / 1e3:.1f}k/s, "
-             f"rrsim {part['rrsim_msgs_per_s']['median'] / 1e3:.1f}k/s)", "0.9x", part["met"]),
+             f"rrsim {part['rrsim_msgs_per_s']['median'] / 1e3:.1f}k/s)", "1.0x", part["met"]),
+        *([_row("lb-broker CPU per message, every process (rrsim: the engine's too)",
+                f"rrsim {cpu['rrsim']['total']['median']:.1f} us, bare {cpu['bare']['total']['median']:.1f} us")]
+          if (cpu := part.get("cpu_us_per_message")) and {"rrsim", "bare"} <= set(cpu) else []),
         _row(f"lb-broker added wait at {latency['rate']:g}/s, p50 / p99 (vs push-pull)",
              f"{_ms(added['p50'])} / {_ms(added['p99'])} ms"),
     ]

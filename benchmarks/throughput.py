@@ -19,10 +19,9 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from benchmarks.bare import run_bare
+from benchmarks.bare import process_cpu_s, run_bare
 from benchmarks.driving import all_connected, running, step_until
 from benchmarks.settings import Settings
 from benchmarks.stats import summary
@@ -75,19 +74,6 @@ class AccountingWindow:
             self.accounted_ns = time.monotonic_ns()
             if self.cpu_from is not None:
                 self.cpu_s = {k: v - self.cpu_from[k] for k, v in self.cpu().items()}
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU a live process has spent so far, every thread (ZeroMQ's I/O thread too), to the
-    nanosecond: /proc/PID/task/*/schedstat (/proc/PID/stat counts 10 ms ticks, as coarse as a
-    worker's whole share of a quick run).  0 when it is gone."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-    return total / 1e9
 
 
 def us_per_message(cpu_s: dict[str, float], messages: int) -> dict[str, float]:

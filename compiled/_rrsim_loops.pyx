@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""rrsim's per-message loops, compiled: the worker's receive burst and the pusher's send burst.
+"""rrsim's per-message loops, compiled: the worker's receive burst, the pusher's send burst, and
+lb-broker's broker turns and worker burst.
 
 The Python loops in ``rrsim.child.loops`` are the reference; these do the same between the same
 libzmq calls on the same sockets, without the interpreter in between.  libzmq is not linked:
@@ -8,38 +9,81 @@ loaded (a socket made by one copy of libzmq cannot be used through another), so 
 needs neither zmq.h nor pyzmq at build time.  See docs/compiled.md.
 """
 
-from libc.errno cimport EAGAIN, EINTR
+from libc.errno cimport EAGAIN, EHOSTUNREACH, EINTR
 from libc.stdint cimport int64_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsUnsignedLong
 
-# The libzmq calls, as declared in zmq.h since libzmq 3.2.
+# The libzmq types and calls, as zmq.h declares them since libzmq 4.0 (zmq_msg_t: 64 opaque
+# bytes aligned as a pointer; zmq_pollitem_t on POSIX).
+cdef extern from *:
+    """
+    typedef struct { unsigned char _[64]; } __attribute__((aligned(sizeof(void *)))) rrsim_zmq_msg_t;
+    typedef struct { void *socket; int fd; short events; short revents; } rrsim_zmq_pollitem_t;
+    """
+    ctypedef struct zmq_msg_t "rrsim_zmq_msg_t":
+        pass
+    ctypedef struct zmq_pollitem_t "rrsim_zmq_pollitem_t":
+        void *socket
+        int fd
+        short events
+        short revents
+
 ctypedef int (*zmq_recv_t)(void *socket, void *buf, size_t length, int flags) noexcept nogil
 ctypedef int (*zmq_send_t)(void *socket, const void *buf, size_t length, int flags) noexcept nogil
 ctypedef int (*zmq_errno_t)() noexcept nogil
+ctypedef int (*zmq_msg_init_t)(zmq_msg_t *msg) noexcept nogil
+ctypedef int (*zmq_msg_recv_t)(zmq_msg_t *msg, void *socket, int flags) noexcept nogil
+ctypedef void *(*zmq_msg_data_t)(zmq_msg_t *msg) noexcept nogil
+ctypedef size_t (*zmq_msg_size_t)(const zmq_msg_t *msg) noexcept nogil
+ctypedef int (*zmq_msg_more_t)(const zmq_msg_t *msg) noexcept nogil
+ctypedef int (*zmq_msg_close_t)(zmq_msg_t *msg) noexcept nogil
+ctypedef int (*zmq_poll_t)(zmq_pollitem_t *items, int count, long timeout) noexcept nogil
 
 DEF ZMQ_DONTWAIT = 1
+DEF ZMQ_SNDMORE = 2
+DEF ZMQ_POLLIN = 1
 # The wire (rrsim/wire.py): MAGIC (4 bytes) | pusher index u16 | seq u64 | send time i64 | work u32.
 DEF MAGIC_SIZE = 4
 DEF HEADER_SIZE = 26
 DEF RECEIPT_SIZE = 22
 DEF SEQ_OFFSET = 6
 
-ABI = 1  # rrsim.child.loops uses this module only when it expects the same
+ABI = 2  # rrsim.child.loops uses this module only when it expects the same
 
+CALLS = ("zmq_recv", "zmq_send", "zmq_errno", "zmq_msg_init", "zmq_msg_recv", "zmq_msg_data", "zmq_msg_size",
+         "zmq_msg_more", "zmq_msg_close", "zmq_poll")
 cdef zmq_recv_t zmq_recv = NULL
 cdef zmq_send_t zmq_send = NULL
 cdef zmq_errno_t zmq_errno = NULL
+cdef zmq_msg_init_t zmq_msg_init = NULL
+cdef zmq_msg_recv_t zmq_msg_recv = NULL
+cdef zmq_msg_data_t zmq_msg_data = NULL
+cdef zmq_msg_size_t zmq_msg_size = NULL
+cdef zmq_msg_more_t zmq_msg_more = NULL
+cdef zmq_msg_close_t zmq_msg_close = NULL
+cdef zmq_poll_t zmq_poll = NULL
 
 
-def bind(uintptr_t recv, uintptr_t send, uintptr_t errno):
-    """The addresses of zmq_recv, zmq_send and zmq_errno in the libzmq pyzmq loaded."""
-    global zmq_recv, zmq_send, zmq_errno
+def bind(uintptr_t recv, uintptr_t send, uintptr_t errno, uintptr_t msg_init, uintptr_t msg_recv,
+         uintptr_t msg_data, uintptr_t msg_size, uintptr_t msg_more, uintptr_t msg_close, uintptr_t poll):
+    """The addresses of the libzmq calls named in ``CALLS``, in that order, in the libzmq pyzmq loaded."""
+    global zmq_recv, zmq_send, zmq_errno, zmq_msg_init, zmq_msg_recv, zmq_msg_data, zmq_msg_size
+    global zmq_msg_more, zmq_msg_close, zmq_poll
     zmq_recv = <zmq_recv_t>recv
     zmq_send = <zmq_send_t>send
     zmq_errno = <zmq_errno_t>errno
+    zmq_msg_init = <zmq_msg_init_t>msg_init
+    zmq_msg_recv = <zmq_msg_recv_t>msg_recv
+    zmq_msg_data = <zmq_msg_data_t>msg_data
+    zmq_msg_size = <zmq_msg_size_t>msg_size
+    zmq_msg_more = <zmq_msg_more_t>msg_more
+    zmq_msg_close = <zmq_msg_close_t>msg_close
+    zmq_poll = <zmq_poll_t>poll
 
 
 cdef inline int64_t monotonic_ns() noexcept nogil:
@@ -54,12 +98,11 @@ cdef inline void put_le(unsigned char *at, uint64_t value, int size) noexcept no
         at[i] = <unsigned char>(value >> (8 * i))
 
 
-cdef class Receiver:
-    """A PULL's receive burst into a batch of receipts: each message's 22 header bytes after the
-    magic and its receive time, or a count of foreign ones (not ours, or shorter than a header)."""
+cdef class Kept:
+    """A burst's receipts: each message's 22 header bytes after the magic, and its receive time."""
 
     cdef void *socket
-    cdef bytes magic
+    cdef unsigned char magic[MAGIC_SIZE]
     cdef unsigned char[::1] heads
     cdef int64_t[::1] stamps
     cdef public Py_ssize_t capacity
@@ -70,17 +113,35 @@ cdef class Receiver:
         if len(magic) != MAGIC_SIZE:
             raise ValueError("the magic is 4 bytes")
         self.socket = <void *>socket
-        self.magic = magic
+        memcpy(self.magic, <const char *>magic, MAGIC_SIZE)
         self.capacity = capacity
         self.heads = bytearray(capacity * RECEIPT_SIZE)
         self.stamps = memoryview(bytearray(capacity * 8)).cast("q")
+
+    cdef inline bint keep(self, const unsigned char *message, Py_ssize_t size, Py_ssize_t at, int64_t now) noexcept nogil:
+        """Keep, as receipt ``at``, the header of ``message`` received at ``now``: False if it is not ours."""
+        if size < HEADER_SIZE or memcmp(message, self.magic, MAGIC_SIZE) != 0:
+            return False
+        memcpy(&self.heads[at * RECEIPT_SIZE], &message[MAGIC_SIZE], RECEIPT_SIZE)
+        self.stamps[at] = now
+        return True
+
+    def heads_bytes(self, Py_ssize_t kept):
+        return bytes(self.heads[:kept * RECEIPT_SIZE])
+
+    def stamps_bytes(self, Py_ssize_t kept):
+        return bytes(memoryview(self.stamps[:kept]).cast("B"))
+
+
+cdef class Receiver(Kept):
+    """A PULL's receive burst into a batch of receipts, or a count of foreign messages (not ours,
+    or shorter than a header)."""
 
     def burst(self, int64_t until_ns, int64_t offset_ns, Py_ssize_t room):
         """Receive until a receive times out (the socket's RCVTIMEO), a message arrives at or
         after ``until_ns``, or ``room`` receipts are kept.  Returns (kept, foreign, received,
         now_ns, errno): errno 0, EAGAIN or EINTR end a burst normally, anything else is an error."""
         cdef unsigned char buf[HEADER_SIZE]
-        cdef const unsigned char *magic = self.magic
         cdef Py_ssize_t kept = 0, foreign = 0, received = 0
         cdef int size, error = 0
         cdef int64_t now = 0
@@ -93,9 +154,7 @@ cdef class Receiver:
                     break
                 now = monotonic_ns() + offset_ns
                 received += 1
-                if size >= HEADER_SIZE and memcmp(buf, magic, MAGIC_SIZE) == 0:
-                    memcpy(&self.heads[kept * RECEIPT_SIZE], &buf[MAGIC_SIZE], RECEIPT_SIZE)
-                    self.stamps[kept] = now
+                if self.keep(buf, size, kept, now):
                     kept += 1
                 else:
                     foreign += 1
@@ -104,12 +163,6 @@ cdef class Receiver:
         if error or received == 0:  # the time it ended, not the last message's
             now = monotonic_ns() + offset_ns
         return kept, foreign, received, now, error
-
-    def heads_bytes(self, Py_ssize_t kept):
-        return bytes(self.heads[:kept * RECEIPT_SIZE])
-
-    def stamps_bytes(self, Py_ssize_t kept):
-        return bytes(memoryview(self.stamps[:kept]).cast("B"))
 
 
 def send_burst(uintptr_t socket, unsigned char[::1] message, uint64_t seq, uint64_t end, uint64_t first,
@@ -167,3 +220,303 @@ def bare_receive(uintptr_t socket):
             count += 1
             last = monotonic_ns()
     return count, last, error
+
+
+# lb-broker: the broker's turns and the worker's receive / ready burst.  Their Python references
+# are rrsim/patterns/lb_loops.py's; the dispatcher (strategies, max_outstanding, the book of
+# workers) stays in Python and is called as it is there.
+
+cdef char NOTHING[1]
+
+
+cdef inline bytes msg_bytes(zmq_msg_t *msg):
+    return PyBytes_FromStringAndSize(<char *>zmq_msg_data(msg), <Py_ssize_t>zmq_msg_size(msg))
+
+
+cdef object recv_rest(void *socket, zmq_msg_t *msg, list frames):
+    """The frames of a message that follow the one in ``msg`` (already received), appended to ``frames``."""
+    while zmq_msg_more(msg):
+        while zmq_msg_recv(msg, socket, 0) < 0:  # the rest of a message is there at once
+            if zmq_errno() != EINTR:
+                raise OSError(zmq_errno(), "zmq_msg_recv")
+        frames.append(msg_bytes(msg))
+    return frames
+
+
+cdef object recv_frames(void *socket, int flags, int *error):
+    """A whole message as a list of bytes, as pyzmq's recv_multipart; None and ``error`` if none."""
+    cdef zmq_msg_t msg
+    cdef int rc
+    zmq_msg_init(&msg)
+    if flags & ZMQ_DONTWAIT:
+        rc = zmq_msg_recv(&msg, socket, flags)
+    else:
+        with nogil:
+            rc = zmq_msg_recv(&msg, socket, flags)
+    if rc < 0:
+        error[0] = zmq_errno()
+        zmq_msg_close(&msg)
+        return None
+    error[0] = 0
+    try:
+        return recv_rest(socket, &msg, [msg_bytes(&msg)])
+    finally:
+        zmq_msg_close(&msg)
+
+
+cdef int send_frame(void *socket, const char *data, size_t size, int flags) noexcept nogil:
+    """0, or the errno of a send that failed (EINTR: sent again, as pyzmq does)."""
+    while zmq_send(socket, data, size, flags) < 0:
+        if zmq_errno() != EINTR:
+            return zmq_errno()
+    return 0
+
+
+cdef inline bint digits(bytes word):
+    """``word.isdigit() and len(word) <= 18``."""
+    cdef Py_ssize_t i, n = PyBytes_GET_SIZE(word)
+    cdef const char *at = PyBytes_AS_STRING(word)
+    if n == 0 or n > 18:
+        return False
+    for i in range(n):
+        if at[i] < 48 or at[i] > 57:
+            return False
+    return True
+
+
+cdef inline int64_t number(bytes word):
+    cdef Py_ssize_t i
+    cdef const char *at = PyBytes_AS_STRING(word)
+    cdef int64_t value = 0
+    for i in range(PyBytes_GET_SIZE(word)):
+        value = value * 10 + (at[i] - 48)
+    return value
+
+
+cdef class BrokerTurns:
+    """lb-broker's broker loop, turn after turn (``lb_loops.PythonTurns``, the reference): wait for
+    a worker's word or a message, read each worker's word and hand out at once, read the frontend
+    while there is room, hand out.  The dispatcher and every word but a plain READY are Python's."""
+
+    cdef void *frontend
+    cdef void *backend
+    cdef object held, workers, reqs, heard
+    cdef object ready, next, full, gone, reqs_gone, append, popleft
+    cdef Py_ssize_t bound, backend_burst, frontend_burst
+    cdef long poll_ms
+    cdef bytes ready_word
+
+    def __init__(self, uintptr_t frontend, uintptr_t backend, held, workers, reqs, heard, Py_ssize_t bound,
+                 bytes ready_word, Py_ssize_t backend_burst, Py_ssize_t frontend_burst, long poll_ms):
+        if zmq_msg_recv == NULL:
+            raise RuntimeError("_rrsim_loops.bind was not called")
+        self.frontend, self.backend = <void *>frontend, <void *>backend
+        self.held, self.workers, self.reqs, self.heard = held, workers, reqs, heard
+        self.ready, self.next, self.full, self.gone = workers.ready, workers.next, workers.full, workers.gone
+        self.reqs_gone, self.append, self.popleft = reqs.gone, held.append, held.popleft
+        self.bound, self.ready_word = bound, ready_word
+        self.backend_burst, self.frontend_burst, self.poll_ms = backend_burst, frontend_burst, poll_ms
+
+    def turns(self, int64_t until_ns):
+        """Turns until ``until_ns`` (CLOCK_MONOTONIC) has passed, or a user's program claims a
+        worker (its words are read with their peer: Python's turns do that); returns how many
+        messages were handed out."""
+        cdef Py_ssize_t routed = 0
+        while not (self.reqs.claimed or self.reqs.group_of):
+            routed += self.turn()
+            if monotonic_ns() >= until_ns:
+                break
+        return routed
+
+    cdef Py_ssize_t turn(self) except -1:
+        cdef zmq_pollitem_t items[2]
+        cdef int error = 0, rc, count
+        cdef Py_ssize_t routed = 0, room, i
+        cdef bint backend_ready = False
+        if len(self.held) and not len(self.workers) and not self.reqs.claimed:
+            # A backlog and nobody ready: wait for a worker's word alone (RCVTIMEO ends the wait).
+            frames = recv_frames(self.backend, 0, &error)
+            if frames is None:
+                check(error)
+            else:
+                self.hear(frames)
+                routed += self.hand_out()
+                backend_ready = True
+        else:
+            items[0].socket, items[0].fd, items[0].events, items[0].revents = self.backend, 0, ZMQ_POLLIN, 0
+            items[1].socket, items[1].fd, items[1].events, items[1].revents = self.frontend, 0, ZMQ_POLLIN, 0
+            count = 2 if len(self.held) < self.bound else 1
+            with nogil:
+                rc = zmq_poll(items, count, self.poll_ms)
+            if rc < 0:
+                check(zmq_errno())
+            backend_ready = rc > 0 and items[0].revents & ZMQ_POLLIN
+        if backend_ready:
+            for i in range(self.backend_burst):
+                if self.reqs.claimed:
+                    break  # Python's turns read the rest, with their peers
+                frames = recv_frames(self.backend, ZMQ_DONTWAIT, &error)
+                if frames is None:
+                    check(error)
+                    break
+                self.hear(frames)
+                if len(self.held):
+                    routed += self.hand_out()
+        room = min(self.frontend_burst, self.bound - len(self.held))
+        while room > 0:
+            frames = recv_frames(self.frontend, ZMQ_DONTWAIT, &error)
+            if frames is None:
+                check(error)
+                break
+            self.append(frames)
+            room -= 1
+        return routed + self.hand_out()
+
+    cdef int hear(self, list frames) except -1:
+        cdef bytes identity = frames[0]
+        if (len(frames) == 4 and PyBytes_GET_SIZE(frames[1]) == 0 and frames[2] == self.ready_word
+                and digits(frames[3])):
+            self.ready(identity, number(frames[3]), monotonic_ns())  # [identity, empty, READY, done]
+        else:
+            self.heard(identity, frames[1:], None)
+        return 0
+
+    cdef Py_ssize_t hand_out(self) except -1:
+        cdef Py_ssize_t handed = 0, i, n
+        cdef int error
+        cdef list message
+        cdef bytes frame
+        while len(self.held):
+            identity = self.next(monotonic_ns())
+            if identity is None:
+                break  # nobody has room: the messages wait here
+            message = self.held[0]
+            n = len(message)
+            error = send_frame(self.backend, PyBytes_AS_STRING(identity), PyBytes_GET_SIZE(identity),
+                               ZMQ_SNDMORE | ZMQ_DONTWAIT)
+            if not error:
+                error = send_frame(self.backend, NOTHING, 0, (ZMQ_SNDMORE if n else 0) | ZMQ_DONTWAIT)
+            for i in range(n):
+                if error:
+                    break
+                frame = message[i]
+                error = send_frame(self.backend, PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame),
+                                   (ZMQ_SNDMORE if i < n - 1 else 0) | ZMQ_DONTWAIT)
+            if error == EAGAIN:
+                self.full(identity)  # its pipe is full: skipped until it says ready
+                continue
+            if error == EHOSTUNREACH:
+                self.gone(identity)  # gone since it said ready (ROUTER_MANDATORY)
+                self.reqs_gone(identity)
+                continue
+            if error:
+                raise OSError(error, "zmq_send")
+            self.popleft()
+            handed += 1
+        return handed
+
+
+cdef int check(int error) except -1:
+    """EAGAIN (a timeout, or nothing there) and EINTR end a wait normally; anything else is raised."""
+    if error != EAGAIN and error != EINTR:
+        raise OSError(error, "libzmq")
+    return 0
+
+
+cdef class ReadyBurst(Kept):
+    """lb-broker's worker: receive ``[empty, message]``, keep its receipt, say ``[empty, READY,
+    done]``, and again (``lb_loops.WorkerLoop.python_burst``, the reference), while messages carry
+    no work.  It stops at the first message Python must take itself (another shape, at or after
+    ``deadline_ns``, the batch's last room, once the runtime is stopping, or at or after
+    ``until_ns`` with input on a ``watched`` socket: control or a monitor; without, it looks
+    again ``check_ns`` later), which it returns unhandled, or when a receive times out (the
+    socket's RCVTIMEO)."""
+
+    cdef bytes ready_word
+    cdef object runtime
+    cdef zmq_pollitem_t watched[16]
+    cdef int watching
+
+    def __init__(self, uintptr_t socket, bytes magic, bytes ready_word, Py_ssize_t capacity, runtime, watched):
+        super().__init__(socket, magic, capacity)
+        self.ready_word, self.runtime = ready_word, runtime
+        if len(watched) > 16:
+            raise ValueError("at most 16 watched sockets")
+        self.watching = len(watched)
+        for i, handle in enumerate(watched):
+            self.watched[i].socket, self.watched[i].fd = <void *><uintptr_t>handle, 0
+            self.watched[i].events, self.watched[i].revents = ZMQ_POLLIN, 0
+
+    cdef bint input_watched(self) except -1:
+        cdef int rc = zmq_poll(self.watched, self.watching, 0)
+        if rc < 0:
+            check(zmq_errno())
+        return rc > 0
+
+    def burst(self, int64_t until_ns, int64_t check_ns, int64_t deadline_ns, Py_ssize_t room, int64_t offset_ns,
+              int64_t done):
+        """Returns (kept, foreign, done, now_ns, the frames of the message left to Python or None,
+        errno): errno 0, EAGAIN or EINTR end a burst normally."""
+        cdef zmq_msg_t head, body
+        cdef Py_ssize_t kept = 0, foreign = 0
+        cdef int rc, error = 0, parts
+        cdef int64_t now = 0
+        cdef const char *ready_word = self.ready_word
+        cdef size_t ready_size = len(self.ready_word)
+        cdef char count[24]
+        cdef int count_size
+        cdef int64_t value
+        cdef bint more
+        frames = None
+        room = min(room, self.capacity)
+        zmq_msg_init(&head)
+        zmq_msg_init(&body)
+        try:
+            while True:
+                with nogil:
+                    rc = zmq_msg_recv(&head, self.socket, 0)
+                if rc < 0:
+                    error = zmq_errno()
+                    now = monotonic_ns() + offset_ns
+                    break
+                now = monotonic_ns() + offset_ns
+                parts, more = 1, zmq_msg_more(&head)
+                if more:
+                    while zmq_msg_recv(&body, self.socket, 0) < 0:
+                        if zmq_errno() != EINTR:
+                            raise OSError(zmq_errno(), "zmq_msg_recv")
+                    parts, more = 2, zmq_msg_more(&body)
+                if now >= until_ns and not self.input_watched():
+                    until_ns = now + check_ns  # nothing for the loop's bookkeeping: look again later
+                if (parts != 2 or more or zmq_msg_size(&head) != 0 or now >= until_ns or now >= deadline_ns
+                        or kept + 1 >= room or self.runtime.stopping):
+                    frames = [msg_bytes(&head)] + ([msg_bytes(&body)] if parts == 2 else [])
+                    if more:
+                        recv_rest(self.socket, &body, frames)
+                    break
+                if self.keep(<const unsigned char *>zmq_msg_data(&body), <Py_ssize_t>zmq_msg_size(&body), kept, now):
+                    kept += 1
+                else:
+                    foreign += 1
+                done += 1
+                # b"%d" % done
+                value, count_size = done, 0
+                while True:
+                    count[23 - count_size] = <char>(48 + value % 10)
+                    count_size += 1
+                    value //= 10
+                    if value == 0:
+                        break
+                with nogil:
+                    error = send_frame(self.socket, NOTHING, 0, ZMQ_SNDMORE)
+                    if not error:
+                        error = send_frame(self.socket, ready_word, ready_size, ZMQ_SNDMORE)
+                    if not error:
+                        error = send_frame(self.socket, &count[24 - count_size], count_size, 0)
+                if error:
+                    raise OSError(error, "zmq_send")
+                PyErr_CheckSignals()  # a handler (SIGTERM: stopping) runs between messages, as in Python
+        finally:
+            zmq_msg_close(&head)
+            zmq_msg_close(&body)
+        return kept, foreign, done, now, frames, error

@@ -25,7 +25,7 @@ from rrsim.child.receipts import Receipts
 from rrsim.child.work import Work
 
 COMPILED, PYTHON = "compiled", "python"
-ABI = 1  # what _rrsim_loops must say it is (an extension built from another rrsim is not used)
+ABI = 2  # what _rrsim_loops must say it is (an extension built from another rrsim is not used)
 ENV = "RRSIM_LOOPS"
 
 
@@ -196,7 +196,7 @@ def _load() -> tuple[ModuleType | None, str]:
     lib = loaded_libzmq()
     if lib is None:
         return None, "the libzmq pyzmq loaded was not found"
-    _rrsim_loops.bind(*(_address(lib, name) for name in ("zmq_recv", "zmq_send", "zmq_errno")))
+    _rrsim_loops.bind(*(_address(lib, name) for name in _rrsim_loops.CALLS))
     return _rrsim_loops, ""
 
 

@@ -28,12 +28,12 @@ from rrsim.child.receipts import CHECK_NS, IDLE_MS, Receipts
 from rrsim.child.receiving import drain_and_close, work_on
 from rrsim.child.runtime import ChildRuntime, idle_timeout_ms
 from rrsim.child.sending import pusher
-from rrsim.child.sockets import has_input
 from rrsim.child.work import Work
 from rrsim.limits import Limit
 from rrsim.patterns.base import PatternSetup, Wire
-from rrsim.patterns.brokered import BYE, GONE, READY, SENT, STOP_GRACE_MS, broker_roles, hand_to
+from rrsim.patterns.brokered import BYE, READY, STOP_GRACE_MS, broker_roles
 from rrsim.patterns.dispatch import BROKER_KEYS, Dispatcher
+from rrsim.patterns.lb_loops import POLL_MS, WorkerLoop, broker_turns, payload_of
 from rrsim.patterns.lbworker import ReqWorkers, program_worker
 
 SUMMARY = ("a broker hands each message to the worker that has been ready longest (the guide's lbbroker), "
@@ -42,9 +42,7 @@ BINDERS = ("pusher", "broker")
 SETUP_KEYS: dict[str, Limit] = {**BROKER_KEYS}
 OWN_WORKER_WHY_NOT = ""  # the guide's lbworker, its endpoint from the environment, can be the worker
 
-BACKEND_BURST = 1024  # worker messages read in one turn
-REPORT_NS = 10_000_000
-FRONTEND_BURST = 256  # messages read from the frontend in one go
+REPORT_NS = 10_000_000  # the broker looks at control and reports its queue this often
 
 
 def wires(bind: str) -> list[Wire]:
@@ -67,8 +65,9 @@ def retry_budget_s(setup: PatternSetup) -> float:
 
 
 def broker(runtime: ChildRuntime) -> None:
-    """Poll the backend always and the frontend only while there is room; hand out by the strategy,
-    to each worker as soon as its ready is read."""
+    """Wait on the backend always and on the frontend only while there is room; hand out by the
+    strategy, to each worker as soon as its ready is read (``lb_loops``' turns); look at control,
+    the monitors and the strategy, and report the queue, between turns every REPORT_NS."""
     spec = runtime.spec
     frontend = runtime.ctx.socket(zmq.PULL)
     frontend.rcvhwm = spec.rcvhwm
@@ -84,18 +83,10 @@ def broker(runtime: ChildRuntime) -> None:
     workers = Dispatcher(spec.strategy, spec.max_outstanding, seed=f"{spec.seed}/{spec.life}")
     reqs = ReqWorkers()  # the guide's lbworkers (users' programs), beside our DEALER workers
     held: deque[list[bytes]] = deque()
-    bound = spec.broker_queue
     routed = 0
     reported: tuple[int, ...] = ()
     last_report_ns = next_housekeeping_ns = 0
-    # Only the work sockets: control and the monitors are read every REPORT_NS (the poll times
-    # out that often), which keeps each turn's poll to two sockets, as in the guide's loop.
-    poll_both, poll_backend = zmq.Poller(), zmq.Poller()
-    poll_both.register(frontend, zmq.POLLIN)
-    for poller in (poll_both, poll_backend):
-        poller.register(backend, zmq.POLLIN)
-
-    backend.rcvtimeo = REPORT_NS // 1_000_000  # a backlog's wait for a worker (below) ends this often
+    backend.rcvtimeo = POLL_MS  # a backlog's wait for a worker ends this often
 
     def heard(identity: bytes, said: list[bytes], peer: str | None) -> None:
         if said == [b"", BYE]:
@@ -105,40 +96,9 @@ def broker(runtime: ChildRuntime) -> None:
         else:
             reqs.heard(backend, identity, said, peer, workers)
 
+    turns = broker_turns(frontend, backend, held, workers, reqs, heard, spec.broker_queue)
     while True:
-        ready: dict[zmq.Socket[bytes], int] = {}
-        if held and not len(workers) and not reqs.claimed:
-            # A backlog and nobody ready: what matters next is a worker's ready, so the broker waits
-            # on the backend alone, in a receive rather than a poll, and hands on at once.
-            try:
-                identity, *said = backend.recv_multipart()
-            except zmq.Again:
-                pass  # time for housekeeping
-            else:
-                heard(identity, said, None)
-                routed += hand_out(backend, held, workers, reqs)
-                ready[backend] = zmq.POLLIN  # there may be more
-        else:
-            ready = dict((poll_both if len(held) < bound else poll_backend).poll(REPORT_NS // 1_000_000))
-        # Read what is waiting without raising zmq.Again at the end of it: ZMQ_EVENTS says.  Each
-        # worker's word is acted on as it is read: a ready worker is handed the oldest message
-        # before anything else is read.
-        if backend in ready:
-            for _ in range(BACKEND_BURST):  # bounded: a flood from a stranger must not starve the rest
-                if not has_input(backend):
-                    break
-                if reqs.claimed:  # a user's program is among the workers: who sent it matters
-                    heard(*reqs.read(backend))
-                else:
-                    identity, *said = backend.recv_multipart()
-                    heard(identity, said, None)
-                if held:
-                    routed += hand_out(backend, held, workers, reqs)
-        room = min(FRONTEND_BURST, bound - len(held))
-        while room and has_input(frontend):
-            held.append(frontend.recv_multipart())
-            room -= 1
-        routed += hand_out(backend, held, workers, reqs)
+        routed += turns(min(next_housekeeping_ns, last_report_ns + REPORT_NS))
         now = time.monotonic_ns()
         if now >= next_housekeeping_ns:
             state = runtime.housekeeping(now)
@@ -149,25 +109,6 @@ def broker(runtime: ChildRuntime) -> None:
         if current != reported and now - last_report_ns >= REPORT_NS:
             runtime.report(wire.QUEUE, queued=len(held), ready=len(workers), routed=routed, held_by=workers.take_peaks())
             reported, last_report_ns = current, now
-
-
-def hand_out(backend: zmq.Socket[bytes], held: deque[list[bytes]], workers: Dispatcher, reqs: ReqWorkers) -> int:
-    """Hand the ``held`` messages, oldest first, to the workers the strategy picks while any has
-    room; returns how many were handed."""
-    handed_out = 0
-    while held:
-        identity = workers.next(time.monotonic_ns())
-        if identity is None:
-            break  # nobody has room: the messages wait here
-        envelope = reqs.envelope(identity) if reqs.group_of else [identity, b""]
-        handed = hand_to(backend, [*envelope, *held[0]], identity, workers)
-        if handed == GONE:
-            reqs.gone(identity)
-        if handed != SENT:
-            continue  # try the next one
-        held.popleft()
-        handed_out += 1
-    return handed_out
 
 
 def worker(runtime: ChildRuntime) -> None:
@@ -187,16 +128,12 @@ def worker(runtime: ChildRuntime) -> None:
     receipts = Receipts(runtime, spec.size)
     poller = runtime.poller(dealer)
     dealer.rcvtimeo = IDLE_MS
-    recv, send, clock = dealer.recv_multipart, dealer.send_multipart, runtime.clock
-    done = said_ready_at = 0  # messages done; connections made when we last said ready
+    messages = WorkerLoop(runtime, dealer, receipts, work)  # receive, receipt, ready: compiled where it can be
+    said_ready_at = 0  # connections made when we last said ready
     next_check_ns = 0
 
     while not runtime.stopping:
-        try:
-            frames: list[bytes] | None = recv()
-        except zmq.Again:
-            frames = None
-        now = clock()
+        now, frames = messages.burst(next_check_ns)
         if frames is None or now >= next_check_ns:
             # Control, monitor and reports: while busy once a millisecond, inside a message's work
             # (its work is counted from its receipt), so that nothing stands between a done, its
@@ -210,30 +147,18 @@ def worker(runtime: ChildRuntime) -> None:
                     work.set(state["work_ms"], state["speed"])
             if frames is None and runtime.handshakes["dealer"] > said_ready_at:  # holding nothing
                 said_ready_at = runtime.handshakes["dealer"]
-                send([b"", READY, b"%d" % done])
+                messages.ready()
             next_check_ns = now + CHECK_NS if frames is not None else 0
             if receipts.pending():
                 next_check_ns = min(next_check_ns, receipts.deadline_ns())
         if frames is not None:
-            work_on(runtime, receipts, work, payload_of(frames), received_ns=now)
-            done += 1  # foreign bytes too: the broker counts every message it handed us
-            if receipts.due(clock()):
-                # Before the ready, not inside the next message's work: killed with the next one in
-                # hand, this worker must not take an unreported done with it (2 lost, not 1).  Due
-                # only every 20 ms: at most every other message's hand-over pays for it.
-                receipts.flush()
-            send([b"", READY, b"%d" % done])
+            messages.take(frames, now)
 
     # Stopping: tell the broker, then finish what was handed to us before it heard (bounded, and
     # reported as it goes, as push-pull's worker drains its queue).
-    send([b"", BYE])
-    drain_and_close(runtime, receipts, lambda: recv() if dealer.poll(STOP_GRACE_MS, zmq.POLLIN) else None,
+    messages.send([b"", BYE])
+    drain_and_close(runtime, receipts, lambda: messages.recv() if dealer.poll(STOP_GRACE_MS, zmq.POLLIN) else None,
                     lambda frames: work_on(runtime, receipts, work, payload_of(frames)))
-
-
-def payload_of(frames: list[bytes]) -> bytes:
-    """The message in what the broker handed us, [empty, message]; anything else is foreign bytes."""
-    return frames[1] if len(frames) == 2 and not frames[0] else b""
 
 
 ROLES = broker_roles(pusher, broker, worker, program_worker)
