@@ -87,6 +87,9 @@ def _broker_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
         *([_row("lb-broker CPU per message, every process (rrsim: the engine's too)",
                 f"rrsim {cpu['rrsim']['total']['median']:.1f} us, bare {cpu['bare']['total']['median']:.1f} us")]
           if (cpu := part.get("cpu_us_per_message")) and {"rrsim", "bare"} <= set(cpu) else []),
+        *([_row("reliable beside it (acknowledgements, heartbeats; rate 0): msgs/s, CPU per message",
+                f"{part['reliable_msgs_per_s']['median'] / 1e3:.1f}k/s, {cpu['reliable']['total']['median']:.1f} us")]
+          if "reliable_msgs_per_s" in part and "reliable" in (cpu := part.get("cpu_us_per_message") or {}) else []),
         _row(f"lb-broker added wait at {latency['rate']:g}/s, p50 / p99 (vs push-pull)",
              f"{_ms(added['p50'])} / {_ms(added['p99'])} ms"),
     ]
