@@ -112,6 +112,11 @@ class ForkedChild:
     def poll(self) -> int | None:
         if self.returncode is None:
             self.server.news(0.0)
+        return self.heard()
+
+    def heard(self) -> int | None:
+        """How it ended, if the fork server has said so in what was read already (``poll`` reads first)."""
+        if self.returncode is None:
             self._settle()
         return self.returncode
 

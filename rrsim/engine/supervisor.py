@@ -119,8 +119,10 @@ class Supervisor:
         """Every child that has ended since the last call, with how it ended."""
         ended = []
         now = time.monotonic()
+        if self.forks is not None:
+            self.forks.news(0.0)  # once for every child: 256 of them are reaped at each step
         for child in [*self.retiring, *self.children.values()]:
-            code = child.process.poll()
+            code = child.process.heard()
             if code is None and child.sigkilled:
                 code = -signal.SIGKILL  # the fork server reaps it when it has finished dying
             if code is None:
