@@ -138,10 +138,11 @@ class RecentDurations:
         self.total = Durations()
 
     def add(self, durations_ns: np.ndarray, at_ns: int) -> None:
-        if not len(durations_ns):
-            return
+        if len(durations_ns):
+            self.add_binned(Binned(durations_ns), at_ns)
+
+    def add_binned(self, binned: Binned, at_ns: int) -> None:
         second = at_ns // SECOND_NS
-        binned = Binned(durations_ns)
         self.seconds.setdefault(second, Durations()).add_binned(binned)
         self.total.add_binned(binned)
         self._forget_up_to(second - self.window_s)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from rrsim import events as ev
 from rrsim.kinds import RECEIVER, ROUTER, SENDER
-from rrsim.model.distribution import Durations, RecentDurations
+from rrsim.model.distribution import Binned, Durations, RecentDurations
 from rrsim.model.overheads import Overheads
 from rrsim.model.queue_depth import QueueDepth
 from rrsim.names import name_number, process_name
@@ -207,12 +207,13 @@ class WorkerView:
         """A batch of its receipts: how long they waited, its queue, how busy it was, its rate and
         the latest ids (``current_life``: of its latest life, not one before it).  A program's
         receive time is when the message came back: ``waited`` is then its sojourn."""
+        waits = Binned(waited)  # binned once for the whole run's and the last seconds'
         if not self.program:
-            self.latency.add(waited)
+            self.latency.add_binned(waits)
         self.sojourn.add((e.recv_ns if e.done_ns is None else e.done_ns) - e.sent_ns)
         if self.queue is not None:
             self.queue.add(e.pushers, e.sent_ns, e.recv_ns)
-        self.recent_latency.add(waited, e.t_ns)
+        self.recent_latency.add_binned(waits, e.t_ns)
         if e.done_ns is not None:
             self.busy_ns += int((e.done_ns - e.recv_ns).sum())
             if current_life:  # receipts of a life before it are history
