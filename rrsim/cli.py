@@ -20,7 +20,16 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    code = _command(list(sys.argv[1:] if argv is None else argv))
+    if code > 128:
+        # Ended by a signal, and on its way out with 128 + its number: as Python finalizes it
+        # resets its handlers to the default, and a second ctrl+c then would kill it instead.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+    return code
+
+
+def _command(argv: list[str]) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit_on_signal)
     try:
