@@ -116,6 +116,33 @@ def test_a_program_that_exits_before_it_connects_is_said_to_exit_at_start_howeve
 
 
 @pytest.mark.system
+def test_under_lb_broker_a_program_that_ends_before_it_says_ready_exits_at_start_and_one_after_does_not(tmp_path):
+    failing = tmp_path / "failing_lbworker.py"
+    failing.write_text("import os, sys, zmq\n"
+                       "if os.environ['RRSIM_NAME'] == 'w1':\n"
+                       "    sys.exit('cannot find my config')\n"
+                       "req = zmq.Context().socket(zmq.REQ); req.connect(os.environ['RRSIM_BROKER']); req.send(b'READY')\n"
+                       "for done in range(1, 1_000_000):\n"
+                       "    address, empty, request = req.recv_multipart()\n"
+                       "    req.send_multipart([address, b'', request])\n"
+                       "    if done == 5 and os.environ['RRSIM_NAME'] == 'w2':\n"
+                       "        sys.exit('ran out')\n")
+    setup = dataclasses.replace(own(f"{sys.executable} {failing}", workers=3, pattern="lb-broker"), wait_ready=False,
+                                messages=0, duration=30.0, rate=50.0, drain_s=0.2)
+    at_crash: dict[str, int] = {}
+    result = run(setup, steps=[
+        (lambda model: model.workers["w1"].state == model.workers["w2"].state == "crashed",
+         lambda engine: at_crash.setdefault("w3", engine.model.workers["w3"].received)),
+        (lambda model: model.workers["w3"].received > at_crash["w3"], lambda engine: engine.end_sending()),
+    ])
+    ended = result.first(ev.ProcessEnded, name="w1")
+    assert (ended.how, ended.exit_code) == ("crashed", 1)
+    assert ended.log_tail[-1].endswith("exited with status 1 at start: cannot find my config"), ended.log_tail
+    assert result.first(ev.ProcessEnded, name="w2").log_tail[-1].endswith("exited with status 1: ran out")
+    assert_ledger_consistent(result)
+
+
+@pytest.mark.system
 def test_garbage_and_more_than_was_received_are_counted_never_a_crash(tmp_path):
     noisy = tmp_path / "noisy.py"
     noisy.write_text("import os, zmq\n"
