@@ -109,8 +109,9 @@ def run_program(runtime: ChildRuntime, env: dict[str, str], back: Returns) -> No
             runtime.housekeeping(now)
             back.each_turn()
             next_parent_check_ns = now + PARENT_CHECK_NS
-        if (not returned and not told_silent and time.monotonic() - started > SILENT_S
-                and time.monotonic() - started - _kept_waiting_s(program.pid) > SILENT_S):
+        # /proc is read only once SILENT_S of wall time has passed.
+        if (not returned and not told_silent and (elapsed := time.monotonic() - started) > SILENT_S
+                and elapsed - _kept_waiting_s(program.pid) > SILENT_S):
             told_silent = True
             words = back.hint(connected())
             runtime.report(wire.NOTHING_BACK, after_s=SILENT_S, program=shown, hint=words, received=back.received())

@@ -80,8 +80,7 @@ class ForkServer:
                     self.ended[int(words[1])] = int(words[2])
                 else:
                     answers.append(line.decode())
-            if answers or not self.pending:
-                timeout_s = 0.0  # take what is there, then return
+            timeout_s = 0.0  # take what else is there, then return
 
     def close(self) -> None:
         """It kills the children it still has, says how they ended, and ends."""
@@ -122,13 +121,12 @@ class ForkedChild:
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
+        while (code := self.poll()) is None:
             left = 0.1 if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0.0)
-            self.server.news(min(left, 0.1))
-        assert self.returncode is not None
-        return self.returncode
+            self.server.news(min(left, 0.1))  # wakes with the fork server's next word
+        return code
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:  # never a pid the fork server has reaped: it may be someone else's by now
