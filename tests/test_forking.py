@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import wait_until
+from rrsim.child.runtime import CHILD_NICENESS
 from rrsim.engine.engine import Engine
 from rrsim.scenario.setup import Setup
 
@@ -20,7 +21,7 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def test_children_are_forked_from_the_fork_server_named_and_ended_with_it():
+def test_children_are_forked_from_the_fork_server_named_giving_way_and_ended_with_it():
     engine = Engine(Setup(workers=2, rate=50, duration=30.0))
     try:
         engine.start()
@@ -35,6 +36,9 @@ def test_children_are_forked_from_the_fork_server_named_and_ended_with_it():
             wait_until(lambda pid=pid, name=name: Path(f"/proc/{pid}/comm").read_text().strip() == f"rrsim {name}",
                        10, f"{name} to take its name")
             assert str(engine.run_dir) in Path(f"/proc/{pid}/cmdline").read_text()  # what the janitor looks for
+            for task in Path(f"/proc/{pid}/task").iterdir():  # its ZeroMQ threads give way too
+                assert os.sched_getscheduler(int(task.name)) == os.SCHED_IDLE, name
+                assert os.getpriority(os.PRIO_PROCESS, int(task.name)) == CHILD_NICENESS, name
         w1 = engine.supervisor.children["w1"].process
         os.kill(w1.pid, signal.SIGSEGV)  # an end nobody on our side asked for
         assert w1.wait(10) == -signal.SIGSEGV

@@ -42,6 +42,25 @@ PARENT_CHECK_NS = 200_000_000
 CHILD_NICENESS = 19
 
 
+def give_way() -> None:
+    """Let the engine and the TUI have the CPU first, in this thread and those it starts (ZeroMQ's).
+
+    The engine accounts for what we do, and the TUI shares its process: when the cores are short,
+    they must not be the ones that starve, or the numbers fall behind the run and keys go
+    unanswered.  Niceness 19 (weight 15 against 1024) was enough up to about 144 busy children; at
+    256 workers and 20,000 msgs/s they outweighed the engine and the UI thread, whose frames took
+    up to 4x their CPU time to finish (timer lag p99 200 ms).  SCHED_IDLE (weight 3, and a waking
+    engine or UI preempts a child at once) brought that to 70 ms.  Among themselves the children
+    are all equal, and on cores with nothing else to do they run as before.  Niceness stays for
+    what htop shows and where SCHED_IDLE is refused.
+    """
+    os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICENESS)
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError:
+        pass  # a sandbox that forbids it: niceness 19 still holds
+
+
 class ChildRuntime:
     """The sockets around a local child's work sockets; ``spec`` is what the engine planned.
 
@@ -91,13 +110,7 @@ class ChildRuntime:
 
     def start_as_child(self) -> None:
         die_with_parent(self.parent_pid)
-        # The engine accounts for what we do, and the TUI shares its process: when the cores are
-        # short, they must not be the ones that starve, or the numbers fall behind the run and
-        # keys go unanswered.  At niceness 19 (weight 15 against 1024) even 144 busy children
-        # leave the engine what it needs; at 10 (weight 110), 128 workers and 16 pushers left it
-        # 17% of a core and it fell 9 s behind.  Among themselves the children are all equal.
-        # (The engine sets it as it starts us; set, not added, it is the same whoever is first.)
-        os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICENESS)
+        give_way()  # the fork server did it already; set, not added, it is the same twice
 
     def _secure_client(self, sock: zmq.Socket[bytes]) -> None:
         if self.curve is not None:

@@ -25,7 +25,7 @@ import sys
 import traceback
 
 from rrsim.child.deathsig import die_with_parent
-from rrsim.child.runtime import CHILD_NICENESS
+from rrsim.child.runtime import give_way
 from rrsim.patterns import MODULES, load
 from rrsim.patterns.__main__ import run
 
@@ -103,7 +103,7 @@ def _become_child(spec_json: str, log_path: str, group: bool) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if group:
             os.setpgid(0, 0)  # the user's program runs beside it in a group of their own
-        os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICENESS)
+        give_way()
         nothing = os.open(os.devnull, os.O_RDONLY)
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(nothing, 0)
