@@ -84,7 +84,6 @@ class Engine:
         self._deadline_ns: int | None = None
         self._last_activity_ns = 0
         self._closed = False
-
         self.directory = RunDirectory(keep_logs)
         self.run_dir = self.directory.path
         try:
@@ -220,6 +219,7 @@ class Engine:
         return "paused" if worker.state == "paused" else "alive"
 
     def _check(self, action: str, name: str) -> None:
+        self._reap(now_ns())  # what ended since the step began is known before a command is judged
         problem = timeline_problem(action, self._worker_state(name))
         if problem:
             raise UserError(f"{name} {problem}")
@@ -227,7 +227,7 @@ class Engine:
     def kill(self, name: str) -> None:
         self._check("kill", name)
         self.processes[name].kill()
-        self._publish_control()  # a process reached by control state is told to exit at once
+        self._publish_control([name])  # one reached by control state is told to exit at once; the rest can wait
         self._reap(now_ns())  # the model says "killed" as soon as the command returns
 
     def stop(self, name: str) -> None:
@@ -368,10 +368,10 @@ class Engine:
 
     def _receive_telemetry(self) -> None:
         for batch in self.sockets.telemetry_batches():
-            self._requests.run(self.finished)  # a key waits for a batch at most, not for a step's budget
             t = now_ns()
             # No lock: only this thread changes the model, and decoding only reads it.
             for event in telemetry.decode_batch(batch, t, self.roster, self._sent_of):
+                self._requests.run(self.finished)  # a key waits for one event, not a batch's tens of ms
                 if isinstance(event, ev.Deliveries):
                     self._last_activity_ns = t
                 instead = self.host.heard(event, t) if self.host is not None else None
@@ -403,9 +403,9 @@ class Engine:
                 if cause is not None:  # nothing it did was an event yet
                     self.emit(cause)
 
-    def _publish_control(self) -> None:
+    def _publish_control(self, names: list[str] | None = None) -> None:
         running = self._running_by_role()  # once: per process it made this O(n^2) at 256 workers
-        for name in self.wiring.names:
+        for name in self.wiring.names if names is None else names:
             own = self.processes.control(name)
             if own is None:
                 continue
