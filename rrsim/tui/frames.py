@@ -16,7 +16,7 @@ from rrsim.endpoints import is_loopback, parse_listen
 from rrsim.errors import UserError
 from rrsim.kinds import RECEIVER
 from rrsim.model.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
-from rrsim.model.stats import BeliefGap, belief_gaps, recent_handover
+from rrsim.model.stats import BeliefGap, belief_gaps, recent_handover, share, taken_by_all, worker_share
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
@@ -133,13 +133,14 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
     histories = {w.name: tuple(w.rate_history(now, RATE_POINTS)) for w in stations}
     peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
     gaps = belief_gaps(model.pushers.values())
+    taken = taken_by_all(model.workers.values(), model.external_workers())  # once: per worker it was O(n^2)
     handover = _rounded(recent_handover(model.workers.values(), now).quantile_ms(0.5), 2) if model.brokers else None
     return Frame(
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished, replay),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3), tuple(model.queued_for_dead.items())),
-        workers=(*(_worker_frame(model, w, histories[w.name], peak, finished, handover) for w in stations),
-                 *(_external_frame(model, number, s) for number, s in enumerate(model.external_workers(), 1))),
+        workers=(*(_worker_frame(model, w, histories[w.name], peak, finished, taken, handover) for w in stations),
+                 *(_external_frame(number, s, taken) for number, s in enumerate(model.external_workers(), 1))),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
                         sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None
@@ -150,7 +151,7 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
 
 
 def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], peak: float,
-                  finished: bool, handover_ms: float | None = None) -> WorkerFrame:
+                  finished: bool, taken: int, handover_ms: float | None = None) -> WorkerFrame:
     life = worker.life
     p50_ms, p99_ms = worker.recent_latency.window(model.now_ns).quantiles_ms(0.5, 0.99)
     return WorkerFrame(
@@ -160,7 +161,7 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
         pid=life.pid if life else None,
         life=life.number if life else 0,
         received=worker.received,
-        share=model.share(worker),
+        share=worker_share(worker, taken),
         rate=worker.rate(model.now_ns),
         rates=rates,
         peak=peak,
@@ -185,10 +186,10 @@ def _worker_frame(model: Model, worker: WorkerView, rates: tuple[float, ...], pe
     )
 
 
-def _external_frame(model: Model, number: int, external: Stranger) -> WorkerFrame:
+def _external_frame(number: int, external: Stranger, taken: int) -> WorkerFrame:
     return WorkerFrame(
         name=f"x{number}", state="alive" if external.disconnected_ns is None else "left", pid=None, life=0,
-        received=external.took, share=model.external_share(external), rate=0.0, rates=(), peak=0.0, p50_ms=None,
+        received=external.took, share=share(external.took, taken), rate=0.0, rates=(), peak=0.0, p50_ms=None,
         p99_ms=None, work_ms=0.0, late=0, duplicates=0, recent=(), remote_host=external.peer, latency_trusted=False,
         estimated=True,
     )
