@@ -17,7 +17,7 @@ import numpy.typing as npt
 from rrsim import events as ev
 from rrsim.kinds import RECEIVER, ROUTER, SENDER
 from rrsim.model import stats
-from rrsim.model.distribution import Durations
+from rrsim.model.distribution import Binned, Durations
 from rrsim.model.joiners import SlowJoiners
 from rrsim.model.ledger import Ledger
 from rrsim.model.log import LOG_LENGTH, EventLog
@@ -401,11 +401,11 @@ class Model:
         self.first_send_ns = first if self.first_send_ns is None else min(self.first_send_ns, first)
         done_ns = e.recv_ns if e.done_ns is None else e.done_ns
         self.last_delivery_ns = max(self.last_delivery_ns or 0, int(done_ns.max()))
-        waited = e.recv_ns - e.sent_ns
-        worker.add_receipts(e, waited, current_life=life is worker.life)
+        waits, sojourns = Binned(e.recv_ns - e.sent_ns), Binned(done_ns - e.sent_ns)  # once for the run's and the worker's
+        worker.add_receipts(e, waits, sojourns, current_life=life is worker.life)
         if not worker.program:  # a program's receive time is its return: no wait is seen
-            self.wait.add(waited)
-        self.sojourn.add(done_ns - e.sent_ns)
+            self.wait.add_binned(waits)
+        self.sojourn.add_binned(sojourns)
         if e.work_us is not None:
             self.work_sizes.add(e.work_us * 1000)
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from rrsim import events as ev
 from rrsim.kinds import RECEIVER, ROUTER, SENDER
@@ -203,14 +202,13 @@ class WorkerView:
         changed, self.waiting = self.waiting != waiting, waiting
         return changed
 
-    def add_receipts(self, e: ev.Deliveries, waited: npt.NDArray[np.int64], current_life: bool) -> None:
+    def add_receipts(self, e: ev.Deliveries, waits: Binned, sojourns: Binned, current_life: bool) -> None:
         """A batch of its receipts: how long they waited, its queue, how busy it was, its rate and
         the latest ids (``current_life``: of its latest life, not one before it).  A program's
-        receive time is when the message came back: ``waited`` is then its sojourn."""
-        waits = Binned(waited)  # binned once for the whole run's and the last seconds'
+        receive time is when the message came back: ``waits`` are then its sojourns."""
         if not self.program:
             self.latency.add_binned(waits)
-        self.sojourn.add((e.recv_ns if e.done_ns is None else e.done_ns) - e.sent_ns)
+        self.sojourn.add_binned(sojourns)
         if self.queue is not None:
             self.queue.add(e.pushers, e.sent_ns, e.recv_ns)
         self.recent_latency.add_binned(waits, e.t_ns)
