@@ -150,9 +150,6 @@ class Engine:
         if role.kind == SENDER:
             self.roster.senders[name_number(name)] = name
 
-    def _running_by_role(self) -> dict[str, int]:
-        return self.processes.count_running(self.roster.roles)
-
     def _expected_peers(self, name: str, running: dict[str, int]) -> int:
         """How many running processes ``name`` should be connected with."""
         return sum(running.get(role, 0) for role in self.roster.links_to[name])
@@ -162,7 +159,7 @@ class Engine:
         role: Role = role_of(self.pattern, name)
         setup = self.setup
         self.work_ms[name], self.speed[name] = work_ms, speed
-        expected = self._expected_peers(name, self._running_by_role())
+        expected = self._expected_peers(name, self.processes.count_running(self.roster.roles))
         plan = self.wiring.plan(name)
         external: tuple[str, ...] = ()
         if setup.connect_pusher and role.kind == RECEIVER:
@@ -372,6 +369,7 @@ class Engine:
             # No lock: only this thread changes the model, and decoding only reads it.
             for event in telemetry.decode_batch(batch, t, self.roster, self._sent_of):
                 self._requests.run(self.finished)  # a key waits for one event, not a batch's tens of ms
+                time.sleep(0)  # a UI thread waiting for the GIL takes it now, not after the 5 ms switch interval
                 if isinstance(event, ev.Deliveries):
                     self._last_activity_ns = t
                 instead = self.host.heard(event, t) if self.host is not None else None
@@ -404,7 +402,7 @@ class Engine:
                     self.emit(cause)
 
     def _publish_control(self, names: list[str] | None = None) -> None:
-        running = self._running_by_role()  # once: per process it made this O(n^2) at 256 workers
+        running = self.processes.count_running(self.roster.roles)  # once: per process it made this O(n^2) at 256 workers
         for name in self.wiring.names if names is None else names:
             own = self.processes.control(name)
             if own is None:
