@@ -107,23 +107,34 @@ def test_playing_follows_the_clock_at_its_speed_and_stops_at_the_end():
     assert player.at_end and build_report(player.model) == build_report(timeline.final)
 
 
-def test_deliveries_are_written_four_bytes_a_number_when_they_fit_and_eight_when_not(tmp_path: Path):
+def test_deliveries_are_written_as_narrow_as_their_deltas_fit(tmp_path: Path):
     close = ev.Deliveries(7 * NS, "w1", 1, np.array([0, 0, 0]), np.array([10, 14, 18]),
                           np.array([5 * NS, 5 * NS + 900, 5 * NS + 1_700]), np.array([6 * NS, 6 * NS + 5, 6 * NS + 9]),
                           done_ns=np.array([6 * NS + 1, 6 * NS + 6, 6 * NS + 10]), work_us=np.array([0, 0, 0]))
+    # A pause of 40 us (past an int16's 32,767) before the last was received and done: two in full.
+    paused = dataclasses.replace(close, recv_ns=close.recv_ns + [0, 0, 40_000], done_ns=close.done_ns + [0, 0, 40_000])
+    # Every time 40 us apart, one way or the other: in full they would be longer than 4 bytes each.
+    spread = dataclasses.replace(close, sent_ns=np.array([5 * NS, 5 * NS + 40_000, 5 * NS - 1]),
+                                 recv_ns=close.recv_ns + [0, 40_000, 80_000], done_ns=close.done_ns + [0, 40_000, 80_000])
     # A message queued for a dead worker's next life, sent 5 s before the one received before it.
     apart = dataclasses.replace(close, sent_ns=np.array([5 * NS, 0, 1]))
+    # Nearly every number 5 s from the one before: past 4 bytes, and in full anyway.
+    far = np.array([0, 5 * NS, 10 * NS])
+    distant = dataclasses.replace(close, seqs=far, sent_ns=far, recv_ns=far + 1, done_ns=far + 2, work_us=far)
+    events = [close, paused, spread, apart, distant]
     stream = io.StringIO()
     record = EventRecorder(stream, Scenario("widths", Setup()))
-    for event in (ev.RunStarted(0, {}, {}), close, apart):
+    for event in (ev.RunStarted(0, {}, {}), *events):
         record(event)
     record.close()
-    _, _, narrow, wide = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert (narrow["width"], wide["width"]) == (4, 8)
-    assert len(base64.b64decode(narrow["deltas"])) == 6 * 8 + 6 * 2 * 4  # each row: its first number, then two
+    _, _, *lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["width"], line.get("wide")) for line in lines] == [(2, 0), (2, 2), (4, None), (2, 1), (8, None)]
+    # Each row: its first number, then two as wide as the line says, then those in full.
+    assert [len(base64.b64decode(line["deltas"])) for line in lines[:3]] == [6 * 8 + 6 * 2 * 2, 6 * 8 + 6 * 2 * 2 + 2 * 8,
+                                                                           6 * 8 + 6 * 2 * 4]
     (tmp_path / "w.jsonl").write_text(stream.getvalue())
     _, *read = read_recording(tmp_path / "w.jsonl").events
-    assert [event.to_json() for event in read] == [close.to_json(), apart.to_json()]
+    assert [event.to_json() for event in read] == [event.to_json() for event in events]
     # A version 1 recording (no width: eight bytes) still reads: the TUI's recorded scenes are such.
     assert read_recording(RECORDED_PATH).header["version"] == 1
 
@@ -324,8 +335,12 @@ def garbage_after_two_lines() -> bytes:
     (b'{"format": "rrsim-events", "version": 1, "setup": {}}\n{"event": "RunStarted", "t_ns": 1, "setup": {}, '
      b'"endpoints": {}}\n{"event": "Deliveries", "t_ns": 2, "worker": "w1", "life": 1, "pushers": [1], '
      b'"seqs": ["a"], "sent_ns": [1], "recv_ns": [2]}\n', "unpacked.jsonl", "its deliveries are not packed (no deltas)"),
+    (b'{"format": "rrsim-events", "version": 3, "setup": {}}\n{"event": "RunStarted", "t_ns": 1, "setup": {}, '
+     b'"endpoints": {}}\n{"event": "Deliveries", "t_ns": 2, "worker": "w1", "life": 1, "done": false, "width": 2, '
+     b'"wide": 3, "deltas": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}\n', "wide.jsonl",
+     "40 bytes are not 4 rows of an 8-byte number and 2-byte ones, 3 of them in full"),
 ], ids=["empty", "version", "no-header", "misfit", "time", "not-gzip", "corrupt-gzip", "header-only", "wrong-type",
-        "unpacked"])
+        "unpacked", "wide"])
 def test_a_bad_recording_is_named_in_one_line(tmp_path: Path, content: bytes, name: str, needle: str):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(UserError) as error:

@@ -31,8 +31,8 @@ from rrsim.scenario.scenario import Scenario
 from rrsim.scenario.setup import Setup, build_setup
 
 FORMAT = "rrsim-events"
-VERSION = 2  # 2: a Deliveries line's deltas may be 4 bytes wide ("width")
-READS = (1, 2)
+VERSION = 3  # 2: a Deliveries line's deltas may be 4 bytes wide ("width"); 3: or 2 ("wide" in full)
+READS = (1, 2, 3)
 # Level 1: the events of a run at full speed compress to a third in a fraction of the time of
 # the default 9 (benchmarks/recording.py measures both the size and the cost).
 GZIP_LEVEL = 1
@@ -126,10 +126,9 @@ class EventRecorder:
         t_s = None if self.started_ns is None else round((event.t_ns - self.started_ns) / 1e9, 6)
         if isinstance(event, ev.Deliveries):
             # Spliced in by hand: json.dumps would look at every character of a long base64 string.
-            deltas, width = _packed(event)
+            deltas, how = _packed(event)
             fields = {"event": "Deliveries", "t_s": t_s, "t_ns": event.t_ns, "worker": event.worker,
-                      "life": event.life, "done": event.done_ns is not None, "work": event.work_us is not None,
-                      "width": width}
+                      "life": event.life, "done": event.done_ns is not None, "work": event.work_us is not None, **how}
             return f'{json.dumps(fields, separators=(",", ":"))[:-1]},"deltas":"{deltas}"}}\n'
         fields = event.to_json()
         return _json_line({"event": fields.pop("event"), "t_s": t_s, **fields})
@@ -146,22 +145,35 @@ def _json_line(line: dict[str, Any]) -> str:
 # A batch of deliveries is up to thousands of messages of four or five numbers each.  As JSON lists
 # a message cost the engine more to write than to fold into its model (38 bytes of text); packed
 # (each array delta-coded, in base64) it costs a fifth of that.  The deltas after each row's first
-# number almost always fit in 4 bytes (ids step by a few, times by microseconds): then they are
-# written 4 bytes wide, which halves what base64 and gzip have to chew.
+# number almost always fit in 4 bytes (ids step by a few, times by microseconds), and at full
+# speed most fit in 2 (times step by hundreds of nanoseconds): those are written 2 bytes wide, the
+# few that do not (a pause of more than 32 us) in full after them.  That halves what base64 and
+# gzip have to chew again: at rate 0 gzip's work is most of what recording takes from the run.
 ROWS = ("pushers", "seqs", "sent_ns", "recv_ns")  # always; then done_ns and work_us when the line says so
-INT32 = np.iinfo(np.int32)
+INT16, INT32 = np.iinfo(np.int16), np.iinfo(np.int32)
+ESCAPE = int(INT16.min)  # a 2-byte delta written in full (int64) after the 2-byte ones
 
 
-def _packed(event: ev.Deliveries) -> tuple[str, int]:
-    """The line's ``deltas`` and their ``width`` in bytes (after each row's first number, always 8)."""
+def _b64(packed: bytes) -> str:
+    return base64.b64encode(packed).decode("ascii")
+
+
+def _packed(event: ev.Deliveries) -> tuple[str, dict[str, int]]:
+    """The line's ``deltas`` and how they are written: ``width``, the bytes of each delta after each
+    row's first number (always 8), and at width 2 how many are ``wide`` (written in full)."""
     rows = [event.pushers, event.seqs, event.sent_ns, event.recv_ns]
     rows += [optional for optional in (event.done_ns, event.work_us) if optional is not None]
     deltas = np.diff(np.stack(rows), axis=1, prepend=0)
-    rest = deltas[:, 1:]
-    if rest.size and (rest.min() < INT32.min or rest.max() > INT32.max):
-        return base64.b64encode(deltas.astype("<i8").tobytes()).decode("ascii"), 8
-    packed = deltas[:, 0].astype("<i8").tobytes() + rest.astype("<i4").tobytes()
-    return base64.b64encode(packed).decode("ascii"), 4
+    rest, firsts = deltas[:, 1:], deltas[:, 0].astype("<i8").tobytes()
+    wide = (rest <= ESCAPE) | (rest > INT16.max)
+    escaped = int(np.count_nonzero(wide))
+    fits32 = not rest.size or (INT32.min <= rest.min() and rest.max() <= INT32.max)
+    if 2 * rest.size + 8 * escaped < (4 if fits32 else 8) * rest.size:
+        narrow = np.where(wide, ESCAPE, rest).astype("<i2")
+        return _b64(firsts + narrow.tobytes() + rest[wide].astype("<i8").tobytes()), {"width": 2, "wide": escaped}
+    if fits32:
+        return _b64(firsts + rest.astype("<i4").tobytes()), {"width": 4}
+    return _b64(deltas.astype("<i8").tobytes()), {"width": 8}
 
 
 def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
@@ -175,15 +187,39 @@ def _unpacked(line: dict[str, Any]) -> dict[str, Any]:
         if len(raw) % (8 * rows):
             raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of 8-byte numbers")
         deltas = np.frombuffer(raw, dtype="<i8").reshape(rows, -1)
-    elif width == 4:
-        if len(raw) < 8 * rows or (len(raw) - 8 * rows) % (4 * rows):
-            raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of an 8-byte number and 4-byte ones")
-        firsts = np.frombuffer(raw[:8 * rows], dtype="<i8").reshape(rows, 1)
-        deltas = np.hstack([firsts, np.frombuffer(raw[8 * rows:], dtype="<i4").reshape(rows, -1)])
+    elif type(width) is int and width in (2, 4):
+        wide = line.pop("wide", None) if width == 2 else None
+        firsts = np.frombuffer(raw[:8 * rows], dtype="<i8").reshape(rows, 1) if len(raw) >= 8 * rows else None
+        rest = _narrow(raw[8 * rows:], rows, 4) if width == 4 else _escaped(raw[8 * rows:], rows, wide)
+        if firsts is None or rest is None:
+            raise ValueError(f"deltas: {len(raw)} bytes are not {rows} rows of an 8-byte number and {width}-byte ones"
+                             + (f", {wide!r} of them in full" if width == 2 else ""))
+        deltas = np.hstack([firsts, rest])
     else:
-        raise ValueError(f"width is {width!r}: deltas are 4 or 8 bytes wide")
+        raise ValueError(f"width is {width!r}: deltas are 2, 4 or 8 bytes wide")
     line.update(zip(names, np.cumsum(deltas, axis=1, dtype=np.int64), strict=True))
     return line
+
+
+def _narrow(raw: bytes, rows: int, width: int) -> np.ndarray | None:
+    """``rows`` rows of ``width``-byte deltas, or None when ``raw`` is not that."""
+    if len(raw) % (width * rows):
+        return None
+    return np.frombuffer(raw, dtype=f"<i{width}").reshape(rows, -1).astype(np.int64)
+
+
+def _escaped(raw: bytes, rows: int, wide: Any) -> np.ndarray | None:
+    """Width 2: ``rows`` rows of 2-byte deltas, then the ``wide`` ones marked ``ESCAPE`` in full."""
+    if type(wide) is not int or not 0 <= 8 * wide <= len(raw):
+        return None
+    narrow = _narrow(raw[:len(raw) - 8 * wide], rows, 2)
+    if narrow is None:
+        return None
+    escaped = narrow == ESCAPE
+    if int(np.count_nonzero(escaped)) != wide:
+        return None
+    narrow[escaped] = np.frombuffer(raw[len(raw) - 8 * wide:], dtype="<i8")
+    return narrow
 
 
 CHUNK_BYTES = 1 << 16
