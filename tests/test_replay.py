@@ -132,6 +132,13 @@ def test_deliveries_are_written_as_narrow_as_their_deltas_fit(tmp_path: Path):
     # Each row: its first number, then two as wide as the line says, then those in full.
     assert [len(base64.b64decode(line["deltas"])) for line in lines[:3]] == [6 * 8 + 6 * 2 * 2, 6 * 8 + 6 * 2 * 2 + 2 * 8,
                                                                            6 * 8 + 6 * 2 * 4]
+    # Read by hand as docs/events.md says: 2 bytes wide, the low bytes first, then the high ones.
+    raw = base64.b64decode(lines[1]["deltas"])
+    low, high = np.frombuffer(raw[6 * 8:6 * 8 + 12], np.uint8), np.frombuffer(raw[6 * 8 + 12:6 * 8 + 24], np.uint8)
+    rest = (low.astype(np.int64) | high.astype(np.int64) << 8).astype(np.uint16).view(np.int16).reshape(6, 2).astype(np.int64)
+    rest[rest == -32768] = np.frombuffer(raw[6 * 8 + 24:], "<i8")
+    rows = np.stack([paused.pushers, paused.seqs, paused.sent_ns, paused.recv_ns, paused.done_ns, paused.work_us])
+    assert (rest == np.diff(rows, axis=1)).all()
     (tmp_path / "w.jsonl").write_text(stream.getvalue())
     _, *read = read_recording(tmp_path / "w.jsonl").events
     assert [event.to_json() for event in read] == [event.to_json() for event in events]
