@@ -69,5 +69,8 @@ def test_a_kill_is_shown_at_once_even_before_the_killed_process_has_finished_dyi
             assert (w1.state, w1.lives[0].how_ended, w1.lives[0].exit_code) == ("killed", "killed", -signal.SIGKILL)
         finally:
             os.kill(forks.pid, signal.SIGCONT)
+        # When the fork server has reaped it, its end is not kept: nobody will ask for it again.
+        wait_until(lambda: not forks.forgotten, 20, "the fork server to report w1's end", between=lambda: engine.step(10))
+        assert forks.ended == {}
     finally:
         engine.close()

@@ -34,6 +34,7 @@ class ForkServer:
         self.log_path = log_path
         self.pending = b""
         self.ended: dict[int, int] = {}  # pid -> how it ended, as subprocess gives it
+        self.forgotten: set[int] = set()  # reported ended already (SIGKILLed): their ends are not kept
         self.gone = False  # the fork server ended: so did every child it had
 
     @property
@@ -76,11 +77,18 @@ class ForkServer:
             *lines, self.pending = self.pending.split(b"\n")
             for line in lines:
                 words = line.decode().split()
-                if words[0] == "end":
+                if words[0] == "end" and int(words[1]) in self.forgotten:
+                    self.forgotten.discard(int(words[1]))  # before any later child can have its pid
+                elif words[0] == "end":
                     self.ended[int(words[1])] = int(words[2])
                 else:
                     answers.append(line.decode())
             timeout_s = 0.0  # take what else is there, then return
+
+    def forget(self, pid: int) -> None:
+        """Nobody will ask how ``pid`` ended: its end, whenever it comes, is not kept."""
+        if self.ended.pop(pid, None) is None:
+            self.forgotten.add(pid)
 
     def close(self) -> None:
         """It kills the children it still has, says how they ended, and ends."""

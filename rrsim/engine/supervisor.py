@@ -127,6 +127,8 @@ class Supervisor:
             code = child.process.heard()
             if code is None and child.sigkilled:
                 code = -signal.SIGKILL  # the fork server reaps it when it has finished dying
+                if self.forks is not None:
+                    self.forks.forget(child.process.pid)
             if code is None:
                 if child.stop_deadline is not None and now > child.stop_deadline:
                     _kill(child)
