@@ -29,7 +29,8 @@ from rrsim.commands.replay import replay_command
 from rrsim.commands.run import report_recording, run_report
 from rrsim.errors import UserError
 from rrsim.model.model import NS, Model
-from rrsim.recording.file import EventRecorder, RecordingFile, read_recording, scenario_of
+from rrsim.recording import file as file_module
+from rrsim.recording.file import EventRecorder, RecordingFile, gzip_text, read_recording, scenario_of
 from rrsim.recording.player import MAX_SPEED, Player, Timeline, parse_speed, parse_time, play_all
 from rrsim.report.report import build_report
 from rrsim.scenario.scenario import Scenario
@@ -144,6 +145,20 @@ def test_deliveries_are_written_as_narrow_as_their_deltas_fit(tmp_path: Path):
     assert [event.to_json() for event in read] == [event.to_json() for event in events]
     # A version 1 recording (no width: eight bytes) still reads: the TUI's recorded scenes are such.
     assert read_recording(RECORDED_PATH).header["version"] == 1
+
+
+@pytest.mark.parametrize("writer", [file_module.GzipWriter, gzip.GzipFile], ids=["isal", "zlib"])
+def test_a_gzip_recording_reads_back_whichever_library_compressed_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      writer: type[gzip.GzipFile]):
+    monkeypatch.setattr(file_module, "GzipWriter", writer)  # zlib's where isal has no wheel
+    events = recording(RECORDED).events
+    with gzip_text((tmp_path / "r.jsonl.gz").open("wb")) as stream:
+        record = EventRecorder(stream, Scenario("either", Setup()))
+        for event in events:
+            record(event)
+        record.close()
+    read = read_recording(tmp_path / "r.jsonl.gz")
+    assert not read.truncated and [e.to_json() for e in read.events] == [e.to_json() for e in events]
 
 
 # ---------------------------------------------------------------------- a long recording, opened at once
