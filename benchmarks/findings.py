@@ -178,4 +178,30 @@ FINDINGS: list[dict[str, str]] = [
                   "in ~30 s; 512 would not fit under 1024 and take two minutes to start here. Memory is not "
                   "what limits: 256 workers use ~2 GB.",
     },
+    {
+        "area": "the live view at 256 workers x 4 pushers x 5,000 msgs/s (rrsim/child/runtime.py give_way, "
+                "rrsim/engine/engine.py _receive_telemetry)",
+        "found": "Timer lag p99 140-200 ms, kill key to tile p95 390-500 ms (2026-12-05, morning). A frame's "
+                 "read took 9-12 ms of the UI thread's CPU but 26 ms median and up to 143 ms of wall time: "
+                 "260 busy children at niceness 19 (weight 15 each) outweighed the UI and engine threads "
+                 "(1024 each), and within the process the engine's fold held the GIL, which the UI thread "
+                 "waited up to the 5 ms switch interval for each time. A kill waited for the engine's whole "
+                 "telemetry batch (tens of ms), then sent 260 control messages whose running-check was a "
+                 "syscall each (20 ms). read_frame summed every worker's count once per worker (O(n^2)).",
+        "change": "children SCHED_IDLE as well as niceness 19; the engine yields the GIL after each event it "
+                  "folds and runs the TUI's commands between events; a kill tells only the killed process "
+                  "by control; whether a child runs is read from what reap() heard; the share's denominator "
+                  "once per frame; waits and sojourns binned once per batch.",
+        "effect": "timer lag p99 20-36 ms and kill p95 23-80 ms in three full runs (targets 50 / 100). "
+                  "Throughput at rate 0 did not fall (1.42-1.75x bare pyzmq).",
+    },
+    {
+        "area": "recording at rate 0, .jsonl.gz (rrsim/recording/file.py)",
+        "found": "0.83-0.87x of the run without (2026-12-05 full runs); the recorder took 6-8% of the run's "
+                 "CPU, most of it zlib compressing 27 bytes of text a message.",
+        "change": "deltas 2 bytes wide where they fit (the rest in full), low bytes apart from high bytes "
+                  "(format version 3), and ISA-L's gzip (isal) instead of zlib's: the same format nine "
+                  "times as fast at level 1.",
+        "effect": "13.4 bytes a message (1.5 gzipped); the recorder 4.3% of the run's CPU; 0.97x.",
+    },
 ]
