@@ -188,7 +188,8 @@ FINDINGS: list[dict[str, str]] = [
                  "waited up to the 5 ms switch interval for each time. A kill waited for the engine's whole "
                  "telemetry batch (tens of ms), then sent 260 control messages whose running-check was a "
                  "syscall each (20 ms). read_frame summed every worker's count once per worker (O(n^2)).",
-        "change": "children SCHED_IDLE as well as niceness 19; the engine yields the GIL after each event it "
+        "change": "with the live view open, children SCHED_IDLE as well as niceness 19 (headless, SCHED_IDLE "
+                  "starved them beside other busy processes: a timed test failed in CI); the engine yields the GIL after each event it "
                   "folds and runs the TUI's commands between events; a kill tells only the killed process "
                   "by control; whether a child runs is read from what reap() heard; the share's denominator "
                   "once per frame; waits and sojourns binned once per batch.",

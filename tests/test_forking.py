@@ -13,6 +13,7 @@ from helpers import wait_until
 from rrsim.child.runtime import CHILD_NICENESS
 from rrsim.engine.engine import Engine
 from rrsim.scenario.setup import Setup
+from rrsim.tui.source import LiveRun
 
 pytestmark = pytest.mark.system
 
@@ -21,8 +22,11 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def test_children_are_forked_from_the_fork_server_named_giving_way_and_ended_with_it():
+@pytest.mark.parametrize("watched", [False, True], ids=["headless", "live-view"])
+def test_children_are_forked_from_the_fork_server_named_giving_way_and_ended_with_it(watched: bool):
     engine = Engine(Setup(workers=2, rate=50, duration=30.0))
+    if watched:
+        LiveRun(engine)  # the live view's: its frames and keys come first (stepped here, not on its thread)
     try:
         engine.start()
         wait_until(lambda: all(w.life.pid for w in engine.model.workers.values()), 20, "the workers to start",
@@ -37,7 +41,7 @@ def test_children_are_forked_from_the_fork_server_named_giving_way_and_ended_wit
                        10, f"{name} to take its name")
             assert str(engine.run_dir) in Path(f"/proc/{pid}/cmdline").read_text()  # what the janitor looks for
             for task in Path(f"/proc/{pid}/task").iterdir():  # its ZeroMQ threads give way too
-                assert os.sched_getscheduler(int(task.name)) == os.SCHED_IDLE, name
+                assert os.sched_getscheduler(int(task.name)) == (os.SCHED_IDLE if watched else os.SCHED_OTHER), name
                 assert os.getpriority(os.PRIO_PROCESS, int(task.name)) == CHILD_NICENESS, name
         w1 = engine.supervisor.children["w1"].process
         os.kill(w1.pid, signal.SIGSEGV)  # an end nobody on our side asked for

@@ -42,23 +42,25 @@ PARENT_CHECK_NS = 200_000_000
 CHILD_NICENESS = 19
 
 
-def give_way() -> None:
+def give_way(idle: bool = False) -> None:
     """Let the engine and the TUI have the CPU first, in this thread and those it starts (ZeroMQ's).
 
     The engine accounts for what we do, and the TUI shares its process: when the cores are short,
     they must not be the ones that starve, or the numbers fall behind the run and keys go
-    unanswered.  Niceness 19 (weight 15 against 1024) was enough up to about 144 busy children; at
-    256 workers and 20,000 msgs/s they outweighed the engine and the UI thread, whose frames took
-    up to 4x their CPU time to finish (timer lag p99 200 ms).  SCHED_IDLE (weight 3, and a waking
-    engine or UI preempts a child at once) brought that to 70 ms.  Among themselves the children
-    are all equal, and on cores with nothing else to do they run as before.  Niceness stays for
-    what htop shows and where SCHED_IDLE is refused.
+    unanswered.  Niceness 19 (weight 15 against 1024) is enough for the engine up to about 144 busy
+    children.  With the live view open (``idle``) it is not: at 256 workers and 20,000 msgs/s they
+    outweighed the UI thread, whose frames took up to 4x their CPU time (timer lag p99 200 ms).
+    SCHED_IDLE (weight 3, and a waking engine or UI preempts a child at once) brought that to 70 ms.
+    Headless, nobody waits for a frame, and SCHED_IDLE would leave the children next to nothing
+    beside any other busy program on the machine (a test beside them, say): niceness alone.
+    Among themselves the children are all equal; on cores with nothing else to do they run as ever.
     """
     os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICENESS)
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except OSError:
-        pass  # a sandbox that forbids it: niceness 19 still holds
+    if idle:
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            pass  # a sandbox that forbids it: niceness 19 still holds
 
 
 class ChildRuntime:
@@ -110,7 +112,7 @@ class ChildRuntime:
 
     def start_as_child(self) -> None:
         die_with_parent(self.parent_pid)
-        give_way()  # the fork server did it already; set, not added, it is the same twice
+        give_way()  # the fork server did it already (and SCHED_IDLE, if so); set, not added, it is the same twice
 
     def _secure_client(self, sock: zmq.Socket[bytes]) -> None:
         if self.curve is not None:

@@ -41,8 +41,8 @@ class ForkServer:
     def pid(self) -> int:
         return self.process.pid
 
-    def fork(self, spec_json: str, log_path: Path, group: bool) -> ForkedChild:
-        request = json.dumps({"spec": spec_json, "log": str(log_path), "group": group})
+    def fork(self, spec_json: str, log_path: Path, group: bool, idle: bool) -> ForkedChild:
+        request = json.dumps({"spec": spec_json, "log": str(log_path), "group": group, "idle": idle})
         try:
             self.requests.write(request.encode() + b"\n")
             self.requests.flush()

@@ -61,6 +61,7 @@ class Supervisor:
         self.children: dict[str, ChildProcess] = {}  # the current incarnation of each name
         self.retiring: list[ChildProcess] = []  # earlier incarnations told to go but not yet reaped
         self.forks: ForkServer | None = None  # started with the first child
+        self.idle = False  # children run SCHED_IDLE: the live view watches (child/runtime.py give_way)
 
     def start(self, name: str, life: int, spec: ChildSpec) -> int:
         log_path = self.log_dir / f"{name}.{life}.log"
@@ -77,7 +78,7 @@ class Supervisor:
             # thread, and the fork server and its children must end with the engine's run.
             self.forks = ForkServer(self.log_dir.parent, self.log_dir.parent / "forkserver.log", PYTHON_PATH)
         spec_json = json.dumps(replace(spec, parent_pid=self.forks.pid).to_dict())
-        process = self.forks.fork(spec_json, log_path, group=bool(spec.worker_cmd))
+        process = self.forks.fork(spec_json, log_path, group=bool(spec.worker_cmd), idle=self.idle)
         if name in self.children:
             self.retiring.append(self.children[name])  # killed, not reaped yet: reap() will say how it ended
         self.children[name] = ChildProcess(name, life, process, log_path, group=bool(spec.worker_cmd))

@@ -62,7 +62,7 @@ def main() -> None:
                 if pid == 0:
                     os.close(wake_r)
                     os.close(wake_w)
-                    _become_child(request["spec"], request["log"], request["group"])
+                    _become_child(request["spec"], request["log"], request["group"], request["idle"])
                 if request["group"]:
                     try:
                         os.setpgid(pid, pid)  # here too, as a shell does: its group exists before anyone signals it
@@ -95,7 +95,7 @@ def _say(line: str) -> None:
     os.write(1, f"{line}\n".encode())
 
 
-def _become_child(spec_json: str, log_path: str, group: bool) -> None:
+def _become_child(spec_json: str, log_path: str, group: bool, idle: bool) -> None:
     """In the forked child: what ``subprocess`` would have set up, then the child's loop; never returns."""
     code = 1
     try:
@@ -103,7 +103,7 @@ def _become_child(spec_json: str, log_path: str, group: bool) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if group:
             os.setpgid(0, 0)  # the user's program runs beside it in a group of their own
-        give_way()
+        give_way(idle)
         nothing = os.open(os.devnull, os.O_RDONLY)
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(nothing, 0)

@@ -58,6 +58,7 @@ class LiveRun:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        engine.supervisor.idle = True  # its frames and keys come before the children's work (give_way)
         self.model = engine.model
         self.lock = engine.lock
         self.failure: BaseException | None = None
