@@ -193,7 +193,7 @@ FINDINGS: list[dict[str, str]] = [
                   "folds and runs the TUI's commands between events; a kill tells only the killed process "
                   "by control; whether a child runs is read from what reap() heard; the share's denominator "
                   "once per frame; waits and sojourns binned once per batch.",
-        "effect": "timer lag p99 20-36 ms and kill p95 23-80 ms in three full runs (targets 50 / 100). "
+        "effect": "timer lag p99 20-36 ms and kill p95 23-80 ms in four full runs (targets 50 / 100). "
                   "Throughput at rate 0 did not fall (1.42-1.75x bare pyzmq).",
     },
     {
