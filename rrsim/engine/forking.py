@@ -77,12 +77,12 @@ class ForkServer:
             *lines, self.pending = self.pending.split(b"\n")
             for line in lines:
                 words = line.decode().split()
-                if words[0] == "end" and int(words[1]) in self.forgotten:
-                    self.forgotten.discard(int(words[1]))  # before any later child can have its pid
-                elif words[0] == "end":
-                    self.ended[int(words[1])] = int(words[2])
-                else:
+                if words[0] != "end":
                     answers.append(line.decode())
+                elif (pid := int(words[1])) in self.forgotten:
+                    self.forgotten.discard(pid)  # said before any later child can have its pid
+                else:
+                    self.ended[pid] = int(words[2])
             timeout_s = 0.0  # take what else is there, then return
 
     def forget(self, pid: int) -> None:

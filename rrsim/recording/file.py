@@ -154,8 +154,8 @@ def _json_line(line: dict[str, Any]) -> str:
 # number almost always fit in 4 bytes (ids step by a few, times by microseconds), and at full
 # speed most fit in 2 (times step by hundreds of nanoseconds): those are written 2 bytes wide, the
 # few that do not (a pause of more than 32 us) in full after them.  That halves what base64 and
-# gzip have to chew again, and with the low bytes apart from the (mostly zero) high ones gzip
-# works 2.5 times as fast: at rate 0 gzip's work was most of what recording took from the run.
+# gzip have to chew again, and with the low bytes apart from the (mostly zero) high ones zlib took
+# 2.5 times less time over synthetic deltas: at rate 0 compressing was most of what recording cost.
 ROWS = ("pushers", "seqs", "sent_ns", "recv_ns")  # always; then done_ns and work_us when the line says so
 INT16, INT32 = np.iinfo(np.int16), np.iinfo(np.int32)
 ESCAPE = int(INT16.min)  # a 2-byte delta written in full (int64) after the 2-byte ones
