@@ -465,11 +465,11 @@ class Model:
         """Plain PULLs let in by address: what each took is estimated from its pusher's side."""
         return self.peers.external_workers()
 
-    def external_share(self, external: Stranger) -> float:
-        return stats.share(external.took, stats.taken_by_all(self.workers.values(), self.external_workers()))
+    def taken_by_all(self) -> int:  # every share's denominator: read it once for a frame's or a report's shares
+        return stats.taken_by_all(self.workers.values(), self.external_workers())
 
     def share(self, worker: WorkerView) -> float:
-        return stats.worker_share(worker, stats.taken_by_all(self.workers.values(), self.external_workers()))
+        return stats.worker_share(worker, self.taken_by_all())
 
     def fairness(self) -> float | None:
         """Jain's index over received per second alive (1.0 = perfectly even)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from rrsim.model import stats
 from rrsim.model.model import Model
 from rrsim.model.views import NS, Life, Stranger, WorkerView
 from rrsim.report import theory
@@ -38,7 +39,7 @@ NOT_MEASURED_WHY = ("it runs your program (worker_cmd): rrsim sees only when a m
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
 
-def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
+def worker_report(model: Model, worker: WorkerView, taken: int) -> dict[str, Any]:
     remote: dict[str, Any] = {}
     if worker.remote_host:
         assert worker.clock_uncertainty_ns is not None  # it came with the join, as the host did
@@ -47,7 +48,7 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
     return {
         "name": worker.name,
         "received": worker.received,
-        "share": round(model.share(worker), 6),
+        "share": round(stats.worker_share(worker, taken), 6),
         "state": worker.state,
         "late": worker.late,
         "duplicates": worker.duplicates,
@@ -74,11 +75,11 @@ def worker_report(model: Model, worker: WorkerView) -> dict[str, Any]:
     }
 
 
-def external_report(model: Model, number: int, external: Stranger) -> dict[str, Any]:
+def external_report(number: int, external: Stranger, taken: int) -> dict[str, Any]:
     """A plain PULL let in by address: no telemetry, so what it received is an estimate (the
     messages its pusher dealt while it was connected that none of our workers received)."""
     return {
-        "name": f"x{number}", "received": external.took, "share": round(model.external_share(external), 6),
+        "name": f"x{number}", "received": external.took, "share": round(stats.share(external.took, taken), 6),
         "state": "external", "late": 0, "duplicates": 0, "retried": 0, "foreign": 0, "work_ms": None, "completed": None,
         "busy_fraction": None, "latency_ms": dict.fromkeys(("p50", "p95", "p99"), "n/a"), "lives": [],
         "remote": True, "host": external.peer, "external": True, "estimated": True, "at": external.binder,
@@ -109,6 +110,7 @@ def build_report(model: Model) -> dict[str, Any]:
     totals = model.totals()
     fairness = model.fairness()
     longest = model.longest_queue()
+    taken = model.taken_by_all()  # every share's denominator, once: per worker it was O(n^2)
     return {
         "setup": model.setup,
         "seed": model.setup.get("seed"),
@@ -157,8 +159,8 @@ def build_report(model: Model) -> dict[str, Any]:
              "took_estimate": s.took}
             for s in model.strangers if not s.admitted
         ],
-        "workers": [*(worker_report(model, w) for w in model.workers.values()),
-                    *(external_report(model, number, s) for number, s in enumerate(model.external_workers(), 1))],
+        "workers": [*(worker_report(model, w, taken) for w in model.workers.values()),
+                    *(external_report(number, s, taken) for number, s in enumerate(model.external_workers(), 1))],
         # Over every message, all workers together: a worker starts a message when it receives
         # it, so this is the same distribution as wait_ms, under the name the workers' use.
         "latency_ms": model.wait.summary_ms(),

@@ -16,7 +16,7 @@ from rrsim.endpoints import is_loopback, parse_listen
 from rrsim.errors import UserError
 from rrsim.kinds import RECEIVER
 from rrsim.model.model import ROUTER, LogEntry, Model, Stranger, Totals, WorkerView
-from rrsim.model.stats import BeliefGap, belief_gaps, recent_handover, share, taken_by_all, worker_share
+from rrsim.model.stats import BeliefGap, belief_gaps, recent_handover, share, worker_share
 
 RATE_POINTS = 80  # half-second buckets kept for a sparkline: 40 s, wider than any tile
 
@@ -133,14 +133,15 @@ def read_frame(model: Model, scenario: str, finished: bool, replay: ReplayFrame 
     histories = {w.name: tuple(w.rate_history(now, RATE_POINTS)) for w in stations}
     peak = max((max(h, default=0.0) for h in histories.values()), default=0.0)
     gaps = belief_gaps(model.pushers.values())
-    taken = taken_by_all(model.workers.values(), model.external_workers())  # once: per worker it was O(n^2)
+    externals = model.external_workers()
+    taken = model.taken_by_all()  # once: per worker it was O(n^2)
     handover = _rounded(recent_handover(model.workers.values(), now).quantile_ms(0.5), 2) if model.brokers else None
     return Frame(
         topology=read_topology(model, scenario),
         status=StatusFrame(round(model.elapsed_s(), 1), model.rate, model.sending_held, finished, replay),
         totals=TotalsFrame(model.totals(), _rounded(model.fairness(), 3), tuple(model.queued_for_dead.items())),
         workers=(*(_worker_frame(model, w, histories[w.name], peak, finished, taken, handover) for w in stations),
-                 *(_external_frame(number, s, taken) for number, s in enumerate(model.external_workers(), 1))),
+                 *(_external_frame(number, s, taken) for number, s in enumerate(externals, 1))),
         pushers=tuple(
             PusherFrame(p.name, p.state, p.pid, p.sent, p.rate(now), p.blocked, p.peers, p.done,
                         sum(1 for s in model.strangers if s.binder == p.name and s.disconnected_ns is None
